@@ -1,0 +1,1 @@
+//! Stacks shared by the examples and the integration tests.

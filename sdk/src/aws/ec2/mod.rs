@@ -1,0 +1,20 @@
+//! EC2 networking and compute resources: VPCs, subnets, gateways, Elastic
+//! IPs, route tables, security groups and launch templates.
+
+mod elastic_ip;
+mod internet_gateway;
+mod launch_template;
+mod nat_gateway;
+mod route_table;
+mod security_group;
+mod subnet;
+mod vpc;
+
+pub use elastic_ip::{ElasticIp, ElasticIpOutputs};
+pub use internet_gateway::{InternetGateway, InternetGatewayOutputs};
+pub use launch_template::{LaunchTemplate, LaunchTemplateOutputs};
+pub use nat_gateway::{Connectivity, NatGateway, NatGatewayOutputs};
+pub use route_table::{Route, RouteTable, RouteTableOutputs, RouteTarget};
+pub use security_group::{Peer, Protocol, Rule, SecurityGroup, SecurityGroupOutputs};
+pub use subnet::{Subnet, SubnetOutputs};
+pub use vpc::{Vpc, VpcOutputs};

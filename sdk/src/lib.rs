@@ -1,0 +1,43 @@
+//! # keel: infrastructure as ordinary Rust programs
+//!
+//! A program declares AWS resources with typed builders in a [`Stack`];
+//! references between them (`subnet.vpc_id(vpc.id())`) are typed outputs that
+//! become edges of a dependency graph. keel plans a diff against saved state,
+//! applies it in dependency order with bounded concurrency, and records every
+//! step durably. The embedded simulator ([`provider::sim`]) is the default
+//! target, so programs and their tests run offline.
+//!
+//! ```
+//! use keel::prelude::*;
+//!
+//! let mut stack = Stack::new("demo");
+//! let vpc = stack.add("main", Vpc::new("10.0.0.0/16"));
+//! let subnet = stack.add("app-a", Subnet::new(vpc.id(), "10.0.1.0/24", "us-east-1a"));
+//! stack.export("subnet_id", subnet.id());
+//! assert!(stack.validate().is_ok());
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod analysis;
+pub mod aws;
+pub mod graph;
+pub mod provider;
+mod resource;
+mod stack;
+
+pub use resource::*;
+pub use stack::{DeclarationError, DeclarationErrors, Probe, ResourceOptions, Stack};
+
+/// Everything a program usually needs: `use keel::prelude::*;`.
+pub mod prelude {
+    pub use crate::aws::autoscaling::AutoScalingGroup;
+    pub use crate::aws::ec2::{
+        Connectivity, ElasticIp, InternetGateway, LaunchTemplate, NatGateway, Peer, Protocol,
+        Route, RouteTable, RouteTarget, Rule, SecurityGroup, Subnet, Vpc,
+    };
+    pub use crate::aws::ecs::EcsCluster;
+    pub use crate::aws::iam::{IamRole, InstanceProfile};
+    pub use crate::resource::*;
+    pub use crate::stack::{Probe, ResourceOptions, Stack};
+}

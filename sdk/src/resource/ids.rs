@@ -1,0 +1,171 @@
+//! Typed cloud identifiers. Each AWS id kind is its own type, so the compiler
+//! refuses a [`SubnetId`] where a [`VpcId`] belongs. This module owns the id
+//! types and their AWS prefixes; it does not generate ids (the providers do).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+macro_rules! cloud_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The AWS prefix of this kind of id (empty when AWS uses names).
+            pub const PREFIX: &'static str = $prefix;
+
+            /// Wraps an id that already exists in the cloud, e.g. one imported
+            /// from another stack.
+            pub fn new(id: impl Into<String>) -> Self {
+                Self(id.into())
+            }
+
+            /// The id as AWS spells it.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+cloud_id!(
+    /// The id of a VPC, `vpc-…`.
+    ///
+    /// ```
+    /// let id = keel::VpcId::new("vpc-0a1b2c3d4e5f67890");
+    /// assert_eq!(id.as_str(), "vpc-0a1b2c3d4e5f67890");
+    /// ```
+    VpcId, "vpc"
+);
+cloud_id!(
+    /// The id of a subnet, `subnet-…`.
+    ///
+    /// ```
+    /// let id = keel::SubnetId::new("subnet-0a1b2c3d4e5f67890");
+    /// assert_eq!(id.to_string(), "subnet-0a1b2c3d4e5f67890");
+    /// ```
+    SubnetId, "subnet"
+);
+cloud_id!(
+    /// The id of an internet gateway, `igw-…`.
+    ///
+    /// ```
+    /// let id = keel::InternetGatewayId::new("igw-0a1b2c3d4e5f67890");
+    /// assert!(id.as_str().starts_with(keel::InternetGatewayId::PREFIX));
+    /// ```
+    InternetGatewayId, "igw"
+);
+cloud_id!(
+    /// The allocation id of an Elastic IP, `eipalloc-…`.
+    ///
+    /// ```
+    /// let id = keel::AllocationId::new("eipalloc-0a1b2c3d4e5f67890");
+    /// assert_eq!(keel::AllocationId::PREFIX, "eipalloc");
+    /// # let _ = id;
+    /// ```
+    AllocationId, "eipalloc"
+);
+cloud_id!(
+    /// The id of a NAT gateway, `nat-…`.
+    ///
+    /// ```
+    /// let id = keel::NatGatewayId::new("nat-0a1b2c3d4e5f67890");
+    /// assert_eq!(id.as_str(), "nat-0a1b2c3d4e5f67890");
+    /// ```
+    NatGatewayId, "nat"
+);
+cloud_id!(
+    /// The id of a route table, `rtb-…`.
+    ///
+    /// ```
+    /// let id = keel::RouteTableId::new("rtb-0a1b2c3d4e5f67890");
+    /// assert_eq!(id.as_str(), "rtb-0a1b2c3d4e5f67890");
+    /// ```
+    RouteTableId, "rtb"
+);
+cloud_id!(
+    /// The id of a security group, `sg-…`.
+    ///
+    /// ```
+    /// let id = keel::SecurityGroupId::new("sg-0a1b2c3d4e5f67890");
+    /// assert_eq!(id.as_str(), "sg-0a1b2c3d4e5f67890");
+    /// ```
+    SecurityGroupId, "sg"
+);
+cloud_id!(
+    /// The id of a launch template, `lt-…`.
+    ///
+    /// ```
+    /// let id = keel::LaunchTemplateId::new("lt-0a1b2c3d4e5f67890");
+    /// assert_eq!(id.as_str(), "lt-0a1b2c3d4e5f67890");
+    /// ```
+    LaunchTemplateId, "lt"
+);
+cloud_id!(
+    /// The id of an EC2 instance, `i-…`.
+    ///
+    /// ```
+    /// let id = keel::InstanceId::new("i-0a1b2c3d4e5f67890");
+    /// assert_eq!(id.as_str(), "i-0a1b2c3d4e5f67890");
+    /// ```
+    InstanceId, "i"
+);
+cloud_id!(
+    /// The name of an IAM role (IAM identifies roles by name).
+    ///
+    /// ```
+    /// let role = keel::RoleName::new("ecs-instance-role");
+    /// assert_eq!(role.as_str(), "ecs-instance-role");
+    /// ```
+    RoleName, ""
+);
+cloud_id!(
+    /// The name of an IAM instance profile.
+    ///
+    /// ```
+    /// let p = keel::InstanceProfileName::new("ecs-instance-profile");
+    /// assert_eq!(p.as_str(), "ecs-instance-profile");
+    /// ```
+    InstanceProfileName, ""
+);
+cloud_id!(
+    /// The name of an Auto Scaling group.
+    ///
+    /// ```
+    /// let g = keel::AutoScalingGroupName::new("ecs-hosts");
+    /// assert_eq!(g.as_str(), "ecs-hosts");
+    /// ```
+    AutoScalingGroupName, ""
+);
+cloud_id!(
+    /// The name of an ECS cluster.
+    ///
+    /// ```
+    /// let c = keel::ClusterName::new("app");
+    /// assert_eq!(c.as_str(), "app");
+    /// ```
+    ClusterName, ""
+);
+cloud_id!(
+    /// An Amazon Resource Name.
+    ///
+    /// ```
+    /// let arn = keel::Arn::new("arn:aws:iam::123456789012:role/ecs");
+    /// assert!(arn.as_str().starts_with("arn:aws:"));
+    /// ```
+    Arn, "arn"
+);

@@ -1,0 +1,420 @@
+//! A [`Stack`]: the set of resources a program declares, with their
+//! dependencies, options and exported outputs. This module owns declaring and
+//! validating a stack (names, field checks, references, cycles, and the
+//! cross-resource checks in `analysis`); planning and applying it live in
+//! `plan` and `engine`.
+
+use crate::analysis;
+use crate::graph::Dag;
+use crate::resource::{collect_dependencies, Cells, FieldError, Handle, Input, Resource, Urn};
+use serde::Serialize;
+use serde_json::Value;
+use std::any::Any;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The engine-facing facts of a resource type, copied from its [`Resource`] impl.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Schema {
+    pub type_token: &'static str,
+    pub replace_on: &'static [&'static str],
+    pub delete_before_replace: bool,
+    pub cost: u32,
+}
+
+impl Schema {
+    fn of<R: Resource>() -> Self {
+        Schema {
+            type_token: R::TYPE,
+            replace_on: R::REPLACE_ON,
+            delete_before_replace: R::DELETE_BEFORE_REPLACE,
+            cost: R::COST,
+        }
+    }
+}
+
+/// A resource with its type erased, as the engine holds it.
+pub(crate) trait ErasedResource: Send + Sync {
+    fn to_inputs(&self) -> serde_json::Result<Value>;
+    fn validate(&self) -> Vec<FieldError>;
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<R: Resource> ErasedResource for R {
+    fn to_inputs(&self) -> serde_json::Result<Value> {
+        serde_json::to_value(self)
+    }
+    fn validate(&self) -> Vec<FieldError> {
+        Resource::validate(self)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// One declared resource.
+pub(crate) struct Declared {
+    pub urn: Urn,
+    pub schema: Schema,
+    pub resource: Box<dyn ErasedResource>,
+    /// Data dependencies (from inputs) and explicit ones, sorted, deduplicated.
+    pub deps: Vec<Urn>,
+    pub cells: Arc<Cells>,
+}
+
+impl Declared {
+    /// The declaration as type `R`, if it is one.
+    pub fn downcast<R: Resource>(&self) -> Option<&R> {
+        self.resource.as_any().downcast_ref::<R>()
+    }
+}
+
+/// Options that are not properties of the resource itself.
+///
+/// ```
+/// use keel::prelude::*;
+/// let mut stack = Stack::new("demo");
+/// let igw = stack.add("igw", InternetGateway::new());
+/// // Something that needs the gateway without consuming any of its outputs:
+/// let eip = stack.add_with("nat-ip", ElasticIp::new(), ResourceOptions::new().depends_on(igw.urn()));
+/// # let _ = eip;
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct ResourceOptions {
+    depends_on: Vec<Urn>,
+}
+
+impl ResourceOptions {
+    /// No options.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an explicit dependency for ordering that data flow doesn't show.
+    pub fn depends_on(mut self, urn: &Urn) -> Self {
+        self.depends_on.push(urn.clone());
+        self
+    }
+}
+
+/// A value read from the cloud after `up` finishes, optionally waiting (with
+/// a bound) until it reaches a minimum, e.g. an ECS cluster's registered
+/// container instance count.
+///
+/// ```
+/// use keel::prelude::*;
+/// use std::time::Duration;
+/// let mut stack = Stack::new("demo");
+/// let cluster = stack.add("app", EcsCluster::new());
+/// let probe = cluster.registered_container_instances().wait_for_at_least(2, Duration::from_secs(60));
+/// stack.export_probe("registered", probe);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Probe {
+    pub(crate) urn: Urn,
+    pub(crate) field: &'static str,
+    pub(crate) at_least: Option<u64>,
+    pub(crate) timeout: Duration,
+}
+
+impl Probe {
+    pub(crate) fn new(urn: Urn, field: &'static str) -> Self {
+        Self {
+            urn,
+            field,
+            at_least: None,
+            timeout: Duration::ZERO,
+        }
+    }
+
+    /// Polls until the value is at least `n`, for at most `timeout`.
+    pub fn wait_for_at_least(mut self, n: u64, timeout: Duration) -> Self {
+        self.at_least = Some(n);
+        self.timeout = timeout;
+        self
+    }
+}
+
+pub(crate) enum Export {
+    Value(Arc<dyn Fn() -> Value + Send + Sync>),
+    Probe(Probe),
+}
+
+/// Everything wrong with a stack's declaration, found before any provider
+/// call. Each names the resource and, where it applies, the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DeclarationError {
+    /// Two resources of one type share a logical name.
+    #[error("{urn}: the name `{name}` is declared twice for type {type_token}")]
+    Duplicate {
+        /// The resource declared twice.
+        urn: Urn,
+        /// Its logical name.
+        name: String,
+        /// Its type.
+        type_token: String,
+    },
+    /// A field's value is invalid.
+    #[error("{urn}: field `{field}`: {message}")]
+    Field {
+        /// The resource.
+        urn: Urn,
+        /// The field.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A dependency on a resource the stack doesn't declare.
+    #[error("{urn}: depends on {missing}, which is not declared in this stack")]
+    MissingReference {
+        /// The resource with the dangling reference.
+        urn: Urn,
+        /// What it refers to.
+        missing: Urn,
+    },
+    /// Resources that depend on each other in a loop.
+    #[error("dependency cycle: {}", format_cycle(.urns))]
+    Cycle {
+        /// The resources in the cycle.
+        urns: Vec<Urn>,
+    },
+    /// The stack's own name can't be used.
+    #[error("stack name `{name}`: {message}")]
+    StackName {
+        /// The name given.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn format_cycle(urns: &[Urn]) -> String {
+    let mut names: Vec<String> = urns.iter().map(|u| u.to_string()).collect();
+    if let Some(first) = names.first().cloned() {
+        names.push(first);
+    }
+    names.join(" -> ")
+}
+
+/// All declaration errors of a stack, in a stable order.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+pub struct DeclarationErrors(pub Vec<DeclarationError>);
+
+/// The resources a program declares, and the outputs it exports.
+///
+/// ```
+/// use keel::prelude::*;
+/// let mut stack = Stack::new("network");
+/// let vpc = stack.add("main", Vpc::new("10.0.0.0/16"));
+/// let subnet = stack.add("a", Subnet::new(vpc.id(), "10.0.1.0/24", "us-east-1a"));
+/// stack.export("subnet_id", subnet.id());
+/// assert_eq!(stack.len(), 2);
+/// assert!(stack.validate().is_ok());
+/// ```
+pub struct Stack {
+    name: String,
+    pub(crate) resources: Vec<Declared>,
+    index: BTreeMap<Urn, usize>,
+    pub(crate) exports: Vec<(String, Export)>,
+    duplicates: Vec<DeclarationError>,
+}
+
+impl fmt::Debug for Stack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stack")
+            .field("name", &self.name)
+            .field(
+                "resources",
+                &self.resources.iter().map(|d| &d.urn).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl Stack {
+    /// An empty stack. The name keys its state directory.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            resources: Vec::new(),
+            index: BTreeMap::new(),
+            exports: Vec::new(),
+            duplicates: Vec::new(),
+        }
+    }
+
+    /// The stack's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// How many resources are declared.
+    pub fn len(&self) -> usize {
+        self.resources.len()
+    }
+
+    /// Whether nothing is declared.
+    pub fn is_empty(&self) -> bool {
+        self.resources.is_empty()
+    }
+
+    /// The URNs of the declared resources, in declaration order.
+    pub fn urns(&self) -> impl Iterator<Item = &Urn> {
+        self.resources.iter().map(|d| &d.urn)
+    }
+
+    /// Declares resource `name`. Inputs that are outputs of other resources
+    /// become dependencies.
+    pub fn add<R: Resource>(&mut self, name: &str, resource: R) -> Handle<R> {
+        self.add_with(name, resource, ResourceOptions::default())
+    }
+
+    /// Declares resource `name` with options such as explicit dependencies.
+    pub fn add_with<R: Resource>(
+        &mut self,
+        name: &str,
+        resource: R,
+        options: ResourceOptions,
+    ) -> Handle<R> {
+        let urn = Urn::new(&self.name, R::TYPE, name);
+        let cells = Arc::new(Cells::default());
+        let handle = Handle::new(urn.clone(), cells.clone());
+        if self.index.contains_key(&urn) {
+            self.duplicates.push(DeclarationError::Duplicate {
+                urn: urn.clone(),
+                name: name.to_string(),
+                type_token: R::TYPE.to_string(),
+            });
+            return handle;
+        }
+        let (_, mut deps) = collect_dependencies(|| serde_json::to_value(&resource));
+        deps.extend(options.depends_on);
+        deps.sort();
+        deps.dedup();
+        self.index.insert(urn.clone(), self.resources.len());
+        self.resources.push(Declared {
+            urn,
+            schema: Schema::of::<R>(),
+            resource: Box::new(resource),
+            deps,
+            cells,
+        });
+        handle
+    }
+
+    /// Exports a value (shown after `up`, and in `--json` output).
+    pub fn export<T: Serialize + Send + Sync + 'static>(
+        &mut self,
+        name: &str,
+        value: impl Into<Input<T>>,
+    ) {
+        let input: Input<T> = value.into();
+        let input = Arc::new(input);
+        self.exports.push((
+            name.to_string(),
+            Export::Value(Arc::new(move || {
+                serde_json::to_value(&*input).unwrap_or(Value::Null)
+            })),
+        ));
+    }
+
+    /// Exports a value read from the cloud after `up` (see [`Probe`]).
+    pub fn export_probe(&mut self, name: &str, probe: Probe) {
+        self.exports.push((name.to_string(), Export::Probe(probe)));
+    }
+
+    pub(crate) fn get(&self, urn: &Urn) -> Option<&Declared> {
+        self.index.get(urn).map(|&i| &self.resources[i])
+    }
+
+    /// The declaration of `urn` as type `R`.
+    pub(crate) fn get_as<R: Resource>(&self, urn: &Urn) -> Option<&R> {
+        self.get(urn).and_then(|d| d.downcast::<R>())
+    }
+
+    /// The dependency graph of the declared resources (edges to undeclared
+    /// resources are left out; [`Stack::validate`] reports them).
+    pub(crate) fn dag(&self) -> Dag<Urn> {
+        let mut dag = Dag::new();
+        for d in &self.resources {
+            dag.add_node(d.urn.clone());
+        }
+        for d in &self.resources {
+            for dep in &d.deps {
+                if self.index.contains_key(dep) {
+                    dag.add_edge(&d.urn, dep);
+                }
+            }
+        }
+        dag
+    }
+
+    /// Every problem with the declaration: duplicate names, invalid fields,
+    /// references to undeclared resources, cycles, and cross-resource checks
+    /// (CIDR containment and overlap, capacity ranges).
+    pub fn validate(&self) -> Result<(), DeclarationErrors> {
+        let mut errors = Vec::new();
+        if let Err(message) = check_stack_name(&self.name) {
+            errors.push(DeclarationError::StackName {
+                name: self.name.clone(),
+                message,
+            });
+        }
+        errors.extend(self.duplicates.iter().cloned());
+        for d in &self.resources {
+            for e in d.resource.validate() {
+                errors.push(DeclarationError::Field {
+                    urn: d.urn.clone(),
+                    field: e.field,
+                    message: e.message,
+                });
+            }
+            for dep in &d.deps {
+                if !self.index.contains_key(dep) {
+                    errors.push(DeclarationError::MissingReference {
+                        urn: d.urn.clone(),
+                        missing: dep.clone(),
+                    });
+                }
+            }
+        }
+        for cycle in self.dag().cycles() {
+            errors.push(DeclarationError::Cycle { urns: cycle });
+        }
+        for (urn, e) in analysis::check_stack(self) {
+            errors.push(DeclarationError::Field {
+                urn,
+                field: e.field,
+                message: e.message,
+            });
+        }
+        // Stable and deduplicated (a field error may be found twice).
+        let mut seen = BTreeSet::new();
+        errors.retain(|e| seen.insert(e.to_string()));
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(DeclarationErrors(errors))
+        }
+    }
+}
+
+fn check_stack_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 100 {
+        return Err("must be 1 to 100 characters".into());
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        || name.starts_with('.')
+    {
+        return Err(
+            "may contain only letters, digits, `-`, `_` and `.`, and not start with `.`".into(),
+        );
+    }
+    Ok(())
+}
