@@ -1,1 +1,4 @@
-//! Stacks shared by the examples and the integration tests.
+//! Stacks shared by the examples and the integration tests, so the tests
+//! exercise exactly what the examples deploy.
+
+pub mod stacks;

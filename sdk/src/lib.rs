@@ -21,10 +21,16 @@
 
 pub mod analysis;
 pub mod aws;
+// cli enabled once sim lands
+
+pub mod engine;
 pub mod graph;
+pub mod plan;
 pub mod provider;
 mod resource;
 mod stack;
+pub mod state;
+pub mod testing;
 
 pub use resource::*;
 pub use stack::{DeclarationError, DeclarationErrors, Probe, ResourceOptions, Stack};

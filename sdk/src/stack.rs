@@ -6,7 +6,7 @@
 
 use crate::analysis;
 use crate::graph::Dag;
-use crate::resource::{collect_dependencies, Cells, FieldError, Handle, Input, Resource, Urn};
+use crate::resource::{collect_dependencies, Cells, FieldError, Handle, Output, Resource, Urn};
 use serde::Serialize;
 use serde_json::Value;
 use std::any::Any;
@@ -306,19 +306,11 @@ impl Stack {
         handle
     }
 
-    /// Exports a value (shown after `up`, and in `--json` output).
-    pub fn export<T: Serialize + Send + Sync + 'static>(
-        &mut self,
-        name: &str,
-        value: impl Into<Input<T>>,
-    ) {
-        let input: Input<T> = value.into();
-        let input = Arc::new(input);
+    /// Exports an output (shown after `up`, and in `--json` output).
+    pub fn export<T: 'static>(&mut self, name: &str, output: Output<T>) {
         self.exports.push((
             name.to_string(),
-            Export::Value(Arc::new(move || {
-                serde_json::to_value(&*input).unwrap_or(Value::Null)
-            })),
+            Export::Value(Arc::new(move || serde_json::to_value(&output).unwrap_or(Value::Null))),
         ));
     }
 

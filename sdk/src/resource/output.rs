@@ -227,6 +227,36 @@ impl<T: DeserializeOwned> Output<T> {
     }
 }
 
+impl<T: DeserializeOwned + Serialize> Output<Vec<T>> {
+    /// Collects outputs into one list output, known when all are.
+    ///
+    /// ```
+    /// use keel::prelude::*;
+    /// let mut stack = Stack::new("demo");
+    /// let vpc = stack.add("main", Vpc::new("10.0.0.0/16"));
+    /// let a = stack.add("a", Subnet::new(vpc.id(), "10.0.1.0/24", "us-east-1a"));
+    /// let b = stack.add("b", Subnet::new(vpc.id(), "10.0.2.0/24", "us-east-1b"));
+    /// let ids: Output<Vec<SubnetId>> = Output::all([a.id(), b.id()]);
+    /// assert_eq!(ids.dependencies().len(), 2);
+    /// ```
+    pub fn all(outputs: impl IntoIterator<Item = Output<T>>) -> Self {
+        let outputs: Vec<Output<T>> = outputs.into_iter().collect();
+        let mut deps: Vec<Urn> = outputs.iter().flat_map(|o| o.deps.iter().cloned()).collect();
+        deps.sort();
+        deps.dedup();
+        let evals: Vec<Eval> = outputs.iter().map(|o| o.eval.clone()).collect();
+        Output {
+            deps: Arc::from(deps),
+            source: None,
+            eval: Arc::new(move || {
+                let values: Option<Vec<Value>> = evals.iter().map(|e| e().filter(|v| !contains_unknown(v))).collect();
+                values.map(Value::Array)
+            }),
+            _type: PhantomData,
+        }
+    }
+}
+
 impl<T> Serialize for Output<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         COLLECTOR.with(|c| {

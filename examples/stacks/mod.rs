@@ -1,0 +1,3 @@
+//! One module per example stack.
+
+pub mod private_ecs;

@@ -1,0 +1,382 @@
+//! The command line every keel program gets from [`run`]: `preview`, `up` and
+//! `destroy`, with `--yes`, `--json`, `--parallel N`, `--state-dir DIR` and
+//! `--provider`. With no subcommand it previews and applies on the simulator
+//! without asking. This module owns argument parsing, confirmation, and
+//! printing (progress lines, summaries, JSON documents); the work is the
+//! engine's.
+
+use crate::engine::{ApplyOptions, ApplyReport, Deployment, EngineError, Event, EventSink, Outcome};
+use crate::plan::{render_json, render_text, Action, Plan};
+use crate::provider::sim::{SimLatency, SimProvider};
+use crate::provider::Provider;
+use crate::stack::Stack;
+use crate::state::LocalStore;
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::{json, Value};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Where resources are created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProviderKind {
+    /// The embedded AWS simulator, persisted under the state directory.
+    Sim,
+}
+
+#[derive(Parser, Debug)]
+#[command(about = "Deploy this keel stack", long_about = None)]
+struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Don't ask for confirmation.
+    #[arg(long, short = 'y', global = true)]
+    yes: bool,
+    /// Print one JSON document instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// The most provider calls in flight at once.
+    #[arg(long, global = true, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+    parallel: u16,
+    /// Where state lives (`<DIR>/<stack>/`).
+    #[arg(long, global = true, env = "KEEL_STATE_DIR", default_value = ".keel")]
+    state_dir: PathBuf,
+    /// Where resources are created.
+    #[arg(long, global = true, env = "KEEL_PROVIDER", value_enum, default_value_t = ProviderKind::Sim)]
+    provider: ProviderKind,
+}
+
+#[derive(Subcommand, Debug, Clone, Copy, PartialEq, Eq)]
+enum Command {
+    /// Show what `up` would do.
+    Preview,
+    /// Create, update and delete resources to match the program.
+    Up,
+    /// Delete every resource of the stack.
+    Destroy,
+}
+
+/// Runs the command line for `stack` with the process's arguments, printing
+/// to stdout, and returns the process exit code.
+///
+/// ```no_run
+/// use keel::prelude::*;
+/// fn main() -> std::process::ExitCode {
+///     let mut stack = Stack::new("demo");
+///     stack.add("main", Vpc::new("10.0.0.0/16"));
+///     keel::cli::run(stack)
+/// }
+/// ```
+pub fn run(stack: Stack) -> ExitCode {
+    let mut out = std::io::stdout();
+    let code = run_with(&stack, std::env::args_os(), &mut out);
+    ExitCode::from(code)
+}
+
+/// Like [`run`], with explicit arguments (the first is the program name) and
+/// output; returns 0 on success, 1 on failure, 2 on bad arguments.
+///
+/// ```
+/// use keel::prelude::*;
+/// let dir = std::env::temp_dir().join(format!("keel-doc-cli-{}", std::process::id()));
+/// let mut stack = Stack::new("demo");
+/// stack.add("main", Vpc::new("10.0.0.0/16"));
+/// let mut out = Vec::new();
+/// let args = ["prog", "preview", "--state-dir", dir.to_str().unwrap()];
+/// assert_eq!(keel::cli::run_with(&stack, args, &mut out), 0);
+/// assert!(String::from_utf8(out).unwrap().contains("1 to create"));
+/// # std::fs::remove_dir_all(&dir).ok();
+/// ```
+pub fn run_with<I, T>(stack: &Stack, args: I, out: &mut (dyn Write + Send)) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let args = match Args::try_parse_from(args) {
+        Ok(a) => a,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = write!(out, "{}", e.render());
+            return code;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(out, "error: could not start the async runtime: {e}");
+            return 1;
+        }
+    };
+    let printer = Arc::new(Printer::new(args.json, out));
+    match runtime.block_on(execute(stack, &args, printer.clone())) {
+        Ok(true) => 0,
+        Ok(false) => 1,
+        Err(e) => {
+            if args.json {
+                printer.line(&json!({"stack": stack.name(), "error": e.to_string()}).to_string());
+            } else {
+                printer.line(&format!("error: {e}"));
+            }
+            1
+        }
+    }
+}
+
+/// Failures that stop a command before or between steps.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("could not open the simulator's cloud: {0}")]
+    Sim(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("writing output: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn open_provider(args: &Args) -> Result<Arc<dyn Provider>, CliError> {
+    match args.provider {
+        ProviderKind::Sim => {
+            let path = sim_path(&args.state_dir);
+            let sim = SimProvider::open(&path, SimLatency::from_env()).map_err(|e| CliError::Sim(e.to_string()))?;
+            Ok(Arc::new(sim))
+        }
+    }
+}
+
+/// Where the simulator keeps its cloud: shared by every stack of a state
+/// directory, like one AWS account.
+pub fn sim_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("sim").join("cloud.json")
+}
+
+async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Result<bool, CliError> {
+    let store = LocalStore::open(&args.state_dir, stack.name()).map_err(EngineError::from)?;
+    let provider = open_provider(args)?;
+    let mut deployment = Deployment::open(stack, provider, Box::new(store))?.with_events(printer.clone());
+    for p in &deployment.snapshot().pending_operations {
+        printer.text(&format!(
+            "warning: a previous run started to {} {} and never recorded the result; the cloud may differ from state",
+            p.operation, p.urn
+        ));
+    }
+    let command = args.command;
+    let plan = match command {
+        Some(Command::Destroy) => deployment.plan_destroy(),
+        _ => deployment.plan()?,
+    };
+    let verb = match command {
+        Some(Command::Destroy) => "Destroying",
+        Some(Command::Preview) => "Previewing",
+        _ => "Updating",
+    };
+    printer.text(&format!("{verb} stack `{}` on {}\n", stack.name(), deployment.provider_name()));
+    printer.text(render_text(&plan).trim_end());
+    if command == Some(Command::Preview) {
+        if args.json {
+            printer.line(&serde_json::to_string_pretty(&render_json(&plan)).unwrap_or_default());
+        }
+        return Ok(true);
+    }
+    let changes = plan.summary().has_changes();
+    if changes && !confirm(command, &plan, args, &printer)? {
+        return Err(CliError::Refused("cancelled; nothing was changed".into()));
+    }
+    if changes {
+        printer.text("");
+    }
+    printer.progress(true);
+    let started = Instant::now();
+    let report = deployment
+        .apply(&plan, ApplyOptions::default().parallel(usize::from(args.parallel)))
+        .await;
+    printer.progress(false);
+    let report = report?;
+    if args.json {
+        printer.line(&serde_json::to_string_pretty(&report_json(&plan, &report)).unwrap_or_default());
+    } else {
+        print_report(&printer, &report, started.elapsed());
+    }
+    Ok(report.succeeded())
+}
+
+fn confirm(command: Option<Command>, plan: &Plan, args: &Args, printer: &Printer<'_>) -> Result<bool, CliError> {
+    // On the simulator only destroy asks; nothing real is at stake otherwise.
+    if command != Some(Command::Destroy) || args.yes {
+        return Ok(true);
+    }
+    let n = plan.summary().delete;
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::Refused(format!(
+            "destroy would delete {n} resources; pass --yes to confirm when not running interactively"
+        )));
+    }
+    printer.prompt(&format!("\nDelete {n} resources of stack `{}`? Type `yes` to confirm: ", plan.stack));
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim() == "yes")
+}
+
+fn print_report(printer: &Printer<'_>, report: &ApplyReport, elapsed: std::time::Duration) {
+    let mut counts = [0usize; 7];
+    for (_, o) in &report.execution.outcomes {
+        let i = match o {
+            Outcome::Done { action: Action::Create } => 0,
+            Outcome::Done { action: Action::Update } => 1,
+            Outcome::Done { action: Action::Replace } => 2,
+            Outcome::Done { action: Action::Delete } => 3,
+            Outcome::Done { action: Action::Same } => 4,
+            Outcome::Failed { .. } => 5,
+            Outcome::Skipped { .. } => 6,
+        };
+        counts[i] += 1;
+    }
+    printer.text(&format!(
+        "\nResources: {} created, {} updated, {} replaced, {} deleted, {} unchanged, {} failed, {} skipped. Duration: {:.1}s",
+        counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], counts[6], elapsed.as_secs_f64()
+    ));
+    if let Some(e) = &report.execution.state_error {
+        printer.text(&format!("error: {e}"));
+    }
+    for w in &report.warnings {
+        printer.text(&format!("warning: {w}"));
+    }
+    if !report.outputs.is_empty() {
+        printer.text("\nOutputs:");
+        let width = report.outputs.keys().map(|k| k.len()).max().unwrap_or(0);
+        for (k, v) in &report.outputs {
+            printer.text(&format!("    {k:<width$}  {v}"));
+        }
+    }
+}
+
+fn report_json(plan: &Plan, report: &ApplyReport) -> Value {
+    let steps: Vec<Value> = report
+        .execution
+        .outcomes
+        .iter()
+        .map(|(urn, o)| match o {
+            Outcome::Done { action } => json!({"urn": urn.to_string(), "action": action, "status": "done"}),
+            Outcome::Failed { action, error } => json!({
+                "urn": urn.to_string(), "action": action, "status": "failed",
+                "error": {"code": error.code, "message": error.message},
+            }),
+            Outcome::Skipped { action, blocked_by } => json!({
+                "urn": urn.to_string(), "action": action, "status": "skipped",
+                "blocked_by": blocked_by.to_string(),
+            }),
+        })
+        .collect();
+    json!({
+        "stack": plan.stack,
+        "succeeded": report.succeeded(),
+        "summary": plan.summary(),
+        "steps": steps,
+        "outputs": report.outputs,
+        "warnings": report.warnings,
+        "provider_calls": report.execution.provider_calls,
+        "state_error": report.execution.state_error,
+    })
+}
+
+/// All output goes through here: text lines (suppressed with `--json`),
+/// progress lines while a run is in progress, and JSON documents.
+struct Printer<'w> {
+    json: bool,
+    progress: std::sync::atomic::AtomicBool,
+    out: Mutex<&'w mut (dyn Write + Send)>,
+}
+
+impl<'w> Printer<'w> {
+    fn new(json: bool, out: &'w mut (dyn Write + Send)) -> Self {
+        Self {
+            json,
+            progress: std::sync::atomic::AtomicBool::new(false),
+            out: Mutex::new(out),
+        }
+    }
+
+    fn line(&self, s: &str) {
+        if let Ok(mut out) = self.out.lock() {
+            // Output errors (a closed pipe) must not stop a deployment.
+            let _ = writeln!(out, "{s}");
+            let _ = out.flush();
+        }
+    }
+
+    fn text(&self, s: &str) {
+        if !self.json {
+            self.line(s);
+        }
+    }
+
+    fn prompt(&self, s: &str) {
+        if let Ok(mut out) = self.out.lock() {
+            let _ = write!(out, "{s}");
+            let _ = out.flush();
+        }
+    }
+
+    fn progress(&self, on: bool) {
+        self.progress.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+fn verb(action: Action, done: bool) -> &'static str {
+    match (action, done) {
+        (Action::Create, false) => "creating",
+        (Action::Create, true) => "created",
+        (Action::Update, false) => "updating",
+        (Action::Update, true) => "updated",
+        (Action::Replace, false) => "creating replacement",
+        (Action::Replace, true) => "created replacement",
+        (Action::Delete, false) => "deleting",
+        (Action::Delete, true) => "deleted",
+        (Action::Same, _) => "unchanged",
+    }
+}
+
+impl EventSink for Printer<'_> {
+    fn event(&self, event: &Event) {
+        if self.json || !self.progress.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let line = match event {
+            Event::Started { urn, action } => {
+                format!("  {:<3} {} {}: {}...", action.symbol(), urn.type_token(), urn.name(), verb(*action, false))
+            }
+            Event::Finished { urn, action, id, elapsed } => format!(
+                "  {:<3} {} {}: {} {id} ({:.1}s)",
+                action.symbol(),
+                urn.type_token(),
+                urn.name(),
+                verb(*action, true),
+                elapsed.as_secs_f64()
+            ),
+            Event::Failed { urn, action, error, elapsed } => format!(
+                "  {:<3} {} {}: {} FAILED ({:.1}s): {error}",
+                "x",
+                urn.type_token(),
+                urn.name(),
+                verb(*action, false),
+                elapsed.as_secs_f64()
+            ),
+            Event::Skipped { urn, action, blocked_by } => format!(
+                "  {:<3} {} {}: {} skipped, blocked by the failure of {}",
+                "!",
+                urn.type_token(),
+                urn.name(),
+                action,
+                blocked_by.name()
+            ),
+        };
+        self.line(&line);
+    }
+}

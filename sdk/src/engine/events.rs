@@ -1,0 +1,97 @@
+//! Progress events the executor emits as steps start, finish, fail or are
+//! skipped, and the [`EventSink`] that receives them (the CLI prints them;
+//! tests collect them).
+
+use crate::plan::Action;
+use crate::provider::ProviderError;
+use crate::resource::Urn;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Something that happened to one step.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// A provider call started.
+    Started {
+        /// The resource.
+        urn: Urn,
+        /// What is being done (`Delete` also for the old half of a replacement).
+        action: Action,
+    },
+    /// A provider call succeeded.
+    Finished {
+        /// The resource.
+        urn: Urn,
+        /// What was done.
+        action: Action,
+        /// The cloud id.
+        id: String,
+        /// How long the call took.
+        elapsed: Duration,
+    },
+    /// A provider call failed.
+    Failed {
+        /// The resource.
+        urn: Urn,
+        /// What was tried.
+        action: Action,
+        /// Why it failed.
+        error: ProviderError,
+        /// How long the call took.
+        elapsed: Duration,
+    },
+    /// A step didn't run because a step it depends on failed.
+    Skipped {
+        /// The resource.
+        urn: Urn,
+        /// What would have been done.
+        action: Action,
+        /// The failed resource that blocked it.
+        blocked_by: Urn,
+    },
+}
+
+/// Receives [`Event`]s; called from the executor's loop, so keep it quick.
+pub trait EventSink: Send + Sync {
+    /// One event.
+    fn event(&self, event: &Event);
+}
+
+/// Ignores events.
+///
+/// ```
+/// use keel::engine::{EventSink, NullSink};
+/// let sink: &dyn EventSink = &NullSink;
+/// # let _ = sink;
+/// ```
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NullSink;
+
+impl EventSink for NullSink {
+    fn event(&self, _: &Event) {}
+}
+
+/// Keeps every event, for tests.
+///
+/// ```
+/// use keel::engine::{EventLog, EventSink};
+/// let log = EventLog::default();
+/// assert!(log.events().is_empty());
+/// ```
+#[derive(Debug, Default)]
+pub struct EventLog(Mutex<Vec<Event>>);
+
+impl EventLog {
+    /// The events so far.
+    pub fn events(&self) -> Vec<Event> {
+        self.0.lock().map(|e| e.clone()).unwrap_or_default()
+    }
+}
+
+impl EventSink for EventLog {
+    fn event(&self, event: &Event) {
+        if let Ok(mut e) = self.0.lock() {
+            e.push(event.clone());
+        }
+    }
+}

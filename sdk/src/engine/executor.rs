@@ -1,0 +1,460 @@
+//! The executor: turns a [`Plan`] into a graph of provider calls and drains
+//! it with at most `parallel` calls in flight. Each call starts as soon as its
+//! own dependencies finish; among ready calls the longest chain goes first
+//! (see [`ReadyQueue`]). A `begin` record is durable before a call starts and
+//! its result is durable before dependents are released. A failure never
+//! aborts the loop: calls in flight finish and are recorded, dependents are
+//! skipped once, independent branches go on.
+
+use super::events::{Event, EventSink};
+use crate::graph::{Dag, ReadyQueue};
+use crate::plan::{diff, is_unresolved, resolve_inputs, Action, Plan, Step};
+use crate::provider::{CreateRequest, DeleteRequest, Outputs, Provider, ProviderError, UpdateRequest};
+use crate::resource::Urn;
+use crate::stack::Stack;
+use crate::state::{JournalRecord, ResourceState, Snapshot, StateError, StateStore};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::task::JoinSet;
+
+/// A unit of execution: apply a declared resource, or delete a recorded one.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Node {
+    Apply(Urn),
+    Delete(Urn, String),
+}
+
+impl Node {
+    fn urn(&self) -> &Urn {
+        match self {
+            Node::Apply(u) | Node::Delete(u, _) => u,
+        }
+    }
+}
+
+/// How one step ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// The provider call succeeded (or nothing needed doing).
+    Done {
+        /// What was done (`Same` when nothing needed a call).
+        action: Action,
+    },
+    /// The provider call failed.
+    Failed {
+        /// What was tried.
+        action: Action,
+        /// The provider's error.
+        error: ProviderError,
+    },
+    /// Not attempted: a dependency failed.
+    Skipped {
+        /// What would have been done.
+        action: Action,
+        /// The failure that blocked it.
+        blocked_by: Urn,
+    },
+}
+
+/// The result of executing a plan.
+#[derive(Debug, Default)]
+pub struct Execution {
+    /// Per resource (a replacement reports its last part), in completion order.
+    pub outcomes: Vec<(Urn, Outcome)>,
+    /// The most provider calls that were ever in flight at once.
+    pub max_in_flight: usize,
+    /// Provider calls made.
+    pub provider_calls: usize,
+    /// Set if state could not be recorded; the run stopped starting work.
+    pub state_error: Option<String>,
+}
+
+impl Execution {
+    /// Whether every step succeeded.
+    pub fn succeeded(&self) -> bool {
+        self.state_error.is_none() && self.outcomes.iter().all(|(_, o)| matches!(o, Outcome::Done { .. }))
+    }
+}
+
+struct Job {
+    node: Node,
+    action: Action,
+    record: Result<JournalRecord, ProviderError>,
+    elapsed: Duration,
+}
+
+/// Builds the execution graph for `plan`.
+fn build_graph<'p>(plan: &'p Plan, state: &Snapshot) -> (BTreeMap<Node, (Vec<Node>, u64)>, BTreeMap<Node, &'p Step>) {
+    let mut nodes: BTreeMap<Node, (Vec<Node>, u64)> = BTreeMap::new();
+    let mut steps: BTreeMap<Node, &Step> = BTreeMap::new();
+    let applies: BTreeMap<&Urn, &Step> =
+        plan.steps.iter().filter(|s| s.action != Action::Delete).map(|s| (&s.urn, s)).collect();
+    let mut dbr: Vec<&Urn> = Vec::new();
+    for s in &plan.steps {
+        let cost = u64::from(s.cost);
+        match s.action {
+            Action::Delete => {
+                let id = s.old.as_ref().map(|o| o.id.clone()).unwrap_or_default();
+                let n = Node::Delete(s.urn.clone(), id);
+                nodes.insert(n.clone(), (Vec::new(), 1));
+                steps.insert(n, s);
+            }
+            action => {
+                let mut deps: Vec<Node> = s.dependencies.iter().map(|d| Node::Apply(d.clone())).collect();
+                let cost = match action {
+                    Action::Same => 0,
+                    Action::Update => 1,
+                    _ => cost,
+                };
+                if action == Action::Replace {
+                    let old_id = s.old.as_ref().map(|o| o.id.clone()).unwrap_or_default();
+                    let del = Node::Delete(s.urn.clone(), old_id);
+                    let mut del_deps = Vec::new();
+                    if s.delete_before_replace {
+                        deps.push(del.clone());
+                        dbr.push(&s.urn);
+                    } else {
+                        del_deps.push(Node::Apply(s.urn.clone()));
+                        // Dependents move to the replacement before the old one goes.
+                        for other in applies.values().filter(|o| o.dependencies.contains(&s.urn)) {
+                            del_deps.push(Node::Apply(other.urn.clone()));
+                        }
+                    }
+                    nodes.insert(del.clone(), (del_deps, 1));
+                    steps.insert(del, s);
+                }
+                let n = Node::Apply(s.urn.clone());
+                nodes.insert(n.clone(), (deps, cost));
+                steps.insert(n, s);
+            }
+        }
+    }
+    // A recorded resource is deleted only after whatever used it is gone or
+    // has been updated away from it.
+    let delete_nodes: Vec<Node> = nodes.keys().filter(|n| matches!(n, Node::Delete(..))).cloned().collect();
+    for del in &delete_nodes {
+        let urn = del.urn();
+        for user in state.resources.iter().filter(|r| r.dependencies.contains(urn)) {
+            let user_delete = Node::Delete(user.urn.clone(), user.id.clone());
+            if nodes.contains_key(&user_delete) {
+                nodes.get_mut(del).map(|(d, _)| d.push(user_delete));
+            } else if applies.contains_key(&user.urn) && !dbr.contains(&urn) {
+                nodes.get_mut(del).map(|(d, _)| d.push(Node::Apply(user.urn.clone())));
+            }
+        }
+    }
+    (nodes, steps)
+}
+
+/// Runs `plan` against `provider`, recording every step in `store` and
+/// `snapshot`. `stack` is `None` for a destroy.
+pub(crate) async fn execute(
+    stack: Option<&Stack>,
+    plan: &Plan,
+    provider: Arc<dyn Provider>,
+    store: &mut dyn StateStore,
+    snapshot: &mut Snapshot,
+    parallel: usize,
+    events: &dyn EventSink,
+) -> Execution {
+    let parallel = parallel.max(1);
+    let (graph, steps) = build_graph(plan, snapshot);
+    let mut exec = Execution::default();
+
+    let mut dag = Dag::new();
+    for (n, (deps, _)) in &graph {
+        dag.add_node(n.clone());
+        for d in deps.iter().filter(|d| graph.contains_key(d)) {
+            dag.add_edge(n, d);
+        }
+    }
+    if let Some(cycle) = dag.cycles().into_iter().next() {
+        exec.state_error = Some(format!(
+            "internal error: the execution graph has a cycle through {}",
+            cycle.iter().map(|n| n.urn().to_string()).collect::<Vec<_>>().join(", ")
+        ));
+        return exec;
+    }
+
+    let mut queue = ReadyQueue::new();
+    for (n, (deps, cost)) in &graph {
+        queue.queue(n.clone(), deps.iter().cloned(), *cost);
+    }
+    queue.seal();
+
+    let mut in_flight: JoinSet<Job> = JoinSet::new();
+    let mut stopping = false;
+    loop {
+        while !stopping && in_flight.len() < parallel {
+            let Some(node) = queue.dequeue() else { break };
+            let step = steps[&node];
+            match prepare(stack, plan, step, &node, snapshot) {
+                Prepared::Nothing => {
+                    exec.outcomes.push((node.urn().clone(), Outcome::Done { action: Action::Same }));
+                    queue.finish(&node);
+                }
+                Prepared::Invalid(action, error) => {
+                    fail(&mut exec, &mut queue, &node, action, error, Duration::ZERO, &steps, events);
+                }
+                Prepared::Call(action, call) => {
+                    let begin = JournalRecord::Begin {
+                        urn: node.urn().clone(),
+                        operation: op_name(&call).to_string(),
+                    };
+                    if let Err(e) = record(store, snapshot, &begin) {
+                        exec.state_error = Some(e.to_string());
+                        stopping = true;
+                        break;
+                    }
+                    events.event(&Event::Started {
+                        urn: node.urn().clone(),
+                        action,
+                    });
+                    exec.provider_calls += 1;
+                    let provider = provider.clone();
+                    let node = node.clone();
+                    in_flight.spawn(async move {
+                        let start = Instant::now();
+                        let record = run(&*provider, call).await;
+                        Job {
+                            node,
+                            action,
+                            record,
+                            elapsed: start.elapsed(),
+                        }
+                    });
+                    exec.max_in_flight = exec.max_in_flight.max(in_flight.len());
+                }
+            }
+        }
+        let Some(joined) = in_flight.join_next().await else { break };
+        let job = match joined {
+            Ok(job) => job,
+            Err(e) => {
+                // A panicking provider: its step's outcome is unknown.
+                exec.state_error = Some(format!("a provider task panicked: {e}"));
+                stopping = true;
+                continue;
+            }
+        };
+        match job.record {
+            Ok(rec) => {
+                if let Err(e) = record(store, snapshot, &rec) {
+                    exec.state_error = Some(e.to_string());
+                    stopping = true;
+                    continue;
+                }
+                let id = match &rec {
+                    JournalRecord::Put { resource } => {
+                        if let Some(d) = stack.and_then(|s| s.get(&resource.urn)) {
+                            d.cells.set(resource.outputs.clone());
+                        }
+                        resource.id.clone()
+                    }
+                    JournalRecord::Removed { id, .. } => id.clone(),
+                    _ => String::new(),
+                };
+                events.event(&Event::Finished {
+                    urn: job.node.urn().clone(),
+                    action: job.action,
+                    id,
+                    elapsed: job.elapsed,
+                });
+                exec.outcomes.push((job.node.urn().clone(), Outcome::Done { action: job.action }));
+                queue.finish(&job.node);
+            }
+            Err(error) => {
+                let failed = JournalRecord::Failed {
+                    urn: job.node.urn().clone(),
+                };
+                if let Err(e) = record(store, snapshot, &failed) {
+                    exec.state_error = Some(e.to_string());
+                    stopping = true;
+                }
+                fail(&mut exec, &mut queue, &job.node, job.action, error, job.elapsed, &steps, events);
+            }
+        }
+    }
+    exec
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fail(
+    exec: &mut Execution,
+    queue: &mut ReadyQueue<Node>,
+    node: &Node,
+    action: Action,
+    error: ProviderError,
+    elapsed: Duration,
+    steps: &BTreeMap<Node, &Step>,
+    events: &dyn EventSink,
+) {
+    events.event(&Event::Failed {
+        urn: node.urn().clone(),
+        action,
+        error: error.clone(),
+        elapsed,
+    });
+    exec.outcomes.push((node.urn().clone(), Outcome::Failed { action, error }));
+    for blocked in queue.fail(node) {
+        let action = match (&blocked, steps[&blocked].action) {
+            (Node::Delete(..), _) => Action::Delete,
+            (_, a) => a,
+        };
+        events.event(&Event::Skipped {
+            urn: blocked.urn().clone(),
+            action,
+            blocked_by: node.urn().clone(),
+        });
+        exec.outcomes.push((
+            blocked.urn().clone(),
+            Outcome::Skipped {
+                action,
+                blocked_by: node.urn().clone(),
+            },
+        ));
+    }
+}
+
+fn record(store: &mut dyn StateStore, snapshot: &mut Snapshot, rec: &JournalRecord) -> Result<(), StateError> {
+    store.append(rec)?;
+    snapshot.apply(rec);
+    Ok(())
+}
+
+enum Call {
+    Create(CreateRequest, Vec<Urn>),
+    Update(UpdateRequest, Vec<Urn>),
+    Delete(DeleteRequest),
+}
+
+fn op_name(call: &Call) -> &'static str {
+    match call {
+        Call::Create(..) => "create",
+        Call::Update(..) => "update",
+        Call::Delete(..) => "delete",
+    }
+}
+
+enum Prepared {
+    Nothing,
+    Invalid(Action, ProviderError),
+    Call(Action, Call),
+}
+
+/// Decides, with every dependency now applied, what call `node` needs.
+fn prepare(stack: Option<&Stack>, plan: &Plan, step: &Step, node: &Node, snapshot: &Snapshot) -> Prepared {
+    let urn = node.urn();
+    if let Node::Delete(_, id) = node {
+        let Some(old) = snapshot.resources.iter().find(|r| &r.urn == urn && &r.id == id) else {
+            return Prepared::Nothing; // already gone
+        };
+        return Prepared::Call(
+            Action::Delete,
+            Call::Delete(DeleteRequest {
+                urn: urn.clone(),
+                id: old.id.clone(),
+                inputs: old.inputs.clone(),
+                outputs: old.outputs.clone(),
+            }),
+        );
+    }
+    let Some(declared) = stack.and_then(|s| s.get(urn)) else {
+        return Prepared::Invalid(step.action, internal(urn, "planned for a stack that doesn't declare it"));
+    };
+    let inputs = match resolve_inputs(declared, &plan.stack) {
+        Ok(i) => i,
+        Err(e) => return Prepared::Invalid(step.action, internal(urn, e)),
+    };
+    if is_unresolved(&inputs) {
+        return Prepared::Invalid(
+            step.action,
+            internal(urn, "an input is still unknown although its dependencies were applied"),
+        );
+    }
+    let deps = declared.deps.clone();
+    let current = snapshot.get(urn);
+    match (step.action, current) {
+        (Action::Create | Action::Replace, _) | (_, None) => {
+            let action = if step.action == Action::Same || step.action == Action::Update {
+                Action::Create // recorded state vanished (a failed earlier replacement)
+            } else {
+                step.action
+            };
+            // A create-before-delete replacement whose new half already
+            // exists (not possible within one run) would show as the live record.
+            Prepared::Call(action, Call::Create(CreateRequest { urn: urn.clone(), inputs }, deps))
+        }
+        (_, Some(old)) => {
+            let changes = diff(&old.inputs, &inputs, declared.schema.replace_on);
+            if changes.is_empty() {
+                if let Some(d) = stack.and_then(|s| s.get(urn)) {
+                    d.cells.set(old.outputs.clone());
+                }
+                return Prepared::Nothing;
+            }
+            if changes.iter().any(|c| c.forces_replacement) {
+                return Prepared::Invalid(
+                    Action::Update,
+                    ProviderError::new(
+                        "PlanChanged",
+                        format!(
+                            "{urn}: `{}` changed during apply in a way that forces replacement; run again to plan it",
+                            changes.iter().find(|c| c.forces_replacement).map_or("", |c| c.path.as_str())
+                        ),
+                    ),
+                );
+            }
+            Prepared::Call(
+                Action::Update,
+                Call::Update(
+                    UpdateRequest {
+                        urn: urn.clone(),
+                        id: old.id.clone(),
+                        old_inputs: old.inputs.clone(),
+                        old_outputs: old.outputs.clone(),
+                        new_inputs: inputs,
+                    },
+                    deps,
+                ),
+            )
+        }
+    }
+}
+
+fn internal(urn: &Urn, e: impl std::fmt::Display) -> ProviderError {
+    ProviderError::new("KeelInternal", format!("{urn}: {e}"))
+}
+
+async fn run(provider: &dyn Provider, call: Call) -> Result<JournalRecord, ProviderError> {
+    let put = |urn: Urn, id: String, inputs: Value, outputs: Outputs, deps: Vec<Urn>| JournalRecord::Put {
+        resource: ResourceState {
+            type_token: urn.type_token().to_string(),
+            urn,
+            id,
+            inputs,
+            outputs,
+            dependencies: deps,
+            pending_delete: false,
+        },
+    };
+    match call {
+        Call::Create(req, deps) => {
+            let (urn, inputs) = (req.urn.clone(), req.inputs.clone());
+            let resp = provider.create(req).await?;
+            Ok(put(urn, resp.id, inputs, resp.outputs, deps))
+        }
+        Call::Update(req, deps) => {
+            let (urn, id, inputs) = (req.urn.clone(), req.id.clone(), req.new_inputs.clone());
+            let outputs = provider.update(req).await?;
+            Ok(put(urn, id, inputs, outputs, deps))
+        }
+        Call::Delete(req) => {
+            let (urn, id) = (req.urn.clone(), req.id.clone());
+            provider.delete(req).await?;
+            Ok(JournalRecord::Removed { urn, id })
+        }
+    }
+}

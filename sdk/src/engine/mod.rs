@@ -1,0 +1,253 @@
+//! The engine: opens a stack's state, plans, executes plans through a
+//! provider, reads exported outputs and compacts the journal into the
+//! snapshot. [`Deployment`] is the entry point programs and tests use; the
+//! drain loop lives in `executor`, progress events in `events`.
+
+mod events;
+mod executor;
+
+pub use events::{Event, EventLog, EventSink, NullSink};
+pub use executor::{Execution, Outcome};
+
+use crate::plan::{plan, plan_destroy, Plan};
+use crate::provider::{Provider, ReadRequest};
+use crate::stack::{DeclarationErrors, Export, Stack};
+use crate::state::{StateError, StateStore};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why the engine could not run at all (as opposed to steps that failed,
+/// which an [`Execution`] reports).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The program's declaration is invalid; nothing was called.
+    #[error("the stack's declaration is invalid:\n{0}")]
+    Declaration(#[from] DeclarationErrors),
+    /// State could not be read or written.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// Inputs could not be serialized.
+    #[error("could not serialize inputs: {0}")]
+    Serialize(#[from] serde_json::Error),
+}
+
+/// Options of [`Deployment::apply`].
+///
+/// ```
+/// let opts = keel::engine::ApplyOptions::default().parallel(4);
+/// assert_eq!(opts.parallel, 4);
+/// ```
+#[derive(Clone, Debug)]
+pub struct ApplyOptions {
+    /// The most provider calls in flight at once.
+    pub parallel: usize,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        Self { parallel: 10 }
+    }
+}
+
+impl ApplyOptions {
+    /// Sets the bound on concurrent provider calls (at least 1).
+    pub fn parallel(mut self, n: usize) -> Self {
+        self.parallel = n.max(1);
+        self
+    }
+}
+
+/// The result of [`Deployment::apply`].
+#[derive(Debug)]
+pub struct ApplyReport {
+    /// What happened to each step.
+    pub execution: Execution,
+    /// The stack's exported values (only after a successful `up`).
+    pub outputs: Map<String, Value>,
+    /// Problems reading exports (e.g. a probe's bounded wait ran out).
+    pub warnings: Vec<String>,
+}
+
+impl ApplyReport {
+    /// Whether every step succeeded.
+    pub fn succeeded(&self) -> bool {
+        self.execution.succeeded()
+    }
+}
+
+/// A stack bound to a provider and its state: plan, apply, destroy.
+///
+/// ```
+/// use keel::prelude::*;
+/// use keel::engine::{ApplyOptions, Deployment};
+/// use keel::provider::sim::SimProvider;
+/// use keel::state::LocalStore;
+/// use std::sync::Arc;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let dir = std::env::temp_dir().join(format!("keel-doc-deploy-{}", std::process::id()));
+/// let mut stack = Stack::new("demo");
+/// stack.add("main", Vpc::new("10.0.0.0/16"));
+/// let store = LocalStore::open(&dir, stack.name()).unwrap();
+/// let mut deployment = Deployment::open(&stack, Arc::new(SimProvider::in_memory()), Box::new(store)).unwrap();
+/// let plan = deployment.plan().unwrap();
+/// assert_eq!(plan.summary().create, 1);
+/// let report = deployment.apply(&plan, ApplyOptions::default()).await.unwrap();
+/// assert!(report.succeeded());
+/// assert_eq!(deployment.plan().unwrap().summary().same, 1);
+/// # drop(deployment); std::fs::remove_dir_all(&dir).unwrap();
+/// # });
+/// ```
+pub struct Deployment<'a> {
+    stack: &'a Stack,
+    provider: Arc<dyn Provider>,
+    store: Box<dyn StateStore + 'a>,
+    snapshot: crate::state::Snapshot,
+    events: Arc<dyn EventSink + 'a>,
+}
+
+impl<'a> Deployment<'a> {
+    /// Validates `stack` and loads its state. Fails, before any provider
+    /// call and without touching state, if either is invalid.
+    pub fn open(
+        stack: &'a Stack,
+        provider: Arc<dyn Provider>,
+        mut store: Box<dyn StateStore + 'a>,
+    ) -> Result<Self, EngineError> {
+        stack.validate()?;
+        let snapshot = store.load()?;
+        Ok(Self {
+            stack,
+            provider,
+            store,
+            snapshot,
+            events: Arc::new(NullSink),
+        })
+    }
+
+    /// Sends progress events to `sink`.
+    pub fn with_events(mut self, sink: Arc<dyn EventSink + 'a>) -> Self {
+        self.events = sink;
+        self
+    }
+
+    /// The state as recorded so far.
+    pub fn snapshot(&self) -> &crate::state::Snapshot {
+        &self.snapshot
+    }
+
+    /// The provider's name.
+    pub fn provider_name(&self) -> &str {
+        self.provider.name()
+    }
+
+    /// The plan to bring the cloud in line with the program.
+    pub fn plan(&self) -> Result<Plan, EngineError> {
+        Ok(plan(self.stack, &self.snapshot)?)
+    }
+
+    /// The plan to delete everything the stack's state records.
+    pub fn plan_destroy(&self) -> Plan {
+        plan_destroy(&self.snapshot)
+    }
+
+    /// Executes `plan` (from [`Deployment::plan`] or
+    /// [`Deployment::plan_destroy`]), then reads the exports and compacts
+    /// the journal into a new snapshot.
+    pub async fn apply(&mut self, plan: &Plan, options: ApplyOptions) -> Result<ApplyReport, EngineError> {
+        let destroying = plan.destroy;
+        let execution = executor::execute(
+            Some(self.stack),
+            plan,
+            self.provider.clone(),
+            &mut *self.store,
+            &mut self.snapshot,
+            options.parallel,
+            &*self.events,
+        )
+        .await;
+        let mut report = ApplyReport {
+            execution,
+            outputs: Map::new(),
+            warnings: Vec::new(),
+        };
+        if report.execution.state_error.is_none() {
+            if destroying || self.snapshot.resources.is_empty() {
+                self.snapshot.outputs.clear();
+            } else if report.succeeded() {
+                let (outputs, warnings) = self.read_exports().await;
+                self.snapshot.outputs = outputs.clone();
+                report.outputs = outputs;
+                report.warnings = warnings;
+            }
+            self.snapshot.serial += 1;
+            self.store.compact(&self.snapshot)?;
+        }
+        Ok(report)
+    }
+
+    async fn read_exports(&self) -> (Map<String, Value>, Vec<String>) {
+        let mut outputs = Map::new();
+        let mut warnings = Vec::new();
+        for (name, export) in &self.stack.exports {
+            let value = match export {
+                Export::Value(f) => f(),
+                Export::Probe(probe) => match self.probe(probe).await {
+                    Ok((value, None)) => value,
+                    Ok((value, Some(w))) => {
+                        warnings.push(format!("export `{name}`: {w}"));
+                        value
+                    }
+                    Err(e) => {
+                        warnings.push(format!("export `{name}`: {e}"));
+                        Value::Null
+                    }
+                },
+            };
+            outputs.insert(name.clone(), value);
+        }
+        (outputs, warnings)
+    }
+
+    /// Reads a probe, polling until its minimum is reached or time runs out.
+    async fn probe(&self, probe: &crate::stack::Probe) -> Result<(Value, Option<String>), String> {
+        let record = self
+            .snapshot
+            .get(&probe.urn)
+            .ok_or_else(|| format!("{} is not in state", probe.urn))?;
+        let start = tokio::time::Instant::now();
+        let interval = (probe.timeout / 50).clamp(Duration::from_millis(20), Duration::from_millis(500));
+        loop {
+            let outputs = self
+                .provider
+                .read(ReadRequest {
+                    urn: probe.urn.clone(),
+                    id: record.id.clone(),
+                })
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("{} no longer exists", probe.urn))?;
+            let value = outputs.get(probe.field).cloned().unwrap_or(Value::Null);
+            let reached = match (probe.at_least, value.as_u64()) {
+                (None, _) => true,
+                (Some(min), Some(v)) => v >= min,
+                (Some(_), None) => false,
+            };
+            if reached {
+                return Ok((value, None));
+            }
+            if start.elapsed() >= probe.timeout {
+                let warning = format!(
+                    "{} of {} was {value} after waiting {:.1?}; expected at least {}",
+                    probe.field,
+                    probe.urn,
+                    probe.timeout,
+                    probe.at_least.unwrap_or(0)
+                );
+                return Ok((value, Some(warning)));
+            }
+            tokio::time::sleep(interval).await;
+        }
+    }
+}

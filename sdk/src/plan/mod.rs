@@ -1,0 +1,262 @@
+//! Plans: the diff of a program against saved state. Each resource gets one
+//! [`Action`] from a closed set (`+` create, `~` update, `-/+` replace, `-`
+//! delete, or same) with property-level before/after; outputs of resources
+//! not yet created are `(known after apply)`. Steps come in a deterministic
+//! order: declared resources in dependency order, then deletes in reverse
+//! dependency order. This module owns computing and rendering plans; the
+//! engine executes them.
+
+mod diff;
+mod render;
+
+pub use diff::{diff, PropertyChange};
+pub use render::{render_json, render_text};
+
+use crate::resource::{contains_unknown, Urn, STACK_TAG, URN_TAG};
+use crate::stack::{Declared, Stack};
+use crate::state::{ResourceState, Snapshot};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// What a plan does to one resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// `+` create a new resource.
+    Create,
+    /// `~` change it in place.
+    Update,
+    /// `-/+` create a new one and delete the old (or the reverse).
+    Replace,
+    /// `-` delete it.
+    Delete,
+    /// No change.
+    Same,
+}
+
+impl Action {
+    /// The symbol plans show: `+`, `~`, `-/+`, `-`, or a space.
+    ///
+    /// ```
+    /// assert_eq!(keel::plan::Action::Replace.symbol(), "-/+");
+    /// ```
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+            Action::Same => " ",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+            Action::Same => "same",
+        })
+    }
+}
+
+/// One resource's part of a plan.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// The resource.
+    pub urn: Urn,
+    /// What happens to it.
+    pub action: Action,
+    /// Changed properties (update, replace).
+    pub changes: Vec<PropertyChange>,
+    /// For a replacement: whether the old one is deleted first.
+    pub delete_before_replace: bool,
+    /// The recorded state (update, replace, delete, same).
+    pub old: Option<ResourceState>,
+    /// Dependencies in the program (empty for deletes).
+    pub dependencies: Vec<Urn>,
+    /// Scheduling cost (typical seconds on AWS).
+    pub cost: u32,
+}
+
+/// Counts of steps by action.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Resources to create.
+    pub create: usize,
+    /// Resources to update in place.
+    pub update: usize,
+    /// Resources to replace.
+    pub replace: usize,
+    /// Resources to delete.
+    pub delete: usize,
+    /// Resources unchanged.
+    pub same: usize,
+}
+
+impl Summary {
+    /// Whether anything would change.
+    pub fn has_changes(&self) -> bool {
+        self.create + self.update + self.replace + self.delete > 0
+    }
+
+    fn count(&mut self, action: Action) {
+        match action {
+            Action::Create => self.create += 1,
+            Action::Update => self.update += 1,
+            Action::Replace => self.replace += 1,
+            Action::Delete => self.delete += 1,
+            Action::Same => self.same += 1,
+        }
+    }
+}
+
+/// A plan for one stack.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// The stack.
+    pub stack: String,
+    /// Steps in execution-compatible order.
+    pub steps: Vec<Step>,
+    /// Whether this plan destroys the whole stack.
+    pub destroy: bool,
+}
+
+impl Plan {
+    /// Counts by action.
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for step in &self.steps {
+            s.count(step.action);
+        }
+        s
+    }
+
+    /// The step for `urn` (the live one if a URN has two).
+    pub fn step(&self, urn: &Urn) -> Option<&Step> {
+        self.steps.iter().find(|s| &s.urn == urn)
+    }
+}
+
+/// A program resource's inputs, resolved as far as outputs are known, with
+/// keel's ownership tags added.
+pub(crate) fn resolve_inputs(d: &Declared, stack: &str) -> serde_json::Result<Value> {
+    let mut inputs = d.resource.to_inputs()?;
+    if let Some(obj) = inputs.as_object_mut() {
+        let tags = obj.entry("tags").or_insert_with(|| Value::Object(Default::default()));
+        if let Some(tags) = tags.as_object_mut() {
+            tags.insert(URN_TAG.into(), Value::String(d.urn.to_string()));
+            tags.insert(STACK_TAG.into(), Value::String(stack.to_string()));
+        }
+    }
+    Ok(inputs)
+}
+
+/// Plans `stack` against `state`. The stack must have passed
+/// [`Stack::validate`]. As a side effect, outputs of resources that keep
+/// their identity are made known to dependents (from state); the others
+/// stay unknown until apply.
+pub(crate) fn plan(stack: &Stack, state: &Snapshot) -> serde_json::Result<Plan> {
+    for d in &stack.resources {
+        d.cells.clear();
+    }
+    let order = stack.dag().topological_order().unwrap_or_else(|| stack.urns().cloned().collect());
+    let mut steps = Vec::new();
+    for urn in &order {
+        let Some(d) = stack.get(urn) else { continue };
+        let inputs = resolve_inputs(d, stack.name())?;
+        let old = state.get(urn).cloned();
+        let (action, changes) = match &old {
+            None => (Action::Create, Vec::new()),
+            Some(old) if old.type_token != d.schema.type_token => (Action::Replace, Vec::new()),
+            Some(old) => {
+                let changes = diff(&old.inputs, &inputs, d.schema.replace_on);
+                let action = if changes.is_empty() {
+                    Action::Same
+                } else if changes.iter().any(|c| c.forces_replacement) {
+                    Action::Replace
+                } else {
+                    Action::Update
+                };
+                (action, changes)
+            }
+        };
+        if let (Action::Same | Action::Update, Some(old)) = (action, &old) {
+            d.cells.set(old.outputs.clone());
+        }
+        // A replacement that depends on one deleted before it is recreated
+        // must go the same way: its old self would still hold the old one.
+        let dbr = action == Action::Replace
+            && (d.schema.delete_before_replace
+                || steps.iter().any(|s: &Step| s.delete_before_replace && d.deps.contains(&s.urn)));
+        steps.push(Step {
+            urn: urn.clone(),
+            action,
+            changes,
+            delete_before_replace: dbr,
+            old,
+            dependencies: d.deps.clone(),
+            cost: d.schema.cost,
+        });
+    }
+    steps.extend(delete_steps(state, |r| r.pending_delete || stack.get(&r.urn).is_none()));
+    Ok(Plan {
+        stack: stack.name().to_string(),
+        steps,
+        destroy: false,
+    })
+}
+
+/// Plans deleting everything in `state`.
+pub(crate) fn plan_destroy(state: &Snapshot) -> Plan {
+    Plan {
+        stack: state.stack.clone(),
+        steps: delete_steps(state, |_| true),
+        destroy: true,
+    }
+}
+
+/// Delete steps for the state records `select` picks, dependents first.
+fn delete_steps(state: &Snapshot, select: impl Fn(&ResourceState) -> bool) -> Vec<Step> {
+    let doomed: Vec<&ResourceState> = state.resources.iter().filter(|r| select(r)).collect();
+    // Order: a resource comes after everything that depends on it.
+    let mut dag = crate::graph::Dag::new();
+    let index: BTreeMap<(&Urn, &str), &ResourceState> = doomed.iter().map(|r| ((&r.urn, r.id.as_str()), *r)).collect();
+    for r in &doomed {
+        dag.add_node((r.urn.clone(), r.id.clone()));
+    }
+    for r in &doomed {
+        for dep in &r.dependencies {
+            for other in doomed.iter().filter(|o| &o.urn == dep) {
+                // reversed edge: the dependency "depends on" its dependent
+                dag.add_edge(&(other.urn.clone(), other.id.clone()), &(r.urn.clone(), r.id.clone()));
+            }
+        }
+    }
+    let order = dag
+        .topological_order()
+        .unwrap_or_else(|| doomed.iter().map(|r| (r.urn.clone(), r.id.clone())).collect());
+    order
+        .iter()
+        .filter_map(|(urn, id)| index.get(&(urn, id.as_str())))
+        .map(|r| Step {
+            urn: r.urn.clone(),
+            action: Action::Delete,
+            changes: Vec::new(),
+            delete_before_replace: false,
+            old: Some((*r).clone()),
+            dependencies: Vec::new(),
+            cost: 1,
+        })
+        .collect()
+}
+
+/// Whether resolved inputs still wait on outputs.
+pub(crate) fn is_unresolved(inputs: &Value) -> bool {
+    contains_unknown(inputs)
+}

@@ -1,0 +1,270 @@
+//! [`LocalStore`]: state as files under `<state-dir>/<stack>/`:
+//! `snapshot.json` (replaced atomically: temp file, fsync, rename, fsync of
+//! the directory), `journal.jsonl` (one record a line, fsynced per append) and
+//! `lock` (the process id of the run holding the stack).
+
+use super::{JournalRecord, Snapshot, StateError, StateStore, SCHEMA_VERSION};
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+
+/// File-backed state for one stack.
+///
+/// ```
+/// use keel::state::{LocalStore, StateStore};
+/// let dir = std::env::temp_dir().join(format!("keel-doc-{}", std::process::id()));
+/// let mut store = LocalStore::open(&dir, "demo").unwrap();
+/// let snapshot = store.load().unwrap();
+/// assert_eq!(snapshot.stack, "demo");
+/// # drop(store); std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+#[derive(Debug)]
+pub struct LocalStore {
+    dir: PathBuf,
+    stack: String,
+    journal: Option<File>,
+    locked: bool,
+    /// The serial of the snapshot on disk, which journal lines build on.
+    base_serial: u64,
+}
+
+/// A journal line with the serial of the snapshot it applies on top of, so
+/// records already compacted into a newer snapshot are skipped on replay.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Line {
+    base: u64,
+    #[serde(flatten)]
+    record: JournalRecord,
+}
+
+impl LocalStore {
+    /// Opens (creating the directory if needed) and locks the state of
+    /// `stack` under `state_dir`. Fails if another live process holds it.
+    pub fn open(state_dir: &Path, stack: &str) -> Result<Self, StateError> {
+        let dir = state_dir.join(stack);
+        fs::create_dir_all(&dir).map_err(|source| StateError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let mut store = Self {
+            dir,
+            stack: stack.to_string(),
+            journal: None,
+            locked: false,
+            base_serial: 0,
+        };
+        store.lock()?;
+        Ok(store)
+    }
+
+    /// The directory holding this stack's files.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The snapshot file.
+    pub fn snapshot_path(&self) -> PathBuf {
+        self.dir.join("snapshot.json")
+    }
+
+    /// The journal file.
+    pub fn journal_path(&self) -> PathBuf {
+        self.dir.join("journal.jsonl")
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        self.dir.join("lock")
+    }
+
+    fn lock(&mut self) -> Result<(), StateError> {
+        let path = self.lock_path();
+        for _ in 0..2 {
+            match OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(mut f) => {
+                    let io = |source| StateError::Io {
+                        path: path.clone(),
+                        source,
+                    };
+                    write!(f, "{}", std::process::id()).map_err(io)?;
+                    f.sync_all().map_err(io)?;
+                    self.locked = true;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                    let pid = fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|s| s.trim().parse::<u32>().ok())
+                        .unwrap_or(0);
+                    if pid != 0 && process_alive(pid) {
+                        return Err(StateError::Locked { path, pid });
+                    }
+                    // The holder is gone (it crashed): take the lock over.
+                    fs::remove_file(&path).map_err(|source| StateError::Io {
+                        path: path.clone(),
+                        source,
+                    })?;
+                }
+                Err(source) => return Err(StateError::Io { path, source }),
+            }
+        }
+        Err(StateError::Locked { path, pid: 0 })
+    }
+
+    fn read_snapshot(&self) -> Result<Option<Snapshot>, StateError> {
+        let path = self.snapshot_path();
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(StateError::Io { path, source }),
+        };
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| StateError::Corrupt {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        let version = value.get("schema_version").and_then(|v| v.as_u64());
+        match version {
+            None => {
+                return Err(StateError::Corrupt {
+                    path,
+                    detail: "no schema_version".into(),
+                })
+            }
+            Some(v) if v > u64::from(SCHEMA_VERSION) => {
+                return Err(StateError::NewerSchema {
+                    path,
+                    found: u32::try_from(v).unwrap_or(u32::MAX),
+                    supported: SCHEMA_VERSION,
+                })
+            }
+            Some(_) => {}
+        }
+        let snapshot: Snapshot = serde_json::from_value(value).map_err(|e| StateError::Corrupt {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        if snapshot.stack != self.stack {
+            return Err(StateError::WrongStack {
+                path,
+                found: snapshot.stack,
+                expected: self.stack.clone(),
+            });
+        }
+        Ok(Some(snapshot))
+    }
+
+    fn read_journal(&self, snapshot: &mut Snapshot) -> Result<(), StateError> {
+        let path = self.journal_path();
+        let text = match fs::read(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(source) => return Err(StateError::Io { path, source }),
+        };
+        let complete = text.ends_with(b"\n");
+        let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+        for (i, line) in lines.iter().enumerate() {
+            match serde_json::from_slice::<Line>(line) {
+                Ok(l) if l.base >= snapshot.serial => snapshot.apply(&l.record),
+                Ok(_) => {}
+                // The last line of a run that died mid-write: its step never
+                // counted as done, and its Begin record is already applied.
+                Err(_) if i + 1 == lines.len() && !complete => {}
+                Err(e) => {
+                    return Err(StateError::Corrupt {
+                        path,
+                        detail: format!("line {}: {e}", i + 1),
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl StateStore for LocalStore {
+    fn load(&mut self) -> Result<Snapshot, StateError> {
+        let mut snapshot = self.read_snapshot()?.unwrap_or_else(|| Snapshot::new(&self.stack));
+        self.base_serial = snapshot.serial;
+        self.read_journal(&mut snapshot)?;
+        Ok(snapshot)
+    }
+
+    fn append(&mut self, record: &JournalRecord) -> Result<(), StateError> {
+        let path = self.journal_path();
+        let io = |source| StateError::Io {
+            path: path.clone(),
+            source,
+        };
+        if self.journal.is_none() {
+            let f = OpenOptions::new().create(true).append(true).open(&path).map_err(io)?;
+            self.journal = Some(f);
+        }
+        let base = self.base_serial;
+        let mut line = serde_json::to_vec(&Line {
+            base,
+            record: record.clone(),
+        })
+        .map_err(|e| StateError::Corrupt {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        line.push(b'\n');
+        let f = self.journal.as_mut().ok_or_else(|| io(ErrorKind::NotFound.into()))?;
+        f.write_all(&line).map_err(io)?;
+        f.sync_data().map_err(io)
+    }
+
+    fn compact(&mut self, snapshot: &Snapshot) -> Result<(), StateError> {
+        let path = self.snapshot_path();
+        let tmp = self.dir.join("snapshot.json.tmp");
+        let io = |p: &Path| {
+            let p = p.to_path_buf();
+            move |source| StateError::Io { path: p, source }
+        };
+        let json = serde_json::to_vec_pretty(snapshot).map_err(|e| StateError::Corrupt {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        {
+            let mut f = File::create(&tmp).map_err(io(&tmp))?;
+            f.write_all(&json).map_err(io(&tmp))?;
+            f.write_all(b"\n").map_err(io(&tmp))?;
+            f.sync_all().map_err(io(&tmp))?;
+        }
+        fs::rename(&tmp, &path).map_err(io(&path))?;
+        File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io(&self.dir))?;
+        self.base_serial = snapshot.serial;
+        self.journal = None;
+        match fs::remove_file(self.journal_path()) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(StateError::Io {
+                path: self.journal_path(),
+                source,
+            }),
+        }
+    }
+}
+
+impl Drop for LocalStore {
+    fn drop(&mut self) {
+        if self.locked {
+            // Best effort: a lock left behind is taken over by the next run
+            // once this process is gone.
+            let _ = fs::remove_file(self.lock_path());
+        }
+    }
+}
+
+/// Whether a process with this id is running (Linux: `/proc/<pid>`; other
+/// systems: assume it is, so a stale lock must be removed by hand).
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    let proc = Path::new("/proc");
+    if proc.is_dir() {
+        proc.join(pid.to_string()).exists()
+    } else {
+        true
+    }
+}

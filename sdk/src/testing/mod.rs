@@ -1,0 +1,148 @@
+//! Test helpers for programs and for keel itself. [`TestProvider`] wraps any
+//! provider (usually the simulator), counts calls, tracks how many run at
+//! once, can hold calls open for a set time and injects failures chosen by
+//! closures (the shape of Pulumi's `deploytest.Provider`).
+
+use crate::provider::{
+    CreateRequest, CreateResponse, DeleteRequest, Outputs, Provider, ProviderError, ReadRequest, UpdateRequest,
+};
+use crate::resource::Urn;
+use async_trait::async_trait;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A provider operation, for failure rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// `create`
+    Create,
+    /// `read`
+    Read,
+    /// `update`
+    Update,
+    /// `delete`
+    Delete,
+}
+
+type FailRule = Arc<dyn Fn(&Urn, Op) -> Option<ProviderError> + Send + Sync>;
+
+/// Wraps a provider with counters, a concurrency gauge, a per-call delay and
+/// failure injection.
+///
+/// ```
+/// use keel::testing::{Op, TestProvider};
+/// use keel::provider::{sim::SimProvider, ProviderError};
+/// let p = TestProvider::new(SimProvider::in_memory())
+///     .fail_when(|urn, op| (urn.name() == "broken" && op == Op::Create)
+///         .then(|| ProviderError::new("InjectedFailure", "as the test asked")));
+/// assert_eq!(p.calls(Op::Create), 0);
+/// ```
+#[derive(Clone)]
+pub struct TestProvider {
+    inner: Arc<dyn Provider>,
+    fail: Option<FailRule>,
+    delay: Duration,
+    counts: Arc<[AtomicUsize; 4]>,
+    current: Arc<AtomicUsize>,
+    max: Arc<AtomicUsize>,
+}
+
+impl TestProvider {
+    /// Wraps `inner`.
+    pub fn new(inner: impl Provider + 'static) -> Self {
+        Self::wrap(Arc::new(inner))
+    }
+
+    /// Wraps a shared provider.
+    pub fn wrap(inner: Arc<dyn Provider>) -> Self {
+        Self {
+            inner,
+            fail: None,
+            delay: Duration::ZERO,
+            counts: Arc::new(Default::default()),
+            current: Arc::new(AtomicUsize::new(0)),
+            max: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Fails the calls for which `rule` returns an error (without calling
+    /// the wrapped provider).
+    pub fn fail_when(mut self, rule: impl Fn(&Urn, Op) -> Option<ProviderError> + Send + Sync + 'static) -> Self {
+        self.fail = Some(Arc::new(rule));
+        self
+    }
+
+    /// Holds every mutating call open for `delay` (on tokio's clock), so
+    /// concurrency is observable.
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+
+    /// Calls of `op` so far.
+    pub fn calls(&self, op: Op) -> usize {
+        self.counts[op as usize].load(Ordering::SeqCst)
+    }
+
+    /// Create, update and delete calls so far.
+    pub fn mutating_calls(&self) -> usize {
+        self.calls(Op::Create) + self.calls(Op::Update) + self.calls(Op::Delete)
+    }
+
+    /// The most mutating calls that were in flight at once.
+    pub fn max_concurrent(&self) -> usize {
+        self.max.load(Ordering::SeqCst)
+    }
+
+    async fn enter(&self, urn: &Urn, op: Op) -> Result<Gauge, ProviderError> {
+        self.counts[op as usize].fetch_add(1, Ordering::SeqCst);
+        if let Some(e) = self.fail.as_ref().and_then(|f| f(urn, op)) {
+            return Err(e);
+        }
+        if op == Op::Read {
+            return Ok(Gauge(None));
+        }
+        let now = self.current.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max.fetch_max(now, Ordering::SeqCst);
+        let gauge = Gauge(Some(self.current.clone()));
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        Ok(gauge)
+    }
+}
+
+/// Decrements the in-flight gauge when a call ends, however it ends.
+struct Gauge(Option<Arc<AtomicUsize>>);
+
+impl Drop for Gauge {
+    fn drop(&mut self) {
+        if let Some(c) = &self.0 {
+            c.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for TestProvider {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    async fn create(&self, request: CreateRequest) -> Result<CreateResponse, ProviderError> {
+        let _g = self.enter(&request.urn, Op::Create).await?;
+        self.inner.create(request).await
+    }
+    async fn read(&self, request: ReadRequest) -> Result<Option<Outputs>, ProviderError> {
+        let _g = self.enter(&request.urn, Op::Read).await?;
+        self.inner.read(request).await
+    }
+    async fn update(&self, request: UpdateRequest) -> Result<Outputs, ProviderError> {
+        let _g = self.enter(&request.urn, Op::Update).await?;
+        self.inner.update(request).await
+    }
+    async fn delete(&self, request: DeleteRequest) -> Result<(), ProviderError> {
+        let _g = self.enter(&request.urn, Op::Delete).await?;
+        self.inner.delete(request).await
+    }
+}

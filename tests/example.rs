@@ -1,0 +1,124 @@
+//! The `private_ecs` example: its plan (snapshot), its deployment on the
+//! simulator with both container instances registered, and the tutorial's
+//! failure (no NAT route) leaving the cluster empty.
+
+use keel::plan::{render_json, render_text};
+use keel::provider::sim::{SimLatency, SimProvider};
+use keel::provider::Provider;
+use keel::testing::TestProvider;
+use keel_examples::stacks::private_ecs::{build, NatLayout, Options};
+use keel_tests::{destroy, plan, state_dir, up};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn sim() -> SimProvider {
+    SimProvider::in_memory().with_latency(SimLatency::none())
+}
+
+#[test]
+fn plan_of_the_example() {
+    let dir = state_dir();
+    let stack = build(&Options::default());
+    let p = plan(&stack, Arc::new(sim()), dir.path());
+    insta::assert_snapshot!("private_ecs_plan", render_text(&p));
+    insta::assert_json_snapshot!("private_ecs_plan_json", render_json(&p));
+}
+
+#[tokio::test]
+async fn deploys_registers_two_instances_and_destroys_cleanly() {
+    let dir = state_dir();
+    let sim = sim();
+    let provider = TestProvider::new(sim.clone());
+    let shared: Arc<dyn Provider> = Arc::new(provider.clone());
+    let stack = build(&Options::default());
+
+    let (p, report) = up(&stack, shared.clone(), dir.path(), 10).await;
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(p.summary().create, stack.len());
+    assert_eq!(report.outputs["registered_container_instances"], 2, "{:?}", report.outputs);
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    let cluster = report.outputs["cluster_name"].as_str().unwrap().to_string();
+    assert!(cluster.starts_with("app-"), "{cluster}");
+    assert_eq!(sim.registered_instances(&cluster), 2);
+    assert_eq!(report.outputs["nat_public_ips"].as_array().unwrap().len(), 2);
+    assert_eq!(report.outputs["private_subnet_ids"].as_array().unwrap().len(), 2);
+
+    // Again: nothing to do, no writes.
+    let writes = provider.mutating_calls();
+    let (p, report) = up(&stack, shared.clone(), dir.path(), 10).await;
+    assert!(!p.summary().has_changes(), "{}", render_text(&p));
+    assert!(report.succeeded());
+    assert_eq!(provider.mutating_calls(), writes);
+
+    let (_, report) = destroy(&stack, shared, dir.path()).await;
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(sim.resource_count(), 0);
+}
+
+#[tokio::test]
+async fn single_nat_layout_also_registers() {
+    let dir = state_dir();
+    let sim = sim();
+    let stack = build(&Options {
+        nat: NatLayout::Single,
+        ..Options::default()
+    });
+    let (p, report) = up(&stack, Arc::new(sim.clone()), dir.path(), 10).await;
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(p.summary().create, stack.len());
+    assert_eq!(report.outputs["nat_public_ips"].as_array().unwrap().len(), 1);
+    assert_eq!(report.outputs["registered_container_instances"], 2);
+}
+
+#[tokio::test]
+async fn without_the_nat_route_no_instance_registers() {
+    let dir = state_dir();
+    let sim = sim();
+    let stack = build(&Options {
+        omit_private_nat_route: true,
+        registration_timeout: Duration::from_millis(200),
+        ..Options::default()
+    });
+    let (_, report) = up(&stack, Arc::new(sim.clone()), dir.path(), 10).await;
+    assert!(report.succeeded(), "every resource is created; the cluster just stays empty");
+    assert_eq!(report.outputs["registered_container_instances"], 0);
+    assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
+    let cluster = report.outputs["cluster_name"].as_str().unwrap();
+    assert_eq!(sim.registered_instances(cluster), 0);
+}
+
+#[test]
+fn the_cli_runs_the_example_again_with_no_changes_and_destroys() {
+    std::env::set_var("KEEL_SIM_LATENCY", "0");
+    let dir = state_dir();
+    let d = dir.path().to_str().unwrap().to_string();
+    let stack = build(&Options::default());
+    let run = |args: &[&str]| {
+        let mut out = Vec::new();
+        let mut all = vec!["private_ecs"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--state-dir", &d]);
+        let code = keel::cli::run_with(&stack, all, &mut out);
+        (code, String::from_utf8(out).unwrap())
+    };
+
+    let (code, out) = run(&[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("aws:ec2:NatGateway nat-a: created nat-"), "{out}");
+    assert!(out.contains("registered_container_instances  2"), "{out}");
+
+    let (code, out) = run(&[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("No changes."), "{out}");
+
+    let (code, out) = run(&["preview", "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["summary"]["same"], stack.len());
+
+    let (code, out) = run(&["destroy", "--yes"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("{} deleted", stack.len())), "{out}");
+    let cloud = SimProvider::open(&keel::cli::sim_path(dir.path()), SimLatency::none()).unwrap();
+    assert_eq!(cloud.resource_count(), 0);
+}

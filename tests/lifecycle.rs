@@ -1,0 +1,155 @@
+//! A stack's whole life on the simulator: create, no-op, in-place update,
+//! replacement (delete-before-create and create-before-delete), destroy.
+
+use keel::engine::{Event, EventLog};
+use keel::plan::Action;
+use keel::prelude::*;
+use keel::provider::sim::{SimLatency, SimProvider};
+use keel::testing::{Op, TestProvider};
+use keel_tests::{destroy, plan, state_dir, up};
+use std::sync::Arc;
+
+struct Shape {
+    az: &'static str,
+    public_ip: bool,
+    sg_description: &'static str,
+}
+
+const START: Shape = Shape {
+    az: "us-east-1a",
+    public_ip: false,
+    sg_description: "web servers",
+};
+
+fn stack(shape: &Shape) -> Stack {
+    let mut s = Stack::new("life");
+    let vpc = s.add("main", Vpc::new("10.0.0.0/16"));
+    let subnet = s.add(
+        "app",
+        Subnet::new(vpc.id(), "10.0.1.0/24", shape.az).map_public_ip_on_launch(shape.public_ip),
+    );
+    let sg = s.add(
+        "web",
+        SecurityGroup::new(vpc.id(), shape.sg_description).ingress(Rule::tcp(443).cidr("0.0.0.0/0")),
+    );
+    s.add("app", RouteTable::new(vpc.id()).associate(subnet.id()));
+    s.add("web", LaunchTemplate::new("ami-0123456789abcdef0", "t3.micro").security_group(sg.id()));
+    s.export("subnet_id", subnet.id());
+    s
+}
+
+fn urn(ty: &str, name: &str) -> Urn {
+    Urn::new("life", ty, name)
+}
+
+#[tokio::test]
+async fn create_noop_update_replace_destroy() {
+    let dir = state_dir();
+    let sim = SimProvider::in_memory().with_latency(SimLatency::none());
+    let provider = TestProvider::new(sim.clone());
+    let shared: Arc<dyn keel::provider::Provider> = Arc::new(provider.clone());
+
+    // Create.
+    let s = stack(&START);
+    let (p, report) = up(&s, shared.clone(), dir.path(), 4).await;
+    assert_eq!(p.summary().create, 5);
+    assert!(report.succeeded(), "{report:?}");
+    let subnet_id = report.outputs["subnet_id"].as_str().unwrap().to_string();
+    assert!(subnet_id.starts_with("subnet-"), "{subnet_id}");
+    assert_eq!(provider.calls(Op::Create), 5);
+
+    // Every resource in state carries the keel tags.
+    {
+        let store = keel::state::LocalStore::open(dir.path(), "life").unwrap();
+        let d = keel::engine::Deployment::open(&s, shared.clone(), Box::new(store)).unwrap();
+        let snapshot = d.snapshot();
+        assert_eq!(snapshot.resources.len(), 5);
+        for r in &snapshot.resources {
+            assert_eq!(r.inputs["tags"][URN_TAG], r.urn.to_string());
+            assert_eq!(r.inputs["tags"][STACK_TAG], "life");
+        }
+    }
+
+    // Unchanged program: nothing to do, and no provider write calls.
+    let before = provider.mutating_calls();
+    let (p, report) = up(&s, shared.clone(), dir.path(), 4).await;
+    assert!(!p.summary().has_changes(), "{:?}", p.summary());
+    assert_eq!(p.summary().same, 5);
+    assert!(report.succeeded());
+    assert_eq!(provider.mutating_calls(), before);
+
+    // In-place update.
+    let s = stack(&Shape { public_ip: true, ..START });
+    let p = plan(&s, shared.clone(), dir.path());
+    let step = p.step(&urn("aws:ec2:Subnet", "app")).unwrap();
+    assert_eq!(step.action, Action::Update);
+    assert_eq!(step.changes.len(), 1);
+    assert_eq!(step.changes[0].path, "map_public_ip_on_launch");
+    assert_eq!(p.summary().update, 1);
+    let (_, report) = up(&s, shared.clone(), dir.path(), 4).await;
+    assert!(report.succeeded());
+    assert_eq!(report.outputs["subnet_id"], subnet_id.as_str(), "an update keeps the id");
+
+    // Replacement, delete before create (a subnet's block can't exist twice):
+    // the route table's association follows the new subnet.
+    let s = stack(&Shape {
+        az: "us-east-1b",
+        public_ip: true,
+        ..START
+    });
+    let p = plan(&s, shared.clone(), dir.path());
+    let step = p.step(&urn("aws:ec2:Subnet", "app")).unwrap();
+    assert_eq!(step.action, Action::Replace);
+    assert!(step.delete_before_replace);
+    assert!(step.changes.iter().any(|c| c.path == "availability_zone" && c.forces_replacement));
+    let rt = p.step(&urn("aws:ec2:RouteTable", "app")).unwrap();
+    assert_eq!(rt.action, Action::Update);
+    assert!(rt.changes.iter().any(|c| c.path == "subnet_ids[0]" && c.after_unknown));
+    let (_, report) = up(&s, shared.clone(), dir.path(), 4).await;
+    assert!(report.succeeded(), "{report:?}");
+    let new_subnet = report.outputs["subnet_id"].as_str().unwrap().to_string();
+    assert_ne!(new_subnet, subnet_id);
+    assert!(!plan(&s, shared.clone(), dir.path()).summary().has_changes());
+
+    // Replacement, create before delete: a new security group, the launch
+    // template moves to it, then the old group is deleted.
+    let s2 = stack(&Shape {
+        az: "us-east-1b",
+        public_ip: true,
+        sg_description: "web servers, v2",
+    });
+    let log = Arc::new(EventLog::default());
+    let store = keel::state::LocalStore::open(dir.path(), "life").unwrap();
+    let mut d = keel::engine::Deployment::open(&s2, shared.clone(), Box::new(store))
+        .unwrap()
+        .with_events(log.clone());
+    let p = d.plan().unwrap();
+    let sg = urn("aws:ec2:SecurityGroup", "web");
+    let lt = urn("aws:ec2:LaunchTemplate", "web");
+    assert_eq!(p.step(&sg).unwrap().action, Action::Replace);
+    assert!(!p.step(&sg).unwrap().delete_before_replace);
+    assert_eq!(p.step(&lt).unwrap().action, Action::Update);
+    let report = d.apply(&p, Default::default()).await.unwrap();
+    assert!(report.succeeded(), "{report:?}");
+    let finished: Vec<(Urn, Action)> = log
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Finished { urn, action, .. } => Some((urn, action)),
+            _ => None,
+        })
+        .collect();
+    let pos = |u: &Urn, a: Action| finished.iter().position(|(x, y)| x == u && *y == a).unwrap();
+    assert!(pos(&sg, Action::Replace) < pos(&lt, Action::Update));
+    assert!(pos(&lt, Action::Update) < pos(&sg, Action::Delete));
+    drop(d);
+
+    // Destroy: nothing left in state or in the simulated cloud.
+    let (p, report) = destroy(&s2, shared.clone(), dir.path()).await;
+    assert_eq!(p.summary().delete, 5);
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(sim.resource_count(), 0);
+    let store = keel::state::LocalStore::open(dir.path(), "life").unwrap();
+    let d = keel::engine::Deployment::open(&s2, shared, Box::new(store)).unwrap();
+    assert!(d.snapshot().resources.is_empty());
+}
