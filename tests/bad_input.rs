@@ -43,7 +43,11 @@ fn prefix_lengths_aws_refuses() {
         let e = errors(&s);
         assert_eq!(e.len(), 1);
         assert!(e[0].contains("Vpc::main: field `cidr_block`"), "{}", e[0]);
-        assert!(e[0].contains(&format!("prefix length /{len}; AWS accepts /16 to /28")), "{}", e[0]);
+        assert!(
+            e[0].contains(&format!("prefix length /{len}; AWS accepts /16 to /28")),
+            "{}",
+            e[0]
+        );
     }
 }
 
@@ -73,8 +77,16 @@ fn overlapping_subnets() {
 fn desired_capacity_outside_min_max() {
     let (mut s, vpc) = with_vpc("10.0.0.0/16");
     let subnet = s.add("a", Subnet::new(vpc.id(), "10.0.1.0/24", "us-east-1a"));
-    let lt = s.add("hosts", LaunchTemplate::new("ami-0123456789abcdef0", "t3.small"));
-    s.add("hosts", AutoScalingGroup::new(lt.id(), 1, 3).desired_capacity(5).subnet(subnet.id()));
+    let lt = s.add(
+        "hosts",
+        LaunchTemplate::new("ami-0123456789abcdef0", "t3.small"),
+    );
+    s.add(
+        "hosts",
+        AutoScalingGroup::new(lt.id(), 1, 3)
+            .desired_capacity(5)
+            .subnet(subnet.id()),
+    );
     assert_eq!(
         errors(&s),
         ["urn:keel:bad::aws:autoscaling:Group::hosts: field `desired_capacity`: desired_capacity 5 is outside min_size..max_size (1..3)"]
@@ -89,7 +101,8 @@ fn cycles_are_reported_with_their_members() {
     // db admits web (data edge db -> web); web waits for db explicitly.
     let db = s.add_with(
         "db",
-        SecurityGroup::new(vpc.id(), "db").ingress(Rule::tcp(5432).group(SecurityGroupId::new("sg-placeholder"))),
+        SecurityGroup::new(vpc.id(), "db")
+            .ingress(Rule::tcp(5432).group(SecurityGroupId::new("sg-placeholder"))),
         ResourceOptions::new().depends_on(&web_urn),
     );
     s.add(
@@ -100,7 +113,10 @@ fn cycles_are_reported_with_their_members() {
     assert_eq!(
         e.0,
         vec![DeclarationError::Cycle {
-            urns: vec![Urn::new("bad", "aws:ec2:SecurityGroup", "db"), web_urn.clone()]
+            urns: vec![
+                Urn::new("bad", "aws:ec2:SecurityGroup", "db"),
+                web_urn.clone()
+            ]
         }]
     );
     assert_eq!(
@@ -114,9 +130,16 @@ fn duplicate_names_and_dangling_references() {
     let (mut s, _) = with_vpc("10.0.0.0/16");
     s.add("main", Vpc::new("10.1.0.0/16"));
     let ghost = Urn::new("bad", "aws:ec2:Vpc", "ghost");
-    s.add_with("x", ElasticIp::new(), ResourceOptions::new().depends_on(&ghost));
+    s.add_with(
+        "x",
+        ElasticIp::new(),
+        ResourceOptions::new().depends_on(&ghost),
+    );
     let e = errors(&s);
-    assert!(e.contains(&"urn:keel:bad::aws:ec2:Vpc::main: the name `main` is declared twice for type aws:ec2:Vpc".to_string()));
+    assert!(e.contains(
+        &"urn:keel:bad::aws:ec2:Vpc::main: the name `main` is declared twice for type aws:ec2:Vpc"
+            .to_string()
+    ));
     assert!(e.contains(&"urn:keel:bad::aws:ec2:ElasticIp::x: depends on urn:keel:bad::aws:ec2:Vpc::ghost, which is not declared in this stack".to_string()));
 }
 
@@ -138,7 +161,10 @@ async fn invalid_stacks_make_no_provider_calls_and_leave_state_alone() {
         other => panic!("expected a declaration error, got {:?}", other.err()),
     }
     assert_eq!(provider.mutating_calls(), calls);
-    assert_eq!(std::fs::read(dir.path().join("bad/snapshot.json")).unwrap(), snapshot);
+    assert_eq!(
+        std::fs::read(dir.path().join("bad/snapshot.json")).unwrap(),
+        snapshot
+    );
 }
 
 /// Writes `content` as the stack's snapshot, opens it, and checks the error
@@ -155,7 +181,11 @@ fn refuses(content: &[u8]) -> StateError {
         Err(EngineError::State(e)) => e,
         other => panic!("expected a state error, got {:?}", other.err()),
     };
-    assert_eq!(std::fs::read(&path).unwrap(), content, "the state file was modified");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        content,
+        "the state file was modified"
+    );
     err
 }
 
@@ -163,7 +193,11 @@ fn refuses(content: &[u8]) -> StateError {
 fn truncated_state_is_refused() {
     let e = refuses(br#"{"schema_version": 1, "stack": "bad", "lineage": "x", "serial": 3, "resources": [{"urn": "#);
     assert!(matches!(e, StateError::Corrupt { .. }));
-    assert!(e.to_string().contains("refusing to continue (the file was not modified)"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("refusing to continue (the file was not modified)"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -174,14 +208,21 @@ fn garbage_state_is_refused() {
 
 #[test]
 fn newer_schema_is_refused() {
-    let e = refuses(br#"{"schema_version": 99, "stack": "bad", "lineage": "x", "serial": 1, "resources": []}"#);
-    assert!(matches!(e, StateError::NewerSchema { found: 99, .. }), "{e}");
+    let e = refuses(
+        br#"{"schema_version": 99, "stack": "bad", "lineage": "x", "serial": 1, "resources": []}"#,
+    );
+    assert!(
+        matches!(e, StateError::NewerSchema { found: 99, .. }),
+        "{e}"
+    );
     assert!(e.to_string().contains("upgrade keel"), "{e}");
 }
 
 #[test]
 fn another_stacks_state_is_refused() {
-    let e = refuses(br#"{"schema_version": 1, "stack": "other", "lineage": "x", "serial": 1, "resources": []}"#);
+    let e = refuses(
+        br#"{"schema_version": 1, "stack": "other", "lineage": "x", "serial": 1, "resources": []}"#,
+    );
     assert!(matches!(e, StateError::WrongStack { .. }), "{e}");
 }
 

@@ -35,13 +35,26 @@ async fn deploys_registers_two_instances_and_destroys_cleanly() {
     let (p, report) = up(&stack, shared.clone(), dir.path(), 10).await;
     assert!(report.succeeded(), "{report:?}");
     assert_eq!(p.summary().create, stack.len());
-    assert_eq!(report.outputs["registered_container_instances"], 2, "{:?}", report.outputs);
+    assert_eq!(
+        report.outputs["registered_container_instances"], 2,
+        "{:?}",
+        report.outputs
+    );
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
     let cluster = report.outputs["cluster_name"].as_str().unwrap().to_string();
     assert!(cluster.starts_with("app-"), "{cluster}");
     assert_eq!(sim.registered_instances(&cluster), 2);
-    assert_eq!(report.outputs["nat_public_ips"].as_array().unwrap().len(), 2);
-    assert_eq!(report.outputs["private_subnet_ids"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        report.outputs["nat_public_ips"].as_array().unwrap().len(),
+        2
+    );
+    assert_eq!(
+        report.outputs["private_subnet_ids"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 
     // Again: nothing to do, no writes.
     let writes = provider.mutating_calls();
@@ -66,7 +79,10 @@ async fn single_nat_layout_also_registers() {
     let (p, report) = up(&stack, Arc::new(sim.clone()), dir.path(), 10).await;
     assert!(report.succeeded(), "{report:?}");
     assert_eq!(p.summary().create, stack.len());
-    assert_eq!(report.outputs["nat_public_ips"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        report.outputs["nat_public_ips"].as_array().unwrap().len(),
+        1
+    );
     assert_eq!(report.outputs["registered_container_instances"], 2);
 }
 
@@ -80,7 +96,10 @@ async fn without_the_nat_route_no_instance_registers() {
         ..Options::default()
     });
     let (_, report) = up(&stack, Arc::new(sim.clone()), dir.path(), 10).await;
-    assert!(report.succeeded(), "every resource is created; the cluster just stays empty");
+    assert!(
+        report.succeeded(),
+        "every resource is created; the cluster just stays empty"
+    );
     assert_eq!(report.outputs["registered_container_instances"], 0);
     assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
     let cluster = report.outputs["cluster_name"].as_str().unwrap();
@@ -104,7 +123,10 @@ fn the_cli_runs_the_example_again_with_no_changes_and_destroys() {
 
     let (code, out) = run(&[]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("aws:ec2:NatGateway nat-a: created nat-"), "{out}");
+    assert!(
+        out.contains("aws:ec2:NatGateway nat-a: created nat-"),
+        "{out}"
+    );
     assert!(out.contains("registered_container_instances  2"), "{out}");
 
     let (code, out) = run(&[]);

@@ -16,7 +16,12 @@ fn two_branches() -> Stack {
     let a = s.add("a", Vpc::new("10.0.0.0/16"));
     let a1 = s.add("a1", Subnet::new(a.id(), "10.0.1.0/24", "us-east-1a"));
     let a2 = s.add("a2", Subnet::new(a.id(), "10.0.2.0/24", "us-east-1a"));
-    s.add("a", RouteTable::new(a.id()).associate(a1.id()).associate(a2.id()));
+    s.add(
+        "a",
+        RouteTable::new(a.id())
+            .associate(a1.id())
+            .associate(a2.id()),
+    );
     let b = s.add("b", Vpc::new("10.1.0.0/16"));
     s.add("b1", Subnet::new(b.id(), "10.1.1.0/24", "us-east-1b"));
     s
@@ -27,7 +32,8 @@ async fn a_failure_skips_its_dependents_once_and_independent_branches_finish() {
     let dir = state_dir();
     let sim = SimProvider::in_memory().with_latency(SimLatency::none());
     let provider = TestProvider::new(sim).fail_when(|urn, op| {
-        (urn.name() == "a1" && op == Op::Create).then(|| ProviderError::new("InjectedFailure", "a1 is doomed"))
+        (urn.name() == "a1" && op == Op::Create)
+            .then(|| ProviderError::new("InjectedFailure", "a1 is doomed"))
     });
     let stack = two_branches();
     let log = Arc::new(EventLog::default());
@@ -36,7 +42,10 @@ async fn a_failure_skips_its_dependents_once_and_independent_branches_finish() {
         .unwrap()
         .with_events(log.clone());
     let plan = d.plan().unwrap();
-    let report = d.apply(&plan, ApplyOptions::default().parallel(1)).await.unwrap();
+    let report = d
+        .apply(&plan, ApplyOptions::default().parallel(1))
+        .await
+        .unwrap();
     assert!(!report.succeeded());
 
     let outcome = |name: &str| {
@@ -48,31 +57,52 @@ async fn a_failure_skips_its_dependents_once_and_independent_branches_finish() {
             .map(|(_, o)| o.clone())
             .collect::<Vec<_>>()
     };
-    assert!(matches!(&outcome("a1")[..], [Outcome::Failed { error, .. }] if error.code == "InjectedFailure"));
-    assert!(matches!(&outcome("a")[..], [Outcome::Done { .. }, Outcome::Skipped { blocked_by, .. }] | [Outcome::Skipped { blocked_by, .. }, Outcome::Done { .. }] if blocked_by.name() == "a1"));
+    assert!(
+        matches!(&outcome("a1")[..], [Outcome::Failed { error, .. }] if error.code == "InjectedFailure")
+    );
+    assert!(
+        matches!(&outcome("a")[..], [Outcome::Done { .. }, Outcome::Skipped { blocked_by, .. }] | [Outcome::Skipped { blocked_by, .. }, Outcome::Done { .. }] if blocked_by.name() == "a1")
+    );
     for independent in ["b", "b1", "a2"] {
-        assert!(matches!(&outcome(independent)[..], [Outcome::Done { .. }]), "{independent}");
+        assert!(
+            matches!(&outcome(independent)[..], [Outcome::Done { .. }]),
+            "{independent}"
+        );
     }
     let skipped: Vec<Urn> = log
         .events()
         .into_iter()
         .filter_map(|e| match e {
-            Event::Skipped { urn, blocked_by, .. } => {
+            Event::Skipped {
+                urn, blocked_by, ..
+            } => {
                 assert_eq!(blocked_by.name(), "a1");
                 Some(urn)
             }
             _ => None,
         })
         .collect();
-    assert_eq!(skipped, vec![Urn::new("branches", "aws:ec2:RouteTable", "a")]);
+    assert_eq!(
+        skipped,
+        vec![Urn::new("branches", "aws:ec2:RouteTable", "a")]
+    );
 
     // State records what was created and nothing else; the next plan picks
     // up where this one stopped.
-    let recorded: Vec<&str> = d.snapshot().resources.iter().map(|r| r.urn.name()).collect();
+    let recorded: Vec<&str> = d
+        .snapshot()
+        .resources
+        .iter()
+        .map(|r| r.urn.name())
+        .collect();
     assert!(recorded.contains(&"b1") && recorded.contains(&"a2") && !recorded.contains(&"a1"));
     assert!(d.snapshot().pending_operations.is_empty());
     let next = d.plan().unwrap();
-    assert_eq!(next.summary().create, 2, "a1 and the route table remain to create");
+    assert_eq!(
+        next.summary().create,
+        2,
+        "a1 and the route table remain to create"
+    );
 }
 
 #[tokio::test]
@@ -83,12 +113,19 @@ async fn a_cloud_error_makes_the_cli_exit_non_zero() {
     let a = s.add("a", Vpc::new("10.0.0.0/16"));
     let b = s.add("b", Vpc::new("10.1.0.0/16"));
     let igw = s.add("a", InternetGateway::new().vpc(a.id()));
-    s.add("b", RouteTable::new(b.id()).route_to_internet_gateway("0.0.0.0/0", igw.id()));
+    s.add(
+        "b",
+        RouteTable::new(b.id()).route_to_internet_gateway("0.0.0.0/0", igw.id()),
+    );
     let dir = state_dir();
     let mut out = Vec::new();
     let code = tokio::task::spawn_blocking(move || {
         std::env::set_var("KEEL_SIM_LATENCY", "0");
-        let code = keel::cli::run_with(&s, ["prog", "up", "--state-dir", dir.path().to_str().unwrap()], &mut out);
+        let code = keel::cli::run_with(
+            &s,
+            ["prog", "up", "--state-dir", dir.path().to_str().unwrap()],
+            &mut out,
+        );
         (code, String::from_utf8(out).unwrap())
     })
     .await
@@ -102,7 +139,10 @@ fn many_vpcs(n: usize) -> Stack {
     let mut s = Stack::new("wide");
     for i in 0..n {
         let vpc = s.add(&format!("v{i}"), Vpc::new(format!("10.{i}.0.0/16")));
-        s.add(&format!("s{i}"), Subnet::new(vpc.id(), format!("10.{i}.1.0/24"), "us-east-1a"));
+        s.add(
+            &format!("s{i}"),
+            Subnet::new(vpc.id(), format!("10.{i}.1.0/24"), "us-east-1a"),
+        );
     }
     s
 }
@@ -136,15 +176,25 @@ async fn the_longest_chain_starts_first() {
     let dir = state_dir();
     let log = Arc::new(EventLog::default());
     let store = LocalStore::open(dir.path(), s.name()).unwrap();
-    let provider: Arc<dyn Provider> = Arc::new(SimProvider::in_memory().with_latency(SimLatency::none()));
-    let mut d = Deployment::open(&s, provider, Box::new(store)).unwrap().with_events(log.clone());
+    let provider: Arc<dyn Provider> =
+        Arc::new(SimProvider::in_memory().with_latency(SimLatency::none()));
+    let mut d = Deployment::open(&s, provider, Box::new(store))
+        .unwrap()
+        .with_events(log.clone());
     let plan = d.plan().unwrap();
-    assert!(d.apply(&plan, ApplyOptions::default().parallel(1)).await.unwrap().succeeded());
+    assert!(d
+        .apply(&plan, ApplyOptions::default().parallel(1))
+        .await
+        .unwrap()
+        .succeeded());
     let started: Vec<String> = log
         .events()
         .into_iter()
         .filter_map(|e| match e {
-            Event::Started { urn, action: Action::Create } => Some(urn.type_token().to_string()),
+            Event::Started {
+                urn,
+                action: Action::Create,
+            } => Some(urn.type_token().to_string()),
             _ => None,
         })
         .collect();

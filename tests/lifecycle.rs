@@ -30,10 +30,14 @@ fn stack(shape: &Shape) -> Stack {
     );
     let sg = s.add(
         "web",
-        SecurityGroup::new(vpc.id(), shape.sg_description).ingress(Rule::tcp(443).cidr("0.0.0.0/0")),
+        SecurityGroup::new(vpc.id(), shape.sg_description)
+            .ingress(Rule::tcp(443).cidr("0.0.0.0/0")),
     );
     s.add("app", RouteTable::new(vpc.id()).associate(subnet.id()));
-    s.add("web", LaunchTemplate::new("ami-0123456789abcdef0", "t3.micro").security_group(sg.id()));
+    s.add(
+        "web",
+        LaunchTemplate::new("ami-0123456789abcdef0", "t3.micro").security_group(sg.id()),
+    );
     s.export("subnet_id", subnet.id());
     s
 }
@@ -79,7 +83,10 @@ async fn create_noop_update_replace_destroy() {
     assert_eq!(provider.mutating_calls(), before);
 
     // In-place update.
-    let s = stack(&Shape { public_ip: true, ..START });
+    let s = stack(&Shape {
+        public_ip: true,
+        ..START
+    });
     let p = plan(&s, shared.clone(), dir.path());
     let step = p.step(&urn("aws:ec2:Subnet", "app")).unwrap();
     assert_eq!(step.action, Action::Update);
@@ -88,7 +95,11 @@ async fn create_noop_update_replace_destroy() {
     assert_eq!(p.summary().update, 1);
     let (_, report) = up(&s, shared.clone(), dir.path(), 4).await;
     assert!(report.succeeded());
-    assert_eq!(report.outputs["subnet_id"], subnet_id.as_str(), "an update keeps the id");
+    assert_eq!(
+        report.outputs["subnet_id"],
+        subnet_id.as_str(),
+        "an update keeps the id"
+    );
 
     // Replacement, delete before create (a subnet's block can't exist twice):
     // the route table's association follows the new subnet.
@@ -101,10 +112,16 @@ async fn create_noop_update_replace_destroy() {
     let step = p.step(&urn("aws:ec2:Subnet", "app")).unwrap();
     assert_eq!(step.action, Action::Replace);
     assert!(step.delete_before_replace);
-    assert!(step.changes.iter().any(|c| c.path == "availability_zone" && c.forces_replacement));
+    assert!(step
+        .changes
+        .iter()
+        .any(|c| c.path == "availability_zone" && c.forces_replacement));
     let rt = p.step(&urn("aws:ec2:RouteTable", "app")).unwrap();
     assert_eq!(rt.action, Action::Update);
-    assert!(rt.changes.iter().any(|c| c.path == "subnet_ids[0]" && c.after_unknown));
+    assert!(rt
+        .changes
+        .iter()
+        .any(|c| c.path == "subnet_ids[0]" && c.after_unknown));
     let (_, report) = up(&s, shared.clone(), dir.path(), 4).await;
     assert!(report.succeeded(), "{report:?}");
     let new_subnet = report.outputs["subnet_id"].as_str().unwrap().to_string();
@@ -139,7 +156,12 @@ async fn create_noop_update_replace_destroy() {
             _ => None,
         })
         .collect();
-    let pos = |u: &Urn, a: Action| finished.iter().position(|(x, y)| x == u && *y == a).unwrap();
+    let pos = |u: &Urn, a: Action| {
+        finished
+            .iter()
+            .position(|(x, y)| x == u && *y == a)
+            .unwrap()
+    };
     assert!(pos(&sg, Action::Replace) < pos(&lt, Action::Update));
     assert!(pos(&lt, Action::Update) < pos(&sg, Action::Delete));
     drop(d);

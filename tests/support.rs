@@ -11,7 +11,10 @@ use std::sync::Arc;
 
 /// A fresh temporary state directory.
 pub fn state_dir() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("keel-test-").tempdir().expect("create a temp dir")
+    tempfile::Builder::new()
+        .prefix("keel-test-")
+        .tempdir()
+        .expect("create a temp dir")
 }
 
 /// Plans `stack` against its state in `dir`.
@@ -22,19 +25,34 @@ pub fn plan(stack: &Stack, provider: Arc<dyn Provider>, dir: &Path) -> Plan {
 }
 
 /// Plans and applies `stack`; returns the plan and the report.
-pub async fn up(stack: &Stack, provider: Arc<dyn Provider>, dir: &Path, parallel: usize) -> (Plan, ApplyReport) {
+pub async fn up(
+    stack: &Stack,
+    provider: Arc<dyn Provider>,
+    dir: &Path,
+    parallel: usize,
+) -> (Plan, ApplyReport) {
     let store = LocalStore::open(dir, stack.name()).expect("open state");
     let mut d = Deployment::open(stack, provider, Box::new(store)).expect("open deployment");
     let plan = d.plan().expect("plan");
-    let report = d.apply(&plan, ApplyOptions::default().parallel(parallel)).await.expect("apply");
+    let report = d
+        .apply(&plan, ApplyOptions::default().parallel(parallel))
+        .await
+        .expect("apply");
     (plan, report)
 }
 
 /// Destroys everything `stack`'s state records.
-pub async fn destroy(stack: &Stack, provider: Arc<dyn Provider>, dir: &Path) -> (Plan, ApplyReport) {
+pub async fn destroy(
+    stack: &Stack,
+    provider: Arc<dyn Provider>,
+    dir: &Path,
+) -> (Plan, ApplyReport) {
     let store = LocalStore::open(dir, stack.name()).expect("open state");
     let mut d = Deployment::open(stack, provider, Box::new(store)).expect("open deployment");
     let plan = d.plan_destroy();
-    let report = d.apply(&plan, ApplyOptions::default()).await.expect("destroy");
+    let report = d
+        .apply(&plan, ApplyOptions::default())
+        .await
+        .expect("destroy");
     (plan, report)
 }

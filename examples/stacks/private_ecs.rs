@@ -74,11 +74,17 @@ pub fn build(options: &Options) -> Stack {
             &format!("public-{suffix}"),
             Subnet::new(vpc.id(), *public_block, *az).map_public_ip_on_launch(true),
         );
-        let private = stack.add(&format!("private-{suffix}"), Subnet::new(vpc.id(), *private_block, *az));
+        let private = stack.add(
+            &format!("private-{suffix}"),
+            Subnet::new(vpc.id(), *private_block, *az),
+        );
         public_rt = public_rt.associate(public.id());
         if i == 0 || options.nat == NatLayout::PerAz {
             let eip = stack.add(&format!("nat-{suffix}"), ElasticIp::new());
-            let nat = stack.add(&format!("nat-{suffix}"), NatGateway::public(public.id(), eip.id()));
+            let nat = stack.add(
+                &format!("nat-{suffix}"),
+                NatGateway::public(public.id(), eip.id()),
+            );
             nat_ips.push(eip.public_ip());
             nats.push(nat);
         }
@@ -99,8 +105,16 @@ pub fn build(options: &Options) -> Stack {
     let hosts_sg = stack.add(
         "ecs-hosts",
         SecurityGroup::new(vpc.id(), "ECS container instances")
-            .ingress(Rule::tcp_range(32768, 65535).cidr("10.0.0.0/16").describe("dynamic host ports from the VPC"))
-            .egress(Rule::tcp(443).cidr("0.0.0.0/0").describe("ECS, ECR and S3 endpoints")),
+            .ingress(
+                Rule::tcp_range(32768, 65535)
+                    .cidr("10.0.0.0/16")
+                    .describe("dynamic host ports from the VPC"),
+            )
+            .egress(
+                Rule::tcp(443)
+                    .cidr("0.0.0.0/0")
+                    .describe("ECS, ECR and S3 endpoints"),
+            ),
     );
     let role = stack.add(
         "ecs-instance",
@@ -118,22 +132,30 @@ pub fn build(options: &Options) -> Stack {
             .iam_instance_profile(profile.name())
             .security_group(hosts_sg.id()),
     );
-    let mut asg = AutoScalingGroup::new(template.id(), 0, 4).desired_capacity(options.desired_capacity);
+    let mut asg =
+        AutoScalingGroup::new(template.id(), 0, 4).desired_capacity(options.desired_capacity);
     for private in &private_subnets {
         asg = asg.subnet(private.id());
     }
     stack.add("ecs-hosts", asg);
 
     stack.export("vpc_id", vpc.id());
-    stack.export("public_subnet_ids", Output::all(public_subnets.iter().map(|s| s.id())));
-    stack.export("private_subnet_ids", Output::all(private_subnets.iter().map(|s| s.id())));
+    stack.export(
+        "public_subnet_ids",
+        Output::all(public_subnets.iter().map(|s| s.id())),
+    );
+    stack.export(
+        "private_subnet_ids",
+        Output::all(private_subnets.iter().map(|s| s.id())),
+    );
     stack.export("nat_public_ips", Output::all(nat_ips));
     stack.export("cluster_name", cluster.name());
     stack.export_probe(
         "registered_container_instances",
-        cluster
-            .registered_container_instances()
-            .wait_for_at_least(u64::from(options.desired_capacity), options.registration_timeout),
+        cluster.registered_container_instances().wait_for_at_least(
+            u64::from(options.desired_capacity),
+            options.registration_timeout,
+        ),
     );
     stack
 }

@@ -5,7 +5,9 @@
 //! printing (progress lines, summaries, JSON documents); the work is the
 //! engine's.
 
-use crate::engine::{ApplyOptions, ApplyReport, Deployment, EngineError, Event, EventSink, Outcome};
+use crate::engine::{
+    ApplyOptions, ApplyReport, Deployment, EngineError, Event, EventSink, Outcome,
+};
 use crate::plan::{render_json, render_text, Action, Plan};
 use crate::provider::sim::{SimLatency, SimProvider};
 use crate::provider::Provider;
@@ -145,7 +147,8 @@ fn open_provider(args: &Args) -> Result<Arc<dyn Provider>, CliError> {
     match args.provider {
         ProviderKind::Sim => {
             let path = sim_path(&args.state_dir);
-            let sim = SimProvider::open(&path, SimLatency::from_env()).map_err(|e| CliError::Sim(e.to_string()))?;
+            let sim = SimProvider::open(&path, SimLatency::from_env())
+                .map_err(|e| CliError::Sim(e.to_string()))?;
             Ok(Arc::new(sim))
         }
     }
@@ -160,7 +163,8 @@ pub fn sim_path(state_dir: &Path) -> PathBuf {
 async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Result<bool, CliError> {
     let store = LocalStore::open(&args.state_dir, stack.name()).map_err(EngineError::from)?;
     let provider = open_provider(args)?;
-    let mut deployment = Deployment::open(stack, provider, Box::new(store))?.with_events(printer.clone());
+    let mut deployment =
+        Deployment::open(stack, provider, Box::new(store))?.with_events(printer.clone());
     for p in &deployment.snapshot().pending_operations {
         printer.text(&format!(
             "warning: a previous run started to {} {} and never recorded the result; the cloud may differ from state",
@@ -177,7 +181,11 @@ async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Resul
         Some(Command::Preview) => "Previewing",
         _ => "Updating",
     };
-    printer.text(&format!("{verb} stack `{}` on {}\n", stack.name(), deployment.provider_name()));
+    printer.text(&format!(
+        "{verb} stack `{}` on {}\n",
+        stack.name(),
+        deployment.provider_name()
+    ));
     printer.text(render_text(&plan).trim_end());
     if command == Some(Command::Preview) {
         if args.json {
@@ -195,19 +203,28 @@ async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Resul
     printer.progress(true);
     let started = Instant::now();
     let report = deployment
-        .apply(&plan, ApplyOptions::default().parallel(usize::from(args.parallel)))
+        .apply(
+            &plan,
+            ApplyOptions::default().parallel(usize::from(args.parallel)),
+        )
         .await;
     printer.progress(false);
     let report = report?;
     if args.json {
-        printer.line(&serde_json::to_string_pretty(&report_json(&plan, &report)).unwrap_or_default());
+        printer
+            .line(&serde_json::to_string_pretty(&report_json(&plan, &report)).unwrap_or_default());
     } else {
         print_report(&printer, &report, started.elapsed());
     }
     Ok(report.succeeded())
 }
 
-fn confirm(command: Option<Command>, plan: &Plan, args: &Args, printer: &Printer<'_>) -> Result<bool, CliError> {
+fn confirm(
+    command: Option<Command>,
+    plan: &Plan,
+    args: &Args,
+    printer: &Printer<'_>,
+) -> Result<bool, CliError> {
     // On the simulator only destroy asks; nothing real is at stake otherwise.
     if command != Some(Command::Destroy) || args.yes {
         return Ok(true);
@@ -218,7 +235,10 @@ fn confirm(command: Option<Command>, plan: &Plan, args: &Args, printer: &Printer
             "destroy would delete {n} resources; pass --yes to confirm when not running interactively"
         )));
     }
-    printer.prompt(&format!("\nDelete {n} resources of stack `{}`? Type `yes` to confirm: ", plan.stack));
+    printer.prompt(&format!(
+        "\nDelete {n} resources of stack `{}`? Type `yes` to confirm: ",
+        plan.stack
+    ));
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
     Ok(answer.trim() == "yes")
@@ -228,11 +248,21 @@ fn print_report(printer: &Printer<'_>, report: &ApplyReport, elapsed: std::time:
     let mut counts = [0usize; 7];
     for (_, o) in &report.execution.outcomes {
         let i = match o {
-            Outcome::Done { action: Action::Create } => 0,
-            Outcome::Done { action: Action::Update } => 1,
-            Outcome::Done { action: Action::Replace } => 2,
-            Outcome::Done { action: Action::Delete } => 3,
-            Outcome::Done { action: Action::Same } => 4,
+            Outcome::Done {
+                action: Action::Create,
+            } => 0,
+            Outcome::Done {
+                action: Action::Update,
+            } => 1,
+            Outcome::Done {
+                action: Action::Replace,
+            } => 2,
+            Outcome::Done {
+                action: Action::Delete,
+            } => 3,
+            Outcome::Done {
+                action: Action::Same,
+            } => 4,
             Outcome::Failed { .. } => 5,
             Outcome::Skipped { .. } => 6,
         };
@@ -263,7 +293,9 @@ fn report_json(plan: &Plan, report: &ApplyReport) -> Value {
         .outcomes
         .iter()
         .map(|(urn, o)| match o {
-            Outcome::Done { action } => json!({"urn": urn.to_string(), "action": action, "status": "done"}),
+            Outcome::Done { action } => {
+                json!({"urn": urn.to_string(), "action": action, "status": "done"})
+            }
             Outcome::Failed { action, error } => json!({
                 "urn": urn.to_string(), "action": action, "status": "failed",
                 "error": {"code": error.code, "message": error.message},
@@ -350,9 +382,20 @@ impl EventSink for Printer<'_> {
         }
         let line = match event {
             Event::Started { urn, action } => {
-                format!("  {:<3} {} {}: {}...", action.symbol(), urn.type_token(), urn.name(), verb(*action, false))
+                format!(
+                    "  {:<3} {} {}: {}...",
+                    action.symbol(),
+                    urn.type_token(),
+                    urn.name(),
+                    verb(*action, false)
+                )
             }
-            Event::Finished { urn, action, id, elapsed } => format!(
+            Event::Finished {
+                urn,
+                action,
+                id,
+                elapsed,
+            } => format!(
                 "  {:<3} {} {}: {} {id} ({:.1}s)",
                 action.symbol(),
                 urn.type_token(),
@@ -360,7 +403,12 @@ impl EventSink for Printer<'_> {
                 verb(*action, true),
                 elapsed.as_secs_f64()
             ),
-            Event::Failed { urn, action, error, elapsed } => format!(
+            Event::Failed {
+                urn,
+                action,
+                error,
+                elapsed,
+            } => format!(
                 "  {:<3} {} {}: {} FAILED ({:.1}s): {error}",
                 "x",
                 urn.type_token(),
@@ -368,7 +416,11 @@ impl EventSink for Printer<'_> {
                 verb(*action, false),
                 elapsed.as_secs_f64()
             ),
-            Event::Skipped { urn, action, blocked_by } => format!(
+            Event::Skipped {
+                urn,
+                action,
+                blocked_by,
+            } => format!(
                 "  {:<3} {} {}: {} skipped, blocked by the failure of {}",
                 "!",
                 urn.type_token(),

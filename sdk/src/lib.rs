@@ -21,7 +21,7 @@
 
 pub mod analysis;
 pub mod aws;
-// cli enabled once sim lands
+pub mod cli;
 
 pub mod engine;
 pub mod graph;

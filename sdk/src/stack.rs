@@ -310,7 +310,9 @@ impl Stack {
     pub fn export<T: 'static>(&mut self, name: &str, output: Output<T>) {
         self.exports.push((
             name.to_string(),
-            Export::Value(Arc::new(move || serde_json::to_value(&output).unwrap_or(Value::Null))),
+            Export::Value(Arc::new(move || {
+                serde_json::to_value(&output).unwrap_or(Value::Null)
+            })),
         ));
     }
 
@@ -343,6 +345,25 @@ impl Stack {
             }
         }
         dag
+    }
+
+    /// Declared resources with each after its dependencies, ties broken by
+    /// declaration order (so plans read like the program). Declaration
+    /// order if there is a cycle ([`Stack::validate`] reports it).
+    pub(crate) fn dependency_order(&self) -> Vec<&Declared> {
+        let mut dag = Dag::new();
+        for (i, d) in self.resources.iter().enumerate() {
+            dag.add_node(i);
+            for dep in &d.deps {
+                if let Some(&j) = self.index.get(dep) {
+                    dag.add_edge(&i, &j);
+                }
+            }
+        }
+        let order = dag
+            .topological_order()
+            .unwrap_or_else(|| (0..self.resources.len()).collect());
+        order.into_iter().map(|i| &self.resources[i]).collect()
     }
 
     /// Every problem with the declaration: duplicate names, invalid fields,

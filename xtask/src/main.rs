@@ -23,7 +23,10 @@ fn main() -> Result<()> {
 
 fn workspace_root() -> Result<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    Ok(dir.parent().context("xtask lives inside the workspace")?.to_path_buf())
+    Ok(dir
+        .parent()
+        .context("xtask lives inside the workspace")?
+        .to_path_buf())
 }
 
 fn cargo(root: &Path, args: &[&str]) -> Result<String> {
@@ -44,7 +47,17 @@ fn cargo(root: &Path, args: &[&str]) -> Result<String> {
 
 fn ci(root: &Path) -> Result<()> {
     cargo(root, &["fmt", "--all", "--", "--check"])?;
-    cargo(root, &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    cargo(
+        root,
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
     cargo(root, &["test", "--workspace"])?;
     example_end_to_end(root)?;
     eprintln!("ci: all checks passed");
@@ -68,7 +81,9 @@ fn example_end_to_end(root: &Path) -> Result<()> {
         v
     };
     let first = cargo(root, &with(&[]))?;
-    if !first.lines().any(|l| l.trim_start().starts_with("registered_container_instances") && l.trim_end().ends_with(" 2")) {
+    if !first.lines().any(|l| {
+        l.trim_start().starts_with("registered_container_instances") && l.trim_end().ends_with(" 2")
+    }) {
         bail!("the example did not report 2 registered container instances");
     }
     let second = cargo(root, &with(&[]))?;

@@ -9,7 +9,9 @@
 use super::events::{Event, EventSink};
 use crate::graph::{Dag, ReadyQueue};
 use crate::plan::{diff, is_unresolved, resolve_inputs, Action, Plan, Step};
-use crate::provider::{CreateRequest, DeleteRequest, Outputs, Provider, ProviderError, UpdateRequest};
+use crate::provider::{
+    CreateRequest, DeleteRequest, Outputs, Provider, ProviderError, UpdateRequest,
+};
 use crate::resource::Urn;
 use crate::stack::Stack;
 use crate::state::{JournalRecord, ResourceState, Snapshot, StateError, StateStore};
@@ -74,7 +76,11 @@ pub struct Execution {
 impl Execution {
     /// Whether every step succeeded.
     pub fn succeeded(&self) -> bool {
-        self.state_error.is_none() && self.outcomes.iter().all(|(_, o)| matches!(o, Outcome::Done { .. }))
+        self.state_error.is_none()
+            && self
+                .outcomes
+                .iter()
+                .all(|(_, o)| matches!(o, Outcome::Done { .. }))
     }
 }
 
@@ -85,12 +91,19 @@ struct Job {
     elapsed: Duration,
 }
 
+/// Each node with its dependencies and scheduling cost.
+type Graph = BTreeMap<Node, (Vec<Node>, u64)>;
+
 /// Builds the execution graph for `plan`.
-fn build_graph<'p>(plan: &'p Plan, state: &Snapshot) -> (BTreeMap<Node, (Vec<Node>, u64)>, BTreeMap<Node, &'p Step>) {
+fn build_graph<'p>(plan: &'p Plan, state: &Snapshot) -> (Graph, BTreeMap<Node, &'p Step>) {
     let mut nodes: BTreeMap<Node, (Vec<Node>, u64)> = BTreeMap::new();
     let mut steps: BTreeMap<Node, &Step> = BTreeMap::new();
-    let applies: BTreeMap<&Urn, &Step> =
-        plan.steps.iter().filter(|s| s.action != Action::Delete).map(|s| (&s.urn, s)).collect();
+    let applies: BTreeMap<&Urn, &Step> = plan
+        .steps
+        .iter()
+        .filter(|s| s.action != Action::Delete)
+        .map(|s| (&s.urn, s))
+        .collect();
     let mut dbr: Vec<&Urn> = Vec::new();
     for s in &plan.steps {
         let cost = u64::from(s.cost);
@@ -102,7 +115,11 @@ fn build_graph<'p>(plan: &'p Plan, state: &Snapshot) -> (BTreeMap<Node, (Vec<Nod
                 steps.insert(n, s);
             }
             action => {
-                let mut deps: Vec<Node> = s.dependencies.iter().map(|d| Node::Apply(d.clone())).collect();
+                let mut deps: Vec<Node> = s
+                    .dependencies
+                    .iter()
+                    .map(|d| Node::Apply(d.clone()))
+                    .collect();
                 let cost = match action {
                     Action::Same => 0,
                     Action::Update => 1,
@@ -133,15 +150,28 @@ fn build_graph<'p>(plan: &'p Plan, state: &Snapshot) -> (BTreeMap<Node, (Vec<Nod
     }
     // A recorded resource is deleted only after whatever used it is gone or
     // has been updated away from it.
-    let delete_nodes: Vec<Node> = nodes.keys().filter(|n| matches!(n, Node::Delete(..))).cloned().collect();
+    let delete_nodes: Vec<Node> = nodes
+        .keys()
+        .filter(|n| matches!(n, Node::Delete(..)))
+        .cloned()
+        .collect();
     for del in &delete_nodes {
         let urn = del.urn();
-        for user in state.resources.iter().filter(|r| r.dependencies.contains(urn)) {
+        for user in state
+            .resources
+            .iter()
+            .filter(|r| r.dependencies.contains(urn))
+        {
             let user_delete = Node::Delete(user.urn.clone(), user.id.clone());
-            if nodes.contains_key(&user_delete) {
-                nodes.get_mut(del).map(|(d, _)| d.push(user_delete));
+            let extra = if nodes.contains_key(&user_delete) {
+                Some(user_delete)
             } else if applies.contains_key(&user.urn) && !dbr.contains(&urn) {
-                nodes.get_mut(del).map(|(d, _)| d.push(Node::Apply(user.urn.clone())));
+                Some(Node::Apply(user.urn.clone()))
+            } else {
+                None
+            };
+            if let (Some(extra), Some((deps, _))) = (extra, nodes.get_mut(del)) {
+                deps.push(extra);
             }
         }
     }
@@ -173,7 +203,11 @@ pub(crate) async fn execute(
     if let Some(cycle) = dag.cycles().into_iter().next() {
         exec.state_error = Some(format!(
             "internal error: the execution graph has a cycle through {}",
-            cycle.iter().map(|n| n.urn().to_string()).collect::<Vec<_>>().join(", ")
+            cycle
+                .iter()
+                .map(|n| n.urn().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
         return exec;
     }
@@ -192,11 +226,25 @@ pub(crate) async fn execute(
             let step = steps[&node];
             match prepare(stack, plan, step, &node, snapshot) {
                 Prepared::Nothing => {
-                    exec.outcomes.push((node.urn().clone(), Outcome::Done { action: Action::Same }));
+                    exec.outcomes.push((
+                        node.urn().clone(),
+                        Outcome::Done {
+                            action: Action::Same,
+                        },
+                    ));
                     queue.finish(&node);
                 }
                 Prepared::Invalid(action, error) => {
-                    fail(&mut exec, &mut queue, &node, action, error, Duration::ZERO, &steps, events);
+                    fail(
+                        &mut exec,
+                        &mut queue,
+                        &node,
+                        action,
+                        error,
+                        Duration::ZERO,
+                        &steps,
+                        events,
+                    );
                 }
                 Prepared::Call(action, call) => {
                     let begin = JournalRecord::Begin {
@@ -229,7 +277,9 @@ pub(crate) async fn execute(
                 }
             }
         }
-        let Some(joined) = in_flight.join_next().await else { break };
+        let Some(joined) = in_flight.join_next().await else {
+            break;
+        };
         let job = match joined {
             Ok(job) => job,
             Err(e) => {
@@ -262,7 +312,13 @@ pub(crate) async fn execute(
                     id,
                     elapsed: job.elapsed,
                 });
-                exec.outcomes.push((job.node.urn().clone(), Outcome::Done { action: job.action }));
+                // The old half of a replacement is part of that replacement.
+                let old_half = matches!(job.node, Node::Delete(..))
+                    && steps[&job.node].action == Action::Replace;
+                if !old_half {
+                    exec.outcomes
+                        .push((job.node.urn().clone(), Outcome::Done { action: job.action }));
+                }
                 queue.finish(&job.node);
             }
             Err(error) => {
@@ -273,7 +329,16 @@ pub(crate) async fn execute(
                     exec.state_error = Some(e.to_string());
                     stopping = true;
                 }
-                fail(&mut exec, &mut queue, &job.node, job.action, error, job.elapsed, &steps, events);
+                fail(
+                    &mut exec,
+                    &mut queue,
+                    &job.node,
+                    job.action,
+                    error,
+                    job.elapsed,
+                    &steps,
+                    events,
+                );
             }
         }
     }
@@ -297,7 +362,8 @@ fn fail(
         error: error.clone(),
         elapsed,
     });
-    exec.outcomes.push((node.urn().clone(), Outcome::Failed { action, error }));
+    exec.outcomes
+        .push((node.urn().clone(), Outcome::Failed { action, error }));
     for blocked in queue.fail(node) {
         let action = match (&blocked, steps[&blocked].action) {
             (Node::Delete(..), _) => Action::Delete,
@@ -318,7 +384,11 @@ fn fail(
     }
 }
 
-fn record(store: &mut dyn StateStore, snapshot: &mut Snapshot, rec: &JournalRecord) -> Result<(), StateError> {
+fn record(
+    store: &mut dyn StateStore,
+    snapshot: &mut Snapshot,
+    rec: &JournalRecord,
+) -> Result<(), StateError> {
     store.append(rec)?;
     snapshot.apply(rec);
     Ok(())
@@ -345,10 +415,20 @@ enum Prepared {
 }
 
 /// Decides, with every dependency now applied, what call `node` needs.
-fn prepare(stack: Option<&Stack>, plan: &Plan, step: &Step, node: &Node, snapshot: &Snapshot) -> Prepared {
+fn prepare(
+    stack: Option<&Stack>,
+    plan: &Plan,
+    step: &Step,
+    node: &Node,
+    snapshot: &Snapshot,
+) -> Prepared {
     let urn = node.urn();
     if let Node::Delete(_, id) = node {
-        let Some(old) = snapshot.resources.iter().find(|r| &r.urn == urn && &r.id == id) else {
+        let Some(old) = snapshot
+            .resources
+            .iter()
+            .find(|r| &r.urn == urn && &r.id == id)
+        else {
             return Prepared::Nothing; // already gone
         };
         return Prepared::Call(
@@ -362,7 +442,10 @@ fn prepare(stack: Option<&Stack>, plan: &Plan, step: &Step, node: &Node, snapsho
         );
     }
     let Some(declared) = stack.and_then(|s| s.get(urn)) else {
-        return Prepared::Invalid(step.action, internal(urn, "planned for a stack that doesn't declare it"));
+        return Prepared::Invalid(
+            step.action,
+            internal(urn, "planned for a stack that doesn't declare it"),
+        );
     };
     let inputs = match resolve_inputs(declared, &plan.stack) {
         Ok(i) => i,
@@ -371,7 +454,10 @@ fn prepare(stack: Option<&Stack>, plan: &Plan, step: &Step, node: &Node, snapsho
     if is_unresolved(&inputs) {
         return Prepared::Invalid(
             step.action,
-            internal(urn, "an input is still unknown although its dependencies were applied"),
+            internal(
+                urn,
+                "an input is still unknown although its dependencies were applied",
+            ),
         );
     }
     let deps = declared.deps.clone();
@@ -385,7 +471,16 @@ fn prepare(stack: Option<&Stack>, plan: &Plan, step: &Step, node: &Node, snapsho
             };
             // A create-before-delete replacement whose new half already
             // exists (not possible within one run) would show as the live record.
-            Prepared::Call(action, Call::Create(CreateRequest { urn: urn.clone(), inputs }, deps))
+            Prepared::Call(
+                action,
+                Call::Create(
+                    CreateRequest {
+                        urn: urn.clone(),
+                        inputs,
+                    },
+                    deps,
+                ),
+            )
         }
         (_, Some(old)) => {
             let changes = diff(&old.inputs, &inputs, declared.schema.replace_on);
@@ -429,16 +524,18 @@ fn internal(urn: &Urn, e: impl std::fmt::Display) -> ProviderError {
 }
 
 async fn run(provider: &dyn Provider, call: Call) -> Result<JournalRecord, ProviderError> {
-    let put = |urn: Urn, id: String, inputs: Value, outputs: Outputs, deps: Vec<Urn>| JournalRecord::Put {
-        resource: ResourceState {
-            type_token: urn.type_token().to_string(),
-            urn,
-            id,
-            inputs,
-            outputs,
-            dependencies: deps,
-            pending_delete: false,
-        },
+    let put = |urn: Urn, id: String, inputs: Value, outputs: Outputs, deps: Vec<Urn>| {
+        JournalRecord::Put {
+            resource: ResourceState {
+                type_token: urn.type_token().to_string(),
+                urn,
+                id,
+                inputs,
+                outputs,
+                dependencies: deps,
+                pending_delete: false,
+            },
+        }
     };
     match call {
         Call::Create(req, deps) => {

@@ -155,7 +155,11 @@ impl<'a> Deployment<'a> {
     /// Executes `plan` (from [`Deployment::plan`] or
     /// [`Deployment::plan_destroy`]), then reads the exports and compacts
     /// the journal into a new snapshot.
-    pub async fn apply(&mut self, plan: &Plan, options: ApplyOptions) -> Result<ApplyReport, EngineError> {
+    pub async fn apply(
+        &mut self,
+        plan: &Plan,
+        options: ApplyOptions,
+    ) -> Result<ApplyReport, EngineError> {
         let destroying = plan.destroy;
         let execution = executor::execute(
             Some(self.stack),
@@ -217,7 +221,8 @@ impl<'a> Deployment<'a> {
             .get(&probe.urn)
             .ok_or_else(|| format!("{} is not in state", probe.urn))?;
         let start = tokio::time::Instant::now();
-        let interval = (probe.timeout / 50).clamp(Duration::from_millis(20), Duration::from_millis(500));
+        let interval =
+            (probe.timeout / 50).clamp(Duration::from_millis(20), Duration::from_millis(500));
         loop {
             let outputs = self
                 .provider

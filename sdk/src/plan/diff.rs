@@ -28,7 +28,11 @@ fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, Value>) {
     match value {
         Value::Object(map) if !map.is_empty() => {
             for (k, v) in map {
-                let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 flatten(&path, v, out);
             }
         }
@@ -37,7 +41,9 @@ fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, Value>) {
                 flatten(&format!("{prefix}[{i}]"), v, out);
             }
         }
+        // Absent, null and empty collections mean the same to every type.
         Value::Null => {}
+        Value::Object(_) | Value::Array(_) => {}
         other => {
             out.insert(prefix.to_string(), other.clone());
         }
@@ -101,7 +107,10 @@ mod tests {
         let after = json!({"vpc_id": UNKNOWN, "routes": [], "tags": {"a": "1", "b": "2"}});
         let changes = diff(&before, &after, &["vpc_id"]);
         let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
-        assert_eq!(paths, vec!["routes[0].dst", "routes[0].nat", "tags.b", "vpc_id"]);
+        assert_eq!(
+            paths,
+            vec!["routes[0].dst", "routes[0].nat", "tags.b", "vpc_id"]
+        );
         let vpc = &changes[3];
         assert!(vpc.after_unknown && vpc.forces_replacement && vpc.after.is_none());
         assert_eq!(changes[2].before, None);

@@ -148,7 +148,9 @@ impl Plan {
 pub(crate) fn resolve_inputs(d: &Declared, stack: &str) -> serde_json::Result<Value> {
     let mut inputs = d.resource.to_inputs()?;
     if let Some(obj) = inputs.as_object_mut() {
-        let tags = obj.entry("tags").or_insert_with(|| Value::Object(Default::default()));
+        let tags = obj
+            .entry("tags")
+            .or_insert_with(|| Value::Object(Default::default()));
         if let Some(tags) = tags.as_object_mut() {
             tags.insert(URN_TAG.into(), Value::String(d.urn.to_string()));
             tags.insert(STACK_TAG.into(), Value::String(stack.to_string()));
@@ -165,10 +167,9 @@ pub(crate) fn plan(stack: &Stack, state: &Snapshot) -> serde_json::Result<Plan> 
     for d in &stack.resources {
         d.cells.clear();
     }
-    let order = stack.dag().topological_order().unwrap_or_else(|| stack.urns().cloned().collect());
     let mut steps = Vec::new();
-    for urn in &order {
-        let Some(d) = stack.get(urn) else { continue };
+    for d in stack.dependency_order() {
+        let urn = &d.urn;
         let inputs = resolve_inputs(d, stack.name())?;
         let old = state.get(urn).cloned();
         let (action, changes) = match &old {
@@ -193,7 +194,9 @@ pub(crate) fn plan(stack: &Stack, state: &Snapshot) -> serde_json::Result<Plan> 
         // must go the same way: its old self would still hold the old one.
         let dbr = action == Action::Replace
             && (d.schema.delete_before_replace
-                || steps.iter().any(|s: &Step| s.delete_before_replace && d.deps.contains(&s.urn)));
+                || steps
+                    .iter()
+                    .any(|s: &Step| s.delete_before_replace && d.deps.contains(&s.urn)));
         steps.push(Step {
             urn: urn.clone(),
             action,
@@ -204,7 +207,9 @@ pub(crate) fn plan(stack: &Stack, state: &Snapshot) -> serde_json::Result<Plan> 
             cost: d.schema.cost,
         });
     }
-    steps.extend(delete_steps(state, |r| r.pending_delete || stack.get(&r.urn).is_none()));
+    steps.extend(delete_steps(state, |r| {
+        r.pending_delete || stack.get(&r.urn).is_none()
+    }));
     Ok(Plan {
         stack: stack.name().to_string(),
         steps,
@@ -226,7 +231,10 @@ fn delete_steps(state: &Snapshot, select: impl Fn(&ResourceState) -> bool) -> Ve
     let doomed: Vec<&ResourceState> = state.resources.iter().filter(|r| select(r)).collect();
     // Order: a resource comes after everything that depends on it.
     let mut dag = crate::graph::Dag::new();
-    let index: BTreeMap<(&Urn, &str), &ResourceState> = doomed.iter().map(|r| ((&r.urn, r.id.as_str()), *r)).collect();
+    let index: BTreeMap<(&Urn, &str), &ResourceState> = doomed
+        .iter()
+        .map(|r| ((&r.urn, r.id.as_str()), *r))
+        .collect();
     for r in &doomed {
         dag.add_node((r.urn.clone(), r.id.clone()));
     }
@@ -234,13 +242,19 @@ fn delete_steps(state: &Snapshot, select: impl Fn(&ResourceState) -> bool) -> Ve
         for dep in &r.dependencies {
             for other in doomed.iter().filter(|o| &o.urn == dep) {
                 // reversed edge: the dependency "depends on" its dependent
-                dag.add_edge(&(other.urn.clone(), other.id.clone()), &(r.urn.clone(), r.id.clone()));
+                dag.add_edge(
+                    &(other.urn.clone(), other.id.clone()),
+                    &(r.urn.clone(), r.id.clone()),
+                );
             }
         }
     }
-    let order = dag
-        .topological_order()
-        .unwrap_or_else(|| doomed.iter().map(|r| (r.urn.clone(), r.id.clone())).collect());
+    let order = dag.topological_order().unwrap_or_else(|| {
+        doomed
+            .iter()
+            .map(|r| (r.urn.clone(), r.id.clone()))
+            .collect()
+    });
     order
         .iter()
         .filter_map(|(urn, id)| index.get(&(urn, id.as_str())))

@@ -15,12 +15,22 @@ fn show(v: &Option<Value>) -> String {
 fn change_line(c: &PropertyChange) -> String {
     let (symbol, body) = match (&c.before, c.after_unknown, &c.after) {
         (None, true, _) => ("+", format!("{}: (known after apply)", c.path)),
-        (Some(_), true, _) => ("~", format!("{}: {} => (known after apply)", c.path, show(&c.before))),
+        (Some(_), true, _) => (
+            "~",
+            format!("{}: {} => (known after apply)", c.path, show(&c.before)),
+        ),
         (None, false, after) => ("+", format!("{}: {}", c.path, show(after))),
         (Some(_), false, None) => ("-", format!("{}: {}", c.path, show(&c.before))),
-        (Some(_), false, after) => ("~", format!("{}: {} => {}", c.path, show(&c.before), show(after))),
+        (Some(_), false, after) => (
+            "~",
+            format!("{}: {} => {}", c.path, show(&c.before), show(after)),
+        ),
     };
-    let forces = if c.forces_replacement { "  # forces replacement" } else { "" };
+    let forces = if c.forces_replacement {
+        "  # forces replacement"
+    } else {
+        ""
+    };
     format!("      {symbol} {body}{forces}")
 }
 
@@ -45,7 +55,9 @@ pub fn render_text(plan: &Plan) -> String {
         let note = match step.action {
             Action::Replace if step.delete_before_replace => "  (delete before create)",
             Action::Replace => "  (create before delete)",
-            Action::Delete if step.old.as_ref().is_some_and(|o| o.pending_delete) => "  (replaced earlier)",
+            Action::Delete if step.old.as_ref().is_some_and(|o| o.pending_delete) => {
+                "  (replaced earlier)"
+            }
             _ => "",
         };
         let _ = writeln!(

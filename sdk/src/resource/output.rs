@@ -241,7 +241,10 @@ impl<T: DeserializeOwned + Serialize> Output<Vec<T>> {
     /// ```
     pub fn all(outputs: impl IntoIterator<Item = Output<T>>) -> Self {
         let outputs: Vec<Output<T>> = outputs.into_iter().collect();
-        let mut deps: Vec<Urn> = outputs.iter().flat_map(|o| o.deps.iter().cloned()).collect();
+        let mut deps: Vec<Urn> = outputs
+            .iter()
+            .flat_map(|o| o.deps.iter().cloned())
+            .collect();
         deps.sort();
         deps.dedup();
         let evals: Vec<Eval> = outputs.iter().map(|o| o.eval.clone()).collect();
@@ -249,7 +252,10 @@ impl<T: DeserializeOwned + Serialize> Output<Vec<T>> {
             deps: Arc::from(deps),
             source: None,
             eval: Arc::new(move || {
-                let values: Option<Vec<Value>> = evals.iter().map(|e| e().filter(|v| !contains_unknown(v))).collect();
+                let values: Option<Vec<Value>> = evals
+                    .iter()
+                    .map(|e| e().filter(|v| !contains_unknown(v)))
+                    .collect();
                 values.map(Value::Array)
             }),
             _type: PhantomData,

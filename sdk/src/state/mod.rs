@@ -94,7 +94,9 @@ impl Snapshot {
 
     /// The live (not pending-delete) record of `urn`.
     pub fn get(&self, urn: &Urn) -> Option<&ResourceState> {
-        self.resources.iter().find(|r| &r.urn == urn && !r.pending_delete)
+        self.resources
+            .iter()
+            .find(|r| &r.urn == urn && !r.pending_delete)
     }
 
     /// Applies one journal record. Replaying a record twice has the same
@@ -113,7 +115,11 @@ impl Snapshot {
             }
             JournalRecord::Put { resource } => {
                 self.finish(&resource.urn);
-                match self.resources.iter_mut().find(|r| r.urn == resource.urn && r.id == resource.id) {
+                match self
+                    .resources
+                    .iter_mut()
+                    .find(|r| r.urn == resource.urn && r.id == resource.id)
+                {
                     Some(existing) => *existing = resource.clone(),
                     None => {
                         // A new id for a live URN: the old one is superseded

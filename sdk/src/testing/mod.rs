@@ -4,7 +4,8 @@
 //! closures (the shape of Pulumi's `deploytest.Provider`).
 
 use crate::provider::{
-    CreateRequest, CreateResponse, DeleteRequest, Outputs, Provider, ProviderError, ReadRequest, UpdateRequest,
+    CreateRequest, CreateResponse, DeleteRequest, Outputs, Provider, ProviderError, ReadRequest,
+    UpdateRequest,
 };
 use crate::resource::Urn;
 use async_trait::async_trait;
@@ -68,7 +69,10 @@ impl TestProvider {
 
     /// Fails the calls for which `rule` returns an error (without calling
     /// the wrapped provider).
-    pub fn fail_when(mut self, rule: impl Fn(&Urn, Op) -> Option<ProviderError> + Send + Sync + 'static) -> Self {
+    pub fn fail_when(
+        mut self,
+        rule: impl Fn(&Urn, Op) -> Option<ProviderError> + Send + Sync + 'static,
+    ) -> Self {
         self.fail = Some(Arc::new(rule));
         self
     }

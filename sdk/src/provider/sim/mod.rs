@@ -1,15 +1,439 @@
-//! The embedded AWS simulator (being written; see provider/sim in the tree).
+//! The embedded AWS simulator, [`SimProvider`]: an in-process model of the
+//! EC2, Auto Scaling, IAM and ECS behaviour keel manages, with AWS-shaped
+//! ids, AWS's validation rules and error codes, per-operation latency, and
+//! the ECS registration rule keel exists for (an instance joins its cluster
+//! only if it can reach the regional ECS endpoint).
+//!
+//! This file owns the provider: dispatch of [`Provider`] calls to each
+//! resource type's handler, API-call accounting, latency waits, saving after
+//! mutations, and inspection for tests and examples. The model is in `cloud`
+//! and the concept modules: `network` (VPCs, subnets), `gateways` (internet
+//! and NAT gateways, Elastic IPs), `routing`, `security`,
+//! `launch_templates`, `compute` (Auto Scaling groups and instances), `iam`
+//! and `ecs`.
+//!
+//! Each resource type's handler makes the AWS API calls a careful provider
+//! would (a delete detaches an internet gateway first, a failed step of a
+//! create rolls back what it made), and each call is counted by its AWS name.
+//! Registration with ECS is evaluated lazily: whenever the cloud is read or
+//! changed, running instances whose agent isn't registered yet try again.
+
+mod cloud;
+mod compute;
+mod ecs;
+mod gateways;
+mod iam;
+mod latency;
+mod launch_templates;
+mod network;
+mod routing;
+mod security;
+mod store;
+#[cfg(test)]
+mod tests;
+
+pub use compute::SimInstance;
+pub use ecs::ECS_ENDPOINT_ADDRESS;
+pub use latency::{SimLatency, LATENCY_ENV};
+pub use store::SimStoreError;
 
 use super::*;
+use crate::aws::autoscaling::AutoScalingGroup;
+use crate::aws::ec2::{
+    ElasticIp, InternetGateway, LaunchTemplate, NatGateway, RouteTable, SecurityGroup, Subnet, Vpc,
+};
+use crate::aws::ecs::EcsCluster;
+use crate::aws::iam::{IamRole, InstanceProfile};
+use crate::resource::{contains_unknown, Input, InstanceId, Resource, Tags};
+use cloud::{Clock, Cloud, Kind, DEFAULT_REGION};
+use latency::Op;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::time::Instant;
 
-/// The embedded simulator.
-pub struct SimProvider;
+/// The embedded AWS simulator.
+///
+/// Clones share one simulated cloud, so a test can keep a handle to inspect
+/// the cloud after handing another to the engine.
+///
+/// ```
+/// use keel::provider::sim::{SimLatency, SimProvider};
+/// let sim = SimProvider::in_memory().with_latency(SimLatency::none());
+/// let inspector = sim.clone();
+/// assert_eq!(inspector.resource_count(), 0);
+/// assert_eq!(inspector.region(), "us-east-1");
+/// ```
+#[derive(Clone)]
+pub struct SimProvider {
+    inner: Arc<Inner>,
+    latency: SimLatency,
+}
+
+struct Inner {
+    state: Mutex<State>,
+    path: Option<PathBuf>,
+    /// tokio's clock when the simulator opened; the cloud's clock is
+    /// `base_ms` plus the time elapsed since.
+    epoch: Instant,
+    base_ms: u64,
+}
+
+struct State {
+    cloud: Cloud,
+    calls: BTreeMap<String, u64>,
+}
+
+/// Whether an AWS API name is read-only (`Describe*`, `Get*`, `List*`).
+fn is_read_only(api: &str) -> bool {
+    ["Describe", "Get", "List"]
+        .iter()
+        .any(|p| api.starts_with(p))
+}
+
+/// The result of one look at something that completes over time.
+enum Poll<T> {
+    /// Done.
+    Ready(T),
+    /// Not yet; look again at this time on the cloud's clock.
+    At(u64),
+}
 
 impl SimProvider {
-    /// A simulator that keeps its cloud in memory.
+    /// A simulator whose cloud lives in memory only, with no latency.
     pub fn in_memory() -> Self {
-        SimProvider
+        Self::with_cloud(Cloud::new(DEFAULT_REGION), None, SimLatency::none())
     }
+
+    /// A simulator whose cloud is saved at `path` after every mutating call
+    /// and loaded from it if it exists. A file that can't be read or parsed
+    /// is an error (it is never silently replaced).
+    pub fn open(path: &Path, latency: SimLatency) -> Result<Self, SimStoreError> {
+        let cloud = store::load(path)?.unwrap_or_else(|| Cloud::new(DEFAULT_REGION));
+        Ok(Self::with_cloud(cloud, Some(path.to_path_buf()), latency))
+    }
+
+    fn with_cloud(cloud: Cloud, path: Option<PathBuf>, latency: SimLatency) -> Self {
+        let base_ms = cloud.clock_ms;
+        Self {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State {
+                    cloud,
+                    calls: BTreeMap::new(),
+                }),
+                path,
+                epoch: Instant::now(),
+                base_ms,
+            }),
+            latency,
+        }
+    }
+
+    /// This handle with different latency (other clones keep theirs).
+    pub fn with_latency(mut self, latency: SimLatency) -> Self {
+        self.latency = latency;
+        self
+    }
+
+    /// The latency of this handle's calls.
+    pub fn latency(&self) -> SimLatency {
+        self.latency
+    }
+
+    /// The simulated region, `us-east-1` unless a loaded cloud says otherwise.
+    pub fn region(&self) -> String {
+        self.lock().cloud.region.clone()
+    }
+
+    /// The file the cloud is saved in, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.path.as_deref()
+    }
+
+    /// How many times each AWS API was called through this simulator (all
+    /// clones), by AWS name (`CreateVpc`, `DescribeNatGateways`…). Counts
+    /// are not persisted.
+    pub fn api_calls(&self) -> BTreeMap<String, u64> {
+        self.lock().calls.clone()
+    }
+
+    /// How many calls changed something (every API but `Describe*`, `Get*`
+    /// and `List*`).
+    pub fn mutating_calls(&self) -> u64 {
+        let state = self.lock();
+        let calls = state.calls.iter();
+        calls
+            .filter(|(k, _)| !is_read_only(k))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// How many resources exist, instances included. What AWS makes along
+    /// with a VPC (main route table, default security group) doesn't count,
+    /// so a fully destroyed stack leaves 0.
+    pub fn resource_count(&self) -> usize {
+        self.peek(|c| c.resource_counts().values().sum())
+    }
+
+    /// How many resources of each type exist, by type token (instances as
+    /// `aws:ec2:Instance`); types with none are left out.
+    pub fn resource_counts(&self) -> BTreeMap<String, usize> {
+        self.peek(|c| c.resource_counts())
+    }
+
+    /// How many container instances are registered with cluster `name` now.
+    pub fn registered_instances(&self, cluster_name: &str) -> u64 {
+        self.peek(|c| c.registered_count(cluster_name))
+    }
+
+    /// Every instance, with its state and ECS registration.
+    pub fn instances(&self) -> Vec<SimInstance> {
+        self.peek(|c| c.instance_summaries())
+    }
+
+    /// For each instance, whether it can reach the regional ECS endpoint over
+    /// HTTPS now (routes, gateways, public address, security groups), or the
+    /// hop that fails.
+    pub fn instance_reachability(&self) -> Vec<(InstanceId, Result<(), String>)> {
+        self.peek(|c| {
+            let instances = c.instances.values();
+            instances
+                .map(|i| (InstanceId::new(&i.id), c.ecs_reachability(i)))
+                .collect()
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A poisoned lock means a panic elsewhere mid-call; the model is
+        // plain data and every operation validates before it mutates.
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn clock(&self, cloud: &Cloud) -> Clock {
+        let elapsed = u64::try_from(self.inner.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        Clock {
+            now: self
+                .inner
+                .base_ms
+                .saturating_add(elapsed)
+                .max(cloud.clock_ms),
+            latency: self.latency,
+        }
+    }
+
+    /// Looks at the (up-to-date) cloud without making an API call.
+    fn peek<T>(&self, f: impl FnOnce(&Cloud) -> T) -> T {
+        let mut state = self.lock();
+        let clock = self.clock(&state.cloud);
+        state.cloud.reconcile(&clock);
+        f(&state.cloud)
+    }
+
+    /// Like [`peek`](Self::peek), for lookups that need `&mut` access
+    /// (no API call, nothing saved).
+    fn peek_mut<T>(&self, f: impl FnOnce(&mut Cloud) -> T) -> T {
+        let mut state = self.lock();
+        let clock = self.clock(&state.cloud);
+        state.cloud.reconcile(&clock);
+        f(&mut state.cloud)
+    }
+
+    /// One AWS API call named `api`: counted, applied to the up-to-date
+    /// cloud, and saved if it may have changed anything.
+    fn api<T>(
+        &self,
+        api: &str,
+        f: impl FnOnce(&mut Cloud, &Clock) -> Result<T, ProviderError>,
+    ) -> Result<T, ProviderError> {
+        let mut state = self.lock();
+        *state.calls.entry(api.to_string()).or_default() += 1;
+        let clock = self.clock(&state.cloud);
+        state.cloud.reconcile(&clock);
+        let result = f(&mut state.cloud, &clock);
+        state.cloud.reconcile(&clock);
+        if let (false, Some(path)) = (is_read_only(api), &self.inner.path) {
+            if let Err(e) = store::save(path, &state.cloud) {
+                let saved = ProviderError::new("InternalFailure", e.to_string());
+                return result.and(Err(saved));
+            }
+        }
+        result
+    }
+
+    /// A read-only call returning a resource's outputs, or `None` if it's gone.
+    async fn describe<T: Serialize>(
+        &self,
+        api: &str,
+        f: impl FnOnce(&Cloud) -> Option<T>,
+    ) -> Result<Option<Outputs>, ProviderError> {
+        let found = self.api(api, |c, _| Ok(f(c)))?;
+        self.pause(Op::Read).await;
+        found.map(|o| outputs(&o)).transpose()
+    }
+
+    /// Sleeps as long as `op` takes at this handle's latency.
+    async fn pause(&self, op: Op) {
+        let d = self.latency.duration(op);
+        if !d.is_zero() {
+            tokio::time::sleep(d).await;
+        }
+    }
+
+    /// Polls with read-only call `api` until `f` is ready, sleeping until the
+    /// time it names in between.
+    async fn wait_for<T>(
+        &self,
+        api: &str,
+        mut f: impl FnMut(&mut Cloud, &Clock) -> Result<Poll<T>, ProviderError>,
+    ) -> Result<T, ProviderError> {
+        loop {
+            let (poll, now) = self.api(api, |c, clock| Ok((f(c, clock)?, clock.now)))?;
+            match poll {
+                Poll::Ready(v) => return Ok(v),
+                Poll::At(at) => {
+                    let ms = at.saturating_sub(now).max(1);
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                }
+            }
+        }
+    }
+
+    /// Makes the tags of `id` equal `tags`, with the kind's tag APIs.
+    fn retag(&self, kind: Kind, id: &str, tags: &Tags) -> Result<(), ProviderError> {
+        let current = self
+            .peek_mut(|c| c.tags_mut(kind, id).cloned())
+            .ok_or_else(|| kind.not_found(id))?;
+        let (add, remove) = kind.tag_apis();
+        let gone: Vec<String> = current
+            .keys()
+            .filter(|k| !tags.contains_key(*k))
+            .cloned()
+            .collect();
+        if !gone.is_empty() {
+            self.api(remove, |c, _| {
+                let t = c.tags_mut(kind, id).ok_or_else(|| kind.not_found(id))?;
+                gone.iter().for_each(|k| {
+                    t.remove(k);
+                });
+                Ok(())
+            })?;
+        }
+        if tags.iter().any(|(k, v)| current.get(k) != Some(v)) {
+            self.api(add, |c, _| {
+                let t = c.tags_mut(kind, id).ok_or_else(|| kind.not_found(id))?;
+                t.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for SimProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimProvider")
+            .field("path", &self.inner.path)
+            .field("latency", &self.latency)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A resource's outputs struct as the provider returns it.
+fn outputs<T: Serialize>(value: &T) -> Result<Outputs, ProviderError> {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(ProviderError::new(
+            "InternalFailure",
+            format!("outputs serialized as {other}, not an object"),
+        )),
+        Err(e) => Err(ProviderError::new("InternalFailure", e.to_string())),
+    }
+}
+
+/// The value of a resolved input (providers never see unresolved ones).
+fn resolved<'a, T>(urn: &Urn, field: &str, input: &'a Input<T>) -> Result<&'a T, ProviderError> {
+    input
+        .value()
+        .ok_or_else(|| ProviderError::bad_inputs(urn, format!("`{field}` is not resolved")))
+}
+
+fn parse_inputs<R: Resource>(urn: &Urn, inputs: Value) -> Result<R, ProviderError> {
+    if contains_unknown(&inputs) {
+        return Err(ProviderError::bad_inputs(
+            urn,
+            "some inputs are still unknown",
+        ));
+    }
+    serde_json::from_value(inputs).map_err(|e| ProviderError::bad_inputs(urn, e))
+}
+
+/// A resource type the simulator knows: its handlers make the AWS calls.
+#[async_trait]
+trait Simulated: Resource + Sized {
+    /// Creates the resource; returns its outputs.
+    async fn create(sim: &SimProvider, urn: &Urn, props: Self) -> Result<Outputs, ProviderError>;
+    /// Current outputs, or `None` if it no longer exists.
+    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError>;
+    /// Makes the live resource match `props` in place.
+    async fn update(
+        sim: &SimProvider,
+        urn: &Urn,
+        id: &str,
+        props: Self,
+    ) -> Result<Outputs, ProviderError>;
+    /// Deletes the resource; one already gone is fine.
+    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError>;
+}
+
+/// Runs `$body` with type alias `$R` set to the resource type named by
+/// `$token`; returns an error from the enclosing function for unknown types.
+macro_rules! by_type {
+    ($token:expr, $R:ident => $body:expr) => {{
+        let token: &str = $token;
+        if token == Vpc::TYPE {
+            type $R = Vpc;
+            $body
+        } else if token == Subnet::TYPE {
+            type $R = Subnet;
+            $body
+        } else if token == InternetGateway::TYPE {
+            type $R = InternetGateway;
+            $body
+        } else if token == ElasticIp::TYPE {
+            type $R = ElasticIp;
+            $body
+        } else if token == NatGateway::TYPE {
+            type $R = NatGateway;
+            $body
+        } else if token == RouteTable::TYPE {
+            type $R = RouteTable;
+            $body
+        } else if token == SecurityGroup::TYPE {
+            type $R = SecurityGroup;
+            $body
+        } else if token == LaunchTemplate::TYPE {
+            type $R = LaunchTemplate;
+            $body
+        } else if token == IamRole::TYPE {
+            type $R = IamRole;
+            $body
+        } else if token == InstanceProfile::TYPE {
+            type $R = InstanceProfile;
+            $body
+        } else if token == AutoScalingGroup::TYPE {
+            type $R = AutoScalingGroup;
+            $body
+        } else if token == EcsCluster::TYPE {
+            type $R = EcsCluster;
+            $body
+        } else {
+            return Err(ProviderError::new(
+                "UnsupportedResourceType",
+                format!("the simulator doesn't know resource type `{token}`"),
+            ));
+        }
+    }};
 }
 
 #[async_trait]
@@ -17,16 +441,33 @@ impl Provider for SimProvider {
     fn name(&self) -> &str {
         "sim"
     }
+
     async fn create(&self, r: CreateRequest) -> Result<CreateResponse, ProviderError> {
-        Err(ProviderError::new("NotImplemented", r.urn.to_string()))
+        let urn = r.urn;
+        let outputs = by_type!(urn.type_token(), R => {
+            <R as Simulated>::create(self, &urn, parse_inputs::<R>(&urn, r.inputs)?).await?
+        });
+        let id = outputs
+            .get("id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ProviderError::new("InternalFailure", format!("{urn}: no id output")))?
+            .to_string();
+        Ok(CreateResponse { id, outputs })
     }
+
     async fn read(&self, r: ReadRequest) -> Result<Option<Outputs>, ProviderError> {
-        Err(ProviderError::new("NotImplemented", r.urn.to_string()))
+        by_type!(r.urn.type_token(), R => <R as Simulated>::read(self, &r.id).await)
     }
+
     async fn update(&self, r: UpdateRequest) -> Result<Outputs, ProviderError> {
-        Err(ProviderError::new("NotImplemented", r.urn.to_string()))
+        let urn = r.urn;
+        by_type!(urn.type_token(), R => {
+            let props = parse_inputs::<R>(&urn, r.new_inputs)?;
+            <R as Simulated>::update(self, &urn, &r.id, props).await
+        })
     }
+
     async fn delete(&self, r: DeleteRequest) -> Result<(), ProviderError> {
-        Err(ProviderError::new("NotImplemented", r.urn.to_string()))
+        by_type!(r.urn.type_token(), R => <R as Simulated>::delete(self, &r.id).await)
     }
 }

@@ -1,0 +1,499 @@
+//! Internet gateways, Elastic IPs and NAT gateways in the simulated cloud:
+//! attachment rules (one internet gateway per VPC, detach before delete), an
+//! Elastic IP in use by a NAT gateway can't be released, and a NAT gateway's
+//! life cycle (`pending` → `available`, `deleting` → `deleted`, the slowest
+//! thing in a VPC). Also the provider handlers for [`InternetGateway`],
+//! [`ElasticIp`] and [`NatGateway`]; the handlers wait for NAT gateways the
+//! way Terraform does.
+
+use super::cloud::{dependency, fresh_id, Clock, Cloud, Kind};
+use super::latency::Op;
+use super::{outputs, resolved, Outputs, Poll, SimProvider, Simulated};
+use crate::aws::ec2::{
+    Connectivity, ElasticIp, ElasticIpOutputs, InternetGateway, InternetGatewayOutputs, NatGateway,
+    NatGatewayOutputs,
+};
+use crate::provider::ProviderError;
+use crate::resource::{AllocationId, InternetGatewayId, NatGatewayId, SubnetId, Tags, Urn, VpcId};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::net::Ipv4Addr;
+
+/// An internet gateway and its attachment.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct InternetGatewayRec {
+    pub id: String,
+    pub vpc_id: Option<String>,
+    pub tags: Tags,
+}
+
+/// An Elastic IP allocation.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct AddressRec {
+    pub id: String,
+    pub public_ip: Ipv4Addr,
+    /// The NAT gateway using the address.
+    pub nat_gateway_id: Option<String>,
+    pub tags: Tags,
+}
+
+/// A NAT gateway's state, as AWS names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum NatState {
+    Pending,
+    Available,
+    Deleting,
+    Deleted,
+}
+
+impl NatState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NatState::Pending => "pending",
+            NatState::Available => "available",
+            NatState::Deleting => "deleting",
+            NatState::Deleted => "deleted",
+        }
+    }
+}
+
+/// A NAT gateway.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct NatGatewayRec {
+    pub id: String,
+    pub vpc_id: String,
+    pub subnet_id: String,
+    pub connectivity: Connectivity,
+    pub allocation_id: Option<String>,
+    pub private_ip: Ipv4Addr,
+    pub state: NatState,
+    /// When the current `pending` or `deleting` state ends (cloud clock).
+    pub until_ms: u64,
+    pub tags: Tags,
+}
+
+impl NatGatewayRec {
+    /// Deleted (AWS keeps showing deleted gateways for a while).
+    pub fn is_gone(&self) -> bool {
+        self.state == NatState::Deleted
+    }
+}
+
+impl Cloud {
+    pub fn internet_gateway(&self, id: &str) -> Result<&InternetGatewayRec, ProviderError> {
+        let found = self.internet_gateways.get(id);
+        found.ok_or_else(|| Kind::InternetGateway.not_found(id))
+    }
+
+    /// The live (not deleted) NAT gateway `id`.
+    pub fn nat_gateway(&self, id: &str) -> Result<&NatGatewayRec, ProviderError> {
+        let found = self.nat_gateways.get(id).filter(|n| !n.is_gone());
+        found.ok_or_else(|| Kind::NatGateway.not_found(id))
+    }
+
+    /// CreateInternetGateway (detached).
+    pub fn create_internet_gateway(&mut self, tags: Tags) -> String {
+        let id = fresh_id("igw", &self.internet_gateways);
+        let igw = InternetGatewayRec {
+            id: id.clone(),
+            vpc_id: None,
+            tags,
+        };
+        self.internet_gateways.insert(id.clone(), igw);
+        id
+    }
+
+    /// AttachInternetGateway: the gateway must be detached, and the VPC have none.
+    pub fn attach_internet_gateway(&mut self, id: &str, vpc_id: &str) -> Result<(), ProviderError> {
+        let igw = self.internet_gateway(id)?;
+        self.vpc(vpc_id)?;
+        let already = |what: &str, other: &str| {
+            ProviderError::new(
+                "Resource.AlreadyAssociated",
+                format!("resource {what} is already attached to network {other}"),
+            )
+        };
+        if let Some(other) = &igw.vpc_id {
+            return Err(already(id, other));
+        }
+        let taken = self
+            .internet_gateways
+            .values()
+            .find(|g| g.vpc_id.as_deref() == Some(vpc_id));
+        if let Some(other) = taken {
+            return Err(already(vpc_id, &other.id));
+        }
+        if let Some(igw) = self.internet_gateways.get_mut(id) {
+            igw.vpc_id = Some(vpc_id.to_string());
+        }
+        Ok(())
+    }
+
+    /// DetachInternetGateway.
+    pub fn detach_internet_gateway(&mut self, id: &str, vpc_id: &str) -> Result<(), ProviderError> {
+        let igw = self.internet_gateway(id)?;
+        if igw.vpc_id.as_deref() != Some(vpc_id) {
+            return Err(ProviderError::new(
+                "Gateway.NotAttached",
+                format!("resource {id} is not attached to network {vpc_id}"),
+            ));
+        }
+        if let Some(igw) = self.internet_gateways.get_mut(id) {
+            igw.vpc_id = None;
+        }
+        Ok(())
+    }
+
+    /// DeleteInternetGateway: only when detached. Routes to it become blackholes.
+    pub fn delete_internet_gateway(&mut self, id: &str) -> Result<(), ProviderError> {
+        if let Some(vpc) = &self.internet_gateway(id)?.vpc_id {
+            return Err(dependency(format!(
+                "The internetGateway '{id}' has dependencies and cannot be deleted: it is attached to {vpc}"
+            )));
+        }
+        self.internet_gateways.remove(id);
+        Ok(())
+    }
+
+    /// AllocateAddress (domain vpc).
+    pub fn allocate_address(&mut self, tags: Tags) -> String {
+        let id = fresh_id("eipalloc", &self.addresses);
+        let address = AddressRec {
+            id: id.clone(),
+            public_ip: self.allocate_public_ip(),
+            nat_gateway_id: None,
+            tags,
+        };
+        self.addresses.insert(id.clone(), address);
+        id
+    }
+
+    /// ReleaseAddress: not while a NAT gateway uses it.
+    pub fn release_address(&mut self, id: &str) -> Result<(), ProviderError> {
+        let address = self
+            .addresses
+            .get(id)
+            .ok_or_else(|| Kind::Address.not_found(id))?;
+        if let Some(nat) = &address.nat_gateway_id {
+            return Err(ProviderError::new(
+                "InvalidIPAddress.InUse",
+                format!("Address {} ({id}) is in use by {nat}", address.public_ip),
+            ));
+        }
+        self.addresses.remove(id);
+        Ok(())
+    }
+
+    /// CreateNatGateway: `pending` until `clock` says it is available.
+    pub fn create_nat_gateway(
+        &mut self,
+        subnet_id: &str,
+        allocation_id: Option<&str>,
+        connectivity: Connectivity,
+        tags: Tags,
+        clock: &Clock,
+    ) -> Result<String, ProviderError> {
+        let vpc_id = self.subnet(subnet_id)?.vpc_id.clone();
+        match (connectivity, allocation_id) {
+            (Connectivity::Public, None) => {
+                return Err(ProviderError::new(
+                    "MissingParameter",
+                    "A public NAT gateway requires the parameter AllocationId",
+                ))
+            }
+            (Connectivity::Private, Some(_)) => {
+                return Err(ProviderError::new(
+                    "InvalidParameterCombination",
+                    "A private NAT gateway can't have an Elastic IP allocation",
+                ))
+            }
+            (Connectivity::Public, Some(alloc)) => {
+                let address = self
+                    .addresses
+                    .get(alloc)
+                    .ok_or_else(|| Kind::Address.not_found(alloc))?;
+                if let Some(other) = &address.nat_gateway_id {
+                    return Err(ProviderError::new(
+                        "Resource.AlreadyAssociated",
+                        format!("Elastic IP address [{alloc}] is already associated with {other}"),
+                    ));
+                }
+            }
+            (Connectivity::Private, None) => {}
+        }
+        let private_ip = self.allocate_private_ip(subnet_id)?;
+        let id = fresh_id("nat", &self.nat_gateways);
+        if let Some(address) = allocation_id.and_then(|a| self.addresses.get_mut(a)) {
+            address.nat_gateway_id = Some(id.clone());
+        }
+        let nat = NatGatewayRec {
+            id: id.clone(),
+            vpc_id,
+            subnet_id: subnet_id.to_string(),
+            connectivity,
+            allocation_id: allocation_id.map(str::to_string),
+            private_ip,
+            state: NatState::Pending,
+            until_ms: clock.after(Op::NatCreate),
+            tags,
+        };
+        self.nat_gateways.insert(id.clone(), nat);
+        Ok(id)
+    }
+
+    /// DeleteNatGateway: `deleting`, then `deleted` (its Elastic IP free again).
+    pub fn delete_nat_gateway(&mut self, id: &str, clock: &Clock) -> Result<(), ProviderError> {
+        let nat = self
+            .nat_gateways
+            .get_mut(id)
+            .ok_or_else(|| Kind::NatGateway.not_found(id))?;
+        if matches!(nat.state, NatState::Pending | NatState::Available) {
+            nat.state = NatState::Deleting;
+            nat.until_ms = clock.after(Op::NatDelete);
+        }
+        Ok(())
+    }
+
+    /// Moves NAT gateways whose state has run its time.
+    pub fn advance_nat_gateways(&mut self, now: u64) {
+        let mut released = Vec::new();
+        for nat in self.nat_gateways.values_mut() {
+            match nat.state {
+                NatState::Pending if now >= nat.until_ms => nat.state = NatState::Available,
+                NatState::Deleting if now >= nat.until_ms => {
+                    nat.state = NatState::Deleted;
+                    released.extend(nat.allocation_id.clone());
+                }
+                _ => {}
+            }
+        }
+        for alloc in released {
+            if let Some(address) = self.addresses.get_mut(&alloc) {
+                address.nat_gateway_id = None;
+            }
+        }
+    }
+
+    fn igw_outputs(&self, g: &InternetGatewayRec) -> InternetGatewayOutputs {
+        InternetGatewayOutputs {
+            id: InternetGatewayId::new(&g.id),
+            arn: self.arn("ec2", &format!("internet-gateway/{}", g.id)),
+            vpc_id: g.vpc_id.as_deref().map(VpcId::new),
+        }
+    }
+
+    fn nat_outputs(&self, n: &NatGatewayRec) -> NatGatewayOutputs {
+        let address = n.allocation_id.as_ref().and_then(|a| self.addresses.get(a));
+        NatGatewayOutputs {
+            id: NatGatewayId::new(&n.id),
+            subnet_id: SubnetId::new(&n.subnet_id),
+            public_ip: address.map(|a| a.public_ip.to_string()),
+            private_ip: n.private_ip.to_string(),
+            state: n.state.as_str().to_string(),
+        }
+    }
+}
+
+fn address_outputs(a: &AddressRec) -> ElasticIpOutputs {
+    ElasticIpOutputs {
+        id: AllocationId::new(&a.id),
+        public_ip: a.public_ip.to_string(),
+    }
+}
+
+impl SimProvider {
+    fn igw_outputs(&self, id: &str) -> Result<Outputs, ProviderError> {
+        outputs(&self.peek(|c| c.internet_gateway(id).map(|g| c.igw_outputs(g)))?)
+    }
+
+    /// Detaches gateway `id` from whatever VPC it is attached to.
+    fn detach_igw(&self, id: &str) -> Result<(), ProviderError> {
+        let attached = self.peek(|c| c.internet_gateway(id).map(|g| g.vpc_id.clone()))?;
+        if let Some(vpc) = attached {
+            self.api("DetachInternetGateway", |c, _| {
+                c.detach_internet_gateway(id, &vpc)
+            })?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Simulated for InternetGateway {
+    async fn create(sim: &SimProvider, urn: &Urn, props: Self) -> Result<Outputs, ProviderError> {
+        let vpc = props
+            .vpc_id
+            .as_ref()
+            .map(|v| resolved(urn, "vpc_id", v))
+            .transpose()?;
+        let id = sim.api("CreateInternetGateway", |c, _| {
+            Ok(c.create_internet_gateway(props.tags.clone()))
+        })?;
+        if let Some(vpc) = vpc {
+            if let Err(e) = sim.api("AttachInternetGateway", |c, _| {
+                c.attach_internet_gateway(&id, vpc.as_str())
+            }) {
+                // Don't leave a gateway nobody records behind.
+                sim.api("DeleteInternetGateway", |c, _| {
+                    c.delete_internet_gateway(&id)
+                })?;
+                return Err(e);
+            }
+        }
+        sim.pause(Op::Call).await;
+        sim.igw_outputs(&id)
+    }
+
+    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError> {
+        let igws = |c: &Cloud| c.internet_gateways.get(id).map(|g| c.igw_outputs(g));
+        sim.describe("DescribeInternetGateways", igws).await
+    }
+
+    async fn update(
+        sim: &SimProvider,
+        urn: &Urn,
+        id: &str,
+        props: Self,
+    ) -> Result<Outputs, ProviderError> {
+        let want = props
+            .vpc_id
+            .as_ref()
+            .map(|v| resolved(urn, "vpc_id", v))
+            .transpose()?;
+        let attached = sim.peek(|c| c.internet_gateway(id).map(|g| g.vpc_id.clone()))?;
+        if attached.as_deref() != want.map(|v| v.as_str()) {
+            sim.detach_igw(id)?;
+            if let Some(vpc) = want {
+                sim.api("AttachInternetGateway", |c, _| {
+                    c.attach_internet_gateway(id, vpc.as_str())
+                })?;
+            }
+        }
+        sim.retag(Kind::InternetGateway, id, &props.tags)?;
+        sim.pause(Op::Call).await;
+        sim.igw_outputs(id)
+    }
+
+    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
+        let gone = |e: &ProviderError| e.code == "InvalidInternetGatewayID.NotFound";
+        match sim.detach_igw(id) {
+            Err(e) if gone(&e) => return Ok(()),
+            other => other?,
+        }
+        match sim.api("DeleteInternetGateway", |c, _| {
+            c.delete_internet_gateway(id)
+        }) {
+            Err(e) if gone(&e) => return Ok(()),
+            other => other?,
+        }
+        sim.pause(Op::Call).await;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Simulated for ElasticIp {
+    async fn create(sim: &SimProvider, _urn: &Urn, props: Self) -> Result<Outputs, ProviderError> {
+        let id = sim.api("AllocateAddress", |c, _| {
+            Ok(c.allocate_address(props.tags.clone()))
+        })?;
+        sim.pause(Op::Call).await;
+        Self::read(sim, &id)
+            .await?
+            .ok_or_else(|| Kind::Address.not_found(&id))
+    }
+
+    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError> {
+        sim.describe("DescribeAddresses", |c| {
+            c.addresses.get(id).map(address_outputs)
+        })
+        .await
+    }
+
+    async fn update(
+        sim: &SimProvider,
+        _urn: &Urn,
+        id: &str,
+        props: Self,
+    ) -> Result<Outputs, ProviderError> {
+        sim.retag(Kind::Address, id, &props.tags)?;
+        let found = sim.peek(|c| c.addresses.get(id).map(address_outputs));
+        outputs(&found.ok_or_else(|| Kind::Address.not_found(id))?)
+    }
+
+    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
+        match sim.api("ReleaseAddress", |c, _| c.release_address(id)) {
+            Err(e) if e.code == "InvalidAllocationID.NotFound" => return Ok(()),
+            other => other?,
+        }
+        sim.pause(Op::Call).await;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Simulated for NatGateway {
+    async fn create(sim: &SimProvider, urn: &Urn, props: Self) -> Result<Outputs, ProviderError> {
+        let subnet = resolved(urn, "subnet_id", &props.subnet_id)?.as_str();
+        let alloc = props
+            .allocation_id
+            .as_ref()
+            .map(|a| resolved(urn, "allocation_id", a))
+            .transpose()?;
+        let id = sim.api("CreateNatGateway", |c, clock| {
+            let alloc = alloc.map(|a| a.as_str());
+            c.create_nat_gateway(subnet, alloc, props.connectivity, props.tags.clone(), clock)
+        })?;
+        // Wait for `available`, polling as Terraform does.
+        sim.wait_for("DescribeNatGateways", |c, _| {
+            let nat = c.nat_gateway(&id)?;
+            match nat.state {
+                NatState::Available => Ok(Poll::Ready(outputs(&c.nat_outputs(nat)))),
+                NatState::Pending => Ok(Poll::At(nat.until_ms)),
+                other => Err(ProviderError::new(
+                    "NatGatewayFailed",
+                    format!(
+                        "NAT gateway {id} became {} while being created",
+                        other.as_str()
+                    ),
+                )),
+            }
+        })
+        .await?
+    }
+
+    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError> {
+        let nats = |c: &Cloud| c.nat_gateway(id).ok().map(|n| c.nat_outputs(n));
+        sim.describe("DescribeNatGateways", nats).await
+    }
+
+    async fn update(
+        sim: &SimProvider,
+        _urn: &Urn,
+        id: &str,
+        props: Self,
+    ) -> Result<Outputs, ProviderError> {
+        sim.retag(Kind::NatGateway, id, &props.tags)?;
+        outputs(&sim.peek(|c| c.nat_gateway(id).map(|n| c.nat_outputs(n)))?)
+    }
+
+    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
+        match sim.api("DeleteNatGateway", |c, clock| {
+            c.delete_nat_gateway(id, clock)
+        }) {
+            Err(e) if e.code == "NatGatewayNotFound" => return Ok(()),
+            other => other?,
+        }
+        sim.wait_for("DescribeNatGateways", |c, _| match c.nat_gateways.get(id) {
+            Some(n) if !n.is_gone() => Ok(Poll::At(n.until_ms)),
+            _ => {
+                // AWS forgets deleted gateways after a while; the simulator
+                // does once the deletion has been seen.
+                c.nat_gateways.remove(id);
+                Ok(Poll::Ready(()))
+            }
+        })
+        .await
+    }
+}

@@ -1,0 +1,372 @@
+//! IAM in the simulated cloud: roles and instance profiles, global names
+//! unique per account, at most one role per profile, and the delete rules
+//! (a role can't go while attached policies or a profile hold it; a profile
+//! can't go while it holds a role). Also the provider handlers for
+//! [`IamRole`] and [`InstanceProfile`]; the profile handler waits for IAM's
+//! propagation delay, as instances launched sooner couldn't use it.
+
+use super::cloud::{iam_arn, physical_name, Cloud, Kind};
+use super::latency::Op;
+use super::{outputs, resolved, Outputs, SimProvider, Simulated};
+use crate::aws::iam::{IamRole, IamRoleOutputs, InstanceProfile, InstanceProfileOutputs};
+use crate::provider::ProviderError;
+use crate::resource::{InstanceProfileName, RoleName, Tags, Urn};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// An IAM role.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct RoleRec {
+    pub name: String,
+    pub assume_role_policy: String,
+    pub managed_policy_arns: Vec<String>,
+    pub tags: Tags,
+}
+
+/// An instance profile.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct ProfileRec {
+    pub name: String,
+    pub roles: Vec<String>,
+    pub tags: Tags,
+}
+
+fn conflict(message: impl Into<String>) -> ProviderError {
+    ProviderError::new("DeleteConflict", message)
+}
+
+fn exists(what: &str, name: &str) -> ProviderError {
+    ProviderError::new(
+        "EntityAlreadyExists",
+        format!("{what} with name {name} already exists."),
+    )
+}
+
+impl Cloud {
+    pub fn role(&self, name: &str) -> Result<&RoleRec, ProviderError> {
+        self.roles
+            .get(name)
+            .ok_or_else(|| Kind::Role.not_found(name))
+    }
+
+    pub fn instance_profile(&self, name: &str) -> Result<&ProfileRec, ProviderError> {
+        let found = self.instance_profiles.get(name);
+        found.ok_or_else(|| Kind::InstanceProfile.not_found(name))
+    }
+
+    /// CreateRole.
+    pub fn create_role(
+        &mut self,
+        name: &str,
+        policy: &str,
+        tags: Tags,
+    ) -> Result<(), ProviderError> {
+        if self.roles.contains_key(name) {
+            return Err(exists("Role", name));
+        }
+        let role = RoleRec {
+            name: name.to_string(),
+            assume_role_policy: policy.to_string(),
+            managed_policy_arns: Vec::new(),
+            tags,
+        };
+        self.roles.insert(name.to_string(), role);
+        Ok(())
+    }
+
+    /// UpdateAssumeRolePolicy.
+    pub fn update_assume_role_policy(
+        &mut self,
+        name: &str,
+        policy: &str,
+    ) -> Result<(), ProviderError> {
+        let role = self
+            .roles
+            .get_mut(name)
+            .ok_or_else(|| Kind::Role.not_found(name))?;
+        role.assume_role_policy = policy.to_string();
+        Ok(())
+    }
+
+    /// AttachRolePolicy (attaching one already attached is a no-op, as in AWS).
+    pub fn attach_role_policy(&mut self, name: &str, arn: &str) -> Result<(), ProviderError> {
+        let role = self
+            .roles
+            .get_mut(name)
+            .ok_or_else(|| Kind::Role.not_found(name))?;
+        if !role.managed_policy_arns.iter().any(|a| a == arn) {
+            role.managed_policy_arns.push(arn.to_string());
+        }
+        Ok(())
+    }
+
+    /// DetachRolePolicy.
+    pub fn detach_role_policy(&mut self, name: &str, arn: &str) -> Result<(), ProviderError> {
+        let role = self
+            .roles
+            .get_mut(name)
+            .ok_or_else(|| Kind::Role.not_found(name))?;
+        let before = role.managed_policy_arns.len();
+        role.managed_policy_arns.retain(|a| a != arn);
+        if role.managed_policy_arns.len() == before {
+            return Err(ProviderError::new(
+                "NoSuchEntity",
+                format!("Policy {arn} was not found."),
+            ));
+        }
+        Ok(())
+    }
+
+    /// DeleteRole: not while policies are attached or a profile holds it.
+    pub fn delete_role(&mut self, name: &str) -> Result<(), ProviderError> {
+        let role = self.role(name)?;
+        if !role.managed_policy_arns.is_empty() {
+            return Err(conflict(
+                "Cannot delete entity, must detach all policies first.",
+            ));
+        }
+        let holders: Vec<&str> = self
+            .instance_profiles
+            .values()
+            .filter(|p| p.roles.iter().any(|r| r == name))
+            .map(|p| p.name.as_str())
+            .collect();
+        if !holders.is_empty() {
+            return Err(conflict(format!(
+                "Cannot delete entity, must remove roles from instance profile first ({}).",
+                holders.join(", ")
+            )));
+        }
+        self.roles.remove(name);
+        Ok(())
+    }
+
+    /// CreateInstanceProfile (empty).
+    pub fn create_instance_profile(&mut self, name: &str, tags: Tags) -> Result<(), ProviderError> {
+        if self.instance_profiles.contains_key(name) {
+            return Err(exists("Instance Profile", name));
+        }
+        let profile = ProfileRec {
+            name: name.to_string(),
+            roles: Vec::new(),
+            tags,
+        };
+        self.instance_profiles.insert(name.to_string(), profile);
+        Ok(())
+    }
+
+    /// AddRoleToInstanceProfile: the role must exist; a profile holds one role.
+    pub fn add_role_to_instance_profile(
+        &mut self,
+        name: &str,
+        role: &str,
+    ) -> Result<(), ProviderError> {
+        self.role(role)?;
+        let profile = self.instance_profile(name)?;
+        if !profile.roles.is_empty() {
+            return Err(ProviderError::new(
+                "LimitExceeded",
+                "Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1",
+            ));
+        }
+        if let Some(p) = self.instance_profiles.get_mut(name) {
+            p.roles.push(role.to_string());
+        }
+        Ok(())
+    }
+
+    /// RemoveRoleFromInstanceProfile.
+    pub fn remove_role_from_instance_profile(
+        &mut self,
+        name: &str,
+        role: &str,
+    ) -> Result<(), ProviderError> {
+        let profile = self
+            .instance_profiles
+            .get_mut(name)
+            .ok_or_else(|| Kind::InstanceProfile.not_found(name))?;
+        let before = profile.roles.len();
+        profile.roles.retain(|r| r != role);
+        if profile.roles.len() == before {
+            return Err(Kind::Role.not_found(role));
+        }
+        Ok(())
+    }
+
+    /// DeleteInstanceProfile: not while it holds a role.
+    pub fn delete_instance_profile(&mut self, name: &str) -> Result<(), ProviderError> {
+        if !self.instance_profile(name)?.roles.is_empty() {
+            return Err(conflict(
+                "Cannot delete entity, must remove roles from instance profile first.",
+            ));
+        }
+        self.instance_profiles.remove(name);
+        Ok(())
+    }
+}
+
+fn role_outputs(r: &RoleRec) -> IamRoleOutputs {
+    IamRoleOutputs {
+        id: RoleName::new(&r.name),
+        name: RoleName::new(&r.name),
+        arn: iam_arn("role", &r.name),
+    }
+}
+
+fn profile_outputs(p: &ProfileRec) -> InstanceProfileOutputs {
+    InstanceProfileOutputs {
+        id: InstanceProfileName::new(&p.name),
+        name: InstanceProfileName::new(&p.name),
+        arn: iam_arn("instance-profile", &p.name),
+    }
+}
+
+impl SimProvider {
+    /// Makes role `name`'s trust policy and attached policies match `props`.
+    fn sync_role(&self, name: &str, props: &IamRole) -> Result<(), ProviderError> {
+        let have = self.peek(|c| c.role(name).cloned())?;
+        if have.assume_role_policy != props.assume_role_policy {
+            self.api("UpdateAssumeRolePolicy", |c, _| {
+                c.update_assume_role_policy(name, &props.assume_role_policy)
+            })?;
+        }
+        for arn in &have.managed_policy_arns {
+            if !props.managed_policy_arns.contains(arn) {
+                self.api("DetachRolePolicy", |c, _| c.detach_role_policy(name, arn))?;
+            }
+        }
+        for arn in &props.managed_policy_arns {
+            if !have.managed_policy_arns.contains(arn) {
+                self.api("AttachRolePolicy", |c, _| c.attach_role_policy(name, arn))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts `role` (alone) in profile `name`.
+    fn set_profile_role(&self, name: &str, role: &str) -> Result<(), ProviderError> {
+        let have = self.peek(|c| c.instance_profile(name).map(|p| p.roles.clone()))?;
+        for old in have.iter().filter(|r| *r != role) {
+            self.api("RemoveRoleFromInstanceProfile", |c, _| {
+                c.remove_role_from_instance_profile(name, old)
+            })?;
+        }
+        if !have.iter().any(|r| r == role) {
+            self.api("AddRoleToInstanceProfile", |c, _| {
+                c.add_role_to_instance_profile(name, role)
+            })?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Simulated for IamRole {
+    async fn create(sim: &SimProvider, urn: &Urn, props: Self) -> Result<Outputs, ProviderError> {
+        let name = physical_name(props.name.as_deref(), urn.name());
+        sim.api("CreateRole", |c, _| {
+            c.create_role(&name, &props.assume_role_policy, props.tags.clone())
+        })?;
+        sim.sync_role(&name, &props)?;
+        sim.pause(Op::Call).await;
+        outputs(&sim.peek(|c| c.role(&name).map(role_outputs))?)
+    }
+
+    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError> {
+        sim.describe("GetRole", |c| c.roles.get(id).map(role_outputs))
+            .await
+    }
+
+    async fn update(
+        sim: &SimProvider,
+        _urn: &Urn,
+        id: &str,
+        props: Self,
+    ) -> Result<Outputs, ProviderError> {
+        sim.sync_role(id, &props)?;
+        sim.retag(Kind::Role, id, &props.tags)?;
+        sim.pause(Op::Call).await;
+        outputs(&sim.peek(|c| c.role(id).map(role_outputs))?)
+    }
+
+    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
+        let attached = match sim.api("ListAttachedRolePolicies", |c, _| {
+            c.role(id).map(|r| r.managed_policy_arns.clone())
+        }) {
+            Err(e) if e.code == "NoSuchEntity" => return Ok(()),
+            other => other?,
+        };
+        for arn in &attached {
+            sim.api("DetachRolePolicy", |c, _| c.detach_role_policy(id, arn))?;
+        }
+        sim.api("DeleteRole", |c, _| c.delete_role(id))?;
+        sim.pause(Op::Call).await;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Simulated for InstanceProfile {
+    async fn create(sim: &SimProvider, urn: &Urn, props: Self) -> Result<Outputs, ProviderError> {
+        let role = resolved(urn, "role", &props.role)?.as_str();
+        let name = physical_name(props.name.as_deref(), urn.name());
+        sim.api("CreateInstanceProfile", |c, _| {
+            c.create_instance_profile(&name, props.tags.clone())
+        })?;
+        if let Err(e) = sim.set_profile_role(&name, role) {
+            // Roll back, so no profile is left that nobody records.
+            sim.api("DeleteInstanceProfile", |c, _| {
+                c.delete_instance_profile(&name)
+            })?;
+            return Err(e);
+        }
+        // IAM is eventually consistent: EC2 can't use the profile yet.
+        sim.pause(Op::IamPropagation).await;
+        outputs(&sim.peek(|c| c.instance_profile(&name).map(profile_outputs))?)
+    }
+
+    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError> {
+        let profiles = |c: &Cloud| c.instance_profiles.get(id).map(profile_outputs);
+        sim.describe("GetInstanceProfile", profiles).await
+    }
+
+    async fn update(
+        sim: &SimProvider,
+        urn: &Urn,
+        id: &str,
+        props: Self,
+    ) -> Result<Outputs, ProviderError> {
+        let role = resolved(urn, "role", &props.role)?.as_str();
+        let changed = sim.peek(|c| c.instance_profile(id).map(|p| p.roles != [role]))?;
+        if changed {
+            sim.set_profile_role(id, role)?;
+        }
+        sim.retag(Kind::InstanceProfile, id, &props.tags)?;
+        sim.pause(if changed {
+            Op::IamPropagation
+        } else {
+            Op::Call
+        })
+        .await;
+        outputs(&sim.peek(|c| c.instance_profile(id).map(profile_outputs))?)
+    }
+
+    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
+        let roles = match sim.api("GetInstanceProfile", |c, _| {
+            c.instance_profile(id).map(|p| p.roles.clone())
+        }) {
+            Err(e) if e.code == "NoSuchEntity" => return Ok(()),
+            other => other?,
+        };
+        for role in &roles {
+            sim.api("RemoveRoleFromInstanceProfile", |c, _| {
+                c.remove_role_from_instance_profile(id, role)
+            })?;
+        }
+        sim.api("DeleteInstanceProfile", |c, _| {
+            c.delete_instance_profile(id)
+        })?;
+        sim.pause(Op::Call).await;
+        Ok(())
+    }
+}

@@ -1,0 +1,491 @@
+//! Route tables in the simulated cloud: the implicit local route, routes to
+//! internet and NAT gateways of the same VPC only, one explicit association
+//! per subnet (others use the VPC's main table), no deleting the main table,
+//! and longest-prefix route lookup, which the ECS reachability check uses.
+//! Also the provider handler for [`RouteTable`], which makes the live table
+//! match the declared one route by route and association by association.
+
+use super::cloud::{dependency, fresh_id, invalid, Cloud, Kind};
+use super::latency::Op;
+use super::{outputs, resolved, Outputs, SimProvider, Simulated};
+use crate::analysis::cidr;
+use crate::aws::ec2::{RouteTable, RouteTableOutputs, RouteTarget};
+use crate::provider::ProviderError;
+use crate::resource::{RouteTableId, Tags, Urn, VpcId};
+use async_trait::async_trait;
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+/// Where a (non-local) route sends traffic.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum Target {
+    InternetGateway(String),
+    NatGateway(String),
+}
+
+impl Target {
+    fn id(&self) -> &str {
+        match self {
+            Target::InternetGateway(id) | Target::NatGateway(id) => id,
+        }
+    }
+}
+
+/// A route other than the local one.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct RouteRec {
+    pub destination: Ipv4Net,
+    pub target: Target,
+}
+
+/// An explicit subnet association.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct AssociationRec {
+    pub id: String,
+    pub subnet_id: String,
+}
+
+/// A route table.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct RouteTableRec {
+    pub id: String,
+    pub vpc_id: String,
+    /// The table AWS made with the VPC; subnets without an association use it.
+    pub main: bool,
+    pub routes: Vec<RouteRec>,
+    pub associations: Vec<AssociationRec>,
+    pub tags: Tags,
+}
+
+/// The route a lookup chose.
+pub(super) enum Hop<'a> {
+    /// The VPC's own block.
+    Local,
+    /// A gateway.
+    Gateway(&'a Target),
+}
+
+impl Cloud {
+    pub fn route_table(&self, id: &str) -> Result<&RouteTableRec, ProviderError> {
+        self.route_tables
+            .get(id)
+            .ok_or_else(|| Kind::RouteTable.not_found(id))
+    }
+
+    fn route_table_mut(&mut self, id: &str) -> Result<&mut RouteTableRec, ProviderError> {
+        self.route_tables
+            .get_mut(id)
+            .ok_or_else(|| Kind::RouteTable.not_found(id))
+    }
+
+    /// The main route table of a new VPC (part of CreateVpc).
+    pub fn add_main_route_table(&mut self, vpc_id: &str) -> String {
+        let id = fresh_id("rtb", &self.route_tables);
+        let table = RouteTableRec {
+            id: id.clone(),
+            vpc_id: vpc_id.to_string(),
+            main: true,
+            routes: Vec::new(),
+            associations: Vec::new(),
+            tags: Tags::new(),
+        };
+        self.route_tables.insert(id.clone(), table);
+        id
+    }
+
+    /// CreateRouteTable.
+    pub fn create_route_table(
+        &mut self,
+        vpc_id: &str,
+        tags: Tags,
+    ) -> Result<String, ProviderError> {
+        self.vpc(vpc_id)?;
+        let id = self.add_main_route_table(vpc_id);
+        if let Some(table) = self.route_tables.get_mut(&id) {
+            table.main = false;
+            table.tags = tags;
+        }
+        Ok(id)
+    }
+
+    /// Checks that `target` may be used in table `table_id`.
+    fn check_target(&self, table_id: &str, target: &Target) -> Result<(), ProviderError> {
+        let vpc = &self.route_table(table_id)?.vpc_id;
+        let gateway_vpc = match target {
+            Target::InternetGateway(id) => self.internet_gateway(id)?.vpc_id.clone(),
+            Target::NatGateway(id) => Some(
+                self.nat_gateway(id)
+                    .map_err(|_| {
+                        ProviderError::new(
+                            "InvalidNatGatewayID.NotFound",
+                            format!("The natGateway ID '{id}' does not exist"),
+                        )
+                    })?
+                    .vpc_id
+                    .clone(),
+            ),
+        };
+        if gateway_vpc.as_deref() != Some(vpc.as_str()) {
+            return Err(invalid(format!(
+                "route table {table_id} and network gateway {} belong to different networks",
+                target.id()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Parses a destination and checks it against the VPC's local route.
+    fn destination(&self, table_id: &str, destination: &str) -> Result<Ipv4Net, ProviderError> {
+        let dest = cidr::parse(destination).map_err(|_| {
+            invalid(format!(
+                "Value ({destination}) for parameter destinationCidrBlock is invalid. This is not a valid CIDR block."
+            ))
+        })?;
+        let vpc = self.vpc(&self.route_table(table_id)?.vpc_id)?;
+        if dest == vpc.cidr_block {
+            return Err(ProviderError::new(
+                "RouteAlreadyExists",
+                format!("The route identified by {dest} already exists (the local route)."),
+            ));
+        }
+        Ok(dest)
+    }
+
+    /// The declared local route: valid only for exactly the VPC's block, and
+    /// then it is already there.
+    pub fn check_local_route(
+        &self,
+        table_id: &str,
+        destination: &str,
+    ) -> Result<(), ProviderError> {
+        let vpc = self.vpc(&self.route_table(table_id)?.vpc_id)?;
+        match cidr::parse(destination) {
+            Ok(dest) if dest == vpc.cidr_block => Ok(()),
+            _ => Err(invalid(format!(
+                "a local route must have the VPC's block {} as destination, not {destination}",
+                vpc.cidr_block
+            ))),
+        }
+    }
+
+    /// CreateRoute.
+    pub fn create_route(
+        &mut self,
+        table_id: &str,
+        destination: &str,
+        target: Target,
+    ) -> Result<(), ProviderError> {
+        let dest = self.destination(table_id, destination)?;
+        if self
+            .route_table(table_id)?
+            .routes
+            .iter()
+            .any(|r| r.destination == dest)
+        {
+            return Err(ProviderError::new(
+                "RouteAlreadyExists",
+                format!("The route identified by {dest} already exists."),
+            ));
+        }
+        self.check_target(table_id, &target)?;
+        let table = self.route_table_mut(table_id)?;
+        table.routes.push(RouteRec {
+            destination: dest,
+            target,
+        });
+        Ok(())
+    }
+
+    /// ReplaceRoute.
+    pub fn replace_route(
+        &mut self,
+        table_id: &str,
+        destination: &str,
+        target: Target,
+    ) -> Result<(), ProviderError> {
+        let dest = self.destination(table_id, destination)?;
+        self.check_target(table_id, &target)?;
+        let table = self.route_table_mut(table_id)?;
+        let route = table.routes.iter_mut().find(|r| r.destination == dest);
+        let route = route.ok_or_else(|| no_route(table_id, dest))?;
+        route.target = target;
+        Ok(())
+    }
+
+    /// DeleteRoute.
+    pub fn delete_route(&mut self, table_id: &str, dest: Ipv4Net) -> Result<(), ProviderError> {
+        let table = self.route_table_mut(table_id)?;
+        let before = table.routes.len();
+        table.routes.retain(|r| r.destination != dest);
+        if table.routes.len() == before {
+            return Err(no_route(table_id, dest));
+        }
+        Ok(())
+    }
+
+    /// AssociateRouteTable: the subnet must be in the table's VPC and not
+    /// explicitly associated with any table yet.
+    pub fn associate_route_table(
+        &mut self,
+        table_id: &str,
+        subnet_id: &str,
+    ) -> Result<String, ProviderError> {
+        let table = self.route_table(table_id)?;
+        let subnet = self.subnet(subnet_id)?;
+        if subnet.vpc_id != table.vpc_id {
+            return Err(invalid(format!(
+                "route table {table_id} and subnet {subnet_id} belong to different networks"
+            )));
+        }
+        let existing = self.route_tables.values().find_map(|t| {
+            let found = t.associations.iter().find(|a| a.subnet_id == subnet_id);
+            found.map(|a| (&t.id, &a.id))
+        });
+        if let Some((other, assoc)) = existing {
+            return Err(ProviderError::new(
+                "Resource.AlreadyAssociated",
+                format!("the specified association for route table {other} conflicts with an existing association ({assoc} of {subnet_id})"),
+            ));
+        }
+        let taken: BTreeMap<String, ()> = self
+            .route_tables
+            .values()
+            .flat_map(|t| t.associations.iter().map(|a| (a.id.clone(), ())))
+            .collect();
+        let id = fresh_id("rtbassoc", &taken);
+        let table = self.route_table_mut(table_id)?;
+        table.associations.push(AssociationRec {
+            id: id.clone(),
+            subnet_id: subnet_id.to_string(),
+        });
+        Ok(id)
+    }
+
+    /// DisassociateRouteTable.
+    pub fn disassociate_route_table(&mut self, association_id: &str) -> Result<(), ProviderError> {
+        for table in self.route_tables.values_mut() {
+            if let Some(i) = table
+                .associations
+                .iter()
+                .position(|a| a.id == association_id)
+            {
+                table.associations.remove(i);
+                return Ok(());
+            }
+        }
+        Err(ProviderError::new(
+            "InvalidAssociationID.NotFound",
+            format!("The association ID '{association_id}' does not exist"),
+        ))
+    }
+
+    /// DeleteRouteTable: not the main table, not while subnets are associated.
+    pub fn delete_route_table(&mut self, id: &str) -> Result<(), ProviderError> {
+        let table = self.route_table(id)?;
+        if table.main {
+            return Err(dependency(format!(
+                "The routeTable '{id}' is the main route table of {} and cannot be deleted",
+                table.vpc_id
+            )));
+        }
+        if !table.associations.is_empty() {
+            let subnets: Vec<&str> = table
+                .associations
+                .iter()
+                .map(|a| a.subnet_id.as_str())
+                .collect();
+            return Err(dependency(format!(
+                "The routeTable '{id}' has dependencies and cannot be deleted: associated with {}",
+                subnets.join(", ")
+            )));
+        }
+        self.route_tables.remove(id);
+        Ok(())
+    }
+
+    /// The table subnet `subnet_id` uses: its explicit association, else the
+    /// VPC's main table.
+    pub fn effective_route_table(&self, subnet_id: &str) -> Option<&RouteTableRec> {
+        let explicit = self
+            .route_tables
+            .values()
+            .find(|t| t.associations.iter().any(|a| a.subnet_id == subnet_id));
+        explicit.or_else(|| {
+            let vpc = self.vpcs.get(&self.subnets.get(subnet_id)?.vpc_id)?;
+            self.route_tables.get(&vpc.main_route_table_id)
+        })
+    }
+
+    /// The most specific route of `table` covering `addr`, with its destination.
+    pub fn best_route<'a>(
+        &'a self,
+        table: &'a RouteTableRec,
+        addr: Ipv4Addr,
+    ) -> Option<(Ipv4Net, Hop<'a>)> {
+        let local = self
+            .vpcs
+            .get(&table.vpc_id)
+            .map(|v| (v.cidr_block, Hop::Local));
+        let routes = table
+            .routes
+            .iter()
+            .map(|r| (r.destination, Hop::Gateway(&r.target)));
+        local
+            .into_iter()
+            .chain(routes)
+            .filter(|(dest, _)| dest.contains(&addr))
+            .max_by_key(|(dest, _)| dest.prefix_len())
+    }
+
+    fn route_table_outputs(&self, t: &RouteTableRec) -> RouteTableOutputs {
+        RouteTableOutputs {
+            id: RouteTableId::new(&t.id),
+            vpc_id: VpcId::new(&t.vpc_id),
+            association_ids: t.associations.iter().map(|a| a.id.clone()).collect(),
+        }
+    }
+}
+
+fn no_route(table_id: &str, dest: Ipv4Net) -> ProviderError {
+    ProviderError::new(
+        "InvalidRoute.NotFound",
+        format!("no route with destination-cidr-block {dest} in route table {table_id}"),
+    )
+}
+
+impl SimProvider {
+    /// Makes table `id`'s routes and associations match `props`.
+    fn sync_route_table(
+        &self,
+        urn: &Urn,
+        id: &str,
+        props: &RouteTable,
+    ) -> Result<(), ProviderError> {
+        // The declared routes, local ones checked and dropped.
+        let mut want: Vec<(Ipv4Net, String, Target)> = Vec::new();
+        for route in &props.routes {
+            let dest_text = &route.destination_cidr_block;
+            let target = match &route.target {
+                RouteTarget::Local => {
+                    self.peek(|c| c.check_local_route(id, dest_text))?;
+                    continue;
+                }
+                RouteTarget::InternetGateway(g) => {
+                    Target::InternetGateway(resolved(urn, "routes", g)?.to_string())
+                }
+                RouteTarget::NatGateway(n) => {
+                    Target::NatGateway(resolved(urn, "routes", n)?.to_string())
+                }
+            };
+            let dest = self.peek(|c| c.destination(id, dest_text))?;
+            if want.iter().any(|(d, _, _)| *d == dest) {
+                return Err(ProviderError::new(
+                    "RouteAlreadyExists",
+                    format!("The route identified by {dest} already exists."),
+                ));
+            }
+            want.push((dest, dest_text.clone(), target));
+        }
+        let have = self.peek(|c| c.route_table(id).cloned())?;
+        for route in &have.routes {
+            if !want.iter().any(|(d, _, _)| *d == route.destination) {
+                self.api("DeleteRoute", |c, _| c.delete_route(id, route.destination))?;
+            }
+        }
+        for (dest, text, target) in want {
+            match have.routes.iter().find(|r| r.destination == dest) {
+                Some(r) if r.target == target => {}
+                Some(_) => self.api("ReplaceRoute", |c, _| c.replace_route(id, &text, target))?,
+                None => self.api("CreateRoute", |c, _| c.create_route(id, &text, target))?,
+            }
+        }
+        // Associations: keep unchanged ones (and their ids), in declared order.
+        let mut subnets = Vec::new();
+        for s in &props.subnet_ids {
+            subnets.push(resolved(urn, "subnet_ids", s)?.to_string());
+        }
+        for assoc in &have.associations {
+            if !subnets.contains(&assoc.subnet_id) {
+                self.api("DisassociateRouteTable", |c, _| {
+                    c.disassociate_route_table(&assoc.id)
+                })?;
+            }
+        }
+        for subnet in &subnets {
+            let mine = have.associations.iter().any(|a| &a.subnet_id == subnet);
+            if !mine || subnets.iter().filter(|s| *s == subnet).count() > 1 {
+                self.api("AssociateRouteTable", |c, _| {
+                    c.associate_route_table(id, subnet)
+                })?;
+            }
+        }
+        self.peek_mut(|c| {
+            if let Some(t) = c.route_tables.get_mut(id) {
+                let order = |a: &AssociationRec| subnets.iter().position(|s| *s == a.subnet_id);
+                t.associations.sort_by_key(order);
+            }
+        });
+        Ok(())
+    }
+
+    /// Disassociates every subnet of table `id`, then deletes it.
+    fn teardown_route_table(&self, id: &str) -> Result<(), ProviderError> {
+        let assocs = self.peek(|c| c.route_table(id).map(|t| t.associations.clone()))?;
+        for assoc in assocs {
+            self.api("DisassociateRouteTable", |c, _| {
+                c.disassociate_route_table(&assoc.id)
+            })?;
+        }
+        self.api("DeleteRouteTable", |c, _| c.delete_route_table(id))
+    }
+
+    fn route_table_outputs(&self, id: &str) -> Result<Outputs, ProviderError> {
+        outputs(&self.peek(|c| c.route_table(id).map(|t| c.route_table_outputs(t)))?)
+    }
+}
+
+#[async_trait]
+impl Simulated for RouteTable {
+    async fn create(sim: &SimProvider, urn: &Urn, props: Self) -> Result<Outputs, ProviderError> {
+        let vpc = resolved(urn, "vpc_id", &props.vpc_id)?.as_str();
+        let id = sim.api("CreateRouteTable", |c, _| {
+            c.create_route_table(vpc, props.tags.clone())
+        })?;
+        if let Err(e) = sim.sync_route_table(urn, &id, &props) {
+            // Roll back, so no table is left that nobody records.
+            sim.teardown_route_table(&id)?;
+            return Err(e);
+        }
+        sim.pause(Op::Call).await;
+        sim.route_table_outputs(&id)
+    }
+
+    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError> {
+        let tables = |c: &Cloud| c.route_tables.get(id).map(|t| c.route_table_outputs(t));
+        sim.describe("DescribeRouteTables", tables).await
+    }
+
+    async fn update(
+        sim: &SimProvider,
+        urn: &Urn,
+        id: &str,
+        props: Self,
+    ) -> Result<Outputs, ProviderError> {
+        sim.sync_route_table(urn, id, &props)?;
+        sim.retag(Kind::RouteTable, id, &props.tags)?;
+        sim.pause(Op::Call).await;
+        sim.route_table_outputs(id)
+    }
+
+    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
+        match sim.teardown_route_table(id) {
+            Err(e) if e.code == "InvalidRouteTableID.NotFound" => return Ok(()),
+            other => other?,
+        }
+        sim.pause(Op::Call).await;
+        Ok(())
+    }
+}

@@ -1,0 +1,406 @@
+//! Security groups in the simulated cloud: names unique per VPC, the default
+//! group every VPC gets, AWS's default allow-all egress rule, rules stored as
+//! AWS stores them (one permission per peer), peers that must exist, no
+//! deleting a group another group's rule or a live instance still uses, and
+//! the egress check the ECS reachability rule needs. Also the provider
+//! handler for [`SecurityGroup`], which authorizes and revokes permissions
+//! until the live rules equal the declared ones.
+
+use super::cloud::{dependency, fresh_id, invalid, physical_name, Cloud, Kind};
+use super::latency::Op;
+use super::network::listing;
+use super::{outputs, resolved, Outputs, SimProvider, Simulated};
+use crate::analysis::cidr;
+use crate::aws::ec2::{Peer, Protocol, Rule, SecurityGroup, SecurityGroupOutputs};
+use crate::provider::ProviderError;
+use crate::resource::{SecurityGroupId, Tags, Urn, VpcId};
+use async_trait::async_trait;
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+use std::net::Ipv4Addr;
+
+/// The other side of a permission.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum PeerRec {
+    Cidr(Ipv4Net),
+    Group(String),
+}
+
+/// One permission: a protocol and port range to or from one peer.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub(super) struct Permission {
+    /// AWS's IpProtocol: `tcp`, `udp`, `icmp` or `-1` for all.
+    pub protocol: String,
+    pub from_port: u16,
+    pub to_port: u16,
+    pub peer: PeerRec,
+}
+
+impl Permission {
+    /// Every protocol to 0.0.0.0/0: AWS's default egress rule.
+    fn allow_all() -> Self {
+        Self {
+            protocol: "-1".into(),
+            from_port: 0,
+            to_port: u16::MAX,
+            peer: PeerRec::Cidr(Ipv4Net::default()),
+        }
+    }
+
+    /// Whether this permission admits TCP to `port` at `addr`.
+    fn allows_tcp(&self, port: u16, addr: Ipv4Addr) -> bool {
+        let proto = self.protocol == "-1"
+            || (self.protocol == "tcp" && (self.from_port..=self.to_port).contains(&port));
+        proto && matches!(&self.peer, PeerRec::Cidr(net) if net.contains(&addr))
+    }
+}
+
+/// Which rules of a group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Direction {
+    Ingress,
+    Egress,
+}
+
+/// A security group.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct SecurityGroupRec {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub vpc_id: String,
+    /// The group AWS made with the VPC.
+    pub default: bool,
+    pub ingress: Vec<Permission>,
+    pub egress: Vec<Permission>,
+    pub tags: Tags,
+}
+
+impl SecurityGroupRec {
+    fn rules_mut(&mut self, direction: Direction) -> &mut Vec<Permission> {
+        match direction {
+            Direction::Ingress => &mut self.ingress,
+            Direction::Egress => &mut self.egress,
+        }
+    }
+}
+
+/// AWS's permissions for a declared rule of group `group_id`.
+pub(super) fn permissions(
+    urn: &Urn,
+    rule: &Rule,
+    group_id: &str,
+) -> Result<Vec<Permission>, ProviderError> {
+    let (protocol, from_port, to_port) = match rule.protocol {
+        Protocol::All => ("-1", 0, u16::MAX),
+        Protocol::Tcp => ("tcp", rule.from_port, rule.to_port),
+        Protocol::Udp => ("udp", rule.from_port, rule.to_port),
+        Protocol::Icmp => ("icmp", rule.from_port, rule.to_port),
+    };
+    if from_port > to_port {
+        return Err(invalid(format!("Invalid port range {from_port}-{to_port}")));
+    }
+    let mut out = Vec::new();
+    for peer in &rule.peers {
+        let peer = match peer {
+            Peer::Cidr(c) => PeerRec::Cidr(
+                cidr::parse(c).map_err(|_| invalid(format!("CIDR block {c} is malformed")))?,
+            ),
+            Peer::Group(g) => PeerRec::Group(resolved(urn, "peers", g)?.to_string()),
+            Peer::SelfGroup => PeerRec::Group(group_id.to_string()),
+        };
+        out.push(Permission {
+            protocol: protocol.to_string(),
+            from_port,
+            to_port,
+            peer,
+        });
+    }
+    Ok(out)
+}
+
+impl Cloud {
+    pub fn security_group(&self, id: &str) -> Result<&SecurityGroupRec, ProviderError> {
+        self.security_groups
+            .get(id)
+            .ok_or_else(|| Kind::SecurityGroup.not_found(id))
+    }
+
+    /// The default group of a new VPC (part of CreateVpc): all traffic from
+    /// members of the group in, everything out.
+    pub fn add_default_security_group(&mut self, vpc_id: &str) -> String {
+        let id = fresh_id("sg", &self.security_groups);
+        let group = SecurityGroupRec {
+            id: id.clone(),
+            name: "default".into(),
+            description: "default VPC security group".into(),
+            vpc_id: vpc_id.to_string(),
+            default: true,
+            ingress: vec![Permission {
+                peer: PeerRec::Group(id.clone()),
+                ..Permission::allow_all()
+            }],
+            egress: vec![Permission::allow_all()],
+            tags: Tags::new(),
+        };
+        self.security_groups.insert(id.clone(), group);
+        id
+    }
+
+    /// CreateSecurityGroup: with AWS's default egress rule.
+    pub fn create_security_group(
+        &mut self,
+        vpc_id: &str,
+        name: &str,
+        description: &str,
+        tags: Tags,
+    ) -> Result<String, ProviderError> {
+        self.vpc(vpc_id)?;
+        if name.eq_ignore_ascii_case("default") {
+            return Err(invalid("Cannot use reserved security group name: default"));
+        }
+        if self
+            .security_groups
+            .values()
+            .any(|g| g.vpc_id == vpc_id && g.name == name)
+        {
+            return Err(ProviderError::new(
+                "InvalidGroup.Duplicate",
+                format!("The security group '{name}' already exists for VPC '{vpc_id}'"),
+            ));
+        }
+        let id = fresh_id("sg", &self.security_groups);
+        let group = SecurityGroupRec {
+            id: id.clone(),
+            name: name.to_string(),
+            description: description.to_string(),
+            vpc_id: vpc_id.to_string(),
+            default: false,
+            ingress: Vec::new(),
+            egress: vec![Permission::allow_all()],
+            tags,
+        };
+        self.security_groups.insert(id.clone(), group);
+        Ok(id)
+    }
+
+    /// AuthorizeSecurityGroupIngress/Egress: referenced groups must exist,
+    /// and no permission may exist already.
+    pub fn authorize(
+        &mut self,
+        id: &str,
+        direction: Direction,
+        perms: &[Permission],
+    ) -> Result<(), ProviderError> {
+        let group = self.security_group(id)?;
+        let current = match direction {
+            Direction::Ingress => &group.ingress,
+            Direction::Egress => &group.egress,
+        };
+        for p in perms {
+            if let PeerRec::Group(g) = &p.peer {
+                self.security_group(g)?;
+            }
+            if current.contains(p) || perms.iter().filter(|q| *q == p).count() > 1 {
+                return Err(ProviderError::new(
+                    "InvalidPermission.Duplicate",
+                    format!(
+                        "the specified rule \"peer: {:?}, {} {}-{}\" already exists",
+                        p.peer, p.protocol, p.from_port, p.to_port
+                    ),
+                ));
+            }
+        }
+        if let Some(group) = self.security_groups.get_mut(id) {
+            group.rules_mut(direction).extend(perms.iter().cloned());
+        }
+        Ok(())
+    }
+
+    /// RevokeSecurityGroupIngress/Egress.
+    pub fn revoke(
+        &mut self,
+        id: &str,
+        direction: Direction,
+        perms: &[Permission],
+    ) -> Result<(), ProviderError> {
+        let group = self
+            .security_groups
+            .get_mut(id)
+            .ok_or_else(|| Kind::SecurityGroup.not_found(id))?;
+        let rules = group.rules_mut(direction);
+        if let Some(p) = perms.iter().find(|p| !rules.contains(p)) {
+            return Err(ProviderError::new(
+                "InvalidPermission.NotFound",
+                format!("The specified rule does not exist in this security group: {p:?}"),
+            ));
+        }
+        rules.retain(|r| !perms.contains(r));
+        Ok(())
+    }
+
+    /// DeleteSecurityGroup: not the default group, not while another group's
+    /// rule references it or an instance uses it.
+    pub fn delete_security_group(&mut self, id: &str) -> Result<(), ProviderError> {
+        let group = self.security_group(id)?;
+        if group.default {
+            return Err(ProviderError::new(
+                "CannotDelete",
+                format!(
+                    "the specified group: \"{id}\" name: \"default\" cannot be deleted by a user"
+                ),
+            ));
+        }
+        let referencing: Vec<String> = self
+            .security_groups
+            .values()
+            .filter(|g| g.id != id)
+            .filter(|g| {
+                g.ingress
+                    .iter()
+                    .chain(&g.egress)
+                    .any(|p| p.peer == PeerRec::Group(id.to_string()))
+            })
+            .map(|g| g.id.clone())
+            .collect();
+        let instances: Vec<String> = self
+            .instances
+            .values()
+            .filter(|i| i.security_group_ids.iter().any(|g| g == id))
+            .map(|i| i.id.clone())
+            .collect();
+        let users: Vec<String> = [
+            listing("referenced by security groups", &referencing),
+            listing("used by instances", &instances),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !users.is_empty() {
+            return Err(dependency(format!(
+                "resource {id} has a dependent object: {}",
+                users.join("; ")
+            )));
+        }
+        self.security_groups.remove(id);
+        Ok(())
+    }
+
+    /// Whether the union of `groups`' egress rules allows TCP `port` to `addr`.
+    pub fn egress_allows_tcp(&self, groups: &[String], port: u16, addr: Ipv4Addr) -> bool {
+        groups
+            .iter()
+            .filter_map(|g| self.security_groups.get(g))
+            .flat_map(|g| &g.egress)
+            .any(|p| p.allows_tcp(port, addr))
+    }
+
+    fn security_group_outputs(&self, g: &SecurityGroupRec) -> SecurityGroupOutputs {
+        SecurityGroupOutputs {
+            id: SecurityGroupId::new(&g.id),
+            name: g.name.clone(),
+            vpc_id: VpcId::new(&g.vpc_id),
+        }
+    }
+}
+
+impl SimProvider {
+    /// Revokes and authorizes until group `id`'s rules are `props`' effective ones.
+    fn sync_rules(&self, urn: &Urn, id: &str, props: &SecurityGroup) -> Result<(), ProviderError> {
+        let expand = |rules: &[Rule]| -> Result<Vec<Permission>, ProviderError> {
+            let mut all = Vec::new();
+            for rule in rules {
+                for p in permissions(urn, rule, id)? {
+                    if !all.contains(&p) {
+                        all.push(p);
+                    }
+                }
+            }
+            Ok(all)
+        };
+        let want_in = expand(&props.ingress)?;
+        let want_out = expand(&props.effective_egress())?;
+        let have = self.peek(|c| c.security_group(id).cloned())?;
+        let steps = [
+            (
+                Direction::Ingress,
+                have.ingress,
+                want_in,
+                "RevokeSecurityGroupIngress",
+                "AuthorizeSecurityGroupIngress",
+            ),
+            (
+                Direction::Egress,
+                have.egress,
+                want_out,
+                "RevokeSecurityGroupEgress",
+                "AuthorizeSecurityGroupEgress",
+            ),
+        ];
+        for (direction, have, want, revoke, authorize) in steps {
+            let extra: Vec<Permission> =
+                have.iter().filter(|p| !want.contains(p)).cloned().collect();
+            if !extra.is_empty() {
+                self.api(revoke, |c, _| c.revoke(id, direction, &extra))?;
+            }
+            let missing: Vec<Permission> = want.into_iter().filter(|p| !have.contains(p)).collect();
+            if !missing.is_empty() {
+                self.api(authorize, |c, _| c.authorize(id, direction, &missing))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn security_group_outputs(&self, id: &str) -> Result<Outputs, ProviderError> {
+        outputs(&self.peek(|c| c.security_group(id).map(|g| c.security_group_outputs(g)))?)
+    }
+}
+
+#[async_trait]
+impl Simulated for SecurityGroup {
+    async fn create(sim: &SimProvider, urn: &Urn, props: Self) -> Result<Outputs, ProviderError> {
+        let vpc = resolved(urn, "vpc_id", &props.vpc_id)?.as_str();
+        let name = physical_name(props.name.as_deref(), urn.name());
+        let id = sim.api("CreateSecurityGroup", |c, _| {
+            c.create_security_group(vpc, &name, &props.description, props.tags.clone())
+        })?;
+        if let Err(e) = sim.sync_rules(urn, &id, &props) {
+            // Roll back, so no group is left that nobody records.
+            sim.api("DeleteSecurityGroup", |c, _| c.delete_security_group(&id))?;
+            return Err(e);
+        }
+        sim.pause(Op::Call).await;
+        sim.security_group_outputs(&id)
+    }
+
+    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError> {
+        let groups = |c: &Cloud| {
+            c.security_groups
+                .get(id)
+                .map(|g| c.security_group_outputs(g))
+        };
+        sim.describe("DescribeSecurityGroups", groups).await
+    }
+
+    async fn update(
+        sim: &SimProvider,
+        urn: &Urn,
+        id: &str,
+        props: Self,
+    ) -> Result<Outputs, ProviderError> {
+        sim.sync_rules(urn, id, &props)?;
+        sim.retag(Kind::SecurityGroup, id, &props.tags)?;
+        sim.pause(Op::Call).await;
+        sim.security_group_outputs(id)
+    }
+
+    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
+        match sim.api("DeleteSecurityGroup", |c, _| c.delete_security_group(id)) {
+            Err(e) if e.code == "InvalidGroup.NotFound" => return Ok(()),
+            other => other?,
+        }
+        sim.pause(Op::Call).await;
+        Ok(())
+    }
+}

@@ -1,0 +1,215 @@
+//! The ECS registration rule on whole topologies: the tutorial's stack
+//! registers both instances; each way of breaking its path to the ECS
+//! endpoint registers none and says which hop failed.
+
+use super::*;
+use crate::aws::ecs::EcsClusterOutputs;
+use crate::provider::sim::ecs::cluster_in_user_data;
+
+/// The cluster's registered count, as a provider read reports it.
+async fn registered(sim: &SimProvider, cluster: &str) -> u64 {
+    let out = read::<EcsCluster>(sim, "app", cluster)
+        .await
+        .expect("cluster exists");
+    let out: EcsClusterOutputs = serde_json::from_value(Value::Object(out)).unwrap();
+    assert_eq!(
+        out.registered_container_instances_count,
+        sim.registered_instances(cluster)
+    );
+    out.registered_container_instances_count
+}
+
+/// The reasons instances gave for not registering.
+fn reasons(sim: &SimProvider) -> Vec<String> {
+    let instances = sim.instances();
+    assert_eq!(instances.len(), 2);
+    let reasons: Vec<String> = instances
+        .into_iter()
+        .filter_map(|i| i.registration_error)
+        .collect();
+    assert_eq!(reasons.len(), 2, "both say why: {reasons:?}");
+    reasons
+}
+
+#[tokio::test]
+async fn the_tutorial_stack_registers_both_instances() {
+    let sim = sim();
+    let stack = deploy(&sim, &Shape::default()).await;
+    assert_eq!(registered(&sim, &stack.cluster).await, 2);
+    let instances = sim.instances();
+    assert!(instances
+        .iter()
+        .all(|i| i.public_ip.is_none() && i.state == "running"));
+    assert!(instances
+        .iter()
+        .all(|i| i.registered_cluster.as_ref().map(|c| c.as_str()) == Some("app")));
+    let zones: Vec<&str> = instances
+        .iter()
+        .map(|i| i.availability_zone.as_str())
+        .collect();
+    assert!(
+        zones.contains(&"us-east-1a") && zones.contains(&"us-east-1b"),
+        "{zones:?}"
+    );
+    assert!(sim.instance_reachability().iter().all(|(_, r)| r.is_ok()));
+    let asg = read::<AutoScalingGroup>(&sim, "ecs-hosts", &stack.asg)
+        .await
+        .unwrap();
+    assert_eq!(asg["instance_count"], 2);
+
+    // Destroying in reverse order leaves nothing behind.
+    stack.destroy(&sim).await;
+    assert_eq!(sim.resource_count(), 0, "{:?}", sim.resource_counts());
+}
+
+#[tokio::test]
+async fn without_the_nat_route_nothing_registers_until_it_is_added() {
+    let sim = sim();
+    let shape = Shape {
+        nat_route: false,
+        ..Shape::default()
+    };
+    let stack = deploy(&sim, &shape).await;
+    assert_eq!(registered(&sim, &stack.cluster).await, 0);
+    for why in reasons(&sim) {
+        assert!(why.contains("has no route to 52.46.141.38"), "{why}");
+        assert!(
+            why.contains("main route table") || why.contains("route table rtb-"),
+            "{why}"
+        );
+    }
+    // Adding the route fixes it: the agents keep retrying.
+    for (i, (table, nat)) in stack
+        .private_route_tables
+        .iter()
+        .zip(&stack.nats)
+        .enumerate()
+    {
+        let private = sim.peek(|c| c.route_tables[table].associations[0].subnet_id.clone());
+        let fixed = RouteTable::new(VpcId::new(
+            sim.peek(|c| c.route_tables[table].vpc_id.clone()),
+        ))
+        .route_to_nat_gateway("0.0.0.0/0", NatGatewayId::new(nat))
+        .associate(SubnetId::new(&private));
+        update(&sim, &format!("private-{i}"), table, &fixed)
+            .await
+            .unwrap();
+    }
+    assert_eq!(registered(&sim, &stack.cluster).await, 2);
+}
+
+#[tokio::test]
+async fn without_https_egress_nothing_registers() {
+    let sim = sim();
+    let shape = Shape {
+        https_egress: false,
+        ..Shape::default()
+    };
+    let stack = deploy(&sim, &shape).await;
+    assert_eq!(registered(&sim, &stack.cluster).await, 0);
+    for why in reasons(&sim) {
+        assert!(why.contains("allow no outbound TCP 443"), "{why}");
+    }
+}
+
+#[tokio::test]
+async fn a_nat_gateway_in_a_private_subnet_leads_nowhere() {
+    let sim = sim();
+    let shape = Shape {
+        nat_in_private_subnets: true,
+        ..Shape::default()
+    };
+    let stack = deploy(&sim, &shape).await;
+    assert_eq!(registered(&sim, &stack.cluster).await, 0);
+    for why in reasons(&sim) {
+        assert!(why.contains("NAT gateway nat-"), "{why}");
+        assert!(why.contains("not to an internet gateway"), "{why}");
+    }
+}
+
+#[tokio::test]
+async fn public_subnet_instances_register_with_a_public_ip() {
+    let sim = sim();
+    let shape = Shape {
+        hosts_in_public_subnets: true,
+        ..Shape::default()
+    };
+    let stack = deploy(&sim, &shape).await;
+    assert_eq!(registered(&sim, &stack.cluster).await, 2);
+    assert!(sim.instances().iter().all(|i| i.public_ip.is_some()));
+}
+
+#[tokio::test]
+async fn public_subnet_instances_without_a_public_ip_do_not() {
+    let sim = sim();
+    let shape = Shape {
+        hosts_in_public_subnets: true,
+        public_ip: Some(false),
+        ..Shape::default()
+    };
+    let stack = deploy(&sim, &shape).await;
+    assert_eq!(registered(&sim, &stack.cluster).await, 0);
+    for why in reasons(&sim) {
+        assert!(why.contains("no public IP address"), "{why}");
+    }
+}
+
+#[tokio::test]
+async fn the_agent_needs_credentials_and_the_right_cluster_name() {
+    let sim = sim();
+    let no_profile = Shape {
+        instance_profile: false,
+        ..Shape::default()
+    };
+    let stack = deploy(&sim, &no_profile).await;
+    assert_eq!(registered(&sim, &stack.cluster).await, 0);
+    assert!(reasons(&sim)
+        .iter()
+        .all(|w| w.contains("no instance profile")));
+
+    let sim = super::sim();
+    let default_cluster = Shape {
+        user_data_cluster: None,
+        ..Shape::default()
+    };
+    let stack = deploy(&sim, &default_cluster).await;
+    assert_eq!(registered(&sim, &stack.cluster).await, 0);
+    assert!(reasons(&sim).iter().all(|w| w.contains("`default`")));
+}
+
+#[tokio::test]
+async fn a_cluster_with_registered_instances_cannot_be_deleted() {
+    let sim = sim();
+    let stack = deploy(&sim, &Shape::default()).await;
+    let err = delete::<EcsCluster>(&sim, "app", &stack.cluster)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "ClusterContainsContainerInstancesException");
+    // Deleting the group terminates and deregisters its instances.
+    delete::<AutoScalingGroup>(&sim, "ecs-hosts", &stack.asg)
+        .await
+        .unwrap();
+    assert_eq!(sim.registered_instances("app"), 0);
+    delete::<EcsCluster>(&sim, "app", &stack.cluster)
+        .await
+        .unwrap();
+}
+
+#[test]
+fn the_agent_reads_ecs_cluster_from_user_data() {
+    let cases = [
+        (Some("echo ECS_CLUSTER=app >> /etc/ecs/ecs.config"), "app"),
+        (Some("echo ECS_CLUSTER=\"prod-1\" >> x\n"), "prod-1"),
+        (Some("ECS_CLUSTER=\n"), "default"),
+        (Some("export ECS_CLUSTER='a'\nECS_CLUSTER=b\n"), "b"),
+        (
+            Some("[settings.ecs]\ncluster = \"x\"\nMY_ECS_CLUSTER=y"),
+            "default",
+        ),
+        (Some("ECS_CLUSTER=last"), "last"),
+        (None, "default"),
+    ];
+    for (user_data, want) in cases {
+        assert_eq!(cluster_in_user_data(user_data), want, "{user_data:?}");
+    }
+}
