@@ -2,11 +2,12 @@
 //! simulator with both container instances registered, and the tutorial's
 //! failure (no NAT route) leaving the cluster empty.
 
+use keel::components::NatStrategy;
 use keel::plan::{render_json, render_text};
 use keel::provider::sim::{SimLatency, SimProvider};
 use keel::provider::Provider;
 use keel::testing::TestProvider;
-use keel_examples::stacks::private_ecs::{build, NatLayout, Options};
+use keel_examples::stacks::private_ecs::{build, build_manual, Options};
 use keel_tests::{destroy, plan, state_dir, up};
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,7 +74,7 @@ async fn single_nat_layout_also_registers() {
     let dir = state_dir();
     let sim = sim();
     let stack = build(&Options {
-        nat: NatLayout::Single,
+        nat: NatStrategy::Single,
         ..Options::default()
     });
     let (p, report) = up(&stack, Arc::new(sim.clone()), dir.path(), 10).await;
@@ -90,7 +91,7 @@ async fn single_nat_layout_also_registers() {
 async fn without_the_nat_route_no_instance_registers() {
     let dir = state_dir();
     let sim = sim();
-    let stack = build(&Options {
+    let stack = build_manual(&Options {
         omit_private_nat_route: true,
         registration_timeout: Duration::from_millis(200),
         ..Options::default()
@@ -124,7 +125,7 @@ fn the_cli_runs_the_example_again_with_no_changes_and_destroys() {
     let (code, out) = run(&[]);
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("aws:ec2:NatGateway nat-a: created nat-"),
+        out.contains("aws:ec2:NatGateway net-nat-a: created nat-"),
         "{out}"
     );
     assert!(out.contains("registered_container_instances  2"), "{out}");
@@ -143,4 +144,71 @@ fn the_cli_runs_the_example_again_with_no_changes_and_destroys() {
     assert!(out.contains(&format!("{} deleted", stack.len())), "{out}");
     let cloud = SimProvider::open(&keel::cli::sim_path(dir.path()), SimLatency::none()).unwrap();
     assert_eq!(cloud.resource_count(), 0);
+}
+
+#[test]
+fn the_example_passes_the_checks_and_its_broken_variant_is_stopped_before_anything_is_created() {
+    std::env::set_var("KEEL_SIM_LATENCY", "0");
+    let good = keel::analysis::check(&build(&Options::default()));
+    assert!(good.findings.is_empty(), "{}", good.render_text());
+    let manual = keel::analysis::check(&build_manual(&Options::default()));
+    assert!(manual.findings.is_empty(), "{}", manual.render_text());
+
+    let broken = build_manual(&Options {
+        stack: "private-ecs-broken".into(),
+        omit_private_nat_route: true,
+        registration_timeout: Duration::from_millis(200),
+        ..Options::default()
+    });
+    let report = keel::analysis::check(&broken);
+    insta::assert_snapshot!("private_ecs_broken_check", report.render_text());
+
+    let dir = state_dir();
+    let d = dir.path().to_str().unwrap().to_string();
+    let run = |args: &[&str]| {
+        let mut out = Vec::new();
+        let mut all = vec!["private_ecs_broken"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--state-dir", &d]);
+        let code = keel::cli::run_with(&broken, all, &mut out);
+        (code, String::from_utf8(out).unwrap())
+    };
+    for args in [&["preview"][..], &["up"], &[]] {
+        let (code, out) = run(args);
+        assert_eq!(code, 1, "{args:?}: {out}");
+        assert!(out.contains("error[E001]"), "{out}");
+        assert!(
+            out.contains("fix: route 0.0.0.0/0 of route table private-a to NAT gateway nat-a (in public subnet public-a)"),
+            "{out}"
+        );
+        assert!(out.contains("nothing was created or changed"), "{out}");
+    }
+    let cloud = SimProvider::open(&keel::cli::sim_path(dir.path()), SimLatency::none()).unwrap();
+    assert_eq!(cloud.resource_count(), 0, "no provider call was made");
+
+    let (code, out) = run(&["check", "--json"]);
+    assert_eq!(code, 1);
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["passed"], false);
+    assert_eq!(doc["findings"][0]["code"], "E001");
+    assert_eq!(doc["findings"][0]["severity"], "error");
+
+    // --skip-checks deploys anyway, and the simulator agrees: nothing registers.
+    let (code, out) = run(&["up", "--skip-checks"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("deploying despite failed checks"), "{out}");
+    assert!(out.contains("registered_container_instances  0"), "{out}");
+}
+
+#[test]
+fn the_component_without_nat_gateways_fails_the_checks() {
+    let stack = build(&Options {
+        nat: NatStrategy::None,
+        ..Options::default()
+    });
+    let report = keel::analysis::check(&stack);
+    assert_eq!(report.codes(), ["E001", "E001"], "{}", report.render_text());
+    assert!(report.findings[0]
+        .fix
+        .contains("add an Elastic IP and a public NAT gateway in subnet net-public-a"));
 }

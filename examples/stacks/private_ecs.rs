@@ -8,6 +8,7 @@
 //! private subnets, and the ECS cluster.
 
 use keel::aws::iam::ECS_INSTANCE_POLICY_ARN;
+use keel::components::{NatStrategy, Network};
 use keel::prelude::*;
 use std::time::Duration;
 
@@ -20,24 +21,15 @@ pub const ZONES: [(&str, &str, &str); 2] = [
 /// An ECS-optimized Amazon Linux 2023 AMI id (region-specific on real AWS).
 pub const ECS_AMI: &str = "ami-0a3c14e1ddbe7f23c";
 
-/// How private subnets reach the internet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NatLayout {
-    /// One NAT gateway per AZ: an AZ outage doesn't cut the others off.
-    PerAz,
-    /// One NAT gateway in the first AZ, shared (cheaper, less resilient).
-    Single,
-}
-
 /// What to build.
 #[derive(Clone, Debug)]
 pub struct Options {
     /// The stack name.
     pub stack: String,
-    /// NAT gateway layout.
-    pub nat: NatLayout,
-    /// Leave the 0.0.0.0/0 route out of the private route tables: the
-    /// tutorial's failure, where instances never register.
+    /// NAT gateways: one per zone, one shared, or none.
+    pub nat: NatStrategy,
+    /// Hand-wired stack only: leave the 0.0.0.0/0 route out of the private
+    /// route tables — the tutorial's failure, where instances never register.
     pub omit_private_nat_route: bool,
     /// Container instances to run.
     pub desired_capacity: u32,
@@ -49,7 +41,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             stack: "private-ecs".into(),
-            nat: NatLayout::PerAz,
+            nat: NatStrategy::OnePerAz,
             omit_private_nat_route: false,
             desired_capacity: 2,
             registration_timeout: Duration::from_secs(60),
@@ -57,8 +49,23 @@ impl Default for Options {
     }
 }
 
-/// Declares the stack.
+/// Declares the stack with the [`Network`] component.
 pub fn build(options: &Options) -> Stack {
+    let mut stack = Stack::new(options.stack.clone());
+    let zones: Vec<&str> = ZONES.iter().map(|(az, _, _)| *az).collect();
+    let net = Network::new("10.0.0.0/16", zones)
+        .nat(options.nat)
+        .declare(&mut stack, "net");
+    stack.export("vpc_id", net.vpc.id());
+    stack.export("public_subnet_ids", Output::all(net.public_subnet_ids()));
+    stack.export("private_subnet_ids", Output::all(net.private_subnet_ids()));
+    stack.export("nat_public_ips", Output::all(net.nat_public_ips()));
+    ecs_hosts(&mut stack, &net.vpc, net.private_subnet_ids(), options);
+    stack
+}
+
+/// Declares the same architecture resource by resource.
+pub fn build_manual(options: &Options) -> Stack {
     let mut stack = Stack::new(options.stack.clone());
     let vpc = stack.add("main", Vpc::new("10.0.0.0/16").enable_dns_hostnames(true));
     let igw = stack.add("main", InternetGateway::new().vpc(vpc.id()));
@@ -79,7 +86,12 @@ pub fn build(options: &Options) -> Stack {
             Subnet::new(vpc.id(), *private_block, *az),
         );
         public_rt = public_rt.associate(public.id());
-        if i == 0 || options.nat == NatLayout::PerAz {
+        let wants_nat = match options.nat {
+            NatStrategy::None => false,
+            NatStrategy::Single => i == 0,
+            NatStrategy::OnePerAz => true,
+        };
+        if wants_nat {
             let eip = stack.add(&format!("nat-{suffix}"), ElasticIp::new());
             let nat = stack.add(
                 &format!("nat-{suffix}"),
@@ -94,14 +106,42 @@ pub fn build(options: &Options) -> Stack {
     stack.add("public", public_rt);
     for (i, private) in private_subnets.iter().enumerate() {
         let suffix = &ZONES[i].0[ZONES[i].0.len() - 1..];
-        let nat = &nats[i.min(nats.len() - 1)];
         let mut rt = RouteTable::new(vpc.id()).associate(private.id());
-        if !options.omit_private_nat_route {
-            rt = rt.route_to_nat_gateway("0.0.0.0/0", nat.id());
+        if let Some(nat) = nats.get(i.min(nats.len().saturating_sub(1))) {
+            if !options.omit_private_nat_route {
+                rt = rt.route_to_nat_gateway("0.0.0.0/0", nat.id());
+            }
         }
         stack.add(&format!("private-{suffix}"), rt);
     }
+    stack.export("vpc_id", vpc.id());
+    stack.export(
+        "public_subnet_ids",
+        Output::all(public_subnets.iter().map(|s| s.id())),
+    );
+    stack.export(
+        "private_subnet_ids",
+        Output::all(private_subnets.iter().map(|s| s.id())),
+    );
+    stack.export("nat_public_ips", Output::all(nat_ips));
+    ecs_hosts(
+        &mut stack,
+        &vpc,
+        private_subnets.iter().map(|s| s.id()).collect(),
+        options,
+    );
+    stack
+}
 
+/// The ECS part: security group, instance role and profile, cluster, launch
+/// template whose user data names the cluster, and the Auto Scaling group in
+/// `subnets`; exports the cluster name and the registered instance count.
+fn ecs_hosts(
+    stack: &mut Stack,
+    vpc: &Handle<Vpc>,
+    subnets: Vec<Output<SubnetId>>,
+    options: &Options,
+) {
     let hosts_sg = stack.add(
         "ecs-hosts",
         SecurityGroup::new(vpc.id(), "ECS container instances")
@@ -134,21 +174,11 @@ pub fn build(options: &Options) -> Stack {
     );
     let mut asg =
         AutoScalingGroup::new(template.id(), 0, 4).desired_capacity(options.desired_capacity);
-    for private in &private_subnets {
-        asg = asg.subnet(private.id());
+    for subnet in subnets {
+        asg = asg.subnet(subnet);
     }
     stack.add("ecs-hosts", asg);
 
-    stack.export("vpc_id", vpc.id());
-    stack.export(
-        "public_subnet_ids",
-        Output::all(public_subnets.iter().map(|s| s.id())),
-    );
-    stack.export(
-        "private_subnet_ids",
-        Output::all(private_subnets.iter().map(|s| s.id())),
-    );
-    stack.export("nat_public_ips", Output::all(nat_ips));
     stack.export("cluster_name", cluster.name());
     stack.export_probe(
         "registered_container_instances",
@@ -157,5 +187,4 @@ pub fn build(options: &Options) -> Stack {
             options.registration_timeout,
         ),
     );
-    stack
 }

@@ -1,10 +1,12 @@
-//! The command line every keel program gets from [`run`]: `preview`, `up` and
-//! `destroy`, with `--yes`, `--json`, `--parallel N`, `--state-dir DIR` and
-//! `--provider`. With no subcommand it previews and applies on the simulator
+//! The command line every keel program gets from [`run`]: `preview`, `up`,
+//! `destroy` and `check`, with `--yes`, `--json`, `--parallel N`,
+//! `--state-dir DIR`, `--skip-checks` and `--provider`. `preview` and `up` run
+//! the pre-deploy checks first and stop on errors. With no subcommand it previews and applies on the simulator
 //! without asking. This module owns argument parsing, confirmation, and
 //! printing (progress lines, summaries, JSON documents); the work is the
 //! engine's.
 
+use crate::analysis;
 use crate::engine::{
     ApplyOptions, ApplyReport, Deployment, EngineError, Event, EventSink, Outcome,
 };
@@ -48,6 +50,9 @@ struct Args {
     /// Where resources are created.
     #[arg(long, global = true, env = "KEEL_PROVIDER", value_enum, default_value_t = ProviderKind::Sim)]
     provider: ProviderKind,
+    /// Deploy even if pre-deploy checks find errors.
+    #[arg(long, global = true)]
+    skip_checks: bool,
 }
 
 #[derive(Subcommand, Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +63,8 @@ enum Command {
     Up,
     /// Delete every resource of the stack.
     Destroy,
+    /// Run the pre-deploy checks only (no state, no provider calls).
+    Check,
 }
 
 /// Runs the command line for `stack` with the process's arguments, printing
@@ -161,6 +168,18 @@ pub fn sim_path(state_dir: &Path) -> PathBuf {
 }
 
 async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Result<bool, CliError> {
+    if args.command == Some(Command::Check) {
+        stack.validate().map_err(EngineError::from)?;
+        let report = analysis::check(stack);
+        if args.json {
+            let doc = json!({"stack": stack.name(), "findings": report.findings, "passed": !report.has_errors()});
+            printer.line(&serde_json::to_string_pretty(&doc).unwrap_or_default());
+        } else {
+            printer.text(&format!("Checking stack `{}`\n", stack.name()));
+            printer.text(report.render_text().trim_end());
+        }
+        return Ok(!report.has_errors());
+    }
     let store = LocalStore::open(&args.state_dir, stack.name()).map_err(EngineError::from)?;
     let provider = open_provider(args)?;
     let mut deployment =
@@ -186,13 +205,37 @@ async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Resul
         stack.name(),
         deployment.provider_name()
     ));
-    printer.text(render_text(&plan).trim_end());
-    if command == Some(Command::Preview) {
+    let checks = if command == Some(Command::Destroy) {
+        analysis::Report::default()
+    } else {
+        analysis::check(stack)
+    };
+    let blocked = checks.has_errors() && !args.skip_checks;
+    if !checks.findings.is_empty() {
+        printer.text(checks.render_text().trim_end());
+        printer.text("");
+    }
+    if command == Some(Command::Preview) || blocked {
         if args.json {
-            printer.line(&serde_json::to_string_pretty(&render_json(&plan)).unwrap_or_default());
+            let mut doc = render_json(&plan);
+            doc["findings"] = json!(checks.findings);
+            printer.line(&serde_json::to_string_pretty(&doc).unwrap_or_default());
+        } else {
+            printer.text(render_text(&plan).trim_end());
+        }
+        if blocked {
+            let (errors, _) = checks.counts();
+            printer.text(&format!(
+                "\nerror: {errors} check(s) failed; nothing was created or changed. Fix them, or pass --skip-checks to deploy anyway."
+            ));
+            return Ok(false);
         }
         return Ok(true);
     }
+    if checks.has_errors() {
+        printer.text("warning: deploying despite failed checks (--skip-checks)\n");
+    }
+    printer.text(render_text(&plan).trim_end());
     let changes = plan.summary().has_changes();
     if changes && !confirm(command, &plan, args, &printer)? {
         return Err(CliError::Refused("cancelled; nothing was changed".into()));
@@ -211,8 +254,9 @@ async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Resul
     printer.progress(false);
     let report = report?;
     if args.json {
-        printer
-            .line(&serde_json::to_string_pretty(&report_json(&plan, &report)).unwrap_or_default());
+        let mut doc = report_json(&plan, &report);
+        doc["findings"] = json!(checks.findings);
+        printer.line(&serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
         print_report(&printer, &report, started.elapsed());
     }

@@ -22,6 +22,7 @@
 pub mod analysis;
 pub mod aws;
 pub mod cli;
+pub mod components;
 
 pub mod engine;
 pub mod graph;
@@ -39,8 +40,9 @@ pub use stack::{DeclarationError, DeclarationErrors, Probe, ResourceOptions, Sta
 pub mod prelude {
     pub use crate::aws::autoscaling::AutoScalingGroup;
     pub use crate::aws::ec2::{
-        Connectivity, ElasticIp, InternetGateway, LaunchTemplate, NatGateway, Peer, Protocol,
-        Route, RouteTable, RouteTarget, Rule, SecurityGroup, Subnet, Vpc,
+        AclAction, AclRule, Connectivity, ElasticIp, InternetGateway, LaunchTemplate, NatGateway,
+        NetworkAcl, Peer, Protocol, Route, RouteTable, RouteTarget, Rule, SecurityGroup, Subnet,
+        Vpc, VpcEndpoint,
     };
     pub use crate::aws::ecs::EcsCluster;
     pub use crate::aws::iam::{IamRole, InstanceProfile};

@@ -4,11 +4,46 @@
 //! type's `validate`; CIDR arithmetic lives in [`cidr`].
 
 pub mod cidr;
+mod declared;
+mod ecs;
+mod findings;
+pub mod network;
+pub mod reach;
+
+pub use declared::cluster_in_user_data;
+pub use findings::{Finding, Report, Severity};
 
 use crate::aws::ec2::{Subnet, Vpc};
 use crate::resource::{FieldError, Resource, Urn};
 use crate::stack::Stack;
 use std::collections::BTreeMap;
+
+/// Analyses a declared stack before anything is created: for every group of
+/// instances that runs the ECS agent, whether they can register with the
+/// stack's cluster (reachability of the ECS endpoints hop by hop, instance
+/// profile, cluster name), and availability warnings. No provider calls.
+///
+/// ```
+/// use keel::prelude::*;
+/// let mut stack = Stack::new("demo");
+/// let vpc = stack.add("main", Vpc::new("10.0.0.0/16"));
+/// let private = stack.add("private-a", Subnet::new(vpc.id(), "10.0.10.0/24", "us-east-1a"));
+/// let cluster = stack.add("app", EcsCluster::new());
+/// let profile = stack.add("ecs", InstanceProfile::new(RoleName::new("ecsInstanceRole")));
+/// let lt = stack.add("hosts", LaunchTemplate::new("ami-0123456789abcdef0", "t3.small")
+///     .iam_instance_profile(profile.name())
+///     .user_data(cluster.name().map(|c| format!("echo ECS_CLUSTER={c} >> /etc/ecs/ecs.config"))));
+/// stack.add("hosts", AutoScalingGroup::new(lt.id(), 1, 1).subnet(private.id()));
+/// // The private subnet has no route anywhere: the instances can't register.
+/// let report = keel::analysis::check(&stack);
+/// assert_eq!(report.codes(), ["E001"]);
+/// ```
+pub fn check(stack: &Stack) -> Report {
+    let d = declared::declared(stack);
+    let mut findings = ecs::check(&d);
+    findings.sort_by(|a, b| (a.severity, &a.urn, a.code).cmp(&(b.severity, &b.urn, b.code)));
+    Report { findings }
+}
 
 /// Cross-resource problems, each with the resource it belongs to.
 pub(crate) fn check_stack(stack: &Stack) -> Vec<(Urn, FieldError)> {

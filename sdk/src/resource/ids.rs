@@ -107,6 +107,24 @@ cloud_id!(
     SecurityGroupId, "sg"
 );
 cloud_id!(
+    /// The id of a network ACL, `acl-…`.
+    ///
+    /// ```
+    /// let id = keel::NetworkAclId::new("acl-0a1b2c3d4e5f67890");
+    /// assert_eq!(id.as_str(), "acl-0a1b2c3d4e5f67890");
+    /// ```
+    NetworkAclId, "acl"
+);
+cloud_id!(
+    /// The id of a VPC endpoint, `vpce-…`.
+    ///
+    /// ```
+    /// let id = keel::VpcEndpointId::new("vpce-0a1b2c3d4e5f67890");
+    /// assert_eq!(id.as_str(), "vpce-0a1b2c3d4e5f67890");
+    /// ```
+    VpcEndpointId, "vpce"
+);
+cloud_id!(
     /// The id of a launch template, `lt-…`.
     ///
     /// ```

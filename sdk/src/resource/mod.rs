@@ -7,7 +7,10 @@ mod ids;
 mod output;
 
 pub use ids::*;
-pub(crate) use output::{collect_dependencies, contains_unknown, Cells, UNKNOWN};
+pub(crate) use output::{
+    collect_dependencies, contains_unknown, parse_placeholder, placeholder, with_placeholders,
+    Cells, UNKNOWN,
+};
 pub use output::{Input, Output};
 
 use serde::de::DeserializeOwned;

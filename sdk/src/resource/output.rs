@@ -62,6 +62,38 @@ impl Cells {
 
 thread_local! {
     static COLLECTOR: RefCell<Option<Vec<Urn>>> = const { RefCell::new(None) };
+    static PLACEHOLDERS: RefCell<bool> = const { RefCell::new(false) };
+}
+
+/// The prefix of reference placeholders.
+const PLACEHOLDER_PREFIX: &str = "keel-ref:";
+
+/// The placeholder that stands for output `field` of `urn` during analysis.
+pub(crate) fn placeholder(urn: &Urn, field: &str) -> String {
+    format!("{PLACEHOLDER_PREFIX}{urn}#{field}")
+}
+
+/// The resource and field a placeholder stands for.
+pub(crate) fn parse_placeholder(s: &str) -> Option<(Urn, String)> {
+    let rest = s.strip_prefix(PLACEHOLDER_PREFIX)?;
+    let (urn, field) = rest.rsplit_once('#')?;
+    Some((urn.parse().ok()?, field.to_string()))
+}
+
+/// Runs `f` with every output resolving to a placeholder naming the
+/// resource and field it comes from (mapped outputs see the placeholder as
+/// their input). Static analysis uses it to follow references, including
+/// through user data built with [`Output::map`].
+pub(crate) fn with_placeholders<R>(f: impl FnOnce() -> R) -> R {
+    struct Off;
+    impl Drop for Off {
+        fn drop(&mut self) {
+            PLACEHOLDERS.with(|p| *p.borrow_mut() = false);
+        }
+    }
+    PLACEHOLDERS.with(|p| *p.borrow_mut() = true);
+    let _off = Off;
+    f()
 }
 
 /// Serializes `f`'s subject while recording the resources its outputs come
@@ -128,8 +160,14 @@ impl<T> Output<T> {
     pub(crate) fn field(urn: Urn, cells: Arc<Cells>, field: &'static str) -> Self {
         Self {
             deps: Arc::from(vec![urn.clone()]),
-            source: Some((urn, field)),
-            eval: Arc::new(move || cells.get(field)),
+            source: Some((urn.clone(), field)),
+            eval: Arc::new(move || {
+                if PLACEHOLDERS.with(|p| *p.borrow()) {
+                    Some(Value::String(placeholder(&urn, field)))
+                } else {
+                    cells.get(field)
+                }
+            }),
             _type: PhantomData,
         }
     }

@@ -2,8 +2,8 @@
 //! account and region, and is what the simulator persists. This module owns
 //! the model's shape, AWS-shaped ids, names and ARNs, the simulated clock,
 //! tags by resource kind, and `reconcile`, which brings time-driven state up
-//! to date (NAT gateways becoming available, instances booting, Auto Scaling
-//! groups converging, ECS agents registering). The API operations on each
+//! to date (NAT gateways and endpoints becoming available, instances
+//! booting, Auto Scaling groups converging, ECS agents registering). The API operations on each
 //! kind of resource live in the concept modules beside it.
 //!
 //! Time is a simulated clock in milliseconds that runs while a simulator is
@@ -11,8 +11,10 @@
 //! while `pending` stays pending for the rest of its creation time after the
 //! cloud is loaded again.
 
+use super::acls::AclRec;
 use super::compute::{GroupRec, InstanceRec};
 use super::ecs::ClusterRec;
+use super::endpoints::EndpointRec;
 use super::gateways::{AddressRec, InternetGatewayRec, NatGatewayRec};
 use super::iam::{ProfileRec, RoleRec};
 use super::latency::{Op, SimLatency};
@@ -22,7 +24,8 @@ use super::routing::RouteTableRec;
 use super::security::SecurityGroupRec;
 use crate::aws::autoscaling::AutoScalingGroup;
 use crate::aws::ec2::{
-    ElasticIp, InternetGateway, LaunchTemplate, NatGateway, RouteTable, SecurityGroup, Subnet, Vpc,
+    ElasticIp, InternetGateway, LaunchTemplate, NatGateway, NetworkAcl, RouteTable, SecurityGroup,
+    Subnet, Vpc, VpcEndpoint,
 };
 use crate::aws::ecs::EcsCluster;
 use crate::aws::iam::{IamRole, InstanceProfile};
@@ -77,6 +80,10 @@ pub(super) struct Cloud {
     #[serde(default)]
     pub security_groups: BTreeMap<String, SecurityGroupRec>,
     #[serde(default)]
+    pub network_acls: BTreeMap<String, AclRec>,
+    #[serde(default)]
+    pub vpc_endpoints: BTreeMap<String, EndpointRec>,
+    #[serde(default)]
     pub launch_templates: BTreeMap<String, LaunchTemplateRec>,
     #[serde(default)]
     pub instances: BTreeMap<String, InstanceRec>,
@@ -100,6 +107,8 @@ pub(super) enum Kind {
     NatGateway,
     RouteTable,
     SecurityGroup,
+    NetworkAcl,
+    VpcEndpoint,
     LaunchTemplate,
     Role,
     InstanceProfile,
@@ -149,6 +158,14 @@ impl Kind {
             Kind::SecurityGroup => (
                 "InvalidGroup.NotFound",
                 format!("The security group '{id}' does not exist"),
+            ),
+            Kind::NetworkAcl => (
+                "InvalidNetworkAclID.NotFound",
+                format!("The networkAcl ID '{id}' does not exist"),
+            ),
+            Kind::VpcEndpoint => (
+                "InvalidVpcEndpointId.NotFound",
+                format!("The Vpc Endpoint Id '{id}' does not exist"),
             ),
             Kind::LaunchTemplate => (
                 "InvalidLaunchTemplateId.NotFound",
@@ -227,6 +244,8 @@ impl Cloud {
             nat_gateways: BTreeMap::new(),
             route_tables: BTreeMap::new(),
             security_groups: BTreeMap::new(),
+            network_acls: BTreeMap::new(),
+            vpc_endpoints: BTreeMap::new(),
             launch_templates: BTreeMap::new(),
             instances: BTreeMap::new(),
             roles: BTreeMap::new(),
@@ -273,6 +292,8 @@ impl Cloud {
             Kind::NatGateway => self.nat_gateways.get_mut(id).map(|r| &mut r.tags),
             Kind::RouteTable => self.route_tables.get_mut(id).map(|r| &mut r.tags),
             Kind::SecurityGroup => self.security_groups.get_mut(id).map(|r| &mut r.tags),
+            Kind::NetworkAcl => self.network_acls.get_mut(id).map(|r| &mut r.tags),
+            Kind::VpcEndpoint => self.vpc_endpoints.get_mut(id).map(|r| &mut r.tags),
             Kind::LaunchTemplate => self.launch_templates.get_mut(id).map(|r| &mut r.tags),
             Kind::Role => self.roles.get_mut(id).map(|r| &mut r.tags),
             Kind::InstanceProfile => self.instance_profiles.get_mut(id).map(|r| &mut r.tags),
@@ -281,8 +302,8 @@ impl Cloud {
         }
     }
 
-    /// Brings time-driven state up to `clock.now`: gateways and instances
-    /// change state, groups launch or terminate instances to match their
+    /// Brings time-driven state up to `clock.now`: gateways, endpoints and
+    /// instances change state, groups launch or terminate instances to match their
     /// capacity, and running instances try to register with ECS.
     pub fn reconcile(&mut self, clock: &Clock) {
         self.clock_ms = self.clock_ms.max(clock.now);
@@ -291,6 +312,7 @@ impl Cloud {
             latency: clock.latency,
         };
         self.advance_nat_gateways(clock.now);
+        self.advance_vpc_endpoints(clock.now);
         self.advance_instances(clock.now);
         self.converge_groups(&clock);
         // Instances launched with no boot time are running at once.
@@ -300,8 +322,8 @@ impl Cloud {
 
     /// How many resources of each type exist, by type token (instances as
     /// `aws:ec2:Instance`). What AWS creates with a VPC (its main route
-    /// table and default security group) and deleted NAT gateways still
-    /// visible don't count.
+    /// table, default security group and default network ACL) and deleted
+    /// NAT gateways and endpoints still visible don't count.
     pub fn resource_counts(&self) -> BTreeMap<String, usize> {
         let counts = [
             (Vpc::TYPE, self.vpcs.len()),
@@ -319,6 +341,14 @@ impl Cloud {
             (
                 SecurityGroup::TYPE,
                 self.security_groups.values().filter(|g| !g.default).count(),
+            ),
+            (
+                NetworkAcl::TYPE,
+                self.network_acls.values().filter(|a| !a.default).count(),
+            ),
+            (
+                VpcEndpoint::TYPE,
+                self.vpc_endpoints.values().filter(|e| !e.is_gone()).count(),
             ),
             (LaunchTemplate::TYPE, self.launch_templates.len()),
             ("aws:ec2:Instance", self.instances.len()),

@@ -62,8 +62,15 @@ pub(super) struct InstanceRec {
     pub launched_ms: u64,
     /// The cluster its ECS agent registered with.
     pub registered_cluster: Option<String>,
-    /// Why the agent couldn't register, at its last attempt.
+    /// Why the agent couldn't register at its last attempt (or, registered,
+    /// why it is disconnected).
     pub registration_error: Option<String>,
+    /// The finding code of `registration_error` (`E001`…, `W103`).
+    #[serde(default)]
+    pub registration_code: Option<String>,
+    /// Registered, and reaching `ecs-agent` and `ecs-telemetry` too.
+    #[serde(default)]
+    pub agent_connected: bool,
     pub tags: Tags,
 }
 
@@ -103,8 +110,17 @@ pub struct SimInstance {
     pub state: String,
     /// The ECS cluster it is registered with.
     pub registered_cluster: Option<ClusterName>,
-    /// Why it isn't registered, as of the agent's last attempt.
+    /// Why it isn't registered, as of the agent's last attempt; for a
+    /// registered instance, why its agent is disconnected.
     pub registration_error: Option<String>,
+    /// The stable code of that reason ([`Code`](crate::analysis::reach::Code): `E001` no route,
+    /// `E014` no instance profile, `E015` wrong cluster, `W103` agent
+    /// endpoints unreachable…).
+    pub registration_code: Option<String>,
+    /// Whether its agent is registered and connected: it also reaches the
+    /// `ecs-agent` and `ecs-telemetry` endpoints. A registered instance
+    /// whose agent can't stays registered but disconnected, as in ECS.
+    pub agent_connected: bool,
 }
 
 /// Auto Scaling's `ValidationError`.
@@ -232,6 +248,7 @@ impl Cloud {
                 i.until_ms = clock.after(Op::InstanceTerminate);
                 // The agent stops; ECS marks the container instance inactive.
                 i.registered_cluster = None;
+                i.agent_connected = false;
             }
         }
     }
@@ -314,6 +331,8 @@ impl Cloud {
             launched_ms: clock.now,
             registered_cluster: None,
             registration_error: None,
+            registration_code: None,
+            agent_connected: false,
             tags,
         };
         self.instances.insert(id, instance);
@@ -402,6 +421,8 @@ impl Cloud {
                 state: i.state.as_str().to_string(),
                 registered_cluster: i.registered_cluster.as_deref().map(ClusterName::new),
                 registration_error: i.registration_error.clone(),
+                registration_code: i.registration_code.clone(),
+                agent_connected: i.agent_connected,
             })
             .collect()
     }

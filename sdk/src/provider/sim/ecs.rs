@@ -3,31 +3,91 @@
 //! container instances) and the rule keel exists for, container instance
 //! registration. A running instance's agent registers with the cluster its
 //! user data names (`ECS_CLUSTER=…`, else `default`) only if the cluster is
-//! active, the instance has an instance profile holding a role, and it can
-//! reach the regional ECS endpoint over HTTPS: routes by longest prefix from
-//! its subnet's route table to an attached internet gateway (with a public
-//! address) or to an available public NAT gateway whose own subnet routes to
-//! an attached internet gateway, and security groups allowing TCP 443 out.
-//! Agents keep retrying, and a registration lasts until the instance
+//! active, the instance has an instance profile holding a role, and it
+//! reaches the regional `ecs` endpoint over HTTPS. Reaching is decided by
+//! [`reach_service`] on the cloud's network model (`model`) — the same rules
+//! the pre-deploy analysis applies — so routes, gateways, public addresses,
+//! security groups, network ACLs, interface endpoints and VPC DNS all count.
+//! A registered agent is connected only while it also reaches `ecs-agent`
+//! and `ecs-telemetry`; one that doesn't stays registered, disconnected, as
+//! in ECS. Agents keep retrying, and a registration lasts until the instance
 //! terminates. Also the provider handler for [`EcsCluster`].
 
 use super::cloud::{Cloud, Kind};
 use super::compute::{InstanceRec, InstanceState};
 use super::latency::Op;
-use super::routing::{Hop, Target};
 use super::{outputs, Outputs, SimProvider, Simulated};
-use crate::aws::ec2::Connectivity;
+use crate::analysis::network::Model;
+use crate::analysis::reach::{reach_service, Blocked, Code, Source};
 use crate::aws::ecs::{EcsCluster, EcsClusterOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{Arn, ClusterName, Tags, Urn, URN_TAG};
 use async_trait::async_trait;
+use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
-use std::net::Ipv4Addr;
 
-/// The address the simulator resolves the regional ECS endpoint
-/// (`ecs.<region>.amazonaws.com`) to: a public Amazon address, outside any
-/// private range, so only a route to the internet reaches it.
-pub const ECS_ENDPOINT_ADDRESS: Ipv4Addr = Ipv4Addr::new(52, 46, 141, 38);
+/// The endpoints a connected agent keeps talking to besides `ecs`.
+const AGENT_SERVICES: [&str; 2] = ["ecs-agent", "ecs-telemetry"];
+
+/// Why an agent can't register, or can't stay connected.
+struct Failure {
+    code: Code,
+    reason: String,
+}
+
+impl Failure {
+    fn new(code: Code, reason: String) -> Self {
+        Self { code, reason }
+    }
+}
+
+impl From<Blocked> for Failure {
+    fn from(b: Blocked) -> Self {
+        Self::new(b.code, b.reason)
+    }
+}
+
+/// What one look by an agent found.
+struct Attempt {
+    /// The cluster it registered with just now.
+    cluster: Option<String>,
+    /// Why it isn't registered, or (registered) isn't connected.
+    failure: Option<Failure>,
+}
+
+/// Whether instance `i` reaches `service`'s endpoint over HTTPS on `model`:
+/// the path on success, the blocking hop otherwise.
+pub(super) fn instance_reach(
+    i: &InstanceRec,
+    model: &Model,
+    service: &str,
+) -> Result<Vec<String>, Blocked> {
+    let source = Source {
+        label: &i.id,
+        subnet: &i.subnet_id,
+        address: Ipv4Net::from(i.private_ip),
+        public_ip: i.public_ip.is_some(),
+        security_groups: &i.security_group_ids,
+    };
+    reach_service(model, &source, service)
+}
+
+/// Whether `i`'s agent keeps its connection: it reaches `ecs-agent` and
+/// `ecs-telemetry` too.
+fn agent_connection(i: &InstanceRec, model: &Model) -> Result<(), Failure> {
+    for service in AGENT_SERVICES {
+        if let Err(b) = instance_reach(i, model, service) {
+            return Err(Failure::new(
+                Code::AgentEndpointUnreachable,
+                format!(
+                    "{}'s agent is registered but disconnected: {service} is unreachable ({}: {})",
+                    i.id, b.code, b.reason
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// An ECS cluster.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -129,29 +189,61 @@ impl Cloud {
         registered.count() as u64
     }
 
-    /// Every running, unregistered instance's agent tries to register.
+    /// Every running, unregistered instance's agent tries to register, and
+    /// every registered one's connection is brought up to date; the network
+    /// model is built once for all of them.
     pub fn register_instances(&mut self) {
-        let attempts: Vec<(String, Result<String, String>)> = self
+        let running = self
             .instances
             .values()
-            .filter(|i| i.state == InstanceState::Running && i.registered_cluster.is_none())
-            .map(|i| (i.id.clone(), self.registration(i)))
+            .filter(|i| i.state == InstanceState::Running);
+        if running.clone().next().is_none() {
+            return;
+        }
+        let model = self.network_model();
+        let outcomes: Vec<(String, Attempt)> = running
+            .map(|i| (i.id.clone(), self.attempt(i, &model)))
             .collect();
-        for (id, attempt) in attempts {
+        for (id, attempt) in outcomes {
             if let Some(i) = self.instances.get_mut(&id) {
-                match attempt {
-                    Ok(cluster) => {
-                        i.registered_cluster = Some(cluster);
-                        i.registration_error = None;
-                    }
-                    Err(why) => i.registration_error = Some(why),
+                if let Some(cluster) = attempt.cluster {
+                    i.registered_cluster = Some(cluster);
                 }
+                i.agent_connected = attempt.failure.is_none() && i.registered_cluster.is_some();
+                i.registration_code = attempt
+                    .failure
+                    .as_ref()
+                    .map(|f| f.code.as_str().to_string());
+                i.registration_error = attempt.failure.map(|f| f.reason);
             }
         }
     }
 
-    /// The cluster `i`'s agent can register with, or why it can't.
-    fn registration(&self, i: &InstanceRec) -> Result<String, String> {
+    /// One look by `i`'s agent: registering if it isn't yet, then whether
+    /// it keeps a connection.
+    fn attempt(&self, i: &InstanceRec, model: &Model) -> Attempt {
+        let cluster = match &i.registered_cluster {
+            Some(_) => None,
+            None => match self.registration(i, model) {
+                Ok(cluster) => Some(cluster),
+                Err(failure) => {
+                    return Attempt {
+                        cluster: None,
+                        failure: Some(failure),
+                    }
+                }
+            },
+        };
+        Attempt {
+            cluster,
+            failure: agent_connection(i, model).err(),
+        }
+    }
+
+    /// The cluster `i`'s agent can register with, or why it can't: the
+    /// cluster its user data names must be ACTIVE, its instance profile must
+    /// hold a role, and it must reach the `ecs` endpoint.
+    fn registration(&self, i: &InstanceRec, model: &Model) -> Result<String, Failure> {
         let cluster = cluster_in_user_data(i.spec.user_data.as_deref());
         if self.cluster(&cluster).is_err() {
             let source = if i
@@ -164,147 +256,35 @@ impl Cloud {
             } else {
                 "no ECS_CLUSTER in its user data, so the agent uses `default`"
             };
-            return Err(format!(
-                "{}: cluster `{cluster}` ({source}) doesn't exist or isn't ACTIVE",
-                i.id
+            return Err(Failure::new(
+                Code::WrongCluster,
+                format!(
+                    "{}: cluster `{cluster}` ({source}) doesn't exist or isn't ACTIVE",
+                    i.id
+                ),
             ));
         }
+        let no_profile = |why: String| Failure::new(Code::NoInstanceProfile, why);
         let profile = i.spec.iam_instance_profile.as_deref().ok_or_else(|| {
-            format!(
+            no_profile(format!(
                 "{} has no instance profile: the ECS agent has no credentials to register",
                 i.id
-            )
+            ))
         })?;
-        let holder = self
-            .instance_profile(profile)
-            .map_err(|_| format!("{}: instance profile `{profile}` doesn't exist", i.id))?;
+        let holder = self.instance_profile(profile).map_err(|_| {
+            no_profile(format!(
+                "{}: instance profile `{profile}` doesn't exist",
+                i.id
+            ))
+        })?;
         if !holder.roles.iter().any(|r| self.roles.contains_key(r)) {
-            return Err(format!(
+            return Err(no_profile(format!(
                 "{}: instance profile `{profile}` holds no role",
                 i.id
-            ));
+            )));
         }
-        self.ecs_reachability(i)?;
+        instance_reach(i, model, "ecs").map_err(Failure::from)?;
         Ok(cluster)
-    }
-
-    /// Whether instance `i` can open HTTPS to the regional ECS endpoint, or
-    /// the hop that fails.
-    pub fn ecs_reachability(&self, i: &InstanceRec) -> Result<(), String> {
-        let addr = ECS_ENDPOINT_ADDRESS;
-        let endpoint = format!("{addr} (ecs.{}.amazonaws.com)", self.region);
-        let vpc = self
-            .vpcs
-            .get(&i.vpc_id)
-            .ok_or_else(|| format!("{}: {} doesn't exist", i.id, i.vpc_id))?;
-        if !vpc.enable_dns_support {
-            return Err(format!(
-                "{} has DNS support disabled: {} can't resolve ecs.{}.amazonaws.com",
-                vpc.id, i.id, self.region
-            ));
-        }
-        let (table, dest, target) = self.route_to(&i.subnet_id, addr, &endpoint)?;
-        match target {
-            Target::InternetGateway(igw) => {
-                self.check_igw(igw, &vpc.id, &table, dest)?;
-                if i.public_ip.is_none() {
-                    return Err(format!(
-                        "{} has no public IP address, so traffic it sends to {endpoint} through internet gateway {igw} (route {dest} in {table} of {}) can't come back: give it a public IP or route through a NAT gateway",
-                        i.id, i.subnet_id
-                    ));
-                }
-            }
-            Target::NatGateway(nat_id) => {
-                let via = format!(
-                    "{} routes {dest} to NAT gateway {nat_id} ({table})",
-                    i.subnet_id
-                );
-                let nat = self
-                    .nat_gateway(nat_id)
-                    .map_err(|_| format!("{via}, which doesn't exist (blackhole)"))?;
-                if nat.state != super::gateways::NatState::Available {
-                    return Err(format!(
-                        "{via}, which is {}, not available",
-                        nat.state.as_str()
-                    ));
-                }
-                if nat.connectivity == Connectivity::Private || nat.allocation_id.is_none() {
-                    return Err(format!(
-                        "{via}, which is a private NAT gateway: it can't reach the internet"
-                    ));
-                }
-                let context = format!("{via}, which sits in {}", nat.subnet_id);
-                let (table2, dest2, target2) = self
-                    .route_to(&nat.subnet_id, addr, &endpoint)
-                    .map_err(|e| format!("{context}: {e}"))?;
-                match target2 {
-                    Target::InternetGateway(igw) => self
-                        .check_igw(igw, &vpc.id, &table2, dest2)
-                        .map_err(|e| format!("{context}: {e}"))?,
-                    Target::NatGateway(other) => {
-                        let itself = if other == nat_id { " (itself)" } else { "" };
-                        return Err(format!(
-                            "{context}, whose route table {table2} sends {dest2} to NAT gateway {other}{itself}, not to an internet gateway"
-                        ));
-                    }
-                }
-            }
-        }
-        if !self.egress_allows_tcp(&i.security_group_ids, 443, addr) {
-            return Err(format!(
-                "security groups {} of {} allow no outbound TCP 443 to {endpoint}",
-                i.security_group_ids.join(", "),
-                i.id
-            ));
-        }
-        Ok(())
-    }
-
-    /// The route subnet `subnet_id` uses for `addr`: table, destination and gateway.
-    fn route_to(
-        &self,
-        subnet_id: &str,
-        addr: Ipv4Addr,
-        endpoint: &str,
-    ) -> Result<(String, ipnet::Ipv4Net, &Target), String> {
-        let table = self
-            .effective_route_table(subnet_id)
-            .ok_or_else(|| format!("{subnet_id} has no route table"))?;
-        let kind = if table.main {
-            "the VPC's main route table"
-        } else {
-            "route table"
-        };
-        match self.best_route(table, addr) {
-            None => Err(format!(
-                "{subnet_id} uses {kind} {}, which has no route to {endpoint}",
-                table.id
-            )),
-            Some((dest, Hop::Local)) => Err(format!(
-                "{subnet_id} uses {kind} {}, whose local route {dest} covers {endpoint}: it never leaves the VPC",
-                table.id
-            )),
-            Some((dest, Hop::Gateway(target))) => Ok((table.id.clone(), dest, target)),
-        }
-    }
-
-    /// Internet gateway `igw` (the route `dest` of `table`) must exist and be attached to `vpc`.
-    fn check_igw(
-        &self,
-        igw: &str,
-        vpc: &str,
-        table: &str,
-        dest: ipnet::Ipv4Net,
-    ) -> Result<(), String> {
-        match self.internet_gateways.get(igw) {
-            None => Err(format!(
-                "{table} routes {dest} to internet gateway {igw}, which doesn't exist (blackhole)"
-            )),
-            Some(g) if g.vpc_id.as_deref() != Some(vpc) => Err(format!(
-                "{table} routes {dest} to internet gateway {igw}, which isn't attached to {vpc}"
-            )),
-            Some(_) => Ok(()),
-        }
     }
 
     fn cluster_outputs(&self, c: &ClusterRec) -> EcsClusterOutputs {

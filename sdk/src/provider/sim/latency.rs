@@ -1,7 +1,8 @@
 //! [`SimLatency`]: how long the simulator's operations take. Each kind of
 //! operation has a base duration close to what AWS takes (most calls about a
 //! second, IAM propagation eight, a NAT gateway two minutes to become
-//! available, an instance a minute to boot), multiplied by one scale factor.
+//! available, an interface endpoint one, an instance a minute to boot),
+//! multiplied by one scale factor.
 //! This module owns the durations and reading the setting from the
 //! environment; the provider turns them into sleeps and ready-times.
 
@@ -25,6 +26,10 @@ pub(super) enum Op {
     NatCreate,
     /// A NAT gateway going from `deleting` to `deleted`.
     NatDelete,
+    /// An interface VPC endpoint going from `pending` to `available`.
+    EndpointCreate,
+    /// An interface VPC endpoint going from `deleting` to `deleted`.
+    EndpointDelete,
     /// An instance going from `pending` to `running` (agent started).
     InstanceBoot,
     /// An instance going from `shutting-down` to terminated.
@@ -42,6 +47,8 @@ impl Op {
             Op::IamPropagation => 8_000,
             Op::NatCreate => 120_000,
             Op::NatDelete => 60_000,
+            Op::EndpointCreate => 60_000,
+            Op::EndpointDelete => 30_000,
             Op::InstanceBoot => 60_000,
             Op::InstanceTerminate => 30_000,
             Op::EcsCluster => 3_000,

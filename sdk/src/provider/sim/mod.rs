@@ -2,15 +2,17 @@
 //! EC2, Auto Scaling, IAM and ECS behaviour keel manages, with AWS-shaped
 //! ids, AWS's validation rules and error codes, per-operation latency, and
 //! the ECS registration rule keel exists for (an instance joins its cluster
-//! only if it can reach the regional ECS endpoint).
+//! only if it can reach the regional ECS endpoint, decided by the same
+//! `analysis::reach` rules the pre-deploy checks use).
 //!
 //! This file owns the provider: dispatch of [`Provider`] calls to each
 //! resource type's handler, API-call accounting, latency waits, saving after
 //! mutations, and inspection for tests and examples. The model is in `cloud`
 //! and the concept modules: `network` (VPCs, subnets), `gateways` (internet
-//! and NAT gateways, Elastic IPs), `routing`, `security`,
-//! `launch_templates`, `compute` (Auto Scaling groups and instances), `iam`
-//! and `ecs`.
+//! and NAT gateways, Elastic IPs), `routing`, `security`, `acls` (network
+//! ACLs), `endpoints` (interface VPC endpoints), `launch_templates`,
+//! `compute` (Auto Scaling groups and instances), `iam` and `ecs`; `model`
+//! translates the cloud into the shared network model.
 //!
 //! Each resource type's handler makes the AWS API calls a careful provider
 //! would (a delete detaches an internet gateway first, a failed step of a
@@ -18,13 +20,16 @@
 //! Registration with ECS is evaluated lazily: whenever the cloud is read or
 //! changed, running instances whose agent isn't registered yet try again.
 
+mod acls;
 mod cloud;
 mod compute;
 mod ecs;
+mod endpoints;
 mod gateways;
 mod iam;
 mod latency;
 mod launch_templates;
+mod model;
 mod network;
 mod routing;
 mod security;
@@ -33,14 +38,16 @@ mod store;
 mod tests;
 
 pub use compute::SimInstance;
-pub use ecs::ECS_ENDPOINT_ADDRESS;
 pub use latency::{SimLatency, LATENCY_ENV};
 pub use store::SimStoreError;
 
 use super::*;
+use crate::analysis::network::Model;
+use crate::analysis::reach::Blocked;
 use crate::aws::autoscaling::AutoScalingGroup;
 use crate::aws::ec2::{
-    ElasticIp, InternetGateway, LaunchTemplate, NatGateway, RouteTable, SecurityGroup, Subnet, Vpc,
+    ElasticIp, InternetGateway, LaunchTemplate, NatGateway, NetworkAcl, RouteTable, SecurityGroup,
+    Subnet, Vpc, VpcEndpoint,
 };
 use crate::aws::ecs::EcsCluster;
 use crate::aws::iam::{IamRole, InstanceProfile};
@@ -110,7 +117,8 @@ impl SimProvider {
     /// and loaded from it if it exists. A file that can't be read or parsed
     /// is an error (it is never silently replaced).
     pub fn open(path: &Path, latency: SimLatency) -> Result<Self, SimStoreError> {
-        let cloud = store::load(path)?.unwrap_or_else(|| Cloud::new(DEFAULT_REGION));
+        let mut cloud = store::load(path)?.unwrap_or_else(|| Cloud::new(DEFAULT_REGION));
+        cloud.backfill_network_acls();
         Ok(Self::with_cloud(cloud, Some(path.to_path_buf()), latency))
     }
 
@@ -170,8 +178,8 @@ impl SimProvider {
     }
 
     /// How many resources exist, instances included. What AWS makes along
-    /// with a VPC (main route table, default security group) doesn't count,
-    /// so a fully destroyed stack leaves 0.
+    /// with a VPC (main route table, default security group, default network
+    /// ACL) doesn't count, so a fully destroyed stack leaves 0.
     pub fn resource_count(&self) -> usize {
         self.peek(|c| c.resource_counts().values().sum())
     }
@@ -192,16 +200,31 @@ impl SimProvider {
         self.peek(|c| c.instance_summaries())
     }
 
-    /// For each instance, whether it can reach the regional ECS endpoint over
-    /// HTTPS now (routes, gateways, public address, security groups), or the
-    /// hop that fails.
-    pub fn instance_reachability(&self) -> Vec<(InstanceId, Result<(), String>)> {
+    /// For each instance, whether it can reach the regional `ecs` endpoint
+    /// over HTTPS now: the path hop by hop, or where and why it is blocked
+    /// (decided by [`reach_service`](crate::analysis::reach::reach_service)
+    /// on [`network_model`](Self::network_model)).
+    pub fn instance_reachability(&self) -> Vec<(InstanceId, Result<Vec<String>, Blocked>)> {
         self.peek(|c| {
+            let model = c.network_model();
             let instances = c.instances.values();
             instances
-                .map(|i| (InstanceId::new(&i.id), c.ecs_reachability(i)))
+                .map(|i| {
+                    (
+                        InstanceId::new(&i.id),
+                        ecs::instance_reach(i, &model, "ecs"),
+                    )
+                })
                 .collect()
         })
+    }
+
+    /// The cloud's network as the shared reachability [`Model`]: keys are
+    /// cloud ids, labels the logical names of keel's `keel:urn` tags (else
+    /// the ids). What the simulator decides registration on, for comparing
+    /// with the pre-deploy analysis.
+    pub fn network_model(&self) -> Model {
+        self.peek(|c| c.network_model())
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -411,6 +434,12 @@ macro_rules! by_type {
             $body
         } else if token == SecurityGroup::TYPE {
             type $R = SecurityGroup;
+            $body
+        } else if token == NetworkAcl::TYPE {
+            type $R = NetworkAcl;
+            $body
+        } else if token == VpcEndpoint::TYPE {
+            type $R = VpcEndpoint;
             $body
         } else if token == LaunchTemplate::TYPE {
             type $R = LaunchTemplate;

@@ -1,10 +1,10 @@
 //! VPCs and subnets in the simulated cloud: AWS's CIDR rules (a VPC block is
 //! /16 to /28; a subnet's lies inside its VPC's and overlaps no other subnet
-//! of that VPC), availability zones of the region, the main route table and
-//! default security group AWS creates with every VPC, dependency checks on
-//! delete, and private address allocation inside a subnet (AWS reserves the
-//! first four addresses and the last). Also the provider handlers for
-//! [`Vpc`] and [`Subnet`].
+//! of that VPC), availability zones of the region, the main route table,
+//! default security group and default network ACL AWS creates with every
+//! VPC, dependency checks on delete, and private address allocation inside a
+//! subnet (AWS reserves the first four addresses and the last). Also the
+//! provider handlers for [`Vpc`] and [`Subnet`].
 
 use super::cloud::{dependency, fresh_id, invalid, Cloud, Kind};
 use super::latency::Op;
@@ -64,7 +64,8 @@ impl Cloud {
             .ok_or_else(|| Kind::Subnet.not_found(id))
     }
 
-    /// CreateVpc: also creates the main route table and default security group.
+    /// CreateVpc: also creates the main route table, default security group
+    /// and default network ACL.
     pub fn create_vpc(&mut self, cidr_block: &str, tags: Tags) -> Result<String, ProviderError> {
         let block = cidr::parse(cidr_block).map_err(|_| bad_cidr(cidr_block))?;
         if !(MIN_PREFIX..=MAX_PREFIX).contains(&block.prefix_len()) {
@@ -76,6 +77,7 @@ impl Cloud {
         let id = fresh_id("vpc", &self.vpcs);
         let main_route_table_id = self.add_main_route_table(&id);
         let default_security_group_id = self.add_default_security_group(&id);
+        self.add_default_network_acl(&id);
         let vpc = VpcRec {
             id: id.clone(),
             cidr_block: block,
@@ -109,8 +111,8 @@ impl Cloud {
         Ok(())
     }
 
-    /// DeleteVpc: only once nothing but its main route table and default
-    /// security group is left in it.
+    /// DeleteVpc: only once nothing but its main route table, default
+    /// security group and default network ACL is left in it.
     pub fn delete_vpc(&mut self, id: &str) -> Result<(), ProviderError> {
         let vpc = self.vpc(id)?.clone();
         let ids = |ids: Vec<&String>| ids.into_iter().cloned().collect::<Vec<String>>();
@@ -144,12 +146,20 @@ impl Cloud {
             .filter(|n| n.vpc_id == id && !n.is_gone())
             .map(|n| &n.id)
             .collect());
+        let acls = ids(self
+            .network_acls
+            .values()
+            .filter(|a| a.vpc_id == id && !a.default)
+            .map(|a| &a.id)
+            .collect());
         let remaining: Vec<String> = [
             listing("subnets", &subnets),
             listing("attached internet gateways", &igws),
             listing("route tables", &tables),
             listing("security groups", &groups),
+            listing("network ACLs", &acls),
             listing("NAT gateways", &nats),
+            self.endpoints_in_vpc(id),
         ]
         .into_iter()
         .flatten()
@@ -162,6 +172,7 @@ impl Cloud {
         }
         self.route_tables.remove(&vpc.main_route_table_id);
         self.security_groups.remove(&vpc.default_security_group_id);
+        self.network_acls.retain(|_, a| a.vpc_id != id);
         self.vpcs.remove(id);
         Ok(())
     }
@@ -213,6 +224,7 @@ impl Cloud {
             tags,
         };
         self.subnets.insert(id.clone(), subnet);
+        self.associate_default_network_acl(&id, vpc_id);
         Ok(id)
     }
 
@@ -230,8 +242,9 @@ impl Cloud {
         Ok(())
     }
 
-    /// DeleteSubnet: not while instances or NAT gateways are in it. Its
-    /// route table association goes with it.
+    /// DeleteSubnet: not while instances, NAT gateways or endpoint network
+    /// interfaces are in it. Its route table and network ACL associations
+    /// go with it.
     pub fn delete_subnet(&mut self, id: &str) -> Result<(), ProviderError> {
         self.subnet(id)?;
         let instances: Vec<String> = self
@@ -246,9 +259,11 @@ impl Cloud {
             .filter(|n| n.subnet_id == id && !n.is_gone())
             .map(|n| n.id.clone())
             .collect();
+        let interfaces = self.endpoint_interfaces_in(id);
         let remaining: Vec<String> = [
             listing("instances", &instances),
             listing("NAT gateways", &nats),
+            listing("VPC endpoint network interfaces", &interfaces),
         ]
         .into_iter()
         .flatten()
@@ -262,6 +277,7 @@ impl Cloud {
         for table in self.route_tables.values_mut() {
             table.associations.retain(|a| a.subnet_id != id);
         }
+        self.drop_network_acl_association(id);
         self.subnets.remove(id);
         Ok(())
     }
@@ -279,6 +295,12 @@ impl Cloud {
                     .values()
                     .filter(|n| n.subnet_id == id && !n.is_gone())
                     .map(|n| n.private_ip),
+            )
+            .chain(
+                self.live_endpoints()
+                    .flat_map(|e| &e.interfaces)
+                    .filter(|i| i.subnet_id == id)
+                    .map(|i| i.private_ip),
             )
             .collect();
         let first = u32::from(block.network()).saturating_add(4);

@@ -1,8 +1,8 @@
 //! Route tables in the simulated cloud: the implicit local route, routes to
 //! internet and NAT gateways of the same VPC only, one explicit association
-//! per subnet (others use the VPC's main table), no deleting the main table,
-//! and longest-prefix route lookup, which the ECS reachability check uses.
-//! Also the provider handler for [`RouteTable`], which makes the live table
+//! per subnet (others use the VPC's main table), and no deleting the main
+//! table. Where routes lead is decided on the network model (`model`). Also
+//! the provider handler for [`RouteTable`], which makes the live table
 //! match the declared one route by route and association by association.
 
 use super::cloud::{dependency, fresh_id, invalid, Cloud, Kind};
@@ -16,7 +16,6 @@ use async_trait::async_trait;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
 
 /// Where a (non-local) route sends traffic.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,14 +57,6 @@ pub(super) struct RouteTableRec {
     pub routes: Vec<RouteRec>,
     pub associations: Vec<AssociationRec>,
     pub tags: Tags,
-}
-
-/// The route a lookup chose.
-pub(super) enum Hop<'a> {
-    /// The VPC's own block.
-    Local,
-    /// A gateway.
-    Gateway(&'a Target),
 }
 
 impl Cloud {
@@ -304,40 +295,6 @@ impl Cloud {
         }
         self.route_tables.remove(id);
         Ok(())
-    }
-
-    /// The table subnet `subnet_id` uses: its explicit association, else the
-    /// VPC's main table.
-    pub fn effective_route_table(&self, subnet_id: &str) -> Option<&RouteTableRec> {
-        let explicit = self
-            .route_tables
-            .values()
-            .find(|t| t.associations.iter().any(|a| a.subnet_id == subnet_id));
-        explicit.or_else(|| {
-            let vpc = self.vpcs.get(&self.subnets.get(subnet_id)?.vpc_id)?;
-            self.route_tables.get(&vpc.main_route_table_id)
-        })
-    }
-
-    /// The most specific route of `table` covering `addr`, with its destination.
-    pub fn best_route<'a>(
-        &'a self,
-        table: &'a RouteTableRec,
-        addr: Ipv4Addr,
-    ) -> Option<(Ipv4Net, Hop<'a>)> {
-        let local = self
-            .vpcs
-            .get(&table.vpc_id)
-            .map(|v| (v.cidr_block, Hop::Local));
-        let routes = table
-            .routes
-            .iter()
-            .map(|r| (r.destination, Hop::Gateway(&r.target)));
-        local
-            .into_iter()
-            .chain(routes)
-            .filter(|(dest, _)| dest.contains(&addr))
-            .max_by_key(|(dest, _)| dest.prefix_len())
     }
 
     fn route_table_outputs(&self, t: &RouteTableRec) -> RouteTableOutputs {

@@ -1,10 +1,11 @@
 //! Security groups in the simulated cloud: names unique per VPC, the default
 //! group every VPC gets, AWS's default allow-all egress rule, rules stored as
-//! AWS stores them (one permission per peer), peers that must exist, no
-//! deleting a group another group's rule or a live instance still uses, and
-//! the egress check the ECS reachability rule needs. Also the provider
-//! handler for [`SecurityGroup`], which authorizes and revokes permissions
-//! until the live rules equal the declared ones.
+//! AWS stores them (one permission per peer), peers that must exist, and no
+//! deleting a group another group's rule, a live instance or an endpoint's
+//! network interfaces still use. Also the provider handler for
+//! [`SecurityGroup`], which authorizes and revokes permissions until the live
+//! rules equal the declared ones. What rules let through is decided on the
+//! network model (`model`).
 
 use super::cloud::{dependency, fresh_id, invalid, physical_name, Cloud, Kind};
 use super::latency::Op;
@@ -17,7 +18,6 @@ use crate::resource::{SecurityGroupId, Tags, Urn, VpcId};
 use async_trait::async_trait;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
-use std::net::Ipv4Addr;
 
 /// The other side of a permission.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -46,13 +46,6 @@ impl Permission {
             to_port: u16::MAX,
             peer: PeerRec::Cidr(Ipv4Net::default()),
         }
-    }
-
-    /// Whether this permission admits TCP to `port` at `addr`.
-    fn allows_tcp(&self, port: u16, addr: Ipv4Addr) -> bool {
-        let proto = self.protocol == "-1"
-            || (self.protocol == "tcp" && (self.from_port..=self.to_port).contains(&port));
-        proto && matches!(&self.peer, PeerRec::Cidr(net) if net.contains(&addr))
     }
 }
 
@@ -241,7 +234,7 @@ impl Cloud {
     }
 
     /// DeleteSecurityGroup: not the default group, not while another group's
-    /// rule references it or an instance uses it.
+    /// rule references it or an instance or endpoint uses it.
     pub fn delete_security_group(&mut self, id: &str) -> Result<(), ProviderError> {
         let group = self.security_group(id)?;
         if group.default {
@@ -270,9 +263,11 @@ impl Cloud {
             .filter(|i| i.security_group_ids.iter().any(|g| g == id))
             .map(|i| i.id.clone())
             .collect();
+        let endpoints = self.endpoints_using_group(id);
         let users: Vec<String> = [
             listing("referenced by security groups", &referencing),
             listing("used by instances", &instances),
+            listing("used by VPC endpoints", &endpoints),
         ]
         .into_iter()
         .flatten()
@@ -285,15 +280,6 @@ impl Cloud {
         }
         self.security_groups.remove(id);
         Ok(())
-    }
-
-    /// Whether the union of `groups`' egress rules allows TCP `port` to `addr`.
-    pub fn egress_allows_tcp(&self, groups: &[String], port: u16, addr: Ipv4Addr) -> bool {
-        groups
-            .iter()
-            .filter_map(|g| self.security_groups.get(g))
-            .flat_map(|g| &g.egress)
-            .any(|p| p.allows_tcp(port, addr))
     }
 
     fn security_group_outputs(&self, g: &SecurityGroupRec) -> SecurityGroupOutputs {

@@ -190,3 +190,24 @@ async fn providers_wait_for_nat_gateways_and_instances() {
         .unwrap();
     assert!(sim.instances().is_empty(), "waited for termination");
 }
+
+#[tokio::test]
+async fn a_cloud_saved_before_network_acls_gets_its_defaults() {
+    let dir = temp_dir("backfill");
+    let path = dir.join("cloud.json");
+    let sim = SimProvider::open(&path, SimLatency::none()).unwrap();
+    let (vpc, subnet) = vpc_with_subnet(&sim).await;
+    drop(sim);
+    let mut old: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    old.as_object_mut().unwrap().remove("network_acls");
+    fs::write(&path, old.to_string()).unwrap();
+
+    let sim = SimProvider::open(&path, SimLatency::none()).unwrap();
+    let model = sim.network_model();
+    let (acl, facts) = model.acl_of(&subnet).expect("associated");
+    assert!(facts.default && facts.vpc == vpc, "{acl}: {facts:?}");
+    let main = sim.peek(|c| c.vpcs[&vpc].main_route_table_id.clone());
+    assert!(model.route_tables[&main].main);
+    assert_eq!(sim.resource_count(), 2);
+    let _ = fs::remove_dir_all(&dir);
+}

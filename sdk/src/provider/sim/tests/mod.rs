@@ -1,16 +1,20 @@
 //! Tests of the simulator through the [`Provider`] trait, with no latency:
-//! AWS's rules and error codes per service (`network`, `services`), the ECS
-//! registration rule on whole topologies (`registration`), and persistence,
-//! API accounting and time (`lifecycle`). This file holds the helpers that
-//! build requests from keel's resource structs and the topology under test.
+//! AWS's rules and error codes per service (`network`, `services`, `acls`,
+//! `endpoints`), the ECS registration rule on whole topologies
+//! (`registration`, and with network ACLs and endpoints in `acls` and
+//! `endpoints`), and persistence, API accounting and time (`lifecycle`).
+//! This file holds the helpers that build requests from keel's resource
+//! structs and the topology under test.
 
+mod acls;
+mod endpoints;
 mod lifecycle;
 mod network;
 mod registration;
 mod services;
 
 use super::*;
-use crate::aws::ec2::{Rule, Vpc};
+use crate::aws::ec2::{AclRule, Rule, Vpc};
 use crate::aws::iam::ECS_INSTANCE_POLICY_ARN;
 use crate::resource::{
     AllocationId, ClusterName, InstanceProfileName, InternetGatewayId, LaunchTemplateId,
@@ -123,6 +127,23 @@ pub(super) struct Shape {
     pub instance_profile: bool,
     /// The cluster the user data names (`None`: no ECS_CLUSTER line).
     pub user_data_cluster: Option<&'static str>,
+    /// A custom network ACL for the private subnets.
+    pub private_acl: Option<Acl>,
+    /// A custom network ACL for the public subnets.
+    pub public_acl: Option<Acl>,
+    /// Interface endpoints (short service names) with private DNS in the
+    /// private subnets.
+    pub endpoints: &'static [&'static str],
+    /// The endpoints' security group admits HTTPS from the VPC (else only
+    /// TCP 80).
+    pub endpoint_https_ingress: bool,
+}
+
+/// The rules of a custom network ACL.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Acl {
+    pub ingress: Vec<AclRule>,
+    pub egress: Vec<AclRule>,
 }
 
 impl Default for Shape {
@@ -135,6 +156,10 @@ impl Default for Shape {
             public_ip: None,
             instance_profile: true,
             user_data_cluster: Some("app"),
+            private_acl: None,
+            public_acl: None,
+            endpoints: &[],
+            endpoint_https_ingress: true,
         }
     }
 }
@@ -149,6 +174,13 @@ pub(super) struct Deployed {
 }
 
 impl Deployed {
+    /// The id of the resource of type `R` named `name`.
+    pub fn id<R: Resource>(&self, name: &str) -> &str {
+        let urn = urn::<R>(name);
+        let found = self.created.iter().find(|(u, _)| *u == urn);
+        found.map(|(_, id)| id.as_str()).expect("deployed")
+    }
+
     /// Deletes everything, newest first.
     pub async fn destroy(&self, sim: &SimProvider) {
         for (urn, id) in self.created.iter().rev() {
@@ -213,6 +245,40 @@ pub(super) async fn deploy(sim: &SimProvider, shape: &Shape) -> Deployed {
         }
         private_route_tables.push(add!(&format!("private-{i}"), rt));
         nats.push(nat);
+    }
+    let acls = [
+        ("private", &shape.private_acl, &private),
+        ("public", &shape.public_acl, &public),
+    ];
+    for (name, acl, subnets) in acls {
+        if let Some(rules) = acl {
+            let mut acl = NetworkAcl::new(vpc_id());
+            acl.ingress = rules.ingress.clone();
+            acl.egress = rules.egress.clone();
+            for s in subnets {
+                acl = acl.associate(SubnetId::new(s));
+            }
+            add!(name, acl);
+        }
+    }
+    if !shape.endpoints.is_empty() {
+        let https = if shape.endpoint_https_ingress {
+            443
+        } else {
+            80
+        };
+        let sg =
+            SecurityGroup::new(vpc_id(), "endpoints").ingress(Rule::tcp(https).cidr("10.0.0.0/16"));
+        let sg = add!("endpoints", sg);
+        for service in shape.endpoints {
+            let name = format!("com.amazonaws.us-east-1.{service}");
+            let mut endpoint =
+                VpcEndpoint::interface(vpc_id(), name).security_group(SecurityGroupId::new(&sg));
+            for s in &private {
+                endpoint = endpoint.subnet(SubnetId::new(s));
+            }
+            add!(service, endpoint);
+        }
     }
     let cluster = add!("app", EcsCluster::new().name("app"));
     let role = add!(

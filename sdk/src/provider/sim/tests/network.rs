@@ -190,7 +190,9 @@ async fn routes_must_target_gateways_of_the_same_vpc() {
         "Resource.AlreadyAssociated"
     );
     assert_eq!(
-        sim.peek(|c| c.effective_route_table(&subnet).map(|t| t.id.clone())),
+        sim.network_model()
+            .route_table_of(&subnet)
+            .map(|(id, _)| id.clone()),
         Some(table)
     );
 }

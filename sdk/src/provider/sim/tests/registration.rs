@@ -3,11 +3,12 @@
 //! endpoint registers none and says which hop failed.
 
 use super::*;
+use crate::analysis::reach::Code;
 use crate::aws::ecs::EcsClusterOutputs;
 use crate::provider::sim::ecs::cluster_in_user_data;
 
 /// The cluster's registered count, as a provider read reports it.
-async fn registered(sim: &SimProvider, cluster: &str) -> u64 {
+pub(super) async fn registered(sim: &SimProvider, cluster: &str) -> u64 {
     let out = read::<EcsCluster>(sim, "app", cluster)
         .await
         .expect("cluster exists");
@@ -19,15 +20,24 @@ async fn registered(sim: &SimProvider, cluster: &str) -> u64 {
     out.registered_container_instances_count
 }
 
-/// The reasons instances gave for not registering.
-fn reasons(sim: &SimProvider) -> Vec<String> {
+/// The reasons instances gave for not registering, each with finding `code`.
+pub(super) fn reasons(sim: &SimProvider, code: Code) -> Vec<String> {
     let instances = sim.instances();
     assert_eq!(instances.len(), 2);
     let reasons: Vec<String> = instances
-        .into_iter()
-        .filter_map(|i| i.registration_error)
+        .iter()
+        .filter_map(|i| i.registration_error.clone())
         .collect();
     assert_eq!(reasons.len(), 2, "both say why: {reasons:?}");
+    for i in &instances {
+        assert!(!i.agent_connected);
+        assert_eq!(
+            i.registration_code.as_deref(),
+            Some(code.as_str()),
+            "{:?}",
+            i.registration_error
+        );
+    }
     reasons
 }
 
@@ -52,6 +62,9 @@ async fn the_tutorial_stack_registers_both_instances() {
         "{zones:?}"
     );
     assert!(sim.instance_reachability().iter().all(|(_, r)| r.is_ok()));
+    assert!(instances
+        .iter()
+        .all(|i| i.agent_connected && i.registration_code.is_none()));
     let asg = read::<AutoScalingGroup>(&sim, "ecs-hosts", &stack.asg)
         .await
         .unwrap();
@@ -71,7 +84,7 @@ async fn without_the_nat_route_nothing_registers_until_it_is_added() {
     };
     let stack = deploy(&sim, &shape).await;
     assert_eq!(registered(&sim, &stack.cluster).await, 0);
-    for why in reasons(&sim) {
+    for why in reasons(&sim, Code::NoRoute) {
         assert!(why.contains("has no route to 52.46.141.38"), "{why}");
         assert!(
             why.contains("main route table") || why.contains("route table rtb-"),
@@ -107,8 +120,8 @@ async fn without_https_egress_nothing_registers() {
     };
     let stack = deploy(&sim, &shape).await;
     assert_eq!(registered(&sim, &stack.cluster).await, 0);
-    for why in reasons(&sim) {
-        assert!(why.contains("allow no outbound TCP 443"), "{why}");
+    for why in reasons(&sim, Code::SecurityGroupEgress) {
+        assert!(why.contains("allows no outbound TCP 443"), "{why}");
     }
 }
 
@@ -121,9 +134,9 @@ async fn a_nat_gateway_in_a_private_subnet_leads_nowhere() {
     };
     let stack = deploy(&sim, &shape).await;
     assert_eq!(registered(&sim, &stack.cluster).await, 0);
-    for why in reasons(&sim) {
+    for why in reasons(&sim, Code::NatNoInternet) {
         assert!(why.contains("NAT gateway nat-"), "{why}");
-        assert!(why.contains("not to an internet gateway"), "{why}");
+        assert!(why.contains("no route to an internet gateway"), "{why}");
     }
 }
 
@@ -149,8 +162,8 @@ async fn public_subnet_instances_without_a_public_ip_do_not() {
     };
     let stack = deploy(&sim, &shape).await;
     assert_eq!(registered(&sim, &stack.cluster).await, 0);
-    for why in reasons(&sim) {
-        assert!(why.contains("no public IP address"), "{why}");
+    for why in reasons(&sim, Code::NoPublicIp) {
+        assert!(why.contains("no public IPv4 address"), "{why}");
     }
 }
 
@@ -163,7 +176,7 @@ async fn the_agent_needs_credentials_and_the_right_cluster_name() {
     };
     let stack = deploy(&sim, &no_profile).await;
     assert_eq!(registered(&sim, &stack.cluster).await, 0);
-    assert!(reasons(&sim)
+    assert!(reasons(&sim, Code::NoInstanceProfile)
         .iter()
         .all(|w| w.contains("no instance profile")));
 
@@ -174,7 +187,9 @@ async fn the_agent_needs_credentials_and_the_right_cluster_name() {
     };
     let stack = deploy(&sim, &default_cluster).await;
     assert_eq!(registered(&sim, &stack.cluster).await, 0);
-    assert!(reasons(&sim).iter().all(|w| w.contains("`default`")));
+    assert!(reasons(&sim, Code::WrongCluster)
+        .iter()
+        .all(|w| w.contains("`default`")));
 }
 
 #[tokio::test]

@@ -1,0 +1,17 @@
+//! The `private_ecs` stack wired resource by resource: VPC, internet gateway,
+//! subnets, Elastic IPs, NAT gateways and route tables declared one by one.
+//!
+//! ```text
+//! cargo run --example private_ecs_manual
+//! ```
+
+use keel_examples::stacks::private_ecs::{build_manual, Options};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let stack = build_manual(&Options {
+        stack: "private-ecs-manual".into(),
+        ..Options::default()
+    });
+    keel::cli::run(stack)
+}

@@ -1,0 +1,396 @@
+//! Builds the network [`Model`] and the list of ECS hosts from a declared
+//! [`Stack`], before anything exists. References are followed through
+//! placeholders (`keel-ref:<urn>#<field>`) that stand for outputs, so a
+//! route's target, a subnet's VPC or the cluster named in user data built
+//! with `Output::map` are all known by the resource they come from. Things AWS
+//! creates implicitly are added too: each VPC's main route table (local route
+//! only) and default security group (all egress allowed).
+
+use super::cidr;
+use super::network::{
+    AclFacts, AclRuleFacts, EndpointFacts, GatewayFacts, Key, Model, NatFacts, RouteFacts,
+    RouteTableFacts, SgFacts, SgRuleFacts, SubnetFacts, Target, VpcFacts,
+};
+use crate::aws::autoscaling::AutoScalingGroup;
+use crate::aws::ec2::{
+    AclAction, AclRule, Connectivity, InternetGateway, LaunchTemplate, NatGateway, NetworkAcl,
+    Peer, RouteTable, RouteTarget, Rule, SecurityGroup, Subnet, Vpc, VpcEndpoint,
+};
+use crate::aws::ecs::EcsCluster;
+use crate::aws::iam::InstanceProfile;
+use crate::resource::{parse_placeholder, placeholder, with_placeholders, Input, Resource, Urn};
+use crate::stack::Stack;
+use serde::de::DeserializeOwned;
+
+/// Instances an Auto Scaling group will launch and that run the ECS agent.
+#[derive(Clone, Debug)]
+pub(crate) struct EcsHosts {
+    /// The group.
+    pub urn: Urn,
+    /// Its launch template.
+    pub template: Option<Urn>,
+    /// Subnet keys the group launches into.
+    pub subnets: Vec<Key>,
+    /// Security group keys (the VPC's default group when the template names none).
+    pub security_groups: Vec<Key>,
+    /// The template's public-IP setting (`None`: the subnet decides).
+    pub public_ip: Option<bool>,
+    /// Whether the template names an instance profile.
+    pub instance_profile: bool,
+    /// The cluster its user data names (`default` when none).
+    pub cluster: String,
+}
+
+/// A declared ECS cluster: its key and, if given, its literal name.
+#[derive(Clone, Debug)]
+pub(crate) struct ClusterDecl {
+    pub urn: Urn,
+    pub name_key: Key,
+    pub name: Option<String>,
+}
+
+/// What analysis knows about a stack.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Declared {
+    pub model: Model,
+    pub hosts: Vec<EcsHosts>,
+    pub clusters: Vec<ClusterDecl>,
+}
+
+/// The cluster an ECS agent joins given its user data: the last
+/// `ECS_CLUSTER=` value (without quotes, up to whitespace), else `default`.
+///
+/// ```
+/// use keel::analysis::cluster_in_user_data;
+/// assert_eq!(cluster_in_user_data(Some("echo ECS_CLUSTER=app >> /etc/ecs/ecs.config")), "app");
+/// assert_eq!(cluster_in_user_data(Some("#!/bin/bash\n")), "default");
+/// ```
+pub fn cluster_in_user_data(user_data: Option<&str>) -> String {
+    const KEY: &str = "ECS_CLUSTER=";
+    let text = user_data.unwrap_or("");
+    let value = text
+        .match_indices(KEY)
+        .filter(|(at, _)| {
+            let before = text[..*at].chars().next_back();
+            !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+        .map(|(at, _)| {
+            let rest = &text[at + KEY.len()..];
+            let rest = rest.strip_prefix(['"', '\'']).unwrap_or(rest);
+            let end = rest
+                .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ';' | '`'))
+                .unwrap_or(rest.len());
+            &rest[..end]
+        })
+        .last()
+        .unwrap_or("");
+    if value.is_empty() {
+        "default".to_string()
+    } else {
+        value.to_string()
+    }
+}
+
+/// Whether user data starts the ECS agent's configuration.
+pub(crate) fn configures_ecs(user_data: Option<&str>) -> bool {
+    user_data.is_some_and(|u| u.contains("ECS_CLUSTER") || u.contains("/etc/ecs/"))
+}
+
+fn key(input: &Input<impl AsRef<str>>) -> Key {
+    input
+        .value()
+        .map(|v| v.as_ref().to_string())
+        .unwrap_or_default()
+}
+
+/// The resource a key's placeholder stands for.
+pub(crate) fn urn_of(key: &str) -> Option<Urn> {
+    parse_placeholder(key).map(|(u, _)| u)
+}
+
+fn sibling(vpc_key: &str, field: &str) -> Key {
+    match parse_placeholder(vpc_key) {
+        Some((urn, _)) => placeholder(&urn, field),
+        None => format!("{vpc_key}#{field}"),
+    }
+}
+
+fn sg_rules(rules: &[Rule], own: &str) -> Vec<SgRuleFacts> {
+    rules
+        .iter()
+        .map(|r| {
+            let mut facts = SgRuleFacts {
+                protocol: r.protocol,
+                ports: (r.from_port, r.to_port),
+                cidrs: Vec::new(),
+                groups: Vec::new(),
+            };
+            for p in &r.peers {
+                match p {
+                    Peer::Cidr(c) => facts.cidrs.extend(cidr::parse(c).ok()),
+                    Peer::Group(g) => facts.groups.push(key(g)),
+                    Peer::SelfGroup => facts.groups.push(own.to_string()),
+                }
+            }
+            facts
+        })
+        .collect()
+}
+
+fn acl_rules(rules: &[AclRule]) -> Vec<AclRuleFacts> {
+    rules
+        .iter()
+        .filter_map(|r| {
+            Some(AclRuleFacts {
+                number: r.rule_number,
+                protocol: r.protocol,
+                ports: (r.from_port, r.to_port),
+                cidr: cidr::parse(&r.cidr_block).ok()?,
+                allow: r.action == AclAction::Allow,
+            })
+        })
+        .collect()
+}
+
+/// Every declaration of type `R`, with references replaced by placeholders.
+fn all<R: Resource>(stack: &Stack) -> Vec<(Urn, Key, R)> {
+    stack
+        .resources
+        .iter()
+        .filter(|d| d.schema.type_token == R::TYPE)
+        .filter_map(|d| {
+            let json = with_placeholders(|| d.resource.to_inputs()).ok()?;
+            let typed: R = from_json(json)?;
+            Some((d.urn.clone(), placeholder(&d.urn, "id"), typed))
+        })
+        .collect()
+}
+
+fn from_json<R: DeserializeOwned>(json: serde_json::Value) -> Option<R> {
+    serde_json::from_value(json).ok()
+}
+
+/// Builds what analysis needs from `stack`.
+pub(crate) fn declared(stack: &Stack) -> Declared {
+    let mut out = Declared::default();
+    let m = &mut out.model;
+    for (urn, k, vpc) in all::<Vpc>(stack) {
+        let label = urn.name().to_string();
+        m.route_tables.insert(
+            sibling(&k, "main_route_table_id"),
+            RouteTableFacts {
+                label: format!("{label} (main)"),
+                vpc: k.clone(),
+                main: true,
+                routes: Vec::new(),
+                subnets: Vec::new(),
+            },
+        );
+        m.security_groups.insert(
+            sibling(&k, "default_security_group_id"),
+            SgFacts {
+                label: format!("{label} (default)"),
+                vpc: k.clone(),
+                ingress: sg_rules(
+                    &[Rule::all().self_group()],
+                    &sibling(&k, "default_security_group_id"),
+                ),
+                egress: sg_rules(&[Rule::all().cidr("0.0.0.0/0")], ""),
+            },
+        );
+        m.vpcs.insert(
+            k,
+            VpcFacts {
+                label,
+                cidr: cidr::parse(&vpc.cidr_block).ok(),
+                dns_support: vpc.enable_dns_support,
+                dns_hostnames: vpc.enable_dns_hostnames,
+            },
+        );
+    }
+    for (urn, k, s) in all::<Subnet>(stack) {
+        let facts = SubnetFacts {
+            label: urn.name().to_string(),
+            vpc: key(&s.vpc_id),
+            cidr: cidr::parse(&s.cidr_block).ok(),
+            az: s.availability_zone.clone(),
+            map_public_ip: s.map_public_ip_on_launch,
+        };
+        m.subnets.insert(k, facts);
+    }
+    for (urn, k, rt) in all::<RouteTable>(stack) {
+        let routes = rt
+            .routes
+            .iter()
+            .filter_map(|r| {
+                let target = match &r.target {
+                    RouteTarget::Local => return None,
+                    RouteTarget::InternetGateway(g) => Target::InternetGateway(key(g)),
+                    RouteTarget::NatGateway(n) => Target::NatGateway(key(n)),
+                };
+                Some(RouteFacts {
+                    destination: cidr::parse(&r.destination_cidr_block).ok()?,
+                    target,
+                })
+            })
+            .collect();
+        let facts = RouteTableFacts {
+            label: urn.name().to_string(),
+            vpc: key(&rt.vpc_id),
+            main: false,
+            routes,
+            subnets: rt.subnet_ids.iter().map(key).collect(),
+        };
+        m.route_tables.insert(k, facts);
+    }
+    for (urn, k, igw) in all::<InternetGateway>(stack) {
+        let vpc = igw.vpc_id.as_ref().map(key);
+        m.internet_gateways.insert(
+            k,
+            GatewayFacts {
+                label: urn.name().to_string(),
+                vpc,
+            },
+        );
+    }
+    for (urn, k, nat) in all::<NatGateway>(stack) {
+        let facts = NatFacts {
+            label: urn.name().to_string(),
+            subnet: key(&nat.subnet_id),
+            public: nat.connectivity == Connectivity::Public,
+            has_eip: nat.allocation_id.is_some(),
+            available: true,
+        };
+        m.nat_gateways.insert(k, facts);
+    }
+    for (urn, k, sg) in all::<SecurityGroup>(stack) {
+        let facts = SgFacts {
+            label: urn.name().to_string(),
+            vpc: key(&sg.vpc_id),
+            ingress: sg_rules(&sg.ingress, &k),
+            egress: sg_rules(&sg.effective_egress(), &k),
+        };
+        m.security_groups.insert(k, facts);
+    }
+    for (urn, k, acl) in all::<NetworkAcl>(stack) {
+        let facts = AclFacts {
+            label: urn.name().to_string(),
+            vpc: key(&acl.vpc_id),
+            default: false,
+            subnets: acl.subnet_ids.iter().map(key).collect(),
+            ingress: acl_rules(&acl.ingress),
+            egress: acl_rules(&acl.egress),
+        };
+        m.network_acls.insert(k, facts);
+    }
+    for (urn, k, ep) in all::<VpcEndpoint>(stack) {
+        let vpc = key(&ep.vpc_id);
+        let mut groups: Vec<Key> = ep.security_group_ids.iter().map(key).collect();
+        if groups.is_empty() {
+            groups.push(sibling(&vpc, "default_security_group_id"));
+        }
+        let facts = EndpointFacts {
+            label: urn.name().to_string(),
+            service: ep.service().unwrap_or_default().to_string(),
+            vpc,
+            private_dns: ep.private_dns_enabled,
+            subnets: ep.subnet_ids.iter().map(key).collect(),
+            security_groups: groups,
+        };
+        m.endpoints.insert(k, facts);
+    }
+    for (urn, k, c) in all::<EcsCluster>(stack) {
+        let _ = k;
+        out.clusters.push(ClusterDecl {
+            name_key: placeholder(&urn, "name"),
+            urn,
+            name: c.name,
+        });
+    }
+    let templates = all::<LaunchTemplate>(stack);
+    let profiles = all::<InstanceProfile>(stack);
+    for (urn, _, asg) in all::<AutoScalingGroup>(stack) {
+        let lt_key = key(&asg.launch_template_id);
+        let Some((lt_urn, _, lt)) = templates.iter().find(|(_, k, _)| *k == lt_key) else {
+            continue; // a template outside the stack: nothing to analyse
+        };
+        let user_data = lt.user_data.as_ref().and_then(|u| u.value().cloned());
+        if !configures_ecs(user_data.as_deref()) {
+            continue;
+        }
+        let subnets: Vec<Key> = asg.subnet_ids.iter().map(key).collect();
+        let mut security_groups: Vec<Key> = lt.security_group_ids.iter().map(key).collect();
+        if security_groups.is_empty() {
+            let vpcs: Vec<Key> = subnets
+                .iter()
+                .filter_map(|s| m.subnets.get(s))
+                .map(|s| s.vpc.clone())
+                .collect();
+            if let Some(vpc) = vpcs.first() {
+                security_groups.push(sibling(vpc, "default_security_group_id"));
+            }
+        }
+        let instance_profile = match &lt.iam_instance_profile {
+            None => false,
+            // A profile in the stack always holds a role (it is required);
+            // one outside the stack is taken on trust.
+            Some(p) => {
+                let k = key(p);
+                urn_of(&k).is_none()
+                    || profiles
+                        .iter()
+                        .any(|(u, _, _)| Some(u) == urn_of(&k).as_ref())
+            }
+        };
+        out.hosts.push(EcsHosts {
+            urn,
+            template: Some(lt_urn.clone()),
+            subnets,
+            security_groups,
+            public_ip: lt.associate_public_ip_address,
+            instance_profile,
+            cluster: cluster_in_user_data(user_data.as_deref()),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prelude::*;
+
+    #[test]
+    fn references_and_mapped_user_data_resolve_to_their_resources() {
+        let mut s = Stack::new("t");
+        let vpc = s.add("main", Vpc::new("10.0.0.0/16"));
+        let subnet = s.add("a", Subnet::new(vpc.id(), "10.0.1.0/24", "us-east-1a"));
+        let cluster = s.add("app", EcsCluster::new());
+        let lt = s.add(
+            "hosts",
+            LaunchTemplate::new("ami-0123456789abcdef0", "t3.small").user_data(
+                cluster
+                    .name()
+                    .map(|n| format!("echo ECS_CLUSTER={n} >> /etc/ecs/ecs.config")),
+            ),
+        );
+        s.add(
+            "hosts",
+            AutoScalingGroup::new(lt.id(), 1, 1).subnet(subnet.id()),
+        );
+        let d = declared(&s);
+        let subnet_key = placeholder(subnet.urn(), "id");
+        assert_eq!(
+            d.model.subnets[&subnet_key].vpc,
+            placeholder(vpc.urn(), "id")
+        );
+        assert_eq!(d.hosts.len(), 1);
+        assert_eq!(d.hosts[0].cluster, d.clusters[0].name_key);
+        assert_eq!(d.hosts[0].subnets, vec![subnet_key]);
+        assert!(!d.hosts[0].instance_profile);
+        // the default security group stands in for an empty list
+        assert!(d.hosts[0].security_groups[0].ends_with("#default_security_group_id"));
+        // and placeholders never leak into the cells
+        assert_eq!(vpc.id().get(), None);
+    }
+}

@@ -1,0 +1,399 @@
+//! The ECS checks: for every group of instances that runs the ECS agent,
+//! can its instances reach the regional ECS endpoints over HTTPS from each
+//! subnet they launch into, do they have an instance profile, and does their
+//! user data name this stack's cluster? Plus the availability warnings (one
+//! NAT gateway for several zones). Every finding comes with a concrete fix
+//! phrased with the program's own names.
+
+use super::declared::{urn_of, Declared, EcsHosts};
+use super::findings::{Finding, Severity};
+use super::network::{Key, Model, Target};
+use super::reach::{reach_service, Blocked, Code, Source};
+use ipnet::Ipv4Net;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+
+const INTERNET: Ipv4Addr = Ipv4Addr::new(8, 8, 8, 8);
+
+fn region_of(az: &str) -> &str {
+    az.trim_end_matches(|c: char| c.is_ascii_lowercase())
+}
+
+/// Whether `subnet`'s route table sends the internet to an attached
+/// internet gateway (the gateway's key if so).
+fn public_gateway(model: &Model, subnet: &str) -> Option<Key> {
+    let vpc = &model.subnets.get(subnet)?.vpc;
+    let (_, rt) = model.route_table_of(subnet)?;
+    match model.best_route(rt, INTERNET)? {
+        (_, Target::InternetGateway(g))
+            if model.internet_gateways.get(&g)?.vpc.as_ref() == Some(vpc) =>
+        {
+            Some(g)
+        }
+        _ => None,
+    }
+}
+
+/// Public NAT gateways of `vpc` that really reach the internet, those in
+/// `az` first.
+fn working_nats<'m>(model: &'m Model, vpc: &str, az: &str) -> Vec<(&'m Key, &'m Key)> {
+    let mut nats: Vec<(&Key, &Key, bool)> = model
+        .nat_gateways
+        .iter()
+        .filter(|(_, n)| n.public && n.has_eip)
+        .filter(|(_, n)| model.subnets.get(&n.subnet).is_some_and(|s| s.vpc == vpc))
+        .filter(|(_, n)| public_gateway(model, &n.subnet).is_some())
+        .map(|(k, n)| {
+            (
+                k,
+                &n.subnet,
+                model.subnets.get(&n.subnet).is_some_and(|s| s.az == az),
+            )
+        })
+        .collect();
+    nats.sort_by_key(|(_, _, same)| !same);
+    nats.into_iter().map(|(k, s, _)| (k, s)).collect()
+}
+
+fn public_subnet_in(model: &Model, vpc: &str, az: &str) -> Option<Key> {
+    model
+        .subnets
+        .iter()
+        .filter(|(_, s)| s.vpc == vpc && s.az == az)
+        .find(|(k, _)| public_gateway(model, k).is_some())
+        .map(|(k, _)| k.clone())
+}
+
+fn fix_for(model: &Model, b: &Blocked, hosts: &EcsHosts, subnet_key: &str) -> String {
+    let l = |k: &str| model.label(k).to_string();
+    let subnet = model.subnets.get(subnet_key);
+    let (vpc, az) = subnet
+        .map(|s| (s.vpc.as_str(), s.az.as_str()))
+        .unwrap_or(("", ""));
+    let nat_hint = || {
+        working_nats(model, vpc, az)
+            .first()
+            .map(|(n, s)| format!("NAT gateway {} (in public subnet {})", l(n), l(s)))
+    };
+    let template = hosts
+        .template
+        .as_ref()
+        .map(|u| u.name().to_string())
+        .unwrap_or_default();
+    match b.code {
+        Code::NoRoute => {
+            let rt = model.route_tables.get(&b.element);
+            let target = match nat_hint() {
+                Some(n) => n,
+                None => match public_subnet_in(model, vpc, az) {
+                    Some(p) => {
+                        return format!(
+                            "add an Elastic IP and a public NAT gateway in subnet {}, then route 0.0.0.0/0 of {} to it (or add interface endpoints for ecs, ecs-agent and ecs-telemetry with private DNS)",
+                            l(&p),
+                            rt.map_or(format!("subnet {}'s route table", l(subnet_key)), |t| format!("route table {}", t.label))
+                        )
+                    }
+                    None => {
+                        return "give the VPC an attached internet gateway, a public subnet and a public NAT gateway there, then route 0.0.0.0/0 of the instances' route table to the NAT gateway".into()
+                    }
+                },
+            };
+            match rt {
+                Some(t) if !t.main => format!("route 0.0.0.0/0 of route table {} to {target}", t.label),
+                _ => format!(
+                    "associate subnet {} with a route table that routes 0.0.0.0/0 to {target}",
+                    l(subnet_key)
+                ),
+            }
+        }
+        Code::GatewayNotAttached => format!(
+            "attach internet gateway {} to VPC {} (InternetGateway::new().vpc(vpc.id()))",
+            l(&b.element),
+            l(vpc)
+        ),
+        Code::NoPublicIp => {
+            let via = nat_hint().map(|n| format!(" ({n})")).unwrap_or_default();
+            format!(
+                "route subnet {}'s 0.0.0.0/0 through a public NAT gateway{via} instead, or give the instances public addresses (Subnet::map_public_ip_on_launch(true) on {}, or LaunchTemplate::associate_public_ip_address(true) on {template})",
+                l(subnet_key),
+                l(subnet_key)
+            )
+        }
+        Code::NatPrivate => format!(
+            "make NAT gateway {} public (NatGateway::public with an Elastic IP) or route 0.0.0.0/0 to a public one",
+            l(&b.element)
+        ),
+        Code::NatNoEip => format!("give NAT gateway {} an Elastic IP (NatGateway::public(subnet, eip.id()))", l(&b.element)),
+        Code::NatNoInternet => {
+            match public_subnet_in(model, vpc, az) {
+                Some(p) => format!(
+                    "a NAT gateway must sit in a public subnet: put it in subnet {} (whose route table sends 0.0.0.0/0 to an attached internet gateway), or route 0.0.0.0/0 of {} to an attached internet gateway",
+                    l(&p),
+                    l(&b.element)
+                ),
+                None => format!(
+                    "route 0.0.0.0/0 of {} (the NAT gateway's subnet) to an internet gateway attached to VPC {}",
+                    l(&b.element),
+                    l(vpc)
+                ),
+            }
+        }
+        Code::NatOtherVpc => match nat_hint() {
+            Some(n) => format!("route 0.0.0.0/0 to {n}, which is in the instances' VPC {}", l(vpc)),
+            None => format!("route 0.0.0.0/0 to a public NAT gateway in VPC {}", l(vpc)),
+        },
+        Code::NatNotAvailable => format!("wait for NAT gateway {} to become available", l(&b.element)),
+        Code::SecurityGroupEgress => format!(
+            "allow outbound HTTPS in security group {}: .egress(Rule::tcp(443).cidr(\"0.0.0.0/0\"))",
+            l(&b.element)
+        ),
+        Code::AclRequest => format!(
+            "network ACLs are checked in rule order: add an allow rule for TCP 443 to {} (outbound to the endpoint from the instances' subnet; inbound from the VPC on a NAT gateway's or endpoint's subnet), numbered below any rule that denies it",
+            l(&b.element)
+        ),
+        Code::AclReturn => format!(
+            "network ACLs are stateless: allow the replies in {}, e.g. .ingress(AclRule::allow_tcp(110, 1024, 65535, \"0.0.0.0/0\")) on the instances' subnet (and outbound 1024-65535 to the VPC on a NAT gateway's or endpoint's subnet)",
+            l(&b.element)
+        ),
+        Code::EndpointSecurityGroup => {
+            let vpc_block = model.vpcs.get(vpc).and_then(|v| v.cidr).map_or("the VPC's block".to_string(), |c| c.to_string());
+            format!(
+                "admit HTTPS from the instances in security group {}: .ingress(Rule::tcp(443).cidr(\"{vpc_block}\"))",
+                l(&b.element)
+            )
+        }
+        Code::DnsDisabled => format!("turn DNS support on for VPC {} (Vpc::enable_dns_support(true))", l(&b.element)),
+        _ => format!("declare {} in this stack so keel can check the path, or check it by hand", l(&b.element)),
+    }
+}
+
+fn cluster_label(cluster: &str) -> String {
+    match urn_of(cluster) {
+        Some(u) => format!("the name of cluster {}", u.name()),
+        None => format!("`{cluster}`"),
+    }
+}
+
+fn host_findings(d: &Declared, h: &EcsHosts, out: &mut Vec<Finding>) {
+    let model = &d.model;
+    let asg = h.urn.name();
+    let template = h
+        .template
+        .as_ref()
+        .map(|u| u.name().to_string())
+        .unwrap_or_default();
+    if !h.instance_profile {
+        out.push(Finding {
+            code: Code::NoInstanceProfile,
+            severity: Severity::Error,
+            urn: h.urn.clone(),
+            subnet: None,
+            message: format!("instances of {asg} run the ECS agent without an instance profile, so it can't call ECS to register"),
+            path: Vec::new(),
+            blocked_at: Some(format!("launch template {template}: no iam_instance_profile")),
+            fix: format!(
+                "set iam_instance_profile on launch template {template} to an instance profile whose role has {}",
+                crate::aws::iam::ECS_INSTANCE_POLICY_ARN
+            ),
+        });
+    }
+    if !d.clusters.is_empty()
+        && !d
+            .clusters
+            .iter()
+            .any(|c| c.name_key == h.cluster || c.name.as_deref() == Some(h.cluster.as_str()))
+    {
+        let ours: Vec<&str> = d.clusters.iter().map(|c| c.urn.name()).collect();
+        out.push(Finding {
+            code: Code::WrongCluster,
+            severity: Severity::Error,
+            urn: h.urn.clone(),
+            subnet: None,
+            message: format!(
+                "instances of {asg} register with cluster {}, not with this stack's cluster {}",
+                cluster_label(&h.cluster),
+                ours.join(", ")
+            ),
+            path: Vec::new(),
+            blocked_at: Some(format!("launch template {template}: user data")),
+            fix: format!(
+                "write ECS_CLUSTER=<name> into /etc/ecs/ecs.config in launch template {template}'s user data, from the cluster: cluster.name().map(|n| format!(\"...ECS_CLUSTER={{n}}...\"))"
+            ),
+        });
+    }
+    let mut seen = BTreeSet::new();
+    for subnet_key in h.subnets.iter().filter(|s| seen.insert(*s)) {
+        let Some(subnet) = model.subnets.get(subnet_key) else {
+            out.push(Finding {
+                code: Code::Unknown,
+                severity: Severity::Warning,
+                urn: h.urn.clone(),
+                subnet: Some(subnet_key.clone()),
+                message: format!("instances of {asg} launch into subnet {subnet_key}, which this stack doesn't declare: their path to ECS can't be checked"),
+                path: Vec::new(),
+                blocked_at: None,
+                fix: "declare the subnet (and its routing) in this stack, or check its path to ECS by hand".into(),
+            });
+            continue;
+        };
+        let label = format!("instances of {asg}");
+        let src = Source {
+            label: &label,
+            subnet: subnet_key,
+            address: subnet
+                .cidr
+                .unwrap_or_else(|| Ipv4Net::from(Ipv4Addr::UNSPECIFIED)),
+            public_ip: h.public_ip.unwrap_or(subnet.map_public_ip),
+            security_groups: &h.security_groups,
+        };
+        let region = region_of(&subnet.az);
+        match reach_service(model, &src, "ecs") {
+            Err(b) => out.push(Finding {
+                code: b.code,
+                severity: if b.code.is_error() { Severity::Error } else { Severity::Warning },
+                urn: h.urn.clone(),
+                subnet: Some(subnet.label.clone()),
+                message: format!(
+                    "instances of {asg} in subnet {} can't reach ECS (ecs.{region}.amazonaws.com:443), so they will never register with the cluster",
+                    subnet.label
+                ),
+                blocked_at: Some(b.reason.clone()),
+                fix: fix_for(model, &b, h, subnet_key),
+                path: b.hops,
+            }),
+            Ok(_) => {
+                let missing: Vec<(&str, Blocked)> = ["ecs-agent", "ecs-telemetry"]
+                    .into_iter()
+                    .filter_map(|svc| reach_service(model, &src, svc).err().map(|b| (svc, b)))
+                    .collect();
+                if let Some((_, b)) = missing.first() {
+                    let names: Vec<&str> = missing.iter().map(|(s, _)| *s).collect();
+                    out.push(Finding {
+                        code: Code::AgentEndpointUnreachable,
+                        severity: Severity::Warning,
+                        urn: h.urn.clone(),
+                        subnet: Some(subnet.label.clone()),
+                        message: format!(
+                            "instances of {asg} in subnet {} register with ECS but can't reach {}: the agent stays disconnected and no tasks are placed",
+                            subnet.label,
+                            names.join(" and ")
+                        ),
+                        path: b.hops.clone(),
+                        blocked_at: Some(b.reason.clone()),
+                        fix: format!(
+                            "add interface endpoints (private DNS) for {} like the one for ecs, or route 0.0.0.0/0 through a NAT gateway",
+                            names.join(" and ")
+                        ),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// NAT gateways that serve subnets of several zones, and ECS hosts whose
+/// zone has no NAT gateway of its own.
+fn zone_warnings(d: &Declared, out: &mut Vec<Finding>) {
+    let model = &d.model;
+    let mut served: BTreeMap<&Key, BTreeSet<&str>> = BTreeMap::new();
+    for (subnet_key, subnet) in &model.subnets {
+        if let Some((_, rt)) = model.route_table_of(subnet_key) {
+            if let Some((_, Target::NatGateway(n))) = model.best_route(rt, INTERNET) {
+                // A NAT gateway of another VPC serves nothing (E007 says so).
+                let same_vpc = |k: &Key| {
+                    let nat = &model.nat_gateways[k];
+                    model
+                        .subnets
+                        .get(&nat.subnet)
+                        .is_some_and(|s| s.vpc == subnet.vpc)
+                };
+                if let Some((k, _)) = model
+                    .nat_gateways
+                    .get_key_value(&n)
+                    .filter(|(k, _)| same_vpc(k))
+                {
+                    served.entry(k).or_default().insert(subnet.az.as_str());
+                }
+            }
+        }
+    }
+    for (nat_key, zones) in &served {
+        let nat = &model.nat_gateways[*nat_key];
+        let own = model
+            .subnets
+            .get(&nat.subnet)
+            .map(|s| s.az.as_str())
+            .unwrap_or("");
+        let others: Vec<&str> = zones.iter().copied().filter(|z| *z != own).collect();
+        if others.is_empty() {
+            continue;
+        }
+        let Some(urn) = urn_of(nat_key) else { continue };
+        out.push(Finding {
+            code: Code::SingleNatManyZones,
+            severity: Severity::Warning,
+            urn,
+            subnet: None,
+            message: format!(
+                "NAT gateway {} in {own} also serves subnets in {}: an outage of {own} cuts their internet access",
+                nat.label,
+                others.join(", ")
+            ),
+            path: Vec::new(),
+            blocked_at: None,
+            fix: "use one NAT gateway per availability zone (NatStrategy::OnePerAz), each in that zone's public subnet".into(),
+        });
+    }
+    for h in &d.hosts {
+        let mut zones = BTreeSet::new();
+        for subnet_key in &h.subnets {
+            let Some(subnet) = model.subnets.get(subnet_key) else {
+                continue;
+            };
+            let Some((_, rt)) = model.route_table_of(subnet_key) else {
+                continue;
+            };
+            let Some((_, Target::NatGateway(n))) = model.best_route(rt, INTERNET) else {
+                continue;
+            };
+            let Some(nat) = model.nat_gateways.get(&n) else {
+                continue;
+            };
+            let Some(nat_subnet) = model
+                .subnets
+                .get(&nat.subnet)
+                .filter(|s| s.vpc == subnet.vpc)
+            else {
+                continue; // a NAT gateway of another VPC serves nothing (E007)
+            };
+            let nat_az = nat_subnet.az.as_str();
+            if nat_az != subnet.az && zones.insert(subnet.az.clone()) {
+                out.push(Finding {
+                    code: Code::ZoneWithoutNat,
+                    severity: Severity::Warning,
+                    urn: h.urn.clone(),
+                    subnet: Some(subnet.label.clone()),
+                    message: format!(
+                        "instances of {} in {} reach the internet through NAT gateway {} in {nat_az}",
+                        h.urn.name(),
+                        subnet.az,
+                        nat.label
+                    ),
+                    path: Vec::new(),
+                    blocked_at: None,
+                    fix: format!("add a NAT gateway in a public subnet of {} and route {}'s 0.0.0.0/0 to it", subnet.az, rt.label),
+                });
+            }
+        }
+    }
+}
+
+/// Every ECS finding for the declared stack.
+pub(crate) fn check(d: &Declared) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for h in &d.hosts {
+        host_findings(d, h, &mut out);
+    }
+    zone_warnings(d, &mut out);
+    out
+}

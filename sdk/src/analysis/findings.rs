@@ -1,0 +1,105 @@
+//! Findings: what analysis reports, each with a stable code, a severity,
+//! the resource, the path tried hop by hop, the element that blocks it and a
+//! concrete fix; and their rendering as text and JSON.
+
+use super::reach::Code;
+use crate::resource::Urn;
+use serde::Serialize;
+use std::fmt::Write;
+
+/// How bad a finding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Stops `preview` and `up` (unless `--skip-checks`).
+    Error,
+    /// Shown, doesn't stop anything.
+    Warning,
+}
+
+/// One problem analysis found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Stable code (`E001`…, `W101`…).
+    pub code: Code,
+    /// Error or warning.
+    pub severity: Severity,
+    /// The resource the finding is about (the instances' group, a NAT gateway…).
+    pub urn: Urn,
+    /// The subnet concerned, for findings about instances in one subnet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subnet: Option<String>,
+    /// What goes wrong.
+    pub message: String,
+    /// The path tried, hop by hop, up to the blocking element.
+    pub path: Vec<String>,
+    /// The element that blocks it and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked_at: Option<String>,
+    /// A concrete fix.
+    pub fix: String,
+}
+
+impl Finding {
+    /// Whether this finding stops a deploy.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// All findings of one analysis, errors first.
+///
+/// ```
+/// use keel::prelude::*;
+/// let mut stack = Stack::new("demo");
+/// stack.add("main", Vpc::new("10.0.0.0/16"));
+/// let report = keel::analysis::check(&stack);
+/// assert!(report.findings.is_empty() && !report.has_errors());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// The findings.
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    /// Whether any finding is an error.
+    pub fn has_errors(&self) -> bool {
+        self.findings.iter().any(Finding::is_error)
+    }
+
+    /// Counts of errors and warnings.
+    pub fn counts(&self) -> (usize, usize) {
+        let errors = self.findings.iter().filter(|f| f.is_error()).count();
+        (errors, self.findings.len() - errors)
+    }
+
+    /// The codes, in order (handy in tests).
+    pub fn codes(&self) -> Vec<&'static str> {
+        self.findings.iter().map(|f| f.code.as_str()).collect()
+    }
+
+    /// The findings as text, one block each, then a summary line.
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        for f in &self.findings {
+            let level = match f.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            };
+            let _ = writeln!(out, "{level}[{}]: {}", f.code, f.message);
+            let _ = writeln!(out, "  --> {}", f.urn);
+            for (i, hop) in f.path.iter().enumerate() {
+                let lead = if i == 0 { "path:" } else { "   →" };
+                let _ = writeln!(out, "  {lead:<5} {hop}");
+            }
+            if let Some(b) = &f.blocked_at {
+                let _ = writeln!(out, "  blocked: {b}");
+            }
+            let _ = writeln!(out, "  fix: {}\n", f.fix);
+        }
+        let (e, w) = self.counts();
+        let _ = writeln!(out, "checks: {e} error(s), {w} warning(s)");
+        out
+    }
+}

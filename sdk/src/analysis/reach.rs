@@ -1,0 +1,579 @@
+//! Whether an instance reaches an AWS service's regional endpoint over
+//! HTTPS, decided hop by hop on a [`Model`]: name resolution (an interface
+//! endpoint with private DNS, else the public address), security group
+//! egress, the subnet's route table by longest prefix, internet gateway
+//! attachment and public address, NAT gateway connectivity, Elastic IP and
+//! its own subnet's route, network ACLs both ways (they are stateless), and an
+//! endpoint's security group. The first thing that stops the traffic is
+//! reported with a stable [`Code`]. Used by the simulator at run time and by
+//! the analysis before deploy.
+
+use super::network::{AclFacts, AclRuleFacts, Key, Model, Target};
+use crate::aws::ec2::{Protocol, EPHEMERAL_PORTS};
+use ipnet::Ipv4Net;
+use serde::Serialize;
+use std::fmt;
+
+/// Stable codes of findings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Code {
+    /// E001: the subnet's route table has no route to the endpoint.
+    #[serde(rename = "E001")]
+    NoRoute,
+    /// E002: the route goes to an internet gateway not attached to the VPC.
+    #[serde(rename = "E002")]
+    GatewayNotAttached,
+    /// E003: the route goes to an internet gateway but instances have no public address.
+    #[serde(rename = "E003")]
+    NoPublicIp,
+    /// E004: the route goes to a private NAT gateway.
+    #[serde(rename = "E004")]
+    NatPrivate,
+    /// E005: the NAT gateway has no Elastic IP.
+    #[serde(rename = "E005")]
+    NatNoEip,
+    /// E006: the NAT gateway's own subnet doesn't route to an attached internet gateway.
+    #[serde(rename = "E006")]
+    NatNoInternet,
+    /// E007: the route goes to a NAT gateway of another VPC.
+    #[serde(rename = "E007")]
+    NatOtherVpc,
+    /// E008: the NAT gateway isn't available.
+    #[serde(rename = "E008")]
+    NatNotAvailable,
+    /// E009: security group egress doesn't allow TCP 443 to the endpoint.
+    #[serde(rename = "E009")]
+    SecurityGroupEgress,
+    /// E010: a network ACL blocks the HTTPS request.
+    #[serde(rename = "E010")]
+    AclRequest,
+    /// E011: a network ACL blocks the return traffic (ephemeral ports).
+    #[serde(rename = "E011")]
+    AclReturn,
+    /// E012: the interface endpoint's security group doesn't admit TCP 443 from the instances.
+    #[serde(rename = "E012")]
+    EndpointSecurityGroup,
+    /// E013: the VPC can't resolve the service's name (DNS support off).
+    #[serde(rename = "E013")]
+    DnsDisabled,
+    /// E014: instances have no instance profile, so the agent can't call ECS.
+    #[serde(rename = "E014")]
+    NoInstanceProfile,
+    /// E015: the user data registers instances with another cluster.
+    #[serde(rename = "E015")]
+    WrongCluster,
+    /// W100: something on the path is outside what keel can see.
+    #[serde(rename = "W100")]
+    Unknown,
+    /// W101: one NAT gateway serves subnets in several availability zones.
+    #[serde(rename = "W101")]
+    SingleNatManyZones,
+    /// W102: instances launch in an availability zone that has no NAT gateway of its own.
+    #[serde(rename = "W102")]
+    ZoneWithoutNat,
+    /// W103: the agent's other endpoints (`ecs-agent`, `ecs-telemetry`) are unreachable.
+    #[serde(rename = "W103")]
+    AgentEndpointUnreachable,
+}
+
+impl Code {
+    /// The code as shown: `E001`…
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::NoRoute => "E001",
+            Code::GatewayNotAttached => "E002",
+            Code::NoPublicIp => "E003",
+            Code::NatPrivate => "E004",
+            Code::NatNoEip => "E005",
+            Code::NatNoInternet => "E006",
+            Code::NatOtherVpc => "E007",
+            Code::NatNotAvailable => "E008",
+            Code::SecurityGroupEgress => "E009",
+            Code::AclRequest => "E010",
+            Code::AclReturn => "E011",
+            Code::EndpointSecurityGroup => "E012",
+            Code::DnsDisabled => "E013",
+            Code::NoInstanceProfile => "E014",
+            Code::WrongCluster => "E015",
+            Code::Unknown => "W100",
+            Code::SingleNatManyZones => "W101",
+            Code::ZoneWithoutNat => "W102",
+            Code::AgentEndpointUnreachable => "W103",
+        }
+    }
+
+    /// Whether findings with this code stop a deploy.
+    pub fn is_error(self) -> bool {
+        self.as_str().starts_with('E')
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where traffic starts: an instance (or, statically, any instance of a
+/// subnet).
+#[derive(Clone, Debug)]
+pub struct Source<'a> {
+    /// For messages (`i-…`, `instances of ecs-hosts`).
+    pub label: &'a str,
+    /// The subnet it is in.
+    pub subnet: &'a str,
+    /// Its address: a /32, or the subnet's block when not yet known.
+    pub address: Ipv4Net,
+    /// Whether it has a public address.
+    pub public_ip: bool,
+    /// Its security groups.
+    pub security_groups: &'a [Key],
+}
+
+/// Why traffic doesn't get through.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Blocked {
+    /// What kind of problem.
+    pub code: Code,
+    /// The element that stops it.
+    pub element: Key,
+    /// What happens there.
+    pub reason: String,
+    /// The path up to that element.
+    pub hops: Vec<String>,
+}
+
+fn blocked(code: Code, element: &str, reason: String, hops: &[String]) -> Blocked {
+    Blocked {
+        code,
+        element: element.to_string(),
+        reason,
+        hops: hops.to_vec(),
+    }
+}
+
+/// The port range a client's return traffic arrives on.
+const CLIENT_RETURN: (u16, u16) = EPHEMERAL_PORTS;
+/// The port range a NAT gateway's return traffic from the internet arrives on.
+const NAT_RETURN: (u16, u16) = (1024, 65535);
+
+/// Whether `rules` (first match by number, implicit deny) allow TCP on every
+/// port of `ports` with peer `peer`.
+fn acl_allows(rules: &[AclRuleFacts], ports: (u16, u16), peer: Ipv4Net) -> Result<(), Option<u16>> {
+    let mut sorted: Vec<&AclRuleFacts> = rules.iter().collect();
+    sorted.sort_by_key(|r| r.number);
+    // The decision is constant between rule boundaries: test each segment.
+    let mut starts = vec![ports.0];
+    for r in &sorted {
+        for p in [Some(r.ports.0), r.ports.1.checked_add(1)]
+            .into_iter()
+            .flatten()
+        {
+            if p > ports.0 && p <= ports.1 {
+                starts.push(p);
+            }
+        }
+    }
+    for port in starts {
+        let hit = sorted.iter().find(|r| {
+            let proto = matches!(r.protocol, Protocol::All | Protocol::Tcp);
+            let in_range = r.protocol == Protocol::All || (r.ports.0 <= port && port <= r.ports.1);
+            proto && in_range && r.cidr.contains(&peer)
+        });
+        match hit {
+            Some(r) if r.allow => {}
+            Some(r) => return Err(Some(r.number)),
+            None => return Err(None),
+        }
+    }
+    Ok(())
+}
+
+fn describe_acl_block(acl: &AclFacts, dir: &str, what: &str, rule: Option<u16>) -> String {
+    match rule {
+        Some(n) => format!("network ACL {} {dir} rule {n} denies {what}", acl.label),
+        None => format!(
+            "network ACL {} has no {dir} rule allowing {what} (the final rule denies it)",
+            acl.label
+        ),
+    }
+}
+
+/// Checks one subnet's ACL for traffic leaving (`out_*`) and coming back.
+fn check_acl(
+    model: &Model,
+    subnet: &str,
+    out: (&str, (u16, u16), Ipv4Net),
+    back: (&str, (u16, u16), Ipv4Net),
+    hops: &[String],
+) -> Result<(), Blocked> {
+    let Some((key, acl)) = model.acl_of(subnet) else {
+        return Ok(()); // the default ACL allows everything
+    };
+    let (out_dir, out_ports, out_peer) = out;
+    let (back_dir, back_ports, back_peer) = back;
+    let rules = |dir: &str| {
+        if dir == "outbound" {
+            &acl.egress
+        } else {
+            &acl.ingress
+        }
+    };
+    if let Err(rule) = acl_allows(rules(out_dir), out_ports, out_peer) {
+        let what = format!(
+            "TCP {}-{} {} {out_peer}",
+            out_ports.0,
+            out_ports.1,
+            if out_dir == "outbound" { "to" } else { "from" }
+        );
+        return Err(blocked(
+            Code::AclRequest,
+            key,
+            describe_acl_block(acl, out_dir, &what, rule),
+            hops,
+        ));
+    }
+    if let Err(rule) = acl_allows(rules(back_dir), back_ports, back_peer) {
+        let what = format!(
+            "return traffic on TCP {}-{} {} {back_peer}",
+            back_ports.0,
+            back_ports.1,
+            if back_dir == "outbound" { "to" } else { "from" }
+        );
+        return Err(blocked(
+            Code::AclReturn,
+            key,
+            describe_acl_block(acl, back_dir, &what, rule),
+            hops,
+        ));
+    }
+    Ok(())
+}
+
+fn check_egress(
+    model: &Model,
+    src: &Source,
+    dest: Ipv4Net,
+    dest_groups: &[Key],
+    hops: &[String],
+) -> Result<(), Blocked> {
+    let allowed = src
+        .security_groups
+        .iter()
+        .filter_map(|g| model.security_groups.get(g))
+        .any(|sg| {
+            sg.egress.iter().any(|r| {
+                r.admits_tcp(443)
+                    && (r.cidrs.iter().any(|c| c.contains(&dest))
+                        || r.groups.iter().any(|g| dest_groups.contains(g)))
+            })
+        });
+    if allowed {
+        return Ok(());
+    }
+    let element = src
+        .security_groups
+        .first()
+        .map(String::as_str)
+        .unwrap_or(src.subnet);
+    let names: Vec<&str> = src.security_groups.iter().map(|g| model.label(g)).collect();
+    let reason = if names.is_empty() {
+        "the instances have no security group".to_string()
+    } else {
+        format!(
+            "security group {} allows no outbound TCP 443 to {dest}",
+            names.join(", ")
+        )
+    };
+    Err(blocked(Code::SecurityGroupEgress, element, reason, hops))
+}
+
+/// Decides whether `src` reaches `service` (`ecs`, `ecs-agent`,
+/// `ecs-telemetry`…) over HTTPS. On success, the path hop by hop.
+pub fn reach_service(model: &Model, src: &Source, service: &str) -> Result<Vec<String>, Blocked> {
+    let mut hops = Vec::new();
+    let Some(subnet) = model.subnets.get(src.subnet) else {
+        return Err(blocked(
+            Code::Unknown,
+            src.subnet,
+            format!("subnet {} is not known", src.subnet),
+            &hops,
+        ));
+    };
+    hops.push(format!(
+        "{} in subnet {} ({})",
+        src.label, subnet.label, subnet.az
+    ));
+    let Some(vpc) = model.vpcs.get(&subnet.vpc) else {
+        return Err(blocked(
+            Code::Unknown,
+            &subnet.vpc,
+            format!("VPC {} is not known", subnet.vpc),
+            &hops,
+        ));
+    };
+    if !vpc.dns_support {
+        let reason = format!(
+            "VPC {} has DNS support off, so the {service} endpoint's name doesn't resolve",
+            vpc.label
+        );
+        return Err(blocked(Code::DnsDisabled, &subnet.vpc, reason, &hops));
+    }
+
+    let endpoint = model.endpoints.iter().find(|(_, e)| {
+        e.vpc == subnet.vpc && e.service == service && e.private_dns && !e.subnets.is_empty()
+    });
+    if let (Some((ep_key, ep)), true) = (endpoint, vpc.dns_hostnames) {
+        hops.push(format!(
+            "{service} resolves to interface endpoint {} (private DNS)",
+            ep.label
+        ));
+        let ep_subnet_key = ep
+            .subnets
+            .iter()
+            .find(|s| model.subnets.get(*s).is_some_and(|f| f.az == subnet.az))
+            .unwrap_or(&ep.subnets[0]);
+        let Some(ep_net) = model.subnets.get(ep_subnet_key).and_then(|s| s.cidr) else {
+            return Err(blocked(
+                Code::Unknown,
+                ep_subnet_key,
+                format!("subnet {ep_subnet_key} is not known"),
+                &hops,
+            ));
+        };
+        check_egress(model, src, ep_net, &ep.security_groups, &hops)?;
+        hops.push(format!(
+            "local route to the endpoint's interface in {}",
+            model.label(ep_subnet_key)
+        ));
+        if ep_subnet_key != src.subnet {
+            check_acl(
+                model,
+                src.subnet,
+                ("outbound", (443, 443), ep_net),
+                ("inbound", CLIENT_RETURN, ep_net),
+                &hops,
+            )?;
+            check_acl(
+                model,
+                ep_subnet_key,
+                ("inbound", (443, 443), src.address),
+                ("outbound", CLIENT_RETURN, src.address),
+                &hops,
+            )?;
+        }
+        let admitted = ep
+            .security_groups
+            .iter()
+            .filter_map(|g| model.security_groups.get(g))
+            .any(|sg| {
+                sg.ingress.iter().any(|r| {
+                    r.admits_tcp(443)
+                        && (r.cidrs.iter().any(|c| c.contains(&src.address))
+                            || r.groups.iter().any(|g| src.security_groups.contains(g)))
+                })
+            });
+        if !admitted {
+            let element = ep
+                .security_groups
+                .first()
+                .map(String::as_str)
+                .unwrap_or(ep_key);
+            let names: Vec<&str> = ep.security_groups.iter().map(|g| model.label(g)).collect();
+            let reason = format!(
+                "endpoint {}'s security group {} admits no TCP 443 from {}",
+                ep.label,
+                names.join(", "),
+                src.address
+            );
+            return Err(blocked(Code::EndpointSecurityGroup, element, reason, &hops));
+        }
+        hops.push(format!("endpoint {} → {service} API", ep.label));
+        return Ok(hops);
+    }
+
+    let dest_ip = super::network::service_address(service);
+    let dest = Ipv4Net::from(dest_ip);
+    hops.push(format!("{service} resolves to {dest_ip} (public)"));
+    check_egress(model, src, dest, &[], &hops)?;
+    let Some((rt_key, rt)) = model.route_table_of(src.subnet) else {
+        let reason = format!("subnet {} has no route table", subnet.label);
+        return Err(blocked(Code::NoRoute, src.subnet, reason, &hops));
+    };
+    let route = model.best_route(rt, dest_ip);
+    match route {
+        None | Some((_, Target::Local)) => {
+            let reason = format!(
+                "route table {} (used by subnet {}) has no route to {dest_ip}",
+                rt.label, subnet.label
+            );
+            Err(blocked(Code::NoRoute, rt_key, reason, &hops))
+        }
+        Some((net, Target::InternetGateway(g))) => {
+            hops.push(format!(
+                "route table {}: {net} → internet gateway {}",
+                rt.label,
+                model.label(&g)
+            ));
+            let attached = model
+                .internet_gateways
+                .get(&g)
+                .map(|f| f.vpc.as_deref() == Some(subnet.vpc.as_str()));
+            match attached {
+                None => {
+                    return Err(blocked(
+                        Code::Unknown,
+                        &g,
+                        format!("internet gateway {g} is not known"),
+                        &hops,
+                    ))
+                }
+                Some(false) => {
+                    let reason = format!(
+                        "internet gateway {} is not attached to VPC {}",
+                        model.label(&g),
+                        vpc.label
+                    );
+                    return Err(blocked(Code::GatewayNotAttached, &g, reason, &hops));
+                }
+                Some(true) => {}
+            }
+            check_acl(
+                model,
+                src.subnet,
+                ("outbound", (443, 443), dest),
+                ("inbound", CLIENT_RETURN, dest),
+                &hops,
+            )?;
+            if !src.public_ip {
+                let reason = format!(
+                    "{} has no public IPv4 address, and an internet gateway only forwards traffic from public addresses",
+                    src.label
+                );
+                return Err(blocked(Code::NoPublicIp, src.subnet, reason, &hops));
+            }
+            hops.push(format!(
+                "internet gateway {} → {dest_ip}:443",
+                model.label(&g)
+            ));
+            Ok(hops)
+        }
+        Some((net, Target::NatGateway(n))) => {
+            hops.push(format!(
+                "route table {}: {net} → NAT gateway {}",
+                rt.label,
+                model.label(&n)
+            ));
+            let Some(nat) = model.nat_gateways.get(&n) else {
+                return Err(blocked(
+                    Code::Unknown,
+                    &n,
+                    format!("NAT gateway {n} is not known"),
+                    &hops,
+                ));
+            };
+            let Some(nat_subnet) = model.subnets.get(&nat.subnet) else {
+                return Err(blocked(
+                    Code::Unknown,
+                    &nat.subnet,
+                    format!("subnet {} is not known", nat.subnet),
+                    &hops,
+                ));
+            };
+            if nat_subnet.vpc != subnet.vpc {
+                let reason = format!(
+                    "NAT gateway {} is in VPC {}, not {}",
+                    nat.label,
+                    model.label(&nat_subnet.vpc),
+                    vpc.label
+                );
+                return Err(blocked(Code::NatOtherVpc, &n, reason, &hops));
+            }
+            if !nat.public {
+                let reason = format!(
+                    "NAT gateway {} has private connectivity: it doesn't reach the internet",
+                    nat.label
+                );
+                return Err(blocked(Code::NatPrivate, &n, reason, &hops));
+            }
+            if !nat.has_eip {
+                let reason = format!("NAT gateway {} has no Elastic IP", nat.label);
+                return Err(blocked(Code::NatNoEip, &n, reason, &hops));
+            }
+            if !nat.available {
+                let reason = format!("NAT gateway {} is not available yet", nat.label);
+                return Err(blocked(Code::NatNotAvailable, &n, reason, &hops));
+            }
+            if nat.subnet != src.subnet {
+                check_acl(
+                    model,
+                    src.subnet,
+                    ("outbound", (443, 443), dest),
+                    ("inbound", CLIENT_RETURN, dest),
+                    &hops,
+                )?;
+                check_acl(
+                    model,
+                    &nat.subnet,
+                    ("inbound", (443, 443), src.address),
+                    ("outbound", CLIENT_RETURN, src.address),
+                    &hops,
+                )?;
+            }
+            hops.push(format!(
+                "NAT gateway {} (public, Elastic IP) in subnet {}",
+                nat.label, nat_subnet.label
+            ));
+            check_acl(
+                model,
+                &nat.subnet,
+                ("outbound", (443, 443), dest),
+                ("inbound", NAT_RETURN, dest),
+                &hops,
+            )?;
+            let nat_route = model
+                .route_table_of(&nat.subnet)
+                .map(|(k, t)| (k, t, model.best_route(t, dest_ip)));
+            match nat_route {
+                Some((_, t, Some((net, Target::InternetGateway(g))))) => {
+                    hops.push(format!(
+                        "route table {}: {net} → internet gateway {}",
+                        t.label,
+                        model.label(&g)
+                    ));
+                    let attached = model
+                        .internet_gateways
+                        .get(&g)
+                        .map(|f| f.vpc.as_deref() == Some(subnet.vpc.as_str()));
+                    if attached != Some(true) {
+                        let reason = format!(
+                            "internet gateway {} is not attached to VPC {}",
+                            model.label(&g),
+                            vpc.label
+                        );
+                        return Err(blocked(Code::GatewayNotAttached, &g, reason, &hops));
+                    }
+                    hops.push(format!(
+                        "internet gateway {} → {dest_ip}:443",
+                        model.label(&g)
+                    ));
+                    Ok(hops)
+                }
+                Some((k, t, _)) => {
+                    let reason = format!(
+                        "NAT gateway {} sits in subnet {}, whose route table {} has no route to an internet gateway for {dest_ip}",
+                        nat.label, nat_subnet.label, t.label
+                    );
+                    Err(blocked(Code::NatNoInternet, k, reason, &hops))
+                }
+                None => {
+                    let reason = format!(
+                        "NAT gateway {}'s subnet {} has no route table",
+                        nat.label, nat_subnet.label
+                    );
+                    Err(blocked(Code::NatNoInternet, &nat.subnet, reason, &hops))
+                }
+            }
+        }
+    }
+}

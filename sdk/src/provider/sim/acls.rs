@@ -1,0 +1,559 @@
+//! Network ACLs in the simulated cloud. Every VPC gets a default ACL when it
+//! is created (rule 100 allows everything both ways, then the implicit deny),
+//! and every subnet is associated with exactly one ACL: its VPC's default one
+//! until ReplaceNetworkAclAssociation moves it to a custom ACL (of the same
+//! VPC). A custom ACL starts with only the implicit deny; entries are added
+//! one CreateNetworkAclEntry at a time, numbered uniquely per direction. The
+//! default ACL can't be deleted (it goes with its VPC), nor a custom one while
+//! subnets use it. Also the provider handler for [`NetworkAcl`], which moves
+//! subnets back to the default ACL before deleting, as Terraform does.
+//!
+//! How rules decide traffic is not here: the reachability rule reads the
+//! entries through the network model (`model`).
+
+use super::cloud::{dependency, fresh_id, invalid, Cloud, Kind};
+use super::latency::Op;
+use super::security::Direction;
+use super::{outputs, resolved, Outputs, SimProvider, Simulated};
+use crate::analysis::cidr;
+use crate::aws::ec2::{AclAction, AclRule, NetworkAcl, NetworkAclOutputs, Protocol};
+use crate::provider::ProviderError;
+use crate::resource::{NetworkAclId, Tags, Urn, VpcId};
+use async_trait::async_trait;
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The highest rule number a user may give (32767 is the implicit deny).
+const MAX_RULE_NUMBER: u16 = 32766;
+
+/// One numbered ACL entry (the implicit final deny is not stored).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct AclEntry {
+    /// Evaluation order, lowest first.
+    pub rule_number: u16,
+    /// The protocol the entry matches.
+    pub protocol: Protocol,
+    /// First port (0 for every protocol).
+    pub from_port: u16,
+    /// Last port (65535 for every protocol).
+    pub to_port: u16,
+    /// The peer block.
+    pub cidr_block: Ipv4Net,
+    /// Allow (else deny).
+    pub allow: bool,
+}
+
+impl AclEntry {
+    /// Rule `number` allowing every protocol to or from anywhere.
+    fn allow_all(number: u16) -> Self {
+        Self {
+            rule_number: number,
+            protocol: Protocol::All,
+            from_port: 0,
+            to_port: u16::MAX,
+            cidr_block: Ipv4Net::default(),
+            allow: true,
+        }
+    }
+
+    /// The entry a declared rule makes, checked as CreateNetworkAclEntry does.
+    fn from_rule(rule: &AclRule) -> Result<Self, ProviderError> {
+        let cidr_block = cidr::parse(&rule.cidr_block).map_err(|_| {
+            invalid(format!(
+                "Value ({}) for parameter cidrBlock is invalid. This is not a valid CIDR block.",
+                rule.cidr_block
+            ))
+        })?;
+        let (from_port, to_port) = match rule.protocol {
+            Protocol::All => (0, u16::MAX),
+            _ => (rule.from_port, rule.to_port),
+        };
+        if from_port > to_port {
+            return Err(invalid(format!(
+                "Invalid port range {from_port}-{to_port} for rule {}",
+                rule.rule_number
+            )));
+        }
+        Ok(Self {
+            rule_number: rule.rule_number,
+            protocol: rule.protocol,
+            from_port,
+            to_port,
+            cidr_block,
+            allow: rule.action == AclAction::Allow,
+        })
+    }
+}
+
+/// A subnet's association with an ACL (every subnet has exactly one).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct AclAssociation {
+    /// `aclassoc-…`
+    pub id: String,
+    /// The associated subnet.
+    pub subnet_id: String,
+}
+
+/// A network ACL.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct AclRec {
+    /// `acl-…`
+    pub id: String,
+    /// Its VPC.
+    pub vpc_id: String,
+    /// The ACL AWS made with the VPC; new subnets are associated with it.
+    pub default: bool,
+    /// Inbound entries, by rule number.
+    pub ingress: Vec<AclEntry>,
+    /// Outbound entries, by rule number.
+    pub egress: Vec<AclEntry>,
+    /// The subnets that use it.
+    pub associations: Vec<AclAssociation>,
+    /// Tags.
+    pub tags: Tags,
+}
+
+impl AclRec {
+    fn entries(&self, direction: Direction) -> &Vec<AclEntry> {
+        match direction {
+            Direction::Ingress => &self.ingress,
+            Direction::Egress => &self.egress,
+        }
+    }
+
+    fn entries_mut(&mut self, direction: Direction) -> &mut Vec<AclEntry> {
+        match direction {
+            Direction::Ingress => &mut self.ingress,
+            Direction::Egress => &mut self.egress,
+        }
+    }
+}
+
+fn no_entry(id: &str, number: u16) -> ProviderError {
+    ProviderError::new(
+        "InvalidNetworkAclEntry.NotFound",
+        format!("The network acl entry identified by {number} in {id} does not exist"),
+    )
+}
+
+impl Cloud {
+    /// The network ACL `id`.
+    pub fn network_acl(&self, id: &str) -> Result<&AclRec, ProviderError> {
+        self.network_acls
+            .get(id)
+            .ok_or_else(|| Kind::NetworkAcl.not_found(id))
+    }
+
+    fn network_acl_mut(&mut self, id: &str) -> Result<&mut AclRec, ProviderError> {
+        self.network_acls
+            .get_mut(id)
+            .ok_or_else(|| Kind::NetworkAcl.not_found(id))
+    }
+
+    /// The default ACL of VPC `vpc_id`.
+    pub fn default_network_acl(&self, vpc_id: &str) -> Option<&AclRec> {
+        let mut acls = self.network_acls.values();
+        acls.find(|a| a.default && a.vpc_id == vpc_id)
+    }
+
+    /// The ACL subnet `subnet_id` is associated with, and the association.
+    pub fn network_acl_association(&self, subnet_id: &str) -> Option<(&AclRec, &AclAssociation)> {
+        self.network_acls.values().find_map(|a| {
+            let found = a.associations.iter().find(|s| s.subnet_id == subnet_id);
+            found.map(|s| (a, s))
+        })
+    }
+
+    /// A new association id, unique across every ACL.
+    fn fresh_acl_association_id(&self) -> String {
+        let taken: BTreeMap<String, ()> = self
+            .network_acls
+            .values()
+            .flat_map(|a| a.associations.iter().map(|s| (s.id.clone(), ())))
+            .collect();
+        fresh_id("aclassoc", &taken)
+    }
+
+    /// The default ACL of a new VPC (part of CreateVpc): rule 100 allows
+    /// everything in and out.
+    pub fn add_default_network_acl(&mut self, vpc_id: &str) -> String {
+        let id = fresh_id("acl", &self.network_acls);
+        let acl = AclRec {
+            id: id.clone(),
+            vpc_id: vpc_id.to_string(),
+            default: true,
+            ingress: vec![AclEntry::allow_all(100)],
+            egress: vec![AclEntry::allow_all(100)],
+            associations: Vec::new(),
+            tags: Tags::new(),
+        };
+        self.network_acls.insert(id.clone(), acl);
+        id
+    }
+
+    /// Associates a new subnet with its VPC's default ACL (part of CreateSubnet).
+    pub fn associate_default_network_acl(&mut self, subnet_id: &str, vpc_id: &str) {
+        let assoc = AclAssociation {
+            id: self.fresh_acl_association_id(),
+            subnet_id: subnet_id.to_string(),
+        };
+        let default = self
+            .network_acls
+            .values_mut()
+            .find(|a| a.default && a.vpc_id == vpc_id);
+        if let Some(acl) = default {
+            acl.associations.push(assoc);
+        }
+    }
+
+    /// Gives VPCs and subnets of a cloud saved before the simulator knew
+    /// network ACLs the default ACL and associations AWS would have made.
+    pub fn backfill_network_acls(&mut self) {
+        let vpcs: Vec<String> = self.vpcs.keys().cloned().collect();
+        for vpc in vpcs {
+            if self.default_network_acl(&vpc).is_none() {
+                self.add_default_network_acl(&vpc);
+            }
+        }
+        let orphans: Vec<(String, String)> = self
+            .subnets
+            .values()
+            .filter(|s| self.network_acl_association(&s.id).is_none())
+            .map(|s| (s.id.clone(), s.vpc_id.clone()))
+            .collect();
+        for (subnet, vpc) in orphans {
+            self.associate_default_network_acl(&subnet, &vpc);
+        }
+    }
+
+    /// Forgets subnet `subnet_id`'s association (part of DeleteSubnet).
+    pub fn drop_network_acl_association(&mut self, subnet_id: &str) {
+        for acl in self.network_acls.values_mut() {
+            acl.associations.retain(|s| s.subnet_id != subnet_id);
+        }
+    }
+
+    /// CreateNetworkAcl: only the implicit deny, both ways.
+    pub fn create_network_acl(
+        &mut self,
+        vpc_id: &str,
+        tags: Tags,
+    ) -> Result<String, ProviderError> {
+        self.vpc(vpc_id)?;
+        let id = fresh_id("acl", &self.network_acls);
+        let acl = AclRec {
+            id: id.clone(),
+            vpc_id: vpc_id.to_string(),
+            default: false,
+            ingress: Vec::new(),
+            egress: Vec::new(),
+            associations: Vec::new(),
+            tags,
+        };
+        self.network_acls.insert(id.clone(), acl);
+        Ok(id)
+    }
+
+    /// CreateNetworkAclEntry: rule numbers are unique per direction.
+    pub fn create_network_acl_entry(
+        &mut self,
+        id: &str,
+        direction: Direction,
+        entry: AclEntry,
+    ) -> Result<(), ProviderError> {
+        let number = entry.rule_number;
+        if !(1..=MAX_RULE_NUMBER).contains(&number) {
+            return Err(invalid(format!(
+                "Value ({number}) for parameter ruleNumber is invalid. Rule numbers must be between 1 and {MAX_RULE_NUMBER}."
+            )));
+        }
+        let acl = self.network_acl_mut(id)?;
+        let entries = acl.entries_mut(direction);
+        if entries.iter().any(|e| e.rule_number == number) {
+            return Err(ProviderError::new(
+                "NetworkAclEntryAlreadyExists",
+                format!("The network acl entry identified by {number} already exists."),
+            ));
+        }
+        entries.push(entry);
+        entries.sort_by_key(|e| e.rule_number);
+        Ok(())
+    }
+
+    /// ReplaceNetworkAclEntry: the numbered entry must exist.
+    pub fn replace_network_acl_entry(
+        &mut self,
+        id: &str,
+        direction: Direction,
+        entry: AclEntry,
+    ) -> Result<(), ProviderError> {
+        let acl = self.network_acl_mut(id)?;
+        let number = entry.rule_number;
+        let found = acl
+            .entries_mut(direction)
+            .iter_mut()
+            .find(|e| e.rule_number == number);
+        *found.ok_or_else(|| no_entry(id, number))? = entry;
+        Ok(())
+    }
+
+    /// DeleteNetworkAclEntry.
+    pub fn delete_network_acl_entry(
+        &mut self,
+        id: &str,
+        direction: Direction,
+        number: u16,
+    ) -> Result<(), ProviderError> {
+        let entries = self.network_acl_mut(id)?.entries_mut(direction);
+        let before = entries.len();
+        entries.retain(|e| e.rule_number != number);
+        if entries.len() == before {
+            return Err(no_entry(id, number));
+        }
+        Ok(())
+    }
+
+    /// ReplaceNetworkAclAssociation: moves the association's subnet to ACL
+    /// `acl_id` (of the subnet's VPC); returns the new association id.
+    pub fn replace_network_acl_association(
+        &mut self,
+        association_id: &str,
+        acl_id: &str,
+    ) -> Result<String, ProviderError> {
+        let subnet_id = self
+            .network_acls
+            .values()
+            .flat_map(|a| &a.associations)
+            .find(|s| s.id == association_id)
+            .map(|s| s.subnet_id.clone())
+            .ok_or_else(|| {
+                ProviderError::new(
+                    "InvalidAssociationID.NotFound",
+                    format!("The association ID '{association_id}' does not exist"),
+                )
+            })?;
+        let target_vpc = self.network_acl(acl_id)?.vpc_id.clone();
+        let subnet_vpc = &self.subnet(&subnet_id)?.vpc_id;
+        if *subnet_vpc != target_vpc {
+            return Err(invalid(format!(
+                "Network ACL {acl_id} (in {target_vpc}) and subnet {subnet_id} (in {subnet_vpc}) belong to different networks"
+            )));
+        }
+        let new_id = self.fresh_acl_association_id();
+        self.drop_network_acl_association(&subnet_id);
+        self.network_acl_mut(acl_id)?
+            .associations
+            .push(AclAssociation {
+                id: new_id.clone(),
+                subnet_id,
+            });
+        Ok(new_id)
+    }
+
+    /// DeleteNetworkAcl: not the default ACL, not while subnets use it.
+    pub fn delete_network_acl(&mut self, id: &str) -> Result<(), ProviderError> {
+        let acl = self.network_acl(id)?;
+        if acl.default {
+            return Err(invalid(format!("cannot delete default network ACL {id}")));
+        }
+        if !acl.associations.is_empty() {
+            let subnets: Vec<&str> = acl
+                .associations
+                .iter()
+                .map(|s| s.subnet_id.as_str())
+                .collect();
+            return Err(dependency(format!(
+                "The networkAcl '{id}' has dependencies and cannot be deleted: associated with {}",
+                subnets.join(", ")
+            )));
+        }
+        self.network_acls.remove(id);
+        Ok(())
+    }
+
+    fn network_acl_outputs(a: &AclRec) -> NetworkAclOutputs {
+        NetworkAclOutputs {
+            id: NetworkAclId::new(&a.id),
+            vpc_id: VpcId::new(&a.vpc_id),
+        }
+    }
+}
+
+/// The entries declared for one direction.
+fn declared(rules: &[AclRule]) -> Result<Vec<AclEntry>, ProviderError> {
+    rules.iter().map(AclEntry::from_rule).collect()
+}
+
+impl SimProvider {
+    /// Deletes, replaces and creates entries until ACL `id`'s equal `props`'.
+    fn sync_acl_entries(&self, id: &str, props: &NetworkAcl) -> Result<(), ProviderError> {
+        let have = self.peek(|c| c.network_acl(id).cloned())?;
+        let steps = [
+            (Direction::Ingress, declared(&props.ingress)?),
+            (Direction::Egress, declared(&props.egress)?),
+        ];
+        for (direction, want) in steps {
+            let current = have.entries(direction);
+            for old in current {
+                if !want.iter().any(|e| e.rule_number == old.rule_number) {
+                    self.api("DeleteNetworkAclEntry", |c, _| {
+                        c.delete_network_acl_entry(id, direction, old.rule_number)
+                    })?;
+                }
+            }
+            for entry in want {
+                match current.iter().find(|e| e.rule_number == entry.rule_number) {
+                    Some(old) if *old == entry => {}
+                    Some(_) => self.api("ReplaceNetworkAclEntry", |c, _| {
+                        c.replace_network_acl_entry(id, direction, entry)
+                    })?,
+                    None => self.api("CreateNetworkAclEntry", |c, _| {
+                        c.create_network_acl_entry(id, direction, entry)
+                    })?,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves subnet `subnet` to ACL `acl_id`: finds its current association
+    /// (DescribeNetworkAcls), then replaces it unless it is there already.
+    fn move_subnet_to_acl(&self, subnet: &str, acl_id: &str) -> Result<(), ProviderError> {
+        let current = self.api("DescribeNetworkAcls", |c, _| {
+            c.subnet(subnet)?;
+            let found = c.network_acl_association(subnet);
+            let found = found.map(|(a, s)| (a.id.clone(), s.id.clone()));
+            found.ok_or_else(|| {
+                ProviderError::new(
+                    "InvalidAssociationID.NotFound",
+                    format!("subnet {subnet} has no network ACL association"),
+                )
+            })
+        })?;
+        if current.0 != acl_id {
+            self.api("ReplaceNetworkAclAssociation", |c, _| {
+                c.replace_network_acl_association(&current.1, acl_id)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The default ACL of ACL `id`'s VPC (DescribeNetworkAcls).
+    fn default_acl_beside(&self, id: &str) -> Result<String, ProviderError> {
+        self.api("DescribeNetworkAcls", |c, _| {
+            let vpc = &c.network_acl(id)?.vpc_id;
+            let default = c.default_network_acl(vpc).map(|a| a.id.clone());
+            default.ok_or_else(|| invalid(format!("{vpc} has no default network ACL")))
+        })
+    }
+
+    /// Associates exactly `props`' subnets with ACL `id`; the others go back
+    /// to the VPC's default ACL.
+    fn sync_acl_associations(
+        &self,
+        urn: &Urn,
+        id: &str,
+        props: &NetworkAcl,
+    ) -> Result<(), ProviderError> {
+        let mut want = Vec::new();
+        for s in &props.subnet_ids {
+            let s = resolved(urn, "subnet_ids", s)?.to_string();
+            if !want.contains(&s) {
+                want.push(s);
+            }
+        }
+        let have = self.peek(|c| c.network_acl(id).map(|a| a.associations.clone()))?;
+        let leaving: Vec<&AclAssociation> = have
+            .iter()
+            .filter(|s| !want.contains(&s.subnet_id))
+            .collect();
+        if !leaving.is_empty() {
+            let default = self.default_acl_beside(id)?;
+            for assoc in leaving {
+                self.api("ReplaceNetworkAclAssociation", |c, _| {
+                    c.replace_network_acl_association(&assoc.id, &default)
+                })?;
+            }
+        }
+        for subnet in &want {
+            if !have.iter().any(|s| &s.subnet_id == subnet) {
+                self.move_subnet_to_acl(subnet, id)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves ACL `id`'s subnets back to the default ACL, then deletes it.
+    fn teardown_network_acl(&self, id: &str) -> Result<(), ProviderError> {
+        let acl = self.peek(|c| c.network_acl(id).cloned())?;
+        // The default ACL can't be deleted: let DeleteNetworkAcl say so.
+        if !acl.default && !acl.associations.is_empty() {
+            let default = self.default_acl_beside(id)?;
+            for assoc in acl.associations {
+                self.api("ReplaceNetworkAclAssociation", |c, _| {
+                    c.replace_network_acl_association(&assoc.id, &default)
+                })?;
+            }
+        }
+        self.api("DeleteNetworkAcl", |c, _| c.delete_network_acl(id))
+    }
+
+    /// Entries and associations as declared.
+    fn sync_network_acl(
+        &self,
+        urn: &Urn,
+        id: &str,
+        props: &NetworkAcl,
+    ) -> Result<(), ProviderError> {
+        self.sync_acl_entries(id, props)?;
+        self.sync_acl_associations(urn, id, props)
+    }
+
+    fn network_acl_outputs(&self, id: &str) -> Result<Outputs, ProviderError> {
+        outputs(&self.peek(|c| c.network_acl(id).map(Cloud::network_acl_outputs))?)
+    }
+}
+
+#[async_trait]
+impl Simulated for NetworkAcl {
+    async fn create(sim: &SimProvider, urn: &Urn, props: Self) -> Result<Outputs, ProviderError> {
+        let vpc = resolved(urn, "vpc_id", &props.vpc_id)?.as_str();
+        let id = sim.api("CreateNetworkAcl", |c, _| {
+            c.create_network_acl(vpc, props.tags.clone())
+        })?;
+        if let Err(e) = sim.sync_network_acl(urn, &id, &props) {
+            // Roll back, so no ACL is left that nobody records.
+            sim.teardown_network_acl(&id)?;
+            return Err(e);
+        }
+        sim.pause(Op::Call).await;
+        sim.network_acl_outputs(&id)
+    }
+
+    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError> {
+        let acls = |c: &Cloud| c.network_acls.get(id).map(Cloud::network_acl_outputs);
+        sim.describe("DescribeNetworkAcls", acls).await
+    }
+
+    async fn update(
+        sim: &SimProvider,
+        urn: &Urn,
+        id: &str,
+        props: Self,
+    ) -> Result<Outputs, ProviderError> {
+        sim.sync_network_acl(urn, id, &props)?;
+        sim.retag(Kind::NetworkAcl, id, &props.tags)?;
+        sim.pause(Op::Call).await;
+        sim.network_acl_outputs(id)
+    }
+
+    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
+        match sim.teardown_network_acl(id) {
+            Err(e) if e.code == "InvalidNetworkAclID.NotFound" => return Ok(()),
+            other => other?,
+        }
+        sim.pause(Op::Call).await;
+        Ok(())
+    }
+}

@@ -1,0 +1,552 @@
+//! Interface VPC endpoints in the simulated cloud: a service the simulator
+//! knows, in its own region; at most one subnet per availability zone, each
+//! getting an endpoint network interface with a private address from the
+//! subnet; security groups of the VPC (its default group when none are
+//! given); private DNS only with both DNS attributes of the VPC on, and only
+//! one endpoint per service and VPC with it (the private hosted zones would
+//! conflict). An endpoint is `pending` for about a minute before it is
+//! `available`, and `deleting` for a while after DeleteVpcEndpoints; its
+//! network interfaces keep its subnets and security groups from being
+//! deleted until then. Also the provider handler for [`VpcEndpoint`], which
+//! waits for both, and changes subnets, groups and private DNS in place with
+//! ModifyVpcEndpoint.
+//!
+//! What an endpoint does for reachability is decided on the network model
+//! (`model`), which sees available endpoints only.
+
+use super::cloud::{fresh_id, Clock, Cloud, Kind};
+use super::latency::Op;
+use super::network::listing;
+use super::{outputs, resolved, Outputs, Poll, SimProvider, Simulated};
+use crate::aws::ec2::{VpcEndpoint, VpcEndpointOutputs};
+use crate::provider::ProviderError;
+use crate::resource::{Tags, Urn, VpcEndpointId};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+/// The services (`com.amazonaws.<region>.<service>`) the simulator offers
+/// interface endpoints for.
+const SERVICES: &[&str] = &[
+    "ecs",
+    "ecs-agent",
+    "ecs-telemetry",
+    "ecr.api",
+    "ecr.dkr",
+    "logs",
+    "ssm",
+    "ssmmessages",
+    "ec2messages",
+    "s3",
+    "sts",
+    "secretsmanager",
+    "kms",
+];
+
+/// An endpoint's state, as AWS names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum EndpointState {
+    Pending,
+    Available,
+    Deleting,
+    Deleted,
+}
+
+impl EndpointState {
+    /// The state as AWS writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndpointState::Pending => "pending",
+            EndpointState::Available => "available",
+            EndpointState::Deleting => "deleting",
+            EndpointState::Deleted => "deleted",
+        }
+    }
+}
+
+/// One endpoint network interface.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct EndpointInterface {
+    /// `eni-…`
+    pub id: String,
+    /// Its subnet.
+    pub subnet_id: String,
+    /// Its address, from the subnet.
+    pub private_ip: Ipv4Addr,
+}
+
+/// An interface VPC endpoint.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct EndpointRec {
+    /// `vpce-…`
+    pub id: String,
+    /// Its VPC.
+    pub vpc_id: String,
+    /// `com.amazonaws.<region>.<service>`.
+    pub service_name: String,
+    /// The short service name (`ecs-agent`).
+    pub service: String,
+    /// One per subnet, in the order the subnets were given.
+    pub interfaces: Vec<EndpointInterface>,
+    /// The interfaces' security groups.
+    pub security_group_ids: Vec<String>,
+    /// The service's regional name resolves to the interfaces.
+    pub private_dns: bool,
+    /// Its life-cycle state.
+    pub state: EndpointState,
+    /// When the current `pending` or `deleting` state ends (cloud clock).
+    pub until_ms: u64,
+    /// Tags.
+    pub tags: Tags,
+}
+
+impl EndpointRec {
+    /// Deleted (AWS keeps showing deleted endpoints for a while).
+    pub fn is_gone(&self) -> bool {
+        self.state == EndpointState::Deleted
+    }
+
+    /// The subnets it has interfaces in.
+    pub fn subnet_ids(&self) -> impl Iterator<Item = &String> + '_ {
+        self.interfaces.iter().map(|i| &i.subnet_id)
+    }
+}
+
+/// What CreateVpcEndpoint asks for.
+#[derive(Clone, Debug)]
+pub(super) struct EndpointSpec {
+    /// The VPC.
+    pub vpc_id: String,
+    /// The full service name.
+    pub service_name: String,
+    /// Subnets for interfaces, one per zone.
+    pub subnet_ids: Vec<String>,
+    /// Security groups (none: the VPC's default group).
+    pub security_group_ids: Vec<String>,
+    /// Private DNS on.
+    pub private_dns: bool,
+}
+
+/// What ModifyVpcEndpoint changes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(super) struct EndpointChange {
+    /// Subnets to add interfaces in.
+    pub add_subnets: Vec<String>,
+    /// Subnets whose interfaces go.
+    pub remove_subnets: Vec<String>,
+    /// Security groups to add.
+    pub add_groups: Vec<String>,
+    /// Security groups to remove.
+    pub remove_groups: Vec<String>,
+    /// Private DNS on or off, if it changes.
+    pub private_dns: Option<bool>,
+}
+
+fn invalid_parameter(message: impl Into<String>) -> ProviderError {
+    ProviderError::new("InvalidParameter", message)
+}
+
+impl Cloud {
+    /// The live (not deleted) endpoint `id`.
+    pub fn vpc_endpoint(&self, id: &str) -> Result<&EndpointRec, ProviderError> {
+        let found = self.vpc_endpoints.get(id).filter(|e| !e.is_gone());
+        found.ok_or_else(|| Kind::VpcEndpoint.not_found(id))
+    }
+
+    /// Endpoints that still have network interfaces (not deleted).
+    pub fn live_endpoints(&self) -> impl Iterator<Item = &EndpointRec> + '_ {
+        self.vpc_endpoints.values().filter(|e| !e.is_gone())
+    }
+
+    /// The short name of a service this region offers, or `InvalidServiceName`.
+    fn endpoint_service(&self, service_name: &str) -> Result<String, ProviderError> {
+        let prefix = format!("com.amazonaws.{}.", self.region);
+        service_name
+            .strip_prefix(&prefix)
+            .filter(|s| SERVICES.contains(s))
+            .map(str::to_string)
+            .ok_or_else(|| {
+                ProviderError::new(
+                    "InvalidServiceName",
+                    format!("The Vpc Endpoint Service '{service_name}' does not exist"),
+                )
+            })
+    }
+
+    /// Subnets must exist, be in `vpc_id`, and be one per availability zone.
+    fn check_endpoint_subnets(
+        &self,
+        vpc_id: &str,
+        subnets: &[&String],
+    ) -> Result<(), ProviderError> {
+        let mut zones: BTreeMap<&str, &str> = BTreeMap::new();
+        for id in subnets {
+            let subnet = self.subnet(id)?;
+            if subnet.vpc_id != vpc_id {
+                return Err(invalid_parameter(format!(
+                    "The subnet ID '{id}' belongs to {}, not to the endpoint's VPC {vpc_id}",
+                    subnet.vpc_id
+                )));
+            }
+            if let Some(other) = zones.insert(&subnet.availability_zone, id) {
+                return Err(ProviderError::new(
+                    "DuplicateSubnetsInSameZone",
+                    format!(
+                        "Found another VPC endpoint subnet in the availability zone of {id} ({other}). VPC endpoint subnets should be in different availability zones supported by the VPC endpoint service."
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Security groups must exist and be in `vpc_id`.
+    fn check_endpoint_groups(&self, vpc_id: &str, groups: &[String]) -> Result<(), ProviderError> {
+        for g in groups {
+            let group = self.security_group(g)?;
+            if group.vpc_id != vpc_id {
+                return Err(invalid_parameter(format!(
+                    "Security group {g} and VPC {vpc_id} belong to different networks"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Private DNS needs the VPC's DNS attributes, and no other endpoint of
+    /// the service in the VPC with private DNS.
+    fn check_private_dns(
+        &self,
+        vpc_id: &str,
+        service: &str,
+        except: Option<&str>,
+    ) -> Result<(), ProviderError> {
+        let vpc = self.vpc(vpc_id)?;
+        if !(vpc.enable_dns_support && vpc.enable_dns_hostnames) {
+            return Err(invalid_parameter(format!(
+                "Enabling private DNS requires both enableDnsSupport and enableDnsHostnames VPC attributes set to true for {vpc_id}"
+            )));
+        }
+        let conflict = self.live_endpoints().find(|e| {
+            e.vpc_id == vpc_id
+                && e.service == service
+                && e.private_dns
+                && Some(e.id.as_str()) != except
+        });
+        if let Some(other) = conflict {
+            return Err(invalid_parameter(format!(
+                "private-dns-enabled cannot be set because there is already a conflicting DNS domain for {service}.{}.amazonaws.com in the VPC {vpc_id} ({})",
+                self.region, other.id
+            )));
+        }
+        Ok(())
+    }
+
+    /// An endpoint network interface in each of `subnets`.
+    fn endpoint_interfaces(
+        &self,
+        subnets: &[&String],
+    ) -> Result<Vec<EndpointInterface>, ProviderError> {
+        let mut taken: BTreeMap<String, ()> = self
+            .vpc_endpoints
+            .values()
+            .flat_map(|e| e.interfaces.iter().map(|i| (i.id.clone(), ())))
+            .collect();
+        let mut out = Vec::new();
+        for subnet in subnets {
+            let id = fresh_id("eni", &taken);
+            taken.insert(id.clone(), ());
+            out.push(EndpointInterface {
+                id,
+                subnet_id: subnet.to_string(),
+                private_ip: self.allocate_private_ip(subnet)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// CreateVpcEndpoint (interface): `pending` until `clock` says it is available.
+    pub fn create_vpc_endpoint(
+        &mut self,
+        spec: EndpointSpec,
+        tags: Tags,
+        clock: &Clock,
+    ) -> Result<String, ProviderError> {
+        let vpc = self.vpc(&spec.vpc_id)?;
+        let default_group = vpc.default_security_group_id.clone();
+        let service = self.endpoint_service(&spec.service_name)?;
+        let subnets: Vec<&String> = spec.subnet_ids.iter().collect();
+        self.check_endpoint_subnets(&spec.vpc_id, &subnets)?;
+        let groups = if spec.security_group_ids.is_empty() {
+            vec![default_group]
+        } else {
+            spec.security_group_ids.clone()
+        };
+        self.check_endpoint_groups(&spec.vpc_id, &groups)?;
+        if spec.private_dns {
+            self.check_private_dns(&spec.vpc_id, &service, None)?;
+        }
+        let interfaces = self.endpoint_interfaces(&subnets)?;
+        let id = fresh_id("vpce", &self.vpc_endpoints);
+        let endpoint = EndpointRec {
+            id: id.clone(),
+            vpc_id: spec.vpc_id,
+            service_name: spec.service_name,
+            service,
+            interfaces,
+            security_group_ids: groups,
+            private_dns: spec.private_dns,
+            state: EndpointState::Pending,
+            until_ms: clock.after(Op::EndpointCreate),
+            tags,
+        };
+        self.vpc_endpoints.insert(id.clone(), endpoint);
+        Ok(id)
+    }
+
+    /// ModifyVpcEndpoint: subnets, security groups and private DNS, checked
+    /// as at creation.
+    pub fn modify_vpc_endpoint(
+        &mut self,
+        id: &str,
+        change: &EndpointChange,
+    ) -> Result<(), ProviderError> {
+        let current = self.vpc_endpoint(id)?.clone();
+        if current.state == EndpointState::Deleting {
+            return Err(ProviderError::new(
+                "IncorrectState",
+                format!("The Vpc Endpoint {id} is being deleted"),
+            ));
+        }
+        let kept: Vec<&EndpointInterface> = current
+            .interfaces
+            .iter()
+            .filter(|i| !change.remove_subnets.contains(&i.subnet_id))
+            .collect();
+        let mut subnets: Vec<&String> = kept.iter().map(|i| &i.subnet_id).collect();
+        subnets.extend(change.add_subnets.iter());
+        self.check_endpoint_subnets(&current.vpc_id, &subnets)?;
+        let mut groups: Vec<String> = current.security_group_ids.clone();
+        groups.retain(|g| !change.remove_groups.contains(g));
+        for g in &change.add_groups {
+            if !groups.contains(g) {
+                groups.push(g.clone());
+            }
+        }
+        if groups.is_empty() {
+            return Err(invalid_parameter(
+                "An interface endpoint needs at least one security group",
+            ));
+        }
+        self.check_endpoint_groups(&current.vpc_id, &groups)?;
+        let private_dns = change.private_dns.unwrap_or(current.private_dns);
+        if private_dns && !current.private_dns {
+            self.check_private_dns(&current.vpc_id, &current.service, Some(id))?;
+        }
+        let added: Vec<&String> = change.add_subnets.iter().collect();
+        let mut interfaces: Vec<EndpointInterface> = kept.into_iter().cloned().collect();
+        interfaces.extend(self.endpoint_interfaces(&added)?);
+        if let Some(e) = self.vpc_endpoints.get_mut(id) {
+            e.interfaces = interfaces;
+            e.security_group_ids = groups;
+            e.private_dns = private_dns;
+        }
+        Ok(())
+    }
+
+    /// DeleteVpcEndpoints (one id): `deleting`, then `deleted`.
+    pub fn delete_vpc_endpoint(&mut self, id: &str, clock: &Clock) -> Result<(), ProviderError> {
+        self.vpc_endpoint(id)?;
+        if let Some(e) = self.vpc_endpoints.get_mut(id) {
+            if matches!(e.state, EndpointState::Pending | EndpointState::Available) {
+                e.state = EndpointState::Deleting;
+                e.until_ms = clock.after(Op::EndpointDelete);
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves endpoints whose state has run its time; deleted ones lose
+    /// their network interfaces.
+    pub fn advance_vpc_endpoints(&mut self, now: u64) {
+        for e in self.vpc_endpoints.values_mut() {
+            match e.state {
+                EndpointState::Pending if now >= e.until_ms => e.state = EndpointState::Available,
+                EndpointState::Deleting if now >= e.until_ms => {
+                    e.state = EndpointState::Deleted;
+                    e.interfaces.clear();
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Endpoint interfaces in subnet `subnet_id`, as `eni-… (vpce-…)`.
+    pub fn endpoint_interfaces_in(&self, subnet_id: &str) -> Vec<String> {
+        self.live_endpoints()
+            .flat_map(|e| {
+                let mine = e.interfaces.iter().filter(|i| i.subnet_id == subnet_id);
+                mine.map(|i| format!("{} ({})", i.id, e.id))
+            })
+            .collect()
+    }
+
+    /// Endpoints whose interfaces use security group `group_id`.
+    pub fn endpoints_using_group(&self, group_id: &str) -> Vec<String> {
+        let users = self
+            .live_endpoints()
+            .filter(|e| e.security_group_ids.iter().any(|g| g == group_id));
+        users.map(|e| e.id.clone()).collect()
+    }
+
+    /// Endpoints of VPC `vpc_id` (for DeleteVpc's dependency message).
+    pub fn endpoints_in_vpc(&self, vpc_id: &str) -> Option<String> {
+        let ids: Vec<String> = self
+            .live_endpoints()
+            .filter(|e| e.vpc_id == vpc_id)
+            .map(|e| e.id.clone())
+            .collect();
+        listing("VPC endpoints", &ids)
+    }
+
+    fn endpoint_outputs(e: &EndpointRec) -> VpcEndpointOutputs {
+        VpcEndpointOutputs {
+            id: VpcEndpointId::new(&e.id),
+            state: e.state.as_str().to_string(),
+            private_ips: e
+                .interfaces
+                .iter()
+                .map(|i| i.private_ip.to_string())
+                .collect(),
+        }
+    }
+}
+
+/// The endpoint `props` declares.
+fn endpoint_spec(urn: &Urn, props: &VpcEndpoint) -> Result<EndpointSpec, ProviderError> {
+    let mut subnet_ids = Vec::new();
+    for s in &props.subnet_ids {
+        subnet_ids.push(resolved(urn, "subnet_ids", s)?.to_string());
+    }
+    let mut security_group_ids = Vec::new();
+    for g in &props.security_group_ids {
+        let g = resolved(urn, "security_group_ids", g)?.to_string();
+        if !security_group_ids.contains(&g) {
+            security_group_ids.push(g);
+        }
+    }
+    Ok(EndpointSpec {
+        vpc_id: resolved(urn, "vpc_id", &props.vpc_id)?.to_string(),
+        service_name: props.service_name.clone(),
+        subnet_ids,
+        security_group_ids,
+        private_dns: props.private_dns_enabled,
+    })
+}
+
+impl SimProvider {
+    /// Polls DescribeVpcEndpoints until endpoint `id` is available; its outputs.
+    async fn endpoint_available(&self, id: &str) -> Result<Outputs, ProviderError> {
+        self.wait_for("DescribeVpcEndpoints", |c, _| {
+            let e = c.vpc_endpoint(id)?;
+            match e.state {
+                EndpointState::Available => Ok(Poll::Ready(outputs(&Cloud::endpoint_outputs(e)))),
+                EndpointState::Pending => Ok(Poll::At(e.until_ms)),
+                other => Err(ProviderError::new(
+                    "VpcEndpointFailed",
+                    format!(
+                        "VPC endpoint {id} became {} while being created",
+                        other.as_str()
+                    ),
+                )),
+            }
+        })
+        .await?
+    }
+}
+
+#[async_trait]
+impl Simulated for VpcEndpoint {
+    async fn create(sim: &SimProvider, urn: &Urn, props: Self) -> Result<Outputs, ProviderError> {
+        let spec = endpoint_spec(urn, &props)?;
+        let id = sim.api("CreateVpcEndpoint", |c, clock| {
+            c.create_vpc_endpoint(spec, props.tags.clone(), clock)
+        })?;
+        sim.endpoint_available(&id).await
+    }
+
+    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError> {
+        let endpoints = |c: &Cloud| c.vpc_endpoint(id).ok().map(Cloud::endpoint_outputs);
+        sim.describe("DescribeVpcEndpoints", endpoints).await
+    }
+
+    async fn update(
+        sim: &SimProvider,
+        urn: &Urn,
+        id: &str,
+        props: Self,
+    ) -> Result<Outputs, ProviderError> {
+        let want = endpoint_spec(urn, &props)?;
+        let have = sim.peek(|c| c.vpc_endpoint(id).cloned())?;
+        let have_subnets: Vec<&String> = have.subnet_ids().collect();
+        let want_groups = if want.security_group_ids.is_empty() {
+            let default = sim.peek(|c| {
+                c.vpc(&have.vpc_id)
+                    .map(|v| v.default_security_group_id.clone())
+            })?;
+            vec![default]
+        } else {
+            want.security_group_ids
+        };
+        let change = EndpointChange {
+            add_subnets: (want.subnet_ids.iter())
+                .filter(|s| !have_subnets.contains(s))
+                .cloned()
+                .collect(),
+            remove_subnets: (have_subnets.iter())
+                .filter(|s| !want.subnet_ids.contains(s))
+                .map(|s| s.to_string())
+                .collect(),
+            add_groups: (want_groups.iter())
+                .filter(|g| !have.security_group_ids.contains(g))
+                .cloned()
+                .collect(),
+            remove_groups: (have.security_group_ids.iter())
+                .filter(|g| !want_groups.contains(g))
+                .cloned()
+                .collect(),
+            private_dns: (want.private_dns != have.private_dns).then_some(want.private_dns),
+        };
+        if change != EndpointChange::default() {
+            sim.api("ModifyVpcEndpoint", |c, _| {
+                c.modify_vpc_endpoint(id, &change)
+            })?;
+        }
+        sim.retag(Kind::VpcEndpoint, id, &props.tags)?;
+        sim.pause(Op::Call).await;
+        sim.endpoint_available(id).await
+    }
+
+    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
+        match sim.api("DeleteVpcEndpoints", |c, clock| {
+            c.delete_vpc_endpoint(id, clock)
+        }) {
+            Err(e) if e.code == "InvalidVpcEndpointId.NotFound" => return Ok(()),
+            other => other?,
+        }
+        sim.wait_for("DescribeVpcEndpoints", |c, _| {
+            match c.vpc_endpoints.get(id) {
+                Some(e) if !e.is_gone() => Ok(Poll::At(e.until_ms)),
+                _ => {
+                    // AWS forgets deleted endpoints after a while; the simulator
+                    // does once the deletion has been seen.
+                    c.vpc_endpoints.remove(id);
+                    Ok(Poll::Ready(()))
+                }
+            }
+        })
+        .await
+    }
+}

@@ -1,0 +1,562 @@
+//! The analysis and the simulator must agree. Each topology below is a
+//! two-zone ECS stack with one thing (or a few) changed; for each, the
+//! pre-deploy analysis must report exactly the expected finding codes, and
+//! deployed on the simulator anyway (as with `--skip-checks`) every instance
+//! must register if and only if the analysis found nothing wrong for its
+//! subnet.
+
+use keel::aws::ec2::{AclRule, NetworkAcl, VpcEndpoint};
+use keel::aws::iam::ECS_INSTANCE_POLICY_ARN;
+use keel::engine::{ApplyOptions, Deployment};
+use keel::prelude::*;
+use keel::provider::sim::{SimLatency, SimProvider};
+use keel::provider::Provider;
+use keel::state::LocalStore;
+use keel_tests::state_dir;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Egress {
+    /// AWS's default allow-all.
+    Default,
+    /// Only TCP 443 to anywhere.
+    Https,
+    /// Only TCP 80.
+    HttpOnly,
+    /// Default egress revoked, nothing added.
+    Nothing,
+    /// TCP 443, but only to the VPC.
+    HttpsToVpc,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Acl {
+    None,
+    /// 443 out and ephemeral replies in on the private subnets; the NAT
+    /// subnets allow the forwarded traffic both ways.
+    Correct,
+    /// Private subnets deny outbound 443 before allowing everything.
+    DenyHttpsOut,
+    /// Private subnets allow 443 out but no replies in.
+    NoReturn,
+    /// The NAT's public subnets deny inbound from the VPC.
+    NatSubnetDeniesVpc,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Endpoints {
+    None,
+    /// ecs, ecs-agent, ecs-telemetry; the bool says whether their security
+    /// group admits 443 from the VPC.
+    All(bool),
+    /// Only the `ecs` endpoint.
+    EcsOnly,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Cluster {
+    Own,
+    /// User data configures the agent without ECS_CLUSTER: `default`.
+    Default,
+    Other,
+}
+
+#[derive(Clone, Copy)]
+struct Topology {
+    name: &'static str,
+    /// Per zone: does the private route table send the internet to the NAT?
+    nat_route: [bool; 2],
+    /// 0.0.0.0/1 + 128.0.0.0/1 instead of 0.0.0.0/0 on the private tables.
+    split_default: bool,
+    /// No NAT gateways at all.
+    no_nat: bool,
+    /// One NAT gateway (zone a) for both zones.
+    single_nat: bool,
+    nat_private: bool,
+    /// NAT gateways placed in the private subnets.
+    nat_in_private_subnet: bool,
+    public_igw_route: bool,
+    igw_attached: bool,
+    /// Instances in the public subnets instead of the private ones.
+    hosts_public: bool,
+    /// The launch template's public IP setting.
+    public_ip: Option<bool>,
+    /// The public subnets map public IPs on launch.
+    map_public_ip: bool,
+    egress: Egress,
+    acl: Acl,
+    endpoints: Endpoints,
+    profile: bool,
+    cluster: Cluster,
+    dns_support: bool,
+    /// The private tables route to a NAT gateway in another VPC.
+    nat_other_vpc: bool,
+    /// Expected finding codes, in report order.
+    codes: &'static [&'static str],
+}
+
+const OK: Topology = Topology {
+    name: "",
+    nat_route: [true, true],
+    split_default: false,
+    no_nat: false,
+    single_nat: false,
+    nat_private: false,
+    nat_in_private_subnet: false,
+    public_igw_route: true,
+    igw_attached: true,
+    hosts_public: false,
+    public_ip: None,
+    map_public_ip: true,
+    egress: Egress::Default,
+    acl: Acl::None,
+    endpoints: Endpoints::None,
+    profile: true,
+    cluster: Cluster::Own,
+    dns_support: true,
+    nat_other_vpc: false,
+    codes: &[],
+};
+
+const ZONES: [(&str, &str, &str); 2] = [
+    ("us-east-1a", "10.0.0.0/24", "10.0.10.0/24"),
+    ("us-east-1b", "10.0.1.0/24", "10.0.11.0/24"),
+];
+
+fn build(t: &Topology) -> Stack {
+    let mut s = Stack::new(t.name);
+    let vpc = s.add(
+        "main",
+        Vpc::new("10.0.0.0/16")
+            .enable_dns_hostnames(true)
+            .enable_dns_support(t.dns_support),
+    );
+    let mut igw = InternetGateway::new();
+    if t.igw_attached {
+        igw = igw.vpc(vpc.id());
+    }
+    let igw = s.add("main", igw);
+    let mut public_rt = RouteTable::new(vpc.id());
+    if t.public_igw_route {
+        public_rt = public_rt.route_to_internet_gateway("0.0.0.0/0", igw.id());
+    }
+    let (mut publics, mut privates, mut nats) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, (az, pub_block, priv_block)) in ZONES.iter().enumerate() {
+        let z = &az[az.len() - 1..];
+        let public = s.add(
+            &format!("public-{z}"),
+            Subnet::new(vpc.id(), *pub_block, *az).map_public_ip_on_launch(t.map_public_ip),
+        );
+        let private = s.add(
+            &format!("private-{z}"),
+            Subnet::new(vpc.id(), *priv_block, *az),
+        );
+        public_rt = public_rt.associate(public.id());
+        if !t.no_nat && (i == 0 || !t.single_nat) {
+            let home = if t.nat_in_private_subnet {
+                private.id()
+            } else {
+                public.id()
+            };
+            let nat = if t.nat_private {
+                NatGateway::private(home)
+            } else {
+                let eip = s.add(&format!("nat-{z}"), ElasticIp::new());
+                NatGateway::public(home, eip.id())
+            };
+            nats.push(s.add(&format!("nat-{z}"), nat));
+        }
+        publics.push(public);
+        privates.push(private);
+    }
+    s.add("public", public_rt);
+    if t.nat_other_vpc {
+        let other = s.add("other", Vpc::new("10.1.0.0/16"));
+        let other_igw = s.add("other", InternetGateway::new().vpc(other.id()));
+        let other_public = s.add(
+            "other-public",
+            Subnet::new(other.id(), "10.1.0.0/24", "us-east-1a"),
+        );
+        s.add(
+            "other-public",
+            RouteTable::new(other.id())
+                .route_to_internet_gateway("0.0.0.0/0", other_igw.id())
+                .associate(other_public.id()),
+        );
+        let eip = s.add("other", ElasticIp::new());
+        let nat = s.add("other", NatGateway::public(other_public.id(), eip.id()));
+        nats = vec![nat];
+    }
+    for (i, private) in privates.iter().enumerate() {
+        let z = &ZONES[i].0[ZONES[i].0.len() - 1..];
+        let mut rt = RouteTable::new(vpc.id()).associate(private.id());
+        if let (true, Some(nat)) = (
+            t.nat_route[i],
+            nats.get(i.min(nats.len().saturating_sub(1))),
+        ) {
+            if t.split_default {
+                rt = rt
+                    .route_to_nat_gateway("0.0.0.0/1", nat.id())
+                    .route_to_nat_gateway("128.0.0.0/1", nat.id());
+            } else {
+                rt = rt.route_to_nat_gateway("0.0.0.0/0", nat.id());
+            }
+        }
+        s.add(&format!("private-{z}"), rt);
+    }
+    match t.acl {
+        Acl::None => {}
+        Acl::Correct | Acl::DenyHttpsOut | Acl::NoReturn => {
+            let mut acl = NetworkAcl::new(vpc.id());
+            if t.acl == Acl::DenyHttpsOut {
+                acl = acl.egress(AclRule::deny_tcp(50, 443, 443, "0.0.0.0/0"));
+            }
+            acl = acl.egress(AclRule::allow_all(100, "0.0.0.0/0"));
+            if t.acl != Acl::NoReturn {
+                acl = acl.ingress(AclRule::allow_tcp(100, 1024, 65535, "0.0.0.0/0"));
+            }
+            acl = acl.ingress(AclRule::allow_all(200, "10.0.0.0/16"));
+            for p in &privates {
+                acl = acl.associate(p.id());
+            }
+            s.add("private", acl);
+            if t.acl == Acl::Correct {
+                let mut nat_acl = NetworkAcl::new(vpc.id())
+                    .ingress(AclRule::allow_tcp(100, 443, 443, "10.0.0.0/16"))
+                    .ingress(AclRule::allow_tcp(110, 1024, 65535, "0.0.0.0/0"))
+                    .egress(AclRule::allow_tcp(100, 443, 443, "0.0.0.0/0"))
+                    .egress(AclRule::allow_tcp(110, 1024, 65535, "10.0.0.0/16"));
+                for p in &publics {
+                    nat_acl = nat_acl.associate(p.id());
+                }
+                s.add("public", nat_acl);
+            }
+        }
+        Acl::NatSubnetDeniesVpc => {
+            let mut nat_acl = NetworkAcl::new(vpc.id())
+                .ingress(AclRule::deny_all(50, "10.0.0.0/16"))
+                .ingress(AclRule::allow_all(100, "0.0.0.0/0"))
+                .egress(AclRule::allow_all(100, "0.0.0.0/0"));
+            for p in &publics {
+                nat_acl = nat_acl.associate(p.id());
+            }
+            s.add("public", nat_acl);
+        }
+    }
+    let services: &[&str] = match t.endpoints {
+        Endpoints::None => &[],
+        Endpoints::All(_) => &["ecs", "ecs-agent", "ecs-telemetry"],
+        Endpoints::EcsOnly => &["ecs"],
+    };
+    if !services.is_empty() {
+        let mut sg = SecurityGroup::new(vpc.id(), "interface endpoints");
+        if !matches!(t.endpoints, Endpoints::All(false)) {
+            sg = sg.ingress(Rule::tcp(443).cidr("10.0.0.0/16"));
+        }
+        let sg = s.add("endpoints", sg);
+        for svc in services {
+            let mut ep = VpcEndpoint::interface(vpc.id(), format!("com.amazonaws.us-east-1.{svc}"))
+                .security_group(sg.id());
+            for p in &privates {
+                ep = ep.subnet(p.id());
+            }
+            s.add(svc, ep);
+        }
+    }
+
+    let mut sg = SecurityGroup::new(vpc.id(), "ECS container instances");
+    sg = match t.egress {
+        Egress::Default => sg,
+        Egress::Https => sg
+            .revoke_default_egress()
+            .egress(Rule::tcp(443).cidr("0.0.0.0/0")),
+        Egress::HttpOnly => sg
+            .revoke_default_egress()
+            .egress(Rule::tcp(80).cidr("0.0.0.0/0")),
+        Egress::Nothing => sg.revoke_default_egress(),
+        Egress::HttpsToVpc => sg
+            .revoke_default_egress()
+            .egress(Rule::tcp(443).cidr("10.0.0.0/16")),
+    };
+    let sg = s.add("hosts", sg);
+    let role = s.add(
+        "ecs",
+        IamRole::for_service("ec2.amazonaws.com").managed_policy(ECS_INSTANCE_POLICY_ARN),
+    );
+    let profile = s.add("ecs", InstanceProfile::new(role.name()));
+    let cluster = s.add("app", EcsCluster::new());
+    let user_data: Input<String> = match t.cluster {
+        Cluster::Own => cluster
+            .name()
+            .map(|c| format!("#!/bin/bash\necho ECS_CLUSTER={c} >> /etc/ecs/ecs.config\n"))
+            .into(),
+        Cluster::Default => {
+            "#!/bin/bash\necho ECS_ENABLE_TASK_IAM_ROLE=true >> /etc/ecs/ecs.config\n".into()
+        }
+        Cluster::Other => "#!/bin/bash\necho ECS_CLUSTER=legacy >> /etc/ecs/ecs.config\n".into(),
+    };
+    let mut lt = LaunchTemplate::new("ami-0a3c14e1ddbe7f23c", "t3.small")
+        .user_data(user_data)
+        .security_group(sg.id());
+    if t.profile {
+        lt = lt.iam_instance_profile(profile.name());
+    }
+    if let Some(p) = t.public_ip {
+        lt = lt.associate_public_ip_address(p);
+    }
+    let lt = s.add("hosts", lt);
+    let hosts = if t.hosts_public { &publics } else { &privates };
+    let mut asg = AutoScalingGroup::new(lt.id(), 0, 4).desired_capacity(2);
+    for h in hosts {
+        asg = asg.subnet(h.id());
+    }
+    s.add("hosts", asg);
+    s
+}
+
+fn corpus() -> Vec<Topology> {
+    let t = |name, codes, f: &dyn Fn(&mut Topology)| {
+        let mut x = Topology { name, codes, ..OK };
+        f(&mut x);
+        x
+    };
+    vec![
+        t("ok-nat-per-zone", &[], &|_| {}),
+        t("ok-split-default-route", &[], &|x| x.split_default = true),
+        t("ok-https-only-egress", &[], &|x| x.egress = Egress::Https),
+        t("ok-public-subnets-with-public-ip", &[], &|x| {
+            x.hosts_public = true;
+            x.no_nat = true;
+        }),
+        t("ok-public-ip-from-template", &[], &|x| {
+            x.hosts_public = true;
+            x.no_nat = true;
+            x.map_public_ip = false;
+            x.public_ip = Some(true);
+        }),
+        t("ok-correct-nacls", &[], &|x| x.acl = Acl::Correct),
+        t("ok-interface-endpoints-no-nat", &[], &|x| {
+            x.no_nat = true;
+            x.endpoints = Endpoints::All(true);
+        }),
+        t("warn-single-nat", &["W101", "W102"], &|x| {
+            x.single_nat = true
+        }),
+        t("warn-ecs-endpoint-only", &["W103", "W103"], &|x| {
+            x.no_nat = true;
+            x.endpoints = Endpoints::EcsOnly;
+        }),
+        t("no-nat-route", &["E001", "E001"], &|x| {
+            x.nat_route = [false, false]
+        }),
+        t("no-nat-route-in-zone-b", &["E001"], &|x| {
+            x.nat_route = [true, false]
+        }),
+        t("no-nat-at-all", &["E001", "E001"], &|x| x.no_nat = true),
+        t("nat-private-connectivity", &["E004", "E004"], &|x| {
+            x.nat_private = true
+        }),
+        t("nat-in-private-subnet", &["E006", "E006"], &|x| {
+            x.nat_in_private_subnet = true
+        }),
+        t("public-subnet-without-igw-route", &["E006", "E006"], &|x| {
+            x.public_igw_route = false
+        }),
+        t("public-hosts-without-public-ip", &["E003", "E003"], &|x| {
+            x.hosts_public = true;
+            x.no_nat = true;
+            x.map_public_ip = false;
+        }),
+        t("template-turns-public-ip-off", &["E003", "E003"], &|x| {
+            x.hosts_public = true;
+            x.no_nat = true;
+            x.public_ip = Some(false);
+        }),
+        t("igw-detached-public-hosts", &["E001", "E001"], &|x| {
+            // the route to a detached gateway can't be created: no route at all
+            x.hosts_public = true;
+            x.no_nat = true;
+            x.igw_attached = false;
+            x.public_igw_route = false;
+        }),
+        t("route-to-detached-igw", &["E002", "E002"], &|x| {
+            x.hosts_public = true;
+            x.no_nat = true;
+            x.igw_attached = false;
+        }),
+        t("nat-of-another-vpc", &["E007", "E007"], &|x| {
+            x.no_nat = true;
+            x.nat_other_vpc = true;
+        }),
+        t("no-egress", &["E009", "E009"], &|x| {
+            x.egress = Egress::Nothing
+        }),
+        t("http-only-egress", &["E009", "E009"], &|x| {
+            x.egress = Egress::HttpOnly
+        }),
+        t("https-egress-to-vpc-only", &["E009", "E009"], &|x| {
+            x.egress = Egress::HttpsToVpc
+        }),
+        t("nacl-denies-https-out", &["E010", "E010"], &|x| {
+            x.acl = Acl::DenyHttpsOut
+        }),
+        t("nacl-blocks-replies", &["E011", "E011"], &|x| {
+            x.acl = Acl::NoReturn
+        }),
+        t("nat-subnet-nacl-denies-vpc", &["E010", "E010"], &|x| {
+            x.acl = Acl::NatSubnetDeniesVpc
+        }),
+        t("endpoint-sg-closed", &["E012", "E012"], &|x| {
+            x.no_nat = true;
+            x.endpoints = Endpoints::All(false);
+        }),
+        t("no-instance-profile", &["E014"], &|x| x.profile = false),
+        t("registers-with-default", &["E015"], &|x| {
+            x.cluster = Cluster::Default
+        }),
+        t("registers-with-another-cluster", &["E015"], &|x| {
+            x.cluster = Cluster::Other
+        }),
+        t("dns-support-off", &["E013", "E013"], &|x| {
+            x.dns_support = false
+        }),
+        t("no-route-and-no-egress", &["E009", "E009"], &|x| {
+            x.nat_route = [false, false];
+            x.egress = Egress::Nothing;
+        }),
+        t("single-nat-missing-route-b", &["E001"], &|x| {
+            x.single_nat = true;
+            x.nat_route = [true, false];
+        }),
+        t("no-profile-and-no-route", &["E001", "E001", "E014"], &|x| {
+            x.profile = false;
+            x.nat_route = [false, false];
+        }),
+    ]
+}
+
+#[tokio::test]
+async fn analysis_and_simulator_agree_on_every_topology() {
+    let topologies = corpus();
+    assert!(topologies.len() >= 25);
+    let mut failures = Vec::new();
+    for t in &topologies {
+        let stack = build(t);
+        stack
+            .validate()
+            .unwrap_or_else(|e| panic!("{}: {e}", t.name));
+        let report = keel::analysis::check(&stack);
+        let mut codes = report.codes();
+        codes.sort();
+        let mut expected = t.codes.to_vec();
+        expected.sort();
+        if codes != expected {
+            failures.push(format!(
+                "{}: codes {codes:?}, expected {expected:?}\n{}",
+                t.name,
+                report.render_text()
+            ));
+            continue;
+        }
+        // Which subnets does the analysis clear? Host-level errors clear none.
+        let host_error = report
+            .findings
+            .iter()
+            .any(|f| f.is_error() && f.subnet.is_none());
+        let bad_subnets: Vec<&str> = report
+            .findings
+            .iter()
+            .filter(|f| f.is_error())
+            .filter_map(|f| f.subnet.as_deref())
+            .collect();
+
+        // Deploy anyway, as `--skip-checks` would.
+        let dir = state_dir();
+        let sim = SimProvider::in_memory().with_latency(SimLatency::none());
+        let provider: Arc<dyn Provider> = Arc::new(sim.clone());
+        let store = LocalStore::open(dir.path(), stack.name()).unwrap();
+        let mut d = Deployment::open(&stack, provider, Box::new(store)).unwrap();
+        let plan = d.plan().unwrap();
+        let _ = d.apply(&plan, ApplyOptions::default()).await.unwrap();
+        let subnet_names: BTreeMap<String, String> = d
+            .snapshot()
+            .resources
+            .iter()
+            .filter(|r| r.urn.type_token() == "aws:ec2:Subnet")
+            .map(|r| (r.id.clone(), r.urn.name().to_string()))
+            .collect();
+        let instances = sim.instances();
+        if instances.len() != 2 {
+            failures.push(format!(
+                "{}: {} instances launched",
+                t.name,
+                instances.len()
+            ));
+            continue;
+        }
+        for i in &instances {
+            let subnet = subnet_names
+                .get(i.subnet_id.as_str())
+                .cloned()
+                .unwrap_or_default();
+            let predicted = !host_error && !bad_subnets.contains(&subnet.as_str());
+            let registered = i.registered_cluster.is_some();
+            if predicted != registered {
+                failures.push(format!(
+                    "{}: instance in {subnet}: analysis says {}, simulator says {} ({:?})",
+                    t.name,
+                    if predicted {
+                        "registers"
+                    } else {
+                        "doesn't register"
+                    },
+                    if registered {
+                        "registered"
+                    } else {
+                        "not registered"
+                    },
+                    i.registration_error
+                ));
+            }
+        }
+        // Registration is final once reached; nothing changes with time.
+        tokio::time::sleep(Duration::ZERO).await;
+    }
+    assert!(
+        failures.is_empty(),
+        "{} disagreement(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn findings_name_the_blocking_element_and_a_fix() {
+    let t = Topology {
+        name: "fix",
+        nat_route: [true, false],
+        ..OK
+    };
+    let report = keel::analysis::check(&build(&t));
+    assert_eq!(report.codes(), ["E001"]);
+    let f = &report.findings[0];
+    assert_eq!(
+        f.urn.to_string(),
+        "urn:keel:fix::aws:autoscaling:Group::hosts"
+    );
+    assert_eq!(f.subnet.as_deref(), Some("private-b"));
+    assert_eq!(
+        f.blocked_at.as_deref(),
+        Some("route table private-b (used by subnet private-b) has no route to 52.46.141.38")
+    );
+    assert_eq!(
+        f.fix,
+        "route 0.0.0.0/0 of route table private-b to NAT gateway nat-b (in public subnet public-b)"
+    );
+    assert_eq!(
+        f.path[0],
+        "instances of hosts in subnet private-b (us-east-1b)"
+    );
+}
