@@ -91,6 +91,29 @@ fn example_end_to_end(root: &Path) -> Result<()> {
         bail!("running the example again planned changes");
     }
     cargo(root, &with(&["destroy", "--yes"]))?;
+    // The tutorial's mistake must be stopped by the checks, with the fix.
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "run",
+            "--quiet",
+            "--example",
+            "private_ecs_broken",
+            "--",
+            "preview",
+            "--state-dir",
+            dir,
+        ])
+        .current_dir(root)
+        .output()
+        .context("running private_ecs_broken")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    print!("{text}");
+    if out.status.success()
+        || !text.contains("error[E001]")
+        || !text.contains("fix: route 0.0.0.0/0")
+    {
+        bail!("private_ecs_broken was not stopped by the checks with a fix");
+    }
     std::fs::remove_dir_all(&state).context("removing the example's state")?;
     Ok(())
 }
