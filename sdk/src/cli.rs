@@ -8,7 +8,8 @@
 
 use crate::analysis;
 use crate::engine::{
-    ApplyOptions, ApplyReport, Deployment, EngineError, Event, EventSink, Outcome,
+    ApplyOptions, ApplyReport, Deployment, Drift, EngineError, Event, EventSink, Outcome,
+    RefreshReport,
 };
 use crate::plan::{render_json, render_text, Action, Plan};
 use crate::provider::sim::{SimLatency, SimProvider};
@@ -28,6 +29,10 @@ use std::time::Instant;
 pub enum ProviderKind {
     /// The embedded AWS simulator, persisted under the state directory.
     Sim,
+    /// AWS (or an AWS API at `AWS_ENDPOINT_URL`), with the standard
+    /// credential chain and region.
+    #[cfg(feature = "aws")]
+    Aws,
 }
 
 #[derive(Parser, Debug)]
@@ -53,6 +58,12 @@ struct Args {
     /// Deploy even if pre-deploy checks find errors.
     #[arg(long, global = true)]
     skip_checks: bool,
+    /// Plan against state as recorded, without reading the cloud first.
+    #[arg(long, global = true)]
+    no_refresh: bool,
+    /// Also print the provider's API calls per operation.
+    #[arg(long, short = 'v', global = true)]
+    verbose: bool,
 }
 
 #[derive(Subcommand, Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +76,8 @@ enum Command {
     Destroy,
     /// Run the pre-deploy checks only (no state, no provider calls).
     Check,
+    /// Read every resource back from the cloud and record what drifted.
+    Refresh,
 }
 
 /// Runs the command line for `stack` with the process's arguments, printing
@@ -150,13 +163,22 @@ enum CliError {
     Io(#[from] std::io::Error),
 }
 
-fn open_provider(args: &Args) -> Result<Arc<dyn Provider>, CliError> {
+async fn open_provider(args: &Args) -> Result<Arc<dyn Provider>, CliError> {
     match args.provider {
         ProviderKind::Sim => {
             let path = sim_path(&args.state_dir);
             let sim = SimProvider::open(&path, SimLatency::from_env())
                 .map_err(|e| CliError::Sim(e.to_string()))?;
             Ok(Arc::new(sim))
+        }
+        #[cfg(feature = "aws")]
+        ProviderKind::Aws => {
+            let aws = crate::provider::aws::AwsProvider::from_env()
+                .await
+                .map_err(|e| {
+                    CliError::Refused(format!("could not configure the aws provider: {e}"))
+                })?;
+            Ok(Arc::new(aws))
         }
     }
 }
@@ -181,9 +203,9 @@ async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Resul
         return Ok(!report.has_errors());
     }
     let store = LocalStore::open(&args.state_dir, stack.name()).map_err(EngineError::from)?;
-    let provider = open_provider(args)?;
+    let provider = open_provider(args).await?;
     let mut deployment =
-        Deployment::open(stack, provider, Box::new(store))?.with_events(printer.clone());
+        Deployment::open(stack, provider.clone(), Box::new(store))?.with_events(printer.clone());
     for p in &deployment.snapshot().pending_operations {
         printer.text(&format!(
             "warning: a previous run started to {} {} and never recorded the result; the cloud may differ from state",
@@ -191,13 +213,10 @@ async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Resul
         ));
     }
     let command = args.command;
-    let plan = match command {
-        Some(Command::Destroy) => deployment.plan_destroy(),
-        _ => deployment.plan()?,
-    };
     let verb = match command {
         Some(Command::Destroy) => "Destroying",
         Some(Command::Preview) => "Previewing",
+        Some(Command::Refresh) => "Refreshing",
         _ => "Updating",
     };
     printer.text(&format!(
@@ -205,20 +224,53 @@ async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Resul
         stack.name(),
         deployment.provider_name()
     ));
-    let checks = if command == Some(Command::Destroy) {
-        analysis::Report::default()
-    } else {
-        analysis::check(stack)
+    // Checks first: a failing check stops the run before any provider call.
+    let checks = match command {
+        Some(Command::Destroy | Command::Refresh) => analysis::Report::default(),
+        _ => analysis::check(stack),
     };
     let blocked = checks.has_errors() && !args.skip_checks;
     if !checks.findings.is_empty() {
         printer.text(checks.render_text().trim_end());
         printer.text("");
     }
+    let refreshing = !blocked
+        && (command == Some(Command::Refresh)
+            || (command != Some(Command::Destroy) && !args.no_refresh));
+    let mut drift = None;
+    if refreshing {
+        // `preview` keeps what it read in memory; `refresh` and `up` record it.
+        let persist = command != Some(Command::Preview);
+        let report = deployment.refresh(persist).await?;
+        print_drift(&printer, &report);
+        drift = Some(report);
+    }
+    if command == Some(Command::Refresh) {
+        deployment.commit()?;
+        let report = drift.unwrap_or_default();
+        if args.json {
+            let errors: Vec<Value> = report
+                .errors
+                .iter()
+                .map(|(u, e)| json!({"urn": u.to_string(), "error": e}))
+                .collect();
+            let doc = json!({"stack": stack.name(), "drift": report.drift, "read": report.read,
+                "errors": errors, "api_calls": provider.api_calls()});
+            printer.line(&serde_json::to_string_pretty(&doc).unwrap_or_default());
+        } else if report.drift.is_empty() {
+            printer.text(&format!("No drift: {} resources match state.", report.read));
+        }
+        return Ok(report.errors.is_empty());
+    }
+    let plan = match command {
+        Some(Command::Destroy) => deployment.plan_destroy(),
+        _ => deployment.plan()?,
+    };
     if command == Some(Command::Preview) || blocked {
         if args.json {
             let mut doc = render_json(&plan);
             doc["findings"] = json!(checks.findings);
+            doc["drift"] = json!(drift.as_ref().map(|d| &d.drift));
             printer.line(&serde_json::to_string_pretty(&doc).unwrap_or_default());
         } else {
             printer.text(render_text(&plan).trim_end());
@@ -253,14 +305,63 @@ async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Resul
         .await;
     printer.progress(false);
     let report = report?;
+    let calls = provider.api_calls();
     if args.json {
         let mut doc = report_json(&plan, &report);
         doc["findings"] = json!(checks.findings);
+        doc["drift"] = json!(drift.as_ref().map(|d| &d.drift));
+        doc["api_calls"] = json!(calls);
+        doc["api_calls_total"] = json!(calls.values().sum::<u64>());
         printer.line(&serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
         print_report(&printer, &report, started.elapsed());
+        if args.verbose {
+            printer.text(&format!(
+                "\nAPI calls ({} in all):",
+                calls.values().sum::<u64>()
+            ));
+            for (op, n) in &calls {
+                printer.text(&format!("    {op:<48} {n}"));
+            }
+        }
     }
     Ok(report.succeeded())
+}
+
+fn print_drift(printer: &Printer<'_>, report: &RefreshReport) {
+    for (urn, e) in &report.errors {
+        printer.text(&format!("warning: could not read {urn}: {e}"));
+    }
+    if report.drift.is_empty() {
+        return;
+    }
+    printer.text("Drift (the cloud differs from state):");
+    for d in &report.drift {
+        match d {
+            Drift::Changed { urn, changes } => {
+                printer.text(&format!("  ~ {} {}", urn.type_token(), urn.name()));
+                for c in changes {
+                    let before = c
+                        .before
+                        .as_ref()
+                        .map_or("(none)".to_string(), |v| v.to_string());
+                    let after = c
+                        .after
+                        .as_ref()
+                        .map_or("(none)".to_string(), |v| v.to_string());
+                    printer.text(&format!("      {}: {before} => {after}", c.path));
+                }
+            }
+            Drift::Gone { urn, id } => {
+                printer.text(&format!(
+                    "  - {} {}: {id} was deleted outside keel",
+                    urn.type_token(),
+                    urn.name()
+                ));
+            }
+        }
+    }
+    printer.text("");
 }
 
 fn confirm(
@@ -269,18 +370,29 @@ fn confirm(
     args: &Args,
     printer: &Printer<'_>,
 ) -> Result<bool, CliError> {
-    // On the simulator only destroy asks; nothing real is at stake otherwise.
-    if command != Some(Command::Destroy) || args.yes {
+    // Destroy always asks; `up` asks when real resources are at stake (not
+    // on the simulator).
+    let real = args.provider != ProviderKind::Sim;
+    if args.yes || !(command == Some(Command::Destroy) || real) {
         return Ok(true);
     }
-    let n = plan.summary().delete;
+    let s = plan.summary();
+    let what = if command == Some(Command::Destroy) {
+        format!("delete {} resources", s.delete)
+    } else {
+        format!(
+            "create {}, update {}, replace {} and delete {} resources",
+            s.create, s.update, s.replace, s.delete
+        )
+    };
     if !std::io::stdin().is_terminal() {
         return Err(CliError::Refused(format!(
-            "destroy would delete {n} resources; pass --yes to confirm when not running interactively"
+            "this would {what} of stack `{}`; pass --yes to confirm when not running interactively",
+            plan.stack
         )));
     }
     printer.prompt(&format!(
-        "\nDelete {n} resources of stack `{}`? Type `yes` to confirm: ",
+        "\nThis will {what} of stack `{}`. Type `yes` to confirm: ",
         plan.stack
     ));
     let mut answer = String::new();

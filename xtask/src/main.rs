@@ -1,22 +1,36 @@
 //! `cargo xtask <task>`: the project's own automation.
 //!
 //! - `ci`: what CI runs — formatting, clippy with warnings as errors, the
-//!   test suite (`cargo test --workspace`, the README's command), and the
-//!   example end to end on the simulator (up, up again with no changes,
-//!   destroy).
+//!   test suite (`cargo test --workspace`, the README's command) against one
+//!   moto server started for it (`KEEL_MOTO_ENDPOINT`), and the example end
+//!   to end on the simulator (up, up again with no changes, destroy).
+//! - `emulator start|stop`: a moto server that outlives xtask, for running
+//!   tests or examples against it by hand (see `emulator.rs`).
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod emulator;
+// The tests crate's moto harness, compiled here too so xtask shares it
+// without depending on keel (and so without building the AWS SDK first).
+#[allow(dead_code)] // the test-only helpers (reset, aws_env, query…)
+#[path = "../../tests/support/moto.rs"]
+mod moto;
+
+const USAGE: &str = "usage: cargo xtask <ci | emulator start | emulator stop>";
+
 fn main() -> Result<()> {
-    let task = std::env::args().nth(1).unwrap_or_default();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let root = workspace_root()?;
-    match task.as_str() {
-        "ci" => ci(&root),
+    match args.as_slice() {
+        ["ci"] => ci(&root),
+        ["emulator", "start"] => emulator::start(),
+        ["emulator", "stop"] => emulator::stop(),
         _ => {
-            eprintln!("usage: cargo xtask ci");
-            bail!("unknown task `{task}`")
+            eprintln!("{USAGE}");
+            bail!("unknown task `{}`", args.join(" "))
         }
     }
 }
@@ -30,9 +44,15 @@ fn workspace_root() -> Result<PathBuf> {
 }
 
 fn cargo(root: &Path, args: &[&str]) -> Result<String> {
+    cargo_with_env(root, args, &[])
+}
+
+/// Runs cargo with extra environment variables; prints and returns stdout.
+fn cargo_with_env(root: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<String> {
     eprintln!("+ cargo {}", args.join(" "));
     let out = Command::new(env!("CARGO"))
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(root)
         .output()
         .with_context(|| format!("running cargo {}", args.join(" ")))?;
@@ -47,7 +67,11 @@ fn cargo(root: &Path, args: &[&str]) -> Result<String> {
 
 fn ci(root: &Path) -> Result<()> {
     cargo(root, &["fmt", "--all", "--", "--check"])?;
-    cargo(
+    // Clippy builds dependencies in check mode; keeping those artifacts in a
+    // directory of their own stops them from confusing later doctest builds.
+    let clippy_dir = moto::target_dir().join("clippy");
+    let clippy_dir = clippy_dir.to_str().context("utf-8 target path")?;
+    cargo_with_env(
         root,
         &[
             "clippy",
@@ -57,11 +81,28 @@ fn ci(root: &Path) -> Result<()> {
             "-D",
             "warnings",
         ],
+        &[("CARGO_TARGET_DIR", clippy_dir)],
     )?;
-    cargo(root, &["test", "--workspace"])?;
+    test_against_moto(root)?;
     example_end_to_end(root)?;
     eprintln!("ci: all checks passed");
     Ok(())
+}
+
+/// `cargo test --workspace` with one moto server for all test processes
+/// (their `Moto::shared()` uses `KEEL_MOTO_ENDPOINT`), stopped afterwards
+/// whether the tests pass or not. The server is tied to this process: it also
+/// goes away if xtask is killed.
+fn test_against_moto(root: &Path) -> Result<()> {
+    let moto = moto::Moto::from_env_or_start().context("starting moto for the tests")?;
+    eprintln!("ci: tests use moto at {}", moto.endpoint);
+    let tests = cargo_with_env(
+        root,
+        &["test", "--workspace"],
+        &[(moto::ENDPOINT_VAR, &moto.endpoint)],
+    );
+    drop(moto);
+    tests.map(drop)
 }
 
 /// The README's first command, on a fresh state directory: it must create

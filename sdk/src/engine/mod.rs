@@ -5,9 +5,11 @@
 
 mod events;
 mod executor;
+mod refresh;
 
 pub use events::{Event, EventLog, EventSink, NullSink};
 pub use executor::{Execution, Outcome};
+pub use refresh::{Drift, RefreshReport};
 
 use crate::plan::{plan, plan_destroy, Plan};
 use crate::provider::{Provider, ReadRequest};
@@ -142,6 +144,29 @@ impl<'a> Deployment<'a> {
         self.provider.name()
     }
 
+    /// Reads every recorded resource back from the cloud and brings state
+    /// in line with it: drifted configuration is recorded as it now is (so
+    /// the next plan puts it back), vanished resources are dropped (so the
+    /// next plan creates them). With `persist`, the result is written to
+    /// state; without, it only affects plans made by this deployment.
+    pub async fn refresh(&mut self, persist: bool) -> Result<RefreshReport, EngineError> {
+        let store: Option<&mut dyn StateStore> = if persist {
+            Some(&mut *self.store)
+        } else {
+            None
+        };
+        let report = refresh::refresh(&*self.provider, &mut self.snapshot, store).await?;
+        Ok(report)
+    }
+
+    /// Writes the state as it now is into a new snapshot (after a
+    /// persisted [`Deployment::refresh`] that isn't followed by `apply`).
+    pub fn commit(&mut self) -> Result<(), EngineError> {
+        self.snapshot.serial += 1;
+        self.store.compact(&self.snapshot)?;
+        Ok(())
+    }
+
     /// The plan to bring the cloud in line with the program.
     pub fn plan(&self) -> Result<Plan, EngineError> {
         Ok(plan(self.stack, &self.snapshot)?)
@@ -222,17 +247,20 @@ impl<'a> Deployment<'a> {
             .ok_or_else(|| format!("{} is not in state", probe.urn))?;
         let start = tokio::time::Instant::now();
         let interval =
-            (probe.timeout / 50).clamp(Duration::from_millis(20), Duration::from_millis(500));
+            (probe.timeout / 50).clamp(Duration::from_millis(20), Duration::from_secs(2));
         loop {
             let outputs = self
                 .provider
                 .read(ReadRequest {
                     urn: probe.urn.clone(),
                     id: record.id.clone(),
+                    inputs: record.inputs.clone(),
+                    outputs: record.outputs.clone(),
                 })
                 .await
                 .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("{} no longer exists", probe.urn))?;
+                .ok_or_else(|| format!("{} no longer exists", probe.urn))?
+                .outputs;
             let value = outputs.get(probe.field).cloned().unwrap_or(Value::Null);
             let reached = match (probe.at_least, value.as_u64()) {
                 (None, _) => true,

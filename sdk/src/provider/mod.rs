@@ -4,12 +4,15 @@
 //! known by then) and return the resource's outputs. This module owns the
 //! trait and its error type; `sim` is the embedded simulator.
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod sim;
 
 use crate::resource::Urn;
 use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// Outputs of a resource: the fields its `*Outputs` struct declares.
@@ -33,13 +36,27 @@ pub struct CreateResponse {
     pub outputs: Outputs,
 }
 
-/// Read a resource's current outputs.
+/// Read a resource as it is now.
 #[derive(Clone, Debug)]
 pub struct ReadRequest {
     /// The resource.
     pub urn: Urn,
     /// Its cloud id.
     pub id: String,
+    /// The inputs recorded for it (the shape to answer in).
+    pub inputs: Value,
+    /// The outputs recorded for it.
+    pub outputs: Outputs,
+}
+
+/// A resource as the cloud has it now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReadResponse {
+    /// Its configuration in the shape of its inputs: the recorded inputs
+    /// with what the provider can observe replaced by what it observed.
+    pub inputs: Value,
+    /// Its outputs.
+    pub outputs: Outputs,
 }
 
 /// Update a resource in place.
@@ -130,10 +147,26 @@ pub trait Provider: Send + Sync {
     fn name(&self) -> &str;
     /// Creates the resource.
     async fn create(&self, request: CreateRequest) -> Result<CreateResponse, ProviderError>;
-    /// Reads current outputs; `None` if the resource no longer exists.
-    async fn read(&self, request: ReadRequest) -> Result<Option<Outputs>, ProviderError>;
+    /// Reads the resource as it is now; `None` if it no longer exists.
+    async fn read(&self, request: ReadRequest) -> Result<Option<ReadResponse>, ProviderError>;
+    /// Reads several resources of one type. Providers batch where the API
+    /// allows (one Describe call per page); the default reads one by one.
+    async fn read_many(
+        &self,
+        requests: Vec<ReadRequest>,
+    ) -> Vec<Result<Option<ReadResponse>, ProviderError>> {
+        let mut out = Vec::with_capacity(requests.len());
+        for r in requests {
+            out.push(self.read(r).await);
+        }
+        out
+    }
     /// Updates in place; returns the new outputs.
     async fn update(&self, request: UpdateRequest) -> Result<Outputs, ProviderError>;
     /// Deletes the resource. Deleting one that is already gone succeeds.
     async fn delete(&self, request: DeleteRequest) -> Result<(), ProviderError>;
+    /// API calls made so far, by operation name (empty if not counted).
+    fn api_calls(&self) -> BTreeMap<String, u64> {
+        BTreeMap::new()
+    }
 }

@@ -5,7 +5,7 @@
 
 use crate::provider::{
     CreateRequest, CreateResponse, DeleteRequest, Outputs, Provider, ProviderError, ReadRequest,
-    UpdateRequest,
+    ReadResponse, UpdateRequest,
 };
 use crate::resource::Urn;
 use async_trait::async_trait;
@@ -137,7 +137,7 @@ impl Provider for TestProvider {
         let _g = self.enter(&request.urn, Op::Create).await?;
         self.inner.create(request).await
     }
-    async fn read(&self, request: ReadRequest) -> Result<Option<Outputs>, ProviderError> {
+    async fn read(&self, request: ReadRequest) -> Result<Option<ReadResponse>, ProviderError> {
         let _g = self.enter(&request.urn, Op::Read).await?;
         self.inner.read(request).await
     }
@@ -148,5 +148,8 @@ impl Provider for TestProvider {
     async fn delete(&self, request: DeleteRequest) -> Result<(), ProviderError> {
         let _g = self.enter(&request.urn, Op::Delete).await?;
         self.inner.delete(request).await
+    }
+    fn api_calls(&self) -> std::collections::BTreeMap<String, u64> {
+        self.inner.api_calls()
     }
 }

@@ -471,6 +471,10 @@ impl Provider for SimProvider {
         "sim"
     }
 
+    fn api_calls(&self) -> BTreeMap<String, u64> {
+        SimProvider::api_calls(self)
+    }
+
     async fn create(&self, r: CreateRequest) -> Result<CreateResponse, ProviderError> {
         let urn = r.urn;
         let outputs = by_type!(urn.type_token(), R => {
@@ -484,8 +488,14 @@ impl Provider for SimProvider {
         Ok(CreateResponse { id, outputs })
     }
 
-    async fn read(&self, r: ReadRequest) -> Result<Option<Outputs>, ProviderError> {
-        by_type!(r.urn.type_token(), R => <R as Simulated>::read(self, &r.id).await)
+    async fn read(&self, r: ReadRequest) -> Result<Option<ReadResponse>, ProviderError> {
+        let outputs = by_type!(r.urn.type_token(), R => <R as Simulated>::read(self, &r.id).await)?;
+        // The simulator's resources change only through keel, so their
+        // configuration is what was recorded.
+        Ok(outputs.map(|outputs| ReadResponse {
+            inputs: r.inputs,
+            outputs,
+        }))
     }
 
     async fn update(&self, r: UpdateRequest) -> Result<Outputs, ProviderError> {

@@ -59,8 +59,10 @@ pub(super) async fn read<R: Resource>(sim: &SimProvider, name: &str, id: &str) -
     let request = ReadRequest {
         urn: urn::<R>(name),
         id: id.to_string(),
+        inputs: serde_json::Value::Null,
+        outputs: Outputs::new(),
     };
-    sim.read(request).await.expect("read")
+    sim.read(request).await.expect("read").map(|r| r.outputs)
 }
 
 pub(super) async fn update<R: Resource>(

@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests: a state directory that cleans up
-//! after itself and one-call plan/apply through the public API.
+//! after itself, one-call plan/apply through the public API, and [`moto`], a
+//! local AWS API for the aws provider's tests.
 
 use keel::engine::{ApplyOptions, ApplyReport, Deployment};
 use keel::plan::Plan;
@@ -8,6 +9,8 @@ use keel::state::LocalStore;
 use keel::Stack;
 use std::path::Path;
 use std::sync::Arc;
+
+pub mod moto;
 
 /// A fresh temporary state directory.
 pub fn state_dir() -> tempfile::TempDir {
@@ -55,4 +58,23 @@ pub async fn destroy(
         .await
         .expect("destroy");
     (plan, report)
+}
+
+/// The aws provider pointed at the shared moto server, wiped first, with
+/// short waits (moto makes everything available at once).
+pub async fn aws_on_fresh_moto() -> keel::provider::aws::AwsProvider {
+    let moto = moto::Moto::shared();
+    moto.reset();
+    for (k, v) in moto.aws_env() {
+        std::env::set_var(k, v);
+    }
+    keel::provider::aws::AwsProvider::from_env()
+        .await
+        .expect("configure the aws provider")
+        .with_timeouts(keel::provider::aws::Timeouts {
+            nat_gateway: std::time::Duration::from_secs(60),
+            capacity: std::time::Duration::from_secs(60),
+            endpoint: std::time::Duration::from_secs(60),
+            poll: std::time::Duration::from_millis(200),
+        })
 }

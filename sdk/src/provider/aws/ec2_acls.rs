@@ -1,0 +1,526 @@
+//! Custom network ACLs on EC2: the ACL, its numbered entries and which
+//! subnets use it.
+//!
+//! Entries are compared with what EC2 describes (not with the last inputs),
+//! so an entry changed out of band is put back: `ReplaceNetworkAclEntry` for
+//! a number whose rule differs, `CreateNetworkAclEntry` for a new number,
+//! `DeleteNetworkAclEntry` for one no longer declared. The implicit final
+//! deny (rule 32767) is AWS's and is left alone. ICMP rules use `from_port`
+//! as the ICMP type and `to_port` as the code, as security groups do; a
+//! value above 255 means "any" (`-1`).
+//!
+//! Every subnet is associated with exactly one ACL, so a subnet is never
+//! "disassociated": joining this ACL replaces its current association
+//! (found with `DescribeNetworkAcls` filtered by `association.subnet-id`),
+//! and leaving it moves it back to the VPC's default ACL. Deleting moves the
+//! remaining subnets back first, as EC2 refuses to delete an ACL in use.
+
+use super::ec2_network::sync_tags;
+use super::util::{aws_error, is_not_found, outputs, parse, tag_specs};
+use super::Clients;
+use crate::aws::ec2::{AclAction, AclRule, NetworkAcl, NetworkAclOutputs, Protocol};
+use crate::provider::{
+    CreateRequest, CreateResponse, DeleteRequest, Outputs, ProviderError, ReadRequest,
+    UpdateRequest,
+};
+use crate::resource::{NetworkAclId, Urn, VpcId};
+use aws_sdk_ec2::types::{
+    Filter, IcmpTypeCode, NetworkAcl as LiveAcl, NetworkAclEntry, PortRange, ResourceType,
+    RuleAction,
+};
+use std::collections::BTreeMap;
+
+/// AWS's implicit final rule, present in every ACL and not changeable.
+const IMPLICIT_DENY: i32 = 32767;
+
+/// One entry, normalised so a declared rule and a described one compare.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Entry {
+    number: i32,
+    egress: bool,
+    /// `6`, `17`, `1` or `-1`.
+    protocol: String,
+    /// TCP and UDP only.
+    ports: Option<(i32, i32)>,
+    /// ICMP only: type and code.
+    icmp: Option<(i32, i32)>,
+    cidr: String,
+    allow: bool,
+}
+
+fn icmp_value(v: u16) -> i32 {
+    if v > 255 {
+        -1
+    } else {
+        i32::from(v)
+    }
+}
+
+fn declared(rule: &AclRule, egress: bool) -> Entry {
+    let (protocol, ports, icmp) = match rule.protocol {
+        Protocol::Tcp => (
+            "6",
+            Some((i32::from(rule.from_port), i32::from(rule.to_port))),
+            None,
+        ),
+        Protocol::Udp => (
+            "17",
+            Some((i32::from(rule.from_port), i32::from(rule.to_port))),
+            None,
+        ),
+        Protocol::Icmp => (
+            "1",
+            None,
+            Some((icmp_value(rule.from_port), icmp_value(rule.to_port))),
+        ),
+        Protocol::All => ("-1", None, None),
+    };
+    Entry {
+        number: i32::from(rule.rule_number),
+        egress,
+        protocol: protocol.to_string(),
+        ports,
+        icmp,
+        cidr: rule.cidr_block.trim().to_string(),
+        allow: rule.action == AclAction::Allow,
+    }
+}
+
+/// A described entry, unless it is the implicit deny or an IPv6 one.
+fn described(e: &NetworkAclEntry) -> Option<Entry> {
+    let number = e.rule_number()?;
+    if number >= IMPLICIT_DENY {
+        return None;
+    }
+    let protocol = match e.protocol()? {
+        "tcp" => "6",
+        "udp" => "17",
+        "icmp" => "1",
+        "all" => "-1",
+        p => p,
+    };
+    let ports = e
+        .port_range()
+        .map(|p| (p.from().unwrap_or(0), p.to().unwrap_or(0)));
+    let icmp = e
+        .icmp_type_code()
+        .map(|t| (t.r#type().unwrap_or(-1), t.code().unwrap_or(-1)));
+    Some(Entry {
+        number,
+        egress: e.egress()?,
+        protocol: protocol.to_string(),
+        ports: if matches!(protocol, "6" | "17") {
+            ports
+        } else {
+            None
+        },
+        icmp: if protocol == "1" { icmp } else { None },
+        cidr: e.cidr_block()?.to_string(),
+        allow: e.rule_action()? == &RuleAction::Allow,
+    })
+}
+
+/// Sets the fields an entry call takes (create and replace take the same).
+macro_rules! with_entry {
+    ($call:expr, $acl:expr, $e:expr) => {{
+        let e: &Entry = $e;
+        $call
+            .network_acl_id($acl)
+            .rule_number(e.number)
+            .egress(e.egress)
+            .protocol(&e.protocol)
+            .cidr_block(&e.cidr)
+            .rule_action(if e.allow {
+                RuleAction::Allow
+            } else {
+                RuleAction::Deny
+            })
+            .set_port_range(
+                e.ports
+                    .map(|(from, to)| PortRange::builder().from(from).to(to).build()),
+            )
+            .set_icmp_type_code(
+                e.icmp
+                    .map(|(t, code)| IcmpTypeCode::builder().r#type(t).code(code).build()),
+            )
+    }};
+}
+
+fn filter(name: &str, values: Vec<String>) -> Filter {
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values))
+        .build()
+}
+
+fn gone(urn: &Urn, id: &str) -> ProviderError {
+    ProviderError::new(
+        "InvalidNetworkAclID.NotFound",
+        format!("{urn}: network ACL {id} no longer exists"),
+    )
+}
+
+async fn describe(c: &Clients, urn: &Urn, id: &str) -> Result<Option<LiveAcl>, ProviderError> {
+    let described = c
+        .ec2
+        .describe_network_acls()
+        .network_acl_ids(id)
+        .send()
+        .await
+        .map_err(aws_error(urn, "DescribeNetworkAcls"));
+    match described {
+        Ok(out) => Ok(out
+            .network_acls()
+            .iter()
+            .find(|a| a.network_acl_id() == Some(id))
+            .cloned()),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn acl_outputs(urn: &Urn, id: &str, acl: &LiveAcl) -> Result<Outputs, ProviderError> {
+    let vpc = acl.vpc_id().ok_or_else(|| {
+        ProviderError::new(
+            "KeelInternal",
+            format!("{urn}: network ACL {id} is described without a VPC"),
+        )
+    })?;
+    outputs(&NetworkAclOutputs {
+        id: NetworkAclId::new(id),
+        vpc_id: VpcId::new(vpc),
+    })
+}
+
+/// The default ACL of VPC `vpc`.
+async fn default_acl(c: &Clients, urn: &Urn, vpc: &str) -> Result<String, ProviderError> {
+    let out = c
+        .ec2
+        .describe_network_acls()
+        .filters(filter("vpc-id", vec![vpc.to_string()]))
+        .filters(filter("default", vec!["true".to_string()]))
+        .send()
+        .await
+        .map_err(aws_error(urn, "DescribeNetworkAcls"))?;
+    out.network_acls()
+        .iter()
+        .find_map(|a| a.network_acl_id())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            ProviderError::new(
+                "InvalidNetworkAclID.NotFound",
+                format!("{urn}: VPC {vpc} has no default network ACL"),
+            )
+        })
+}
+
+async fn move_association(
+    c: &Clients,
+    urn: &Urn,
+    association: &str,
+    to: &str,
+) -> Result<(), ProviderError> {
+    c.ec2
+        .replace_network_acl_association()
+        .association_id(association)
+        .network_acl_id(to)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(aws_error(urn, "ReplaceNetworkAclAssociation"))
+}
+
+/// Deletes, replaces and creates entries until `live`'s equal `acl`'s.
+async fn sync_entries(
+    c: &Clients,
+    urn: &Urn,
+    id: &str,
+    live: &LiveAcl,
+    acl: &NetworkAcl,
+) -> Result<(), ProviderError> {
+    let have: Vec<Entry> = live.entries().iter().filter_map(described).collect();
+    let want: Vec<Entry> = (acl.ingress.iter().map(|r| declared(r, false)))
+        .chain(acl.egress.iter().map(|r| declared(r, true)))
+        .collect();
+    let same_slot = |a: &Entry, b: &Entry| a.number == b.number && a.egress == b.egress;
+    for old in have
+        .iter()
+        .filter(|o| !want.iter().any(|w| same_slot(o, w)))
+    {
+        let deleted = c
+            .ec2
+            .delete_network_acl_entry()
+            .network_acl_id(id)
+            .rule_number(old.number)
+            .egress(old.egress)
+            .send()
+            .await
+            .map_err(aws_error(urn, "DeleteNetworkAclEntry"));
+        if let Err(e) = deleted {
+            if !is_not_found(&e) {
+                return Err(e);
+            }
+        }
+    }
+    for entry in &want {
+        match have.iter().find(|o| same_slot(o, entry)) {
+            Some(old) if old == entry => {}
+            Some(_) => {
+                with_entry!(c.ec2.replace_network_acl_entry(), id, entry)
+                    .send()
+                    .await
+                    .map_err(aws_error(urn, "ReplaceNetworkAclEntry"))?;
+            }
+            None => {
+                with_entry!(c.ec2.create_network_acl_entry(), id, entry)
+                    .send()
+                    .await
+                    .map_err(aws_error(urn, "CreateNetworkAclEntry"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Associates exactly `acl`'s subnets with ACL `id`; the others go back to
+/// the VPC's default ACL.
+async fn sync_associations(
+    c: &Clients,
+    urn: &Urn,
+    id: &str,
+    live: &LiveAcl,
+    acl: &NetworkAcl,
+) -> Result<(), ProviderError> {
+    let mut want: Vec<String> = Vec::new();
+    for s in acl.subnet_ids.iter().filter_map(|s| s.value()) {
+        if !want.iter().any(|w| w == s.as_str()) {
+            want.push(s.to_string());
+        }
+    }
+    // subnet -> association id
+    let have: BTreeMap<&str, &str> = live
+        .associations()
+        .iter()
+        .filter_map(|a| Some((a.subnet_id()?, a.network_acl_association_id()?)))
+        .collect();
+    let leaving: Vec<&str> = have
+        .iter()
+        .filter(|(s, _)| !want.iter().any(|w| w == *s))
+        .map(|(_, a)| *a)
+        .collect();
+    if !leaving.is_empty() {
+        let vpc = live.vpc_id().ok_or_else(|| gone(urn, id))?;
+        let default = default_acl(c, urn, vpc).await?;
+        for association in leaving {
+            move_association(c, urn, association, &default).await?;
+        }
+    }
+    let joining: Vec<String> = want
+        .into_iter()
+        .filter(|s| !have.contains_key(s.as_str()))
+        .collect();
+    if joining.is_empty() {
+        return Ok(());
+    }
+    // One call finds the current association of every joining subnet.
+    let out = c
+        .ec2
+        .describe_network_acls()
+        .filters(filter("association.subnet-id", joining.clone()))
+        .send()
+        .await
+        .map_err(aws_error(urn, "DescribeNetworkAcls"))?;
+    let current: BTreeMap<&str, &str> = out
+        .network_acls()
+        .iter()
+        .flat_map(|a| a.associations())
+        .filter_map(|a| Some((a.subnet_id()?, a.network_acl_association_id()?)))
+        .collect();
+    for subnet in &joining {
+        let association = current.get(subnet.as_str()).ok_or_else(|| {
+            ProviderError::new(
+                "InvalidSubnetID.NotFound",
+                format!("{urn}: subnet {subnet} has no network ACL association (does the subnet exist?)"),
+            )
+        })?;
+        move_association(c, urn, association, id).await?;
+    }
+    Ok(())
+}
+
+async fn sync(c: &Clients, urn: &Urn, id: &str, acl: &NetworkAcl) -> Result<(), ProviderError> {
+    let live = describe(c, urn, id).await?.ok_or_else(|| gone(urn, id))?;
+    sync_entries(c, urn, id, &live, acl).await?;
+    sync_associations(c, urn, id, &live, acl).await
+}
+
+/// Moves ACL `id`'s subnets back to the default ACL, then deletes it.
+async fn teardown(c: &Clients, urn: &Urn, id: &str) -> Result<(), ProviderError> {
+    let Some(live) = describe(c, urn, id).await? else {
+        return Ok(());
+    };
+    // The default ACL can't be deleted: let DeleteNetworkAcl say so.
+    if live.is_default() != Some(true) && !live.associations().is_empty() {
+        let vpc = live.vpc_id().ok_or_else(|| gone(urn, id))?;
+        let default = default_acl(c, urn, vpc).await?;
+        for association in live
+            .associations()
+            .iter()
+            .filter_map(|a| a.network_acl_association_id())
+        {
+            move_association(c, urn, association, &default).await?;
+        }
+    }
+    let deleted = c
+        .ec2
+        .delete_network_acl()
+        .network_acl_id(id)
+        .send()
+        .await
+        .map_err(aws_error(urn, "DeleteNetworkAcl"));
+    match deleted {
+        Err(e) if !is_not_found(&e) => Err(e),
+        _ => Ok(()),
+    }
+}
+
+pub(crate) async fn create_network_acl(
+    c: &Clients,
+    req: CreateRequest,
+) -> Result<CreateResponse, ProviderError> {
+    let urn = &req.urn;
+    let acl: NetworkAcl = parse(urn, &req.inputs)?;
+    let vpc = acl
+        .vpc_id
+        .value()
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    let out = c
+        .ec2
+        .create_network_acl()
+        .vpc_id(&vpc)
+        .set_tag_specifications(tag_specs(ResourceType::NetworkAcl, &acl.tags))
+        .send()
+        .await
+        .map_err(aws_error(urn, "CreateNetworkAcl"))?;
+    let id = out
+        .network_acl()
+        .and_then(|a| a.network_acl_id())
+        .ok_or_else(|| {
+            ProviderError::new(
+                "KeelInternal",
+                format!("{urn}: CreateNetworkAcl returned no id"),
+            )
+        })?
+        .to_string();
+    if let Err(e) = sync(c, urn, &id, &acl).await {
+        // Roll back, so no ACL is left that nobody records.
+        let _ = teardown(c, urn, &id).await;
+        return Err(e);
+    }
+    let outputs = outputs(&NetworkAclOutputs {
+        id: NetworkAclId::new(&id),
+        vpc_id: VpcId::new(vpc),
+    })?;
+    Ok(CreateResponse { id, outputs })
+}
+
+pub(crate) async fn read_network_acl(
+    c: &Clients,
+    req: ReadRequest,
+) -> Result<Option<Outputs>, ProviderError> {
+    match describe(c, &req.urn, &req.id).await? {
+        Some(acl) => acl_outputs(&req.urn, &req.id, &acl).map(Some),
+        None => Ok(None),
+    }
+}
+
+pub(crate) async fn update_network_acl(
+    c: &Clients,
+    req: UpdateRequest,
+) -> Result<Outputs, ProviderError> {
+    let urn = &req.urn;
+    let old: NetworkAcl = parse(urn, &req.old_inputs)?;
+    let new: NetworkAcl = parse(urn, &req.new_inputs)?;
+    sync(c, urn, &req.id, &new).await?;
+    sync_tags(c, urn, &req.id, &old.tags, &new.tags).await?;
+    let live = describe(c, urn, &req.id)
+        .await?
+        .ok_or_else(|| gone(urn, &req.id))?;
+    acl_outputs(urn, &req.id, &live)
+}
+
+pub(crate) async fn delete_network_acl(
+    c: &Clients,
+    req: DeleteRequest,
+) -> Result<(), ProviderError> {
+    teardown(c, &req.urn, &req.id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn aws_entry(
+        number: i32,
+        egress: bool,
+        protocol: &str,
+    ) -> aws_sdk_ec2::types::builders::NetworkAclEntryBuilder {
+        NetworkAclEntry::builder()
+            .rule_number(number)
+            .egress(egress)
+            .protocol(protocol)
+            .cidr_block("0.0.0.0/0")
+            .rule_action(RuleAction::Allow)
+    }
+
+    #[test]
+    fn a_described_entry_compares_equal_to_its_declared_rule() {
+        let tcp = aws_entry(100, false, "6")
+            .port_range(PortRange::builder().from(443).to(443).build())
+            .build();
+        let rule = AclRule::allow_tcp(100, 443, 443, "0.0.0.0/0");
+        assert_eq!(described(&tcp), Some(declared(&rule, false)));
+        // Rule -1 ignores ports on both sides.
+        let all = aws_entry(110, true, "-1").build();
+        assert_eq!(
+            described(&all),
+            Some(declared(&AclRule::allow_all(110, "0.0.0.0/0"), true))
+        );
+        // A changed port range is a different entry.
+        let other = AclRule::allow_tcp(100, 80, 443, "0.0.0.0/0");
+        assert_ne!(described(&tcp), Some(declared(&other, false)));
+    }
+
+    #[test]
+    fn the_implicit_deny_and_ipv6_entries_are_not_keels() {
+        let deny = NetworkAclEntry::builder()
+            .rule_number(IMPLICIT_DENY)
+            .egress(false)
+            .protocol("-1")
+            .cidr_block("0.0.0.0/0")
+            .rule_action(RuleAction::Deny)
+            .build();
+        assert_eq!(described(&deny), None);
+        let v6 = NetworkAclEntry::builder()
+            .rule_number(101)
+            .egress(false)
+            .protocol("-1")
+            .ipv6_cidr_block("::/0")
+            .rule_action(RuleAction::Allow)
+            .build();
+        assert_eq!(described(&v6), None);
+    }
+
+    #[test]
+    fn icmp_rules_use_ports_as_type_and_code() {
+        let echo = AclRule::new(120, Protocol::Icmp, 0, 0, "10.0.0.0/8", AclAction::Allow);
+        let e = declared(&echo, false);
+        assert_eq!(
+            (e.protocol.as_str(), e.ports, e.icmp),
+            ("1", None, Some((0, 0)))
+        );
+        let any = AclRule::new(121, Protocol::Icmp, 0, 65535, "10.0.0.0/8", AclAction::Deny);
+        assert_eq!(declared(&any, true).icmp, Some((0, -1)));
+    }
+}

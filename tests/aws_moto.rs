@@ -1,0 +1,358 @@
+//! The `aws` provider end to end against moto's server (a real AWS API
+//! implementation nobody on this project wrote): deploy the `private_ecs`
+//! example, verify it with independent SDK calls (not keel's reads), run it
+//! again with no changes and no mutating calls, and destroy it leaving
+//! nothing tagged with the stack.
+//!
+//! moto differs from AWS in ways this test documents rather than hides: it
+//! never registers ECS container instances (so the example's registered
+//! count is 0 here, where the simulator and AWS reach 2), and NAT gateways
+//! are available at once.
+
+use aws_sdk_ec2::types::Filter;
+use keel::engine::{ApplyOptions, Deployment};
+use keel::provider::Provider;
+use keel::state::LocalStore;
+use keel_examples::stacks::private_ecs::{build, Options};
+use keel_tests::{aws_on_fresh_moto, state_dir};
+use std::sync::Arc;
+use std::time::Duration;
+
+const STACK: &str = "moto-e2e";
+
+fn tag_filter() -> Filter {
+    Filter::builder()
+        .name("tag:keel:stack")
+        .values(STACK)
+        .build()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_ecs_deploys_verifies_is_idempotent_and_destroys_on_moto() {
+    let aws = aws_on_fresh_moto().await;
+    let shared: Arc<dyn Provider> = Arc::new(aws.clone());
+    let stack = build(&Options {
+        stack: STACK.into(),
+        registration_timeout: Duration::from_millis(300),
+        ..Options::default()
+    });
+    assert!(keel::analysis::check(&stack).findings.is_empty());
+    let dir = state_dir();
+
+    // Deploy.
+    let store = LocalStore::open(dir.path(), STACK).unwrap();
+    let mut d = Deployment::open(&stack, shared.clone(), Box::new(store)).unwrap();
+    let plan = d.plan().unwrap();
+    let report = d.apply(&plan, ApplyOptions::default()).await.unwrap();
+    assert!(report.succeeded(), "{report:#?}");
+    // moto doesn't run ECS agents: nothing registers (AWS and the simulator: 2).
+    assert_eq!(report.outputs["registered_container_instances"], 0);
+    drop(d);
+
+    // Verify with independent SDK calls.
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let ec2 = aws_sdk_ec2::Client::new(&conf);
+    let vpcs = ec2
+        .describe_vpcs()
+        .filters(tag_filter())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(vpcs.vpcs().len(), 1);
+    let vpc = &vpcs.vpcs()[0];
+    let vpc_id = vpc.vpc_id().unwrap().to_string();
+    assert_eq!(vpc.cidr_block(), Some("10.0.0.0/16"));
+    assert_eq!(report.outputs["vpc_id"], vpc_id.as_str());
+
+    let subnets = ec2
+        .describe_subnets()
+        .filters(tag_filter())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(subnets.subnets().len(), 4);
+    let public: Vec<String> = subnets
+        .subnets()
+        .iter()
+        .filter(|s| s.map_public_ip_on_launch() == Some(true))
+        .map(|s| s.subnet_id().unwrap().to_string())
+        .collect();
+    let private: Vec<String> = subnets
+        .subnets()
+        .iter()
+        .filter(|s| s.map_public_ip_on_launch() != Some(true))
+        .map(|s| s.subnet_id().unwrap().to_string())
+        .collect();
+    assert_eq!((public.len(), private.len()), (2, 2));
+    assert!(subnets
+        .subnets()
+        .iter()
+        .all(|s| s.vpc_id() == Some(vpc_id.as_str())));
+
+    let igws = ec2
+        .describe_internet_gateways()
+        .filters(tag_filter())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(igws.internet_gateways().len(), 1);
+    let igw = &igws.internet_gateways()[0];
+    assert_eq!(igw.attachments()[0].vpc_id(), Some(vpc_id.as_str()));
+    let igw_id = igw.internet_gateway_id().unwrap().to_string();
+
+    let nats = ec2
+        .describe_nat_gateways()
+        .filter(tag_filter())
+        .send()
+        .await
+        .unwrap();
+    let nats: Vec<_> = nats
+        .nat_gateways()
+        .iter()
+        .filter(|n| n.state().map(|s| s.as_str()) == Some("available"))
+        .collect();
+    assert_eq!(nats.len(), 2);
+    for n in &nats {
+        assert!(
+            public.contains(&n.subnet_id().unwrap().to_string()),
+            "NAT gateways sit in public subnets"
+        );
+    }
+    let nat_ids: Vec<String> = nats
+        .iter()
+        .map(|n| n.nat_gateway_id().unwrap().to_string())
+        .collect();
+
+    let tables = ec2
+        .describe_route_tables()
+        .filters(tag_filter())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tables.route_tables().len(), 3);
+    for t in tables.route_tables() {
+        let default = t
+            .routes()
+            .iter()
+            .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+            .expect("a default route");
+        let subnets: Vec<&str> = t
+            .associations()
+            .iter()
+            .filter_map(|a| a.subnet_id())
+            .collect();
+        if subnets.iter().all(|s| private.iter().any(|p| p == s)) {
+            assert!(
+                nat_ids
+                    .iter()
+                    .any(|n| Some(n.as_str()) == default.nat_gateway_id()),
+                "private 0/0 goes to a NAT gateway"
+            );
+        } else {
+            assert_eq!(
+                default.gateway_id(),
+                Some(igw_id.as_str()),
+                "public 0/0 goes to the internet gateway"
+            );
+        }
+    }
+
+    let asg = aws_sdk_autoscaling::Client::new(&conf);
+    let groups = asg.describe_auto_scaling_groups().send().await.unwrap();
+    let group = groups
+        .auto_scaling_groups()
+        .iter()
+        .find(|g| {
+            g.tags()
+                .iter()
+                .any(|t| t.key() == Some("keel:stack") && t.value() == Some(STACK))
+        })
+        .expect("the Auto Scaling group carries the keel tags");
+    assert_eq!(group.desired_capacity(), Some(2));
+    let lt_name = group
+        .launch_template()
+        .and_then(|l| l.launch_template_name())
+        .unwrap()
+        .to_string();
+    assert!(lt_name.starts_with("ecs-hosts-"), "{lt_name}");
+    for zone in group.vpc_zone_identifier().unwrap().split(',') {
+        assert!(
+            private.iter().any(|p| p == zone),
+            "the group launches into private subnets only"
+        );
+    }
+    let instance_ids: Vec<String> = group
+        .instances()
+        .iter()
+        .filter_map(|i| i.instance_id().map(str::to_string))
+        .collect();
+    assert_eq!(instance_ids.len(), 2);
+    let instances = ec2
+        .describe_instances()
+        .set_instance_ids(Some(instance_ids))
+        .send()
+        .await
+        .unwrap();
+    for i in instances.reservations().iter().flat_map(|r| r.instances()) {
+        assert!(
+            private.iter().any(|p| Some(p.as_str()) == i.subnet_id()),
+            "instances run in the private subnets"
+        );
+    }
+
+    let ecs = aws_sdk_ecs::Client::new(&conf);
+    let cluster_name = report.outputs["cluster_name"].as_str().unwrap().to_string();
+    let clusters = ecs
+        .describe_clusters()
+        .clusters(&cluster_name)
+        .include(aws_sdk_ecs::types::ClusterField::Tags)
+        .send()
+        .await
+        .unwrap();
+    let cluster = &clusters.clusters()[0];
+    assert_eq!(cluster.status(), Some("ACTIVE"));
+    assert!(cluster
+        .tags()
+        .iter()
+        .any(|t| t.key() == Some("keel:stack") && t.value() == Some(STACK)));
+
+    // Every EC2 resource keel made carries its URN.
+    for t in tables.route_tables() {
+        assert!(t.tags().iter().any(|t| t.key() == Some("keel:urn")));
+    }
+
+    // Again: nothing to change, and no mutating call.
+    let before = aws.mutating_calls();
+    let store = LocalStore::open(dir.path(), STACK).unwrap();
+    let mut d = Deployment::open(&stack, shared.clone(), Box::new(store)).unwrap();
+    let plan = d.plan().unwrap();
+    assert!(
+        !plan.summary().has_changes(),
+        "{}",
+        keel::plan::render_text(&plan)
+    );
+    assert!(d
+        .apply(&plan, ApplyOptions::default())
+        .await
+        .unwrap()
+        .succeeded());
+    assert_eq!(aws.mutating_calls(), before, "{:?}", aws.api_calls());
+
+    drop(d);
+
+    // Drift: delete a private table's default route behind keel's back.
+    let private_table = tables
+        .route_tables()
+        .iter()
+        .find(|t| t.routes().iter().any(|r| r.nat_gateway_id().is_some()))
+        .unwrap();
+    let table_id = private_table.route_table_id().unwrap().to_string();
+    ec2.delete_route()
+        .route_table_id(&table_id)
+        .destination_cidr_block("0.0.0.0/0")
+        .send()
+        .await
+        .unwrap();
+    let store = LocalStore::open(dir.path(), STACK).unwrap();
+    let mut d = Deployment::open(&stack, shared.clone(), Box::new(store)).unwrap();
+    let reads = aws.api_calls();
+    let refreshed = d.refresh(true).await.unwrap();
+    assert!(refreshed.errors.is_empty(), "{:?}", refreshed.errors);
+    let drifted: Vec<String> = refreshed
+        .drift
+        .iter()
+        .map(|x| match x {
+            keel::engine::Drift::Changed { urn, .. } => urn.name().to_string(),
+            keel::engine::Drift::Gone { urn, .. } => format!("gone {}", urn.name()),
+        })
+        .collect();
+    assert_eq!(drifted.len(), 1, "{drifted:?}");
+    assert!(drifted[0].starts_with("net-private-"), "{drifted:?}");
+    // Refreshing is batched: the 4 subnets cost one DescribeSubnets, the 3
+    // route tables one DescribeRouteTables (plus the VPC's main-table lookup).
+    let after = aws.api_calls();
+    let delta =
+        |op: &str| after.get(op).copied().unwrap_or(0) - reads.get(op).copied().unwrap_or(0);
+    assert_eq!(delta("EC2.DescribeSubnets"), 1, "{after:?}");
+    assert_eq!(delta("EC2.DescribeRouteTables"), 2, "{after:?}");
+    let plan = d.plan().unwrap();
+    let s = plan.summary();
+    assert_eq!(
+        (s.update, s.create, s.replace, s.delete),
+        (1, 0, 0, 0),
+        "{}",
+        keel::plan::render_text(&plan)
+    );
+    assert!(d
+        .apply(&plan, ApplyOptions::default())
+        .await
+        .unwrap()
+        .succeeded());
+    let repaired = ec2
+        .describe_route_tables()
+        .route_table_ids(&table_id)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        repaired.route_tables()[0]
+            .routes()
+            .iter()
+            .any(
+                |r| r.destination_cidr_block() == Some("0.0.0.0/0") && r.nat_gateway_id().is_some()
+            ),
+        "up put the route back"
+    );
+
+    // Destroy: nothing tagged with the stack is left.
+    let plan = d.plan_destroy();
+    let report = d.apply(&plan, ApplyOptions::default()).await.unwrap();
+    assert!(report.succeeded(), "{report:#?}");
+    assert!(ec2
+        .describe_vpcs()
+        .filters(tag_filter())
+        .send()
+        .await
+        .unwrap()
+        .vpcs()
+        .is_empty());
+    assert!(ec2
+        .describe_subnets()
+        .filters(tag_filter())
+        .send()
+        .await
+        .unwrap()
+        .subnets()
+        .is_empty());
+    assert!(ec2
+        .describe_route_tables()
+        .filters(tag_filter())
+        .send()
+        .await
+        .unwrap()
+        .route_tables()
+        .is_empty());
+    assert!(ec2
+        .describe_security_groups()
+        .filters(tag_filter())
+        .send()
+        .await
+        .unwrap()
+        .security_groups()
+        .is_empty());
+    assert!(ec2
+        .describe_internet_gateways()
+        .filters(tag_filter())
+        .send()
+        .await
+        .unwrap()
+        .internet_gateways()
+        .is_empty());
+    let left = asg.describe_auto_scaling_groups().send().await.unwrap();
+    assert!(!left
+        .auto_scaling_groups()
+        .iter()
+        .any(|g| g.tags().iter().any(|t| t.value() == Some(STACK))));
+}
