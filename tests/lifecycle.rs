@@ -175,3 +175,47 @@ async fn create_noop_update_replace_destroy() {
     let d = keel::engine::Deployment::open(&s2, shared, Box::new(store)).unwrap();
     assert!(d.snapshot().resources.is_empty());
 }
+
+fn ecs(cluster: &str, template: &str) -> Stack {
+    let mut s = Stack::new("rename");
+    let vpc = s.add("main", Vpc::new("10.0.0.0/16"));
+    let subnet = s.add("hosts", Subnet::new(vpc.id(), "10.0.1.0/24", "us-east-1a"));
+    let c = s.add("app", EcsCluster::new().name(cluster));
+    let lt = s.add(
+        template,
+        LaunchTemplate::new("ami-0123456789abcdef0", "t3.micro").user_data(
+            c.name()
+                .map(|n| format!("echo ECS_CLUSTER={n} >> /etc/ecs/ecs.config")),
+        ),
+    );
+    s.add(
+        "hosts",
+        AutoScalingGroup::new(lt.id(), 1, 1).subnet(subnet.id()),
+    );
+    s
+}
+
+#[tokio::test]
+async fn renaming_a_cluster_and_moving_the_group_to_a_new_template_in_one_run() {
+    // The cluster is replaced delete-before-create; the group is updated to
+    // a template that depends on the new cluster, while the old template
+    // (which used the old cluster) is deleted. Ordering all of that must not
+    // deadlock the execution graph.
+    let dir = state_dir();
+    let provider: Arc<dyn keel::provider::Provider> =
+        Arc::new(SimProvider::in_memory().with_latency(SimLatency::none()));
+    let (_, report) = up(&ecs("c1", "lt1"), provider.clone(), dir.path(), 4).await;
+    assert!(report.succeeded(), "{report:?}");
+    let next = ecs("c2", "lt2");
+    let p = plan(&next, provider.clone(), dir.path());
+    let s = p.summary();
+    assert_eq!(
+        (s.replace, s.create, s.update, s.delete),
+        (1, 1, 1, 1),
+        "{}",
+        keel::plan::render_text(&p)
+    );
+    let (_, report) = up(&next, provider.clone(), dir.path(), 4).await;
+    assert!(report.succeeded(), "{report:?}");
+    assert!(!plan(&next, provider, dir.path()).summary().has_changes());
+}

@@ -202,6 +202,9 @@ async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Resul
         }
         return Ok(!report.has_errors());
     }
+    // Validate before touching the state directory (the stack's name is a
+    // path component there).
+    stack.validate().map_err(EngineError::from)?;
     let store = LocalStore::open(&args.state_dir, stack.name()).map_err(EngineError::from)?;
     let provider = open_provider(args).await?;
     let mut deployment =
@@ -239,8 +242,9 @@ async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Resul
             || (command != Some(Command::Destroy) && !args.no_refresh));
     let mut drift = None;
     if refreshing {
-        // `preview` keeps what it read in memory; `refresh` and `up` record it.
-        let persist = command != Some(Command::Preview);
+        // Only `refresh` writes what it read right away; `up` records it with
+        // the run (so declining the plan leaves state as it was).
+        let persist = command == Some(Command::Refresh);
         let report = deployment.refresh(persist).await?;
         print_drift(&printer, &report);
         drift = Some(report);
@@ -385,7 +389,7 @@ fn confirm(
             s.create, s.update, s.replace, s.delete
         )
     };
-    if !std::io::stdin().is_terminal() {
+    if args.json || !std::io::stdin().is_terminal() {
         return Err(CliError::Refused(format!(
             "this would {what} of stack `{}`; pass --yes to confirm when not running interactively",
             plan.stack

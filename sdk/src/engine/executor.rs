@@ -148,13 +148,16 @@ fn build_graph<'p>(plan: &'p Plan, state: &Snapshot) -> (Graph, BTreeMap<Node, &
             }
         }
     }
-    // A recorded resource is deleted only after whatever used it is gone or
-    // has been updated away from it.
+    // A recorded resource is deleted only after whatever used it is gone
+    // (required) or has been updated away from it (preferred: such an edge is
+    // left out when it would close a cycle, e.g. an updated user that now
+    // depends on a replacement made after this delete).
     let delete_nodes: Vec<Node> = nodes
         .keys()
         .filter(|n| matches!(n, Node::Delete(..)))
         .cloned()
         .collect();
+    let mut preferred = Vec::new();
     for del in &delete_nodes {
         let urn = del.urn();
         for user in state
@@ -163,19 +166,40 @@ fn build_graph<'p>(plan: &'p Plan, state: &Snapshot) -> (Graph, BTreeMap<Node, &
             .filter(|r| r.dependencies.contains(urn))
         {
             let user_delete = Node::Delete(user.urn.clone(), user.id.clone());
-            let extra = if nodes.contains_key(&user_delete) {
-                Some(user_delete)
+            if nodes.contains_key(&user_delete) {
+                if let Some((deps, _)) = nodes.get_mut(del) {
+                    deps.push(user_delete);
+                }
             } else if applies.contains_key(&user.urn) && !dbr.contains(&urn) {
-                Some(Node::Apply(user.urn.clone()))
-            } else {
-                None
-            };
-            if let (Some(extra), Some((deps, _))) = (extra, nodes.get_mut(del)) {
-                deps.push(extra);
+                preferred.push((del.clone(), Node::Apply(user.urn.clone())));
+            }
+        }
+    }
+    for (del, user) in preferred {
+        if !reaches(&nodes, &user, &del) {
+            if let Some((deps, _)) = nodes.get_mut(&del) {
+                deps.push(user);
             }
         }
     }
     (nodes, steps)
+}
+
+/// Whether `from` depends, directly or not, on `to`.
+fn reaches(graph: &Graph, from: &Node, to: &Node) -> bool {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut todo = vec![from];
+    while let Some(n) = todo.pop() {
+        if n == to {
+            return true;
+        }
+        if seen.insert(n) {
+            if let Some((deps, _)) = graph.get(n) {
+                todo.extend(deps.iter());
+            }
+        }
+    }
+    false
 }
 
 /// Runs `plan` against `provider`, recording every step in `store` and

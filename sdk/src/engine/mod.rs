@@ -148,7 +148,9 @@ impl<'a> Deployment<'a> {
     /// in line with it: drifted configuration is recorded as it now is (so
     /// the next plan puts it back), vanished resources are dropped (so the
     /// next plan creates them). With `persist`, the result is written to
-    /// state; without, it only affects plans made by this deployment.
+    /// state now; without, it is kept in memory, where plans made by this
+    /// deployment see it and a later [`Deployment::apply`] records it with
+    /// the run's results.
     pub async fn refresh(&mut self, persist: bool) -> Result<RefreshReport, EngineError> {
         let store: Option<&mut dyn StateStore> = if persist {
             Some(&mut *self.store)

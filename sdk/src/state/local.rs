@@ -91,11 +91,13 @@ impl LocalStore {
                     return Ok(());
                 }
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                    // A lock without a readable pid may be one another run is
+                    // writing this very moment: it counts as held.
                     let pid = fs::read_to_string(&path)
                         .ok()
                         .and_then(|s| s.trim().parse::<u32>().ok())
                         .unwrap_or(0);
-                    if pid != 0 && process_alive(pid) {
+                    if pid == 0 || process_alive(pid) {
                         return Err(StateError::Locked { path, pid });
                     }
                     // The holder is gone (it crashed): take the lock over.
@@ -172,7 +174,17 @@ impl LocalStore {
                 Ok(_) => {}
                 // The last line of a run that died mid-write: its step never
                 // counted as done, and its Begin record is already applied.
-                Err(_) if i + 1 == lines.len() && !complete => {}
+                // Cut it off so the next record starts on a line of its own.
+                Err(_) if i + 1 == lines.len() && !complete => {
+                    let keep = text.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+                    let io = |source| StateError::Io {
+                        path: path.clone(),
+                        source,
+                    };
+                    let f = OpenOptions::new().write(true).open(&path).map_err(io)?;
+                    f.set_len(keep as u64).map_err(io)?;
+                    f.sync_all().map_err(io)?;
+                }
                 Err(e) => {
                     return Err(StateError::Corrupt {
                         path,
@@ -202,11 +214,18 @@ impl StateStore for LocalStore {
             source,
         };
         if self.journal.is_none() {
+            let created = !path.exists();
             let f = OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(&path)
                 .map_err(io)?;
+            if created {
+                // A new file's name is durable only once its directory is.
+                File::open(&self.dir)
+                    .and_then(|d| d.sync_all())
+                    .map_err(io)?;
+            }
             self.journal = Some(f);
         }
         let base = self.base_serial;
@@ -264,9 +283,13 @@ impl StateStore for LocalStore {
 impl Drop for LocalStore {
     fn drop(&mut self) {
         if self.locked {
-            // Best effort: a lock left behind is taken over by the next run
-            // once this process is gone.
-            let _ = fs::remove_file(self.lock_path());
+            // Best effort, and only our own lock: one left behind is taken
+            // over by the next run once this process is gone.
+            let ours = fs::read_to_string(self.lock_path())
+                .is_ok_and(|s| s.trim() == std::process::id().to_string());
+            if ours {
+                let _ = fs::remove_file(self.lock_path());
+            }
         }
     }
 }
@@ -360,6 +383,9 @@ mod tests {
             snap.pending_operations.is_empty(),
             "the begin was closed by its put"
         );
+        // The torn bytes were cut off: the next record gets a line of its own.
+        store.append(&put("b", "vpc-2")).unwrap();
+        assert_eq!(store.load().unwrap().resources.len(), 2);
 
         text.extend_from_slice(b"\n");
         text.extend_from_slice(&fs::read(&path).unwrap()[..10]);
