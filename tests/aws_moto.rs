@@ -270,12 +270,16 @@ async fn private_ecs_deploys_verifies_is_idempotent_and_destroys_on_moto() {
         .collect();
     assert_eq!(drifted.len(), 1, "{drifted:?}");
     assert!(drifted[0].starts_with("net-private-"), "{drifted:?}");
-    // Refreshing is batched: the 4 subnets cost one DescribeSubnets, the 3
-    // route tables one DescribeRouteTables (plus the VPC's main-table lookup).
+    // Refreshing is batched: the 4 subnets cost one DescribeSubnets, the 2
+    // NAT gateways one DescribeNatGateways, the 2 Elastic IPs one
+    // DescribeAddresses, the 3 route tables one DescribeRouteTables (plus the
+    // VPC's main-table lookup).
     let after = aws.api_calls();
     let delta =
         |op: &str| after.get(op).copied().unwrap_or(0) - reads.get(op).copied().unwrap_or(0);
     assert_eq!(delta("EC2.DescribeSubnets"), 1, "{after:?}");
+    assert_eq!(delta("EC2.DescribeNatGateways"), 1, "{after:?}");
+    assert_eq!(delta("EC2.DescribeAddresses"), 1, "{after:?}");
     assert_eq!(delta("EC2.DescribeRouteTables"), 2, "{after:?}");
     let plan = d.plan().unwrap();
     let s = plan.summary();

@@ -3,6 +3,7 @@
 //! and `deleted` on delete; an Elastic IP is released only once AWS no
 //! longer reports it in use.
 
+use super::ec2_network::batched;
 use super::ec2_network::sync_tags;
 use super::retry::retry_on;
 use super::util::{aws_error, is_not_found, outputs, parse, tag_specs, wait_for};
@@ -20,6 +21,7 @@ use crate::resource::{
 };
 use aws_sdk_ec2::types::{ConnectivityType, DomainType, NatGatewayState, ResourceType};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 fn missing(urn: &Urn, what: &str) -> ProviderError {
     ProviderError::new("KeelInternal", format!("{urn}: the response has no {what}"))
@@ -45,6 +47,14 @@ async fn igw_outputs(
         Err(e) if is_not_found(&e) => return Ok(None),
         Err(e) => return Err(e),
     };
+    igw_outputs_of(&c.region, id, &igw).map(Some)
+}
+
+fn igw_outputs_of(
+    region: &str,
+    id: &str,
+    igw: &aws_sdk_ec2::types::InternetGateway,
+) -> Result<(Outputs, Option<String>), ProviderError> {
     let vpc = igw
         .attachments()
         .first()
@@ -54,12 +64,118 @@ async fn igw_outputs(
     let out = outputs(&InternetGatewayOutputs {
         id: InternetGatewayId::new(id),
         arn: Arn::new(format!(
-            "arn:aws:ec2:{}:{owner}:internet-gateway/{id}",
-            c.region
+            "arn:aws:ec2:{region}:{owner}:internet-gateway/{id}"
         )),
         vpc_id: vpc.clone().map(VpcId::new),
     })?;
-    Ok(Some((out, vpc)))
+    Ok((out, vpc))
+}
+
+/// Outputs of many internet gateways with one DescribeInternetGateways call.
+pub(crate) async fn read_igws(
+    c: &Clients,
+    reqs: &[ReadRequest],
+) -> Vec<Result<Option<Outputs>, ProviderError>> {
+    let Some(first) = reqs.first() else {
+        return Vec::new();
+    };
+    let urn = &first.urn;
+    let many = |ids: Vec<String>| async move {
+        let out = c
+            .ec2
+            .describe_internet_gateways()
+            .set_internet_gateway_ids(Some(ids))
+            .send()
+            .await
+            .map_err(aws_error(urn, "DescribeInternetGateways"))?;
+        let mut found = BTreeMap::new();
+        for g in out.internet_gateways() {
+            if let Some(id) = g.internet_gateway_id() {
+                found.insert(id.to_string(), igw_outputs_of(&c.region, id, g)?.0);
+            }
+        }
+        Ok(found)
+    };
+    batched(reqs, many, |id| async move {
+        Ok(igw_outputs(c, urn, &id).await?.map(|(o, _)| o))
+    })
+    .await
+}
+
+/// Outputs of many Elastic IPs with one DescribeAddresses call.
+pub(crate) async fn read_eips(
+    c: &Clients,
+    reqs: &[ReadRequest],
+) -> Vec<Result<Option<Outputs>, ProviderError>> {
+    let Some(first) = reqs.first() else {
+        return Vec::new();
+    };
+    let urn = &first.urn;
+    let many = |ids: Vec<String>| async move {
+        let out = c
+            .ec2
+            .describe_addresses()
+            .set_allocation_ids(Some(ids))
+            .send()
+            .await
+            .map_err(aws_error(urn, "DescribeAddresses"))?;
+        let mut found = BTreeMap::new();
+        for a in out.addresses() {
+            if let Some(id) = a.allocation_id() {
+                let o = outputs(&ElasticIpOutputs {
+                    id: AllocationId::new(id),
+                    public_ip: a.public_ip().unwrap_or_default().to_string(),
+                })?;
+                found.insert(id.to_string(), o);
+            }
+        }
+        Ok(found)
+    };
+    batched(reqs, many, |id| async move {
+        Ok(eip_outputs(c, urn, &id).await?.map(|(o, _)| o))
+    })
+    .await
+}
+
+/// Outputs of many NAT gateways with one DescribeNatGateways call.
+pub(crate) async fn read_nats(
+    c: &Clients,
+    reqs: &[ReadRequest],
+) -> Vec<Result<Option<Outputs>, ProviderError>> {
+    let Some(first) = reqs.first() else {
+        return Vec::new();
+    };
+    let urn = &first.urn;
+    let many = |ids: Vec<String>| async move {
+        let out = c
+            .ec2
+            .describe_nat_gateways()
+            .set_nat_gateway_ids(Some(ids))
+            .send()
+            .await
+            .map_err(aws_error(urn, "DescribeNatGateways"))?;
+        let mut found = BTreeMap::new();
+        for n in out.nat_gateways() {
+            let gone = matches!(
+                n.state(),
+                Some(NatGatewayState::Deleted | NatGatewayState::Deleting)
+            );
+            if let (Some(id), false) = (n.nat_gateway_id(), gone) {
+                found.insert(id.to_string(), nat_outputs_of(id, n)?);
+            }
+        }
+        Ok(found)
+    };
+    batched(reqs, many, |id| async move {
+        let req = ReadRequest {
+            urn: urn.clone(),
+            id,
+            inputs: serde_json::Value::Null,
+            outputs: Outputs::new(),
+        };
+        read_nat(c, req).await
+    })
+    .await
 }
 
 async fn attach(c: &Clients, urn: &Urn, id: &str, vpc: &str) -> Result<(), ProviderError> {

@@ -3,6 +3,7 @@
 //! Rule updates authorize what is new and revoke what is gone, so unchanged
 //! rules never flap.
 
+use super::ec2_network::batched;
 use super::ec2_network::sync_tags;
 use super::retry::retry_on;
 use super::util::{aws_error, is_not_found, outputs, parse, physical_name, tag_specs};
@@ -14,6 +15,7 @@ use crate::provider::{
 };
 use crate::resource::{SecurityGroupId, Urn, VpcId};
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
+use std::collections::BTreeMap;
 
 /// One rule as AWS's IpPermission; `own` is the group's id (for self peers).
 fn permission(rule: &Rule, own: &str) -> IpPermission {
@@ -129,28 +131,58 @@ fn declared_egress(sg: &SecurityGroup) -> Vec<Rule> {
         .collect()
 }
 
-async fn group_outputs(c: &Clients, urn: &Urn, id: &str) -> Result<Option<Outputs>, ProviderError> {
-    let described = c
-        .ec2
-        .describe_security_groups()
-        .group_ids(id)
-        .send()
-        .await
-        .map_err(aws_error(urn, "DescribeSecurityGroups"));
-    let g = match described {
-        Ok(out) => match out.security_groups().first() {
-            Some(g) => g.clone(),
-            None => return Ok(None),
-        },
-        Err(e) if is_not_found(&e) => return Ok(None),
-        Err(e) => return Err(e),
-    };
+fn group_outputs_of(g: &aws_sdk_ec2::types::SecurityGroup) -> Result<Outputs, ProviderError> {
     outputs(&SecurityGroupOutputs {
-        id: SecurityGroupId::new(id),
+        id: SecurityGroupId::new(g.group_id().unwrap_or_default()),
         name: g.group_name().unwrap_or_default().to_string(),
         vpc_id: VpcId::new(g.vpc_id().unwrap_or_default()),
     })
-    .map(Some)
+}
+
+async fn groups_outputs(
+    c: &Clients,
+    urn: &Urn,
+    ids: Vec<String>,
+) -> Result<BTreeMap<String, Outputs>, ProviderError> {
+    let out = c
+        .ec2
+        .describe_security_groups()
+        .set_group_ids(Some(ids))
+        .send()
+        .await
+        .map_err(aws_error(urn, "DescribeSecurityGroups"))?;
+    let mut found = BTreeMap::new();
+    for g in out.security_groups() {
+        if let Some(id) = g.group_id() {
+            found.insert(id.to_string(), group_outputs_of(g)?);
+        }
+    }
+    Ok(found)
+}
+
+async fn group_outputs(c: &Clients, urn: &Urn, id: &str) -> Result<Option<Outputs>, ProviderError> {
+    match groups_outputs(c, urn, vec![id.to_string()]).await {
+        Ok(mut found) => Ok(found.remove(id)),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Outputs of many security groups with one DescribeSecurityGroups call.
+pub(crate) async fn read_security_groups(
+    c: &Clients,
+    reqs: &[ReadRequest],
+) -> Vec<Result<Option<Outputs>, ProviderError>> {
+    let Some(first) = reqs.first() else {
+        return Vec::new();
+    };
+    let urn = &first.urn;
+    batched(
+        reqs,
+        |ids| groups_outputs(c, urn, ids),
+        |id| async move { group_outputs(c, urn, &id).await },
+    )
+    .await
 }
 
 pub(crate) async fn create_security_group(

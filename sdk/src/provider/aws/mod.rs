@@ -242,6 +242,12 @@ impl Provider for AwsProvider {
             let batched = match ty.as_str() {
                 ec2::Vpc::TYPE => Some(ec2_network::read_vpcs(c, &reqs).await),
                 ec2::Subnet::TYPE => Some(ec2_network::read_subnets(c, &reqs).await),
+                ec2::SecurityGroup::TYPE => {
+                    Some(ec2_security::read_security_groups(c, &reqs).await)
+                }
+                ec2::InternetGateway::TYPE => Some(ec2_gateways::read_igws(c, &reqs).await),
+                ec2::ElasticIp::TYPE => Some(ec2_gateways::read_eips(c, &reqs).await),
+                ec2::NatGateway::TYPE => Some(ec2_gateways::read_nats(c, &reqs).await),
                 _ => None,
             };
             if let Some(results) = batched {
