@@ -38,15 +38,12 @@ pub(crate) fn ec2_tags(tags: &Tags) -> Vec<Tag> {
 /// TagSpecifications for a create call, or none when there are no tags (AWS
 /// refuses an empty one).
 pub(crate) fn tag_specs(kind: ResourceType, tags: &Tags) -> Option<Vec<TagSpecification>> {
-    (!tags.is_empty()).then(|| vec![tag_spec(kind, tags)])
-}
-
-/// A TagSpecification for a create call.
-pub(crate) fn tag_spec(kind: ResourceType, tags: &Tags) -> TagSpecification {
-    TagSpecification::builder()
-        .resource_type(kind)
-        .set_tags(Some(ec2_tags(tags)))
-        .build()
+    (!tags.is_empty()).then(|| {
+        vec![TagSpecification::builder()
+            .resource_type(kind)
+            .set_tags(Some(ec2_tags(tags)))
+            .build()]
+    })
 }
 
 /// A physical name: the one given, else `<logical>-<7 hex>` (as Pulumi

@@ -17,6 +17,7 @@ use super::cloud::{Cloud, Kind};
 use super::compute::{InstanceRec, InstanceState};
 use super::latency::Op;
 use super::{outputs, Outputs, SimProvider, Simulated};
+use crate::analysis::cluster_in_user_data;
 use crate::analysis::network::Model;
 use crate::analysis::reach::{reach_service, Blocked, Code, Source};
 use crate::aws::ecs::{EcsCluster, EcsClusterOutputs};
@@ -96,37 +97,6 @@ pub(super) struct ClusterRec {
     pub status: String,
     pub container_insights: bool,
     pub tags: Tags,
-}
-
-/// The cluster an ECS agent joins given instance user data: the last
-/// `ECS_CLUSTER=` value (up to whitespace, a quote or the end of the line),
-/// else `default`, as the agent does.
-pub(super) fn cluster_in_user_data(user_data: Option<&str>) -> String {
-    const KEY: &str = "ECS_CLUSTER=";
-    let text = user_data.unwrap_or("");
-    let value = text
-        .match_indices(KEY)
-        .filter(|(at, _)| {
-            // `MY_ECS_CLUSTER=` is another variable.
-            let before = text[..*at].chars().next_back();
-            !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-        })
-        .map(|(at, _)| {
-            let rest = &text[at + KEY.len()..];
-            // `ECS_CLUSTER="name"`: the shell drops the quotes.
-            let rest = rest.strip_prefix(['"', '\'']).unwrap_or(rest);
-            let end = rest
-                .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ';' | '`'))
-                .unwrap_or(rest.len());
-            &rest[..end]
-        })
-        .last()
-        .unwrap_or("");
-    if value.is_empty() {
-        "default".to_string()
-    } else {
-        value.to_string()
-    }
 }
 
 impl Cloud {

@@ -3,9 +3,9 @@
 //! endpoint registers none and says which hop failed.
 
 use super::*;
+use crate::analysis::cluster_in_user_data;
 use crate::analysis::reach::Code;
 use crate::aws::ecs::EcsClusterOutputs;
-use crate::provider::sim::ecs::cluster_in_user_data;
 
 /// The cluster's registered count, as a provider read reports it.
 pub(super) async fn registered(sim: &SimProvider, cluster: &str) -> u64 {
