@@ -58,7 +58,7 @@ async fn a_failure_skips_its_dependents_once_and_independent_branches_finish() {
             .collect::<Vec<_>>()
     };
     assert!(
-        matches!(&outcome("a1")[..], [Outcome::Failed { error, .. }] if error.code == "InjectedFailure")
+        matches!(&outcome("a1")[..], [Outcome::Failed { error, .. }] if error.code() == "InjectedFailure")
     );
     assert!(
         matches!(&outcome("a")[..], [Outcome::Done { .. }, Outcome::Skipped { blocked_by, .. }] | [Outcome::Skipped { blocked_by, .. }, Outcome::Done { .. }] if blocked_by.name() == "a1")

@@ -175,7 +175,7 @@ async fn invalid_requests(p: &dyn Provider) -> Vec<String> {
     };
     let code = |r: Result<_, ProviderError>| {
         r.err()
-            .map(|e| e.code)
+            .map(|e| e.code().to_string())
             .unwrap_or_else(|| "succeeded".into())
     };
     let mut codes = Vec::new();

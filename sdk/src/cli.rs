@@ -458,7 +458,7 @@ fn report_json(plan: &Plan, report: &ApplyReport) -> Value {
             }
             Outcome::Failed { action, error } => json!({
                 "urn": urn.to_string(), "action": action, "status": "failed",
-                "error": {"code": error.code, "message": error.message},
+                "error": {"code": error.code(), "message": error.message},
             }),
             Outcome::Skipped { action, blocked_by } => json!({
                 "urn": urn.to_string(), "action": action, "status": "skipped",

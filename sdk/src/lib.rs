@@ -19,6 +19,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// The derive macros name this crate `::keel`, inside it as outside.
+extern crate self as keel;
+
 pub mod analysis;
 pub mod aws;
 pub mod cli;
@@ -28,6 +31,7 @@ pub mod engine;
 pub mod graph;
 pub mod plan;
 pub mod provider;
+pub mod registry;
 mod resource;
 mod stack;
 pub mod state;
@@ -36,16 +40,23 @@ pub mod testing;
 pub use resource::*;
 pub use stack::{DeclarationError, DeclarationErrors, Probe, ResourceOptions, Stack};
 
+#[doc(hidden)]
+pub mod __private {
+    //! Re-exports the derive macros' generated code uses.
+    pub use serde_json;
+}
+
 /// Everything a program usually needs: `use keel::prelude::*;`.
 pub mod prelude {
-    pub use crate::aws::autoscaling::AutoScalingGroup;
+    // Every registered resource type, from the registry's one list.
+    macro_rules! use_types {
+        ($($R:path),* $(,)?) => { $(pub use $R;)* };
+    }
+    crate::registry::resource_types!(use_types);
+
     pub use crate::aws::ec2::{
-        AclAction, AclRule, Connectivity, ElasticIp, InternetGateway, LaunchTemplate, NatGateway,
-        NetworkAcl, Peer, Protocol, Route, RouteTable, RouteTarget, Rule, SecurityGroup, Subnet,
-        Vpc, VpcEndpoint,
+        AclAction, AclRule, Connectivity, Peer, Protocol, Route, RouteTarget, Rule,
     };
-    pub use crate::aws::ecs::EcsCluster;
-    pub use crate::aws::iam::{IamRole, InstanceProfile};
     pub use crate::resource::*;
     pub use crate::stack::{Probe, ResourceOptions, Stack};
 }

@@ -6,7 +6,9 @@
 
 use crate::analysis;
 use crate::graph::Dag;
-use crate::resource::{collect_dependencies, Cells, FieldError, Handle, Output, Resource, Urn};
+use crate::resource::{
+    collect_dependencies, Cells, FieldError, FieldRule, Handle, Output, Resource, Urn,
+};
 use serde::Serialize;
 use serde_json::Value;
 use std::any::Any;
@@ -19,7 +21,7 @@ use std::time::Duration;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Schema {
     pub type_token: &'static str,
-    pub replace_on: &'static [&'static str],
+    pub fields: &'static [FieldRule],
     pub delete_before_replace: bool,
     pub cost: u32,
 }
@@ -28,7 +30,7 @@ impl Schema {
     fn of<R: Resource>() -> Self {
         Schema {
             type_token: R::TYPE,
-            replace_on: R::REPLACE_ON,
+            fields: R::FIELDS,
             delete_before_replace: R::DELETE_BEFORE_REPLACE,
             cost: R::COST,
         }

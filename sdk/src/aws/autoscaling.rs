@@ -1,10 +1,9 @@
 //! Auto Scaling: [`AutoScalingGroup`], which keeps a number of instances
 //! running from a launch template across subnets.
 
-use crate::aws::tags_field;
 use crate::resource::{
-    Arn, AutoScalingGroupName, FieldError, Handle, Input, LaunchTemplateId, Output, Resource,
-    SubnetId, Tags,
+    Arn, AutoScalingGroupName, FieldError, Input, LaunchTemplateId, Outputs, Resource, SubnetId,
+    Tags,
 };
 use serde::{Deserialize, Serialize};
 
@@ -19,16 +18,20 @@ use serde::{Deserialize, Serialize};
 /// let asg = stack.add("hosts", AutoScalingGroup::new(lt.id(), 1, 4).desired_capacity(2).subnet(a.id()));
 /// # let _ = asg;
 /// ```
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, Resource)]
+// Instances take about a minute to boot.
+#[resource(token = "aws:autoscaling:Group", outputs = AutoScalingGroupOutputs, cost = 60, validate = Self::validate_fields)]
 pub struct AutoScalingGroup {
     /// The group name; generated from the logical name when absent.
     /// Changing it replaces the group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[resource(replace)]
     pub name: Option<String>,
     /// The launch template (its `$Latest` version is used).
     pub launch_template_id: Input<LaunchTemplateId>,
     /// The subnets instances launch into, spread across them.
     #[serde(default)]
+    #[resource(set)]
     pub subnet_ids: Vec<Input<SubnetId>>,
     /// Minimum instances.
     pub min_size: u32,
@@ -80,13 +83,9 @@ impl AutoScalingGroup {
     }
 }
 
-impl Resource for AutoScalingGroup {
-    const TYPE: &'static str = "aws:autoscaling:Group";
-    const REPLACE_ON: &'static [&'static str] = &["name"];
-    // Instances take about a minute to boot.
-    const COST: u32 = 60;
-
-    fn validate(&self) -> Vec<FieldError> {
+impl AutoScalingGroup {
+    /// Checks of this declaration alone (see [`Resource::validate`]).
+    fn validate_fields(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         crate::aws::check_name(&self.name, 255, &mut errors);
         if self.min_size > self.max_size {
@@ -117,12 +116,10 @@ impl Resource for AutoScalingGroup {
         }
         errors
     }
-
-    tags_field!();
 }
 
 /// What AWS reports for an Auto Scaling group.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Outputs)]
 pub struct AutoScalingGroupOutputs {
     /// The group name (its id).
     pub id: AutoScalingGroupName,
@@ -132,15 +129,4 @@ pub struct AutoScalingGroupOutputs {
     pub arn: Arn,
     /// Instances in service when last read.
     pub instance_count: u64,
-}
-
-impl Handle<AutoScalingGroup> {
-    /// The group's name.
-    pub fn name(&self) -> Output<AutoScalingGroupName> {
-        self.output("name")
-    }
-    /// The group's ARN.
-    pub fn arn(&self) -> Output<Arn> {
-        self.output("arn")
-    }
 }

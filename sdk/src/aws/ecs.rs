@@ -2,8 +2,7 @@
 //! own (the ECS agent reads `ECS_CLUSTER` from its config); the cluster
 //! reports how many did, as AWS's `registeredContainerInstancesCount`.
 
-use crate::aws::tags_field;
-use crate::resource::{Arn, ClusterName, FieldError, Handle, Output, Resource, Tags};
+use crate::resource::{Arn, ClusterName, FieldError, Handle, Outputs, Resource, Tags};
 use crate::stack::Probe;
 use serde::{Deserialize, Serialize};
 
@@ -15,11 +14,15 @@ use serde::{Deserialize, Serialize};
 /// let cluster = stack.add("app", EcsCluster::new());
 /// let _name: Output<ClusterName> = cluster.name();
 /// ```
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, Resource)]
+// ECS returns the existing cluster when one of that name exists, so two
+// can't coexist during a replacement.
+#[resource(token = "aws:ecs:Cluster", outputs = EcsClusterOutputs, cost = 3, delete_before_replace, validate = Self::validate_fields)]
 pub struct EcsCluster {
     /// The cluster name; generated from the logical name when absent.
     /// Changing it replaces the cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[resource(replace)]
     pub name: Option<String>,
     /// Whether CloudWatch Container Insights is on.
     #[serde(default)]
@@ -46,15 +49,9 @@ impl EcsCluster {
     }
 }
 
-impl Resource for EcsCluster {
-    const TYPE: &'static str = "aws:ecs:Cluster";
-    const REPLACE_ON: &'static [&'static str] = &["name"];
-    // ECS returns the existing cluster when one of that name exists, so two
-    // can't coexist during a replacement.
-    const DELETE_BEFORE_REPLACE: bool = true;
-    const COST: u32 = 3;
-
-    fn validate(&self) -> Vec<FieldError> {
+impl EcsCluster {
+    /// Checks of this declaration alone (see [`Resource::validate`]).
+    fn validate_fields(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         if let Some(n) = &self.name {
             if n.is_empty()
@@ -71,12 +68,10 @@ impl Resource for EcsCluster {
         }
         errors
     }
-
-    tags_field!();
 }
 
 /// What AWS reports for a cluster.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Outputs)]
 pub struct EcsClusterOutputs {
     /// The cluster name (keel's id for it).
     pub id: ClusterName,
@@ -94,15 +89,14 @@ pub struct EcsClusterOutputs {
 pub(crate) const REGISTERED_FIELD: &str = "registered_container_instances_count";
 
 impl Handle<EcsCluster> {
-    /// The cluster's name.
-    pub fn name(&self) -> Output<ClusterName> {
-        self.output("name")
-    }
-    /// The cluster's ARN.
-    pub fn arn(&self) -> Output<Arn> {
-        self.output("arn")
-    }
     /// A probe of `registeredContainerInstancesCount`, read after `up`.
+    ///
+    /// ```
+    /// use keel::prelude::*;
+    /// let mut stack = Stack::new("demo");
+    /// let cluster = stack.add("app", EcsCluster::new());
+    /// stack.export_probe("registered", cluster.registered_container_instances());
+    /// ```
     pub fn registered_container_instances(&self) -> Probe {
         Probe::new(self.urn().clone(), REGISTERED_FIELD)
     }

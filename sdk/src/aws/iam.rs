@@ -1,9 +1,8 @@
 //! IAM: [`IamRole`] and [`InstanceProfile`], what EC2 instances (such as ECS
 //! container instances) run as.
 
-use crate::aws::tags_field;
 use crate::resource::{
-    Arn, FieldError, Handle, Input, InstanceProfileName, Output, Resource, RoleName, Tags,
+    Arn, FieldError, Input, InstanceProfileName, Outputs, Resource, RoleName, Tags,
 };
 use serde::{Deserialize, Serialize};
 
@@ -22,16 +21,19 @@ pub const ECS_INSTANCE_POLICY_ARN: &str =
 /// );
 /// let _name: Output<RoleName> = role.name();
 /// ```
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, Resource)]
+#[resource(token = "aws:iam:Role", outputs = IamRoleOutputs, cost = 2, validate = Self::validate_fields)]
 pub struct IamRole {
     /// The role name; generated from the logical name when absent. Changing
     /// it replaces the role.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[resource(replace)]
     pub name: Option<String>,
     /// The trust policy document (JSON).
     pub assume_role_policy: String,
     /// Attached managed policies.
     #[serde(default)]
+    #[resource(set)]
     pub managed_policy_arns: Vec<String>,
     /// Tags.
     #[serde(default)]
@@ -72,12 +74,9 @@ impl IamRole {
     }
 }
 
-impl Resource for IamRole {
-    const TYPE: &'static str = "aws:iam:Role";
-    const REPLACE_ON: &'static [&'static str] = &["name"];
-    const COST: u32 = 2;
-
-    fn validate(&self) -> Vec<FieldError> {
+impl IamRole {
+    /// Checks of this declaration alone (see [`Resource::validate`]).
+    fn validate_fields(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         crate::aws::check_name(&self.name, 64, &mut errors);
         match serde_json::from_str::<serde_json::Value>(&self.assume_role_policy) {
@@ -101,12 +100,10 @@ impl Resource for IamRole {
         }
         errors
     }
-
-    tags_field!();
 }
 
 /// What AWS reports for a role.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Outputs)]
 pub struct IamRoleOutputs {
     /// The role name (IAM's id for it).
     pub id: RoleName,
@@ -114,17 +111,6 @@ pub struct IamRoleOutputs {
     pub name: RoleName,
     /// The role's ARN.
     pub arn: Arn,
-}
-
-impl Handle<IamRole> {
-    /// The role's name.
-    pub fn name(&self) -> Output<RoleName> {
-        self.output("name")
-    }
-    /// The role's ARN.
-    pub fn arn(&self) -> Output<Arn> {
-        self.output("arn")
-    }
 }
 
 /// An instance profile: the container that hands a role to EC2 instances.
@@ -136,11 +122,14 @@ impl Handle<IamRole> {
 /// let profile = stack.add("ecs-instance", InstanceProfile::new(role.name()));
 /// let _name: Output<InstanceProfileName> = profile.name();
 /// ```
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, Resource)]
+// IAM is eventually consistent: a new profile takes seconds to be usable.
+#[resource(token = "aws:iam:InstanceProfile", outputs = InstanceProfileOutputs, cost = 8, validate = Self::validate_fields)]
 pub struct InstanceProfile {
     /// The profile name; generated from the logical name when absent.
     /// Changing it replaces the profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[resource(replace)]
     pub name: Option<String>,
     /// The role it holds.
     pub role: Input<RoleName>,
@@ -165,23 +154,17 @@ impl InstanceProfile {
     }
 }
 
-impl Resource for InstanceProfile {
-    const TYPE: &'static str = "aws:iam:InstanceProfile";
-    const REPLACE_ON: &'static [&'static str] = &["name"];
-    // IAM is eventually consistent: a new profile takes seconds to be usable.
-    const COST: u32 = 8;
-
-    fn validate(&self) -> Vec<FieldError> {
+impl InstanceProfile {
+    /// Checks of this declaration alone (see [`Resource::validate`]).
+    fn validate_fields(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         crate::aws::check_name(&self.name, 128, &mut errors);
         errors
     }
-
-    tags_field!();
 }
 
 /// What AWS reports for an instance profile.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Outputs)]
 pub struct InstanceProfileOutputs {
     /// The profile name (IAM's id for it).
     pub id: InstanceProfileName,
@@ -189,15 +172,4 @@ pub struct InstanceProfileOutputs {
     pub name: InstanceProfileName,
     /// The profile's ARN.
     pub arn: Arn,
-}
-
-impl Handle<InstanceProfile> {
-    /// The profile's name.
-    pub fn name(&self) -> Output<InstanceProfileName> {
-        self.output("name")
-    }
-    /// The profile's ARN.
-    pub fn arn(&self) -> Output<Arn> {
-        self.output("arn")
-    }
 }

@@ -9,16 +9,6 @@ pub mod ec2;
 pub mod ecs;
 pub mod iam;
 
-/// Implements [`crate::Resource::tags_mut`] for a struct with a `tags` field.
-macro_rules! tags_field {
-    () => {
-        fn tags_mut(&mut self) -> &mut crate::resource::Tags {
-            &mut self.tags
-        }
-    };
-}
-pub(crate) use tags_field;
-
 /// Checks that an optional physical name fits AWS's usual rule for names.
 pub(crate) fn check_name(name: &Option<String>, max: usize, errors: &mut Vec<crate::FieldError>) {
     if let Some(n) = name {

@@ -507,7 +507,7 @@ fn prepare(
             )
         }
         (_, Some(old)) => {
-            let changes = diff(&old.inputs, &inputs, declared.schema.replace_on);
+            let changes = diff(&old.inputs, &inputs, declared.schema.fields);
             if changes.is_empty() {
                 if let Some(d) = stack.and_then(|s| s.get(urn)) {
                     d.cells.set(old.outputs.clone());
@@ -517,8 +517,7 @@ fn prepare(
             if changes.iter().any(|c| c.forces_replacement) {
                 return Prepared::Invalid(
                     Action::Update,
-                    ProviderError::new(
-                        "PlanChanged",
+                    ProviderError::internal(
                         format!(
                             "{urn}: `{}` changed during apply in a way that forces replacement; run again to plan it",
                             changes.iter().find(|c| c.forces_replacement).map_or("", |c| c.path.as_str())
@@ -544,7 +543,7 @@ fn prepare(
 }
 
 fn internal(urn: &Urn, e: impl std::fmt::Display) -> ProviderError {
-    ProviderError::new("KeelInternal", format!("{urn}: {e}"))
+    ProviderError::internal(format!("{urn}: {e}"))
 }
 
 async fn run(provider: &dyn Provider, call: Call) -> Result<JournalRecord, ProviderError> {

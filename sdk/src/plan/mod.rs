@@ -176,7 +176,7 @@ pub(crate) fn plan(stack: &Stack, state: &Snapshot) -> serde_json::Result<Plan> 
             None => (Action::Create, Vec::new()),
             Some(old) if old.type_token != d.schema.type_token => (Action::Replace, Vec::new()),
             Some(old) => {
-                let changes = diff(&old.inputs, &inputs, d.schema.replace_on);
+                let changes = diff(&old.inputs, &inputs, d.schema.fields);
                 let action = if changes.is_empty() {
                     Action::Same
                 } else if changes.iter().any(|c| c.forces_replacement) {

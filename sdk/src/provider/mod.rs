@@ -87,45 +87,175 @@ pub struct DeleteRequest {
     pub outputs: Outputs,
 }
 
-/// A failed provider call, with AWS's error code where there is one.
+/// What kind of failure a provider call met. Retry decisions and
+/// not-found handling read the kind, never the message.
 ///
 /// ```
-/// let e = keel::provider::ProviderError::new("InvalidSubnet.Range", "The CIDR '10.1.0.0/24' is invalid.");
+/// use keel::provider::{ErrorKind, ProviderError};
+/// let e = ProviderError::aws("RequestLimitExceeded", "Request limit exceeded.");
+/// assert!(e.retryable());
+/// assert_eq!(ProviderError::timeout("waited 600 s").kind, ErrorKind::Timeout);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// AWS (or the simulator, answering as AWS does) refused the call.
+    Aws {
+        /// AWS's error code (`DependencyViolation`, `InvalidSubnet.Conflict`…).
+        code: String,
+        /// Whether trying again later may succeed (throttling, 5xx, a
+        /// dropped connection).
+        retryable: bool,
+    },
+    /// The resource doesn't exist (anymore).
+    NotFound,
+    /// A bounded wait ran out.
+    Timeout,
+    /// Inputs don't deserialize into the resource type: a keel bug or a
+    /// state file written by another version.
+    InvalidInputs,
+    /// The provider doesn't manage this resource type.
+    Unsupported,
+    /// An unexpected response or a bug in keel.
+    Internal,
+}
+
+/// A failed provider call: its [`ErrorKind`] and a message naming the
+/// resource.
+///
+/// ```
+/// let e = keel::provider::ProviderError::aws("InvalidSubnet.Range", "The CIDR '10.1.0.0/24' is invalid.");
 /// assert_eq!(e.to_string(), "InvalidSubnet.Range: The CIDR '10.1.0.0/24' is invalid.");
+/// assert_eq!(e.code(), "InvalidSubnet.Range");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ProviderError {
-    /// AWS's error code (`DependencyViolation`, `InvalidSubnet.Conflict`…).
-    pub code: String,
-    /// The message.
+    /// What kind of failure.
+    #[serde(flatten)]
+    pub kind: ErrorKind,
+    /// What happened, naming the resource where known.
     pub message: String,
-    /// Whether trying again later may succeed (throttling, 5xx).
-    pub retryable: bool,
+}
+
+/// AWS error codes that mean "try again later".
+const RETRYABLE_CODES: &[&str] = &[
+    "RequestLimitExceeded",
+    "Throttling",
+    "ThrottlingException",
+    "ServiceUnavailable",
+    "InternalFailure",
+    "InternalError",
+];
+
+/// Whether an AWS error code says the resource doesn't exist.
+fn is_not_found_code(code: &str) -> bool {
+    code.ends_with(".NotFound")
+        || code.ends_with("NotFound")
+        || code.ends_with("NotFoundException")
+        || code == "NoSuchEntity"
 }
 
 impl ProviderError {
-    /// A permanent error.
-    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+    /// An error AWS answered with `code`; retryable if the code is one of
+    /// AWS's throttling or server-side codes.
+    pub fn aws(code: impl Into<String>, message: impl Into<String>) -> Self {
+        let code = code.into();
+        let retryable = RETRYABLE_CODES.contains(&code.as_str()) || code.contains("Throttl");
         Self {
-            code: code.into(),
+            kind: ErrorKind::Aws { code, retryable },
             message: message.into(),
-            retryable: false,
         }
+    }
+
+    /// The same as [`ProviderError::aws`].
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::aws(code, message)
+    }
+
+    /// An error of `kind`.
+    pub fn of(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// The resource doesn't exist.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::of(ErrorKind::NotFound, message)
+    }
+
+    /// A bounded wait ran out.
+    pub fn timeout(message: impl Into<String>) -> Self {
+        Self::of(ErrorKind::Timeout, message)
+    }
+
+    /// An unexpected response or a keel bug.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::of(ErrorKind::Internal, message)
+    }
+
+    /// The provider doesn't manage this type.
+    pub fn unsupported(message: impl Into<String>) -> Self {
+        Self::of(ErrorKind::Unsupported, message)
     }
 
     /// Inputs that don't deserialize into the resource type: a keel bug or a
     /// state file written by another version.
     pub fn bad_inputs(urn: &Urn, e: impl fmt::Display) -> Self {
-        Self::new(
-            "InvalidInputs",
+        Self::of(
+            ErrorKind::InvalidInputs,
             format!("{urn}: inputs don't match the resource type: {e}"),
         )
+    }
+
+    /// AWS's error code, or keel's name for the kind (`NotFound`,
+    /// `KeelTimeout`, `InvalidInputs`, `UnsupportedType`, `KeelInternal`).
+    pub fn code(&self) -> &str {
+        match &self.kind {
+            ErrorKind::Aws { code, .. } => code,
+            ErrorKind::NotFound => "NotFound",
+            ErrorKind::Timeout => "KeelTimeout",
+            ErrorKind::InvalidInputs => "InvalidInputs",
+            ErrorKind::Unsupported => "UnsupportedType",
+            ErrorKind::Internal => "KeelInternal",
+        }
+    }
+
+    /// Whether trying again later may succeed.
+    pub fn retryable(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::Aws {
+                retryable: true,
+                ..
+            }
+        )
+    }
+
+    /// This error, marked retryable or not (for transport failures the
+    /// code alone doesn't tell).
+    pub fn with_retryable(mut self, on: bool) -> Self {
+        if let ErrorKind::Aws { retryable, .. } = &mut self.kind {
+            *retryable = on;
+        }
+        self
+    }
+
+    /// Whether the error says the resource doesn't exist: the
+    /// [`ErrorKind::NotFound`] kind or an AWS not-found code.
+    pub fn is_not_found(&self) -> bool {
+        match &self.kind {
+            ErrorKind::NotFound => true,
+            ErrorKind::Aws { code, .. } => is_not_found_code(code),
+            _ => false,
+        }
     }
 }
 
 impl fmt::Display for ProviderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)
+        write!(f, "{}: {}", self.code(), self.message)
     }
 }
 
@@ -168,5 +298,62 @@ pub trait Provider: Send + Sync {
     /// API calls made so far, by operation name (empty if not counted).
     fn api_calls(&self) -> BTreeMap<String, u64> {
         BTreeMap::new()
+    }
+}
+
+/// Forwards every call to the provider inside, so wrappers compose.
+macro_rules! forward_provider {
+    ($($wrapper:ident),*) => {$(
+        #[async_trait]
+        impl<P: Provider + ?Sized> Provider for $wrapper<P> {
+            fn name(&self) -> &str {
+                (**self).name()
+            }
+            async fn create(&self, request: CreateRequest) -> Result<CreateResponse, ProviderError> {
+                (**self).create(request).await
+            }
+            async fn read(&self, request: ReadRequest) -> Result<Option<ReadResponse>, ProviderError> {
+                (**self).read(request).await
+            }
+            async fn read_many(
+                &self,
+                requests: Vec<ReadRequest>,
+            ) -> Vec<Result<Option<ReadResponse>, ProviderError>> {
+                (**self).read_many(requests).await
+            }
+            async fn update(&self, request: UpdateRequest) -> Result<Outputs, ProviderError> {
+                (**self).update(request).await
+            }
+            async fn delete(&self, request: DeleteRequest) -> Result<(), ProviderError> {
+                (**self).delete(request).await
+            }
+            fn api_calls(&self) -> BTreeMap<String, u64> {
+                (**self).api_calls()
+            }
+        }
+    )*};
+}
+
+use std::sync::Arc;
+forward_provider!(Arc, Box);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn arc_and_box_wrappers_forward_calls() {
+        let sim = sim::SimProvider::in_memory();
+        let boxed: Box<dyn Provider> = Box::new(Arc::new(sim.clone()));
+        assert_eq!(boxed.name(), "sim");
+        let vpc = serde_json::json!({"cidr_block": "10.0.0.0/16", "tags": {}});
+        let urn = Urn::new("t", "aws:ec2:Vpc", "main");
+        let made = boxed
+            .create(CreateRequest { urn, inputs: vpc })
+            .await
+            .expect("create through two wrappers");
+        assert!(made.id.starts_with("vpc-"));
+        assert_eq!(boxed.api_calls().get("CreateVpc"), Some(&1));
+        assert_eq!(sim.resource_count(), 1);
     }
 }

@@ -5,6 +5,33 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// A typed cloud identifier: what [`crate::Resource::Id`] is.
+///
+/// ```
+/// use keel::{CloudId, VpcId};
+/// let id = <VpcId as CloudId>::from_cloud("vpc-0a1b2c3d4e5f67890".to_string());
+/// assert_eq!(CloudId::as_str(&id), "vpc-0a1b2c3d4e5f67890");
+/// ```
+pub trait CloudId:
+    Clone
+    + fmt::Debug
+    + fmt::Display
+    + PartialEq
+    + Eq
+    + std::hash::Hash
+    + Ord
+    + Serialize
+    + serde::de::DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+    /// Wraps an id the cloud returned.
+    fn from_cloud(id: String) -> Self;
+    /// The id as AWS spells it.
+    fn as_str(&self) -> &str;
+}
+
 macro_rules! cloud_id {
     ($(#[$doc:meta])* $name:ident, $prefix:expr) => {
         $(#[$doc])*
@@ -24,6 +51,15 @@ macro_rules! cloud_id {
 
             /// The id as AWS spells it.
             pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl CloudId for $name {
+            fn from_cloud(id: String) -> Self {
+                Self(id)
+            }
+            fn as_str(&self) -> &str {
                 &self.0
             }
         }

@@ -7,6 +7,7 @@ mod ids;
 mod output;
 
 pub use ids::*;
+pub use keel_macros::{Outputs, Resource};
 pub(crate) use output::{
     collect_dependencies, contains_unknown, parse_placeholder, placeholder, with_placeholders,
     Cells, UNKNOWN,
@@ -17,7 +18,6 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::marker::PhantomData;
 use std::sync::Arc;
 
 /// Tags on a resource: AWS's key/value pairs.
@@ -143,27 +143,82 @@ impl FieldError {
     }
 }
 
-/// A resource type, declared once: its props are this struct (serialized for
-/// state and diffs), and the constants say how the engine treats it.
+/// How the planner compares a list field of a resource.
 ///
-/// Implemented by every type in [`crate::aws`]. Users rarely implement it;
-/// the providers must know the type too.
+/// ```
+/// use keel::prelude::*;
+/// let ingress = SecurityGroup::FIELDS.iter().find(|f| f.name == "ingress").unwrap();
+/// assert!(matches!(ingress.list, ListRule::Set));
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub enum ListRule {
+    /// Element by element, by position (the order means something).
+    Ordered,
+    /// As a set of values: reordering is no change; an element added or
+    /// removed is one change.
+    Set,
+    /// As a set whose elements are matched by a key (a route by its
+    /// destination), so a changed element shows as changed, not replaced.
+    Keyed(fn(&serde_json::Value) -> Option<String>),
+}
+
+/// What the engine must know about one field of a resource type, written as
+/// an attribute on the field (`#[resource(replace)]`, `#[resource(set)]`,
+/// `#[resource(set_key = …)]`, `#[resource(sensitive)]`).
+///
+/// ```
+/// use keel::prelude::*;
+/// let cidr = Subnet::FIELDS.iter().find(|f| f.name == "cidr_block").unwrap();
+/// assert!(cidr.replace);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct FieldRule {
+    /// The field's name, as it serializes.
+    pub name: &'static str,
+    /// A change replaces the resource.
+    pub replace: bool,
+    /// How a list is compared.
+    pub list: ListRule,
+    /// The value is shown as `[sensitive]`.
+    pub sensitive: bool,
+}
+
+/// A resource type, declared once with `#[derive(Resource)]`: its props are
+/// the struct (serialized for state and diffs), its typed id and outputs are
+/// associated types, and the per-field rules are attributes on the fields.
+///
+/// Implemented by every type in [`crate::aws`]; the providers give each type
+/// its behaviour.
 ///
 /// ```
 /// use keel::prelude::*;
 /// assert_eq!(<Vpc as Resource>::TYPE, "aws:ec2:Vpc");
-/// assert!(<Subnet as Resource>::REPLACE_ON.contains(&"cidr_block"));
+/// assert!(<Subnet as Resource>::field("cidr_block").is_some_and(|f| f.replace));
+/// let _: Option<<Vpc as Resource>::Id> = None::<VpcId>;
 /// ```
-pub trait Resource: Serialize + DeserializeOwned + Send + Sync + 'static {
+pub trait Resource:
+    Clone + fmt::Debug + Serialize + DeserializeOwned + Send + Sync + 'static
+{
     /// The type token, `aws:<service>:<Type>`.
     const TYPE: &'static str;
-    /// Input fields whose change forces a replacement instead of an update.
-    const REPLACE_ON: &'static [&'static str] = &[];
+    /// The typed cloud id (`VpcId`, `RoleName`…).
+    type Id: CloudId;
+    /// What the cloud reports once it exists.
+    type Outputs: ResourceOutputs<Id = Self::Id>;
+    /// Fields with rules (replacement, set-like lists, sensitive); fields
+    /// not listed are plain, ordered and updatable in place.
+    const FIELDS: &'static [FieldRule] = &[];
     /// Whether a replacement must delete the old resource before creating
     /// the new one (e.g. a subnet's CIDR can't exist twice in a VPC).
     const DELETE_BEFORE_REPLACE: bool = false;
-    /// Typical seconds to create on AWS; the scheduler starts long chains first.
+    /// Typical seconds to create on AWS; the scheduler starts long chains
+    /// first and the simulator takes this long (scaled) to create it.
     const COST: u32 = 1;
+
+    /// The rule of field `name`, if it has one.
+    fn field(name: &str) -> Option<&'static FieldRule> {
+        Self::FIELDS.iter().find(|f| f.name == name)
+    }
 
     /// Checks of this declaration alone (formats, ranges). Checks that need
     /// other resources live in `analysis`.
@@ -190,6 +245,64 @@ pub trait Resource: Serialize + DeserializeOwned + Send + Sync + 'static {
     }
 }
 
+/// The outputs struct of a resource type, declared with `#[derive(Outputs)]`:
+/// it names the typed id and the accessor struct a [`Handle`] dereferences to.
+///
+/// ```
+/// use keel::aws::ecs::EcsClusterOutputs;
+/// use keel::prelude::*;
+/// use keel::ResourceOutputs;
+/// let o = EcsClusterOutputs {
+///     id: ClusterName::new("app"),
+///     name: ClusterName::new("app"),
+///     arn: Arn::new("arn:aws:ecs:us-east-1:123456789012:cluster/app"),
+///     status: "ACTIVE".into(),
+///     registered_container_instances_count: 0,
+/// };
+/// assert_eq!(o.id().as_str(), "app");
+/// ```
+pub trait ResourceOutputs:
+    Clone + fmt::Debug + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static
+{
+    /// The typed cloud id (the `id` field).
+    type Id: CloudId;
+    /// The generated struct of typed `Output<T>` accessors, one per field.
+    type Refs: From<OutputSource> + Clone + fmt::Debug;
+    /// The id.
+    fn id(&self) -> &Self::Id;
+}
+
+/// Where a declared resource's outputs come from: what the generated output
+/// accessors read. Made by [`crate::Stack::add`].
+///
+/// ```
+/// use keel::prelude::*;
+/// let mut stack = Stack::new("demo");
+/// let vpc = stack.add("main", Vpc::new("10.0.0.0/16"));
+/// let id: Output<VpcId> = vpc.id(); // an accessor of the generated `VpcOutputRefs`
+/// assert_eq!(id.source().map(|(urn, field)| (urn.name(), field)), Some(("main", "id")));
+/// ```
+#[derive(Clone)]
+pub struct OutputSource {
+    urn: Urn,
+    cells: Arc<Cells>,
+}
+
+impl fmt::Debug for OutputSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "OutputSource({})", self.urn)
+    }
+}
+
+impl OutputSource {
+    /// Output `field` of the resource: used by generated accessors, which
+    /// take the field name from the outputs struct itself.
+    #[doc(hidden)]
+    pub fn output<T>(&self, field: &'static str) -> Output<T> {
+        Output::field(self.urn.clone(), self.cells.clone(), field)
+    }
+}
+
 /// A resource declared in a [`crate::Stack`]: ask it for outputs.
 ///
 /// ```
@@ -199,45 +312,45 @@ pub trait Resource: Serialize + DeserializeOwned + Send + Sync + 'static {
 /// assert_eq!(vpc.urn().name(), "main");
 /// let _id: Output<VpcId> = vpc.id();
 /// ```
-pub struct Handle<R> {
+pub struct Handle<R: Resource> {
     urn: Urn,
-    cells: Arc<Cells>,
-    _type: PhantomData<fn() -> R>,
+    refs: <R::Outputs as ResourceOutputs>::Refs,
 }
 
-impl<R> Clone for Handle<R> {
+impl<R: Resource> Clone for Handle<R> {
     fn clone(&self) -> Self {
         Self {
             urn: self.urn.clone(),
-            cells: self.cells.clone(),
-            _type: PhantomData,
+            refs: self.refs.clone(),
         }
     }
 }
 
-impl<R> fmt::Debug for Handle<R> {
+impl<R: Resource> fmt::Debug for Handle<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Handle({})", self.urn)
     }
 }
 
-impl<R> Handle<R> {
+impl<R: Resource> std::ops::Deref for Handle<R> {
+    type Target = <R::Outputs as ResourceOutputs>::Refs;
+    fn deref(&self) -> &Self::Target {
+        &self.refs
+    }
+}
+
+impl<R: Resource> Handle<R> {
     pub(crate) fn new(urn: Urn, cells: Arc<Cells>) -> Self {
-        Self {
-            urn,
+        let refs = OutputSource {
+            urn: urn.clone(),
             cells,
-            _type: PhantomData,
         }
+        .into();
+        Self { urn, refs }
     }
 
     /// The resource's URN.
     pub fn urn(&self) -> &Urn {
         &self.urn
-    }
-
-    /// Output field `field` of this resource (used by typed accessors such
-    /// as `vpc.id()`).
-    pub(crate) fn output<T>(&self, field: &'static str) -> Output<T> {
-        Output::field(self.urn.clone(), self.cells.clone(), field)
     }
 }

@@ -4,11 +4,14 @@
 //! [`JournalRecord`]s. Each step is durable in the journal before it counts
 //! as done, at a cost that doesn't grow with the stack; at the end of a run
 //! the journal is compacted into a new snapshot. This module owns the data
-//! model and the [`StateStore`] contract; [`local`] stores files on disk.
+//! model and the [`StateStore`] contract; [`local`] stores files on disk,
+//! [`MemoryStore`] keeps them in memory.
 
 pub mod local;
+mod memory;
 
 pub use local::LocalStore;
+pub use memory::MemoryStore;
 
 use crate::provider::Outputs;
 use crate::resource::Urn;
@@ -225,7 +228,8 @@ pub enum StateError {
 }
 
 /// Where a stack's state lives. Every store passes the same conformance
-/// tests (`state::local` tests run them for files).
+/// suite, [`crate::testing::state_conformance`] (run for [`LocalStore`] and
+/// [`MemoryStore`] by `state::tests`).
 pub trait StateStore: Send {
     /// The state: the snapshot with any journal left by an interrupted run
     /// replayed over it, or a new empty snapshot if there is none.
@@ -235,4 +239,29 @@ pub trait StateStore: Send {
     /// Atomically replaces the snapshot with `snapshot` (its serial bumped
     /// by the caller) and clears the journal.
     fn compact(&mut self, snapshot: &Snapshot) -> Result<(), StateError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::state_conformance;
+
+    #[test]
+    fn the_memory_store_conforms() {
+        let shared = MemoryStore::new("conformance");
+        state_conformance("conformance", || shared.clone());
+    }
+
+    #[test]
+    fn the_local_store_conforms() {
+        let dir = std::env::temp_dir().join(format!(
+            "keel-conformance-{}-{}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        state_conformance("conformance", || {
+            LocalStore::open(&dir, "conformance").expect("open the local store")
+        });
+        std::fs::remove_dir_all(&dir).expect("clean up");
+    }
 }

@@ -2,6 +2,11 @@
 //! provider (usually the simulator), counts calls, tracks how many run at
 //! once, can hold calls open for a set time and injects failures chosen by
 //! closures (the shape of Pulumi's `deploytest.Provider`).
+//! [`state_conformance`] is the suite every state store passes.
+
+mod conformance;
+
+pub use conformance::state_conformance;
 
 use crate::provider::{
     CreateRequest, CreateResponse, DeleteRequest, Outputs, Provider, ProviderError, ReadRequest,

@@ -1,8 +1,7 @@
 //! [`InternetGateway`]: the VPC's door to the internet, for instances with a
 //! public IP and for NAT gateways. Attachment to a VPC is part of it.
 
-use crate::aws::tags_field;
-use crate::resource::{Arn, Handle, Input, InternetGatewayId, Output, Resource, Tags, VpcId};
+use crate::resource::{Arn, Input, InternetGatewayId, Outputs, Resource, Tags, VpcId};
 use serde::{Deserialize, Serialize};
 
 /// An internet gateway, optionally attached to a VPC.
@@ -14,7 +13,8 @@ use serde::{Deserialize, Serialize};
 /// let igw = stack.add("igw", InternetGateway::new().vpc(vpc.id()));
 /// let _id: Output<InternetGatewayId> = igw.id();
 /// ```
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, Resource)]
+#[resource(token = "aws:ec2:InternetGateway", outputs = InternetGatewayOutputs)]
 pub struct InternetGateway {
     /// The VPC it is attached to; changing it detaches and re-attaches.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -37,13 +37,8 @@ impl InternetGateway {
     }
 }
 
-impl Resource for InternetGateway {
-    const TYPE: &'static str = "aws:ec2:InternetGateway";
-    tags_field!();
-}
-
 /// What AWS reports for an internet gateway.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Outputs)]
 pub struct InternetGatewayOutputs {
     /// `igw-…`
     pub id: InternetGatewayId,
@@ -51,11 +46,4 @@ pub struct InternetGatewayOutputs {
     pub arn: Arn,
     /// The attached VPC, if any.
     pub vpc_id: Option<VpcId>,
-}
-
-impl Handle<InternetGateway> {
-    /// The gateway's id.
-    pub fn id(&self) -> Output<InternetGatewayId> {
-        self.output("id")
-    }
 }

@@ -2,10 +2,9 @@
 //! type, user data, instance profile, security groups, public IP). Every
 //! update makes a new version; groups follow `$Latest`.
 
-use crate::aws::tags_field;
 use crate::resource::{
-    FieldError, Handle, Input, InstanceProfileName, LaunchTemplateId, Output, Resource,
-    SecurityGroupId, Tags,
+    FieldError, Input, InstanceProfileName, LaunchTemplateId, Outputs, Resource, SecurityGroupId,
+    Tags,
 };
 use serde::{Deserialize, Serialize};
 
@@ -22,11 +21,13 @@ use serde::{Deserialize, Serialize};
 /// );
 /// # let _ = lt;
 /// ```
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, Resource)]
+#[resource(token = "aws:ec2:LaunchTemplate", outputs = LaunchTemplateOutputs, validate = Self::validate_fields)]
 pub struct LaunchTemplate {
     /// The template name; generated from the logical name when absent.
     /// Changing it replaces the template.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[resource(replace)]
     pub name: Option<String>,
     /// The AMI, `ami-…`.
     pub image_id: String,
@@ -40,6 +41,7 @@ pub struct LaunchTemplate {
     pub iam_instance_profile: Option<Input<InstanceProfileName>>,
     /// Security groups of the instances' network interface.
     #[serde(default)]
+    #[resource(set)]
     pub security_group_ids: Vec<Input<SecurityGroupId>>,
     /// Whether instances get a public IPv4 address; `None` follows the subnet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -90,11 +92,9 @@ impl LaunchTemplate {
     }
 }
 
-impl Resource for LaunchTemplate {
-    const TYPE: &'static str = "aws:ec2:LaunchTemplate";
-    const REPLACE_ON: &'static [&'static str] = &["name"];
-
-    fn validate(&self) -> Vec<FieldError> {
+impl LaunchTemplate {
+    /// Checks of this declaration alone (see [`Resource::validate`]).
+    fn validate_fields(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         crate::aws::check_name(&self.name, 128, &mut errors);
         let ami = &self.image_id;
@@ -121,12 +121,10 @@ impl Resource for LaunchTemplate {
         }
         errors
     }
-
-    tags_field!();
 }
 
 /// What AWS reports for a launch template.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Outputs)]
 pub struct LaunchTemplateOutputs {
     /// `lt-…`
     pub id: LaunchTemplateId,
@@ -134,15 +132,4 @@ pub struct LaunchTemplateOutputs {
     pub name: String,
     /// The newest version number.
     pub latest_version: u64,
-}
-
-impl Handle<LaunchTemplate> {
-    /// The template's id.
-    pub fn id(&self) -> Output<LaunchTemplateId> {
-        self.output("id")
-    }
-    /// The newest version number.
-    pub fn latest_version(&self) -> Output<u64> {
-        self.output("latest_version")
-    }
 }

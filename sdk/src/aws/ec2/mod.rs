@@ -12,13 +12,19 @@ mod subnet;
 mod vpc;
 mod vpc_endpoint;
 
-pub use elastic_ip::{ElasticIp, ElasticIpOutputs};
-pub use internet_gateway::{InternetGateway, InternetGatewayOutputs};
-pub use launch_template::{LaunchTemplate, LaunchTemplateOutputs};
-pub use nat_gateway::{Connectivity, NatGateway, NatGatewayOutputs};
-pub use network_acl::{AclAction, AclRule, NetworkAcl, NetworkAclOutputs, EPHEMERAL_PORTS};
-pub use route_table::{Route, RouteTable, RouteTableOutputs, RouteTarget};
-pub use security_group::{Peer, Protocol, Rule, SecurityGroup, SecurityGroupOutputs};
-pub use subnet::{Subnet, SubnetOutputs};
-pub use vpc::{Vpc, VpcOutputs};
-pub use vpc_endpoint::{VpcEndpoint, VpcEndpointOutputs, ECS_AGENT_SERVICES};
+pub use elastic_ip::{ElasticIp, ElasticIpOutputRefs, ElasticIpOutputs};
+pub use internet_gateway::{InternetGateway, InternetGatewayOutputRefs, InternetGatewayOutputs};
+pub use launch_template::{LaunchTemplate, LaunchTemplateOutputRefs, LaunchTemplateOutputs};
+pub use nat_gateway::{Connectivity, NatGateway, NatGatewayOutputRefs, NatGatewayOutputs};
+pub use network_acl::{
+    AclAction, AclRule, NetworkAcl, NetworkAclOutputRefs, NetworkAclOutputs, EPHEMERAL_PORTS,
+};
+pub use route_table::{Route, RouteTable, RouteTableOutputRefs, RouteTableOutputs, RouteTarget};
+pub use security_group::{
+    Peer, Protocol, Rule, SecurityGroup, SecurityGroupOutputRefs, SecurityGroupOutputs,
+};
+pub use subnet::{Subnet, SubnetOutputRefs, SubnetOutputs};
+pub use vpc::{Vpc, VpcOutputRefs, VpcOutputs};
+pub use vpc_endpoint::{
+    VpcEndpoint, VpcEndpointOutputRefs, VpcEndpointOutputs, ECS_AGENT_SERVICES,
+};

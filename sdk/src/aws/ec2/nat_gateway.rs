@@ -2,9 +2,8 @@
 //! public NAT gateway needs an Elastic IP and must sit in a subnet that routes
 //! 0.0.0.0/0 to an attached internet gateway.
 
-use crate::aws::tags_field;
 use crate::resource::{
-    AllocationId, FieldError, Handle, Input, NatGatewayId, Output, Resource, SubnetId, Tags,
+    AllocationId, FieldError, Input, NatGatewayId, Outputs, Resource, SubnetId, Tags,
 };
 use serde::{Deserialize, Serialize};
 
@@ -30,15 +29,20 @@ pub enum Connectivity {
 /// let nat = stack.add("nat-a", NatGateway::public(public.id(), eip.id()));
 /// # let _ = nat;
 /// ```
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, Resource)]
+// AWS takes one to two minutes to make a NAT gateway available.
+#[resource(token = "aws:ec2:NatGateway", outputs = NatGatewayOutputs, cost = 120, validate = Self::validate_fields)]
 pub struct NatGateway {
     /// The subnet it sits in. Changing it replaces the gateway.
+    #[resource(replace)]
     pub subnet_id: Input<SubnetId>,
     /// The Elastic IP (public gateways only). Changing it replaces the gateway.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[resource(replace)]
     pub allocation_id: Option<Input<AllocationId>>,
     /// Public or private. Changing it replaces the gateway.
     #[serde(default)]
+    #[resource(replace)]
     pub connectivity: Connectivity,
     /// Tags.
     #[serde(default)]
@@ -70,13 +74,9 @@ impl NatGateway {
     }
 }
 
-impl Resource for NatGateway {
-    const TYPE: &'static str = "aws:ec2:NatGateway";
-    const REPLACE_ON: &'static [&'static str] = &["subnet_id", "allocation_id", "connectivity"];
-    // AWS takes one to two minutes to make a NAT gateway available.
-    const COST: u32 = 120;
-
-    fn validate(&self) -> Vec<FieldError> {
+impl NatGateway {
+    /// Checks of this declaration alone (see [`Resource::validate`]).
+    fn validate_fields(&self) -> Vec<FieldError> {
         match (self.connectivity, &self.allocation_id) {
             (Connectivity::Public, None) => vec![FieldError::new(
                 "allocation_id",
@@ -89,12 +89,10 @@ impl Resource for NatGateway {
             _ => Vec::new(),
         }
     }
-
-    tags_field!();
 }
 
 /// What AWS reports for a NAT gateway.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Outputs)]
 pub struct NatGatewayOutputs {
     /// `nat-…`
     pub id: NatGatewayId,
@@ -106,15 +104,4 @@ pub struct NatGatewayOutputs {
     pub private_ip: String,
     /// `available` once created.
     pub state: String,
-}
-
-impl Handle<NatGateway> {
-    /// The gateway's id.
-    pub fn id(&self) -> Output<NatGatewayId> {
-        self.output("id")
-    }
-    /// The gateway's public address (from its Elastic IP).
-    pub fn public_ip(&self) -> Output<Option<String>> {
-        self.output("public_ip")
-    }
 }

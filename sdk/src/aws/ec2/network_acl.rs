@@ -6,10 +6,7 @@
 
 use super::security_group::Protocol;
 use crate::analysis::cidr;
-use crate::aws::tags_field;
-use crate::resource::{
-    FieldError, Handle, Input, NetworkAclId, Output, Resource, SubnetId, Tags, VpcId,
-};
+use crate::resource::{FieldError, Input, NetworkAclId, Outputs, Resource, SubnetId, Tags, VpcId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -51,6 +48,11 @@ pub struct AclRule {
 }
 
 impl AclRule {
+    /// What identifies a rule in its direction: its number.
+    pub(crate) fn key(&self) -> String {
+        self.rule_number.to_string()
+    }
+
     /// Allows TCP ports `from..=to` to or from `cidr`.
     pub fn allow_tcp(rule_number: u16, from: u16, to: u16, cidr: impl Into<String>) -> Self {
         Self::new(rule_number, Protocol::Tcp, from, to, cidr, AclAction::Allow)
@@ -103,18 +105,23 @@ impl AclRule {
 ///         .associate(private.id()),
 /// );
 /// ```
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, Resource)]
+#[resource(token = "aws:ec2:NetworkAcl", outputs = NetworkAclOutputs, validate = Self::validate_fields)]
 pub struct NetworkAcl {
     /// The VPC. Changing it replaces the ACL.
+    #[resource(replace)]
     pub vpc_id: Input<VpcId>,
     /// Inbound rules.
     #[serde(default)]
+    #[resource(set_key = AclRule::key)]
     pub ingress: Vec<AclRule>,
     /// Outbound rules.
     #[serde(default)]
+    #[resource(set_key = AclRule::key)]
     pub egress: Vec<AclRule>,
     /// Subnets that use this ACL instead of the VPC's default one.
     #[serde(default)]
+    #[resource(set)]
     pub subnet_ids: Vec<Input<SubnetId>>,
     /// Tags.
     #[serde(default)]
@@ -176,32 +183,21 @@ fn check_rules(direction: &str, rules: &[AclRule], errors: &mut Vec<FieldError>)
     }
 }
 
-impl Resource for NetworkAcl {
-    const TYPE: &'static str = "aws:ec2:NetworkAcl";
-    const REPLACE_ON: &'static [&'static str] = &["vpc_id"];
-
-    fn validate(&self) -> Vec<FieldError> {
+impl NetworkAcl {
+    /// Checks of this declaration alone (see [`Resource::validate`]).
+    fn validate_fields(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         check_rules("ingress", &self.ingress, &mut errors);
         check_rules("egress", &self.egress, &mut errors);
         errors
     }
-
-    tags_field!();
 }
 
 /// What AWS reports for a network ACL.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Outputs)]
 pub struct NetworkAclOutputs {
     /// `acl-…`
     pub id: NetworkAclId,
     /// The VPC.
     pub vpc_id: VpcId,
-}
-
-impl Handle<NetworkAcl> {
-    /// The ACL's id.
-    pub fn id(&self) -> Output<NetworkAclId> {
-        self.output("id")
-    }
 }

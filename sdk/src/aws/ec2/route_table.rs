@@ -2,10 +2,9 @@
 //! use them. The local route for the VPC's block is always present, as in AWS.
 
 use crate::analysis::cidr;
-use crate::aws::tags_field;
 use crate::resource::{
-    FieldError, Handle, Input, InternetGatewayId, NatGatewayId, Output, Resource, RouteTableId,
-    SubnetId, Tags, VpcId,
+    FieldError, Input, InternetGatewayId, NatGatewayId, Outputs, Resource, RouteTableId, SubnetId,
+    Tags, VpcId,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -38,6 +37,11 @@ pub struct Route {
 }
 
 impl Route {
+    /// What identifies a route in its table: its destination.
+    pub(crate) fn key(&self) -> String {
+        self.destination_cidr_block.clone()
+    }
+
     /// A route for `destination` to `target`.
     pub fn new(destination: impl Into<String>, target: RouteTarget) -> Self {
         Self {
@@ -63,14 +67,18 @@ impl Route {
 /// );
 /// # let _ = rt;
 /// ```
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, Resource)]
+#[resource(token = "aws:ec2:RouteTable", outputs = RouteTableOutputs, validate = Self::validate_fields)]
 pub struct RouteTable {
     /// The VPC. Changing it replaces the table.
+    #[resource(replace)]
     pub vpc_id: Input<VpcId>,
     /// Routes besides the implicit local one.
     #[serde(default)]
+    #[resource(set_key = Route::key)]
     pub routes: Vec<Route>,
-    /// Subnets that use this table (explicit associations).
+    /// Subnets that use this table (explicit associations). Ordered: the
+    /// outputs' `association_ids` follow this order.
     #[serde(default)]
     pub subnet_ids: Vec<Input<SubnetId>>,
     /// Tags.
@@ -126,11 +134,9 @@ impl RouteTable {
     }
 }
 
-impl Resource for RouteTable {
-    const TYPE: &'static str = "aws:ec2:RouteTable";
-    const REPLACE_ON: &'static [&'static str] = &["vpc_id"];
-
-    fn validate(&self) -> Vec<FieldError> {
+impl RouteTable {
+    /// Checks of this declaration alone (see [`Resource::validate`]).
+    fn validate_fields(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         let mut seen = BTreeSet::new();
         for (i, route) in self.routes.iter().enumerate() {
@@ -146,12 +152,10 @@ impl Resource for RouteTable {
         }
         errors
     }
-
-    tags_field!();
 }
 
 /// What AWS reports for a route table.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Outputs)]
 pub struct RouteTableOutputs {
     /// `rtb-…`
     pub id: RouteTableId,
@@ -159,11 +163,4 @@ pub struct RouteTableOutputs {
     pub vpc_id: VpcId,
     /// One association id per associated subnet, in `subnet_ids` order.
     pub association_ids: Vec<String>,
-}
-
-impl Handle<RouteTable> {
-    /// The table's id.
-    pub fn id(&self) -> Output<RouteTableId> {
-        self.output("id")
-    }
 }

@@ -3,8 +3,7 @@
 //! unless the program revokes that default.
 
 use crate::analysis::cidr;
-use crate::aws::tags_field;
-use crate::resource::{FieldError, Handle, Input, Output, Resource, SecurityGroupId, Tags, VpcId};
+use crate::resource::{FieldError, Input, Outputs, Resource, SecurityGroupId, Tags, VpcId};
 use serde::{Deserialize, Serialize};
 
 /// An IP protocol of a rule.
@@ -143,20 +142,26 @@ impl Rule {
 /// );
 /// # let _ = sg;
 /// ```
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, Resource)]
+#[resource(token = "aws:ec2:SecurityGroup", outputs = SecurityGroupOutputs, validate = Self::validate_fields)]
 pub struct SecurityGroup {
     /// The VPC. Changing it replaces the group.
+    #[resource(replace)]
     pub vpc_id: Input<VpcId>,
     /// The group name; generated from the logical name when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[resource(replace)]
     pub name: Option<String>,
     /// The description (AWS can't change it: changing it replaces the group).
+    #[resource(replace)]
     pub description: String,
     /// Inbound rules.
     #[serde(default)]
+    #[resource(set)]
     pub ingress: Vec<Rule>,
     /// Outbound rules, in addition to the default allow-all unless revoked.
     #[serde(default)]
+    #[resource(set)]
     pub egress: Vec<Rule>,
     /// Whether AWS's default "all outbound to 0.0.0.0/0" rule is removed.
     #[serde(default)]
@@ -212,11 +217,9 @@ impl SecurityGroup {
     }
 }
 
-impl Resource for SecurityGroup {
-    const TYPE: &'static str = "aws:ec2:SecurityGroup";
-    const REPLACE_ON: &'static [&'static str] = &["vpc_id", "name", "description"];
-
-    fn validate(&self) -> Vec<FieldError> {
+impl SecurityGroup {
+    /// Checks of this declaration alone (see [`Resource::validate`]).
+    fn validate_fields(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         crate::aws::check_name(&self.name, 255, &mut errors);
         if let Some(n) = &self.name {
@@ -241,12 +244,10 @@ impl Resource for SecurityGroup {
         }
         errors
     }
-
-    tags_field!();
 }
 
 /// What AWS reports for a security group.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Outputs)]
 pub struct SecurityGroupOutputs {
     /// `sg-…`
     pub id: SecurityGroupId,
@@ -254,15 +255,4 @@ pub struct SecurityGroupOutputs {
     pub name: String,
     /// The VPC.
     pub vpc_id: VpcId,
-}
-
-impl Handle<SecurityGroup> {
-    /// The group's id.
-    pub fn id(&self) -> Output<SecurityGroupId> {
-        self.output("id")
-    }
-    /// The group's name.
-    pub fn name(&self) -> Output<String> {
-        self.output("name")
-    }
 }

@@ -1,8 +1,7 @@
 //! [`Subnet`]: a range of a VPC's addresses in one availability zone.
 
 use crate::analysis::cidr;
-use crate::aws::tags_field;
-use crate::resource::{Arn, FieldError, Handle, Input, Output, Resource, SubnetId, Tags, VpcId};
+use crate::resource::{Arn, FieldError, Input, Outputs, Resource, SubnetId, Tags, VpcId};
 use serde::{Deserialize, Serialize};
 
 /// A subnet.
@@ -27,13 +26,18 @@ use serde::{Deserialize, Serialize};
 /// let a = stack.add("a", Subnet::new(vpc.id(), "10.0.0.0/24", "us-east-1a"));
 /// let b = Subnet::new(a.id(), "10.0.1.0/24", "us-east-1a"); // SubnetId is not a VpcId
 /// ```
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, Resource)]
+// The same block can't exist twice in a VPC, so the old one goes first.
+#[resource(token = "aws:ec2:Subnet", outputs = SubnetOutputs, delete_before_replace, validate = Self::validate_fields)]
 pub struct Subnet {
     /// The VPC. Changing it replaces the subnet.
+    #[resource(replace)]
     pub vpc_id: Input<VpcId>,
     /// The IPv4 block, inside the VPC's, /16 to /28. Changing it replaces the subnet.
+    #[resource(replace)]
     pub cidr_block: String,
     /// The availability zone, e.g. `us-east-1a`. Changing it replaces the subnet.
+    #[resource(replace)]
     pub availability_zone: String,
     /// Whether instances launched here get a public IPv4 address.
     #[serde(default)]
@@ -84,13 +88,9 @@ pub(crate) fn check_availability_zone(az: &str) -> Result<(), String> {
     }
 }
 
-impl Resource for Subnet {
-    const TYPE: &'static str = "aws:ec2:Subnet";
-    const REPLACE_ON: &'static [&'static str] = &["vpc_id", "cidr_block", "availability_zone"];
-    // The same block can't exist twice in a VPC, so the old one goes first.
-    const DELETE_BEFORE_REPLACE: bool = true;
-
-    fn validate(&self) -> Vec<FieldError> {
+impl Subnet {
+    /// Checks of this declaration alone (see [`Resource::validate`]).
+    fn validate_fields(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         if let Err(e) = cidr::parse_block(&self.cidr_block) {
             errors.push(FieldError::new("cidr_block", e));
@@ -100,12 +100,10 @@ impl Resource for Subnet {
         }
         errors
     }
-
-    tags_field!();
 }
 
 /// What AWS reports for a subnet.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Outputs)]
 pub struct SubnetOutputs {
     /// `subnet-…`
     pub id: SubnetId,
@@ -117,15 +115,4 @@ pub struct SubnetOutputs {
     pub availability_zone: String,
     /// The IPv4 block.
     pub cidr_block: String,
-}
-
-impl Handle<Subnet> {
-    /// The subnet's id.
-    pub fn id(&self) -> Output<SubnetId> {
-        self.output("id")
-    }
-    /// The subnet's availability zone.
-    pub fn availability_zone(&self) -> Output<String> {
-        self.output("availability_zone")
-    }
 }

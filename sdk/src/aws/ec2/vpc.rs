@@ -2,9 +2,8 @@
 //! (local route only) and a default security group; both are outputs.
 
 use crate::analysis::cidr;
-use crate::aws::tags_field;
 use crate::resource::{
-    Arn, FieldError, Handle, Output, Resource, RouteTableId, SecurityGroupId, Tags, VpcId,
+    Arn, FieldError, Outputs, Resource, RouteTableId, SecurityGroupId, Tags, VpcId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -16,9 +15,11 @@ use serde::{Deserialize, Serialize};
 /// let vpc = stack.add("main", Vpc::new("10.0.0.0/16").enable_dns_hostnames(true));
 /// let _id: Output<VpcId> = vpc.id();
 /// ```
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, Resource)]
+#[resource(token = "aws:ec2:Vpc", outputs = VpcOutputs, validate = Self::validate_fields)]
 pub struct Vpc {
     /// The IPv4 block, /16 to /28. Changing it replaces the VPC.
+    #[resource(replace)]
     pub cidr_block: String,
     /// Whether the Amazon DNS server resolves names (AWS default: true).
     #[serde(default = "yes")]
@@ -59,22 +60,18 @@ impl Vpc {
     }
 }
 
-impl Resource for Vpc {
-    const TYPE: &'static str = "aws:ec2:Vpc";
-    const REPLACE_ON: &'static [&'static str] = &["cidr_block"];
-
-    fn validate(&self) -> Vec<FieldError> {
+impl Vpc {
+    /// Checks of this declaration alone (see [`Resource::validate`]).
+    fn validate_fields(&self) -> Vec<FieldError> {
         match cidr::parse_block(&self.cidr_block) {
             Ok(_) => Vec::new(),
             Err(e) => vec![FieldError::new("cidr_block", e)],
         }
     }
-
-    tags_field!();
 }
 
 /// What AWS reports for a VPC.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Outputs)]
 pub struct VpcOutputs {
     /// `vpc-…`
     pub id: VpcId,
@@ -87,23 +84,4 @@ pub struct VpcOutputs {
     pub main_route_table_id: RouteTableId,
     /// The security group AWS created with the VPC.
     pub default_security_group_id: SecurityGroupId,
-}
-
-impl Handle<Vpc> {
-    /// The VPC's id.
-    pub fn id(&self) -> Output<VpcId> {
-        self.output("id")
-    }
-    /// The VPC's ARN.
-    pub fn arn(&self) -> Output<Arn> {
-        self.output("arn")
-    }
-    /// The main route table AWS created with the VPC.
-    pub fn main_route_table_id(&self) -> Output<RouteTableId> {
-        self.output("main_route_table_id")
-    }
-    /// The default security group AWS created with the VPC.
-    pub fn default_security_group_id(&self) -> Output<SecurityGroupId> {
-        self.output("default_security_group_id")
-    }
 }

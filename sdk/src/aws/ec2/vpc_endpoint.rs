@@ -4,10 +4,8 @@
 //! to the internet — an alternative to a NAT gateway for ECS (which needs
 //! `ecs`, `ecs-agent` and `ecs-telemetry`).
 
-use crate::aws::tags_field;
 use crate::resource::{
-    FieldError, Handle, Input, Output, Resource, SecurityGroupId, SubnetId, Tags, VpcEndpointId,
-    VpcId,
+    FieldError, Input, Outputs, Resource, SecurityGroupId, SubnetId, Tags, VpcEndpointId, VpcId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -27,17 +25,22 @@ pub const ECS_AGENT_SERVICES: [&str; 3] = ["ecs", "ecs-agent", "ecs-telemetry"];
 /// stack.add("ecs", VpcEndpoint::interface(vpc.id(), "com.amazonaws.us-east-1.ecs")
 ///     .subnet(a.id()).security_group(sg.id()));
 /// ```
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, Resource)]
+#[resource(token = "aws:ec2:VpcEndpoint", outputs = VpcEndpointOutputs, cost = 60, validate = Self::validate_fields)]
 pub struct VpcEndpoint {
     /// The VPC. Changing it replaces the endpoint.
+    #[resource(replace)]
     pub vpc_id: Input<VpcId>,
     /// The service, `com.amazonaws.<region>.<service>`. Changing it replaces the endpoint.
+    #[resource(replace)]
     pub service_name: String,
     /// Subnets that get an endpoint network interface (one per AZ).
     #[serde(default)]
+    #[resource(set)]
     pub subnet_ids: Vec<Input<SubnetId>>,
     /// Security groups of the endpoint's network interfaces.
     #[serde(default)]
+    #[resource(set)]
     pub security_group_ids: Vec<Input<SecurityGroupId>>,
     /// Whether the service's regional DNS name resolves to the endpoint.
     #[serde(default = "yes")]
@@ -99,12 +102,9 @@ impl VpcEndpoint {
     }
 }
 
-impl Resource for VpcEndpoint {
-    const TYPE: &'static str = "aws:ec2:VpcEndpoint";
-    const REPLACE_ON: &'static [&'static str] = &["vpc_id", "service_name"];
-    const COST: u32 = 60;
-
-    fn validate(&self) -> Vec<FieldError> {
+impl VpcEndpoint {
+    /// Checks of this declaration alone (see [`Resource::validate`]).
+    fn validate_fields(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         if self.parts().is_none() {
             errors.push(FieldError::new(
@@ -123,12 +123,10 @@ impl Resource for VpcEndpoint {
         }
         errors
     }
-
-    tags_field!();
 }
 
 /// What AWS reports for a VPC endpoint.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Outputs)]
 pub struct VpcEndpointOutputs {
     /// `vpce-…`
     pub id: VpcEndpointId,
@@ -136,11 +134,4 @@ pub struct VpcEndpointOutputs {
     pub state: String,
     /// The private addresses of its network interfaces, one per subnet.
     pub private_ips: Vec<String>,
-}
-
-impl Handle<VpcEndpoint> {
-    /// The endpoint's id.
-    pub fn id(&self) -> Output<VpcEndpointId> {
-        self.output("id")
-    }
 }

@@ -25,7 +25,7 @@ use super::Clients;
 use crate::aws::autoscaling::{AutoScalingGroup, AutoScalingGroupOutputs};
 use crate::aws::ec2::{LaunchTemplate, LaunchTemplateOutputs};
 use crate::provider::{
-    CreateRequest, CreateResponse, DeleteRequest, Outputs, ProviderError, ReadRequest,
+    CreateRequest, CreateResponse, DeleteRequest, ErrorKind, Outputs, ProviderError, ReadRequest,
     UpdateRequest,
 };
 use crate::resource::{Arn, AutoScalingGroupName, LaunchTemplateId, Tags, Urn};
@@ -40,7 +40,7 @@ use aws_sdk_ec2::types::{
 use base64::Engine;
 
 fn missing(urn: &Urn, what: &str) -> ProviderError {
-    ProviderError::new("KeelInternal", format!("{urn}: the response has no {what}"))
+    ProviderError::internal(format!("{urn}: the response has no {what}"))
 }
 
 /// A size for the Auto Scaling API (which takes `i32`).
@@ -279,7 +279,7 @@ fn subnets(g: &AutoScalingGroup) -> String {
 
 /// Auto Scaling answers `ValidationError` for a group that doesn't exist.
 fn group_not_found(e: &ProviderError) -> bool {
-    e.code == "ValidationError" && e.message.contains("not found")
+    e.code() == "ValidationError" && e.message.contains("not found")
 }
 
 async fn describe_group(
@@ -360,9 +360,7 @@ async fn capacity_error(c: &Clients, urn: &Urn, name: &str, desired: u32) -> Pro
     let why = failure.map_or(String::new(), |m| {
         format!("; last failed scaling activity: {m}")
     });
-    ProviderError::new(
-        "KeelTimeout",
-        format!(
+    ProviderError::timeout(format!(
             "{urn}: Auto Scaling group `{name}` has {current} of {desired} desired instances InService after {:.0?}{why}",
             c.timeouts.capacity
         ),
@@ -390,7 +388,7 @@ async fn wait_for_capacity(
     .await;
     match waited {
         Ok(g) => group_outputs(urn, name, &g),
-        Err(e) if e.code == "KeelTimeout" => Err(capacity_error(c, urn, name, desired).await),
+        Err(e) if e.kind == ErrorKind::Timeout => Err(capacity_error(c, urn, name, desired).await),
         Err(e) => Err(e),
     }
 }

@@ -181,10 +181,9 @@ async fn describe(c: &Clients, urn: &Urn, id: &str) -> Result<Option<LiveAcl>, P
 
 fn acl_outputs(urn: &Urn, id: &str, acl: &LiveAcl) -> Result<Outputs, ProviderError> {
     let vpc = acl.vpc_id().ok_or_else(|| {
-        ProviderError::new(
-            "KeelInternal",
-            format!("{urn}: network ACL {id} is described without a VPC"),
-        )
+        ProviderError::internal(format!(
+            "{urn}: network ACL {id} is described without a VPC"
+        ))
     })?;
     outputs(&NetworkAclOutputs {
         id: NetworkAclId::new(id),
@@ -406,12 +405,7 @@ pub(crate) async fn create_network_acl(
     let id = out
         .network_acl()
         .and_then(|a| a.network_acl_id())
-        .ok_or_else(|| {
-            ProviderError::new(
-                "KeelInternal",
-                format!("{urn}: CreateNetworkAcl returned no id"),
-            )
-        })?
+        .ok_or_else(|| ProviderError::internal(format!("{urn}: CreateNetworkAcl returned no id")))?
         .to_string();
     if let Err(e) = sync(c, urn, &id, &acl).await {
         // Roll back, so no ACL is left that nobody records.

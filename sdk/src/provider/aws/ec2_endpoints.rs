@@ -180,12 +180,7 @@ pub(crate) async fn create_vpc_endpoint(
     let id = out
         .vpc_endpoint()
         .and_then(|e| e.vpc_endpoint_id())
-        .ok_or_else(|| {
-            ProviderError::new(
-                "KeelInternal",
-                format!("{urn}: CreateVpcEndpoint returned no id"),
-            )
-        })?
+        .ok_or_else(|| ProviderError::internal(format!("{urn}: CreateVpcEndpoint returned no id")))?
         .to_string();
     let outputs = wait_available(c, urn, &id).await?;
     Ok(CreateResponse { id, outputs })

@@ -24,7 +24,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 fn missing(urn: &Urn, what: &str) -> ProviderError {
-    ProviderError::new("KeelInternal", format!("{urn}: the response has no {what}"))
+    ProviderError::internal(format!("{urn}: the response has no {what}"))
 }
 
 async fn igw_outputs(
@@ -199,7 +199,7 @@ async fn detach(c: &Clients, urn: &Urn, id: &str, vpc: &str) -> Result<(), Provi
         .await
         .map_err(aws_error(urn, "DetachInternetGateway"))
     {
-        Err(e) if !is_not_found(&e) && e.code != "Gateway.NotAttached" => Err(e),
+        Err(e) if !is_not_found(&e) && e.code() != "Gateway.NotAttached" => Err(e),
         _ => Ok(()),
     }
 }

@@ -220,9 +220,7 @@ pub(crate) async fn create_vpc(
     let id = out
         .vpc()
         .and_then(|v| v.vpc_id())
-        .ok_or_else(|| {
-            ProviderError::new("KeelInternal", format!("{urn}: CreateVpc returned no id"))
-        })?
+        .ok_or_else(|| ProviderError::internal(format!("{urn}: CreateVpc returned no id")))?
         .to_string();
     wait_for(
         urn,
@@ -380,12 +378,7 @@ pub(crate) async fn create_subnet(
     let id = out
         .subnet()
         .and_then(|s| s.subnet_id())
-        .ok_or_else(|| {
-            ProviderError::new(
-                "KeelInternal",
-                format!("{urn}: CreateSubnet returned no id"),
-            )
-        })?
+        .ok_or_else(|| ProviderError::internal(format!("{urn}: CreateSubnet returned no id")))?
         .to_string();
     if s.map_public_ip_on_launch {
         c.ec2

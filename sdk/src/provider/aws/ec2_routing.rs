@@ -233,12 +233,7 @@ pub(crate) async fn create_route_table(
     let id = out
         .route_table()
         .and_then(|t| t.route_table_id())
-        .ok_or_else(|| {
-            ProviderError::new(
-                "KeelInternal",
-                format!("{urn}: CreateRouteTable returned no id"),
-            )
-        })?
+        .ok_or_else(|| ProviderError::internal(format!("{urn}: CreateRouteTable returned no id")))?
         .to_string();
     match converge(c, urn, &id, &rt).await {
         Ok(cur) => Ok(CreateResponse {
@@ -251,17 +246,6 @@ pub(crate) async fn create_route_table(
             Err(e)
         }
     }
-}
-
-pub(crate) async fn read_route_table(
-    c: &Clients,
-    req: ReadRequest,
-) -> Result<Option<Outputs>, ProviderError> {
-    let Some(cur) = describe(c, &req.urn, &req.id).await? else {
-        return Ok(None);
-    };
-    let order: Vec<String> = cur.associations.keys().cloned().collect();
-    outputs_of(&req.id, &cur, &order).map(Some)
 }
 
 pub(crate) async fn update_route_table(

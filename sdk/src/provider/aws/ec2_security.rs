@@ -206,10 +206,7 @@ pub(crate) async fn create_security_group(
     let id = out
         .group_id()
         .ok_or_else(|| {
-            ProviderError::new(
-                "KeelInternal",
-                format!("{urn}: CreateSecurityGroup returned no id"),
-            )
+            ProviderError::internal(format!("{urn}: CreateSecurityGroup returned no id"))
         })?
         .to_string();
     let rules = async {

@@ -68,10 +68,9 @@ async fn describe(c: &Clients, urn: &Urn, name: &str) -> Result<Option<Cluster>,
 
 fn cluster_outputs(urn: &Urn, name: &str, k: &Cluster) -> Result<Outputs, ProviderError> {
     let arn = k.cluster_arn().ok_or_else(|| {
-        ProviderError::new(
-            "KeelInternal",
-            format!("{urn}: ECS returned cluster `{name}` without an ARN"),
-        )
+        ProviderError::internal(format!(
+            "{urn}: ECS returned cluster `{name}` without an ARN"
+        ))
     })?;
     outputs(&EcsClusterOutputs {
         id: ClusterName::new(name),
@@ -121,10 +120,7 @@ pub(crate) async fn create_cluster(
         .await
         .map_err(aws_error(urn, "CreateCluster"))?;
     let created = out.cluster().ok_or_else(|| {
-        ProviderError::new(
-            "KeelInternal",
-            format!("{urn}: CreateCluster returned no cluster"),
-        )
+        ProviderError::internal(format!("{urn}: CreateCluster returned no cluster"))
     })?;
     if created.status() == Some("ACTIVE") {
         let outputs = cluster_outputs(urn, &name, created)?;
@@ -189,10 +185,9 @@ pub(crate) async fn update_cluster(
             .map_err(aws_error(urn, "UpdateCluster"))?;
     }
     let arn = live.cluster_arn().ok_or_else(|| {
-        ProviderError::new(
-            "KeelInternal",
-            format!("{urn}: ECS returned cluster `{name}` without an ARN"),
-        )
+        ProviderError::internal(format!(
+            "{urn}: ECS returned cluster `{name}` without an ARN"
+        ))
     })?;
     let removed: Vec<String> = old
         .tags

@@ -40,7 +40,7 @@ fn iam_tags(urn: &Urn, tags: &Tags) -> Result<Option<Vec<Tag>>, ProviderError> {
         .collect();
     built
         .map(Some)
-        .map_err(|e| ProviderError::new("KeelInternal", format!("{urn}: building IAM tags: {e}")))
+        .map_err(|e| ProviderError::internal(format!("{urn}: building IAM tags: {e}")))
 }
 
 /// Tag keys in `old` but not in `new`, and tags of `new` that are new or changed.
@@ -85,9 +85,9 @@ async fn role_outputs(
         Err(e) if is_not_found(&e) => return Ok(None),
         Err(e) => return Err(e),
     };
-    let role = out.role().ok_or_else(|| {
-        ProviderError::new("KeelInternal", format!("{urn}: GetRole returned no role"))
-    })?;
+    let role = out
+        .role()
+        .ok_or_else(|| ProviderError::internal(format!("{urn}: GetRole returned no role")))?;
     outputs(&IamRoleOutputs {
         id: RoleName::new(name),
         name: RoleName::new(name),
@@ -227,12 +227,7 @@ pub(crate) async fn create_role(
     let arn = out
         .role()
         .map(|role| role.arn().to_string())
-        .ok_or_else(|| {
-            ProviderError::new(
-                "KeelInternal",
-                format!("{urn}: CreateRole returned no role"),
-            )
-        })?;
+        .ok_or_else(|| ProviderError::internal(format!("{urn}: CreateRole returned no role")))?;
     for policy in &r.managed_policy_arns {
         if let Err(e) = attach(c, urn, &name, policy).await {
             // Roll back, so no role is left that nobody records.
@@ -327,10 +322,7 @@ async fn profile_outputs(
         Err(e) => return Err(e),
     };
     let p = out.instance_profile().ok_or_else(|| {
-        ProviderError::new(
-            "KeelInternal",
-            format!("{urn}: GetInstanceProfile returned no profile"),
-        )
+        ProviderError::internal(format!("{urn}: GetInstanceProfile returned no profile"))
     })?;
     let roles = p
         .roles()
@@ -417,10 +409,7 @@ pub(crate) async fn create_instance_profile(
         .instance_profile()
         .map(|p| p.arn().to_string())
         .ok_or_else(|| {
-            ProviderError::new(
-                "KeelInternal",
-                format!("{urn}: CreateInstanceProfile returned no profile"),
-            )
+            ProviderError::internal(format!("{urn}: CreateInstanceProfile returned no profile"))
         })?;
     if let Err(e) = add_role(c, urn, &name, &role).await {
         // Roll back, so no profile is left that nobody records.

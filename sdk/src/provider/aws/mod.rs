@@ -8,11 +8,13 @@
 //! `TagSpecifications` where the API has them). Calls are counted per
 //! operation by an interceptor.
 //!
-//! This module owns configuration, dispatch and shared helpers; each
+//! This module owns configuration and the [`Provider`] impl; `dispatch`
+//! routes each call to the resource type's implementation, and each
 //! service's resources live in their own file.
 
 mod calls;
 mod compute;
+mod dispatch;
 mod ec2_acls;
 mod ec2_endpoints;
 mod ec2_gateways;
@@ -30,8 +32,6 @@ use super::{
     CreateRequest, CreateResponse, DeleteRequest, Outputs, Provider, ProviderError, ReadRequest,
     ReadResponse, UpdateRequest,
 };
-use crate::aws::ec2;
-use crate::resource::Resource;
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -167,159 +167,37 @@ impl Provider for AwsProvider {
     }
 
     async fn create(&self, req: CreateRequest) -> Result<CreateResponse, ProviderError> {
-        let c = &*self.clients;
-        let ty = req.urn.type_token().to_string();
-        match ty.as_str() {
-            ec2::Vpc::TYPE => ec2_network::create_vpc(c, req).await,
-            ec2::Subnet::TYPE => ec2_network::create_subnet(c, req).await,
-            ec2::InternetGateway::TYPE => ec2_gateways::create_igw(c, req).await,
-            ec2::ElasticIp::TYPE => ec2_gateways::create_eip(c, req).await,
-            ec2::NatGateway::TYPE => ec2_gateways::create_nat(c, req).await,
-            ec2::RouteTable::TYPE => ec2_routing::create_route_table(c, req).await,
-            ec2::SecurityGroup::TYPE => ec2_security::create_security_group(c, req).await,
-            ec2::LaunchTemplate::TYPE => compute::create_launch_template(c, req).await,
-            crate::aws::autoscaling::AutoScalingGroup::TYPE => compute::create_group(c, req).await,
-            crate::aws::iam::IamRole::TYPE => iam::create_role(c, req).await,
-            crate::aws::iam::InstanceProfile::TYPE => iam::create_instance_profile(c, req).await,
-            crate::aws::ecs::EcsCluster::TYPE => ecs::create_cluster(c, req).await,
-            ec2::NetworkAcl::TYPE => ec2_acls::create_network_acl(c, req).await,
-            ec2::VpcEndpoint::TYPE => ec2_endpoints::create_vpc_endpoint(c, req).await,
-            _ => Err(unsupported(&ty)),
-        }
+        dispatch::ops(&req.urn)?.create(&self.clients, req).await
     }
 
     async fn read(&self, req: ReadRequest) -> Result<Option<ReadResponse>, ProviderError> {
-        let c = &*self.clients;
-        let ty = req.urn.type_token().to_string();
-        if ty == ec2::RouteTable::TYPE {
-            let now = ec2_routing::read_route_table_inputs(c, &req).await?;
-            return Ok(now.map(|(outputs, inputs)| ReadResponse { inputs, outputs }));
-        }
-        let recorded = req.inputs.clone();
-        let outputs = match ty.as_str() {
-            ec2::Vpc::TYPE => ec2_network::read_vpc(c, req).await,
-            ec2::Subnet::TYPE => ec2_network::read_subnet(c, req).await,
-            ec2::InternetGateway::TYPE => ec2_gateways::read_igw(c, req).await,
-            ec2::ElasticIp::TYPE => ec2_gateways::read_eip(c, req).await,
-            ec2::NatGateway::TYPE => ec2_gateways::read_nat(c, req).await,
-            ec2::RouteTable::TYPE => ec2_routing::read_route_table(c, req).await,
-            ec2::SecurityGroup::TYPE => ec2_security::read_security_group(c, req).await,
-            ec2::LaunchTemplate::TYPE => compute::read_launch_template(c, req).await,
-            crate::aws::autoscaling::AutoScalingGroup::TYPE => compute::read_group(c, req).await,
-            crate::aws::iam::IamRole::TYPE => iam::read_role(c, req).await,
-            crate::aws::iam::InstanceProfile::TYPE => iam::read_instance_profile(c, req).await,
-            crate::aws::ecs::EcsCluster::TYPE => ecs::read_cluster(c, req).await,
-            ec2::NetworkAcl::TYPE => ec2_acls::read_network_acl(c, req).await,
-            ec2::VpcEndpoint::TYPE => ec2_endpoints::read_vpc_endpoint(c, req).await,
-            _ => Err(unsupported(&ty)),
-        }?;
-        Ok(outputs.map(|outputs| ReadResponse {
-            inputs: recorded,
-            outputs,
-        }))
+        dispatch::ops(&req.urn)?.read(&self.clients, req).await
     }
 
     async fn read_many(
         &self,
         reqs: Vec<ReadRequest>,
     ) -> Vec<Result<Option<ReadResponse>, ProviderError>> {
-        let c = &*self.clients;
         let same_type = reqs
             .windows(2)
             .all(|w| w[0].urn.type_token() == w[1].urn.type_token());
-        let ty = reqs
-            .first()
-            .map(|r| r.urn.type_token().to_string())
-            .unwrap_or_default();
-        if same_type && ty == ec2::RouteTable::TYPE {
-            return ec2_routing::read_route_tables(c, &reqs)
-                .await
-                .into_iter()
-                .map(|r| r.map(|o| o.map(|(outputs, inputs)| ReadResponse { inputs, outputs })))
-                .collect();
-        }
-        if same_type {
-            let batched = match ty.as_str() {
-                ec2::Vpc::TYPE => Some(ec2_network::read_vpcs(c, &reqs).await),
-                ec2::Subnet::TYPE => Some(ec2_network::read_subnets(c, &reqs).await),
-                ec2::SecurityGroup::TYPE => {
-                    Some(ec2_security::read_security_groups(c, &reqs).await)
+        match reqs.first().map(|r| dispatch::ops(&r.urn)) {
+            Some(Ok(ops)) if same_type => ops.read_many(&self.clients, reqs).await,
+            _ => {
+                let mut out = Vec::with_capacity(reqs.len());
+                for r in reqs {
+                    out.push(self.read(r).await);
                 }
-                ec2::InternetGateway::TYPE => Some(ec2_gateways::read_igws(c, &reqs).await),
-                ec2::ElasticIp::TYPE => Some(ec2_gateways::read_eips(c, &reqs).await),
-                ec2::NatGateway::TYPE => Some(ec2_gateways::read_nats(c, &reqs).await),
-                _ => None,
-            };
-            if let Some(results) = batched {
-                return reqs
-                    .iter()
-                    .zip(results)
-                    .map(|(req, r)| {
-                        r.map(|o| {
-                            o.map(|outputs| ReadResponse {
-                                inputs: req.inputs.clone(),
-                                outputs,
-                            })
-                        })
-                    })
-                    .collect();
+                out
             }
         }
-        let mut out = Vec::with_capacity(reqs.len());
-        for r in reqs {
-            out.push(self.read(r).await);
-        }
-        out
     }
 
     async fn update(&self, req: UpdateRequest) -> Result<Outputs, ProviderError> {
-        let c = &*self.clients;
-        let ty = req.urn.type_token().to_string();
-        match ty.as_str() {
-            ec2::Vpc::TYPE => ec2_network::update_vpc(c, req).await,
-            ec2::Subnet::TYPE => ec2_network::update_subnet(c, req).await,
-            ec2::InternetGateway::TYPE => ec2_gateways::update_igw(c, req).await,
-            ec2::ElasticIp::TYPE => ec2_gateways::update_tags_only(c, req).await,
-            ec2::NatGateway::TYPE => ec2_gateways::update_tags_only(c, req).await,
-            ec2::RouteTable::TYPE => ec2_routing::update_route_table(c, req).await,
-            ec2::SecurityGroup::TYPE => ec2_security::update_security_group(c, req).await,
-            ec2::LaunchTemplate::TYPE => compute::update_launch_template(c, req).await,
-            crate::aws::autoscaling::AutoScalingGroup::TYPE => compute::update_group(c, req).await,
-            crate::aws::iam::IamRole::TYPE => iam::update_role(c, req).await,
-            crate::aws::iam::InstanceProfile::TYPE => iam::update_instance_profile(c, req).await,
-            crate::aws::ecs::EcsCluster::TYPE => ecs::update_cluster(c, req).await,
-            ec2::NetworkAcl::TYPE => ec2_acls::update_network_acl(c, req).await,
-            ec2::VpcEndpoint::TYPE => ec2_endpoints::update_vpc_endpoint(c, req).await,
-            _ => Err(unsupported(&ty)),
-        }
+        dispatch::ops(&req.urn)?.update(&self.clients, req).await
     }
 
     async fn delete(&self, req: DeleteRequest) -> Result<(), ProviderError> {
-        let c = &*self.clients;
-        let ty = req.urn.type_token().to_string();
-        match ty.as_str() {
-            ec2::Vpc::TYPE => ec2_network::delete_vpc(c, req).await,
-            ec2::Subnet::TYPE => ec2_network::delete_subnet(c, req).await,
-            ec2::InternetGateway::TYPE => ec2_gateways::delete_igw(c, req).await,
-            ec2::ElasticIp::TYPE => ec2_gateways::delete_eip(c, req).await,
-            ec2::NatGateway::TYPE => ec2_gateways::delete_nat(c, req).await,
-            ec2::RouteTable::TYPE => ec2_routing::delete_route_table(c, req).await,
-            ec2::SecurityGroup::TYPE => ec2_security::delete_security_group(c, req).await,
-            ec2::LaunchTemplate::TYPE => compute::delete_launch_template(c, req).await,
-            crate::aws::autoscaling::AutoScalingGroup::TYPE => compute::delete_group(c, req).await,
-            crate::aws::iam::IamRole::TYPE => iam::delete_role(c, req).await,
-            crate::aws::iam::InstanceProfile::TYPE => iam::delete_instance_profile(c, req).await,
-            crate::aws::ecs::EcsCluster::TYPE => ecs::delete_cluster(c, req).await,
-            ec2::NetworkAcl::TYPE => ec2_acls::delete_network_acl(c, req).await,
-            ec2::VpcEndpoint::TYPE => ec2_endpoints::delete_vpc_endpoint(c, req).await,
-            _ => Err(unsupported(&ty)),
-        }
+        dispatch::ops(&req.urn)?.delete(&self.clients, req).await
     }
-}
-
-fn unsupported(ty: &str) -> ProviderError {
-    ProviderError::new(
-        "UnsupportedType",
-        format!("the aws provider does not manage {ty} yet"),
-    )
 }

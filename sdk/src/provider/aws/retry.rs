@@ -7,7 +7,7 @@
 //! out the caller gets AWS's last error, not a generic timeout.
 
 use super::util::wait_for;
-use crate::provider::ProviderError;
+use crate::provider::{ErrorKind, ProviderError};
 use crate::resource::Urn;
 use std::future::Future;
 use std::sync::Mutex;
@@ -34,7 +34,7 @@ where
         async move {
             match attempt.await {
                 Ok(v) => Ok(Some(v)),
-                Err(e) if codes.contains(&e.code.as_str()) => {
+                Err(e) if codes.contains(&e.code()) => {
                     if let Ok(mut slot) = last.lock() {
                         *slot = Some(e);
                     }
@@ -46,7 +46,7 @@ where
     })
     .await;
     match outcome {
-        Err(timeout) if timeout.code == "KeelTimeout" => {
+        Err(timeout) if timeout.kind == ErrorKind::Timeout => {
             let last = last.lock().ok().and_then(|mut slot| slot.take());
             Err(last.unwrap_or(timeout))
         }

@@ -20,11 +20,8 @@ pub(crate) fn parse<R: DeserializeOwned>(urn: &Urn, inputs: &Value) -> Result<R,
 pub(crate) fn outputs<T: Serialize>(value: &T) -> Result<Outputs, ProviderError> {
     match serde_json::to_value(value) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ProviderError::new(
-            "KeelInternal",
-            "outputs are not an object",
-        )),
-        Err(e) => Err(ProviderError::new("KeelInternal", e.to_string())),
+        Ok(_) => Err(ProviderError::internal("outputs are not an object")),
+        Err(e) => Err(ProviderError::internal(e.to_string())),
     }
 }
 
@@ -73,11 +70,7 @@ where
             Some(m) => m.to_string(),
             None => aws_smithy_error_chain(&e),
         };
-        ProviderError {
-            code,
-            message: format!("{urn}: {op}: {detail}"),
-            retryable,
-        }
+        ProviderError::aws(code, format!("{urn}: {op}: {detail}")).with_retryable(retryable)
     }
 }
 
@@ -93,10 +86,7 @@ fn aws_smithy_error_chain(e: &dyn std::error::Error) -> String {
 
 /// Whether an error says the resource doesn't exist.
 pub(crate) fn is_not_found(e: &ProviderError) -> bool {
-    e.code.ends_with(".NotFound")
-        || e.code.ends_with("NotFoundException")
-        || e.code == "NoSuchEntity"
-        || e.code == "ClusterNotFoundException"
+    e.is_not_found()
 }
 
 /// Polls `check` every `poll` until it yields a value, for at most
@@ -118,10 +108,10 @@ where
             return Ok(v);
         }
         if start.elapsed() >= timeout {
-            return Err(ProviderError::new(
-                "KeelTimeout",
-                format!("{urn}: gave up waiting after {:.0?} for {what}", timeout),
-            ));
+            return Err(ProviderError::timeout(format!(
+                "{urn}: gave up waiting after {:.0?} for {what}",
+                timeout
+            )));
         }
         tokio::time::sleep(poll).await;
     }

@@ -550,7 +550,7 @@ impl Simulated for NetworkAcl {
 
     async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
         match sim.teardown_network_acl(id) {
-            Err(e) if e.code == "InvalidNetworkAclID.NotFound" => return Ok(()),
+            Err(e) if e.is_not_found() => return Ok(()),
             other => other?,
         }
         sim.pause(Op::Call).await;

@@ -537,7 +537,7 @@ impl Simulated for AutoScalingGroup {
         match sim.api("DeleteAutoScalingGroup", |c, clock| {
             c.delete_auto_scaling_group(id, clock)
         }) {
-            Err(e) if e.code == "ValidationError" => return Ok(()),
+            Err(e) if e.code() == "ValidationError" => return Ok(()),
             other => other?,
         }
         // Wait for the instances to terminate and the group to go.

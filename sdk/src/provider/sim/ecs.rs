@@ -325,7 +325,7 @@ impl Simulated for EcsCluster {
 
     async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
         match sim.api("DeleteCluster", |c, _| c.delete_cluster(id)) {
-            Err(e) if e.code == "ClusterNotFoundException" => return Ok(()),
+            Err(e) if e.is_not_found() => return Ok(()),
             other => other?,
         }
         sim.pause(Op::Call).await;

@@ -533,7 +533,7 @@ impl Simulated for VpcEndpoint {
         match sim.api("DeleteVpcEndpoints", |c, clock| {
             c.delete_vpc_endpoint(id, clock)
         }) {
-            Err(e) if e.code == "InvalidVpcEndpointId.NotFound" => return Ok(()),
+            Err(e) if e.is_not_found() => return Ok(()),
             other => other?,
         }
         sim.wait_for("DescribeVpcEndpoints", |c, _| {

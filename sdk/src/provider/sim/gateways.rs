@@ -376,7 +376,7 @@ impl Simulated for InternetGateway {
     }
 
     async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        let gone = |e: &ProviderError| e.code == "InvalidInternetGatewayID.NotFound";
+        let gone = |e: &ProviderError| e.code() == "InvalidInternetGatewayID.NotFound";
         match sim.detach_igw(id) {
             Err(e) if gone(&e) => return Ok(()),
             other => other?,
@@ -424,7 +424,7 @@ impl Simulated for ElasticIp {
 
     async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
         match sim.api("ReleaseAddress", |c, _| c.release_address(id)) {
-            Err(e) if e.code == "InvalidAllocationID.NotFound" => return Ok(()),
+            Err(e) if e.is_not_found() => return Ok(()),
             other => other?,
         }
         sim.pause(Op::Call).await;
@@ -482,7 +482,7 @@ impl Simulated for NatGateway {
         match sim.api("DeleteNatGateway", |c, clock| {
             c.delete_nat_gateway(id, clock)
         }) {
-            Err(e) if e.code == "NatGatewayNotFound" => return Ok(()),
+            Err(e) if e.is_not_found() => return Ok(()),
             other => other?,
         }
         sim.wait_for("DescribeNatGateways", |c, _| match c.nat_gateways.get(id) {

@@ -293,7 +293,7 @@ impl Simulated for IamRole {
         let attached = match sim.api("ListAttachedRolePolicies", |c, _| {
             c.role(id).map(|r| r.managed_policy_arns.clone())
         }) {
-            Err(e) if e.code == "NoSuchEntity" => return Ok(()),
+            Err(e) if e.is_not_found() => return Ok(()),
             other => other?,
         };
         for arn in &attached {
@@ -355,7 +355,7 @@ impl Simulated for InstanceProfile {
         let roles = match sim.api("GetInstanceProfile", |c, _| {
             c.instance_profile(id).map(|p| p.roles.clone())
         }) {
-            Err(e) if e.code == "NoSuchEntity" => return Ok(()),
+            Err(e) if e.is_not_found() => return Ok(()),
             other => other?,
         };
         for role in &roles {

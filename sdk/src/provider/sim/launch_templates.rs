@@ -189,7 +189,7 @@ impl Simulated for LaunchTemplate {
 
     async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
         match sim.api("DeleteLaunchTemplate", |c, _| c.delete_launch_template(id)) {
-            Err(e) if e.code == "InvalidLaunchTemplateId.NotFound" => return Ok(()),
+            Err(e) if e.is_not_found() => return Ok(()),
             other => other?,
         }
         sim.pause(Op::Call).await;

@@ -44,13 +44,6 @@ pub use store::SimStoreError;
 use super::*;
 use crate::analysis::network::Model;
 use crate::analysis::reach::Blocked;
-use crate::aws::autoscaling::AutoScalingGroup;
-use crate::aws::ec2::{
-    ElasticIp, InternetGateway, LaunchTemplate, NatGateway, NetworkAcl, RouteTable, SecurityGroup,
-    Subnet, Vpc, VpcEndpoint,
-};
-use crate::aws::ecs::EcsCluster;
-use crate::aws::iam::{IamRole, InstanceProfile};
 use crate::resource::{contains_unknown, Input, InstanceId, Resource, Tags};
 use cloud::{Clock, Cloud, Kind, DEFAULT_REGION};
 use latency::Op;
@@ -277,7 +270,7 @@ impl SimProvider {
         state.cloud.reconcile(&clock);
         if let (false, Some(path)) = (is_read_only(api), &self.inner.path) {
             if let Err(e) = store::save(path, &state.cloud) {
-                let saved = ProviderError::new("InternalFailure", e.to_string());
+                let saved = ProviderError::internal(e.to_string());
                 return result.and(Err(saved));
             }
         }
@@ -366,11 +359,10 @@ impl fmt::Debug for SimProvider {
 fn outputs<T: Serialize>(value: &T) -> Result<Outputs, ProviderError> {
     match serde_json::to_value(value) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(ProviderError::new(
-            "InternalFailure",
-            format!("outputs serialized as {other}, not an object"),
-        )),
-        Err(e) => Err(ProviderError::new("InternalFailure", e.to_string())),
+        Ok(other) => Err(ProviderError::internal(format!(
+            "outputs serialized as {other}, not an object"
+        ))),
+        Err(e) => Err(ProviderError::internal(e.to_string())),
     }
 }
 
@@ -409,60 +401,76 @@ trait Simulated: Resource + Sized {
     async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError>;
 }
 
-/// Runs `$body` with type alias `$R` set to the resource type named by
-/// `$token`; returns an error from the enclosing function for unknown types.
-macro_rules! by_type {
-    ($token:expr, $R:ident => $body:expr) => {{
-        let token: &str = $token;
-        if token == Vpc::TYPE {
-            type $R = Vpc;
-            $body
-        } else if token == Subnet::TYPE {
-            type $R = Subnet;
-            $body
-        } else if token == InternetGateway::TYPE {
-            type $R = InternetGateway;
-            $body
-        } else if token == ElasticIp::TYPE {
-            type $R = ElasticIp;
-            $body
-        } else if token == NatGateway::TYPE {
-            type $R = NatGateway;
-            $body
-        } else if token == RouteTable::TYPE {
-            type $R = RouteTable;
-            $body
-        } else if token == SecurityGroup::TYPE {
-            type $R = SecurityGroup;
-            $body
-        } else if token == NetworkAcl::TYPE {
-            type $R = NetworkAcl;
-            $body
-        } else if token == VpcEndpoint::TYPE {
-            type $R = VpcEndpoint;
-            $body
-        } else if token == LaunchTemplate::TYPE {
-            type $R = LaunchTemplate;
-            $body
-        } else if token == IamRole::TYPE {
-            type $R = IamRole;
-            $body
-        } else if token == InstanceProfile::TYPE {
-            type $R = InstanceProfile;
-            $body
-        } else if token == AutoScalingGroup::TYPE {
-            type $R = AutoScalingGroup;
-            $body
-        } else if token == EcsCluster::TYPE {
-            type $R = EcsCluster;
-            $body
-        } else {
-            return Err(ProviderError::new(
-                "UnsupportedResourceType",
-                format!("the simulator doesn't know resource type `{token}`"),
-            ));
-        }
-    }};
+/// One resource type's handlers with the type erased, for dispatch by the
+/// type token recorded in a request's URN.
+#[async_trait]
+trait SimOps: Send + Sync {
+    async fn create(
+        &self,
+        sim: &SimProvider,
+        urn: &Urn,
+        inputs: Value,
+    ) -> Result<Outputs, ProviderError>;
+    async fn read(&self, sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError>;
+    async fn update(
+        &self,
+        sim: &SimProvider,
+        urn: &Urn,
+        id: &str,
+        inputs: Value,
+    ) -> Result<Outputs, ProviderError>;
+    async fn delete(&self, sim: &SimProvider, id: &str) -> Result<(), ProviderError>;
+}
+
+/// [`SimOps`] for type `R`.
+struct Ops<R>(std::marker::PhantomData<fn() -> R>);
+
+#[async_trait]
+impl<R: Simulated> SimOps for Ops<R> {
+    async fn create(
+        &self,
+        sim: &SimProvider,
+        urn: &Urn,
+        inputs: Value,
+    ) -> Result<Outputs, ProviderError> {
+        R::create(sim, urn, parse_inputs::<R>(urn, inputs)?).await
+    }
+    async fn read(&self, sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError> {
+        R::read(sim, id).await
+    }
+    async fn update(
+        &self,
+        sim: &SimProvider,
+        urn: &Urn,
+        id: &str,
+        inputs: Value,
+    ) -> Result<Outputs, ProviderError> {
+        R::update(sim, urn, id, parse_inputs::<R>(urn, inputs)?).await
+    }
+    async fn delete(&self, sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
+        R::delete(sim, id).await
+    }
+}
+
+/// The handlers of the type named by `urn`, from the registry's list: a
+/// registered type without a [`Simulated`] impl doesn't compile.
+fn ops(urn: &Urn) -> Result<&'static dyn SimOps, ProviderError> {
+    macro_rules! table {
+        ($($R:ty),* $(,)?) => {
+            &[$((<$R as Resource>::TYPE, &Ops::<$R>(std::marker::PhantomData) as &dyn SimOps)),*]
+        };
+    }
+    let table: &[(&str, &'static dyn SimOps)] = crate::registry::resource_types!(table);
+    let token = urn.type_token();
+    table
+        .iter()
+        .find(|(t, _)| *t == token)
+        .map(|(_, ops)| *ops)
+        .ok_or_else(|| {
+            ProviderError::unsupported(format!(
+                "the simulator doesn't know resource type `{token}`"
+            ))
+        })
 }
 
 #[async_trait]
@@ -477,19 +485,17 @@ impl Provider for SimProvider {
 
     async fn create(&self, r: CreateRequest) -> Result<CreateResponse, ProviderError> {
         let urn = r.urn;
-        let outputs = by_type!(urn.type_token(), R => {
-            <R as Simulated>::create(self, &urn, parse_inputs::<R>(&urn, r.inputs)?).await?
-        });
+        let outputs = ops(&urn)?.create(self, &urn, r.inputs).await?;
         let id = outputs
             .get("id")
             .and_then(Value::as_str)
-            .ok_or_else(|| ProviderError::new("InternalFailure", format!("{urn}: no id output")))?
+            .ok_or_else(|| ProviderError::internal(format!("{urn}: no id output")))?
             .to_string();
         Ok(CreateResponse { id, outputs })
     }
 
     async fn read(&self, r: ReadRequest) -> Result<Option<ReadResponse>, ProviderError> {
-        let outputs = by_type!(r.urn.type_token(), R => <R as Simulated>::read(self, &r.id).await)?;
+        let outputs = ops(&r.urn)?.read(self, &r.id).await?;
         // The simulator's resources change only through keel, so their
         // configuration is what was recorded.
         Ok(outputs.map(|outputs| ReadResponse {
@@ -499,14 +505,10 @@ impl Provider for SimProvider {
     }
 
     async fn update(&self, r: UpdateRequest) -> Result<Outputs, ProviderError> {
-        let urn = r.urn;
-        by_type!(urn.type_token(), R => {
-            let props = parse_inputs::<R>(&urn, r.new_inputs)?;
-            <R as Simulated>::update(self, &urn, &r.id, props).await
-        })
+        ops(&r.urn)?.update(self, &r.urn, &r.id, r.new_inputs).await
     }
 
     async fn delete(&self, r: DeleteRequest) -> Result<(), ProviderError> {
-        by_type!(r.urn.type_token(), R => <R as Simulated>::delete(self, &r.id).await)
+        ops(&r.urn)?.delete(self, &r.id).await
     }
 }

@@ -388,7 +388,7 @@ impl Simulated for Vpc {
 
     async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
         match sim.api("DeleteVpc", |c, _| c.delete_vpc(id)) {
-            Err(e) if e.code == "InvalidVpcID.NotFound" => return Ok(()),
+            Err(e) if e.is_not_found() => return Ok(()),
             other => other?,
         }
         sim.pause(Op::Call).await;
@@ -443,7 +443,7 @@ impl Simulated for Subnet {
 
     async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
         match sim.api("DeleteSubnet", |c, _| c.delete_subnet(id)) {
-            Err(e) if e.code == "InvalidSubnetID.NotFound" => return Ok(()),
+            Err(e) if e.is_not_found() => return Ok(()),
             other => other?,
         }
         sim.pause(Op::Call).await;

@@ -439,7 +439,7 @@ impl Simulated for RouteTable {
 
     async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
         match sim.teardown_route_table(id) {
-            Err(e) if e.code == "InvalidRouteTableID.NotFound" => return Ok(()),
+            Err(e) if e.is_not_found() => return Ok(()),
             other => other?,
         }
         sim.pause(Op::Call).await;

@@ -383,7 +383,7 @@ impl Simulated for SecurityGroup {
 
     async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
         match sim.api("DeleteSecurityGroup", |c, _| c.delete_security_group(id)) {
-            Err(e) if e.code == "InvalidGroup.NotFound" => return Ok(()),
+            Err(e) if e.is_not_found() => return Ok(()),
             other => other?,
         }
         sim.pause(Op::Call).await;

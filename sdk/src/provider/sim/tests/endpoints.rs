@@ -20,7 +20,7 @@ async fn endpoints_follow_aws_rules() {
         |service: &str| VpcEndpoint::interface(vpc_id(), service).subnet(SubnetId::new(&a));
     // The VPC has DNS hostnames off.
     let err = try_create(&sim, "ecs", &endpoint(ECS)).await.unwrap_err();
-    assert_eq!(err.code, "InvalidParameter");
+    assert_eq!(err.code(), "InvalidParameter");
     assert!(
         err.message
             .contains("enableDnsSupport and enableDnsHostnames"),
@@ -80,7 +80,7 @@ async fn endpoints_follow_aws_rules() {
     assert_eq!(nat.outputs["private_ip"], "10.0.1.5");
     delete::<NatGateway>(&sim, "nat", &nat.id).await.unwrap();
     let err = delete::<Subnet>(&sim, "a", &a).await.unwrap_err();
-    assert_eq!(err.code, "DependencyViolation");
+    assert_eq!(err.code(), "DependencyViolation");
     assert!(
         err.message.contains("VPC endpoint network interfaces"),
         "{err}"
@@ -106,7 +106,7 @@ async fn endpoints_follow_aws_rules() {
     let conflict = try_create(&sim, "ecs-dns2", &endpoint(ECS))
         .await
         .unwrap_err();
-    assert_eq!(conflict.code, "InvalidParameter");
+    assert_eq!(conflict.code(), "InvalidParameter");
     assert!(
         conflict.message.contains("conflicting DNS domain"),
         "{conflict}"
@@ -114,7 +114,7 @@ async fn endpoints_follow_aws_rules() {
     let err = update(&sim, "ecs", &r.id, &endpoint(ECS))
         .await
         .unwrap_err();
-    assert_eq!(err.code, "InvalidParameter");
+    assert_eq!(err.code(), "InvalidParameter");
 
     // Updates change subnets and groups in place.
     let b = create(

@@ -110,7 +110,7 @@ async fn calls_are_counted_by_aws_name() {
         urn: Urn::new("test", "aws:s3:Bucket", "b"),
         inputs: Value::Null,
     };
-    assert_eq!(code(sim.create(unknown).await), "UnsupportedResourceType");
+    assert_eq!(code(sim.create(unknown).await), "UnsupportedType");
     let bad = CreateRequest {
         urn: urn::<Vpc>("bad"),
         inputs: serde_json::json!({"cidr": 1}),

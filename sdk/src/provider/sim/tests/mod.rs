@@ -14,8 +14,14 @@ mod registration;
 mod services;
 
 use super::*;
-use crate::aws::ec2::{AclRule, Rule, Vpc};
+use crate::aws::autoscaling::AutoScalingGroup;
+use crate::aws::ec2::{
+    AclRule, ElasticIp, InternetGateway, LaunchTemplate, NatGateway, NetworkAcl, RouteTable, Rule,
+    SecurityGroup, Subnet, Vpc, VpcEndpoint,
+};
+use crate::aws::ecs::EcsCluster;
 use crate::aws::iam::ECS_INSTANCE_POLICY_ARN;
+use crate::aws::iam::{IamRole, InstanceProfile};
 use crate::resource::{
     AllocationId, ClusterName, InstanceProfileName, InternetGatewayId, LaunchTemplateId,
     NatGatewayId, SecurityGroupId, SubnetId, VpcId,
@@ -99,7 +105,7 @@ pub(super) async fn delete<R: Resource>(
 pub(super) fn code<T: fmt::Debug>(result: Result<T, ProviderError>) -> String {
     match result {
         Ok(v) => panic!("expected an error, got {v:?}"),
-        Err(e) => e.code,
+        Err(e) => e.code().to_string(),
     }
 }
 

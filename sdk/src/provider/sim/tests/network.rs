@@ -95,7 +95,7 @@ async fn a_vpc_with_subnets_cannot_be_deleted() {
     let sim = sim();
     let (vpc, subnet) = vpc_with_subnet(&sim).await;
     let err = delete::<Vpc>(&sim, "main", &vpc).await.unwrap_err();
-    assert_eq!(err.code, "DependencyViolation");
+    assert_eq!(err.code(), "DependencyViolation");
     assert!(err.message.contains(&subnet), "{}", err.message);
     delete::<Subnet>(&sim, "a", &subnet).await.unwrap();
     delete::<Vpc>(&sim, "main", &vpc).await.unwrap();
@@ -149,7 +149,7 @@ async fn routes_must_target_gateways_of_the_same_vpc() {
             .route_to_internet_gateway("0.0.0.0/0", InternetGatewayId::new(target))
     };
     let err = try_create(&sim, "rt", &rt(&foreign)).await.unwrap_err();
-    assert_eq!(err.code, "InvalidParameterValue");
+    assert_eq!(err.code(), "InvalidParameterValue");
     assert!(
         err.message.contains("belong to different networks"),
         "{}",

@@ -199,7 +199,7 @@ async fn a_cluster_with_registered_instances_cannot_be_deleted() {
     let err = delete::<EcsCluster>(&sim, "app", &stack.cluster)
         .await
         .unwrap_err();
-    assert_eq!(err.code, "ClusterContainsContainerInstancesException");
+    assert_eq!(err.code(), "ClusterContainsContainerInstancesException");
     // Deleting the group terminates and deregisters its instances.
     delete::<AutoScalingGroup>(&sim, "ecs-hosts", &stack.asg)
         .await

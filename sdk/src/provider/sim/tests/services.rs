@@ -206,7 +206,7 @@ async fn an_existing_cluster_of_another_stack_is_not_adopted() {
     let err = try_create(&sim, "other", &EcsCluster::new().name("app"))
         .await
         .unwrap_err();
-    assert_eq!(err.code, "ResourceInUseException");
+    assert_eq!(err.code(), "ResourceInUseException");
     // The raw API is idempotent, as in AWS.
     let raw = sim.api("CreateCluster", |c, _| {
         Ok(c.create_cluster("app", true, Tags::new()).tags.clone())
