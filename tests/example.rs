@@ -212,3 +212,24 @@ fn the_component_without_nat_gateways_fails_the_checks() {
         .fix
         .contains("add an Elastic IP and a public NAT gateway in subnet net-public-a"));
 }
+
+/// `keel::cli::run_with` works from inside a tokio runtime (a
+/// `#[tokio::main]` program): it used to panic with "Cannot start a runtime
+/// from within a runtime".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_runs_inside_a_tokio_runtime() {
+    let dir = state_dir();
+    let d = dir.path().to_str().unwrap().to_string();
+    let stack = build(&Options::default());
+    let mut out = Vec::new();
+    let code = keel::cli::run_with(&stack, ["prog", "up", "--yes", "--state-dir", &d], &mut out);
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("registered_container_instances"), "{text}");
+    let mut again = Vec::new();
+    assert_eq!(
+        keel::cli::run_with(&stack, ["prog", "preview", "--state-dir", &d], &mut again),
+        0
+    );
+    assert!(String::from_utf8(again).unwrap().contains("No changes."));
+}

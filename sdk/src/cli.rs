@@ -98,7 +98,9 @@ pub fn run(stack: Stack) -> ExitCode {
 }
 
 /// Like [`run`], with explicit arguments (the first is the program name) and
-/// output; returns 0 on success, 1 on failure, 2 on bad arguments.
+/// output; returns 0 on success, 1 on failure, 2 on bad arguments. Works from
+/// `main` and from inside a tokio runtime (the command then runs on a thread
+/// of its own).
 ///
 /// ```
 /// use keel::prelude::*;
@@ -124,6 +126,22 @@ where
             return code;
         }
     };
+    // Inside a running tokio runtime (a `#[tokio::main]` program, a test)
+    // a second runtime can't block this thread: the command runs on a
+    // thread of its own and this one waits for it.
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return std::thread::scope(|scope| {
+            scope
+                .spawn(|| run_parsed(stack, &args, out))
+                .join()
+                .unwrap_or(1)
+        });
+    }
+    run_parsed(stack, &args, out)
+}
+
+/// Runs parsed arguments on a runtime of its own.
+fn run_parsed(stack: &Stack, args: &Args, out: &mut (dyn Write + Send)) -> u8 {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -136,7 +154,7 @@ where
         }
     };
     let printer = Arc::new(Printer::new(args.json, out));
-    match runtime.block_on(execute(stack, &args, printer.clone())) {
+    match runtime.block_on(execute(stack, args, printer.clone())) {
         Ok(true) => 0,
         Ok(false) => 1,
         Err(e) => {

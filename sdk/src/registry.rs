@@ -30,6 +30,15 @@ macro_rules! resource_types {
 }
 pub(crate) use resource_types;
 
+/// The entry of a provider's dispatch table (built with
+/// [`resource_types!`]) for `token`.
+pub(crate) fn find<T: ?Sized>(
+    table: &[(&'static str, &'static T)],
+    token: &str,
+) -> Option<&'static T> {
+    table.iter().find(|(t, _)| *t == token).map(|(_, ops)| *ops)
+}
+
 /// Every registered type token, in registry order.
 ///
 /// ```

@@ -186,11 +186,7 @@ pub(crate) fn ops(urn: &Urn) -> Result<&'static dyn AwsOps, ProviderError> {
     }
     let table: &[(&str, &'static dyn AwsOps)] = crate::registry::resource_types!(table);
     let token = urn.type_token();
-    table
-        .iter()
-        .find(|(t, _)| *t == token)
-        .map(|(_, ops)| *ops)
-        .ok_or_else(|| {
-            ProviderError::unsupported(format!("the aws provider does not manage {token} yet"))
-        })
+    crate::registry::find(table, token).ok_or_else(|| {
+        ProviderError::unsupported(format!("the aws provider does not manage {token} yet"))
+    })
 }

@@ -462,15 +462,11 @@ fn ops(urn: &Urn) -> Result<&'static dyn SimOps, ProviderError> {
     }
     let table: &[(&str, &'static dyn SimOps)] = crate::registry::resource_types!(table);
     let token = urn.type_token();
-    table
-        .iter()
-        .find(|(t, _)| *t == token)
-        .map(|(_, ops)| *ops)
-        .ok_or_else(|| {
-            ProviderError::unsupported(format!(
-                "the simulator doesn't know resource type `{token}`"
-            ))
-        })
+    crate::registry::find(table, token).ok_or_else(|| {
+        ProviderError::unsupported(format!(
+            "the simulator doesn't know resource type `{token}`"
+        ))
+    })
 }
 
 #[async_trait]
