@@ -14,7 +14,7 @@
 use super::cloud::{dependency, fresh_id, invalid, Cloud, Kind};
 use super::latency::Op;
 use super::security::Direction;
-use super::{outputs, resolved, Outputs, SimProvider, Simulated};
+use super::{resolved, SimProvider, Simulated};
 use crate::analysis::cidr;
 use crate::aws::ec2::{AclAction, AclRule, NetworkAcl, NetworkAclOutputs, Protocol};
 use crate::provider::ProviderError;
@@ -510,14 +510,18 @@ impl SimProvider {
         self.sync_acl_associations(urn, id, props)
     }
 
-    fn network_acl_outputs(&self, id: &str) -> Result<Outputs, ProviderError> {
-        outputs(&self.peek(|c| c.network_acl(id).map(Cloud::network_acl_outputs))?)
+    fn network_acl_outputs(&self, id: &str) -> Result<NetworkAclOutputs, ProviderError> {
+        self.peek(|c| c.network_acl(id).map(Cloud::network_acl_outputs))
     }
 }
 
 #[async_trait]
 impl Simulated for NetworkAcl {
-    async fn create(sim: &SimProvider, urn: &Urn, props: Self) -> Result<Outputs, ProviderError> {
+    async fn create(
+        sim: &SimProvider,
+        urn: &Urn,
+        props: Self,
+    ) -> Result<Self::Outputs, ProviderError> {
         let vpc = resolved(urn, "vpc_id", &props.vpc_id)?.as_str();
         let id = sim.api("CreateNetworkAcl", |c, _| {
             c.create_network_acl(vpc, props.tags.clone())
@@ -531,7 +535,7 @@ impl Simulated for NetworkAcl {
         sim.network_acl_outputs(&id)
     }
 
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError> {
+    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
         let acls = |c: &Cloud| c.network_acls.get(id).map(Cloud::network_acl_outputs);
         sim.describe("DescribeNetworkAcls", acls).await
     }
@@ -541,7 +545,7 @@ impl Simulated for NetworkAcl {
         urn: &Urn,
         id: &str,
         props: Self,
-    ) -> Result<Outputs, ProviderError> {
+    ) -> Result<Self::Outputs, ProviderError> {
         sim.sync_network_acl(urn, id, &props)?;
         sim.retag(Kind::NetworkAcl, id, &props.tags)?;
         sim.pause(Op::Call).await;

@@ -11,7 +11,7 @@
 use super::cloud::{fresh_id, physical_name, random_hex, Clock, Cloud, Kind};
 use super::latency::Op;
 use super::launch_templates::LaunchSpec;
-use super::{outputs, resolved, Outputs, Poll, SimProvider, Simulated};
+use super::{resolved, Poll, SimProvider, Simulated};
 use crate::aws::autoscaling::{AutoScalingGroup, AutoScalingGroupOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{Arn, AutoScalingGroupName, ClusterName, InstanceId, SubnetId, Tags, Urn};
@@ -480,16 +480,20 @@ fn group_spec(
 
 impl SimProvider {
     /// Waits until no instance of group `name` is booting; returns its outputs.
-    async fn group_in_service(&self, name: &str) -> Result<Outputs, ProviderError> {
+    async fn group_in_service(&self, name: &str) -> Result<AutoScalingGroupOutputs, ProviderError> {
         self.wait_for("DescribeAutoScalingGroups", |c, _| c.group_in_service(name))
             .await?;
-        outputs(&self.peek(|c| c.group(name).map(|g| c.group_outputs(g)))?)
+        self.peek(|c| c.group(name).map(|g| c.group_outputs(g)))
     }
 }
 
 #[async_trait]
 impl Simulated for AutoScalingGroup {
-    async fn create(sim: &SimProvider, urn: &Urn, props: Self) -> Result<Outputs, ProviderError> {
+    async fn create(
+        sim: &SimProvider,
+        urn: &Urn,
+        props: Self,
+    ) -> Result<Self::Outputs, ProviderError> {
         let name = physical_name(props.name.as_deref(), urn.name());
         let uuid = format!(
             "{}-{}-{}-{}-{}",
@@ -513,7 +517,7 @@ impl Simulated for AutoScalingGroup {
         sim.group_in_service(&name).await
     }
 
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError> {
+    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
         let groups = |c: &Cloud| c.groups.get(id).map(|g| c.group_outputs(g));
         sim.describe("DescribeAutoScalingGroups", groups).await
     }
@@ -523,7 +527,7 @@ impl Simulated for AutoScalingGroup {
         urn: &Urn,
         id: &str,
         props: Self,
-    ) -> Result<Outputs, ProviderError> {
+    ) -> Result<Self::Outputs, ProviderError> {
         let group = group_spec(urn, id, String::new(), &props)?;
         sim.api("UpdateAutoScalingGroup", |c, clock| {
             c.update_auto_scaling_group(group, clock)

@@ -16,7 +16,7 @@
 use super::cloud::{Cloud, Kind};
 use super::compute::{InstanceRec, InstanceState};
 use super::latency::Op;
-use super::{outputs, Outputs, SimProvider, Simulated};
+use super::{SimProvider, Simulated};
 use crate::analysis::cluster_in_user_data;
 use crate::analysis::network::Model;
 use crate::analysis::reach::{reach_service, Blocked, Code, Source};
@@ -274,7 +274,11 @@ fn cluster_arn(cloud: &Cloud, name: &str) -> Arn {
 
 #[async_trait]
 impl Simulated for EcsCluster {
-    async fn create(sim: &SimProvider, urn: &Urn, props: Self) -> Result<Outputs, ProviderError> {
+    async fn create(
+        sim: &SimProvider,
+        urn: &Urn,
+        props: Self,
+    ) -> Result<Self::Outputs, ProviderError> {
         let name = super::cloud::physical_name(props.name.as_deref(), urn.name());
         // CreateCluster would hand back an existing ACTIVE cluster; refuse to
         // adopt one this resource didn't create.
@@ -298,10 +302,10 @@ impl Simulated for EcsCluster {
             Ok(())
         })?;
         sim.pause(Op::EcsCluster).await;
-        outputs(&sim.peek(|c| c.cluster(&name).map(|k| c.cluster_outputs(k)))?)
+        sim.peek(|c| c.cluster(&name).map(|k| c.cluster_outputs(k)))
     }
 
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError> {
+    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
         let clusters = |c: &Cloud| c.cluster(id).ok().map(|k| c.cluster_outputs(k));
         sim.describe("DescribeClusters", clusters).await
     }
@@ -311,7 +315,7 @@ impl Simulated for EcsCluster {
         _urn: &Urn,
         id: &str,
         props: Self,
-    ) -> Result<Outputs, ProviderError> {
+    ) -> Result<Self::Outputs, ProviderError> {
         let insights = sim.peek(|c| c.cluster(id).map(|k| k.container_insights))?;
         if insights != props.container_insights {
             sim.api("UpdateClusterSettings", |c, _| {
@@ -320,7 +324,7 @@ impl Simulated for EcsCluster {
         }
         sim.retag(Kind::Cluster, id, &props.tags)?;
         sim.pause(Op::Call).await;
-        outputs(&sim.peek(|c| c.cluster(id).map(|k| c.cluster_outputs(k)))?)
+        sim.peek(|c| c.cluster(id).map(|k| c.cluster_outputs(k)))
     }
 
     async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {

@@ -17,7 +17,7 @@
 use super::cloud::{fresh_id, Clock, Cloud, Kind};
 use super::latency::Op;
 use super::network::listing;
-use super::{outputs, resolved, Outputs, Poll, SimProvider, Simulated};
+use super::{resolved, Poll, SimProvider, Simulated};
 use crate::aws::ec2::{VpcEndpoint, VpcEndpointOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{Tags, Urn, VpcEndpointId};
@@ -448,11 +448,11 @@ fn endpoint_spec(urn: &Urn, props: &VpcEndpoint) -> Result<EndpointSpec, Provide
 
 impl SimProvider {
     /// Polls DescribeVpcEndpoints until endpoint `id` is available; its outputs.
-    async fn endpoint_available(&self, id: &str) -> Result<Outputs, ProviderError> {
+    async fn endpoint_available(&self, id: &str) -> Result<VpcEndpointOutputs, ProviderError> {
         self.wait_for("DescribeVpcEndpoints", |c, _| {
             let e = c.vpc_endpoint(id)?;
             match e.state {
-                EndpointState::Available => Ok(Poll::Ready(outputs(&Cloud::endpoint_outputs(e)))),
+                EndpointState::Available => Ok(Poll::Ready(Cloud::endpoint_outputs(e))),
                 EndpointState::Pending => Ok(Poll::At(e.until_ms)),
                 other => Err(ProviderError::new(
                     "VpcEndpointFailed",
@@ -463,13 +463,17 @@ impl SimProvider {
                 )),
             }
         })
-        .await?
+        .await
     }
 }
 
 #[async_trait]
 impl Simulated for VpcEndpoint {
-    async fn create(sim: &SimProvider, urn: &Urn, props: Self) -> Result<Outputs, ProviderError> {
+    async fn create(
+        sim: &SimProvider,
+        urn: &Urn,
+        props: Self,
+    ) -> Result<Self::Outputs, ProviderError> {
         let spec = endpoint_spec(urn, &props)?;
         let id = sim.api("CreateVpcEndpoint", |c, clock| {
             c.create_vpc_endpoint(spec, props.tags.clone(), clock)
@@ -477,7 +481,7 @@ impl Simulated for VpcEndpoint {
         sim.endpoint_available(&id).await
     }
 
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError> {
+    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
         let endpoints = |c: &Cloud| c.vpc_endpoint(id).ok().map(Cloud::endpoint_outputs);
         sim.describe("DescribeVpcEndpoints", endpoints).await
     }
@@ -487,7 +491,7 @@ impl Simulated for VpcEndpoint {
         urn: &Urn,
         id: &str,
         props: Self,
-    ) -> Result<Outputs, ProviderError> {
+    ) -> Result<Self::Outputs, ProviderError> {
         let want = endpoint_spec(urn, &props)?;
         let have = sim.peek(|c| c.vpc_endpoint(id).cloned())?;
         let have_subnets: Vec<&String> = have.subnet_ids().collect();

@@ -8,7 +8,7 @@
 
 use super::cloud::{dependency, fresh_id, Clock, Cloud, Kind};
 use super::latency::Op;
-use super::{outputs, resolved, Outputs, Poll, SimProvider, Simulated};
+use super::{resolved, Poll, SimProvider, Simulated};
 use crate::aws::ec2::{
     Connectivity, ElasticIp, ElasticIpOutputs, InternetGateway, InternetGatewayOutputs, NatGateway,
     NatGatewayOutputs,
@@ -303,8 +303,8 @@ fn address_outputs(a: &AddressRec) -> ElasticIpOutputs {
 }
 
 impl SimProvider {
-    fn igw_outputs(&self, id: &str) -> Result<Outputs, ProviderError> {
-        outputs(&self.peek(|c| c.internet_gateway(id).map(|g| c.igw_outputs(g)))?)
+    fn igw_outputs(&self, id: &str) -> Result<InternetGatewayOutputs, ProviderError> {
+        self.peek(|c| c.internet_gateway(id).map(|g| c.igw_outputs(g)))
     }
 
     /// Detaches gateway `id` from whatever VPC it is attached to.
@@ -321,7 +321,11 @@ impl SimProvider {
 
 #[async_trait]
 impl Simulated for InternetGateway {
-    async fn create(sim: &SimProvider, urn: &Urn, props: Self) -> Result<Outputs, ProviderError> {
+    async fn create(
+        sim: &SimProvider,
+        urn: &Urn,
+        props: Self,
+    ) -> Result<Self::Outputs, ProviderError> {
         let vpc = props
             .vpc_id
             .as_ref()
@@ -345,7 +349,7 @@ impl Simulated for InternetGateway {
         sim.igw_outputs(&id)
     }
 
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError> {
+    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
         let igws = |c: &Cloud| c.internet_gateways.get(id).map(|g| c.igw_outputs(g));
         sim.describe("DescribeInternetGateways", igws).await
     }
@@ -355,7 +359,7 @@ impl Simulated for InternetGateway {
         urn: &Urn,
         id: &str,
         props: Self,
-    ) -> Result<Outputs, ProviderError> {
+    ) -> Result<Self::Outputs, ProviderError> {
         let want = props
             .vpc_id
             .as_ref()
@@ -394,7 +398,11 @@ impl Simulated for InternetGateway {
 
 #[async_trait]
 impl Simulated for ElasticIp {
-    async fn create(sim: &SimProvider, _urn: &Urn, props: Self) -> Result<Outputs, ProviderError> {
+    async fn create(
+        sim: &SimProvider,
+        _urn: &Urn,
+        props: Self,
+    ) -> Result<Self::Outputs, ProviderError> {
         let id = sim.api("AllocateAddress", |c, _| {
             Ok(c.allocate_address(props.tags.clone()))
         })?;
@@ -404,7 +412,7 @@ impl Simulated for ElasticIp {
             .ok_or_else(|| Kind::Address.not_found(&id))
     }
 
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError> {
+    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
         sim.describe("DescribeAddresses", |c| {
             c.addresses.get(id).map(address_outputs)
         })
@@ -416,10 +424,10 @@ impl Simulated for ElasticIp {
         _urn: &Urn,
         id: &str,
         props: Self,
-    ) -> Result<Outputs, ProviderError> {
+    ) -> Result<Self::Outputs, ProviderError> {
         sim.retag(Kind::Address, id, &props.tags)?;
         let found = sim.peek(|c| c.addresses.get(id).map(address_outputs));
-        outputs(&found.ok_or_else(|| Kind::Address.not_found(id))?)
+        found.ok_or_else(|| Kind::Address.not_found(id))
     }
 
     async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
@@ -434,7 +442,11 @@ impl Simulated for ElasticIp {
 
 #[async_trait]
 impl Simulated for NatGateway {
-    async fn create(sim: &SimProvider, urn: &Urn, props: Self) -> Result<Outputs, ProviderError> {
+    async fn create(
+        sim: &SimProvider,
+        urn: &Urn,
+        props: Self,
+    ) -> Result<Self::Outputs, ProviderError> {
         let subnet = resolved(urn, "subnet_id", &props.subnet_id)?.as_str();
         let alloc = props
             .allocation_id
@@ -449,7 +461,7 @@ impl Simulated for NatGateway {
         sim.wait_for("DescribeNatGateways", |c, _| {
             let nat = c.nat_gateway(&id)?;
             match nat.state {
-                NatState::Available => Ok(Poll::Ready(outputs(&c.nat_outputs(nat)))),
+                NatState::Available => Ok(Poll::Ready(c.nat_outputs(nat))),
                 NatState::Pending => Ok(Poll::At(nat.until_ms)),
                 other => Err(ProviderError::new(
                     "NatGatewayFailed",
@@ -460,10 +472,10 @@ impl Simulated for NatGateway {
                 )),
             }
         })
-        .await?
+        .await
     }
 
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError> {
+    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
         let nats = |c: &Cloud| c.nat_gateway(id).ok().map(|n| c.nat_outputs(n));
         sim.describe("DescribeNatGateways", nats).await
     }
@@ -473,9 +485,9 @@ impl Simulated for NatGateway {
         _urn: &Urn,
         id: &str,
         props: Self,
-    ) -> Result<Outputs, ProviderError> {
+    ) -> Result<Self::Outputs, ProviderError> {
         sim.retag(Kind::NatGateway, id, &props.tags)?;
-        outputs(&sim.peek(|c| c.nat_gateway(id).map(|n| c.nat_outputs(n)))?)
+        sim.peek(|c| c.nat_gateway(id).map(|n| c.nat_outputs(n)))
     }
 
     async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {

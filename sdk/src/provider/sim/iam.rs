@@ -7,7 +7,7 @@
 
 use super::cloud::{iam_arn, physical_name, Cloud, Kind};
 use super::latency::Op;
-use super::{outputs, resolved, Outputs, SimProvider, Simulated};
+use super::{resolved, SimProvider, Simulated};
 use crate::aws::iam::{IamRole, IamRoleOutputs, InstanceProfile, InstanceProfileOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{InstanceProfileName, RoleName, Tags, Urn};
@@ -262,17 +262,21 @@ impl SimProvider {
 
 #[async_trait]
 impl Simulated for IamRole {
-    async fn create(sim: &SimProvider, urn: &Urn, props: Self) -> Result<Outputs, ProviderError> {
+    async fn create(
+        sim: &SimProvider,
+        urn: &Urn,
+        props: Self,
+    ) -> Result<Self::Outputs, ProviderError> {
         let name = physical_name(props.name.as_deref(), urn.name());
         sim.api("CreateRole", |c, _| {
             c.create_role(&name, &props.assume_role_policy, props.tags.clone())
         })?;
         sim.sync_role(&name, &props)?;
         sim.pause(Op::Call).await;
-        outputs(&sim.peek(|c| c.role(&name).map(role_outputs))?)
+        sim.peek(|c| c.role(&name).map(role_outputs))
     }
 
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError> {
+    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
         sim.describe("GetRole", |c| c.roles.get(id).map(role_outputs))
             .await
     }
@@ -282,11 +286,11 @@ impl Simulated for IamRole {
         _urn: &Urn,
         id: &str,
         props: Self,
-    ) -> Result<Outputs, ProviderError> {
+    ) -> Result<Self::Outputs, ProviderError> {
         sim.sync_role(id, &props)?;
         sim.retag(Kind::Role, id, &props.tags)?;
         sim.pause(Op::Call).await;
-        outputs(&sim.peek(|c| c.role(id).map(role_outputs))?)
+        sim.peek(|c| c.role(id).map(role_outputs))
     }
 
     async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
@@ -307,7 +311,11 @@ impl Simulated for IamRole {
 
 #[async_trait]
 impl Simulated for InstanceProfile {
-    async fn create(sim: &SimProvider, urn: &Urn, props: Self) -> Result<Outputs, ProviderError> {
+    async fn create(
+        sim: &SimProvider,
+        urn: &Urn,
+        props: Self,
+    ) -> Result<Self::Outputs, ProviderError> {
         let role = resolved(urn, "role", &props.role)?.as_str();
         let name = physical_name(props.name.as_deref(), urn.name());
         sim.api("CreateInstanceProfile", |c, _| {
@@ -322,10 +330,10 @@ impl Simulated for InstanceProfile {
         }
         // IAM is eventually consistent: EC2 can't use the profile yet.
         sim.pause(Op::IamPropagation).await;
-        outputs(&sim.peek(|c| c.instance_profile(&name).map(profile_outputs))?)
+        sim.peek(|c| c.instance_profile(&name).map(profile_outputs))
     }
 
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError> {
+    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
         let profiles = |c: &Cloud| c.instance_profiles.get(id).map(profile_outputs);
         sim.describe("GetInstanceProfile", profiles).await
     }
@@ -335,7 +343,7 @@ impl Simulated for InstanceProfile {
         urn: &Urn,
         id: &str,
         props: Self,
-    ) -> Result<Outputs, ProviderError> {
+    ) -> Result<Self::Outputs, ProviderError> {
         let role = resolved(urn, "role", &props.role)?.as_str();
         let changed = sim.peek(|c| c.instance_profile(id).map(|p| p.roles != [role]))?;
         if changed {
@@ -348,7 +356,7 @@ impl Simulated for InstanceProfile {
             Op::Call
         })
         .await;
-        outputs(&sim.peek(|c| c.instance_profile(id).map(profile_outputs))?)
+        sim.peek(|c| c.instance_profile(id).map(profile_outputs))
     }
 
     async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {

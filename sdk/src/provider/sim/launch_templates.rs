@@ -5,7 +5,7 @@
 
 use super::cloud::{fresh_id, invalid, physical_name, Cloud, Kind};
 use super::latency::Op;
-use super::{outputs, resolved, Outputs, SimProvider, Simulated};
+use super::{resolved, SimProvider, Simulated};
 use crate::aws::ec2::{LaunchTemplate, LaunchTemplateOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{LaunchTemplateId, Tags, Urn};
@@ -151,17 +151,21 @@ fn template_outputs(t: &LaunchTemplateRec) -> LaunchTemplateOutputs {
 
 #[async_trait]
 impl Simulated for LaunchTemplate {
-    async fn create(sim: &SimProvider, urn: &Urn, props: Self) -> Result<Outputs, ProviderError> {
+    async fn create(
+        sim: &SimProvider,
+        urn: &Urn,
+        props: Self,
+    ) -> Result<Self::Outputs, ProviderError> {
         let spec = launch_spec(urn, &props)?;
         let name = physical_name(props.name.as_deref(), urn.name());
         let id = sim.api("CreateLaunchTemplate", |c, _| {
             c.create_launch_template(&name, spec, props.tags.clone())
         })?;
         sim.pause(Op::Call).await;
-        outputs(&sim.peek(|c| c.launch_template(&id).map(template_outputs))?)
+        sim.peek(|c| c.launch_template(&id).map(template_outputs))
     }
 
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError> {
+    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
         let templates = |c: &Cloud| c.launch_templates.get(id).map(template_outputs);
         sim.describe("DescribeLaunchTemplates", templates).await
     }
@@ -171,7 +175,7 @@ impl Simulated for LaunchTemplate {
         urn: &Urn,
         id: &str,
         props: Self,
-    ) -> Result<Outputs, ProviderError> {
+    ) -> Result<Self::Outputs, ProviderError> {
         let spec = launch_spec(urn, &props)?;
         let latest = sim.peek(|c| {
             c.launch_template(id)
@@ -184,7 +188,7 @@ impl Simulated for LaunchTemplate {
         }
         sim.retag(Kind::LaunchTemplate, id, &props.tags)?;
         sim.pause(Op::Call).await;
-        outputs(&sim.peek(|c| c.launch_template(id).map(template_outputs))?)
+        sim.peek(|c| c.launch_template(id).map(template_outputs))
     }
 
     async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {

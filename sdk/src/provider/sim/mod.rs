@@ -44,7 +44,9 @@ pub use store::SimStoreError;
 use super::*;
 use crate::analysis::network::Model;
 use crate::analysis::reach::Blocked;
-use crate::resource::{contains_unknown, Input, InstanceId, Resource, Tags};
+use crate::resource::{
+    contains_unknown, CloudId, Input, InstanceId, Resource, ResourceOutputs, Tags,
+};
 use cloud::{Clock, Cloud, Kind, DEFAULT_REGION};
 use latency::Op;
 use std::collections::BTreeMap;
@@ -278,14 +280,14 @@ impl SimProvider {
     }
 
     /// A read-only call returning a resource's outputs, or `None` if it's gone.
-    async fn describe<T: Serialize>(
+    async fn describe<T>(
         &self,
         api: &str,
         f: impl FnOnce(&Cloud) -> Option<T>,
-    ) -> Result<Option<Outputs>, ProviderError> {
+    ) -> Result<Option<T>, ProviderError> {
         let found = self.api(api, |c, _| Ok(f(c)))?;
         self.pause(Op::Read).await;
-        found.map(|o| outputs(&o)).transpose()
+        Ok(found)
     }
 
     /// Sleeps as long as `op` takes at this handle's latency.
@@ -387,16 +389,20 @@ fn parse_inputs<R: Resource>(urn: &Urn, inputs: Value) -> Result<R, ProviderErro
 #[async_trait]
 trait Simulated: Resource + Sized {
     /// Creates the resource; returns its outputs.
-    async fn create(sim: &SimProvider, urn: &Urn, props: Self) -> Result<Outputs, ProviderError>;
+    async fn create(
+        sim: &SimProvider,
+        urn: &Urn,
+        props: Self,
+    ) -> Result<Self::Outputs, ProviderError>;
     /// Current outputs, or `None` if it no longer exists.
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError>;
+    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError>;
     /// Makes the live resource match `props` in place.
     async fn update(
         sim: &SimProvider,
         urn: &Urn,
         id: &str,
         props: Self,
-    ) -> Result<Outputs, ProviderError>;
+    ) -> Result<Self::Outputs, ProviderError>;
     /// Deletes the resource; one already gone is fine.
     async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError>;
 }
@@ -410,7 +416,7 @@ trait SimOps: Send + Sync {
         sim: &SimProvider,
         urn: &Urn,
         inputs: Value,
-    ) -> Result<Outputs, ProviderError>;
+    ) -> Result<CreateResponse, ProviderError>;
     async fn read(&self, sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError>;
     async fn update(
         &self,
@@ -432,11 +438,15 @@ impl<R: Simulated> SimOps for Ops<R> {
         sim: &SimProvider,
         urn: &Urn,
         inputs: Value,
-    ) -> Result<Outputs, ProviderError> {
-        R::create(sim, urn, parse_inputs::<R>(urn, inputs)?).await
+    ) -> Result<CreateResponse, ProviderError> {
+        let made = R::create(sim, urn, parse_inputs::<R>(urn, inputs)?).await?;
+        Ok(CreateResponse {
+            id: CloudId::as_str(made.id()).to_string(),
+            outputs: outputs(&made)?,
+        })
     }
     async fn read(&self, sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError> {
-        R::read(sim, id).await
+        R::read(sim, id).await?.map(|o| outputs(&o)).transpose()
     }
     async fn update(
         &self,
@@ -445,7 +455,7 @@ impl<R: Simulated> SimOps for Ops<R> {
         id: &str,
         inputs: Value,
     ) -> Result<Outputs, ProviderError> {
-        R::update(sim, urn, id, parse_inputs::<R>(urn, inputs)?).await
+        outputs(&R::update(sim, urn, id, parse_inputs::<R>(urn, inputs)?).await?)
     }
     async fn delete(&self, sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
         R::delete(sim, id).await
@@ -480,14 +490,7 @@ impl Provider for SimProvider {
     }
 
     async fn create(&self, r: CreateRequest) -> Result<CreateResponse, ProviderError> {
-        let urn = r.urn;
-        let outputs = ops(&urn)?.create(self, &urn, r.inputs).await?;
-        let id = outputs
-            .get("id")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ProviderError::internal(format!("{urn}: no id output")))?
-            .to_string();
-        Ok(CreateResponse { id, outputs })
+        ops(&r.urn)?.create(self, &r.urn, r.inputs).await
     }
 
     async fn read(&self, r: ReadRequest) -> Result<Option<ReadResponse>, ProviderError> {

@@ -8,7 +8,7 @@
 
 use super::cloud::{dependency, fresh_id, invalid, Cloud, Kind};
 use super::latency::Op;
-use super::{outputs, resolved, Outputs, SimProvider, Simulated};
+use super::{resolved, SimProvider, Simulated};
 use crate::analysis::cidr::{self, MAX_PREFIX, MIN_PREFIX};
 use crate::aws::ec2::{Subnet, SubnetOutputs, Vpc, VpcOutputs};
 use crate::provider::ProviderError;
@@ -360,16 +360,20 @@ impl SimProvider {
 
 #[async_trait]
 impl Simulated for Vpc {
-    async fn create(sim: &SimProvider, _urn: &Urn, props: Self) -> Result<Outputs, ProviderError> {
+    async fn create(
+        sim: &SimProvider,
+        _urn: &Urn,
+        props: Self,
+    ) -> Result<Self::Outputs, ProviderError> {
         let id = sim.api("CreateVpc", |c, _| {
             c.create_vpc(&props.cidr_block, props.tags.clone())
         })?;
         sim.set_vpc_attributes(&id, &props)?;
         sim.pause(Op::Call).await;
-        outputs(&sim.peek(|c| c.vpc(&id).map(|v| c.vpc_outputs(v)))?)
+        sim.peek(|c| c.vpc(&id).map(|v| c.vpc_outputs(v)))
     }
 
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError> {
+    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
         sim.describe("DescribeVpcs", |c| c.vpcs.get(id).map(|v| c.vpc_outputs(v)))
             .await
     }
@@ -379,11 +383,11 @@ impl Simulated for Vpc {
         _urn: &Urn,
         id: &str,
         props: Self,
-    ) -> Result<Outputs, ProviderError> {
+    ) -> Result<Self::Outputs, ProviderError> {
         sim.set_vpc_attributes(id, &props)?;
         sim.retag(Kind::Vpc, id, &props.tags)?;
         sim.pause(Op::Call).await;
-        outputs(&sim.peek(|c| c.vpc(id).map(|v| c.vpc_outputs(v)))?)
+        sim.peek(|c| c.vpc(id).map(|v| c.vpc_outputs(v)))
     }
 
     async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
@@ -398,7 +402,11 @@ impl Simulated for Vpc {
 
 #[async_trait]
 impl Simulated for Subnet {
-    async fn create(sim: &SimProvider, urn: &Urn, props: Self) -> Result<Outputs, ProviderError> {
+    async fn create(
+        sim: &SimProvider,
+        urn: &Urn,
+        props: Self,
+    ) -> Result<Self::Outputs, ProviderError> {
         let vpc_id = resolved(urn, "vpc_id", &props.vpc_id)?.as_str();
         let id = sim.api("CreateSubnet", |c, _| {
             c.create_subnet(
@@ -414,10 +422,10 @@ impl Simulated for Subnet {
             })?;
         }
         sim.pause(Op::Call).await;
-        outputs(&sim.peek(|c| c.subnet(&id).map(|s| c.subnet_outputs(s)))?)
+        sim.peek(|c| c.subnet(&id).map(|s| c.subnet_outputs(s)))
     }
 
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError> {
+    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
         sim.describe("DescribeSubnets", |c| {
             c.subnets.get(id).map(|s| c.subnet_outputs(s))
         })
@@ -429,7 +437,7 @@ impl Simulated for Subnet {
         _urn: &Urn,
         id: &str,
         props: Self,
-    ) -> Result<Outputs, ProviderError> {
+    ) -> Result<Self::Outputs, ProviderError> {
         let current = sim.peek(|c| c.subnet(id).map(|s| s.map_public_ip_on_launch))?;
         if current != props.map_public_ip_on_launch {
             sim.api("ModifySubnetAttribute", |c, _| {
@@ -438,7 +446,7 @@ impl Simulated for Subnet {
         }
         sim.retag(Kind::Subnet, id, &props.tags)?;
         sim.pause(Op::Call).await;
-        outputs(&sim.peek(|c| c.subnet(id).map(|s| c.subnet_outputs(s)))?)
+        sim.peek(|c| c.subnet(id).map(|s| c.subnet_outputs(s)))
     }
 
     async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {

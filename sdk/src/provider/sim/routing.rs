@@ -7,7 +7,7 @@
 
 use super::cloud::{dependency, fresh_id, invalid, Cloud, Kind};
 use super::latency::Op;
-use super::{outputs, resolved, Outputs, SimProvider, Simulated};
+use super::{resolved, SimProvider, Simulated};
 use crate::analysis::cidr;
 use crate::aws::ec2::{RouteTable, RouteTableOutputs, RouteTarget};
 use crate::provider::ProviderError;
@@ -399,14 +399,18 @@ impl SimProvider {
         self.api("DeleteRouteTable", |c, _| c.delete_route_table(id))
     }
 
-    fn route_table_outputs(&self, id: &str) -> Result<Outputs, ProviderError> {
-        outputs(&self.peek(|c| c.route_table(id).map(|t| c.route_table_outputs(t)))?)
+    fn route_table_outputs(&self, id: &str) -> Result<RouteTableOutputs, ProviderError> {
+        self.peek(|c| c.route_table(id).map(|t| c.route_table_outputs(t)))
     }
 }
 
 #[async_trait]
 impl Simulated for RouteTable {
-    async fn create(sim: &SimProvider, urn: &Urn, props: Self) -> Result<Outputs, ProviderError> {
+    async fn create(
+        sim: &SimProvider,
+        urn: &Urn,
+        props: Self,
+    ) -> Result<Self::Outputs, ProviderError> {
         let vpc = resolved(urn, "vpc_id", &props.vpc_id)?.as_str();
         let id = sim.api("CreateRouteTable", |c, _| {
             c.create_route_table(vpc, props.tags.clone())
@@ -420,7 +424,7 @@ impl Simulated for RouteTable {
         sim.route_table_outputs(&id)
     }
 
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError> {
+    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
         let tables = |c: &Cloud| c.route_tables.get(id).map(|t| c.route_table_outputs(t));
         sim.describe("DescribeRouteTables", tables).await
     }
@@ -430,7 +434,7 @@ impl Simulated for RouteTable {
         urn: &Urn,
         id: &str,
         props: Self,
-    ) -> Result<Outputs, ProviderError> {
+    ) -> Result<Self::Outputs, ProviderError> {
         sim.sync_route_table(urn, id, &props)?;
         sim.retag(Kind::RouteTable, id, &props.tags)?;
         sim.pause(Op::Call).await;

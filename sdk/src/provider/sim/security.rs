@@ -10,7 +10,7 @@
 use super::cloud::{dependency, fresh_id, invalid, physical_name, Cloud, Kind};
 use super::latency::Op;
 use super::network::listing;
-use super::{outputs, resolved, Outputs, SimProvider, Simulated};
+use super::{resolved, SimProvider, Simulated};
 use crate::analysis::cidr;
 use crate::aws::ec2::{Peer, Protocol, Rule, SecurityGroup, SecurityGroupOutputs};
 use crate::provider::ProviderError;
@@ -338,14 +338,18 @@ impl SimProvider {
         Ok(())
     }
 
-    fn security_group_outputs(&self, id: &str) -> Result<Outputs, ProviderError> {
-        outputs(&self.peek(|c| c.security_group(id).map(|g| c.security_group_outputs(g)))?)
+    fn security_group_outputs(&self, id: &str) -> Result<SecurityGroupOutputs, ProviderError> {
+        self.peek(|c| c.security_group(id).map(|g| c.security_group_outputs(g)))
     }
 }
 
 #[async_trait]
 impl Simulated for SecurityGroup {
-    async fn create(sim: &SimProvider, urn: &Urn, props: Self) -> Result<Outputs, ProviderError> {
+    async fn create(
+        sim: &SimProvider,
+        urn: &Urn,
+        props: Self,
+    ) -> Result<Self::Outputs, ProviderError> {
         let vpc = resolved(urn, "vpc_id", &props.vpc_id)?.as_str();
         let name = physical_name(props.name.as_deref(), urn.name());
         let id = sim.api("CreateSecurityGroup", |c, _| {
@@ -360,7 +364,7 @@ impl Simulated for SecurityGroup {
         sim.security_group_outputs(&id)
     }
 
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError> {
+    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
         let groups = |c: &Cloud| {
             c.security_groups
                 .get(id)
@@ -374,7 +378,7 @@ impl Simulated for SecurityGroup {
         urn: &Urn,
         id: &str,
         props: Self,
-    ) -> Result<Outputs, ProviderError> {
+    ) -> Result<Self::Outputs, ProviderError> {
         sim.sync_rules(urn, id, &props)?;
         sim.retag(Kind::SecurityGroup, id, &props.tags)?;
         sim.pause(Op::Call).await;
