@@ -17,7 +17,12 @@
 //! assert!(stack.validate().is_ok());
 //! ```
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    rust_2018_idioms
+)]
 
 // The derive macros name this crate `::keel`, inside it as outside.
 extern crate self as keel;

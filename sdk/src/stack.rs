@@ -68,7 +68,7 @@ pub(crate) struct Declared {
 
 impl Declared {
     /// The declaration as type `R`, if it is one.
-    pub fn downcast<R: Resource>(&self) -> Option<&R> {
+    pub(crate) fn downcast<R: Resource>(&self) -> Option<&R> {
         self.resource.as_any().downcast_ref::<R>()
     }
 }

@@ -252,7 +252,7 @@ fn check_acl(
 
 fn check_egress(
     model: &Model,
-    src: &Source,
+    src: &Source<'_>,
     dest: Ipv4Net,
     dest_groups: &[Key],
     hops: &[String],
@@ -290,7 +290,11 @@ fn check_egress(
 
 /// Decides whether `src` reaches `service` (`ecs`, `ecs-agent`,
 /// `ecs-telemetry`…) over HTTPS. On success, the path hop by hop.
-pub fn reach_service(model: &Model, src: &Source, service: &str) -> Result<Vec<String>, Blocked> {
+pub fn reach_service(
+    model: &Model,
+    src: &Source<'_>,
+    service: &str,
+) -> Result<Vec<String>, Blocked> {
     let mut hops = Vec::new();
     let Some(subnet) = model.subnets.get(src.subnet) else {
         return Err(blocked(

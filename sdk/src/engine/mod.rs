@@ -109,6 +109,16 @@ pub struct Deployment<'a> {
     events: Arc<dyn EventSink + 'a>,
 }
 
+impl std::fmt::Debug for Deployment<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deployment")
+            .field("stack", &self.stack.name())
+            .field("provider", &self.provider.name())
+            .field("serial", &self.snapshot.serial)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<'a> Deployment<'a> {
     /// Validates `stack` and loads its state. Fails, before any provider
     /// call and without touching state, if either is invalid.

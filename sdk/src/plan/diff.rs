@@ -12,7 +12,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// What plans show instead of a sensitive value.
-pub const SENSITIVE: &str = "[sensitive]";
+pub(super) const SENSITIVE: &str = "[sensitive]";
 
 /// One changed property.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -54,6 +54,15 @@ pub struct TestProvider {
     max: Arc<AtomicUsize>,
 }
 
+impl std::fmt::Debug for TestProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestProvider")
+            .field("inner", &self.inner.name())
+            .field("delay", &self.delay)
+            .finish_non_exhaustive()
+    }
+}
+
 impl TestProvider {
     /// Wraps `inner`.
     pub fn new(inner: impl Provider + 'static) -> Self {

@@ -86,6 +86,14 @@ pub struct AwsProvider {
     calls: Arc<CallCounter>,
 }
 
+impl std::fmt::Debug for AwsProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsProvider")
+            .field("region", &self.clients.region)
+            .finish_non_exhaustive()
+    }
+}
+
 impl AwsProvider {
     /// Loads configuration from the environment: credentials chain, region
     /// (`AWS_REGION`, profile…), `AWS_ENDPOINT_URL`; five attempts with

@@ -139,7 +139,7 @@ fn no_entry(id: &str, number: u16) -> ProviderError {
 
 impl Cloud {
     /// The network ACL `id`.
-    pub fn network_acl(&self, id: &str) -> Result<&AclRec, ProviderError> {
+    pub(super) fn network_acl(&self, id: &str) -> Result<&AclRec, ProviderError> {
         self.network_acls
             .get(id)
             .ok_or_else(|| Kind::NetworkAcl.not_found(id))
@@ -152,13 +152,16 @@ impl Cloud {
     }
 
     /// The default ACL of VPC `vpc_id`.
-    pub fn default_network_acl(&self, vpc_id: &str) -> Option<&AclRec> {
+    pub(super) fn default_network_acl(&self, vpc_id: &str) -> Option<&AclRec> {
         let mut acls = self.network_acls.values();
         acls.find(|a| a.default && a.vpc_id == vpc_id)
     }
 
     /// The ACL subnet `subnet_id` is associated with, and the association.
-    pub fn network_acl_association(&self, subnet_id: &str) -> Option<(&AclRec, &AclAssociation)> {
+    pub(super) fn network_acl_association(
+        &self,
+        subnet_id: &str,
+    ) -> Option<(&AclRec, &AclAssociation)> {
         self.network_acls.values().find_map(|a| {
             let found = a.associations.iter().find(|s| s.subnet_id == subnet_id);
             found.map(|s| (a, s))
@@ -177,7 +180,7 @@ impl Cloud {
 
     /// The default ACL of a new VPC (part of CreateVpc): rule 100 allows
     /// everything in and out.
-    pub fn add_default_network_acl(&mut self, vpc_id: &str) -> String {
+    pub(super) fn add_default_network_acl(&mut self, vpc_id: &str) -> String {
         let id = fresh_id("acl", &self.network_acls);
         let acl = AclRec {
             id: id.clone(),
@@ -193,7 +196,7 @@ impl Cloud {
     }
 
     /// Associates a new subnet with its VPC's default ACL (part of CreateSubnet).
-    pub fn associate_default_network_acl(&mut self, subnet_id: &str, vpc_id: &str) {
+    pub(super) fn associate_default_network_acl(&mut self, subnet_id: &str, vpc_id: &str) {
         let assoc = AclAssociation {
             id: self.fresh_acl_association_id(),
             subnet_id: subnet_id.to_string(),
@@ -209,7 +212,7 @@ impl Cloud {
 
     /// Gives VPCs and subnets of a cloud saved before the simulator knew
     /// network ACLs the default ACL and associations AWS would have made.
-    pub fn backfill_network_acls(&mut self) {
+    pub(super) fn backfill_network_acls(&mut self) {
         let vpcs: Vec<String> = self.vpcs.keys().cloned().collect();
         for vpc in vpcs {
             if self.default_network_acl(&vpc).is_none() {
@@ -228,14 +231,14 @@ impl Cloud {
     }
 
     /// Forgets subnet `subnet_id`'s association (part of DeleteSubnet).
-    pub fn drop_network_acl_association(&mut self, subnet_id: &str) {
+    pub(super) fn drop_network_acl_association(&mut self, subnet_id: &str) {
         for acl in self.network_acls.values_mut() {
             acl.associations.retain(|s| s.subnet_id != subnet_id);
         }
     }
 
     /// CreateNetworkAcl: only the implicit deny, both ways.
-    pub fn create_network_acl(
+    pub(super) fn create_network_acl(
         &mut self,
         vpc_id: &str,
         tags: Tags,
@@ -256,7 +259,7 @@ impl Cloud {
     }
 
     /// CreateNetworkAclEntry: rule numbers are unique per direction.
-    pub fn create_network_acl_entry(
+    pub(super) fn create_network_acl_entry(
         &mut self,
         id: &str,
         direction: Direction,
@@ -282,7 +285,7 @@ impl Cloud {
     }
 
     /// ReplaceNetworkAclEntry: the numbered entry must exist.
-    pub fn replace_network_acl_entry(
+    pub(super) fn replace_network_acl_entry(
         &mut self,
         id: &str,
         direction: Direction,
@@ -299,7 +302,7 @@ impl Cloud {
     }
 
     /// DeleteNetworkAclEntry.
-    pub fn delete_network_acl_entry(
+    pub(super) fn delete_network_acl_entry(
         &mut self,
         id: &str,
         direction: Direction,
@@ -316,7 +319,7 @@ impl Cloud {
 
     /// ReplaceNetworkAclAssociation: moves the association's subnet to ACL
     /// `acl_id` (of the subnet's VPC); returns the new association id.
-    pub fn replace_network_acl_association(
+    pub(super) fn replace_network_acl_association(
         &mut self,
         association_id: &str,
         acl_id: &str,
@@ -352,7 +355,7 @@ impl Cloud {
     }
 
     /// DeleteNetworkAcl: not the default ACL, not while subnets use it.
-    pub fn delete_network_acl(&mut self, id: &str) -> Result<(), ProviderError> {
+    pub(super) fn delete_network_acl(&mut self, id: &str) -> Result<(), ProviderError> {
         let acl = self.network_acl(id)?;
         if acl.default {
             return Err(invalid(format!("cannot delete default network ACL {id}")));

@@ -53,7 +53,7 @@ pub(super) struct Clock {
 
 impl Clock {
     /// When something of kind `op` started now completes.
-    pub fn after(&self, op: Op) -> u64 {
+    pub(super) fn after(&self, op: Op) -> u64 {
         self.now.saturating_add(self.latency.millis(op))
     }
 }
@@ -118,7 +118,7 @@ pub(super) enum Kind {
 
 impl Kind {
     /// The APIs that add and remove this kind's tags.
-    pub fn tag_apis(self) -> (&'static str, &'static str) {
+    pub(super) fn tag_apis(self) -> (&'static str, &'static str) {
         match self {
             Kind::Role => ("TagRole", "UntagRole"),
             Kind::InstanceProfile => ("TagInstanceProfile", "UntagInstanceProfile"),
@@ -129,7 +129,7 @@ impl Kind {
     }
 
     /// AWS's error for an id of this kind that doesn't exist.
-    pub fn not_found(self, id: &str) -> ProviderError {
+    pub(super) fn not_found(self, id: &str) -> ProviderError {
         let (code, message) = match self {
             Kind::Vpc => (
                 "InvalidVpcID.NotFound",
@@ -232,7 +232,7 @@ pub(super) fn iam_arn(kind: &str, name: &str) -> Arn {
 
 impl Cloud {
     /// An empty cloud in `region`.
-    pub fn new(region: &str) -> Self {
+    pub(super) fn new(region: &str) -> Self {
         Self {
             format: FORMAT,
             region: region.to_string(),
@@ -256,7 +256,7 @@ impl Cloud {
     }
 
     /// A regional ARN, `arn:aws:SERVICE:REGION:ACCOUNT:RESOURCE`.
-    pub fn arn(&self, service: &str, resource: &str) -> Arn {
+    pub(super) fn arn(&self, service: &str, resource: &str) -> Arn {
         Arn::new(format!(
             "arn:aws:{service}:{}:{ACCOUNT_ID}:{resource}",
             self.region
@@ -264,13 +264,13 @@ impl Cloud {
     }
 
     /// The region's availability zones (`us-east-1a` … `us-east-1f`).
-    pub fn zones(&self) -> Vec<String> {
+    pub(super) fn zones(&self) -> Vec<String> {
         ('a'..='f').map(|z| format!("{}{z}", self.region)).collect()
     }
 
     /// A public address no resource uses yet, from 3.80.0.0/12 (an Amazon
     /// block in us-east-1).
-    pub fn allocate_public_ip(&self) -> Ipv4Addr {
+    pub(super) fn allocate_public_ip(&self) -> Ipv4Addr {
         let base = u32::from(Ipv4Addr::new(3, 80, 0, 0));
         loop {
             let ip = Ipv4Addr::from(base + fastrand::u32(1..(1 << 20) - 1));
@@ -283,7 +283,7 @@ impl Cloud {
     }
 
     /// The tags of resource `id` of `kind`.
-    pub fn tags_mut(&mut self, kind: Kind, id: &str) -> Option<&mut Tags> {
+    pub(super) fn tags_mut(&mut self, kind: Kind, id: &str) -> Option<&mut Tags> {
         match kind {
             Kind::Vpc => self.vpcs.get_mut(id).map(|r| &mut r.tags),
             Kind::Subnet => self.subnets.get_mut(id).map(|r| &mut r.tags),
@@ -305,7 +305,7 @@ impl Cloud {
     /// Brings time-driven state up to `clock.now`: gateways, endpoints and
     /// instances change state, groups launch or terminate instances to match their
     /// capacity, and running instances try to register with ECS.
-    pub fn reconcile(&mut self, clock: &Clock) {
+    pub(super) fn reconcile(&mut self, clock: &Clock) {
         self.clock_ms = self.clock_ms.max(clock.now);
         let clock = Clock {
             now: self.clock_ms,
@@ -324,7 +324,7 @@ impl Cloud {
     /// `aws:ec2:Instance`). What AWS creates with a VPC (its main route
     /// table, default security group and default network ACL) and deleted
     /// NAT gateways and endpoints still visible don't count.
-    pub fn resource_counts(&self) -> BTreeMap<String, usize> {
+    pub(super) fn resource_counts(&self) -> BTreeMap<String, usize> {
         let counts = [
             (Vpc::TYPE, self.vpcs.len()),
             (Subnet::TYPE, self.subnets.len()),

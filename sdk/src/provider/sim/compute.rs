@@ -129,7 +129,7 @@ fn validation(message: impl Into<String>) -> ProviderError {
 }
 
 impl Cloud {
-    pub fn group(&self, name: &str) -> Result<&GroupRec, ProviderError> {
+    pub(super) fn group(&self, name: &str) -> Result<&GroupRec, ProviderError> {
         self.groups
             .get(name)
             .ok_or_else(|| Kind::Group.not_found(name))
@@ -176,7 +176,7 @@ impl Cloud {
     }
 
     /// CreateAutoScalingGroup: instances start launching at once.
-    pub fn create_auto_scaling_group(
+    pub(super) fn create_auto_scaling_group(
         &mut self,
         group: GroupRec,
         clock: &Clock,
@@ -195,7 +195,7 @@ impl Cloud {
 
     /// UpdateAutoScalingGroup: template, subnets and capacity; the group
     /// launches or terminates to match.
-    pub fn update_auto_scaling_group(
+    pub(super) fn update_auto_scaling_group(
         &mut self,
         update: GroupRec,
         clock: &Clock,
@@ -216,7 +216,7 @@ impl Cloud {
 
     /// DeleteAutoScalingGroup with ForceDelete: every instance terminates,
     /// then the group goes.
-    pub fn delete_auto_scaling_group(
+    pub(super) fn delete_auto_scaling_group(
         &mut self,
         name: &str,
         clock: &Clock,
@@ -340,7 +340,7 @@ impl Cloud {
     }
 
     /// Boots and removes instances whose state has run its time.
-    pub fn advance_instances(&mut self, now: u64) {
+    pub(super) fn advance_instances(&mut self, now: u64) {
         self.instances
             .retain(|_, i| !(i.state == InstanceState::ShuttingDown && now >= i.until_ms));
         for i in self.instances.values_mut() {
@@ -352,7 +352,7 @@ impl Cloud {
 
     /// Makes every group's instances match its subnets and capacity, and
     /// removes force-deleted groups whose instances are gone.
-    pub fn converge_groups(&mut self, clock: &Clock) {
+    pub(super) fn converge_groups(&mut self, clock: &Clock) {
         let names: Vec<String> = self.groups.keys().cloned().collect();
         for name in names {
             let Some(group) = self.groups.get(&name).cloned() else {
@@ -408,7 +408,7 @@ impl Cloud {
     }
 
     /// Every instance, for inspection.
-    pub fn instance_summaries(&self) -> Vec<SimInstance> {
+    pub(super) fn instance_summaries(&self) -> Vec<SimInstance> {
         let instances = self.instances.values();
         instances
             .map(|i| SimInstance {

@@ -101,13 +101,13 @@ pub(super) struct ClusterRec {
 
 impl Cloud {
     /// The ACTIVE cluster `name`.
-    pub fn cluster(&self, name: &str) -> Result<&ClusterRec, ProviderError> {
+    pub(super) fn cluster(&self, name: &str) -> Result<&ClusterRec, ProviderError> {
         let found = self.clusters.get(name).filter(|c| c.status == "ACTIVE");
         found.ok_or_else(|| Kind::Cluster.not_found(name))
     }
 
     /// CreateCluster: an ACTIVE cluster of that name is returned as it is.
-    pub fn create_cluster(
+    pub(super) fn create_cluster(
         &mut self,
         name: &str,
         container_insights: bool,
@@ -124,7 +124,7 @@ impl Cloud {
     }
 
     /// UpdateClusterSettings containerInsights.
-    pub fn update_cluster_settings(
+    pub(super) fn update_cluster_settings(
         &mut self,
         name: &str,
         container_insights: bool,
@@ -137,7 +137,7 @@ impl Cloud {
     }
 
     /// DeleteCluster: not while container instances are registered.
-    pub fn delete_cluster(&mut self, name: &str) -> Result<(), ProviderError> {
+    pub(super) fn delete_cluster(&mut self, name: &str) -> Result<(), ProviderError> {
         self.cluster(name)?;
         let registered = self.registered_count(name);
         if registered > 0 {
@@ -151,7 +151,7 @@ impl Cloud {
     }
 
     /// Container instances registered with cluster `name`.
-    pub fn registered_count(&self, name: &str) -> u64 {
+    pub(super) fn registered_count(&self, name: &str) -> u64 {
         let registered = self
             .instances
             .values()
@@ -162,7 +162,7 @@ impl Cloud {
     /// Every running, unregistered instance's agent tries to register, and
     /// every registered one's connection is brought up to date; the network
     /// model is built once for all of them.
-    pub fn register_instances(&mut self) {
+    pub(super) fn register_instances(&mut self) {
         let running = self
             .instances
             .values()

@@ -56,7 +56,7 @@ pub(super) enum EndpointState {
 
 impl EndpointState {
     /// The state as AWS writes it.
-    pub fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             EndpointState::Pending => "pending",
             EndpointState::Available => "available",
@@ -104,12 +104,12 @@ pub(super) struct EndpointRec {
 
 impl EndpointRec {
     /// Deleted (AWS keeps showing deleted endpoints for a while).
-    pub fn is_gone(&self) -> bool {
+    pub(super) fn is_gone(&self) -> bool {
         self.state == EndpointState::Deleted
     }
 
     /// The subnets it has interfaces in.
-    pub fn subnet_ids(&self) -> impl Iterator<Item = &String> + '_ {
+    pub(super) fn subnet_ids(&self) -> impl Iterator<Item = &String> + '_ {
         self.interfaces.iter().map(|i| &i.subnet_id)
     }
 }
@@ -150,13 +150,13 @@ fn invalid_parameter(message: impl Into<String>) -> ProviderError {
 
 impl Cloud {
     /// The live (not deleted) endpoint `id`.
-    pub fn vpc_endpoint(&self, id: &str) -> Result<&EndpointRec, ProviderError> {
+    pub(super) fn vpc_endpoint(&self, id: &str) -> Result<&EndpointRec, ProviderError> {
         let found = self.vpc_endpoints.get(id).filter(|e| !e.is_gone());
         found.ok_or_else(|| Kind::VpcEndpoint.not_found(id))
     }
 
     /// Endpoints that still have network interfaces (not deleted).
-    pub fn live_endpoints(&self) -> impl Iterator<Item = &EndpointRec> + '_ {
+    pub(super) fn live_endpoints(&self) -> impl Iterator<Item = &EndpointRec> + '_ {
         self.vpc_endpoints.values().filter(|e| !e.is_gone())
     }
 
@@ -268,7 +268,7 @@ impl Cloud {
     }
 
     /// CreateVpcEndpoint (interface): `pending` until `clock` says it is available.
-    pub fn create_vpc_endpoint(
+    pub(super) fn create_vpc_endpoint(
         &mut self,
         spec: EndpointSpec,
         tags: Tags,
@@ -308,7 +308,7 @@ impl Cloud {
 
     /// ModifyVpcEndpoint: subnets, security groups and private DNS, checked
     /// as at creation.
-    pub fn modify_vpc_endpoint(
+    pub(super) fn modify_vpc_endpoint(
         &mut self,
         id: &str,
         change: &EndpointChange,
@@ -357,7 +357,11 @@ impl Cloud {
     }
 
     /// DeleteVpcEndpoints (one id): `deleting`, then `deleted`.
-    pub fn delete_vpc_endpoint(&mut self, id: &str, clock: &Clock) -> Result<(), ProviderError> {
+    pub(super) fn delete_vpc_endpoint(
+        &mut self,
+        id: &str,
+        clock: &Clock,
+    ) -> Result<(), ProviderError> {
         self.vpc_endpoint(id)?;
         if let Some(e) = self.vpc_endpoints.get_mut(id) {
             if matches!(e.state, EndpointState::Pending | EndpointState::Available) {
@@ -370,7 +374,7 @@ impl Cloud {
 
     /// Moves endpoints whose state has run its time; deleted ones lose
     /// their network interfaces.
-    pub fn advance_vpc_endpoints(&mut self, now: u64) {
+    pub(super) fn advance_vpc_endpoints(&mut self, now: u64) {
         for e in self.vpc_endpoints.values_mut() {
             match e.state {
                 EndpointState::Pending if now >= e.until_ms => e.state = EndpointState::Available,
@@ -384,7 +388,7 @@ impl Cloud {
     }
 
     /// Endpoint interfaces in subnet `subnet_id`, as `eni-… (vpce-…)`.
-    pub fn endpoint_interfaces_in(&self, subnet_id: &str) -> Vec<String> {
+    pub(super) fn endpoint_interfaces_in(&self, subnet_id: &str) -> Vec<String> {
         self.live_endpoints()
             .flat_map(|e| {
                 let mine = e.interfaces.iter().filter(|i| i.subnet_id == subnet_id);
@@ -394,7 +398,7 @@ impl Cloud {
     }
 
     /// Endpoints whose interfaces use security group `group_id`.
-    pub fn endpoints_using_group(&self, group_id: &str) -> Vec<String> {
+    pub(super) fn endpoints_using_group(&self, group_id: &str) -> Vec<String> {
         let users = self
             .live_endpoints()
             .filter(|e| e.security_group_ids.iter().any(|g| g == group_id));
@@ -402,7 +406,7 @@ impl Cloud {
     }
 
     /// Endpoints of VPC `vpc_id` (for DeleteVpc's dependency message).
-    pub fn endpoints_in_vpc(&self, vpc_id: &str) -> Option<String> {
+    pub(super) fn endpoints_in_vpc(&self, vpc_id: &str) -> Option<String> {
         let ids: Vec<String> = self
             .live_endpoints()
             .filter(|e| e.vpc_id == vpc_id)

@@ -48,7 +48,7 @@ pub(super) enum NatState {
 }
 
 impl NatState {
-    pub fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             NatState::Pending => "pending",
             NatState::Available => "available",
@@ -75,25 +75,25 @@ pub(super) struct NatGatewayRec {
 
 impl NatGatewayRec {
     /// Deleted (AWS keeps showing deleted gateways for a while).
-    pub fn is_gone(&self) -> bool {
+    pub(super) fn is_gone(&self) -> bool {
         self.state == NatState::Deleted
     }
 }
 
 impl Cloud {
-    pub fn internet_gateway(&self, id: &str) -> Result<&InternetGatewayRec, ProviderError> {
+    pub(super) fn internet_gateway(&self, id: &str) -> Result<&InternetGatewayRec, ProviderError> {
         let found = self.internet_gateways.get(id);
         found.ok_or_else(|| Kind::InternetGateway.not_found(id))
     }
 
     /// The live (not deleted) NAT gateway `id`.
-    pub fn nat_gateway(&self, id: &str) -> Result<&NatGatewayRec, ProviderError> {
+    pub(super) fn nat_gateway(&self, id: &str) -> Result<&NatGatewayRec, ProviderError> {
         let found = self.nat_gateways.get(id).filter(|n| !n.is_gone());
         found.ok_or_else(|| Kind::NatGateway.not_found(id))
     }
 
     /// CreateInternetGateway (detached).
-    pub fn create_internet_gateway(&mut self, tags: Tags) -> String {
+    pub(super) fn create_internet_gateway(&mut self, tags: Tags) -> String {
         let id = fresh_id("igw", &self.internet_gateways);
         let igw = InternetGatewayRec {
             id: id.clone(),
@@ -105,7 +105,11 @@ impl Cloud {
     }
 
     /// AttachInternetGateway: the gateway must be detached, and the VPC have none.
-    pub fn attach_internet_gateway(&mut self, id: &str, vpc_id: &str) -> Result<(), ProviderError> {
+    pub(super) fn attach_internet_gateway(
+        &mut self,
+        id: &str,
+        vpc_id: &str,
+    ) -> Result<(), ProviderError> {
         let igw = self.internet_gateway(id)?;
         self.vpc(vpc_id)?;
         let already = |what: &str, other: &str| {
@@ -131,7 +135,11 @@ impl Cloud {
     }
 
     /// DetachInternetGateway.
-    pub fn detach_internet_gateway(&mut self, id: &str, vpc_id: &str) -> Result<(), ProviderError> {
+    pub(super) fn detach_internet_gateway(
+        &mut self,
+        id: &str,
+        vpc_id: &str,
+    ) -> Result<(), ProviderError> {
         let igw = self.internet_gateway(id)?;
         if igw.vpc_id.as_deref() != Some(vpc_id) {
             return Err(ProviderError::new(
@@ -146,7 +154,7 @@ impl Cloud {
     }
 
     /// DeleteInternetGateway: only when detached. Routes to it become blackholes.
-    pub fn delete_internet_gateway(&mut self, id: &str) -> Result<(), ProviderError> {
+    pub(super) fn delete_internet_gateway(&mut self, id: &str) -> Result<(), ProviderError> {
         if let Some(vpc) = &self.internet_gateway(id)?.vpc_id {
             return Err(dependency(format!(
                 "The internetGateway '{id}' has dependencies and cannot be deleted: it is attached to {vpc}"
@@ -157,7 +165,7 @@ impl Cloud {
     }
 
     /// AllocateAddress (domain vpc).
-    pub fn allocate_address(&mut self, tags: Tags) -> String {
+    pub(super) fn allocate_address(&mut self, tags: Tags) -> String {
         let id = fresh_id("eipalloc", &self.addresses);
         let address = AddressRec {
             id: id.clone(),
@@ -170,7 +178,7 @@ impl Cloud {
     }
 
     /// ReleaseAddress: not while a NAT gateway uses it.
-    pub fn release_address(&mut self, id: &str) -> Result<(), ProviderError> {
+    pub(super) fn release_address(&mut self, id: &str) -> Result<(), ProviderError> {
         let address = self
             .addresses
             .get(id)
@@ -186,7 +194,7 @@ impl Cloud {
     }
 
     /// CreateNatGateway: `pending` until `clock` says it is available.
-    pub fn create_nat_gateway(
+    pub(super) fn create_nat_gateway(
         &mut self,
         subnet_id: &str,
         allocation_id: Option<&str>,
@@ -243,7 +251,11 @@ impl Cloud {
     }
 
     /// DeleteNatGateway: `deleting`, then `deleted` (its Elastic IP free again).
-    pub fn delete_nat_gateway(&mut self, id: &str, clock: &Clock) -> Result<(), ProviderError> {
+    pub(super) fn delete_nat_gateway(
+        &mut self,
+        id: &str,
+        clock: &Clock,
+    ) -> Result<(), ProviderError> {
         let nat = self
             .nat_gateways
             .get_mut(id)
@@ -256,7 +268,7 @@ impl Cloud {
     }
 
     /// Moves NAT gateways whose state has run its time.
-    pub fn advance_nat_gateways(&mut self, now: u64) {
+    pub(super) fn advance_nat_gateways(&mut self, now: u64) {
         let mut released = Vec::new();
         for nat in self.nat_gateways.values_mut() {
             match nat.state {

@@ -43,19 +43,19 @@ fn exists(what: &str, name: &str) -> ProviderError {
 }
 
 impl Cloud {
-    pub fn role(&self, name: &str) -> Result<&RoleRec, ProviderError> {
+    pub(super) fn role(&self, name: &str) -> Result<&RoleRec, ProviderError> {
         self.roles
             .get(name)
             .ok_or_else(|| Kind::Role.not_found(name))
     }
 
-    pub fn instance_profile(&self, name: &str) -> Result<&ProfileRec, ProviderError> {
+    pub(super) fn instance_profile(&self, name: &str) -> Result<&ProfileRec, ProviderError> {
         let found = self.instance_profiles.get(name);
         found.ok_or_else(|| Kind::InstanceProfile.not_found(name))
     }
 
     /// CreateRole.
-    pub fn create_role(
+    pub(super) fn create_role(
         &mut self,
         name: &str,
         policy: &str,
@@ -75,7 +75,7 @@ impl Cloud {
     }
 
     /// UpdateAssumeRolePolicy.
-    pub fn update_assume_role_policy(
+    pub(super) fn update_assume_role_policy(
         &mut self,
         name: &str,
         policy: &str,
@@ -89,7 +89,11 @@ impl Cloud {
     }
 
     /// AttachRolePolicy (attaching one already attached is a no-op, as in AWS).
-    pub fn attach_role_policy(&mut self, name: &str, arn: &str) -> Result<(), ProviderError> {
+    pub(super) fn attach_role_policy(
+        &mut self,
+        name: &str,
+        arn: &str,
+    ) -> Result<(), ProviderError> {
         let role = self
             .roles
             .get_mut(name)
@@ -101,7 +105,11 @@ impl Cloud {
     }
 
     /// DetachRolePolicy.
-    pub fn detach_role_policy(&mut self, name: &str, arn: &str) -> Result<(), ProviderError> {
+    pub(super) fn detach_role_policy(
+        &mut self,
+        name: &str,
+        arn: &str,
+    ) -> Result<(), ProviderError> {
         let role = self
             .roles
             .get_mut(name)
@@ -118,7 +126,7 @@ impl Cloud {
     }
 
     /// DeleteRole: not while policies are attached or a profile holds it.
-    pub fn delete_role(&mut self, name: &str) -> Result<(), ProviderError> {
+    pub(super) fn delete_role(&mut self, name: &str) -> Result<(), ProviderError> {
         let role = self.role(name)?;
         if !role.managed_policy_arns.is_empty() {
             return Err(conflict(
@@ -142,7 +150,11 @@ impl Cloud {
     }
 
     /// CreateInstanceProfile (empty).
-    pub fn create_instance_profile(&mut self, name: &str, tags: Tags) -> Result<(), ProviderError> {
+    pub(super) fn create_instance_profile(
+        &mut self,
+        name: &str,
+        tags: Tags,
+    ) -> Result<(), ProviderError> {
         if self.instance_profiles.contains_key(name) {
             return Err(exists("Instance Profile", name));
         }
@@ -156,7 +168,7 @@ impl Cloud {
     }
 
     /// AddRoleToInstanceProfile: the role must exist; a profile holds one role.
-    pub fn add_role_to_instance_profile(
+    pub(super) fn add_role_to_instance_profile(
         &mut self,
         name: &str,
         role: &str,
@@ -176,7 +188,7 @@ impl Cloud {
     }
 
     /// RemoveRoleFromInstanceProfile.
-    pub fn remove_role_from_instance_profile(
+    pub(super) fn remove_role_from_instance_profile(
         &mut self,
         name: &str,
         role: &str,
@@ -194,7 +206,7 @@ impl Cloud {
     }
 
     /// DeleteInstanceProfile: not while it holds a role.
-    pub fn delete_instance_profile(&mut self, name: &str) -> Result<(), ProviderError> {
+    pub(super) fn delete_instance_profile(&mut self, name: &str) -> Result<(), ProviderError> {
         if !self.instance_profile(name)?.roles.is_empty() {
             return Err(conflict(
                 "Cannot delete entity, must remove roles from instance profile first.",

@@ -41,7 +41,7 @@ pub(super) struct LaunchTemplateRec {
 
 impl LaunchTemplateRec {
     /// The newest version.
-    pub fn latest(&self) -> Option<&TemplateVersion> {
+    pub(super) fn latest(&self) -> Option<&TemplateVersion> {
         self.versions.last()
     }
 }
@@ -72,7 +72,7 @@ fn launch_spec(urn: &Urn, props: &LaunchTemplate) -> Result<LaunchSpec, Provider
 }
 
 impl Cloud {
-    pub fn launch_template(&self, id: &str) -> Result<&LaunchTemplateRec, ProviderError> {
+    pub(super) fn launch_template(&self, id: &str) -> Result<&LaunchTemplateRec, ProviderError> {
         let found = self.launch_templates.get(id);
         found.ok_or_else(|| Kind::LaunchTemplate.not_found(id))
     }
@@ -93,7 +93,7 @@ impl Cloud {
     }
 
     /// CreateLaunchTemplate: version 1.
-    pub fn create_launch_template(
+    pub(super) fn create_launch_template(
         &mut self,
         name: &str,
         spec: LaunchSpec,
@@ -118,7 +118,7 @@ impl Cloud {
     }
 
     /// CreateLaunchTemplateVersion: the latest version plus one.
-    pub fn create_launch_template_version(
+    pub(super) fn create_launch_template_version(
         &mut self,
         id: &str,
         spec: LaunchSpec,
@@ -134,7 +134,7 @@ impl Cloud {
     }
 
     /// DeleteLaunchTemplate (groups using it keep their instances).
-    pub fn delete_launch_template(&mut self, id: &str) -> Result<(), ProviderError> {
+    pub(super) fn delete_launch_template(&mut self, id: &str) -> Result<(), ProviderError> {
         self.launch_template(id)?;
         self.launch_templates.remove(id);
         Ok(())

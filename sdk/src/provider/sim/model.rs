@@ -65,7 +65,7 @@ fn acl_rule(e: &AclEntry) -> AclRuleFacts {
 
 impl Cloud {
     /// The network facts of the whole cloud, as reachability sees them now.
-    pub fn network_model(&self) -> Model {
+    pub(super) fn network_model(&self) -> Model {
         let mut m = Model::default();
         for v in self.vpcs.values() {
             let facts = VpcFacts {

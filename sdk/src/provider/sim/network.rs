@@ -54,11 +54,11 @@ pub(super) fn listing(what: &str, ids: &[String]) -> Option<String> {
 }
 
 impl Cloud {
-    pub fn vpc(&self, id: &str) -> Result<&VpcRec, ProviderError> {
+    pub(super) fn vpc(&self, id: &str) -> Result<&VpcRec, ProviderError> {
         self.vpcs.get(id).ok_or_else(|| Kind::Vpc.not_found(id))
     }
 
-    pub fn subnet(&self, id: &str) -> Result<&SubnetRec, ProviderError> {
+    pub(super) fn subnet(&self, id: &str) -> Result<&SubnetRec, ProviderError> {
         self.subnets
             .get(id)
             .ok_or_else(|| Kind::Subnet.not_found(id))
@@ -66,7 +66,11 @@ impl Cloud {
 
     /// CreateVpc: also creates the main route table, default security group
     /// and default network ACL.
-    pub fn create_vpc(&mut self, cidr_block: &str, tags: Tags) -> Result<String, ProviderError> {
+    pub(super) fn create_vpc(
+        &mut self,
+        cidr_block: &str,
+        tags: Tags,
+    ) -> Result<String, ProviderError> {
         let block = cidr::parse(cidr_block).map_err(|_| bad_cidr(cidr_block))?;
         if !(MIN_PREFIX..=MAX_PREFIX).contains(&block.prefix_len()) {
             return Err(ProviderError::new(
@@ -92,7 +96,7 @@ impl Cloud {
     }
 
     /// ModifyVpcAttribute (one attribute per call, as in AWS).
-    pub fn modify_vpc_attribute(
+    pub(super) fn modify_vpc_attribute(
         &mut self,
         id: &str,
         dns_support: Option<bool>,
@@ -113,7 +117,7 @@ impl Cloud {
 
     /// DeleteVpc: only once nothing but its main route table, default
     /// security group and default network ACL is left in it.
-    pub fn delete_vpc(&mut self, id: &str) -> Result<(), ProviderError> {
+    pub(super) fn delete_vpc(&mut self, id: &str) -> Result<(), ProviderError> {
         let vpc = self.vpc(id)?.clone();
         let ids = |ids: Vec<&String>| ids.into_iter().cloned().collect::<Vec<String>>();
         let subnets = ids(self
@@ -178,7 +182,7 @@ impl Cloud {
     }
 
     /// CreateSubnet.
-    pub fn create_subnet(
+    pub(super) fn create_subnet(
         &mut self,
         vpc_id: &str,
         cidr_block: &str,
@@ -229,7 +233,7 @@ impl Cloud {
     }
 
     /// ModifySubnetAttribute MapPublicIpOnLaunch.
-    pub fn modify_subnet_attribute(
+    pub(super) fn modify_subnet_attribute(
         &mut self,
         id: &str,
         map_public: bool,
@@ -245,7 +249,7 @@ impl Cloud {
     /// DeleteSubnet: not while instances, NAT gateways or endpoint network
     /// interfaces are in it. Its route table and network ACL associations
     /// go with it.
-    pub fn delete_subnet(&mut self, id: &str) -> Result<(), ProviderError> {
+    pub(super) fn delete_subnet(&mut self, id: &str) -> Result<(), ProviderError> {
         self.subnet(id)?;
         let instances: Vec<String> = self
             .instances
@@ -283,7 +287,7 @@ impl Cloud {
     }
 
     /// The lowest free private address of subnet `id`.
-    pub fn allocate_private_ip(&self, id: &str) -> Result<Ipv4Addr, ProviderError> {
+    pub(super) fn allocate_private_ip(&self, id: &str) -> Result<Ipv4Addr, ProviderError> {
         let block = self.subnet(id)?.cidr_block;
         let used: BTreeSet<Ipv4Addr> = self
             .instances

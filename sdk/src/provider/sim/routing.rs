@@ -60,7 +60,7 @@ pub(super) struct RouteTableRec {
 }
 
 impl Cloud {
-    pub fn route_table(&self, id: &str) -> Result<&RouteTableRec, ProviderError> {
+    pub(super) fn route_table(&self, id: &str) -> Result<&RouteTableRec, ProviderError> {
         self.route_tables
             .get(id)
             .ok_or_else(|| Kind::RouteTable.not_found(id))
@@ -73,7 +73,7 @@ impl Cloud {
     }
 
     /// The main route table of a new VPC (part of CreateVpc).
-    pub fn add_main_route_table(&mut self, vpc_id: &str) -> String {
+    pub(super) fn add_main_route_table(&mut self, vpc_id: &str) -> String {
         let id = fresh_id("rtb", &self.route_tables);
         let table = RouteTableRec {
             id: id.clone(),
@@ -88,7 +88,7 @@ impl Cloud {
     }
 
     /// CreateRouteTable.
-    pub fn create_route_table(
+    pub(super) fn create_route_table(
         &mut self,
         vpc_id: &str,
         tags: Tags,
@@ -147,7 +147,7 @@ impl Cloud {
 
     /// The declared local route: valid only for exactly the VPC's block, and
     /// then it is already there.
-    pub fn check_local_route(
+    pub(super) fn check_local_route(
         &self,
         table_id: &str,
         destination: &str,
@@ -163,7 +163,7 @@ impl Cloud {
     }
 
     /// CreateRoute.
-    pub fn create_route(
+    pub(super) fn create_route(
         &mut self,
         table_id: &str,
         destination: &str,
@@ -191,7 +191,7 @@ impl Cloud {
     }
 
     /// ReplaceRoute.
-    pub fn replace_route(
+    pub(super) fn replace_route(
         &mut self,
         table_id: &str,
         destination: &str,
@@ -207,7 +207,11 @@ impl Cloud {
     }
 
     /// DeleteRoute.
-    pub fn delete_route(&mut self, table_id: &str, dest: Ipv4Net) -> Result<(), ProviderError> {
+    pub(super) fn delete_route(
+        &mut self,
+        table_id: &str,
+        dest: Ipv4Net,
+    ) -> Result<(), ProviderError> {
         let table = self.route_table_mut(table_id)?;
         let before = table.routes.len();
         table.routes.retain(|r| r.destination != dest);
@@ -219,7 +223,7 @@ impl Cloud {
 
     /// AssociateRouteTable: the subnet must be in the table's VPC and not
     /// explicitly associated with any table yet.
-    pub fn associate_route_table(
+    pub(super) fn associate_route_table(
         &mut self,
         table_id: &str,
         subnet_id: &str,
@@ -256,7 +260,10 @@ impl Cloud {
     }
 
     /// DisassociateRouteTable.
-    pub fn disassociate_route_table(&mut self, association_id: &str) -> Result<(), ProviderError> {
+    pub(super) fn disassociate_route_table(
+        &mut self,
+        association_id: &str,
+    ) -> Result<(), ProviderError> {
         for table in self.route_tables.values_mut() {
             if let Some(i) = table
                 .associations
@@ -274,7 +281,7 @@ impl Cloud {
     }
 
     /// DeleteRouteTable: not the main table, not while subnets are associated.
-    pub fn delete_route_table(&mut self, id: &str) -> Result<(), ProviderError> {
+    pub(super) fn delete_route_table(&mut self, id: &str) -> Result<(), ProviderError> {
         let table = self.route_table(id)?;
         if table.main {
             return Err(dependency(format!(

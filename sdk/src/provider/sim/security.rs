@@ -114,7 +114,7 @@ pub(super) fn permissions(
 }
 
 impl Cloud {
-    pub fn security_group(&self, id: &str) -> Result<&SecurityGroupRec, ProviderError> {
+    pub(super) fn security_group(&self, id: &str) -> Result<&SecurityGroupRec, ProviderError> {
         self.security_groups
             .get(id)
             .ok_or_else(|| Kind::SecurityGroup.not_found(id))
@@ -122,7 +122,7 @@ impl Cloud {
 
     /// The default group of a new VPC (part of CreateVpc): all traffic from
     /// members of the group in, everything out.
-    pub fn add_default_security_group(&mut self, vpc_id: &str) -> String {
+    pub(super) fn add_default_security_group(&mut self, vpc_id: &str) -> String {
         let id = fresh_id("sg", &self.security_groups);
         let group = SecurityGroupRec {
             id: id.clone(),
@@ -142,7 +142,7 @@ impl Cloud {
     }
 
     /// CreateSecurityGroup: with AWS's default egress rule.
-    pub fn create_security_group(
+    pub(super) fn create_security_group(
         &mut self,
         vpc_id: &str,
         name: &str,
@@ -180,7 +180,7 @@ impl Cloud {
 
     /// AuthorizeSecurityGroupIngress/Egress: referenced groups must exist,
     /// and no permission may exist already.
-    pub fn authorize(
+    pub(super) fn authorize(
         &mut self,
         id: &str,
         direction: Direction,
@@ -212,7 +212,7 @@ impl Cloud {
     }
 
     /// RevokeSecurityGroupIngress/Egress.
-    pub fn revoke(
+    pub(super) fn revoke(
         &mut self,
         id: &str,
         direction: Direction,
@@ -235,7 +235,7 @@ impl Cloud {
 
     /// DeleteSecurityGroup: not the default group, not while another group's
     /// rule references it or an instance or endpoint uses it.
-    pub fn delete_security_group(&mut self, id: &str) -> Result<(), ProviderError> {
+    pub(super) fn delete_security_group(&mut self, id: &str) -> Result<(), ProviderError> {
         let group = self.security_group(id)?;
         if group.default {
             return Err(ProviderError::new(

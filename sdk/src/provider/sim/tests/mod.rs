@@ -183,14 +183,14 @@ pub(super) struct Deployed {
 
 impl Deployed {
     /// The id of the resource of type `R` named `name`.
-    pub fn id<R: Resource>(&self, name: &str) -> &str {
+    pub(super) fn id<R: Resource>(&self, name: &str) -> &str {
         let urn = urn::<R>(name);
         let found = self.created.iter().find(|(u, _)| *u == urn);
         found.map(|(_, id)| id.as_str()).expect("deployed")
     }
 
     /// Deletes everything, newest first.
-    pub async fn destroy(&self, sim: &SimProvider) {
+    pub(super) async fn destroy(&self, sim: &SimProvider) {
         for (urn, id) in self.created.iter().rev() {
             let request = DeleteRequest {
                 urn: urn.clone(),
