@@ -14,7 +14,7 @@
 //! checks then warn that one zone's outage cuts the other off).
 
 use keel::components::NatStrategy;
-use keel_examples::stacks::private_ecs::{build, Options};
+use keel_examples::stacks::private_ecs::{Options, build};
 use std::process::ExitCode;
 
 /// One NAT gateway per availability zone, one shared, or none.

@@ -6,7 +6,7 @@
 //! cargo run --example private_ecs_broken -- preview
 //! ```
 
-use keel_examples::stacks::private_ecs::{build_manual, Options};
+use keel_examples::stacks::private_ecs::{Options, build_manual};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {

@@ -5,7 +5,7 @@
 //! cargo run --example private_ecs_manual
 //! ```
 
-use keel_examples::stacks::private_ecs::{build_manual, Options};
+use keel_examples::stacks::private_ecs::{Options, build_manual};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {

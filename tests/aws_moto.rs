@@ -13,7 +13,7 @@ use aws_sdk_ec2::types::Filter;
 use keel::engine::{ApplyOptions, Deployment};
 use keel::provider::Provider;
 use keel::state::LocalStore;
-use keel_examples::stacks::private_ecs::{build, Options};
+use keel_examples::stacks::private_ecs::{Options, build};
 use keel_tests::{aws_on_fresh_moto, state_dir};
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,9 +50,7 @@ async fn private_ecs_deploys_verifies_is_idempotent_and_destroys_on_moto() {
     drop(d);
 
     // Verify with independent SDK calls.
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
+    let conf = keel_tests::moto_config().await;
     let ec2 = aws_sdk_ec2::Client::new(&conf);
     let vpcs = ec2
         .describe_vpcs()
@@ -86,10 +84,12 @@ async fn private_ecs_deploys_verifies_is_idempotent_and_destroys_on_moto() {
         .map(|s| s.subnet_id().unwrap().to_string())
         .collect();
     assert_eq!((public.len(), private.len()), (2, 2));
-    assert!(subnets
-        .subnets()
-        .iter()
-        .all(|s| s.vpc_id() == Some(vpc_id.as_str())));
+    assert!(
+        subnets
+            .subnets()
+            .iter()
+            .all(|s| s.vpc_id() == Some(vpc_id.as_str()))
+    );
 
     let igws = ec2
         .describe_internet_gateways()
@@ -213,10 +213,12 @@ async fn private_ecs_deploys_verifies_is_idempotent_and_destroys_on_moto() {
         .unwrap();
     let cluster = &clusters.clusters()[0];
     assert_eq!(cluster.status(), Some("ACTIVE"));
-    assert!(cluster
-        .tags()
-        .iter()
-        .any(|t| t.key() == Some("keel:stack") && t.value() == Some(STACK)));
+    assert!(
+        cluster
+            .tags()
+            .iter()
+            .any(|t| t.key() == Some("keel:stack") && t.value() == Some(STACK))
+    );
 
     // Every EC2 resource keel made carries its URN.
     for t in tables.route_tables() {
@@ -233,11 +235,12 @@ async fn private_ecs_deploys_verifies_is_idempotent_and_destroys_on_moto() {
         "{}",
         keel::plan::render_text(&plan)
     );
-    assert!(d
-        .apply(&plan, ApplyOptions::default())
-        .await
-        .unwrap()
-        .succeeded());
+    assert!(
+        d.apply(&plan, ApplyOptions::default())
+            .await
+            .unwrap()
+            .succeeded()
+    );
     assert_eq!(aws.mutating_calls(), before, "{:?}", aws.api_calls());
 
     drop(d);
@@ -289,11 +292,12 @@ async fn private_ecs_deploys_verifies_is_idempotent_and_destroys_on_moto() {
         "{}",
         keel::plan::render_text(&plan)
     );
-    assert!(d
-        .apply(&plan, ApplyOptions::default())
-        .await
-        .unwrap()
-        .succeeded());
+    assert!(
+        d.apply(&plan, ApplyOptions::default())
+            .await
+            .unwrap()
+            .succeeded()
+    );
     let repaired = ec2
         .describe_route_tables()
         .route_table_ids(&table_id)
@@ -314,49 +318,56 @@ async fn private_ecs_deploys_verifies_is_idempotent_and_destroys_on_moto() {
     let plan = d.plan_destroy();
     let report = d.apply(&plan, ApplyOptions::default()).await.unwrap();
     assert!(report.succeeded(), "{report:#?}");
-    assert!(ec2
-        .describe_vpcs()
-        .filters(tag_filter())
-        .send()
-        .await
-        .unwrap()
-        .vpcs()
-        .is_empty());
-    assert!(ec2
-        .describe_subnets()
-        .filters(tag_filter())
-        .send()
-        .await
-        .unwrap()
-        .subnets()
-        .is_empty());
-    assert!(ec2
-        .describe_route_tables()
-        .filters(tag_filter())
-        .send()
-        .await
-        .unwrap()
-        .route_tables()
-        .is_empty());
-    assert!(ec2
-        .describe_security_groups()
-        .filters(tag_filter())
-        .send()
-        .await
-        .unwrap()
-        .security_groups()
-        .is_empty());
-    assert!(ec2
-        .describe_internet_gateways()
-        .filters(tag_filter())
-        .send()
-        .await
-        .unwrap()
-        .internet_gateways()
-        .is_empty());
+    assert!(
+        ec2.describe_vpcs()
+            .filters(tag_filter())
+            .send()
+            .await
+            .unwrap()
+            .vpcs()
+            .is_empty()
+    );
+    assert!(
+        ec2.describe_subnets()
+            .filters(tag_filter())
+            .send()
+            .await
+            .unwrap()
+            .subnets()
+            .is_empty()
+    );
+    assert!(
+        ec2.describe_route_tables()
+            .filters(tag_filter())
+            .send()
+            .await
+            .unwrap()
+            .route_tables()
+            .is_empty()
+    );
+    assert!(
+        ec2.describe_security_groups()
+            .filters(tag_filter())
+            .send()
+            .await
+            .unwrap()
+            .security_groups()
+            .is_empty()
+    );
+    assert!(
+        ec2.describe_internet_gateways()
+            .filters(tag_filter())
+            .send()
+            .await
+            .unwrap()
+            .internet_gateways()
+            .is_empty()
+    );
     let left = asg.describe_auto_scaling_groups().send().await.unwrap();
-    assert!(!left
-        .auto_scaling_groups()
-        .iter()
-        .any(|g| g.tags().iter().any(|t| t.value() == Some(STACK))));
+    assert!(
+        !left
+            .auto_scaling_groups()
+            .iter()
+            .any(|g| g.tags().iter().any(|t| t.value() == Some(STACK)))
+    );
 }

@@ -1,13 +1,13 @@
 //! Bad input is refused before any provider call, with an error naming the
 //! resource and the field, and state is left exactly as it was.
 
+use keel::DeclarationError;
 use keel::engine::{Deployment, EngineError};
 use keel::prelude::*;
-use keel::provider::sim::{SimLatency, SimProvider};
 use keel::provider::Provider;
+use keel::provider::sim::{SimLatency, SimProvider};
 use keel::state::{LocalStore, StateError};
 use keel::testing::TestProvider;
-use keel::DeclarationError;
 use keel_tests::{state_dir, up};
 use std::sync::Arc;
 
@@ -30,7 +30,9 @@ fn malformed_cidr() {
     let (s, _) = with_vpc("10.0.0/16");
     assert_eq!(
         errors(&s),
-        ["urn:keel:bad::aws:ec2:Vpc::main: field `cidr_block`: `10.0.0/16` is not a valid IPv4 CIDR block (expected a.b.c.d/n)"]
+        [
+            "urn:keel:bad::aws:ec2:Vpc::main: field `cidr_block`: `10.0.0/16` is not a valid IPv4 CIDR block (expected a.b.c.d/n)"
+        ]
     );
     let (s, _) = with_vpc("10.0.0.1/16");
     assert!(errors(&s)[0].contains("host bits set; the network address is `10.0.0.0/16`"));
@@ -57,7 +59,9 @@ fn subnet_outside_its_vpc() {
     s.add("app", Subnet::new(vpc.id(), "10.1.0.0/24", "us-east-1a"));
     assert_eq!(
         errors(&s),
-        ["urn:keel:bad::aws:ec2:Subnet::app: field `cidr_block`: 10.1.0.0/24 is outside the block 10.0.0.0/16 of VPC `main` (AWS would refuse it: InvalidSubnet.Range)"]
+        [
+            "urn:keel:bad::aws:ec2:Subnet::app: field `cidr_block`: 10.1.0.0/24 is outside the block 10.0.0.0/16 of VPC `main` (AWS would refuse it: InvalidSubnet.Range)"
+        ]
     );
 }
 
@@ -69,7 +73,9 @@ fn overlapping_subnets() {
     s.add("c", Subnet::new(vpc.id(), "10.0.2.0/24", "us-east-1b"));
     assert_eq!(
         errors(&s),
-        ["urn:keel:bad::aws:ec2:Subnet::b: field `cidr_block`: 10.0.1.128/25 overlaps 10.0.1.0/24 of subnet `a` in VPC `main` (AWS would refuse it: InvalidSubnet.Conflict)"]
+        [
+            "urn:keel:bad::aws:ec2:Subnet::b: field `cidr_block`: 10.0.1.128/25 overlaps 10.0.1.0/24 of subnet `a` in VPC `main` (AWS would refuse it: InvalidSubnet.Conflict)"
+        ]
     );
 }
 
@@ -89,7 +95,9 @@ fn desired_capacity_outside_min_max() {
     );
     assert_eq!(
         errors(&s),
-        ["urn:keel:bad::aws:autoscaling:Group::hosts: field `desired_capacity`: desired_capacity 5 is outside min_size..max_size (1..3)"]
+        [
+            "urn:keel:bad::aws:autoscaling:Group::hosts: field `desired_capacity`: desired_capacity 5 is outside min_size..max_size (1..3)"
+        ]
     );
 }
 

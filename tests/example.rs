@@ -4,10 +4,10 @@
 
 use keel::components::NatStrategy;
 use keel::plan::{render_json, render_text};
-use keel::provider::sim::{SimLatency, SimProvider};
 use keel::provider::Provider;
+use keel::provider::sim::{SimLatency, SimProvider};
 use keel::testing::TestProvider;
-use keel_examples::stacks::private_ecs::{build, build_manual, Options};
+use keel_examples::stacks::private_ecs::{Options, build, build_manual};
 use keel_tests::{destroy, plan, state_dir, up};
 use std::sync::Arc;
 use std::time::Duration;
@@ -109,7 +109,6 @@ async fn without_the_nat_route_no_instance_registers() {
 
 #[test]
 fn the_cli_runs_the_example_again_with_no_changes_and_destroys() {
-    std::env::set_var("KEEL_SIM_LATENCY", "0");
     let dir = state_dir();
     let d = dir.path().to_str().unwrap().to_string();
     let stack = build(&Options::default());
@@ -148,7 +147,6 @@ fn the_cli_runs_the_example_again_with_no_changes_and_destroys() {
 
 #[test]
 fn the_example_passes_the_checks_and_its_broken_variant_is_stopped_before_anything_is_created() {
-    std::env::set_var("KEEL_SIM_LATENCY", "0");
     let good = keel::analysis::check(&build(&Options::default()));
     assert!(good.findings.is_empty(), "{}", good.render_text());
     let manual = keel::analysis::check(&build_manual(&Options::default()));
@@ -208,9 +206,11 @@ fn the_component_without_nat_gateways_fails_the_checks() {
     });
     let report = keel::analysis::check(&stack);
     assert_eq!(report.codes(), ["E001", "E001"], "{}", report.render_text());
-    assert!(report.findings[0]
-        .fix
-        .contains("add an Elastic IP and a public NAT gateway in subnet net-public-a"));
+    assert!(
+        report.findings[0]
+            .fix
+            .contains("add an Elastic IP and a public NAT gateway in subnet net-public-a")
+    );
 }
 
 /// `keel::cli::run_with` works from inside a tokio runtime (a

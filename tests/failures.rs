@@ -120,7 +120,6 @@ async fn a_cloud_error_makes_the_cli_exit_non_zero() {
     let dir = state_dir();
     let mut out = Vec::new();
     let code = tokio::task::spawn_blocking(move || {
-        std::env::set_var("KEEL_SIM_LATENCY", "0");
         let code = keel::cli::run_with(
             &s,
             ["prog", "up", "--state-dir", dir.path().to_str().unwrap()],
@@ -182,11 +181,12 @@ async fn the_longest_chain_starts_first() {
         .unwrap()
         .with_events(log.clone());
     let plan = d.plan().unwrap();
-    assert!(d
-        .apply(&plan, ApplyOptions::default().parallel(1))
-        .await
-        .unwrap()
-        .succeeded());
+    assert!(
+        d.apply(&plan, ApplyOptions::default().parallel(1))
+            .await
+            .unwrap()
+            .succeeded()
+    );
     let started: Vec<String> = log
         .events()
         .into_iter()

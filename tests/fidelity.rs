@@ -18,7 +18,7 @@ use keel::provider::sim::{SimLatency, SimProvider};
 use keel::provider::{CreateRequest, DeleteRequest, Provider, ProviderError};
 use keel::state::{LocalStore, Snapshot};
 use keel::{Urn, VpcId};
-use keel_examples::stacks::private_ecs::{build, Options};
+use keel_examples::stacks::private_ecs::{Options, build};
 use keel_tests::{aws_on_fresh_moto, state_dir};
 use serde_json::Value;
 use std::collections::BTreeMap;

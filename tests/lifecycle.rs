@@ -112,16 +112,18 @@ async fn create_noop_update_replace_destroy() {
     let step = p.step(&urn("aws:ec2:Subnet", "app")).unwrap();
     assert_eq!(step.action, Action::Replace);
     assert!(step.delete_before_replace);
-    assert!(step
-        .changes
-        .iter()
-        .any(|c| c.path == "availability_zone" && c.forces_replacement));
+    assert!(
+        step.changes
+            .iter()
+            .any(|c| c.path == "availability_zone" && c.forces_replacement)
+    );
     let rt = p.step(&urn("aws:ec2:RouteTable", "app")).unwrap();
     assert_eq!(rt.action, Action::Update);
-    assert!(rt
-        .changes
-        .iter()
-        .any(|c| c.path == "subnet_ids[0]" && c.after_unknown));
+    assert!(
+        rt.changes
+            .iter()
+            .any(|c| c.path == "subnet_ids[0]" && c.after_unknown)
+    );
     let (_, report) = up(&s, shared.clone(), dir.path(), 4).await;
     assert!(report.succeeded(), "{report:?}");
     let new_subnet = report.outputs["subnet_id"].as_str().unwrap().to_string();

@@ -2,7 +2,7 @@
 //! Auto Scaling group's subnets is no change, adding one rule is one added
 //! line, and the same lists deploy and update on the simulator.
 
-use keel::plan::{render_text, Action};
+use keel::plan::{Action, render_text};
 use keel::prelude::*;
 use keel::provider::sim::{SimLatency, SimProvider};
 use keel_tests::{plan, state_dir, up};
@@ -62,9 +62,11 @@ async fn reordered_rules_are_no_change_and_one_new_rule_is_one_line() {
 
     let (_, report) = up(&added, sim.clone(), dir.path(), 4).await;
     assert!(report.succeeded(), "{report:?}");
-    assert!(!plan(&added, sim.clone(), dir.path())
-        .summary()
-        .has_changes());
+    assert!(
+        !plan(&added, sim.clone(), dir.path())
+            .summary()
+            .has_changes()
+    );
 
     // Removing one is one removed line.
     let p = plan(&stack(&[22, 443, 80], false), sim, dir.path());

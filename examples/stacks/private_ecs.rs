@@ -107,10 +107,10 @@ pub fn build_manual(options: &Options) -> Stack {
     for (i, private) in private_subnets.iter().enumerate() {
         let suffix = &ZONES[i].0[ZONES[i].0.len() - 1..];
         let mut rt = RouteTable::new(vpc.id()).associate(private.id());
-        if let Some(nat) = nats.get(i.min(nats.len().saturating_sub(1))) {
-            if !options.omit_private_nat_route {
-                rt = rt.route_to_nat_gateway("0.0.0.0/0", nat.id());
-            }
+        if let Some(nat) = nats.get(i.min(nats.len().saturating_sub(1)))
+            && !options.omit_private_nat_route
+        {
+            rt = rt.route_to_nat_gateway("0.0.0.0/0", nat.id());
         }
         stack.add(&format!("private-{suffix}"), rt);
     }

@@ -21,8 +21,8 @@ use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as Tokens};
 use quote::{format_ident, quote};
 use syn::{
-    parse_macro_input, Attribute, Data, DeriveInput, Error, Fields, GenericArgument, LitInt,
-    LitStr, Path, PathArguments, Type,
+    Attribute, Data, DeriveInput, Error, Fields, GenericArgument, LitInt, LitStr, Path,
+    PathArguments, Type, parse_macro_input,
 };
 
 /// Implements `keel::Resource` for a props struct.

@@ -11,13 +11,13 @@ use crate::engine::{
     ApplyOptions, ApplyReport, Deployment, Drift, EngineError, Event, EventSink, Outcome,
     RefreshReport,
 };
-use crate::plan::{render_json, render_text, Action, Plan};
-use crate::provider::sim::{SimLatency, SimProvider};
+use crate::plan::{Action, Plan, render_json, render_text};
 use crate::provider::Provider;
+use crate::provider::sim::{SimLatency, SimProvider};
 use crate::stack::Stack;
 use crate::state::LocalStore;
 use clap::{Parser, Subcommand, ValueEnum};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -7,7 +7,7 @@
 use crate::analysis;
 use crate::graph::Dag;
 use crate::resource::{
-    collect_dependencies, Cells, FieldError, FieldRule, Handle, Output, Resource, Urn,
+    Cells, FieldError, FieldRule, Handle, Output, Resource, Urn, collect_dependencies,
 };
 use serde::Serialize;
 use serde_json::Value;

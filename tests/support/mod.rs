@@ -2,11 +2,11 @@
 //! after itself, one-call plan/apply through the public API, and [`moto`], a
 //! local AWS API for the aws provider's tests.
 
+use keel::Stack;
 use keel::engine::{ApplyOptions, ApplyReport, Deployment};
 use keel::plan::Plan;
 use keel::provider::Provider;
 use keel::state::LocalStore;
-use keel::Stack;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -60,16 +60,26 @@ pub async fn destroy(
     (plan, report)
 }
 
+/// An AWS SDK configuration for the shared moto server (endpoint, region,
+/// fake credentials), built without touching the process environment.
+pub async fn moto_config() -> aws_config::SdkConfig {
+    let moto = moto::Moto::shared();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(moto.endpoint.clone())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+            "testing", "testing", None, None, "moto",
+        ))
+        .load()
+        .await
+}
+
 /// The aws provider pointed at the shared moto server, wiped first, with
 /// short waits (moto makes everything available at once).
 pub async fn aws_on_fresh_moto() -> keel::provider::aws::AwsProvider {
     let moto = moto::Moto::shared();
     moto.reset();
-    for (k, v) in moto.aws_env() {
-        std::env::set_var(k, v);
-    }
-    keel::provider::aws::AwsProvider::from_env()
-        .await
+    keel::provider::aws::AwsProvider::from_config(&moto_config().await)
         .expect("configure the aws provider")
         .with_timeouts(keel::provider::aws::Timeouts {
             nat_gateway: std::time::Duration::from_secs(60),

@@ -18,7 +18,7 @@
 //! Only `std` and `anyhow`: `xtask` compiles this same file (`#[path]`) so
 //! that it shares the code without building keel.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use std::fs::{self, OpenOptions};
 use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
@@ -265,7 +265,7 @@ pub fn wait_until_answers(endpoint: &str, timeout: Duration) -> Result<()> {
         match answers(endpoint) {
             Ok(()) => return Ok(()),
             Err(e) if Instant::now() >= deadline => {
-                return Err(e.context(format!("no answer from {endpoint} within {timeout:?}")))
+                return Err(e.context(format!("no answer from {endpoint} within {timeout:?}")));
             }
             Err(_) => thread::sleep(POLL),
         }
@@ -512,7 +512,7 @@ impl InstallLock {
                     thread::sleep(POLL);
                 }
                 Err(e) => {
-                    return Err(e).with_context(|| format!("creating lock {}", path.display()))
+                    return Err(e).with_context(|| format!("creating lock {}", path.display()));
                 }
             }
         }

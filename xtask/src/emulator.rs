@@ -13,7 +13,7 @@
 //! tests' launcher, this server does not die with its parent: `stop` ends it.
 
 use crate::moto;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use std::fs;
 use std::io::ErrorKind;
 use std::os::unix::process::CommandExt;
@@ -152,7 +152,7 @@ pub fn stop() -> Result<()> {
     for file in [&files.pid, &files.endpoint] {
         match fs::remove_file(file) {
             Err(e) if e.kind() != ErrorKind::NotFound => {
-                return Err(e).with_context(|| format!("removing {}", file.display()))
+                return Err(e).with_context(|| format!("removing {}", file.display()));
             }
             _ => {}
         }

@@ -7,7 +7,7 @@
 //! - `emulator start|stop`: a moto server that outlives xtask, for running
 //!   tests or examples against it by hand (see `emulator.rs`).
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

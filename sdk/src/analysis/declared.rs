@@ -18,7 +18,7 @@ use crate::aws::ec2::{
 };
 use crate::aws::ecs::EcsCluster;
 use crate::aws::iam::InstanceProfile;
-use crate::resource::{parse_placeholder, placeholder, with_placeholders, Input, Resource, Urn};
+use crate::resource::{Input, Resource, Urn, parse_placeholder, placeholder, with_placeholders};
 use crate::stack::Stack;
 use serde::de::DeserializeOwned;
 

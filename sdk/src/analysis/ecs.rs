@@ -5,10 +5,10 @@
 //! NAT gateway for several zones). Every finding comes with a concrete fix
 //! phrased with the program's own names.
 
-use super::declared::{urn_of, Declared, EcsHosts};
+use super::declared::{Declared, EcsHosts, urn_of};
 use super::findings::{Finding, Severity};
 use super::network::{Key, Model, Target};
-use super::reach::{reach_service, Blocked, Code, Source};
+use super::reach::{Blocked, Code, Source, reach_service};
 use ipnet::Ipv4Net;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -99,7 +99,9 @@ fn fix_for(model: &Model, b: &Blocked, hosts: &EcsHosts, subnet_key: &str) -> St
                 },
             };
             match rt {
-                Some(t) if !t.main => format!("route 0.0.0.0/0 of route table {} to {target}", t.label),
+                Some(t) if !t.main => {
+                    format!("route 0.0.0.0/0 of route table {} to {target}", t.label)
+                }
                 _ => format!(
                     "associate subnet {} with a route table that routes 0.0.0.0/0 to {target}",
                     l(subnet_key)
@@ -123,26 +125,32 @@ fn fix_for(model: &Model, b: &Blocked, hosts: &EcsHosts, subnet_key: &str) -> St
             "make NAT gateway {} public (NatGateway::public with an Elastic IP) or route 0.0.0.0/0 to a public one",
             l(&b.element)
         ),
-        Code::NatNoEip => format!("give NAT gateway {} an Elastic IP (NatGateway::public(subnet, eip.id()))", l(&b.element)),
-        Code::NatNoInternet => {
-            match public_subnet_in(model, vpc, az) {
-                Some(p) => format!(
-                    "a NAT gateway must sit in a public subnet: put it in subnet {} (whose route table sends 0.0.0.0/0 to an attached internet gateway), or route 0.0.0.0/0 of {} to an attached internet gateway",
-                    l(&p),
-                    l(&b.element)
-                ),
-                None => format!(
-                    "route 0.0.0.0/0 of {} (the NAT gateway's subnet) to an internet gateway attached to VPC {}",
-                    l(&b.element),
-                    l(vpc)
-                ),
-            }
-        }
+        Code::NatNoEip => format!(
+            "give NAT gateway {} an Elastic IP (NatGateway::public(subnet, eip.id()))",
+            l(&b.element)
+        ),
+        Code::NatNoInternet => match public_subnet_in(model, vpc, az) {
+            Some(p) => format!(
+                "a NAT gateway must sit in a public subnet: put it in subnet {} (whose route table sends 0.0.0.0/0 to an attached internet gateway), or route 0.0.0.0/0 of {} to an attached internet gateway",
+                l(&p),
+                l(&b.element)
+            ),
+            None => format!(
+                "route 0.0.0.0/0 of {} (the NAT gateway's subnet) to an internet gateway attached to VPC {}",
+                l(&b.element),
+                l(vpc)
+            ),
+        },
         Code::NatOtherVpc => match nat_hint() {
-            Some(n) => format!("route 0.0.0.0/0 to {n}, which is in the instances' VPC {}", l(vpc)),
+            Some(n) => format!(
+                "route 0.0.0.0/0 to {n}, which is in the instances' VPC {}",
+                l(vpc)
+            ),
             None => format!("route 0.0.0.0/0 to a public NAT gateway in VPC {}", l(vpc)),
         },
-        Code::NatNotAvailable => format!("wait for NAT gateway {} to become available", l(&b.element)),
+        Code::NatNotAvailable => {
+            format!("wait for NAT gateway {} to become available", l(&b.element))
+        }
         Code::SecurityGroupEgress => format!(
             "allow outbound HTTPS in security group {}: .egress(Rule::tcp(443).cidr(\"0.0.0.0/0\"))",
             l(&b.element)
@@ -156,14 +164,24 @@ fn fix_for(model: &Model, b: &Blocked, hosts: &EcsHosts, subnet_key: &str) -> St
             l(&b.element)
         ),
         Code::EndpointSecurityGroup => {
-            let vpc_block = model.vpcs.get(vpc).and_then(|v| v.cidr).map_or("the VPC's block".to_string(), |c| c.to_string());
+            let vpc_block = model
+                .vpcs
+                .get(vpc)
+                .and_then(|v| v.cidr)
+                .map_or("the VPC's block".to_string(), |c| c.to_string());
             format!(
                 "admit HTTPS from the instances in security group {}: .ingress(Rule::tcp(443).cidr(\"{vpc_block}\"))",
                 l(&b.element)
             )
         }
-        Code::DnsDisabled => format!("turn DNS support on for VPC {} (Vpc::enable_dns_support(true))", l(&b.element)),
-        _ => format!("declare {} in this stack so keel can check the path, or check it by hand", l(&b.element)),
+        Code::DnsDisabled => format!(
+            "turn DNS support on for VPC {} (Vpc::enable_dns_support(true))",
+            l(&b.element)
+        ),
+        _ => format!(
+            "declare {} in this stack so keel can check the path, or check it by hand",
+            l(&b.element)
+        ),
     }
 }
 

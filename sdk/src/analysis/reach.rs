@@ -9,7 +9,7 @@
 //! the analysis before deploy.
 
 use super::network::{AclFacts, AclRuleFacts, Key, Model, Target};
-use crate::aws::ec2::{Protocol, EPHEMERAL_PORTS};
+use crate::aws::ec2::{EPHEMERAL_PORTS, Protocol};
 use ipnet::Ipv4Net;
 use serde::Serialize;
 use std::fmt;
@@ -430,7 +430,7 @@ pub fn reach_service(
                         &g,
                         format!("internet gateway {g} is not known"),
                         &hops,
-                    ))
+                    ));
                 }
                 Some(false) => {
                     let reason = format!(

@@ -8,7 +8,7 @@
 
 use super::events::{Event, EventSink};
 use crate::graph::{Dag, ReadyQueue};
-use crate::plan::{diff, is_unresolved, resolve_inputs, Action, Plan, Step};
+use crate::plan::{Action, Plan, Step, diff, is_unresolved, resolve_inputs};
 use crate::provider::{
     CreateRequest, DeleteRequest, Outputs, Provider, ProviderError, UpdateRequest,
 };
@@ -517,12 +517,13 @@ fn prepare(
             if changes.iter().any(|c| c.forces_replacement) {
                 return Prepared::Invalid(
                     Action::Update,
-                    ProviderError::internal(
-                        format!(
-                            "{urn}: `{}` changed during apply in a way that forces replacement; run again to plan it",
-                            changes.iter().find(|c| c.forces_replacement).map_or("", |c| c.path.as_str())
-                        ),
-                    ),
+                    ProviderError::internal(format!(
+                        "{urn}: `{}` changed during apply in a way that forces replacement; run again to plan it",
+                        changes
+                            .iter()
+                            .find(|c| c.forces_replacement)
+                            .map_or("", |c| c.path.as_str())
+                    )),
                 );
             }
             Prepared::Call(

@@ -11,7 +11,7 @@ pub use events::{Event, EventLog, EventSink, NullSink};
 pub use executor::{Execution, Outcome};
 pub use refresh::{Drift, RefreshReport};
 
-use crate::plan::{plan, plan_destroy, Plan};
+use crate::plan::{Plan, plan, plan_destroy};
 use crate::provider::{Provider, ReadRequest};
 use crate::stack::{DeclarationErrors, Export, Stack};
 use crate::state::{StateError, StateStore};

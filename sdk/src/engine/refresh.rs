@@ -5,7 +5,7 @@
 //! creates it again. `preview` keeps the result in memory; `refresh` and `up`
 //! record it.
 
-use crate::plan::{diff, PropertyChange};
+use crate::plan::{PropertyChange, diff};
 use crate::provider::{Provider, ProviderError, ReadRequest};
 use crate::resource::Urn;
 use crate::state::{JournalRecord, ResourceState, Snapshot, StateError, StateStore};

@@ -97,7 +97,7 @@ impl<K: Ord + Clone> Dag<K> {
         }
         let mut ready: std::collections::BTreeSet<K> = remaining
             .iter()
-            .filter(|(_, &n)| n == 0)
+            .filter(|&(_, &n)| n == 0)
             .map(|(k, _)| k.clone())
             .collect();
         let mut order = Vec::with_capacity(self.index.len());

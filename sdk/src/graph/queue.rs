@@ -88,7 +88,7 @@ impl<K: Ord + Clone> ReadyQueue<K> {
             .collect();
         let mut stack: Vec<K> = remaining
             .iter()
-            .filter(|(_, &n)| n == 0)
+            .filter(|&(_, &n)| n == 0)
             .map(|(k, _)| k.clone())
             .collect();
         while let Some(k) = stack.pop() {

@@ -9,10 +9,10 @@
 mod diff;
 mod render;
 
-pub use diff::{diff, PropertyChange};
+pub use diff::{PropertyChange, diff};
 pub use render::{render_json, render_text};
 
-use crate::resource::{contains_unknown, Urn, STACK_TAG, URN_TAG};
+use crate::resource::{STACK_TAG, URN_TAG, Urn, contains_unknown};
 use crate::stack::{Declared, Stack};
 use crate::state::{ResourceState, Snapshot};
 use serde::Serialize;

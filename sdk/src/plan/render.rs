@@ -2,7 +2,7 @@
 //! and for programs (one JSON document).
 
 use super::{Action, Plan, PropertyChange};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::fmt::Write;
 
 fn show(v: &Option<Value>) -> String {

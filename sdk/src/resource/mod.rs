@@ -9,8 +9,8 @@ mod output;
 pub use ids::*;
 pub use keel_macros::{Outputs, Resource};
 pub(crate) use output::{
-    collect_dependencies, contains_unknown, parse_placeholder, placeholder, with_placeholders,
-    Cells, UNKNOWN,
+    Cells, UNKNOWN, collect_dependencies, contains_unknown, parse_placeholder, placeholder,
+    with_placeholders,
 };
 pub use output::{Input, Output};
 

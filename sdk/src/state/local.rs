@@ -3,7 +3,7 @@
 //! the directory), `journal.jsonl` (one record a line, fsynced per append) and
 //! `lock` (the process id of the run holding the stack).
 
-use super::{JournalRecord, Snapshot, StateError, StateStore, SCHEMA_VERSION};
+use super::{JournalRecord, SCHEMA_VERSION, Snapshot, StateError, StateStore};
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
@@ -130,14 +130,14 @@ impl LocalStore {
                 return Err(StateError::Corrupt {
                     path,
                     detail: "no schema_version".into(),
-                })
+                });
             }
             Some(v) if v > u64::from(SCHEMA_VERSION) => {
                 return Err(StateError::NewerSchema {
                     path,
                     found: u32::try_from(v).unwrap_or(u32::MAX),
                     supported: SCHEMA_VERSION,
-                })
+                });
             }
             Some(_) => {}
         }
@@ -189,7 +189,7 @@ impl LocalStore {
                     return Err(StateError::Corrupt {
                         path,
                         detail: format!("line {}: {e}", i + 1),
-                    })
+                    });
                 }
             }
         }

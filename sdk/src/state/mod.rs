@@ -190,7 +190,9 @@ pub enum StateError {
         source: std::io::Error,
     },
     /// A file exists but isn't valid state (truncated, edited, another format).
-    #[error("state file {path} is unreadable: {detail}; refusing to continue (the file was not modified)")]
+    #[error(
+        "state file {path} is unreadable: {detail}; refusing to continue (the file was not modified)"
+    )]
     Corrupt {
         /// The file.
         path: PathBuf,
@@ -198,7 +200,9 @@ pub enum StateError {
         detail: String,
     },
     /// Written by a newer keel.
-    #[error("state file {path} has schema version {found}, newer than {supported} which this keel understands; upgrade keel (the file was not modified)")]
+    #[error(
+        "state file {path} has schema version {found}, newer than {supported} which this keel understands; upgrade keel (the file was not modified)"
+    )]
     NewerSchema {
         /// The file.
         path: PathBuf,
@@ -208,7 +212,9 @@ pub enum StateError {
         supported: u32,
     },
     /// The file belongs to another stack.
-    #[error("state file {path} belongs to stack `{found}`, not `{expected}` (the file was not modified)")]
+    #[error(
+        "state file {path} belongs to stack `{found}`, not `{expected}` (the file was not modified)"
+    )]
     WrongStack {
         /// The file.
         path: PathBuf,
@@ -218,7 +224,9 @@ pub enum StateError {
         expected: String,
     },
     /// Another keel run holds the stack.
-    #[error("stack is locked by another keel run (process {pid}, lock file {path}); if no run is active, delete the lock file")]
+    #[error(
+        "stack is locked by another keel run (process {pid}, lock file {path}); if no run is active, delete the lock file"
+    )]
     Locked {
         /// The lock file.
         path: PathBuf,

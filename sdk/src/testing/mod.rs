@@ -14,8 +14,8 @@ use crate::provider::{
 };
 use crate::resource::Urn;
 use async_trait::async_trait;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// A provider operation, for failure rules.

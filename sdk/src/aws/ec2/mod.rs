@@ -17,7 +17,7 @@ pub use internet_gateway::{InternetGateway, InternetGatewayOutputRefs, InternetG
 pub use launch_template::{LaunchTemplate, LaunchTemplateOutputRefs, LaunchTemplateOutputs};
 pub use nat_gateway::{Connectivity, NatGateway, NatGatewayOutputRefs, NatGatewayOutputs};
 pub use network_acl::{
-    AclAction, AclRule, NetworkAcl, NetworkAclOutputRefs, NetworkAclOutputs, EPHEMERAL_PORTS,
+    AclAction, AclRule, EPHEMERAL_PORTS, NetworkAcl, NetworkAclOutputRefs, NetworkAclOutputs,
 };
 pub use route_table::{Route, RouteTable, RouteTableOutputRefs, RouteTableOutputs, RouteTarget};
 pub use security_group::{
@@ -26,5 +26,5 @@ pub use security_group::{
 pub use subnet::{Subnet, SubnetOutputRefs, SubnetOutputs};
 pub use vpc::{Vpc, VpcOutputRefs, VpcOutputs};
 pub use vpc_endpoint::{
-    VpcEndpoint, VpcEndpointOutputRefs, VpcEndpointOutputs, ECS_AGENT_SERVICES,
+    ECS_AGENT_SERVICES, VpcEndpoint, VpcEndpointOutputRefs, VpcEndpointOutputs,
 };

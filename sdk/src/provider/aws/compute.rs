@@ -16,12 +16,12 @@
 //! Deleting forces the instances to terminate and waits for the group to go.
 //! What instances do once running (ECS registration) is not this module's.
 
+use super::Clients;
 use super::ec2_network::sync_tags;
 use super::retry::retry_on;
 use super::util::{
     aws_error, ec2_tags, is_not_found, outputs, parse, physical_name, tag_specs, wait_for,
 };
-use super::Clients;
 use crate::aws::autoscaling::{AutoScalingGroup, AutoScalingGroupOutputs};
 use crate::aws::ec2::{LaunchTemplate, LaunchTemplateOutputs};
 use crate::provider::{
@@ -361,10 +361,9 @@ async fn capacity_error(c: &Clients, urn: &Urn, name: &str, desired: u32) -> Pro
         format!("; last failed scaling activity: {m}")
     });
     ProviderError::timeout(format!(
-            "{urn}: Auto Scaling group `{name}` has {current} of {desired} desired instances InService after {:.0?}{why}",
-            c.timeouts.capacity
-        ),
-    )
+        "{urn}: Auto Scaling group `{name}` has {current} of {desired} desired instances InService after {:.0?}{why}",
+        c.timeouts.capacity
+    ))
 }
 
 /// Polls group `name` until `desired` instances are in service; its outputs.

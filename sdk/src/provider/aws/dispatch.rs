@@ -7,8 +7,8 @@
 //! is written once here.
 
 use super::{
-    compute, ec2_acls, ec2_endpoints, ec2_gateways, ec2_network, ec2_routing, ec2_security, ecs,
-    iam, Clients,
+    Clients, compute, ec2_acls, ec2_endpoints, ec2_gateways, ec2_network, ec2_routing,
+    ec2_security, ecs, iam,
 };
 use crate::aws::autoscaling::AutoScalingGroup;
 use crate::aws::ec2::{

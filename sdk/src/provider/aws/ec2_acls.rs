@@ -15,9 +15,9 @@
 //! and leaving it moves it back to the VPC's default ACL. Deleting moves the
 //! remaining subnets back first, as EC2 refuses to delete an ACL in use.
 
+use super::Clients;
 use super::ec2_network::sync_tags;
 use super::util::{aws_error, is_not_found, outputs, parse, tag_specs};
-use super::Clients;
 use crate::aws::ec2::{AclAction, AclRule, NetworkAcl, NetworkAclOutputs, Protocol};
 use crate::provider::{
     CreateRequest, CreateResponse, DeleteRequest, Outputs, ProviderError, ReadRequest,
@@ -49,11 +49,7 @@ struct Entry {
 }
 
 fn icmp_value(v: u16) -> i32 {
-    if v > 255 {
-        -1
-    } else {
-        i32::from(v)
-    }
+    if v > 255 { -1 } else { i32::from(v) }
 }
 
 fn declared(rule: &AclRule, egress: bool) -> Entry {
@@ -122,7 +118,7 @@ fn described(e: &NetworkAclEntry) -> Option<Entry> {
 
 /// Sets the fields an entry call takes (create and replace take the same).
 macro_rules! with_entry {
-    ($call:expr, $acl:expr, $e:expr) => {{
+    ($call:expr_2021, $acl:expr_2021, $e:expr_2021) => {{
         let e: &Entry = $e;
         $call
             .network_acl_id($acl)
@@ -339,7 +335,9 @@ async fn sync_associations(
         let association = current.get(subnet.as_str()).ok_or_else(|| {
             ProviderError::new(
                 "InvalidSubnetID.NotFound",
-                format!("{urn}: subnet {subnet} has no network ACL association (does the subnet exist?)"),
+                format!(
+                    "{urn}: subnet {subnet} has no network ACL association (does the subnet exist?)"
+                ),
             )
         })?;
         move_association(c, urn, association, id).await?;

@@ -14,9 +14,9 @@
 //! EC2 spells endpoint states in lower case (`available`) where the SDK's
 //! enum has `Available`, so states are compared as lower-case strings.
 
+use super::Clients;
 use super::ec2_network::sync_tags;
 use super::util::{aws_error, is_not_found, outputs, parse, tag_specs, wait_for};
-use super::Clients;
 use crate::aws::ec2::{VpcEndpoint, VpcEndpointOutputs};
 use crate::provider::{
     CreateRequest, CreateResponse, DeleteRequest, Outputs, ProviderError, ReadRequest,

@@ -3,11 +3,11 @@
 //! and `deleted` on delete; an Elastic IP is released only once AWS no
 //! longer reports it in use.
 
+use super::Clients;
 use super::ec2_network::batched;
 use super::ec2_network::sync_tags;
 use super::retry::retry_on;
 use super::util::{aws_error, is_not_found, outputs, parse, tag_specs, wait_for};
-use super::Clients;
 use crate::aws::ec2::{
     Connectivity, ElasticIp, ElasticIpOutputs, InternetGateway, InternetGatewayOutputs, NatGateway,
     NatGatewayOutputs,

@@ -1,7 +1,7 @@
 //! VPCs and subnets on EC2.
 
-use super::util::{aws_error, is_not_found, outputs, parse, tag_specs, wait_for};
 use super::Clients;
+use super::util::{aws_error, is_not_found, outputs, parse, tag_specs, wait_for};
 use crate::aws::ec2::{Subnet, SubnetOutputs, Vpc, VpcOutputs};
 use crate::provider::{
     CreateRequest, CreateResponse, DeleteRequest, Outputs, ProviderError, ReadRequest,

@@ -2,9 +2,9 @@
 //! subnet associations. Updates compare against what AWS reports, so a
 //! route changed out of band is put back.
 
+use super::Clients;
 use super::ec2_network::sync_tags;
 use super::util::{aws_error, is_not_found, outputs, parse, tag_specs};
-use super::Clients;
 use crate::aws::ec2::{RouteTable, RouteTableOutputs, RouteTarget};
 use crate::provider::{
     CreateRequest, CreateResponse, DeleteRequest, Outputs, ProviderError, ReadRequest,

@@ -3,11 +3,11 @@
 //! Rule updates authorize what is new and revoke what is gone, so unchanged
 //! rules never flap.
 
+use super::Clients;
 use super::ec2_network::batched;
 use super::ec2_network::sync_tags;
 use super::retry::retry_on;
 use super::util::{aws_error, is_not_found, outputs, parse, physical_name, tag_specs};
-use super::Clients;
 use crate::aws::ec2::{Peer, Protocol, Rule, SecurityGroup, SecurityGroupOutputs};
 use crate::provider::{
     CreateRequest, CreateResponse, DeleteRequest, Outputs, ProviderError, ReadRequest,

@@ -14,15 +14,15 @@
 //! Which instances register is up to their agents, not this module; it
 //! reports `registeredContainerInstancesCount` as ECS does.
 
+use super::Clients;
 use super::retry::retry_on;
 use super::util::{aws_error, is_not_found, outputs, parse, physical_name, wait_for};
-use super::Clients;
 use crate::aws::ecs::{EcsCluster, EcsClusterOutputs};
 use crate::provider::{
     CreateRequest, CreateResponse, DeleteRequest, Outputs, ProviderError, ReadRequest,
     UpdateRequest,
 };
-use crate::resource::{Arn, ClusterName, Tags, Urn, URN_TAG};
+use crate::resource::{Arn, ClusterName, Tags, URN_TAG, Urn};
 use aws_sdk_ecs::types::{Cluster, ClusterField, ClusterSetting, ClusterSettingName, Tag};
 use std::time::Duration;
 

@@ -11,9 +11,9 @@
 //! time. Inline policies are not keel's and are left alone (IAM then refuses
 //! to delete the role, and says why).
 
+use super::Clients;
 use super::retry::retry_on;
 use super::util::{aws_error, is_not_found, outputs, parse, physical_name};
-use super::Clients;
 use crate::aws::iam::{IamRole, IamRoleOutputs, InstanceProfile, InstanceProfileOutputs};
 use crate::provider::{
     CreateRequest, CreateResponse, DeleteRequest, Outputs, ProviderError, ReadRequest,

@@ -100,9 +100,33 @@ impl AwsProvider {
     /// exponential backoff for throttling and server errors.
     pub async fn from_env() -> Result<Self, ProviderError> {
         let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5))
             .load()
             .await;
+        Self::from_config(&conf)
+    }
+
+    /// Uses an SDK configuration the program built itself (endpoint,
+    /// region, credentials), e.g. for a local AWS API, without touching the
+    /// process environment; five attempts with exponential backoff for
+    /// throttling and server errors, as with [`AwsProvider::from_env`].
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), keel::provider::ProviderError> {
+    /// let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    ///     .endpoint_url("http://127.0.0.1:5000")
+    ///     .region(aws_config::Region::new("us-east-1"))
+    ///     .load()
+    ///     .await;
+    /// let aws = keel::provider::aws::AwsProvider::from_config(&conf)?;
+    /// assert_eq!(aws.region(), "us-east-1");
+    /// # Ok(()) }
+    /// ```
+    pub fn from_config(conf: &aws_config::SdkConfig) -> Result<Self, ProviderError> {
+        let mut conf = conf.to_builder();
+        conf.set_retry_config(Some(
+            aws_config::retry::RetryConfig::standard().with_max_attempts(5),
+        ));
+        let conf = conf.build();
         let region = conf.region().map(|r| r.to_string()).ok_or_else(|| {
             ProviderError::new(
                 "NoRegion",

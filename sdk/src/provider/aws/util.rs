@@ -5,8 +5,8 @@ use crate::provider::{Outputs, ProviderError};
 use crate::resource::{Tags, Urn};
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::future::Future;
 use std::time::Duration;
@@ -36,10 +36,12 @@ pub(crate) fn ec2_tags(tags: &Tags) -> Vec<Tag> {
 /// refuses an empty one).
 pub(crate) fn tag_specs(kind: ResourceType, tags: &Tags) -> Option<Vec<TagSpecification>> {
     (!tags.is_empty()).then(|| {
-        vec![TagSpecification::builder()
-            .resource_type(kind)
-            .set_tags(Some(ec2_tags(tags)))
-            .build()]
+        vec![
+            TagSpecification::builder()
+                .resource_type(kind)
+                .set_tags(Some(ec2_tags(tags)))
+                .build(),
+        ]
     })
 }
 

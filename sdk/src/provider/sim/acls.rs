@@ -11,10 +11,10 @@
 //! How rules decide traffic is not here: the reachability rule reads the
 //! entries through the network model (`model`).
 
-use super::cloud::{dependency, fresh_id, invalid, Cloud, Kind};
+use super::cloud::{Cloud, Kind, dependency, fresh_id, invalid};
 use super::latency::Op;
 use super::security::Direction;
-use super::{resolved, SimProvider, Simulated};
+use super::{SimProvider, Simulated, resolved};
 use crate::analysis::cidr;
 use crate::aws::ec2::{AclAction, AclRule, NetworkAcl, NetworkAclOutputs, Protocol};
 use crate::provider::ProviderError;

@@ -8,10 +8,10 @@
 //! and retried. Also the provider handler for [`AutoScalingGroup`], which
 //! waits for capacity the way Terraform does.
 
-use super::cloud::{fresh_id, physical_name, random_hex, Clock, Cloud, Kind};
+use super::cloud::{Clock, Cloud, Kind, fresh_id, physical_name, random_hex};
 use super::latency::Op;
 use super::launch_templates::LaunchSpec;
-use super::{resolved, Poll, SimProvider, Simulated};
+use super::{Poll, SimProvider, Simulated, resolved};
 use crate::aws::autoscaling::{AutoScalingGroup, AutoScalingGroupOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{Arn, AutoScalingGroupName, ClusterName, InstanceId, SubnetId, Tags, Urn};
@@ -184,7 +184,10 @@ impl Cloud {
         if self.groups.contains_key(&group.name) {
             return Err(ProviderError::new(
                 "AlreadyExists",
-                format!("AutoScalingGroup by this name already exists - A group with the name {} already exists", group.name),
+                format!(
+                    "AutoScalingGroup by this name already exists - A group with the name {} already exists",
+                    group.name
+                ),
             ));
         }
         self.check_group(&group)?;
@@ -296,7 +299,7 @@ impl Cloud {
             if self
                 .security_groups
                 .get(g)
-                .map_or(true, |sg| sg.vpc_id != vpc.id)
+                .is_none_or(|sg| sg.vpc_id != vpc.id)
             {
                 return Err(format!(
                     "The security group '{g}' does not exist in VPC '{}'",

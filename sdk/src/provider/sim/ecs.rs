@@ -19,10 +19,10 @@ use super::latency::Op;
 use super::{SimProvider, Simulated};
 use crate::analysis::cluster_in_user_data;
 use crate::analysis::network::Model;
-use crate::analysis::reach::{reach_service, Blocked, Code, Source};
+use crate::analysis::reach::{Blocked, Code, Source, reach_service};
 use crate::aws::ecs::{EcsCluster, EcsClusterOutputs};
 use crate::provider::ProviderError;
-use crate::resource::{Arn, ClusterName, Tags, Urn, URN_TAG};
+use crate::resource::{Arn, ClusterName, Tags, URN_TAG, Urn};
 use async_trait::async_trait;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
@@ -143,7 +143,9 @@ impl Cloud {
         if registered > 0 {
             return Err(ProviderError::new(
                 "ClusterContainsContainerInstancesException",
-                format!("The Cluster cannot be deleted while Container Instances are active or draining ({registered} registered)."),
+                format!(
+                    "The Cluster cannot be deleted while Container Instances are active or draining ({registered} registered)."
+                ),
             ));
         }
         self.clusters.remove(name);
@@ -200,7 +202,7 @@ impl Cloud {
                     return Attempt {
                         cluster: None,
                         failure: Some(failure),
-                    }
+                    };
                 }
             },
         };

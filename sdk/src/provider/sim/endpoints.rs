@@ -14,10 +14,10 @@
 //! What an endpoint does for reachability is decided on the network model
 //! (`model`), which sees available endpoints only.
 
-use super::cloud::{fresh_id, Clock, Cloud, Kind};
+use super::cloud::{Clock, Cloud, Kind, fresh_id};
 use super::latency::Op;
 use super::network::listing;
-use super::{resolved, Poll, SimProvider, Simulated};
+use super::{Poll, SimProvider, Simulated, resolved};
 use crate::aws::ec2::{VpcEndpoint, VpcEndpointOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{Tags, Urn, VpcEndpointId};

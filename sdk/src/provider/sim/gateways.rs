@@ -6,9 +6,9 @@
 //! [`ElasticIp`] and [`NatGateway`]; the handlers wait for NAT gateways the
 //! way Terraform does.
 
-use super::cloud::{dependency, fresh_id, Clock, Cloud, Kind};
+use super::cloud::{Clock, Cloud, Kind, dependency, fresh_id};
 use super::latency::Op;
-use super::{resolved, Poll, SimProvider, Simulated};
+use super::{Poll, SimProvider, Simulated, resolved};
 use crate::aws::ec2::{
     Connectivity, ElasticIp, ElasticIpOutputs, InternetGateway, InternetGatewayOutputs, NatGateway,
     NatGatewayOutputs,
@@ -208,13 +208,13 @@ impl Cloud {
                 return Err(ProviderError::new(
                     "MissingParameter",
                     "A public NAT gateway requires the parameter AllocationId",
-                ))
+                ));
             }
             (Connectivity::Private, Some(_)) => {
                 return Err(ProviderError::new(
                     "InvalidParameterCombination",
                     "A private NAT gateway can't have an Elastic IP allocation",
-                ))
+                ));
             }
             (Connectivity::Public, Some(alloc)) => {
                 let address = self

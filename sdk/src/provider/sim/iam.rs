@@ -5,9 +5,9 @@
 //! [`IamRole`] and [`InstanceProfile`]; the profile handler waits for IAM's
 //! propagation delay, as instances launched sooner couldn't use it.
 
-use super::cloud::{iam_arn, physical_name, Cloud, Kind};
+use super::cloud::{Cloud, Kind, iam_arn, physical_name};
 use super::latency::Op;
-use super::{resolved, SimProvider, Simulated};
+use super::{SimProvider, Simulated, resolved};
 use crate::aws::iam::{IamRole, IamRoleOutputs, InstanceProfile, InstanceProfileOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{InstanceProfileName, RoleName, Tags, Urn};

@@ -3,9 +3,9 @@
 //! makes of the security groups and instance profile a template names. Also
 //! the provider handler for [`LaunchTemplate`].
 
-use super::cloud::{fresh_id, invalid, physical_name, Cloud, Kind};
+use super::cloud::{Cloud, Kind, fresh_id, invalid, physical_name};
 use super::latency::Op;
-use super::{resolved, SimProvider, Simulated};
+use super::{SimProvider, Simulated, resolved};
 use crate::aws::ec2::{LaunchTemplate, LaunchTemplateOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{LaunchTemplateId, Tags, Urn};

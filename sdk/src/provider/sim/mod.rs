@@ -38,16 +38,16 @@ mod store;
 mod tests;
 
 pub use compute::SimInstance;
-pub use latency::{SimLatency, LATENCY_ENV};
+pub use latency::{LATENCY_ENV, SimLatency};
 pub use store::SimStoreError;
 
 use super::*;
 use crate::analysis::network::Model;
 use crate::analysis::reach::Blocked;
 use crate::resource::{
-    contains_unknown, CloudId, Input, InstanceId, Resource, ResourceOutputs, Tags,
+    CloudId, Input, InstanceId, Resource, ResourceOutputs, Tags, contains_unknown,
 };
-use cloud::{Clock, Cloud, Kind, DEFAULT_REGION};
+use cloud::{Clock, Cloud, DEFAULT_REGION, Kind};
 use latency::Op;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

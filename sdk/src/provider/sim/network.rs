@@ -6,9 +6,9 @@
 //! subnet (AWS reserves the first four addresses and the last). Also the
 //! provider handlers for [`Vpc`] and [`Subnet`].
 
-use super::cloud::{dependency, fresh_id, invalid, Cloud, Kind};
+use super::cloud::{Cloud, Kind, dependency, fresh_id, invalid};
 use super::latency::Op;
-use super::{resolved, SimProvider, Simulated};
+use super::{SimProvider, Simulated, resolved};
 use crate::analysis::cidr::{self, MAX_PREFIX, MIN_PREFIX};
 use crate::aws::ec2::{Subnet, SubnetOutputs, Vpc, VpcOutputs};
 use crate::provider::ProviderError;

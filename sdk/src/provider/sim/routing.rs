@@ -5,9 +5,9 @@
 //! the provider handler for [`RouteTable`], which makes the live table
 //! match the declared one route by route and association by association.
 
-use super::cloud::{dependency, fresh_id, invalid, Cloud, Kind};
+use super::cloud::{Cloud, Kind, dependency, fresh_id, invalid};
 use super::latency::Op;
-use super::{resolved, SimProvider, Simulated};
+use super::{SimProvider, Simulated, resolved};
 use crate::analysis::cidr;
 use crate::aws::ec2::{RouteTable, RouteTableOutputs, RouteTarget};
 use crate::provider::ProviderError;
@@ -242,7 +242,9 @@ impl Cloud {
         if let Some((other, assoc)) = existing {
             return Err(ProviderError::new(
                 "Resource.AlreadyAssociated",
-                format!("the specified association for route table {other} conflicts with an existing association ({assoc} of {subnet_id})"),
+                format!(
+                    "the specified association for route table {other} conflicts with an existing association ({assoc} of {subnet_id})"
+                ),
             ));
         }
         let taken: BTreeMap<String, ()> = self

@@ -7,10 +7,10 @@
 //! rules equal the declared ones. What rules let through is decided on the
 //! network model (`model`).
 
-use super::cloud::{dependency, fresh_id, invalid, physical_name, Cloud, Kind};
+use super::cloud::{Cloud, Kind, dependency, fresh_id, invalid, physical_name};
 use super::latency::Op;
 use super::network::listing;
-use super::{resolved, SimProvider, Simulated};
+use super::{SimProvider, Simulated, resolved};
 use crate::analysis::cidr;
 use crate::aws::ec2::{Peer, Protocol, Rule, SecurityGroup, SecurityGroupOutputs};
 use crate::provider::ProviderError;

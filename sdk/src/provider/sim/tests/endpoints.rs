@@ -213,9 +213,11 @@ async fn ecs_endpoints_replace_the_nat_gateway() {
     .await;
     assert_eq!(registered(&sim, &stack.cluster).await, 2);
     let instances = sim.instances();
-    assert!(instances
-        .iter()
-        .all(|i| i.agent_connected && i.registration_error.is_none()));
+    assert!(
+        instances
+            .iter()
+            .all(|i| i.agent_connected && i.registration_error.is_none())
+    );
     for (_, path) in sim.instance_reachability() {
         let hops = path.expect("reachable");
         assert!(

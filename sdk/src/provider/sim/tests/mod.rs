@@ -209,7 +209,7 @@ impl Deployed {
 pub(super) async fn deploy(sim: &SimProvider, shape: &Shape) -> Deployed {
     let mut created = Vec::new();
     macro_rules! add {
-        ($name:expr, $props:expr) => {{
+        ($name:expr_2021, $props:expr_2021) => {{
             let props = $props;
             let id = create(sim, $name, &props).await;
             created.push((urn_of(&props, $name), id.clone()));

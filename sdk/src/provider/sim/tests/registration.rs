@@ -47,12 +47,16 @@ async fn the_tutorial_stack_registers_both_instances() {
     let stack = deploy(&sim, &Shape::default()).await;
     assert_eq!(registered(&sim, &stack.cluster).await, 2);
     let instances = sim.instances();
-    assert!(instances
-        .iter()
-        .all(|i| i.public_ip.is_none() && i.state == "running"));
-    assert!(instances
-        .iter()
-        .all(|i| i.registered_cluster.as_ref().map(|c| c.as_str()) == Some("app")));
+    assert!(
+        instances
+            .iter()
+            .all(|i| i.public_ip.is_none() && i.state == "running")
+    );
+    assert!(
+        instances
+            .iter()
+            .all(|i| i.registered_cluster.as_ref().map(|c| c.as_str()) == Some("app"))
+    );
     let zones: Vec<&str> = instances
         .iter()
         .map(|i| i.availability_zone.as_str())
@@ -62,9 +66,11 @@ async fn the_tutorial_stack_registers_both_instances() {
         "{zones:?}"
     );
     assert!(sim.instance_reachability().iter().all(|(_, r)| r.is_ok()));
-    assert!(instances
-        .iter()
-        .all(|i| i.agent_connected && i.registration_code.is_none()));
+    assert!(
+        instances
+            .iter()
+            .all(|i| i.agent_connected && i.registration_code.is_none())
+    );
     let asg = read::<AutoScalingGroup>(&sim, "ecs-hosts", &stack.asg)
         .await
         .unwrap();
@@ -176,9 +182,11 @@ async fn the_agent_needs_credentials_and_the_right_cluster_name() {
     };
     let stack = deploy(&sim, &no_profile).await;
     assert_eq!(registered(&sim, &stack.cluster).await, 0);
-    assert!(reasons(&sim, Code::NoInstanceProfile)
-        .iter()
-        .all(|w| w.contains("no instance profile")));
+    assert!(
+        reasons(&sim, Code::NoInstanceProfile)
+            .iter()
+            .all(|w| w.contains("no instance profile"))
+    );
 
     let sim = super::sim();
     let default_cluster = Shape {
@@ -187,9 +195,11 @@ async fn the_agent_needs_credentials_and_the_right_cluster_name() {
     };
     let stack = deploy(&sim, &default_cluster).await;
     assert_eq!(registered(&sim, &stack.cluster).await, 0);
-    assert!(reasons(&sim, Code::WrongCluster)
-        .iter()
-        .all(|w| w.contains("`default`")));
+    assert!(
+        reasons(&sim, Code::WrongCluster)
+            .iter()
+            .all(|w| w.contains("`default`"))
+    );
 }
 
 #[tokio::test]

@@ -123,10 +123,11 @@ async fn auto_scaling_groups_validate_and_scale() {
     let r = try_create(&sim, "hosts", &group(3)).await.unwrap();
     let out: AutoScalingGroupOutputs = serde_json::from_value(Value::Object(r.outputs)).unwrap();
     assert_eq!(out.instance_count, 3);
-    assert!(out
-        .arn
-        .as_str()
-        .starts_with("arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:"));
+    assert!(
+        out.arn
+            .as_str()
+            .starts_with("arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:")
+    );
     assert!(out.arn.as_str().ends_with(":autoScalingGroupName/hosts"));
     let instances = sim.instances();
     let in_a = instances
@@ -134,9 +135,11 @@ async fn auto_scaling_groups_validate_and_scale() {
         .filter(|i| i.subnet_id.as_str() == a)
         .count();
     assert_eq!((instances.len(), in_a), (3, 2), "round robin across AZs");
-    assert!(instances
-        .iter()
-        .all(|i| i.state == "running" && i.public_ip.is_none()));
+    assert!(
+        instances
+            .iter()
+            .all(|i| i.state == "running" && i.public_ip.is_none())
+    );
     assert!(sim.peek(|c| c.instances.values().all(|i| i.tags["team"] == "a")));
 
     assert_eq!(
