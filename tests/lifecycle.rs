@@ -221,3 +221,41 @@ async fn renaming_a_cluster_and_moving_the_group_to_a_new_template_in_one_run() 
     assert!(report.succeeded(), "{report:?}");
     assert!(!plan(&next, provider, dir.path()).summary().has_changes());
 }
+
+#[tokio::test]
+async fn one_declared_stack_plans_from_many_threads_at_once() {
+    // Planning never writes into the stack: a plan against the deployed
+    // state (everything known, user data built from the cluster's name) and
+    // a plan against an empty state (everything unknown) run side by side on
+    // the same `Stack` and each always sees its own state only.
+    let stack = ecs("c1", "lt1");
+    let provider: Arc<dyn keel::provider::Provider> =
+        Arc::new(SimProvider::in_memory().with_latency(SimLatency::none()));
+    let deployed = keel::state::MemoryStore::new("rename");
+    let mut d =
+        keel::engine::Deployment::open(&stack, provider.clone(), Box::new(deployed.clone()))
+            .unwrap();
+    let report = d
+        .apply(&d.plan().unwrap(), Default::default())
+        .await
+        .unwrap();
+    assert!(report.succeeded(), "{report:?}");
+    drop(d);
+
+    let plan_against = |store: &keel::state::MemoryStore| {
+        let d = keel::engine::Deployment::open(&stack, provider.clone(), Box::new(store.clone()))
+            .unwrap();
+        d.plan().unwrap().summary()
+    };
+    let empty = keel::state::MemoryStore::new("rename");
+    std::thread::scope(|scope| {
+        let fresh = scope.spawn(|| (0..50).map(|_| plan_against(&empty)).collect::<Vec<_>>());
+        let known = scope.spawn(|| (0..50).map(|_| plan_against(&deployed)).collect::<Vec<_>>());
+        for s in fresh.join().unwrap() {
+            assert_eq!((s.create, s.same), (5, 0));
+        }
+        for s in known.join().unwrap() {
+            assert_eq!((s.create, s.update, s.same), (0, 0, 5), "{s:?}");
+        }
+    });
+}

@@ -6,15 +6,12 @@
 
 use crate::analysis;
 use crate::graph::Dag;
-use crate::resource::{
-    Cells, FieldError, FieldRule, Handle, Output, Resource, Urn, collect_dependencies,
-};
+use crate::resource::{FieldError, FieldRule, Handle, Output, Resource, Template, Urn};
 use serde::Serialize;
 use serde_json::Value;
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// The engine-facing facts of a resource type, copied from its [`Resource`] impl.
@@ -39,15 +36,11 @@ impl Schema {
 
 /// A resource with its type erased, as the engine holds it.
 pub(crate) trait ErasedResource: Send + Sync {
-    fn to_inputs(&self) -> serde_json::Result<Value>;
     fn validate(&self) -> Vec<FieldError>;
     fn as_any(&self) -> &dyn Any;
 }
 
 impl<R: Resource> ErasedResource for R {
-    fn to_inputs(&self) -> serde_json::Result<Value> {
-        serde_json::to_value(self)
-    }
     fn validate(&self) -> Vec<FieldError> {
         Resource::validate(self)
     }
@@ -61,9 +54,11 @@ pub(crate) struct Declared {
     pub urn: Urn,
     pub schema: Schema,
     pub resource: Box<dyn ErasedResource>,
+    /// The inputs, serialized once at declaration with references to the
+    /// outputs they read (or why they could not be serialized).
+    pub inputs: Result<Template, String>,
     /// Data dependencies (from inputs) and explicit ones, sorted, deduplicated.
     pub deps: Vec<Urn>,
-    pub cells: Arc<Cells>,
 }
 
 impl Declared {
@@ -140,7 +135,7 @@ impl Probe {
 }
 
 pub(crate) enum Export {
-    Value(Arc<dyn Fn() -> Value + Send + Sync>),
+    Value(Output<Value>),
     Probe(Probe),
 }
 
@@ -283,8 +278,7 @@ impl Stack {
         options: ResourceOptions,
     ) -> Handle<R> {
         let urn = Urn::new(&self.name, R::TYPE, name);
-        let cells = Arc::new(Cells::default());
-        let handle = Handle::new(urn.clone(), cells.clone());
+        let handle = Handle::new(urn.clone());
         if self.index.contains_key(&urn) {
             self.duplicates.push(DeclarationError::Duplicate {
                 urn: urn.clone(),
@@ -293,7 +287,11 @@ impl Stack {
             });
             return handle;
         }
-        let (_, mut deps) = collect_dependencies(|| serde_json::to_value(&resource));
+        let inputs = Template::of(&resource).map_err(|e| e.to_string());
+        let mut deps = inputs
+            .as_ref()
+            .map(|t| t.deps().to_vec())
+            .unwrap_or_default();
         deps.extend(options.depends_on);
         deps.sort();
         deps.dedup();
@@ -302,20 +300,16 @@ impl Stack {
             urn,
             schema: Schema::of::<R>(),
             resource: Box::new(resource),
+            inputs,
             deps,
-            cells,
         });
         handle
     }
 
     /// Exports an output (shown after `up`, and in `--json` output).
-    pub fn export<T: 'static>(&mut self, name: &str, output: Output<T>) {
-        self.exports.push((
-            name.to_string(),
-            Export::Value(Arc::new(move || {
-                serde_json::to_value(&output).unwrap_or(Value::Null)
-            })),
-        ));
+    pub fn export<T>(&mut self, name: &str, output: Output<T>) {
+        self.exports
+            .push((name.to_string(), Export::Value(output.erase())));
     }
 
     /// Exports a value read from the cloud after `up` (see [`Probe`]).
@@ -417,6 +411,13 @@ impl Stack {
         }
     }
 }
+
+// A declared stack holds no values and no interior mutability: planning it
+// from several threads at once is safe.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Stack>();
+};
 
 fn check_stack_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > 100 {

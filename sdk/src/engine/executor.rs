@@ -8,7 +8,7 @@
 
 use super::events::{Event, EventSink};
 use crate::graph::{Dag, ReadyQueue};
-use crate::plan::{Action, Plan, Step, diff, is_unresolved, resolve_inputs};
+use crate::plan::{Action, Plan, Step, decide, is_unresolved, resolve_inputs};
 use crate::provider::{
     CreateRequest, DeleteRequest, Outputs, Provider, ProviderError, UpdateRequest,
 };
@@ -321,12 +321,7 @@ pub(crate) async fn execute(
                     continue;
                 }
                 let id = match &rec {
-                    JournalRecord::Put { resource } => {
-                        if let Some(d) = stack.and_then(|s| s.get(&resource.urn)) {
-                            d.cells.set(resource.outputs.clone());
-                        }
-                        resource.id.clone()
-                    }
+                    JournalRecord::Put { resource } => resource.id.clone(),
                     JournalRecord::Removed { id, .. } => id.clone(),
                     _ => String::new(),
                 };
@@ -471,7 +466,7 @@ fn prepare(
             internal(urn, "planned for a stack that doesn't declare it"),
         );
     };
-    let inputs = match resolve_inputs(declared, &plan.stack) {
+    let inputs = match resolve_inputs(declared, &plan.stack, snapshot) {
         Ok(i) => i,
         Err(e) => return Prepared::Invalid(step.action, internal(urn, e)),
     };
@@ -507,14 +502,11 @@ fn prepare(
             )
         }
         (_, Some(old)) => {
-            let changes = diff(&old.inputs, &inputs, declared.schema.fields);
-            if changes.is_empty() {
-                if let Some(d) = stack.and_then(|s| s.get(urn)) {
-                    d.cells.set(old.outputs.clone());
-                }
+            let (action, changes) = decide(Some(old), &declared.schema, &inputs);
+            if action == Action::Same {
                 return Prepared::Nothing;
             }
-            if changes.iter().any(|c| c.forces_replacement) {
+            if action == Action::Replace {
                 return Prepared::Invalid(
                     Action::Update,
                     ProviderError::internal(format!(

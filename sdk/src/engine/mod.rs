@@ -233,7 +233,7 @@ impl<'a> Deployment<'a> {
         let mut warnings = Vec::new();
         for (name, export) in &self.stack.exports {
             let value = match export {
-                Export::Value(f) => f(),
+                Export::Value(output) => output.resolve_json(&self.snapshot).unwrap_or(Value::Null),
                 Export::Probe(probe) => match self.probe(probe).await {
                     Ok((value, None)) => value,
                     Ok((value, Some(w))) => {

@@ -12,8 +12,8 @@ mod render;
 pub use diff::{PropertyChange, diff};
 pub use render::{render_json, render_text};
 
-use crate::resource::{STACK_TAG, URN_TAG, Urn, contains_unknown};
-use crate::stack::{Declared, Stack};
+use crate::resource::{OutputValues, Resolve, STACK_TAG, URN_TAG, Urn, contains_unknown};
+use crate::stack::{Declared, Schema, Stack};
 use crate::state::{ResourceState, Snapshot};
 use serde::Serialize;
 use serde_json::Value;
@@ -143,10 +143,21 @@ impl Plan {
     }
 }
 
-/// A program resource's inputs, resolved as far as outputs are known, with
-/// keel's ownership tags added.
-pub(crate) fn resolve_inputs(d: &Declared, stack: &str) -> serde_json::Result<Value> {
-    let mut inputs = d.resource.to_inputs()?;
+/// A program resource's inputs, resolved against the outputs in `known`
+/// (still-unknown ones left as the unknown marker), with keel's ownership
+/// tags added.
+pub(crate) fn resolve_inputs(
+    d: &Declared,
+    stack: &str,
+    known: &dyn Resolve,
+) -> serde_json::Result<Value> {
+    let template = d.inputs.as_ref().map_err(|e| {
+        <serde_json::Error as serde::ser::Error>::custom(format!(
+            "{}: the inputs can't be serialized: {e}",
+            d.urn
+        ))
+    })?;
+    let mut inputs = template.resolve(known);
     if let Some(obj) = inputs.as_object_mut() {
         let tags = obj
             .entry("tags")
@@ -159,36 +170,45 @@ pub(crate) fn resolve_inputs(d: &Declared, stack: &str) -> serde_json::Result<Va
     Ok(inputs)
 }
 
-/// Plans `stack` against `state`. The stack must have passed
-/// [`Stack::validate`]. As a side effect, outputs of resources that keep
-/// their identity are made known to dependents (from state); the others
-/// stay unknown until apply.
-pub(crate) fn plan(stack: &Stack, state: &Snapshot) -> serde_json::Result<Plan> {
-    for d in &stack.resources {
-        d.cells.clear();
+/// What a declared resource with resolved `inputs` needs, given its recorded
+/// state `old`: the one decision the planner makes ahead and the executor
+/// makes again once the dependencies' outputs are known.
+pub(crate) fn decide(
+    old: Option<&ResourceState>,
+    schema: &Schema,
+    inputs: &Value,
+) -> (Action, Vec<PropertyChange>) {
+    match old {
+        None => (Action::Create, Vec::new()),
+        Some(old) if old.type_token != schema.type_token => (Action::Replace, Vec::new()),
+        Some(old) => {
+            let changes = diff(&old.inputs, inputs, schema.fields);
+            let action = if changes.is_empty() {
+                Action::Same
+            } else if changes.iter().any(|c| c.forces_replacement) {
+                Action::Replace
+            } else {
+                Action::Update
+            };
+            (action, changes)
+        }
     }
+}
+
+/// Plans `stack` against `state`. The stack must have passed
+/// [`Stack::validate`]. Outputs of resources that keep their identity are
+/// known to their dependents (from state); the others stay unknown until
+/// apply. Pure: neither the stack nor the state is touched.
+pub(crate) fn plan(stack: &Stack, state: &Snapshot) -> serde_json::Result<Plan> {
+    let mut known = OutputValues::new();
     let mut steps = Vec::new();
     for d in stack.dependency_order() {
         let urn = &d.urn;
-        let inputs = resolve_inputs(d, stack.name())?;
+        let inputs = resolve_inputs(d, stack.name(), &known)?;
         let old = state.get(urn).cloned();
-        let (action, changes) = match &old {
-            None => (Action::Create, Vec::new()),
-            Some(old) if old.type_token != d.schema.type_token => (Action::Replace, Vec::new()),
-            Some(old) => {
-                let changes = diff(&old.inputs, &inputs, d.schema.fields);
-                let action = if changes.is_empty() {
-                    Action::Same
-                } else if changes.iter().any(|c| c.forces_replacement) {
-                    Action::Replace
-                } else {
-                    Action::Update
-                };
-                (action, changes)
-            }
-        };
+        let (action, changes) = decide(old.as_ref(), &d.schema, &inputs);
         if let (Action::Same | Action::Update, Some(old)) = (action, &old) {
-            d.cells.set(old.outputs.clone());
+            known.insert(urn.clone(), Value::Object(old.outputs.clone()));
         }
         // A replacement that depends on one deleted before it is recreated
         // must go the same way: its old self would still hold the old one.

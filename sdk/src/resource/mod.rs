@@ -5,20 +5,20 @@
 
 mod ids;
 mod output;
+mod template;
 
 pub use ids::*;
 pub use keel_macros::{Outputs, Resource};
+pub use output::{Input, Output, OutputValues};
 pub(crate) use output::{
-    Cells, UNKNOWN, collect_dependencies, contains_unknown, parse_placeholder, placeholder,
-    with_placeholders,
+    Placeholders, Resolve, UNKNOWN, contains_unknown, parse_placeholder, placeholder,
 };
-pub use output::{Input, Output};
+pub(crate) use template::Template;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
 
 /// Tags on a resource: AWS's key/value pairs.
 pub type Tags = BTreeMap<String, String>;
@@ -285,7 +285,6 @@ pub trait ResourceOutputs:
 #[derive(Clone)]
 pub struct OutputSource {
     urn: Urn,
-    cells: Arc<Cells>,
 }
 
 impl fmt::Debug for OutputSource {
@@ -299,7 +298,7 @@ impl OutputSource {
     /// take the field name from the outputs struct itself.
     #[doc(hidden)]
     pub fn output<T>(&self, field: &'static str) -> Output<T> {
-        Output::field(self.urn.clone(), self.cells.clone(), field)
+        Output::field(self.urn.clone(), field)
     }
 }
 
@@ -340,12 +339,8 @@ impl<R: Resource> std::ops::Deref for Handle<R> {
 }
 
 impl<R: Resource> Handle<R> {
-    pub(crate) fn new(urn: Urn, cells: Arc<Cells>) -> Self {
-        let refs = OutputSource {
-            urn: urn.clone(),
-            cells,
-        }
-        .into();
+    pub(crate) fn new(urn: Urn) -> Self {
+        let refs = OutputSource { urn: urn.clone() }.into();
         Self { urn, refs }
     }
 

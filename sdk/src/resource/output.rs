@@ -4,20 +4,21 @@
 //! an output. Passing an output records a dependency edge, so data flow never
 //! needs a hand-written `depends_on`.
 //!
-//! This module owns how outputs are resolved (through the producing resource's
-//! [`Cells`], filled by the engine) and how inputs serialize: a resolved output
-//! serializes as its value, an unresolved one as the unknown marker that plans
-//! render as `(known after apply)`. It does not decide *when* cells are filled;
-//! the planner and executor do.
+//! This module owns what an output *is* (the resources it waits for and how
+//! its value is computed from theirs) and how outputs resolve: always against
+//! a [`Resolve`] the caller passes in (the engine's known outputs, the saved
+//! state, or analysis placeholders). Nothing here holds values: an output is
+//! a pure function of the outputs it reads, so a declared stack is immutable
+//! and can be planned from any number of threads at once.
 
 use super::Urn;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
-use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// The marker an unresolved output serializes to inside resolved inputs.
 /// It never reaches a provider: the engine refuses inputs that contain it.
@@ -33,36 +34,82 @@ pub(crate) fn contains_unknown(value: &Value) -> bool {
     }
 }
 
-/// The outputs of one declared resource, shared between its handle and every
-/// [`Output`] derived from it. Empty until the engine knows them.
-#[derive(Default, Debug)]
-pub(crate) struct Cells {
-    values: Mutex<Option<Map<String, Value>>>,
+/// Where outputs read their values from: output `field` of resource `urn`,
+/// or `None` while it is unknown.
+pub(crate) trait Resolve {
+    fn output(&self, urn: &Urn, field: &str) -> Option<Value>;
 }
 
-impl Cells {
-    pub(crate) fn set(&self, outputs: Map<String, Value>) {
-        *self.lock() = Some(outputs);
+/// Known outputs of resources, by URN: what an [`Output`] resolves against
+/// outside the engine (the engine resolves against its own map and the saved
+/// state).
+///
+/// ```
+/// use keel::prelude::*;
+/// use keel::OutputValues;
+/// let mut stack = Stack::new("demo");
+/// let cluster = stack.add("app", EcsCluster::new().name("app"));
+/// let config = cluster.name().map(|n| format!("ECS_CLUSTER={n}"));
+///
+/// let mut known = OutputValues::new();
+/// assert_eq!(config.resolve(&known), None);
+/// known.insert(cluster.urn().clone(), serde_json::json!({"name": "app"}));
+/// assert_eq!(config.resolve(&known).as_deref(), Some("ECS_CLUSTER=app"));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OutputValues {
+    values: BTreeMap<Urn, Map<String, Value>>,
+}
+
+impl OutputValues {
+    /// No outputs known.
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    pub(crate) fn clear(&self) {
-        *self.lock() = None;
+    /// Records the outputs of `urn` (a JSON object; anything else counts as
+    /// no outputs).
+    pub fn insert(&mut self, urn: Urn, outputs: Value) {
+        let outputs = match outputs {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        self.values.insert(urn, outputs);
     }
 
-    pub(crate) fn get(&self, field: &str) -> Option<Value> {
-        self.lock().as_ref().and_then(|m| m.get(field).cloned())
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Map<String, Value>>> {
-        // A poisoned lock only means another thread panicked while holding a
-        // plain map; the map itself is still consistent.
-        self.values.lock().unwrap_or_else(|e| e.into_inner())
+    /// Output `field` of `urn`, if known.
+    pub fn get(&self, urn: &Urn, field: &str) -> Option<&Value> {
+        self.values.get(urn)?.get(field)
     }
 }
 
-thread_local! {
-    static COLLECTOR: RefCell<Option<Vec<Urn>>> = const { RefCell::new(None) };
-    static PLACEHOLDERS: RefCell<bool> = const { RefCell::new(false) };
+impl Resolve for OutputValues {
+    fn output(&self, urn: &Urn, field: &str) -> Option<Value> {
+        self.get(urn, field).cloned()
+    }
+}
+
+/// Resolves every output to a placeholder naming the resource and field it
+/// comes from (mapped outputs see the placeholder as their input). Static
+/// analysis uses it to follow references, including through user data built
+/// with [`Output::map`].
+pub(crate) struct Placeholders;
+
+impl Resolve for Placeholders {
+    fn output(&self, urn: &Urn, field: &str) -> Option<Value> {
+        Some(Value::String(placeholder(urn, field)))
+    }
+}
+
+/// Resolves nothing: every output is unknown.
+#[cfg(test)]
+pub(crate) struct NothingKnown;
+
+#[cfg(test)]
+impl Resolve for NothingKnown {
+    fn output(&self, _: &Urn, _: &str) -> Option<Value> {
+        None
+    }
 }
 
 /// The prefix of reference placeholders.
@@ -80,37 +127,7 @@ pub(crate) fn parse_placeholder(s: &str) -> Option<(Urn, String)> {
     Some((urn.parse().ok()?, field.to_string()))
 }
 
-/// Runs `f` with every output resolving to a placeholder naming the
-/// resource and field it comes from (mapped outputs see the placeholder as
-/// their input). Static analysis uses it to follow references, including
-/// through user data built with [`Output::map`].
-pub(crate) fn with_placeholders<R>(f: impl FnOnce() -> R) -> R {
-    struct Off;
-    impl Drop for Off {
-        fn drop(&mut self) {
-            PLACEHOLDERS.with(|p| *p.borrow_mut() = false);
-        }
-    }
-    PLACEHOLDERS.with(|p| *p.borrow_mut() = true);
-    let _off = Off;
-    f()
-}
-
-/// Serializes `f`'s subject while recording the resources its outputs come
-/// from. Used when a resource is added to a stack to find its dependencies
-/// from the data it consumes.
-pub(crate) fn collect_dependencies<R>(f: impl FnOnce() -> R) -> (R, Vec<Urn>) {
-    COLLECTOR.with(|c| *c.borrow_mut() = Some(Vec::new()));
-    let result = f();
-    let mut deps = COLLECTOR
-        .with(|c| c.borrow_mut().take())
-        .unwrap_or_default();
-    deps.sort();
-    deps.dedup();
-    (result, deps)
-}
-
-type Eval = Arc<dyn Fn() -> Option<Value> + Send + Sync>;
+type Eval = Arc<dyn Fn(&dyn Resolve) -> Option<Value> + Send + Sync>;
 
 /// A value that another resource produces once it exists: its id, name, ARN…
 ///
@@ -156,18 +173,12 @@ impl<T> fmt::Debug for Output<T> {
 }
 
 impl<T> Output<T> {
-    /// An output that reads `field` of the resource `urn` from its cells.
-    pub(crate) fn field(urn: Urn, cells: Arc<Cells>, field: &'static str) -> Self {
+    /// Output `field` of the resource `urn`.
+    pub(crate) fn field(urn: Urn, field: &'static str) -> Self {
         Self {
             deps: Arc::from(vec![urn.clone()]),
             source: Some((urn.clone(), field)),
-            eval: Arc::new(move || {
-                if PLACEHOLDERS.with(|p| *p.borrow()) {
-                    Some(Value::String(placeholder(&urn, field)))
-                } else {
-                    cells.get(field)
-                }
-            }),
+            eval: Arc::new(move |r: &dyn Resolve| r.output(&urn, field)),
             _type: PhantomData,
         }
     }
@@ -184,24 +195,33 @@ impl<T> Output<T> {
         self.source.as_ref().map(|(u, f)| (u, *f))
     }
 
-    /// The value as JSON, or `None` while it is unknown.
-    pub(crate) fn resolve_json(&self) -> Option<Value> {
-        (self.eval)()
+    /// The value as JSON against `known`, or `None` while it is unknown.
+    pub(crate) fn resolve_json(&self, known: &dyn Resolve) -> Option<Value> {
+        (self.eval)(known).filter(|v| !contains_unknown(v))
+    }
+
+    /// The same output with its value type erased to JSON.
+    pub(crate) fn erase(&self) -> Output<Value> {
+        Output {
+            deps: self.deps.clone(),
+            source: self.source.clone(),
+            eval: self.eval.clone(),
+            _type: PhantomData,
+        }
     }
 }
 
 impl<T: DeserializeOwned> Output<T> {
-    /// The value if the producing resource's outputs are known.
+    /// The value, if the outputs it reads are among `known`.
     ///
     /// ```
     /// use keel::prelude::*;
     /// let mut stack = Stack::new("demo");
     /// let vpc = stack.add("main", Vpc::new("10.0.0.0/16"));
-    /// assert_eq!(vpc.id().get(), None); // nothing has been deployed
+    /// assert_eq!(vpc.id().resolve(&keel::OutputValues::new()), None); // nothing deployed
     /// ```
-    pub fn get(&self) -> Option<T> {
-        self.resolve_json()
-            .filter(|v| !contains_unknown(v))
+    pub fn resolve(&self, known: &OutputValues) -> Option<T> {
+        self.resolve_json(known)
             .and_then(|v| serde_json::from_value(v).ok())
     }
 
@@ -223,8 +243,8 @@ impl<T: DeserializeOwned> Output<T> {
         Output {
             deps: self.deps.clone(),
             source: None,
-            eval: Arc::new(move || {
-                let value = inner()?;
+            eval: Arc::new(move |r: &dyn Resolve| {
+                let value = inner(r)?;
                 if contains_unknown(&value) {
                     return None;
                 }
@@ -253,8 +273,8 @@ impl<T: DeserializeOwned> Output<T> {
         Output {
             deps: Arc::from(deps),
             source: None,
-            eval: Arc::new(move || {
-                let (x, y) = (a()?, b()?);
+            eval: Arc::new(move |r: &dyn Resolve| {
+                let (x, y) = (a(r)?, b(r)?);
                 if contains_unknown(&x) || contains_unknown(&y) {
                     return None;
                 }
@@ -289,10 +309,10 @@ impl<T: DeserializeOwned + Serialize> Output<Vec<T>> {
         Output {
             deps: Arc::from(deps),
             source: None,
-            eval: Arc::new(move || {
+            eval: Arc::new(move |r: &dyn Resolve| {
                 let values: Option<Vec<Value>> = evals
                     .iter()
-                    .map(|e| e().filter(|v| !contains_unknown(v)))
+                    .map(|e| e(r).filter(|v| !contains_unknown(v)))
                     .collect();
                 values.map(Value::Array)
             }),
@@ -301,15 +321,13 @@ impl<T: DeserializeOwned + Serialize> Output<Vec<T>> {
     }
 }
 
+/// An output serializes as a reference while a [`super::template::Template`]
+/// is being recorded, and as the unknown marker otherwise: its value is never
+/// read during serialization.
 impl<T> Serialize for Output<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        COLLECTOR.with(|c| {
-            if let Some(deps) = c.borrow_mut().as_mut() {
-                deps.extend(self.deps.iter().cloned());
-            }
-        });
-        match self.resolve_json() {
-            Some(value) => value.serialize(serializer),
+        match super::template::reference(self) {
+            Some(marker) => serializer.serialize_str(&marker),
             None => serializer.serialize_str(UNKNOWN),
         }
     }
@@ -361,6 +379,23 @@ impl<T> Input<T> {
         match self {
             Input::Value(v) => Some(v),
             Input::Output(_) => None,
+        }
+    }
+
+    /// The resources this input waits for: none for a plain value.
+    ///
+    /// ```
+    /// use keel::prelude::*;
+    /// let mut stack = Stack::new("demo");
+    /// let vpc = stack.add("main", Vpc::new("10.0.0.0/16"));
+    /// let input: Input<VpcId> = vpc.id().into();
+    /// assert_eq!(input.deps(), &[vpc.urn().clone()]);
+    /// assert!(Input::Value(VpcId::new("vpc-1")).deps().is_empty());
+    /// ```
+    pub fn deps(&self) -> &[Urn] {
+        match self {
+            Input::Value(_) => &[],
+            Input::Output(o) => o.dependencies(),
         }
     }
 
@@ -421,32 +456,31 @@ mod tests {
     }
 
     #[test]
-    fn unresolved_output_serializes_as_unknown_and_records_dependency() {
-        let cells = Arc::new(Cells::default());
-        let out: Output<String> = Output::field(urn("a"), cells.clone(), "id");
+    fn an_output_resolves_only_against_what_is_known() {
+        let out: Output<String> = Output::field(urn("a"), "id");
         let input: Input<String> = out.clone().into();
-        let (json, deps) = collect_dependencies(|| serde_json::to_value(&input).unwrap());
-        assert_eq!(json, Value::String(UNKNOWN.into()));
-        assert_eq!(deps, vec![urn("a")]);
+        assert_eq!(
+            serde_json::to_value(&input).unwrap(),
+            Value::String(UNKNOWN.into())
+        );
+        assert_eq!(input.deps(), &[urn("a")]);
 
-        let mut m = Map::new();
-        m.insert("id".into(), Value::String("vpc-1".into()));
-        cells.set(m);
-        assert_eq!(serde_json::to_value(&input).unwrap(), "vpc-1");
-        assert_eq!(out.map(|s| s.len()).get(), Some(5));
+        let mut known = OutputValues::new();
+        assert_eq!(out.resolve(&known), None);
+        known.insert(urn("a"), serde_json::json!({"id": "vpc-1"}));
+        assert_eq!(out.resolve(&known).as_deref(), Some("vpc-1"));
+        assert_eq!(out.map(|s| s.len()).resolve(&known), Some(5));
     }
 
     #[test]
     fn zip_is_unknown_until_both_sides_are_known() {
-        let (ca, cb) = (Arc::new(Cells::default()), Arc::new(Cells::default()));
-        let a: Output<String> = Output::field(urn("a"), ca.clone(), "id");
-        let b: Output<String> = Output::field(urn("b"), cb.clone(), "id");
+        let a: Output<String> = Output::field(urn("a"), "id");
+        let b: Output<String> = Output::field(urn("b"), "id");
         let z = a.zip(&b);
-        let mut m = Map::new();
-        m.insert("id".into(), Value::String("x".into()));
-        ca.set(m.clone());
-        assert_eq!(z.get(), None);
-        cb.set(m);
-        assert_eq!(z.get(), Some(("x".to_string(), "x".to_string())));
+        let mut known = OutputValues::new();
+        known.insert(urn("a"), serde_json::json!({"id": "x"}));
+        assert_eq!(z.resolve(&known), None);
+        known.insert(urn("b"), serde_json::json!({"id": "x"}));
+        assert_eq!(z.resolve(&known), Some(("x".to_string(), "x".to_string())));
     }
 }

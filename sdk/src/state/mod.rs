@@ -14,7 +14,7 @@ pub use local::LocalStore;
 pub use memory::MemoryStore;
 
 use crate::provider::Outputs;
-use crate::resource::Urn;
+use crate::resource::{Resolve, Urn};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -144,6 +144,14 @@ impl Snapshot {
 
     fn finish(&mut self, urn: &Urn) {
         self.pending_operations.retain(|p| &p.urn != urn);
+    }
+}
+
+/// Outputs resolve against the live records: what the executor reads once a
+/// resource's dependencies are applied.
+impl Resolve for Snapshot {
+    fn output(&self, urn: &Urn, field: &str) -> Option<Value> {
+        self.get(urn)?.outputs.get(field).cloned()
     }
 }
 
