@@ -87,6 +87,23 @@ pub struct DeleteRequest {
     pub outputs: Outputs,
 }
 
+/// Look for live resources that carry a declared resource's ownership tags
+/// (`keel:urn`), e.g. what a run cut short created but never recorded.
+#[derive(Clone, Debug)]
+pub struct FindRequest {
+    /// The resource; its `keel:urn` tag value is `urn.to_string()`.
+    pub urn: Urn,
+}
+
+/// A live resource found by its tags.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Found {
+    /// Its cloud id.
+    pub id: String,
+    /// Its outputs, as a read would report them.
+    pub outputs: Outputs,
+}
+
 /// What kind of failure a provider call met. Retry decisions and
 /// not-found handling read the kind, never the message.
 ///
@@ -295,6 +312,16 @@ pub trait Provider: Send + Sync {
     async fn update(&self, request: UpdateRequest) -> Result<Outputs, ProviderError>;
     /// Deletes the resource. Deleting one that is already gone succeeds.
     async fn delete(&self, request: DeleteRequest) -> Result<(), ProviderError>;
+    /// Every live resource of the request's type tagged with its URN (none,
+    /// one, or several after repeated interrupted runs). Providers that
+    /// can't search say [`ErrorKind::Unsupported`].
+    async fn find_by_tags(&self, request: FindRequest) -> Result<Vec<Found>, ProviderError> {
+        Err(ProviderError::unsupported(format!(
+            "{}: the {} provider can't search by tags",
+            request.urn,
+            self.name()
+        )))
+    }
     /// API calls made so far, by operation name (empty if not counted).
     fn api_calls(&self) -> BTreeMap<String, u64> {
         BTreeMap::new()
@@ -326,6 +353,9 @@ macro_rules! forward_provider {
             }
             async fn delete(&self, request: DeleteRequest) -> Result<(), ProviderError> {
                 (**self).delete(request).await
+            }
+            async fn find_by_tags(&self, request: FindRequest) -> Result<Vec<Found>, ProviderError> {
+                (**self).find_by_tags(request).await
             }
             fn api_calls(&self) -> BTreeMap<String, u64> {
                 (**self).api_calls()

@@ -9,8 +9,8 @@ mod conformance;
 pub use conformance::state_conformance;
 
 use crate::provider::{
-    CreateRequest, CreateResponse, DeleteRequest, Outputs, Provider, ProviderError, ReadRequest,
-    ReadResponse, UpdateRequest,
+    CreateRequest, CreateResponse, DeleteRequest, FindRequest, Found, Outputs, Provider,
+    ProviderError, ReadRequest, ReadResponse, UpdateRequest,
 };
 use crate::resource::Urn;
 use async_trait::async_trait;
@@ -29,6 +29,8 @@ pub enum Op {
     Update,
     /// `delete`
     Delete,
+    /// `find_by_tags`
+    Find,
 }
 
 type FailRule = Arc<dyn Fn(&Urn, Op) -> Option<ProviderError> + Send + Sync>;
@@ -49,7 +51,7 @@ pub struct TestProvider {
     inner: Arc<dyn Provider>,
     fail: Option<FailRule>,
     delay: Duration,
-    counts: Arc<[AtomicUsize; 4]>,
+    counts: Arc<[AtomicUsize; 5]>,
     current: Arc<AtomicUsize>,
     max: Arc<AtomicUsize>,
 }
@@ -118,7 +120,7 @@ impl TestProvider {
         if let Some(e) = self.fail.as_ref().and_then(|f| f(urn, op)) {
             return Err(e);
         }
-        if op == Op::Read {
+        if matches!(op, Op::Read | Op::Find) {
             return Ok(Gauge(None));
         }
         let now = self.current.fetch_add(1, Ordering::SeqCst) + 1;
@@ -162,6 +164,10 @@ impl Provider for TestProvider {
     async fn delete(&self, request: DeleteRequest) -> Result<(), ProviderError> {
         let _g = self.enter(&request.urn, Op::Delete).await?;
         self.inner.delete(request).await
+    }
+    async fn find_by_tags(&self, request: FindRequest) -> Result<Vec<Found>, ProviderError> {
+        let _g = self.enter(&request.urn, Op::Find).await?;
+        self.inner.find_by_tags(request).await
     }
     fn api_calls(&self) -> std::collections::BTreeMap<String, u64> {
         self.inner.api_calls()
