@@ -259,3 +259,144 @@ async fn one_declared_stack_plans_from_many_threads_at_once() {
         }
     });
 }
+
+/// The library operations, called from inside a tokio runtime as a
+/// `#[tokio::main]` program would: async `up`, a blocking `preview` from
+/// the same runtime's thread, `refresh` after an out-of-band delete, `up`
+/// repairing it, `destroy`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn library_operations_inside_a_runtime() {
+    use keel::ops;
+    use keel::provider::{DeleteRequest, Provider};
+    use keel::state::{MemoryStore, StateStore};
+
+    let s = stack(&START);
+    let sim = SimProvider::in_memory().with_latency(SimLatency::none());
+    let provider: Arc<dyn Provider> = Arc::new(sim.clone());
+    let store = MemoryStore::new("life");
+    let opts = ops::Options::new().parallel(4);
+
+    let report = ops::up(&s, provider.clone(), Box::new(store.clone()), &opts)
+        .await
+        .unwrap();
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(report.preview.plan.summary().create, 5);
+    let applied = report.applied.unwrap();
+    assert!(
+        applied.outputs["subnet_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("subnet-")
+    );
+
+    // Blocking, from a thread of the running runtime.
+    let preview =
+        ops::blocking::preview(&s, provider.clone(), Box::new(store.clone()), &opts).unwrap();
+    assert!(!preview.plan.summary().has_changes());
+    assert!(preview.checks.findings.is_empty());
+    assert_eq!(preview.drift.as_ref().map(|d| d.read), Some(5));
+
+    // Someone deletes the launch template outside keel.
+    let lt = urn("aws:ec2:LaunchTemplate", "web");
+    let recorded = store.clone().load().unwrap().get(&lt).unwrap().clone();
+    provider
+        .delete(DeleteRequest {
+            urn: lt.clone(),
+            id: recorded.id.clone(),
+            inputs: recorded.inputs.clone(),
+            outputs: recorded.outputs.clone(),
+        })
+        .await
+        .unwrap();
+    let drift = ops::refresh(&s, provider.clone(), Box::new(store.clone()), &opts)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&drift.drift[..], [keel::engine::Drift::Gone { urn, .. }] if urn == &lt),
+        "{drift:?}"
+    );
+    let repaired = ops::up(&s, provider.clone(), Box::new(store.clone()), &opts)
+        .await
+        .unwrap();
+    let summary = repaired.preview.plan.summary();
+    assert_eq!((summary.create, summary.same), (1, 4));
+    assert!(repaired.succeeded());
+
+    let gone = ops::destroy(&s, provider.clone(), Box::new(store.clone()), &opts)
+        .await
+        .unwrap();
+    assert!(gone.succeeded());
+    assert_eq!(sim.resource_count(), 0);
+}
+
+/// An invalid declaration is refused by every operation before state or
+/// the provider is touched; failing checks block `up` with no provider call.
+#[tokio::test]
+async fn operations_refuse_bad_declarations_and_failed_checks() {
+    use keel::ops;
+    use keel::state::MemoryStore;
+
+    let mut bad = Stack::new("bad");
+    bad.add("main", Vpc::new("10.0.0.0/33"));
+    let counted = TestProvider::new(SimProvider::in_memory().with_latency(SimLatency::none()));
+    let provider: Arc<dyn keel::provider::Provider> = Arc::new(counted.clone());
+    let store = MemoryStore::new("bad");
+    let err = ops::up(
+        &bad,
+        provider.clone(),
+        Box::new(store.clone()),
+        &Default::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, keel::engine::EngineError::Declaration(e) if e.0.len() == 1),
+        "{err}"
+    );
+    assert!(err.to_string().contains("cidr_block"), "{err}");
+    assert!(ops::check(&bad).is_err());
+
+    // A private subnet whose instances can't reach ECS: E001 blocks `up`.
+    let mut broken = Stack::new("broken");
+    let vpc = broken.add("main", Vpc::new("10.0.0.0/16"));
+    let private = broken.add(
+        "private",
+        Subnet::new(vpc.id(), "10.0.1.0/24", "us-east-1a"),
+    );
+    let cluster = broken.add("app", EcsCluster::new());
+    let profile = broken.add(
+        "ecs",
+        InstanceProfile::new(RoleName::new("ecsInstanceRole")),
+    );
+    let lt = broken.add(
+        "hosts",
+        LaunchTemplate::new("ami-0123456789abcdef0", "t3.small")
+            .iam_instance_profile(profile.name())
+            .user_data(
+                cluster
+                    .name()
+                    .map(|c| format!("echo ECS_CLUSTER={c} >> /etc/ecs/ecs.config")),
+            ),
+    );
+    broken.add(
+        "hosts",
+        AutoScalingGroup::new(lt.id(), 1, 1).subnet(private.id()),
+    );
+    let report = ops::up(
+        &broken,
+        provider,
+        Box::new(MemoryStore::new("broken")),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    assert!(report.preview.blocked);
+    assert_eq!(report.preview.checks.codes(), ["E001"]);
+    assert!(report.applied.is_none() && !report.succeeded());
+    assert_eq!(counted.mutating_calls(), 0);
+    assert_eq!(
+        counted.calls(Op::Read),
+        0,
+        "a blocked run doesn't even read"
+    );
+}

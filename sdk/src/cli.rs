@@ -6,11 +6,8 @@
 //! printing (progress lines, summaries, JSON documents); the work is the
 //! engine's.
 
-use crate::analysis;
-use crate::engine::{
-    ApplyOptions, ApplyReport, Deployment, Drift, EngineError, Event, EventSink, Outcome,
-    RefreshReport,
-};
+use crate::engine::{ApplyReport, Drift, EngineError, Event, EventSink, Outcome, RefreshReport};
+use crate::ops::{self, blocking::block_on};
 use crate::plan::{Action, Plan, render_json, render_text};
 use crate::provider::Provider;
 use crate::provider::sim::{SimLatency, SimProvider};
@@ -126,35 +123,12 @@ where
             return code;
         }
     };
-    // Inside a running tokio runtime (a `#[tokio::main]` program, a test)
-    // a second runtime can't block this thread: the command runs on a
-    // thread of its own and this one waits for it.
-    if tokio::runtime::Handle::try_current().is_ok() {
-        return std::thread::scope(|scope| {
-            scope
-                .spawn(|| run_parsed(stack, &args, out))
-                .join()
-                .unwrap_or(1)
-        });
-    }
-    run_parsed(stack, &args, out)
-}
-
-/// Runs parsed arguments on a runtime of its own.
-fn run_parsed(stack: &Stack, args: &Args, out: &mut (dyn Write + Send)) -> u8 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = writeln!(out, "error: could not start the async runtime: {e}");
-            return 1;
-        }
-    };
     let printer = Arc::new(Printer::new(args.json, out));
-    match runtime.block_on(execute(stack, args, printer.clone())) {
+    // From `main` or from inside a tokio runtime alike.
+    let result = block_on(|| execute(stack, &args, printer.clone()))
+        .map_err(CliError::from)
+        .and_then(|r| r);
+    match result {
         Ok(true) => 0,
         Ok(false) => 1,
         Err(e) => {
@@ -208,9 +182,12 @@ pub fn sim_path(state_dir: &Path) -> PathBuf {
 }
 
 async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Result<bool, CliError> {
-    if args.command == Some(Command::Check) {
-        stack.validate().map_err(EngineError::from)?;
-        let report = analysis::check(stack);
+    // The one validation of this command, before the state directory is
+    // touched (the stack's name is a path component there).
+    let stack = stack.validated().map_err(EngineError::from)?;
+    let command = args.command;
+    if command == Some(Command::Check) {
+        let report = ops::check(stack).map_err(EngineError::from)?;
         if args.json {
             let doc = json!({"stack": stack.name(), "findings": report.findings, "passed": !report.has_errors()});
             printer.line(&serde_json::to_string_pretty(&doc).unwrap_or_default());
@@ -220,20 +197,14 @@ async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Resul
         }
         return Ok(!report.has_errors());
     }
-    // Validate before touching the state directory (the stack's name is a
-    // path component there).
-    stack.validate().map_err(EngineError::from)?;
-    let store = LocalStore::open(&args.state_dir, stack.name()).map_err(EngineError::from)?;
+    let store =
+        Box::new(LocalStore::open(&args.state_dir, stack.name()).map_err(EngineError::from)?);
     let provider = open_provider(args).await?;
-    let mut deployment =
-        Deployment::open(stack, provider.clone(), Box::new(store))?.with_events(printer.clone());
-    for p in &deployment.snapshot().pending_operations {
-        printer.text(&format!(
-            "warning: a previous run started to {} {} and never recorded the result; the cloud may differ from state",
-            p.operation, p.urn
-        ));
-    }
-    let command = args.command;
+    let options = ops::Options::new()
+        .parallel(usize::from(args.parallel))
+        .refresh(!args.no_refresh)
+        .skip_checks(args.skip_checks)
+        .events(printer.clone());
     let verb = match command {
         Some(Command::Destroy) => "Destroying",
         Some(Command::Preview) => "Previewing",
@@ -243,33 +214,11 @@ async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Resul
     printer.text(&format!(
         "{verb} stack `{}` on {}\n",
         stack.name(),
-        deployment.provider_name()
+        provider.name()
     ));
-    // Checks first: a failing check stops the run before any provider call.
-    let checks = match command {
-        Some(Command::Destroy | Command::Refresh) => analysis::Report::default(),
-        _ => analysis::check(stack),
-    };
-    let blocked = checks.has_errors() && !args.skip_checks;
-    if !checks.findings.is_empty() {
-        printer.text(checks.render_text().trim_end());
-        printer.text("");
-    }
-    let refreshing = !blocked
-        && (command == Some(Command::Refresh)
-            || (command != Some(Command::Destroy) && !args.no_refresh));
-    let mut drift = None;
-    if refreshing {
-        // Only `refresh` writes what it read right away; `up` records it with
-        // the run (so declining the plan leaves state as it was).
-        let persist = command == Some(Command::Refresh);
-        let report = deployment.refresh(persist).await?;
-        print_drift(&printer, &report);
-        drift = Some(report);
-    }
     if command == Some(Command::Refresh) {
-        deployment.commit()?;
-        let report = drift.unwrap_or_default();
+        let report = ops::refresh(stack, provider.clone(), store, &options).await?;
+        print_drift(&printer, &report);
         if args.json {
             let errors: Vec<Value> = report
                 .errors
@@ -284,20 +233,38 @@ async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Resul
         }
         return Ok(report.errors.is_empty());
     }
-    let plan = match command {
-        Some(Command::Destroy) => deployment.plan_destroy(),
-        _ => deployment.plan()?,
+    let staged = match command {
+        Some(Command::Destroy) => {
+            ops::stage_destroy(stack, provider.clone(), store, &options).await?
+        }
+        _ => ops::stage_up(stack, provider.clone(), store, &options).await?,
     };
-    if command == Some(Command::Preview) || blocked {
+    let preview = staged.preview();
+    for p in &preview.interrupted {
+        printer.text(&format!(
+            "warning: a previous run started to {} {} and never recorded the result; the cloud may differ from state",
+            p.operation, p.urn
+        ));
+    }
+    let checks = &preview.checks;
+    if !checks.findings.is_empty() {
+        printer.text(checks.render_text().trim_end());
+        printer.text("");
+    }
+    if let Some(drift) = &preview.drift {
+        print_drift(&printer, drift);
+    }
+    let plan = &preview.plan;
+    if command == Some(Command::Preview) || preview.blocked {
         if args.json {
-            let mut doc = render_json(&plan);
+            let mut doc = render_json(plan);
             doc["findings"] = json!(checks.findings);
-            doc["drift"] = json!(drift.as_ref().map(|d| &d.drift));
+            doc["drift"] = json!(preview.drift.as_ref().map(|d| &d.drift));
             printer.line(&serde_json::to_string_pretty(&doc).unwrap_or_default());
         } else {
-            printer.text(render_text(&plan).trim_end());
+            printer.text(render_text(plan).trim_end());
         }
-        if blocked {
+        if preview.blocked {
             let (errors, _) = checks.counts();
             printer.text(&format!(
                 "\nerror: {errors} check(s) failed; nothing was created or changed. Fix them, or pass --skip-checks to deploy anyway."
@@ -309,9 +276,9 @@ async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Resul
     if checks.has_errors() {
         printer.text("warning: deploying despite failed checks (--skip-checks)\n");
     }
-    printer.text(render_text(&plan).trim_end());
+    printer.text(render_text(plan).trim_end());
     let changes = plan.summary().has_changes();
-    if changes && !confirm(command, &plan, args, &printer)? {
+    if changes && !confirm(command, plan, args, &printer)? {
         return Err(CliError::Refused("cancelled; nothing was changed".into()));
     }
     if changes {
@@ -319,24 +286,23 @@ async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Resul
     }
     printer.progress(true);
     let started = Instant::now();
-    let report = deployment
-        .apply(
-            &plan,
-            ApplyOptions::default().parallel(usize::from(args.parallel)),
-        )
-        .await;
+    let report = staged.apply().await;
     printer.progress(false);
     let report = report?;
+    let Some(applied) = &report.applied else {
+        return Ok(false);
+    };
+    let (plan, checks) = (&report.preview.plan, &report.preview.checks);
     let calls = provider.api_calls();
     if args.json {
-        let mut doc = report_json(&plan, &report);
+        let mut doc = report_json(plan, applied);
         doc["findings"] = json!(checks.findings);
-        doc["drift"] = json!(drift.as_ref().map(|d| &d.drift));
+        doc["drift"] = json!(report.preview.drift.as_ref().map(|d| &d.drift));
         doc["api_calls"] = json!(calls);
         doc["api_calls_total"] = json!(calls.values().sum::<u64>());
         printer.line(&serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
-        print_report(&printer, &report, started.elapsed());
+        print_report(&printer, applied, started.elapsed());
         if args.verbose {
             printer.text(&format!(
                 "\nAPI calls ({} in all):",

@@ -29,11 +29,13 @@ extern crate self as keel;
 
 pub mod analysis;
 pub mod aws;
+pub mod cidr;
 pub mod cli;
 pub mod components;
 
 pub mod engine;
 pub mod graph;
+pub mod ops;
 pub mod plan;
 pub mod provider;
 pub mod registry;
@@ -43,7 +45,9 @@ pub mod state;
 pub mod testing;
 
 pub use resource::*;
-pub use stack::{DeclarationError, DeclarationErrors, Probe, ResourceOptions, Stack};
+pub use stack::{
+    DeclarationError, DeclarationErrors, IntoValid, Probe, ResourceOptions, Stack, ValidStack,
+};
 
 #[doc(hidden)]
 pub mod __private {

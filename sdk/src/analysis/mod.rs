@@ -1,9 +1,11 @@
-//! Checks of a whole stack before anything is created: rules that need more
-//! than one resource's declaration (a subnet's block inside its VPC's, subnets
-//! of one VPC not overlapping). Single-field rules live with each resource
-//! type's `validate`; CIDR arithmetic lives in [`cidr`].
+//! Pre-deploy analysis of a valid declaration: whether the network the
+//! stack declares lets its instances do what they must (reach the ECS
+//! endpoints, register with the cluster), as [`Finding`]s. Declaration
+//! errors (a field, a name, a reference, a subnet outside its VPC) are the
+//! stack's own checks (`Stack::validate`), which this module builds on;
+//! CIDR arithmetic is [`cidr`] (at the crate root, re-exported here).
 
-pub mod cidr;
+pub use crate::cidr;
 mod declared;
 mod ecs;
 mod findings;
@@ -13,10 +15,7 @@ pub mod reach;
 pub use declared::cluster_in_user_data;
 pub use findings::{Finding, Report, Severity};
 
-use crate::aws::ec2::{Subnet, Vpc};
-use crate::resource::{FieldError, Resource, Urn};
 use crate::stack::Stack;
-use std::collections::BTreeMap;
 
 /// Analyses a declared stack before anything is created: for every group of
 /// instances that runs the ECS agent, whether they can register with the
@@ -43,65 +42,4 @@ pub fn check(stack: &Stack) -> Report {
     let mut findings = ecs::check(&d);
     findings.sort_by(|a, b| (a.severity, &a.urn, a.code).cmp(&(b.severity, &b.urn, b.code)));
     Report { findings }
-}
-
-/// Cross-resource problems, each with the resource it belongs to.
-pub(crate) fn check_stack(stack: &Stack) -> Vec<(Urn, FieldError)> {
-    let mut errors = Vec::new();
-    // Subnets grouped by the VPC declaration they reference.
-    let mut by_vpc: BTreeMap<Urn, Vec<(Urn, ipnet::Ipv4Net)>> = BTreeMap::new();
-    for d in &stack.resources {
-        let Some(subnet) = d.downcast::<Subnet>() else {
-            continue;
-        };
-        let Ok(block) = cidr::parse_block(&subnet.cidr_block) else {
-            continue; // reported by Subnet::validate
-        };
-        let Some((vpc_urn, "id")) = subnet.vpc_id.as_output().and_then(|o| o.source()) else {
-            continue; // an existing VPC: only the cloud knows its block
-        };
-        let Some(vpc) = stack.get_as::<Vpc>(vpc_urn) else {
-            continue;
-        };
-        if let Ok(vpc_block) = cidr::parse_block(&vpc.cidr_block) {
-            if !vpc_block.contains(&block) {
-                errors.push((
-                    d.urn.clone(),
-                    FieldError::new(
-                        "cidr_block",
-                        format!(
-                            "{block} is outside the block {vpc_block} of VPC `{}` (AWS would refuse it: InvalidSubnet.Range)",
-                            vpc_urn.name()
-                        ),
-                    ),
-                ));
-                continue;
-            }
-        }
-        by_vpc
-            .entry(vpc_urn.clone())
-            .or_default()
-            .push((d.urn.clone(), block));
-    }
-    for (vpc_urn, subnets) in &by_vpc {
-        for (i, (a_urn, a)) in subnets.iter().enumerate() {
-            for (b_urn, b) in &subnets[..i] {
-                if cidr::overlaps(a, b) {
-                    errors.push((
-                        a_urn.clone(),
-                        FieldError::new(
-                            "cidr_block",
-                            format!(
-                                "{a} overlaps {b} of subnet `{}` in VPC `{}` (AWS would refuse it: InvalidSubnet.Conflict)",
-                                b_urn.name(),
-                                vpc_urn.name()
-                            ),
-                        ),
-                    ));
-                }
-            }
-        }
-    }
-    debug_assert!(errors.iter().all(|(u, _)| u.type_token() == Subnet::TYPE));
-    errors
 }

@@ -3,8 +3,8 @@
 //! 0.0.0.0/0 to it, and private route tables whose default route depends on
 //! the [`NatStrategy`].
 
-use crate::analysis::cidr;
 use crate::aws::ec2::{ElasticIp, InternetGateway, NatGateway, RouteTable, Subnet, Vpc};
+use crate::cidr;
 use crate::resource::{Handle, Output, SubnetId};
 use crate::stack::Stack;
 use ipnet::Ipv4Net;

@@ -13,7 +13,7 @@ pub use refresh::{Drift, RefreshReport};
 
 use crate::plan::{Plan, plan, plan_destroy};
 use crate::provider::{Provider, ReadRequest};
-use crate::stack::{DeclarationErrors, Export, Stack};
+use crate::stack::{DeclarationErrors, Export, Stack, ValidStack};
 use crate::state::{StateError, StateStore};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -32,6 +32,9 @@ pub enum EngineError {
     /// Inputs could not be serialized.
     #[error("could not serialize inputs: {0}")]
     Serialize(#[from] serde_json::Error),
+    /// The async runtime a blocking call needs could not start.
+    #[error("could not start the async runtime: {0}")]
+    Runtime(std::io::Error),
 }
 
 /// Options of [`Deployment::apply`].
@@ -125,12 +128,20 @@ impl<'a> Deployment<'a> {
     pub fn open(
         stack: &'a Stack,
         provider: Arc<dyn Provider>,
+        store: Box<dyn StateStore + 'a>,
+    ) -> Result<Self, EngineError> {
+        Self::open_valid(stack.validated()?, provider, store)
+    }
+
+    /// Like [`Deployment::open`] for a stack validated already.
+    pub fn open_valid(
+        stack: ValidStack<'a>,
+        provider: Arc<dyn Provider>,
         mut store: Box<dyn StateStore + 'a>,
     ) -> Result<Self, EngineError> {
-        stack.validate()?;
         let snapshot = store.load()?;
         Ok(Self {
-            stack,
+            stack: stack.stack(),
             provider,
             store,
             snapshot,
@@ -142,6 +153,11 @@ impl<'a> Deployment<'a> {
     pub fn with_events(mut self, sink: Arc<dyn EventSink + 'a>) -> Self {
         self.events = sink;
         self
+    }
+
+    /// The stack being deployed.
+    pub fn stack(&self) -> &'a Stack {
+        self.stack
     }
 
     /// The state as recorded so far.

@@ -5,7 +5,7 @@
 //! ACL, which allows everything.
 
 use super::security_group::Protocol;
-use crate::analysis::cidr;
+use crate::cidr;
 use crate::resource::{FieldError, Input, NetworkAclId, Outputs, Resource, SubnetId, Tags, VpcId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;

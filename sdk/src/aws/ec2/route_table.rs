@@ -1,7 +1,7 @@
 //! [`RouteTable`]: routes (destination block → target) and the subnets that
 //! use them. The local route for the VPC's block is always present, as in AWS.
 
-use crate::analysis::cidr;
+use crate::cidr;
 use crate::resource::{
     FieldError, Input, InternetGatewayId, NatGatewayId, Outputs, Resource, RouteTableId, SubnetId,
     Tags, VpcId,

@@ -2,7 +2,7 @@
 //! the CDK's `allowAllOutbound`), a new group allows all outbound traffic
 //! unless the program revokes that default.
 
-use crate::analysis::cidr;
+use crate::cidr;
 use crate::resource::{FieldError, Input, Outputs, Resource, SecurityGroupId, Tags, VpcId};
 use serde::{Deserialize, Serialize};
 

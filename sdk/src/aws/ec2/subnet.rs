@@ -1,6 +1,6 @@
 //! [`Subnet`]: a range of a VPC's addresses in one availability zone.
 
-use crate::analysis::cidr;
+use crate::cidr;
 use crate::resource::{Arn, FieldError, Input, Outputs, Resource, SubnetId, Tags, VpcId};
 use serde::{Deserialize, Serialize};
 

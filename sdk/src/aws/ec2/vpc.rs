@@ -1,7 +1,7 @@
 //! [`Vpc`]: an isolated IPv4 network. AWS gives every VPC a main route table
 //! (local route only) and a default security group; both are outputs.
 
-use crate::analysis::cidr;
+use crate::cidr;
 use crate::resource::{
     Arn, FieldError, Outputs, Resource, RouteTableId, SecurityGroupId, Tags, VpcId,
 };

@@ -12,7 +12,7 @@ pub const MAX_PREFIX: u8 = 28;
 /// Parses `s` as an IPv4 CIDR block whose address is its network address.
 ///
 /// ```
-/// use keel::analysis::cidr::parse;
+/// use keel::cidr::parse;
 /// assert!(parse("10.0.0.0/16").is_ok());
 /// assert!(parse("10.0.0.0/33").is_err());
 /// assert!(parse("10.0.1.0/16").unwrap_err().contains("10.0.0.0/16"));
@@ -34,7 +34,7 @@ pub fn parse(s: &str) -> Result<Ipv4Net, String> {
 /// Parses `s` and checks AWS's /16–/28 rule for VPC and subnet blocks.
 ///
 /// ```
-/// use keel::analysis::cidr::parse_block;
+/// use keel::cidr::parse_block;
 /// assert!(parse_block("10.0.0.0/16").is_ok());
 /// assert!(parse_block("10.0.0.0/8").unwrap_err().contains("/16"));
 /// ```
@@ -52,7 +52,7 @@ pub fn parse_block(s: &str) -> Result<Ipv4Net, String> {
 /// Whether two blocks share any address.
 ///
 /// ```
-/// use keel::analysis::cidr::{overlaps, parse};
+/// use keel::cidr::{overlaps, parse};
 /// assert!(overlaps(&parse("10.0.0.0/16").unwrap(), &parse("10.0.3.0/24").unwrap()));
 /// assert!(!overlaps(&parse("10.0.1.0/24").unwrap(), &parse("10.0.2.0/24").unwrap()));
 /// ```

@@ -1,10 +1,11 @@
 //! A [`Stack`]: the set of resources a program declares, with their
 //! dependencies, options and exported outputs. This module owns declaring and
 //! validating a stack (names, field checks, references, cycles, and the
-//! cross-resource checks in `analysis`); planning and applying it live in
-//! `plan` and `engine`.
+//! cross-resource checks in `checks`); the pre-deploy analysis builds on a
+//! valid stack, and planning and applying it live in `plan` and `engine`.
 
-use crate::analysis;
+mod checks;
+
 use crate::graph::Dag;
 use crate::resource::{FieldError, FieldRule, Handle, Output, Resource, Template, Urn};
 use serde::Serialize;
@@ -366,6 +367,11 @@ impl Stack {
     /// references to undeclared resources, cycles, and cross-resource checks
     /// (CIDR containment and overlap, capacity ranges).
     pub fn validate(&self) -> Result<(), DeclarationErrors> {
+        self.validated().map(|_| ())
+    }
+
+    /// [`Stack::validate`], returning the proof operations take.
+    pub fn validated(&self) -> Result<ValidStack<'_>, DeclarationErrors> {
         let mut errors = Vec::new();
         if let Err(message) = check_stack_name(&self.name) {
             errors.push(DeclarationError::StackName {
@@ -394,7 +400,7 @@ impl Stack {
         for cycle in self.dag().cycles() {
             errors.push(DeclarationError::Cycle { urns: cycle });
         }
-        for (urn, e) in analysis::check_stack(self) {
+        for (urn, e) in checks::cross_resource(self) {
             errors.push(DeclarationError::Field {
                 urn,
                 field: e.field,
@@ -405,7 +411,7 @@ impl Stack {
         let mut seen = BTreeSet::new();
         errors.retain(|e| seen.insert(e.to_string()));
         if errors.is_empty() {
-            Ok(())
+            Ok(ValidStack(self))
         } else {
             Err(DeclarationErrors(errors))
         }
@@ -418,6 +424,61 @@ const _: () = {
     const fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Stack>();
 };
+
+/// A [`Stack`] that passed [`Stack::validate`]: what the operations in
+/// [`crate::ops`] and [`crate::engine::Deployment::open_valid`] take, so a
+/// stack is validated once per operation however many layers it crosses.
+///
+/// ```
+/// use keel::prelude::*;
+/// let mut stack = Stack::new("demo");
+/// stack.add("main", Vpc::new("10.0.0.0/16"));
+/// let valid = stack.validated().unwrap();
+/// assert_eq!(valid.name(), "demo"); // derefs to the stack
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct ValidStack<'a>(&'a Stack);
+
+impl<'a> ValidStack<'a> {
+    /// The stack.
+    pub fn stack(self) -> &'a Stack {
+        self.0
+    }
+}
+
+impl std::ops::Deref for ValidStack<'_> {
+    type Target = Stack;
+    fn deref(&self) -> &Stack {
+        self.0
+    }
+}
+
+/// A stack, validated or not, as operations accept it: `&Stack` is
+/// validated on the way in, a [`ValidStack`] is taken as it is.
+///
+/// ```
+/// use keel::prelude::*;
+/// use keel::IntoValid;
+/// let stack = Stack::new("demo");
+/// assert!((&stack).into_valid().is_ok());
+/// assert!((&Stack::new("no/slash")).into_valid().is_err());
+/// ```
+pub trait IntoValid<'a> {
+    /// The validated stack, or everything wrong with its declaration.
+    fn into_valid(self) -> Result<ValidStack<'a>, DeclarationErrors>;
+}
+
+impl<'a> IntoValid<'a> for &'a Stack {
+    fn into_valid(self) -> Result<ValidStack<'a>, DeclarationErrors> {
+        self.validated()
+    }
+}
+
+impl<'a> IntoValid<'a> for ValidStack<'a> {
+    fn into_valid(self) -> Result<ValidStack<'a>, DeclarationErrors> {
+        Ok(self)
+    }
+}
 
 fn check_stack_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > 100 {
