@@ -33,6 +33,8 @@ use syn::{
 /// The struct needs a `tags: keel::Tags` field.
 ///
 /// On a field: `#[resource(replace)]` (a change replaces the resource),
+/// `#[resource(immutable)]` (a change is refused when planning: the resource
+/// can't be updated and must not be quietly replaced),
 /// `#[resource(set)]` (a list compared as a set of values, not by position),
 /// `#[resource(set_key = path::to::fn)]` (a set whose elements are matched by
 /// the key `fn(&Element) -> String` returns), `#[resource(sensitive)]` (shown
@@ -91,6 +93,7 @@ enum ListRule {
 
 struct FieldRules {
     replace: bool,
+    immutable: bool,
     list: ListRule,
     sensitive: bool,
 }
@@ -123,6 +126,7 @@ fn type_rules(attrs: &[Attribute]) -> syn::Result<TypeRules> {
 fn field_rules(attrs: &[Attribute]) -> syn::Result<FieldRules> {
     let mut rules = FieldRules {
         replace: false,
+        immutable: false,
         list: ListRule::Ordered,
         sensitive: false,
     };
@@ -130,6 +134,8 @@ fn field_rules(attrs: &[Attribute]) -> syn::Result<FieldRules> {
         attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("replace") {
                 rules.replace = true;
+            } else if meta.path.is_ident("immutable") {
+                rules.immutable = true;
             } else if meta.path.is_ident("set") {
                 rules.list = ListRule::Set;
             } else if meta.path.is_ident("set_key") {
@@ -138,7 +144,7 @@ fn field_rules(attrs: &[Attribute]) -> syn::Result<FieldRules> {
                 rules.sensitive = true;
             } else {
                 return Err(meta.error(
-                    "unknown field rule: expected replace, set, set_key = fn or sensitive",
+                    "unknown field rule: expected replace, immutable, set, set_key = fn or sensitive",
                 ));
             }
             Ok(())
@@ -217,14 +223,21 @@ fn resource(input: &DeriveInput) -> syn::Result<Tokens> {
                 quote!(::keel::ListRule::Keyed(Self::#fn_name))
             }
         };
-        if !r.replace && !r.sensitive && matches!(r.list, ListRule::Ordered) {
+        if r.replace && r.immutable {
+            return Err(Error::new_spanned(
+                ident,
+                "a field is either `replace` (a change replaces the resource) or `immutable` (a change is refused), not both",
+            ));
+        }
+        if !r.replace && !r.immutable && !r.sensitive && matches!(r.list, ListRule::Ordered) {
             continue;
         }
-        let (replace, sensitive) = (r.replace, r.sensitive);
+        let (replace, immutable, sensitive) = (r.replace, r.immutable, r.sensitive);
         field_consts.push(quote! {
             ::keel::FieldRule {
                 name: #field_name,
                 replace: #replace,
+                immutable: #immutable,
                 list: #list,
                 sensitive: #sensitive,
             }

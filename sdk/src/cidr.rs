@@ -9,24 +9,53 @@ pub const MIN_PREFIX: u8 = 16;
 /// The largest prefix length AWS accepts for a VPC or subnet (/28).
 pub const MAX_PREFIX: u8 = 28;
 
+/// Why a string is not a CIDR block AWS accepts.
+///
+/// ```
+/// let e = keel::cidr::parse("10.0.1.0/16").unwrap_err();
+/// assert_eq!(e.to_string(), "`10.0.1.0/16` has host bits set; the network address is `10.0.0.0/16`");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CidrError {
+    /// Not `a.b.c.d/n`.
+    #[error("`{0}` is not a valid IPv4 CIDR block (expected a.b.c.d/n)")]
+    Malformed(String),
+    /// The address is not the network address.
+    #[error("`{given}` has host bits set; the network address is `{network}`")]
+    HostBits {
+        /// The block as given.
+        given: String,
+        /// The block it was probably meant to be.
+        network: Ipv4Net,
+    },
+    /// A VPC or subnet block outside /16–/28.
+    #[error("`{given}` has prefix length /{prefix}; AWS accepts /{MIN_PREFIX} to /{MAX_PREFIX}")]
+    Prefix {
+        /// The block as given.
+        given: String,
+        /// Its prefix length.
+        prefix: u8,
+    },
+}
+
 /// Parses `s` as an IPv4 CIDR block whose address is its network address.
 ///
 /// ```
 /// use keel::cidr::parse;
 /// assert!(parse("10.0.0.0/16").is_ok());
 /// assert!(parse("10.0.0.0/33").is_err());
-/// assert!(parse("10.0.1.0/16").unwrap_err().contains("10.0.0.0/16"));
+/// assert!(parse("10.0.1.0/16").unwrap_err().to_string().contains("10.0.0.0/16"));
 /// ```
-pub fn parse(s: &str) -> Result<Ipv4Net, String> {
+pub fn parse(s: &str) -> Result<Ipv4Net, CidrError> {
     let net: Ipv4Net = s
         .trim()
         .parse()
-        .map_err(|_| format!("`{s}` is not a valid IPv4 CIDR block (expected a.b.c.d/n)"))?;
+        .map_err(|_| CidrError::Malformed(s.to_string()))?;
     if net.addr() != net.network() {
-        return Err(format!(
-            "`{s}` has host bits set; the network address is `{}`",
-            net.trunc()
-        ));
+        return Err(CidrError::HostBits {
+            given: s.to_string(),
+            network: net.trunc(),
+        });
     }
     Ok(net)
 }
@@ -36,15 +65,15 @@ pub fn parse(s: &str) -> Result<Ipv4Net, String> {
 /// ```
 /// use keel::cidr::parse_block;
 /// assert!(parse_block("10.0.0.0/16").is_ok());
-/// assert!(parse_block("10.0.0.0/8").unwrap_err().contains("/16"));
+/// assert!(parse_block("10.0.0.0/8").unwrap_err().to_string().contains("/16"));
 /// ```
-pub fn parse_block(s: &str) -> Result<Ipv4Net, String> {
+pub fn parse_block(s: &str) -> Result<Ipv4Net, CidrError> {
     let net = parse(s)?;
     if !(MIN_PREFIX..=MAX_PREFIX).contains(&net.prefix_len()) {
-        return Err(format!(
-            "`{s}` has prefix length /{}; AWS accepts /{MIN_PREFIX} to /{MAX_PREFIX}",
-            net.prefix_len()
-        ));
+        return Err(CidrError::Prefix {
+            given: s.to_string(),
+            prefix: net.prefix_len(),
+        });
     }
     Ok(net)
 }

@@ -8,9 +8,9 @@
 
 use super::events::{Event, EventSink};
 use crate::graph::{Dag, ReadyQueue};
-use crate::plan::{Action, Plan, Step, decide, is_unresolved, resolve_inputs};
+use crate::plan::{Action, Plan, Step, decide, immutable_change, is_unresolved, resolve_inputs};
 use crate::provider::{
-    CreateRequest, DeleteRequest, Outputs, Provider, ProviderError, UpdateRequest,
+    CreateRequest, DeleteRequest, ErrorKind, Outputs, Provider, ProviderError, UpdateRequest,
 };
 use crate::resource::Urn;
 use crate::stack::Stack;
@@ -505,6 +505,13 @@ fn prepare(
             let (action, changes) = decide(Some(old), &declared.schema, &inputs);
             if action == Action::Same {
                 return Prepared::Nothing;
+            }
+            // A value known only now may change a field that must not.
+            if let Err(e) = immutable_change(urn, &declared.schema, &changes) {
+                return Prepared::Invalid(
+                    Action::Update,
+                    ProviderError::of(ErrorKind::InvalidInputs, e.to_string()),
+                );
             }
             if action == Action::Replace {
                 return Prepared::Invalid(

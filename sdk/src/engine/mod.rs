@@ -12,7 +12,7 @@ pub use executor::{Execution, Outcome};
 pub use refresh::{Drift, RefreshReport};
 
 use crate::plan::{Plan, plan, plan_destroy};
-use crate::provider::{Provider, ReadRequest};
+use crate::provider::{Provider, ProviderError, ReadRequest};
 use crate::stack::{DeclarationErrors, Export, Stack, ValidStack};
 use crate::state::{StateError, StateStore};
 use serde_json::{Map, Value};
@@ -29,9 +29,9 @@ pub enum EngineError {
     /// State could not be read or written.
     #[error(transparent)]
     State(#[from] StateError),
-    /// Inputs could not be serialized.
-    #[error("could not serialize inputs: {0}")]
-    Serialize(#[from] serde_json::Error),
+    /// No plan could be made (a refused change, unserializable inputs).
+    #[error(transparent)]
+    Plan(#[from] crate::plan::PlanError),
     /// The async runtime a blocking call needs could not start.
     #[error("could not start the async runtime: {0}")]
     Runtime(std::io::Error),
@@ -268,11 +268,15 @@ impl<'a> Deployment<'a> {
     }
 
     /// Reads a probe, polling until its minimum is reached or time runs out.
-    async fn probe(&self, probe: &crate::stack::Probe) -> Result<(Value, Option<String>), String> {
+    async fn probe(
+        &self,
+        probe: &crate::stack::Probe,
+    ) -> Result<(Value, Option<String>), ProviderError> {
+        let gone = |what: &str| ProviderError::not_found(format!("{} {what}", probe.urn));
         let record = self
             .snapshot
             .get(&probe.urn)
-            .ok_or_else(|| format!("{} is not in state", probe.urn))?;
+            .ok_or_else(|| gone("is not in state"))?;
         let start = tokio::time::Instant::now();
         let interval =
             (probe.timeout / 50).clamp(Duration::from_millis(20), Duration::from_secs(2));
@@ -285,9 +289,8 @@ impl<'a> Deployment<'a> {
                     inputs: record.inputs.clone(),
                     outputs: record.outputs.clone(),
                 })
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("{} no longer exists", probe.urn))?
+                .await?
+                .ok_or_else(|| gone("no longer exists"))?
                 .outputs;
             let value = outputs.get(probe.field).cloned().unwrap_or(Value::Null);
             let reached = match (probe.at_least, value.as_u64()) {

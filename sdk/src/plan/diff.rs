@@ -61,7 +61,7 @@ fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, Value>) {
 }
 
 /// The top-level field of a leaf path.
-fn top_field(path: &str) -> &str {
+pub(super) fn top_field(path: &str) -> &str {
     let end = path.find(['.', '[']).unwrap_or(path.len());
     &path[..end]
 }
@@ -229,6 +229,7 @@ mod tests {
         FieldRule {
             name,
             replace,
+            immutable: false,
             list,
             sensitive: false,
         }

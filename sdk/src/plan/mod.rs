@@ -9,6 +9,7 @@
 mod diff;
 mod render;
 
+use diff::top_field;
 pub use diff::{PropertyChange, diff};
 pub use render::{render_json, render_text};
 
@@ -195,11 +196,60 @@ pub(crate) fn decide(
     }
 }
 
+/// Why a plan could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// A resource's inputs could not be serialized.
+    #[error("could not serialize inputs: {0}")]
+    Serialize(#[from] serde_json::Error),
+    /// The program changes a field that can't change once the resource
+    /// exists (`#[resource(immutable)]`).
+    #[error(
+        "{urn}: field `{field}` can't change once the resource exists (recorded {before}, declared {after}); to move to the new value, declare a new resource under another name and remove this one"
+    )]
+    Immutable {
+        /// The resource.
+        urn: Urn,
+        /// The property that would change.
+        field: String,
+        /// Its recorded value.
+        before: String,
+        /// The declared value (`(known after apply)` if not known yet).
+        after: String,
+    },
+}
+
+/// The first change of `changes` to a field the type marks immutable.
+pub(crate) fn immutable_change(
+    urn: &Urn,
+    schema: &Schema,
+    changes: &[PropertyChange],
+) -> Result<(), PlanError> {
+    let refused = changes.iter().find(|c| {
+        schema
+            .fields
+            .iter()
+            .any(|f| f.immutable && f.name == top_field(&c.path))
+    });
+    let Some(c) = refused else { return Ok(()) };
+    let show = |v: &Option<Value>| v.as_ref().map_or("(none)".to_string(), |v| v.to_string());
+    Err(PlanError::Immutable {
+        urn: urn.clone(),
+        field: c.path.clone(),
+        before: show(&c.before),
+        after: if c.after_unknown {
+            "(known after apply)".to_string()
+        } else {
+            show(&c.after)
+        },
+    })
+}
+
 /// Plans `stack` against `state`. The stack must have passed
 /// [`Stack::validate`]. Outputs of resources that keep their identity are
 /// known to their dependents (from state); the others stay unknown until
 /// apply. Pure: neither the stack nor the state is touched.
-pub(crate) fn plan(stack: &Stack, state: &Snapshot) -> serde_json::Result<Plan> {
+pub(crate) fn plan(stack: &Stack, state: &Snapshot) -> Result<Plan, PlanError> {
     let mut known = OutputValues::new();
     let mut steps = Vec::new();
     for d in stack.dependency_order() {
@@ -207,6 +257,7 @@ pub(crate) fn plan(stack: &Stack, state: &Snapshot) -> serde_json::Result<Plan> 
         let inputs = resolve_inputs(d, stack.name(), &known)?;
         let old = state.get(urn).cloned();
         let (action, changes) = decide(old.as_ref(), &d.schema, &inputs);
+        immutable_change(urn, &d.schema, &changes)?;
         if let (Action::Same | Action::Update, Some(old)) = (action, &old) {
             known.insert(urn.clone(), Value::Object(old.outputs.clone()));
         }

@@ -87,27 +87,35 @@ impl fmt::Debug for Urn {
     }
 }
 
+/// A string that is not a keel URN.
+///
+/// ```
+/// let e = "vpc-1".parse::<keel::Urn>().unwrap_err();
+/// assert_eq!(e.to_string(), "`vpc-1` is not a keel URN (urn:keel:<stack>::<type>::<name>)");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a keel URN (urn:keel:<stack>::<type>::<name>)")]
+pub struct UrnError(String);
+
 impl std::str::FromStr for Urn {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UrnError;
+    fn from_str(s: &str) -> Result<Self, UrnError> {
         let rest = s
             .strip_prefix("urn:keel:")
-            .ok_or_else(|| format!("`{s}` is not a keel URN (urn:keel:<stack>::<type>::<name>)"))?;
+            .ok_or_else(|| UrnError(s.to_string()))?;
         let mut parts = rest.splitn(3, "::");
         match (parts.next(), parts.next(), parts.next()) {
             (Some(stack), Some(ty), Some(name)) if !stack.is_empty() && !ty.is_empty() => {
                 Ok(Urn::new(stack, ty, name))
             }
-            _ => Err(format!(
-                "`{s}` is not a keel URN (urn:keel:<stack>::<type>::<name>)"
-            )),
+            _ => Err(UrnError(s.to_string())),
         }
     }
 }
 
 impl TryFrom<String> for Urn {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
+    type Error = UrnError;
+    fn try_from(s: String) -> Result<Self, UrnError> {
         s.parse()
     }
 }
@@ -134,11 +142,11 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    /// A problem with `field`.
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+    /// A problem with `field`; `message` is any error or text.
+    pub fn new(field: impl Into<String>, message: impl fmt::Display) -> Self {
         Self {
             field: field.into(),
-            message: message.into(),
+            message: message.to_string(),
         }
     }
 }
@@ -177,6 +185,10 @@ pub struct FieldRule {
     pub name: &'static str,
     /// A change replaces the resource.
     pub replace: bool,
+    /// A change is refused at plan time: the resource can neither be
+    /// updated in place nor quietly replaced (replacing it would lose what
+    /// it holds). Moving to a new value means declaring a new resource.
+    pub immutable: bool,
     /// How a list is compared.
     pub list: ListRule,
     /// The value is shown as `[sensitive]`.

@@ -57,7 +57,7 @@ pub(crate) struct Declared {
     pub resource: Box<dyn ErasedResource>,
     /// The inputs, serialized once at declaration with references to the
     /// outputs they read (or why they could not be serialized).
-    pub inputs: Result<Template, String>,
+    pub inputs: Result<Template, serde_json::Error>,
     /// Data dependencies (from inputs) and explicit ones, sorted, deduplicated.
     pub deps: Vec<Urn>,
 }
@@ -288,7 +288,7 @@ impl Stack {
             });
             return handle;
         }
-        let inputs = Template::of(&resource).map_err(|e| e.to_string());
+        let inputs = Template::of(&resource);
         let mut deps = inputs
             .as_ref()
             .map(|t| t.deps().to_vec())
@@ -373,10 +373,10 @@ impl Stack {
     /// [`Stack::validate`], returning the proof operations take.
     pub fn validated(&self) -> Result<ValidStack<'_>, DeclarationErrors> {
         let mut errors = Vec::new();
-        if let Err(message) = check_stack_name(&self.name) {
+        if let Some(message) = stack_name_problem(&self.name) {
             errors.push(DeclarationError::StackName {
                 name: self.name.clone(),
-                message,
+                message: message.to_string(),
             });
         }
         errors.extend(self.duplicates.iter().cloned());
@@ -480,18 +480,18 @@ impl<'a> IntoValid<'a> for ValidStack<'a> {
     }
 }
 
-fn check_stack_name(name: &str) -> Result<(), String> {
+/// What is wrong with `name` as a stack name (it is a path component of
+/// the state directory), if anything.
+fn stack_name_problem(name: &str) -> Option<&'static str> {
     if name.is_empty() || name.len() > 100 {
-        return Err("must be 1 to 100 characters".into());
+        return Some("must be 1 to 100 characters");
     }
     if !name
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
         || name.starts_with('.')
     {
-        return Err(
-            "may contain only letters, digits, `-`, `_` and `.`, and not start with `.`".into(),
-        );
+        return Some("may contain only letters, digits, `-`, `_` and `.`, and not start with `.`");
     }
-    Ok(())
+    None
 }

@@ -70,8 +70,9 @@ impl Subnet {
     }
 }
 
-/// Whether `az` looks like an availability zone name (`us-east-1a`).
-pub(crate) fn check_availability_zone(az: &str) -> Result<(), String> {
+/// Whether `az` looks like an availability zone name (`us-east-1a`); the
+/// problem as a field error if not.
+pub(crate) fn check_availability_zone(az: &str) -> Result<(), FieldError> {
     let ok = az.len() >= 4
         && az.ends_with(|c: char| c.is_ascii_lowercase())
         && az[..az.len() - 1].ends_with(|c: char| c.is_ascii_digit())
@@ -82,8 +83,9 @@ pub(crate) fn check_availability_zone(az: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "`{az}` is not an availability zone name (like `us-east-1a`)"
+        Err(FieldError::new(
+            "availability_zone",
+            format!("`{az}` is not an availability zone name (like `us-east-1a`)"),
         ))
     }
 }
@@ -95,9 +97,7 @@ impl Subnet {
         if let Err(e) = cidr::parse_block(&self.cidr_block) {
             errors.push(FieldError::new("cidr_block", e));
         }
-        if let Err(e) = check_availability_zone(&self.availability_zone) {
-            errors.push(FieldError::new("availability_zone", e));
-        }
+        errors.extend(check_availability_zone(&self.availability_zone).err());
         errors
     }
 }
