@@ -204,19 +204,24 @@ pub enum PlanError {
     Serialize(#[from] serde_json::Error),
     /// The program changes a field that can't change once the resource
     /// exists (`#[resource(immutable)]`).
-    #[error(
-        "{urn}: field `{field}` can't change once the resource exists (recorded {before}, declared {after}); to move to the new value, declare a new resource under another name and remove this one"
-    )]
-    Immutable {
-        /// The resource.
-        urn: Urn,
-        /// The property that would change.
-        field: String,
-        /// Its recorded value.
-        before: String,
-        /// The declared value (`(known after apply)` if not known yet).
-        after: String,
-    },
+    #[error("{0}")]
+    Immutable(Box<RefusedChange>),
+}
+
+/// A change to a field marked `#[resource(immutable)]`.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error(
+    "{urn}: field `{field}` can't change once the resource exists (recorded {before}, declared {after}); to move to the new value, declare a new resource under another name and remove this one"
+)]
+pub struct RefusedChange {
+    /// The resource.
+    pub urn: Urn,
+    /// The property that would change.
+    pub field: String,
+    /// Its recorded value.
+    pub before: String,
+    /// The declared value (`(known after apply)` if not known yet).
+    pub after: String,
 }
 
 /// The first change of `changes` to a field the type marks immutable.
@@ -233,7 +238,7 @@ pub(crate) fn immutable_change(
     });
     let Some(c) = refused else { return Ok(()) };
     let show = |v: &Option<Value>| v.as_ref().map_or("(none)".to_string(), |v| v.to_string());
-    Err(PlanError::Immutable {
+    Err(PlanError::Immutable(Box::new(RefusedChange {
         urn: urn.clone(),
         field: c.path.clone(),
         before: show(&c.before),
@@ -242,7 +247,7 @@ pub(crate) fn immutable_change(
         } else {
             show(&c.after)
         },
-    })
+    })))
 }
 
 /// Plans `stack` against `state`. The stack must have passed
