@@ -267,8 +267,10 @@ fn resource(input: &DeriveInput) -> syn::Result<Tokens> {
             }
         }
     };
+    let refs = references(input)?;
     Ok(quote! {
         #key_impl
+        #refs
 
         impl ::keel::Resource for #name {
             const TYPE: &'static str = #token;
@@ -281,6 +283,78 @@ fn resource(input: &DeriveInput) -> syn::Result<Tokens> {
 
             fn tags_mut(&mut self) -> &mut ::keel::Tags {
                 &mut self.tags
+            }
+        }
+    })
+}
+
+/// Implements `keel::References` (the outputs a value reads) by visiting
+/// every field of a struct or of each enum variant. Every type used inside a
+/// resource's props needs it (`#[derive(Resource)]` implements it for the
+/// props struct itself), so an output can't hide where keel wouldn't see it.
+#[proc_macro_derive(References)]
+pub fn derive_references(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    references(&input)
+        .unwrap_or_else(Error::into_compile_error)
+        .into()
+}
+
+fn visit(binding: Tokens) -> Tokens {
+    quote!(::keel::References::references(#binding, refs);)
+}
+
+fn references(input: &DeriveInput) -> syn::Result<Tokens> {
+    let name = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let body = match &input.data {
+        Data::Struct(s) => {
+            let visits = s.fields.iter().enumerate().map(|(i, f)| match &f.ident {
+                Some(ident) => visit(quote!(&self.#ident)),
+                None => {
+                    let index = syn::Index::from(i);
+                    visit(quote!(&self.#index))
+                }
+            });
+            quote!(#(#visits)*)
+        }
+        Data::Enum(e) => {
+            let arms = e.variants.iter().map(|v| {
+                let variant = &v.ident;
+                match &v.fields {
+                    Fields::Named(named) => {
+                        let idents: Vec<_> = named
+                            .named
+                            .iter()
+                            .filter_map(|f| f.ident.as_ref())
+                            .collect();
+                        let visits = idents.iter().map(|i| visit(quote!(#i)));
+                        quote!(Self::#variant { #(#idents),* } => { #(#visits)* })
+                    }
+                    Fields::Unnamed(unnamed) => {
+                        let binds: Vec<_> = (0..unnamed.unnamed.len())
+                            .map(|i| format_ident!("field{}", i))
+                            .collect();
+                        let visits = binds.iter().map(|b| visit(quote!(#b)));
+                        quote!(Self::#variant(#(#binds),*) => { #(#visits)* })
+                    }
+                    Fields::Unit => quote!(Self::#variant => {}),
+                }
+            });
+            quote!(match self { #(#arms)* })
+        }
+        Data::Union(_) => {
+            return Err(Error::new_spanned(name, "keel can't look inside a union"));
+        }
+    };
+    Ok(quote! {
+        impl #impl_generics ::keel::References for #name #ty_generics #where_clause {
+            #[allow(unused_variables)]
+            fn references(
+                &self,
+                refs: &mut ::std::vec::Vec<::keel::Output<::keel::__private::serde_json::Value>>,
+            ) {
+                #body
             }
         }
     })

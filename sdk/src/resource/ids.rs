@@ -2,7 +2,7 @@
 //! refuses a [`SubnetId`] where a [`VpcId`] belongs. This module owns the id
 //! types and their AWS prefixes; it does not generate ids (the providers do).
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::fmt;
 
 /// A typed cloud identifier: what [`crate::Resource::Id`] is.
@@ -32,10 +32,11 @@ pub trait CloudId:
     fn as_str(&self) -> &str;
 }
 
+/// Declares a typed id (usable by any resource type's own file).
 macro_rules! cloud_id {
     ($(#[$doc:meta])* $name:ident, $prefix:expr_2021) => {
         $(#[$doc])*
-        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize)]
         #[serde(transparent)]
         pub struct $name(String);
 
@@ -55,7 +56,11 @@ macro_rules! cloud_id {
             }
         }
 
-        impl CloudId for $name {
+        impl $crate::References for $name {
+            fn references(&self, _: &mut Vec<$crate::Output<::serde_json::Value>>) {}
+        }
+
+        impl $crate::CloudId for $name {
             fn from_cloud(id: String) -> Self {
                 Self(id)
             }
@@ -64,8 +69,8 @@ macro_rules! cloud_id {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(&self.0)
             }
         }
@@ -77,6 +82,9 @@ macro_rules! cloud_id {
         }
     };
 }
+// Only test-only types use it outside this file so far.
+#[allow(unused_imports)]
+pub(crate) use cloud_id;
 
 cloud_id!(
     /// The id of a VPC, `vpc-…`.

@@ -8,11 +8,13 @@ mod output;
 mod template;
 
 pub use ids::*;
+pub use keel_macros::References;
 pub use keel_macros::{Outputs, Resource};
 pub use output::{Input, Output, OutputValues};
 pub(crate) use output::{
     Placeholders, Resolve, UNKNOWN, contains_unknown, parse_placeholder, placeholder,
 };
+pub use template::References;
 pub(crate) use template::Template;
 
 use serde::de::DeserializeOwned;
@@ -209,7 +211,7 @@ pub struct FieldRule {
 /// let _: Option<<Vpc as Resource>::Id> = None::<VpcId>;
 /// ```
 pub trait Resource:
-    Clone + fmt::Debug + Serialize + DeserializeOwned + Send + Sync + 'static
+    Clone + fmt::Debug + Serialize + DeserializeOwned + References + Send + Sync + 'static
 {
     /// The type token, `aws:<service>:<Type>`.
     const TYPE: &'static str;

@@ -200,6 +200,12 @@ impl<T> Output<T> {
         (self.eval)(known).filter(|v| !contains_unknown(v))
     }
 
+    /// What identifies this output and its clones: the address of the
+    /// computation they share.
+    pub(super) fn identity(&self) -> usize {
+        Arc::as_ptr(&self.eval).cast::<()>() as usize
+    }
+
     /// The same output with its value type erased to JSON.
     pub(crate) fn erase(&self) -> Output<Value> {
         Output {
@@ -321,15 +327,11 @@ impl<T: DeserializeOwned + Serialize> Output<Vec<T>> {
     }
 }
 
-/// An output serializes as a reference while a [`super::template::Template`]
-/// is being recorded, and as the unknown marker otherwise: its value is never
-/// read during serialization.
+/// An output serializes as a reference marker (see `template`): its value
+/// is never read during serialization.
 impl<T> Serialize for Output<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match super::template::reference(self) {
-            Some(marker) => serializer.serialize_str(&marker),
-            None => serializer.serialize_str(UNKNOWN),
-        }
+        serializer.serialize_str(&super::template::marker(self))
     }
 }
 
@@ -461,7 +463,8 @@ mod tests {
         let input: Input<String> = out.clone().into();
         assert_eq!(
             serde_json::to_value(&input).unwrap(),
-            Value::String(UNKNOWN.into())
+            serde_json::to_value(&out).unwrap(),
+            "an output serializes as a reference to itself"
         );
         assert_eq!(input.deps(), &[urn("a")]);
 

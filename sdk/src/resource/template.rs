@@ -1,71 +1,127 @@
 //! Input templates: a declared resource's inputs, serialized once when the
-//! resource joins a stack, with every [`Output`] it reads left as a numbered
-//! reference. The references give the resource's dependencies at declaration
-//! time; resolving the template against known outputs is a pure function, so
-//! planning and applying never serialize the user's resource again.
+//! resource joins a stack, with every [`Output`] it reads left as a
+//! reference. Which outputs a value reads is [`References`], implemented for
+//! every props type by its derive (so none can hide from keel); an output
+//! serializes as a marker naming it. The references give the resource's
+//! dependencies at declaration time; resolving the template against known
+//! outputs is a pure function, so planning and applying never serialize the
+//! user's resource again.
 
 use super::Urn;
-use super::output::{Output, Resolve, UNKNOWN};
+use super::output::{Input, Output, Resolve, UNKNOWN};
 use serde::Serialize;
 use serde_json::Value;
-use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 
-/// The prefix of a reference inside a template; the output's index follows.
+/// The prefix of a reference inside a template; the output's identity follows.
 const REF_PREFIX: &str = "\u{1}keel:ref:";
 
-thread_local! {
-    /// The outputs met by the serialization [`Template::of`] is running on
-    /// this thread (serde has no other way to hand a serializer context).
-    static RECORDING: RefCell<Option<Vec<Output<Value>>>> = const { RefCell::new(None) };
+/// The outputs a value reads: implemented by `#[derive(Resource)]` for a
+/// props struct and by `#[derive(References)]` for the types inside one
+/// (rules, routes, targets).
+///
+/// ```
+/// use keel::prelude::*;
+/// use keel::References;
+/// let mut stack = Stack::new("demo");
+/// let vpc = stack.add("main", Vpc::new("10.0.0.0/16"));
+/// let subnet = Subnet::new(vpc.id(), "10.0.1.0/24", "us-east-1a");
+/// let mut refs = Vec::new();
+/// subnet.references(&mut refs);
+/// assert_eq!(refs[0].dependencies(), &[vpc.urn().clone()]);
+/// ```
+pub trait References {
+    /// Appends every output this value reads to `refs`.
+    fn references(&self, refs: &mut Vec<Output<Value>>);
 }
 
-/// While a template is being recorded: registers `output` and returns the
-/// marker it serializes as. `None` otherwise.
-pub(super) fn reference<T>(output: &Output<T>) -> Option<String> {
-    RECORDING.with(|r| {
-        let mut r = r.borrow_mut();
-        let refs = r.as_mut()?;
-        refs.push(output.erase());
-        Some(format!("{REF_PREFIX}{}", refs.len() - 1))
-    })
+impl<T> References for Output<T> {
+    fn references(&self, refs: &mut Vec<Output<Value>>) {
+        refs.push(self.erase());
+    }
+}
+
+impl<T> References for Input<T> {
+    fn references(&self, refs: &mut Vec<Output<Value>>) {
+        if let Some(output) = self.as_output() {
+            output.references(refs);
+        }
+    }
+}
+
+impl<T: References> References for Option<T> {
+    fn references(&self, refs: &mut Vec<Output<Value>>) {
+        if let Some(v) = self {
+            v.references(refs);
+        }
+    }
+}
+
+impl<T: References> References for Vec<T> {
+    fn references(&self, refs: &mut Vec<Output<Value>>) {
+        self.iter().for_each(|v| v.references(refs));
+    }
+}
+
+impl<T: References> References for Box<T> {
+    fn references(&self, refs: &mut Vec<Output<Value>>) {
+        (**self).references(refs);
+    }
+}
+
+impl<T: References> References for BTreeSet<T> {
+    fn references(&self, refs: &mut Vec<Output<Value>>) {
+        self.iter().for_each(|v| v.references(refs));
+    }
+}
+
+impl<K, V: References> References for BTreeMap<K, V> {
+    fn references(&self, refs: &mut Vec<Output<Value>>) {
+        self.values().for_each(|v| v.references(refs));
+    }
+}
+
+/// Plain values read no outputs.
+macro_rules! no_references {
+    ($($t:ty),* $(,)?) => {$(
+        impl References for $t {
+            fn references(&self, _: &mut Vec<Output<Value>>) {}
+        }
+    )*};
+}
+no_references!(
+    String, bool, char, u8, u16, u32, u64, usize, i8, i16, i32, i64, f32, f64, Value
+);
+
+/// The marker `output` serializes as: its identity (the address of the
+/// computation it shares with its clones), meaningful only next to the
+/// outputs a [`Template`] keeps alive.
+pub(super) fn marker<T>(output: &Output<T>) -> String {
+    format!("{REF_PREFIX}{:x}", output.identity())
 }
 
 /// A resource's inputs as JSON with references to the outputs they read.
 #[derive(Clone, Debug)]
 pub(crate) struct Template {
     json: Value,
-    refs: Vec<Output<Value>>,
+    refs: BTreeMap<String, Output<Value>>,
     deps: Vec<Urn>,
 }
 
 impl Template {
-    /// Serializes `value`, recording the outputs it reads.
-    pub(crate) fn of<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Self> {
-        struct Restore(Option<Vec<Output<Value>>>);
-        impl Drop for Restore {
-            fn drop(&mut self) {
-                RECORDING.with(|r| *r.borrow_mut() = self.0.take());
-            }
-        }
-        // A template recorded inside another one's serialization (a custom
-        // Serialize impl could do that) gets its own list.
-        let outer = Restore(RECORDING.with(|r| r.borrow_mut().replace(Vec::new())));
-        let json = serde_json::to_value(value);
-        let refs = RECORDING
-            .with(|r| r.borrow_mut().take())
-            .unwrap_or_default();
-        drop(outer);
-        let mut deps: Vec<Urn> = refs
+    /// Serializes `value`, with the outputs it reads as references.
+    pub(crate) fn of<T: Serialize + References + ?Sized>(value: &T) -> serde_json::Result<Self> {
+        let mut outputs = Vec::new();
+        value.references(&mut outputs);
+        let json = serde_json::to_value(value)?;
+        let mut deps: Vec<Urn> = outputs
             .iter()
             .flat_map(|o| o.dependencies().iter().cloned())
             .collect();
         deps.sort();
         deps.dedup();
-        Ok(Self {
-            json: json?,
-            refs,
-            deps,
-        })
+        let refs = outputs.into_iter().map(|o| (marker(&o), o)).collect();
+        Ok(Self { json, refs, deps })
     }
 
     /// The resources the inputs read outputs of, sorted and deduplicated.
@@ -85,15 +141,14 @@ impl Template {
 
     fn fill(&self, value: &mut Value, known: &dyn Resolve) {
         match value {
-            Value::String(s) => {
-                let index = s
-                    .strip_prefix(REF_PREFIX)
-                    .and_then(|n| n.parse::<usize>().ok());
-                if let Some(output) = index.and_then(|i| self.refs.get(i)) {
-                    *value = output
-                        .resolve_json(known)
-                        .unwrap_or_else(|| Value::String(UNKNOWN.into()));
-                }
+            Value::String(s) if s.starts_with(REF_PREFIX) => {
+                // A marker of an output the value didn't report can't occur:
+                // every props type implements `References` by derive.
+                let resolved = self
+                    .refs
+                    .get(s.as_str())
+                    .and_then(|o| o.resolve_json(known));
+                *value = resolved.unwrap_or_else(|| Value::String(UNKNOWN.into()));
             }
             Value::Array(items) => items.iter_mut().for_each(|v| self.fill(v, known)),
             Value::Object(map) => map.values_mut().for_each(|v| self.fill(v, known)),
@@ -122,7 +177,8 @@ mod tests {
         let mut known = OutputValues::new();
         known.insert(vpc, json!({"id": "vpc-1"}));
         assert_eq!(template.resolve(&known), json!(["plain", "vpc-1", "vpc-1"]));
-        // serializing outside a recording never reads a value
-        assert_eq!(serde_json::to_value(&inputs).unwrap()[1], json!(UNKNOWN));
+        // serializing never reads a value: an output is only a reference
+        let plain = serde_json::to_value(&inputs).unwrap();
+        assert!(plain[1].as_str().unwrap().starts_with(REF_PREFIX));
     }
 }

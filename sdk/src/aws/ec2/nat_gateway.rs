@@ -3,12 +3,12 @@
 //! 0.0.0.0/0 to an attached internet gateway.
 
 use crate::resource::{
-    AllocationId, FieldError, Input, NatGatewayId, Outputs, Resource, SubnetId, Tags,
+    AllocationId, FieldError, Input, NatGatewayId, Outputs, References, Resource, SubnetId, Tags,
 };
 use serde::{Deserialize, Serialize};
 
 /// Whether a NAT gateway reaches the internet or only other networks.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, References)]
 #[serde(rename_all = "snake_case")]
 pub enum Connectivity {
     /// Internet access through an Elastic IP and the VPC's internet gateway.

@@ -6,7 +6,9 @@
 
 use super::security_group::Protocol;
 use crate::cidr;
-use crate::resource::{FieldError, Input, NetworkAclId, Outputs, Resource, SubnetId, Tags, VpcId};
+use crate::resource::{
+    FieldError, Input, NetworkAclId, Outputs, References, Resource, SubnetId, Tags, VpcId,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -15,7 +17,7 @@ use std::collections::BTreeSet;
 pub const EPHEMERAL_PORTS: (u16, u16) = (32768, 60999);
 
 /// Allow or deny.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, References)]
 #[serde(rename_all = "snake_case")]
 pub enum AclAction {
     /// Let matching traffic through.
@@ -31,7 +33,7 @@ pub enum AclAction {
 /// let r = AclRule::allow_tcp(100, 443, 443, "0.0.0.0/0");
 /// assert_eq!(r.rule_number, 100);
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, References)]
 pub struct AclRule {
     /// Evaluation order, 1 to 32766; lowest first.
     pub rule_number: u16,

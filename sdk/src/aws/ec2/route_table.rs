@@ -3,14 +3,14 @@
 
 use crate::cidr;
 use crate::resource::{
-    FieldError, Input, InternetGatewayId, NatGatewayId, Outputs, Resource, RouteTableId, SubnetId,
-    Tags, VpcId,
+    FieldError, Input, InternetGatewayId, NatGatewayId, Outputs, References, Resource,
+    RouteTableId, SubnetId, Tags, VpcId,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
 /// Where a route sends traffic.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, References)]
 #[serde(rename_all = "snake_case")]
 pub enum RouteTarget {
     /// The VPC itself (the implicit local route).
@@ -28,7 +28,7 @@ pub enum RouteTarget {
 /// let r = Route::new("0.0.0.0/0", RouteTarget::InternetGateway(InternetGatewayId::new("igw-1").into()));
 /// assert_eq!(r.destination_cidr_block, "0.0.0.0/0");
 /// ```
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, References)]
 pub struct Route {
     /// The destination IPv4 block.
     pub destination_cidr_block: String,

@@ -3,11 +3,13 @@
 //! unless the program revokes that default.
 
 use crate::cidr;
-use crate::resource::{FieldError, Input, Outputs, Resource, SecurityGroupId, Tags, VpcId};
+use crate::resource::{
+    FieldError, Input, Outputs, References, Resource, SecurityGroupId, Tags, VpcId,
+};
 use serde::{Deserialize, Serialize};
 
 /// An IP protocol of a rule.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, References)]
 #[serde(rename_all = "snake_case")]
 pub enum Protocol {
     /// TCP.
@@ -21,7 +23,7 @@ pub enum Protocol {
 }
 
 /// The other side of a rule.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, References)]
 #[serde(rename_all = "snake_case")]
 pub enum Peer {
     /// An IPv4 block.
@@ -41,7 +43,7 @@ pub enum Peer {
 /// let all_out = Rule::all().cidr("0.0.0.0/0");
 /// assert_eq!(all_out.protocol, Protocol::All);
 /// ```
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, References)]
 pub struct Rule {
     /// The protocol.
     pub protocol: Protocol,
