@@ -11,9 +11,10 @@
 //! How rules decide traffic is not here: the reachability rule reads the
 //! entries through the network model (`model`).
 
-use super::cloud::{Cloud, Kind, dependency, fresh_id, invalid};
+use super::cloud::{Cloud, Kind, fresh_id, invalid};
 use super::latency::Op;
 use super::security::Direction;
+use super::table::{Record, Use};
 use super::{SimProvider, Simulated, resolved};
 use crate::analysis::cidr;
 use crate::aws::ec2::{AclAction, AclRule, NetworkAcl, NetworkAclOutputs, Protocol};
@@ -137,20 +138,24 @@ fn no_entry(id: &str, number: u16) -> ProviderError {
     )
 }
 
+impl Record for AclRec {
+    fn counted(&self) -> bool {
+        !self.default
+    }
+
+    fn uses(&self, id: &str) -> Vec<Use> {
+        let associated = self.associations.iter();
+        let mut uses: Vec<Use> = associated
+            .map(|s| Use::new(Kind::NetworkAcl, id, "associated subnets", &s.subnet_id))
+            .collect();
+        if !self.default {
+            uses.push(Use::new(Kind::Vpc, &self.vpc_id, "network ACLs", id));
+        }
+        uses
+    }
+}
+
 impl Cloud {
-    /// The network ACL `id`.
-    pub(super) fn network_acl(&self, id: &str) -> Result<&AclRec, ProviderError> {
-        self.network_acls
-            .get(id)
-            .ok_or_else(|| Kind::NetworkAcl.not_found(id))
-    }
-
-    fn network_acl_mut(&mut self, id: &str) -> Result<&mut AclRec, ProviderError> {
-        self.network_acls
-            .get_mut(id)
-            .ok_or_else(|| Kind::NetworkAcl.not_found(id))
-    }
-
     /// The default ACL of VPC `vpc_id`.
     pub(super) fn default_network_acl(&self, vpc_id: &str) -> Option<&AclRec> {
         let mut acls = self.network_acls.values();
@@ -243,7 +248,7 @@ impl Cloud {
         vpc_id: &str,
         tags: Tags,
     ) -> Result<String, ProviderError> {
-        self.vpc(vpc_id)?;
+        self.vpcs.get(vpc_id)?;
         let id = fresh_id("acl", &self.network_acls);
         let acl = AclRec {
             id: id.clone(),
@@ -271,7 +276,7 @@ impl Cloud {
                 "Value ({number}) for parameter ruleNumber is invalid. Rule numbers must be between 1 and {MAX_RULE_NUMBER}."
             )));
         }
-        let acl = self.network_acl_mut(id)?;
+        let acl = self.network_acls.get_mut(id)?;
         let entries = acl.entries_mut(direction);
         if entries.iter().any(|e| e.rule_number == number) {
             return Err(ProviderError::new(
@@ -291,7 +296,7 @@ impl Cloud {
         direction: Direction,
         entry: AclEntry,
     ) -> Result<(), ProviderError> {
-        let acl = self.network_acl_mut(id)?;
+        let acl = self.network_acls.get_mut(id)?;
         let number = entry.rule_number;
         let found = acl
             .entries_mut(direction)
@@ -308,7 +313,7 @@ impl Cloud {
         direction: Direction,
         number: u16,
     ) -> Result<(), ProviderError> {
-        let entries = self.network_acl_mut(id)?.entries_mut(direction);
+        let entries = self.network_acls.get_mut(id)?.entries_mut(direction);
         let before = entries.len();
         entries.retain(|e| e.rule_number != number);
         if entries.len() == before {
@@ -336,8 +341,8 @@ impl Cloud {
                     format!("The association ID '{association_id}' does not exist"),
                 )
             })?;
-        let target_vpc = self.network_acl(acl_id)?.vpc_id.clone();
-        let subnet_vpc = &self.subnet(&subnet_id)?.vpc_id;
+        let target_vpc = self.network_acls.get(acl_id)?.vpc_id.clone();
+        let subnet_vpc = &self.subnets.get(&subnet_id)?.vpc_id;
         if *subnet_vpc != target_vpc {
             return Err(invalid(format!(
                 "Network ACL {acl_id} (in {target_vpc}) and subnet {subnet_id} (in {subnet_vpc}) belong to different networks"
@@ -345,7 +350,8 @@ impl Cloud {
         }
         let new_id = self.fresh_acl_association_id();
         self.drop_network_acl_association(&subnet_id);
-        self.network_acl_mut(acl_id)?
+        self.network_acls
+            .get_mut(acl_id)?
             .associations
             .push(AclAssociation {
                 id: new_id.clone(),
@@ -356,30 +362,13 @@ impl Cloud {
 
     /// DeleteNetworkAcl: not the default ACL, not while subnets use it.
     pub(super) fn delete_network_acl(&mut self, id: &str) -> Result<(), ProviderError> {
-        let acl = self.network_acl(id)?;
+        let acl = self.network_acls.get(id)?;
         if acl.default {
             return Err(invalid(format!("cannot delete default network ACL {id}")));
         }
-        if !acl.associations.is_empty() {
-            let subnets: Vec<&str> = acl
-                .associations
-                .iter()
-                .map(|s| s.subnet_id.as_str())
-                .collect();
-            return Err(dependency(format!(
-                "The networkAcl '{id}' has dependencies and cannot be deleted: associated with {}",
-                subnets.join(", ")
-            )));
-        }
-        self.network_acls.remove(id);
+        self.check_unused(Kind::NetworkAcl, id)?;
+        self.network_acls.remove(id)?;
         Ok(())
-    }
-
-    fn network_acl_outputs(a: &AclRec) -> NetworkAclOutputs {
-        NetworkAclOutputs {
-            id: NetworkAclId::new(&a.id),
-            vpc_id: VpcId::new(&a.vpc_id),
-        }
     }
 }
 
@@ -391,7 +380,7 @@ fn declared(rules: &[AclRule]) -> Result<Vec<AclEntry>, ProviderError> {
 impl SimProvider {
     /// Deletes, replaces and creates entries until ACL `id`'s equal `props`'.
     fn sync_acl_entries(&self, id: &str, props: &NetworkAcl) -> Result<(), ProviderError> {
-        let have = self.peek(|c| c.network_acl(id).cloned())?;
+        let have = self.peek(|c| c.network_acls.get(id).cloned())?;
         let steps = [
             (Direction::Ingress, declared(&props.ingress)?),
             (Direction::Egress, declared(&props.egress)?),
@@ -424,7 +413,7 @@ impl SimProvider {
     /// (DescribeNetworkAcls), then replaces it unless it is there already.
     fn move_subnet_to_acl(&self, subnet: &str, acl_id: &str) -> Result<(), ProviderError> {
         let current = self.api("DescribeNetworkAcls", |c, _| {
-            c.subnet(subnet)?;
+            c.subnets.get(subnet)?;
             let found = c.network_acl_association(subnet);
             let found = found.map(|(a, s)| (a.id.clone(), s.id.clone()));
             found.ok_or_else(|| {
@@ -445,7 +434,7 @@ impl SimProvider {
     /// The default ACL of ACL `id`'s VPC (DescribeNetworkAcls).
     fn default_acl_beside(&self, id: &str) -> Result<String, ProviderError> {
         self.api("DescribeNetworkAcls", |c, _| {
-            let vpc = &c.network_acl(id)?.vpc_id;
+            let vpc = &c.network_acls.get(id)?.vpc_id;
             let default = c.default_network_acl(vpc).map(|a| a.id.clone());
             default.ok_or_else(|| invalid(format!("{vpc} has no default network ACL")))
         })
@@ -466,7 +455,7 @@ impl SimProvider {
                 want.push(s);
             }
         }
-        let have = self.peek(|c| c.network_acl(id).map(|a| a.associations.clone()))?;
+        let have = self.peek(|c| c.network_acls.get(id).map(|a| a.associations.clone()))?;
         let leaving: Vec<&AclAssociation> = have
             .iter()
             .filter(|s| !want.contains(&s.subnet_id))
@@ -489,7 +478,7 @@ impl SimProvider {
 
     /// Moves ACL `id`'s subnets back to the default ACL, then deletes it.
     fn teardown_network_acl(&self, id: &str) -> Result<(), ProviderError> {
-        let acl = self.peek(|c| c.network_acl(id).cloned())?;
+        let acl = self.peek(|c| c.network_acls.get(id).cloned())?;
         // The default ACL can't be deleted: let DeleteNetworkAcl say so.
         if !acl.default && !acl.associations.is_empty() {
             let default = self.default_acl_beside(id)?;
@@ -512,14 +501,20 @@ impl SimProvider {
         self.sync_acl_entries(id, props)?;
         self.sync_acl_associations(urn, id, props)
     }
-
-    fn network_acl_outputs(&self, id: &str) -> Result<NetworkAclOutputs, ProviderError> {
-        self.peek(|c| c.network_acl(id).map(Cloud::network_acl_outputs))
-    }
 }
 
 #[async_trait]
 impl Simulated for NetworkAcl {
+    type Rec = AclRec;
+    const DESCRIBE: &'static str = "DescribeNetworkAcls";
+
+    fn outputs(_: &Cloud, a: &AclRec) -> NetworkAclOutputs {
+        NetworkAclOutputs {
+            id: NetworkAclId::new(&a.id),
+            vpc_id: VpcId::new(&a.vpc_id),
+        }
+    }
+
     async fn create(
         sim: &SimProvider,
         urn: &Urn,
@@ -535,12 +530,7 @@ impl Simulated for NetworkAcl {
             return Err(e);
         }
         sim.pause(Op::Call).await;
-        sim.network_acl_outputs(&id)
-    }
-
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
-        let acls = |c: &Cloud| c.network_acls.get(id).map(Cloud::network_acl_outputs);
-        sim.describe("DescribeNetworkAcls", acls).await
+        sim.outputs_of::<Self>(&id)
     }
 
     async fn update(
@@ -550,17 +540,10 @@ impl Simulated for NetworkAcl {
         props: Self,
     ) -> Result<Self::Outputs, ProviderError> {
         sim.sync_network_acl(urn, id, &props)?;
-        sim.retag(Kind::NetworkAcl, id, &props.tags)?;
-        sim.pause(Op::Call).await;
-        sim.network_acl_outputs(id)
+        sim.updated::<Self>(id, &props.tags).await
     }
 
     async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        match sim.teardown_network_acl(id) {
-            Err(e) if e.is_not_found() => return Ok(()),
-            other => other?,
-        }
-        sim.pause(Op::Call).await;
-        Ok(())
+        sim.delete_with(|| sim.teardown_network_acl(id)).await
     }
 }

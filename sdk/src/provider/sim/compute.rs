@@ -11,6 +11,7 @@
 use super::cloud::{Clock, Cloud, Kind, fresh_id, physical_name, random_hex};
 use super::latency::Op;
 use super::launch_templates::LaunchSpec;
+use super::table::{Life, Record, Use};
 use super::{Poll, SimProvider, Simulated, resolved};
 use crate::aws::autoscaling::{AutoScalingGroup, AutoScalingGroupOutputs};
 use crate::provider::ProviderError;
@@ -128,13 +129,37 @@ fn validation(message: impl Into<String>) -> ProviderError {
     ProviderError::new("ValidationError", message)
 }
 
-impl Cloud {
-    pub(super) fn group(&self, name: &str) -> Result<&GroupRec, ProviderError> {
-        self.groups
-            .get(name)
-            .ok_or_else(|| Kind::Group.not_found(name))
+impl Record for InstanceRec {
+    fn life(&self) -> Life {
+        match self.state {
+            InstanceState::ShuttingDown => Life::Deleting,
+            _ => Life::Live,
+        }
     }
 
+    fn uses(&self, id: &str) -> Vec<Use> {
+        let mut uses = vec![Use::new(Kind::Subnet, &self.subnet_id, "instances", id)];
+        uses.extend(
+            self.security_group_ids
+                .iter()
+                .map(|g| Use::new(Kind::SecurityGroup, g, "used by instances", id)),
+        );
+        let cluster = self.registered_cluster.iter();
+        uses.extend(cluster.map(|c| Use::new(Kind::Cluster, c, "container instances", id)));
+        uses
+    }
+}
+
+impl Record for GroupRec {
+    fn life(&self) -> Life {
+        match self.deleting {
+            true => Life::Deleting,
+            false => Life::Live,
+        }
+    }
+}
+
+impl Cloud {
     fn check_group(&self, g: &GroupRec) -> Result<(), ProviderError> {
         if g.min_size > g.max_size
             || g.desired_capacity < g.min_size
@@ -159,7 +184,8 @@ impl Cloud {
         let mut vpcs = Vec::new();
         for s in &g.subnet_ids {
             let subnet = self
-                .subnet(s)
+                .subnets
+                .get(s)
                 .map_err(|_| validation(format!("The subnet ID '{s}' does not exist")))?;
             if !vpcs.contains(&subnet.vpc_id) {
                 vpcs.push(subnet.vpc_id.clone());
@@ -203,7 +229,7 @@ impl Cloud {
         update: GroupRec,
         clock: &Clock,
     ) -> Result<(), ProviderError> {
-        let current = self.group(&update.name)?;
+        let current = self.groups.get(&update.name)?;
         let group = GroupRec {
             arn: current.arn.clone(),
             deleting: current.deleting,
@@ -224,11 +250,7 @@ impl Cloud {
         name: &str,
         clock: &Clock,
     ) -> Result<(), ProviderError> {
-        let group = self
-            .groups
-            .get_mut(name)
-            .ok_or_else(|| Kind::Group.not_found(name))?;
-        group.deleting = true;
+        self.groups.get_mut(name)?.deleting = true;
         let members: Vec<String> = self.members(name).map(|i| i.id.clone()).collect();
         for id in members {
             self.terminate_instance(&id, clock);
@@ -245,7 +267,7 @@ impl Cloud {
     }
 
     fn terminate_instance(&mut self, id: &str, clock: &Clock) {
-        if let Some(i) = self.instances.get_mut(id) {
+        if let Ok(i) = self.instances.get_mut(id) {
             if i.state != InstanceState::ShuttingDown {
                 i.state = InstanceState::ShuttingDown;
                 i.until_ms = clock.after(Op::InstanceTerminate);
@@ -258,7 +280,7 @@ impl Cloud {
 
     /// Launches one instance for `group`, or says why AWS wouldn't.
     fn launch_instance(&mut self, group: &GroupRec, clock: &Clock) -> Result<(), String> {
-        let template = self.launch_templates.get(&group.launch_template_id);
+        let template = self.launch_templates.find(&group.launch_template_id);
         let template = template.ok_or_else(|| {
             format!(
                 "launch template {} does not exist",
@@ -277,11 +299,11 @@ impl Cloud {
         let subnet = group
             .subnet_ids
             .iter()
-            .filter_map(|s| self.subnets.get(s))
+            .filter_map(|s| self.subnets.find(s))
             .min_by_key(|s| count(&s.id))
             .ok_or("none of the group's subnets exists")?
             .clone();
-        let vpc = self.vpc(&subnet.vpc_id).map_err(|e| e.message)?;
+        let vpc = self.vpcs.get(&subnet.vpc_id).map_err(|e| e.message)?;
         let spec = version.spec;
         if let Some(p) = &spec.iam_instance_profile {
             if !self.instance_profiles.contains_key(p) {
@@ -298,7 +320,7 @@ impl Cloud {
         for g in &groups {
             if self
                 .security_groups
-                .get(g)
+                .find(g)
                 .is_none_or(|sg| sg.vpc_id != vpc.id)
             {
                 return Err(format!(
@@ -358,7 +380,7 @@ impl Cloud {
     pub(super) fn converge_groups(&mut self, clock: &Clock) {
         let names: Vec<String> = self.groups.keys().cloned().collect();
         for name in names {
-            let Some(group) = self.groups.get(&name).cloned() else {
+            let Some(group) = self.groups.find(&name).cloned() else {
                 continue;
             };
             if group.deleting {
@@ -367,7 +389,7 @@ impl Cloud {
                     .values()
                     .any(|i| i.group.as_deref() == Some(&name))
                 {
-                    self.groups.remove(&name);
+                    self.groups.remove(&name).ok();
                 }
                 continue;
             }
@@ -404,7 +426,7 @@ impl Cloud {
                     }
                 }
             }
-            if let Some(g) = self.groups.get_mut(&name) {
+            if let Ok(g) = self.groups.get_mut(&name) {
                 g.activity_error = error;
             }
         }
@@ -430,21 +452,9 @@ impl Cloud {
             .collect()
     }
 
-    fn group_outputs(&self, g: &GroupRec) -> AutoScalingGroupOutputs {
-        let running = self
-            .members(&g.name)
-            .filter(|i| i.state == InstanceState::Running);
-        AutoScalingGroupOutputs {
-            id: AutoScalingGroupName::new(&g.name),
-            name: AutoScalingGroupName::new(&g.name),
-            arn: Arn::new(&g.arn),
-            instance_count: running.count() as u64,
-        }
-    }
-
     /// Ready once no instance of group `name` is still booting.
     fn group_in_service(&self, name: &str) -> Result<Poll<()>, ProviderError> {
-        self.group(name)?;
+        self.groups.get(name)?;
         let pending = self
             .members(name)
             .filter(|i| i.state == InstanceState::Pending);
@@ -486,12 +496,27 @@ impl SimProvider {
     async fn group_in_service(&self, name: &str) -> Result<AutoScalingGroupOutputs, ProviderError> {
         self.wait_for("DescribeAutoScalingGroups", |c, _| c.group_in_service(name))
             .await?;
-        self.peek(|c| c.group(name).map(|g| c.group_outputs(g)))
+        self.outputs_of::<AutoScalingGroup>(name)
     }
 }
 
 #[async_trait]
 impl Simulated for AutoScalingGroup {
+    type Rec = GroupRec;
+    const DESCRIBE: &'static str = "DescribeAutoScalingGroups";
+
+    fn outputs(cloud: &Cloud, g: &GroupRec) -> AutoScalingGroupOutputs {
+        let running = cloud
+            .members(&g.name)
+            .filter(|i| i.state == InstanceState::Running);
+        AutoScalingGroupOutputs {
+            id: AutoScalingGroupName::new(&g.name),
+            name: AutoScalingGroupName::new(&g.name),
+            arn: Arn::new(&g.arn),
+            instance_count: running.count() as u64,
+        }
+    }
+
     async fn create(
         sim: &SimProvider,
         urn: &Urn,
@@ -520,11 +545,6 @@ impl Simulated for AutoScalingGroup {
         sim.group_in_service(&name).await
     }
 
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
-        let groups = |c: &Cloud| c.groups.get(id).map(|g| c.group_outputs(g));
-        sim.describe("DescribeAutoScalingGroups", groups).await
-    }
-
     async fn update(
         sim: &SimProvider,
         urn: &Urn,
@@ -535,7 +555,7 @@ impl Simulated for AutoScalingGroup {
         sim.api("UpdateAutoScalingGroup", |c, clock| {
             c.update_auto_scaling_group(group, clock)
         })?;
-        sim.retag(Kind::Group, id, &props.tags)?;
+        sim.retag::<GroupRec>(id, &props.tags)?;
         sim.pause(Op::Call).await;
         sim.group_in_service(id).await
     }

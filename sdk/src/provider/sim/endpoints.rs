@@ -16,8 +16,8 @@
 
 use super::cloud::{Clock, Cloud, Kind, fresh_id};
 use super::latency::Op;
-use super::network::listing;
-use super::{Poll, SimProvider, Simulated, resolved};
+use super::table::{Life, Record, Use};
+use super::{Poll, SimProvider, Simulated, present, resolved};
 use crate::aws::ec2::{VpcEndpoint, VpcEndpointOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{Tags, Urn, VpcEndpointId};
@@ -148,13 +148,36 @@ fn invalid_parameter(message: impl Into<String>) -> ProviderError {
     ProviderError::new("InvalidParameter", message)
 }
 
-impl Cloud {
-    /// The live (not deleted) endpoint `id`.
-    pub(super) fn vpc_endpoint(&self, id: &str) -> Result<&EndpointRec, ProviderError> {
-        let found = self.vpc_endpoints.get(id).filter(|e| !e.is_gone());
-        found.ok_or_else(|| Kind::VpcEndpoint.not_found(id))
+impl Record for EndpointRec {
+    fn life(&self) -> Life {
+        match self.state {
+            EndpointState::Pending | EndpointState::Available => Life::Live,
+            EndpointState::Deleting => Life::Deleting,
+            EndpointState::Deleted => Life::Gone,
+        }
     }
 
+    fn uses(&self, id: &str) -> Vec<Use> {
+        let mut uses = vec![Use::new(Kind::Vpc, &self.vpc_id, "VPC endpoints", id)];
+        uses.extend(self.interfaces.iter().map(|i| {
+            let eni = format!("{} ({id})", i.id);
+            Use::new(
+                Kind::Subnet,
+                &i.subnet_id,
+                "VPC endpoint network interfaces",
+                &eni,
+            )
+        }));
+        uses.extend(
+            self.security_group_ids
+                .iter()
+                .map(|g| Use::new(Kind::SecurityGroup, g, "used by VPC endpoints", id)),
+        );
+        uses
+    }
+}
+
+impl Cloud {
     /// Endpoints that still have network interfaces (not deleted).
     pub(super) fn live_endpoints(&self) -> impl Iterator<Item = &EndpointRec> + '_ {
         self.vpc_endpoints.values().filter(|e| !e.is_gone())
@@ -183,7 +206,7 @@ impl Cloud {
     ) -> Result<(), ProviderError> {
         let mut zones: BTreeMap<&str, &str> = BTreeMap::new();
         for id in subnets {
-            let subnet = self.subnet(id)?;
+            let subnet = self.subnets.get(id)?;
             if subnet.vpc_id != vpc_id {
                 return Err(invalid_parameter(format!(
                     "The subnet ID '{id}' belongs to {}, not to the endpoint's VPC {vpc_id}",
@@ -205,7 +228,7 @@ impl Cloud {
     /// Security groups must exist and be in `vpc_id`.
     fn check_endpoint_groups(&self, vpc_id: &str, groups: &[String]) -> Result<(), ProviderError> {
         for g in groups {
-            let group = self.security_group(g)?;
+            let group = self.security_groups.get(g)?;
             if group.vpc_id != vpc_id {
                 return Err(invalid_parameter(format!(
                     "Security group {g} and VPC {vpc_id} belong to different networks"
@@ -223,7 +246,7 @@ impl Cloud {
         service: &str,
         except: Option<&str>,
     ) -> Result<(), ProviderError> {
-        let vpc = self.vpc(vpc_id)?;
+        let vpc = self.vpcs.get(vpc_id)?;
         if !(vpc.enable_dns_support && vpc.enable_dns_hostnames) {
             return Err(invalid_parameter(format!(
                 "Enabling private DNS requires both enableDnsSupport and enableDnsHostnames VPC attributes set to true for {vpc_id}"
@@ -274,7 +297,7 @@ impl Cloud {
         tags: Tags,
         clock: &Clock,
     ) -> Result<String, ProviderError> {
-        let vpc = self.vpc(&spec.vpc_id)?;
+        let vpc = self.vpcs.get(&spec.vpc_id)?;
         let default_group = vpc.default_security_group_id.clone();
         let service = self.endpoint_service(&spec.service_name)?;
         let subnets: Vec<&String> = spec.subnet_ids.iter().collect();
@@ -313,7 +336,7 @@ impl Cloud {
         id: &str,
         change: &EndpointChange,
     ) -> Result<(), ProviderError> {
-        let current = self.vpc_endpoint(id)?.clone();
+        let current = self.vpc_endpoints.get(id)?.clone();
         if current.state == EndpointState::Deleting {
             return Err(ProviderError::new(
                 "IncorrectState",
@@ -348,11 +371,10 @@ impl Cloud {
         let added: Vec<&String> = change.add_subnets.iter().collect();
         let mut interfaces: Vec<EndpointInterface> = kept.into_iter().cloned().collect();
         interfaces.extend(self.endpoint_interfaces(&added)?);
-        if let Some(e) = self.vpc_endpoints.get_mut(id) {
-            e.interfaces = interfaces;
-            e.security_group_ids = groups;
-            e.private_dns = private_dns;
-        }
+        let e = self.vpc_endpoints.get_mut(id)?;
+        e.interfaces = interfaces;
+        e.security_group_ids = groups;
+        e.private_dns = private_dns;
         Ok(())
     }
 
@@ -362,12 +384,10 @@ impl Cloud {
         id: &str,
         clock: &Clock,
     ) -> Result<(), ProviderError> {
-        self.vpc_endpoint(id)?;
-        if let Some(e) = self.vpc_endpoints.get_mut(id) {
-            if matches!(e.state, EndpointState::Pending | EndpointState::Available) {
-                e.state = EndpointState::Deleting;
-                e.until_ms = clock.after(Op::EndpointDelete);
-            }
+        let e = self.vpc_endpoints.get_mut(id)?;
+        if matches!(e.state, EndpointState::Pending | EndpointState::Available) {
+            e.state = EndpointState::Deleting;
+            e.until_ms = clock.after(Op::EndpointDelete);
         }
         Ok(())
     }
@@ -384,46 +404,6 @@ impl Cloud {
                 }
                 _ => {}
             }
-        }
-    }
-
-    /// Endpoint interfaces in subnet `subnet_id`, as `eni-… (vpce-…)`.
-    pub(super) fn endpoint_interfaces_in(&self, subnet_id: &str) -> Vec<String> {
-        self.live_endpoints()
-            .flat_map(|e| {
-                let mine = e.interfaces.iter().filter(|i| i.subnet_id == subnet_id);
-                mine.map(|i| format!("{} ({})", i.id, e.id))
-            })
-            .collect()
-    }
-
-    /// Endpoints whose interfaces use security group `group_id`.
-    pub(super) fn endpoints_using_group(&self, group_id: &str) -> Vec<String> {
-        let users = self
-            .live_endpoints()
-            .filter(|e| e.security_group_ids.iter().any(|g| g == group_id));
-        users.map(|e| e.id.clone()).collect()
-    }
-
-    /// Endpoints of VPC `vpc_id` (for DeleteVpc's dependency message).
-    pub(super) fn endpoints_in_vpc(&self, vpc_id: &str) -> Option<String> {
-        let ids: Vec<String> = self
-            .live_endpoints()
-            .filter(|e| e.vpc_id == vpc_id)
-            .map(|e| e.id.clone())
-            .collect();
-        listing("VPC endpoints", &ids)
-    }
-
-    fn endpoint_outputs(e: &EndpointRec) -> VpcEndpointOutputs {
-        VpcEndpointOutputs {
-            id: VpcEndpointId::new(&e.id),
-            state: e.state.as_str().to_string(),
-            private_ips: e
-                .interfaces
-                .iter()
-                .map(|i| i.private_ip.to_string())
-                .collect(),
         }
     }
 }
@@ -454,9 +434,9 @@ impl SimProvider {
     /// Polls DescribeVpcEndpoints until endpoint `id` is available; its outputs.
     async fn endpoint_available(&self, id: &str) -> Result<VpcEndpointOutputs, ProviderError> {
         self.wait_for("DescribeVpcEndpoints", |c, _| {
-            let e = c.vpc_endpoint(id)?;
+            let e = c.vpc_endpoints.get(id)?;
             match e.state {
-                EndpointState::Available => Ok(Poll::Ready(Cloud::endpoint_outputs(e))),
+                EndpointState::Available => Ok(Poll::Ready(VpcEndpoint::outputs(c, e))),
                 EndpointState::Pending => Ok(Poll::At(e.until_ms)),
                 other => Err(ProviderError::new(
                     "VpcEndpointFailed",
@@ -473,6 +453,21 @@ impl SimProvider {
 
 #[async_trait]
 impl Simulated for VpcEndpoint {
+    type Rec = EndpointRec;
+    const DESCRIBE: &'static str = "DescribeVpcEndpoints";
+
+    fn outputs(_: &Cloud, e: &EndpointRec) -> VpcEndpointOutputs {
+        VpcEndpointOutputs {
+            id: VpcEndpointId::new(&e.id),
+            state: e.state.as_str().to_string(),
+            private_ips: e
+                .interfaces
+                .iter()
+                .map(|i| i.private_ip.to_string())
+                .collect(),
+        }
+    }
+
     async fn create(
         sim: &SimProvider,
         urn: &Urn,
@@ -485,11 +480,6 @@ impl Simulated for VpcEndpoint {
         sim.endpoint_available(&id).await
     }
 
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
-        let endpoints = |c: &Cloud| c.vpc_endpoint(id).ok().map(Cloud::endpoint_outputs);
-        sim.describe("DescribeVpcEndpoints", endpoints).await
-    }
-
     async fn update(
         sim: &SimProvider,
         urn: &Urn,
@@ -497,11 +487,12 @@ impl Simulated for VpcEndpoint {
         props: Self,
     ) -> Result<Self::Outputs, ProviderError> {
         let want = endpoint_spec(urn, &props)?;
-        let have = sim.peek(|c| c.vpc_endpoint(id).cloned())?;
+        let have = sim.peek(|c| c.vpc_endpoints.get(id).cloned())?;
         let have_subnets: Vec<&String> = have.subnet_ids().collect();
         let want_groups = if want.security_group_ids.is_empty() {
             let default = sim.peek(|c| {
-                c.vpc(&have.vpc_id)
+                c.vpcs
+                    .get(&have.vpc_id)
                     .map(|v| v.default_security_group_id.clone())
             })?;
             vec![default]
@@ -532,25 +523,25 @@ impl Simulated for VpcEndpoint {
                 c.modify_vpc_endpoint(id, &change)
             })?;
         }
-        sim.retag(Kind::VpcEndpoint, id, &props.tags)?;
+        sim.retag::<EndpointRec>(id, &props.tags)?;
         sim.pause(Op::Call).await;
         sim.endpoint_available(id).await
     }
 
     async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        match sim.api("DeleteVpcEndpoints", |c, clock| {
+        let deleting = sim.api("DeleteVpcEndpoints", |c, clock| {
             c.delete_vpc_endpoint(id, clock)
-        }) {
-            Err(e) if e.is_not_found() => return Ok(()),
-            other => other?,
+        });
+        if present(deleting)?.is_none() {
+            return Ok(());
         }
         sim.wait_for("DescribeVpcEndpoints", |c, _| {
-            match c.vpc_endpoints.get(id) {
-                Some(e) if !e.is_gone() => Ok(Poll::At(e.until_ms)),
-                _ => {
+            match c.vpc_endpoints.find(id) {
+                Some(e) => Ok(Poll::At(e.until_ms)),
+                None => {
                     // AWS forgets deleted endpoints after a while; the simulator
                     // does once the deletion has been seen.
-                    c.vpc_endpoints.remove(id);
+                    c.vpc_endpoints.remove(id).ok();
                     Ok(Poll::Ready(()))
                 }
             }

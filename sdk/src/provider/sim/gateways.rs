@@ -6,9 +6,10 @@
 //! [`ElasticIp`] and [`NatGateway`]; the handlers wait for NAT gateways the
 //! way Terraform does.
 
-use super::cloud::{Clock, Cloud, Kind, dependency, fresh_id};
+use super::cloud::{Clock, Cloud, Kind, fresh_id};
 use super::latency::Op;
-use super::{Poll, SimProvider, Simulated, resolved};
+use super::table::{Life, Record, Use};
+use super::{Poll, SimProvider, Simulated, present, resolved};
 use crate::aws::ec2::{
     Connectivity, ElasticIp, ElasticIpOutputs, InternetGateway, InternetGatewayOutputs, NatGateway,
     NatGatewayOutputs,
@@ -32,8 +33,6 @@ pub(super) struct InternetGatewayRec {
 pub(super) struct AddressRec {
     pub id: String,
     pub public_ip: Ipv4Addr,
-    /// The NAT gateway using the address.
-    pub nat_gateway_id: Option<String>,
     pub tags: Tags,
 }
 
@@ -80,18 +79,41 @@ impl NatGatewayRec {
     }
 }
 
+impl Record for InternetGatewayRec {
+    fn uses(&self, id: &str) -> Vec<Use> {
+        let attached = self.vpc_id.iter().flat_map(|vpc| {
+            [
+                Use::new(Kind::Vpc, vpc, "attached internet gateways", id),
+                Use::new(Kind::InternetGateway, id, "attachments", vpc),
+            ]
+        });
+        attached.collect()
+    }
+}
+
+impl Record for AddressRec {}
+
+impl Record for NatGatewayRec {
+    fn life(&self) -> Life {
+        match self.state {
+            NatState::Pending | NatState::Available => Life::Live,
+            NatState::Deleting => Life::Deleting,
+            NatState::Deleted => Life::Gone,
+        }
+    }
+
+    fn uses(&self, id: &str) -> Vec<Use> {
+        let mut uses = vec![
+            Use::new(Kind::Vpc, &self.vpc_id, "NAT gateways", id),
+            Use::new(Kind::Subnet, &self.subnet_id, "NAT gateways", id),
+        ];
+        let address = self.allocation_id.iter();
+        uses.extend(address.map(|a| Use::new(Kind::Address, a, "NAT gateways", id)));
+        uses
+    }
+}
+
 impl Cloud {
-    pub(super) fn internet_gateway(&self, id: &str) -> Result<&InternetGatewayRec, ProviderError> {
-        let found = self.internet_gateways.get(id);
-        found.ok_or_else(|| Kind::InternetGateway.not_found(id))
-    }
-
-    /// The live (not deleted) NAT gateway `id`.
-    pub(super) fn nat_gateway(&self, id: &str) -> Result<&NatGatewayRec, ProviderError> {
-        let found = self.nat_gateways.get(id).filter(|n| !n.is_gone());
-        found.ok_or_else(|| Kind::NatGateway.not_found(id))
-    }
-
     /// CreateInternetGateway (detached).
     pub(super) fn create_internet_gateway(&mut self, tags: Tags) -> String {
         let id = fresh_id("igw", &self.internet_gateways);
@@ -110,8 +132,8 @@ impl Cloud {
         id: &str,
         vpc_id: &str,
     ) -> Result<(), ProviderError> {
-        let igw = self.internet_gateway(id)?;
-        self.vpc(vpc_id)?;
+        let igw = self.internet_gateways.get(id)?;
+        self.vpcs.get(vpc_id)?;
         let already = |what: &str, other: &str| {
             ProviderError::new(
                 "Resource.AlreadyAssociated",
@@ -128,9 +150,7 @@ impl Cloud {
         if let Some(other) = taken {
             return Err(already(vpc_id, &other.id));
         }
-        if let Some(igw) = self.internet_gateways.get_mut(id) {
-            igw.vpc_id = Some(vpc_id.to_string());
-        }
+        self.internet_gateways.get_mut(id)?.vpc_id = Some(vpc_id.to_string());
         Ok(())
     }
 
@@ -140,27 +160,21 @@ impl Cloud {
         id: &str,
         vpc_id: &str,
     ) -> Result<(), ProviderError> {
-        let igw = self.internet_gateway(id)?;
+        let igw = self.internet_gateways.get(id)?;
         if igw.vpc_id.as_deref() != Some(vpc_id) {
             return Err(ProviderError::new(
                 "Gateway.NotAttached",
                 format!("resource {id} is not attached to network {vpc_id}"),
             ));
         }
-        if let Some(igw) = self.internet_gateways.get_mut(id) {
-            igw.vpc_id = None;
-        }
+        self.internet_gateways.get_mut(id)?.vpc_id = None;
         Ok(())
     }
 
     /// DeleteInternetGateway: only when detached. Routes to it become blackholes.
     pub(super) fn delete_internet_gateway(&mut self, id: &str) -> Result<(), ProviderError> {
-        if let Some(vpc) = &self.internet_gateway(id)?.vpc_id {
-            return Err(dependency(format!(
-                "The internetGateway '{id}' has dependencies and cannot be deleted: it is attached to {vpc}"
-            )));
-        }
-        self.internet_gateways.remove(id);
+        self.check_unused(Kind::InternetGateway, id)?;
+        self.internet_gateways.remove(id)?;
         Ok(())
     }
 
@@ -170,7 +184,6 @@ impl Cloud {
         let address = AddressRec {
             id: id.clone(),
             public_ip: self.allocate_public_ip(),
-            nat_gateway_id: None,
             tags,
         };
         self.addresses.insert(id.clone(), address);
@@ -179,17 +192,9 @@ impl Cloud {
 
     /// ReleaseAddress: not while a NAT gateway uses it.
     pub(super) fn release_address(&mut self, id: &str) -> Result<(), ProviderError> {
-        let address = self
-            .addresses
-            .get(id)
-            .ok_or_else(|| Kind::Address.not_found(id))?;
-        if let Some(nat) = &address.nat_gateway_id {
-            return Err(ProviderError::new(
-                "InvalidIPAddress.InUse",
-                format!("Address {} ({id}) is in use by {nat}", address.public_ip),
-            ));
-        }
-        self.addresses.remove(id);
+        self.addresses.get(id)?;
+        self.check_unused(Kind::Address, id)?;
+        self.addresses.remove(id)?;
         Ok(())
     }
 
@@ -202,7 +207,7 @@ impl Cloud {
         tags: Tags,
         clock: &Clock,
     ) -> Result<String, ProviderError> {
-        let vpc_id = self.subnet(subnet_id)?.vpc_id.clone();
+        let vpc_id = self.subnets.get(subnet_id)?.vpc_id.clone();
         match (connectivity, allocation_id) {
             (Connectivity::Public, None) => {
                 return Err(ProviderError::new(
@@ -217,14 +222,15 @@ impl Cloud {
                 ));
             }
             (Connectivity::Public, Some(alloc)) => {
-                let address = self
-                    .addresses
-                    .get(alloc)
-                    .ok_or_else(|| Kind::Address.not_found(alloc))?;
-                if let Some(other) = &address.nat_gateway_id {
+                self.addresses.get(alloc)?;
+                let users = self.users(Kind::Address, alloc);
+                if let Some((_, other)) = users.first() {
                     return Err(ProviderError::new(
                         "Resource.AlreadyAssociated",
-                        format!("Elastic IP address [{alloc}] is already associated with {other}"),
+                        format!(
+                            "Elastic IP address [{alloc}] is already associated with {}",
+                            other.join(", ")
+                        ),
                     ));
                 }
             }
@@ -232,9 +238,6 @@ impl Cloud {
         }
         let private_ip = self.allocate_private_ip(subnet_id)?;
         let id = fresh_id("nat", &self.nat_gateways);
-        if let Some(address) = allocation_id.and_then(|a| self.addresses.get_mut(a)) {
-            address.nat_gateway_id = Some(id.clone());
-        }
         let nat = NatGatewayRec {
             id: id.clone(),
             vpc_id,
@@ -256,10 +259,7 @@ impl Cloud {
         id: &str,
         clock: &Clock,
     ) -> Result<(), ProviderError> {
-        let nat = self
-            .nat_gateways
-            .get_mut(id)
-            .ok_or_else(|| Kind::NatGateway.not_found(id))?;
+        let nat = self.nat_gateways.get_mut(id)?;
         if matches!(nat.state, NatState::Pending | NatState::Available) {
             nat.state = NatState::Deleting;
             nat.until_ms = clock.after(Op::NatDelete);
@@ -267,61 +267,23 @@ impl Cloud {
         Ok(())
     }
 
-    /// Moves NAT gateways whose state has run its time.
+    /// Moves NAT gateways whose state has run its time (a deleted one's
+    /// Elastic IP is free again).
     pub(super) fn advance_nat_gateways(&mut self, now: u64) {
-        let mut released = Vec::new();
         for nat in self.nat_gateways.values_mut() {
             match nat.state {
                 NatState::Pending if now >= nat.until_ms => nat.state = NatState::Available,
-                NatState::Deleting if now >= nat.until_ms => {
-                    nat.state = NatState::Deleted;
-                    released.extend(nat.allocation_id.clone());
-                }
+                NatState::Deleting if now >= nat.until_ms => nat.state = NatState::Deleted,
                 _ => {}
             }
         }
-        for alloc in released {
-            if let Some(address) = self.addresses.get_mut(&alloc) {
-                address.nat_gateway_id = None;
-            }
-        }
-    }
-
-    fn igw_outputs(&self, g: &InternetGatewayRec) -> InternetGatewayOutputs {
-        InternetGatewayOutputs {
-            id: InternetGatewayId::new(&g.id),
-            arn: self.arn("ec2", &format!("internet-gateway/{}", g.id)),
-            vpc_id: g.vpc_id.as_deref().map(VpcId::new),
-        }
-    }
-
-    fn nat_outputs(&self, n: &NatGatewayRec) -> NatGatewayOutputs {
-        let address = n.allocation_id.as_ref().and_then(|a| self.addresses.get(a));
-        NatGatewayOutputs {
-            id: NatGatewayId::new(&n.id),
-            subnet_id: SubnetId::new(&n.subnet_id),
-            public_ip: address.map(|a| a.public_ip.to_string()),
-            private_ip: n.private_ip.to_string(),
-            state: n.state.as_str().to_string(),
-        }
-    }
-}
-
-fn address_outputs(a: &AddressRec) -> ElasticIpOutputs {
-    ElasticIpOutputs {
-        id: AllocationId::new(&a.id),
-        public_ip: a.public_ip.to_string(),
     }
 }
 
 impl SimProvider {
-    fn igw_outputs(&self, id: &str) -> Result<InternetGatewayOutputs, ProviderError> {
-        self.peek(|c| c.internet_gateway(id).map(|g| c.igw_outputs(g)))
-    }
-
     /// Detaches gateway `id` from whatever VPC it is attached to.
     fn detach_igw(&self, id: &str) -> Result<(), ProviderError> {
-        let attached = self.peek(|c| c.internet_gateway(id).map(|g| g.vpc_id.clone()))?;
+        let attached = self.peek(|c| c.internet_gateways.get(id).map(|g| g.vpc_id.clone()))?;
         if let Some(vpc) = attached {
             self.api("DetachInternetGateway", |c, _| {
                 c.detach_internet_gateway(id, &vpc)
@@ -333,6 +295,17 @@ impl SimProvider {
 
 #[async_trait]
 impl Simulated for InternetGateway {
+    type Rec = InternetGatewayRec;
+    const DESCRIBE: &'static str = "DescribeInternetGateways";
+
+    fn outputs(cloud: &Cloud, g: &InternetGatewayRec) -> InternetGatewayOutputs {
+        InternetGatewayOutputs {
+            id: InternetGatewayId::new(&g.id),
+            arn: cloud.arn("ec2", &format!("internet-gateway/{}", g.id)),
+            vpc_id: g.vpc_id.as_deref().map(VpcId::new),
+        }
+    }
+
     async fn create(
         sim: &SimProvider,
         urn: &Urn,
@@ -358,12 +331,7 @@ impl Simulated for InternetGateway {
             }
         }
         sim.pause(Op::Call).await;
-        sim.igw_outputs(&id)
-    }
-
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
-        let igws = |c: &Cloud| c.internet_gateways.get(id).map(|g| c.igw_outputs(g));
-        sim.describe("DescribeInternetGateways", igws).await
+        sim.outputs_of::<Self>(&id)
     }
 
     async fn update(
@@ -377,7 +345,7 @@ impl Simulated for InternetGateway {
             .as_ref()
             .map(|v| resolved(urn, "vpc_id", v))
             .transpose()?;
-        let attached = sim.peek(|c| c.internet_gateway(id).map(|g| g.vpc_id.clone()))?;
+        let attached = sim.peek(|c| c.internet_gateways.get(id).map(|g| g.vpc_id.clone()))?;
         if attached.as_deref() != want.map(|v| v.as_str()) {
             sim.detach_igw(id)?;
             if let Some(vpc) = want {
@@ -386,30 +354,32 @@ impl Simulated for InternetGateway {
                 })?;
             }
         }
-        sim.retag(Kind::InternetGateway, id, &props.tags)?;
-        sim.pause(Op::Call).await;
-        sim.igw_outputs(id)
+        sim.updated::<Self>(id, &props.tags).await
     }
 
     async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        let gone = |e: &ProviderError| e.code() == "InvalidInternetGatewayID.NotFound";
-        match sim.detach_igw(id) {
-            Err(e) if gone(&e) => return Ok(()),
-            other => other?,
-        }
-        match sim.api("DeleteInternetGateway", |c, _| {
-            c.delete_internet_gateway(id)
-        }) {
-            Err(e) if gone(&e) => return Ok(()),
-            other => other?,
-        }
-        sim.pause(Op::Call).await;
-        Ok(())
+        sim.delete_with(|| {
+            sim.detach_igw(id)?;
+            sim.api("DeleteInternetGateway", |c, _| {
+                c.delete_internet_gateway(id)
+            })
+        })
+        .await
     }
 }
 
 #[async_trait]
 impl Simulated for ElasticIp {
+    type Rec = AddressRec;
+    const DESCRIBE: &'static str = "DescribeAddresses";
+
+    fn outputs(_: &Cloud, a: &AddressRec) -> ElasticIpOutputs {
+        ElasticIpOutputs {
+            id: AllocationId::new(&a.id),
+            public_ip: a.public_ip.to_string(),
+        }
+    }
+
     async fn create(
         sim: &SimProvider,
         _urn: &Urn,
@@ -424,36 +394,41 @@ impl Simulated for ElasticIp {
             .ok_or_else(|| Kind::Address.not_found(&id))
     }
 
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
-        sim.describe("DescribeAddresses", |c| {
-            c.addresses.get(id).map(address_outputs)
-        })
-        .await
-    }
-
     async fn update(
         sim: &SimProvider,
         _urn: &Urn,
         id: &str,
         props: Self,
     ) -> Result<Self::Outputs, ProviderError> {
-        sim.retag(Kind::Address, id, &props.tags)?;
-        let found = sim.peek(|c| c.addresses.get(id).map(address_outputs));
-        found.ok_or_else(|| Kind::Address.not_found(id))
+        sim.retag::<AddressRec>(id, &props.tags)?;
+        sim.outputs_of::<Self>(id)
     }
 
     async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        match sim.api("ReleaseAddress", |c, _| c.release_address(id)) {
-            Err(e) if e.is_not_found() => return Ok(()),
-            other => other?,
-        }
-        sim.pause(Op::Call).await;
-        Ok(())
+        sim.delete_with(|| sim.api("ReleaseAddress", |c, _| c.release_address(id)))
+            .await
     }
 }
 
 #[async_trait]
 impl Simulated for NatGateway {
+    type Rec = NatGatewayRec;
+    const DESCRIBE: &'static str = "DescribeNatGateways";
+
+    fn outputs(cloud: &Cloud, n: &NatGatewayRec) -> NatGatewayOutputs {
+        let address = n
+            .allocation_id
+            .as_ref()
+            .and_then(|a| cloud.addresses.find(a));
+        NatGatewayOutputs {
+            id: NatGatewayId::new(&n.id),
+            subnet_id: SubnetId::new(&n.subnet_id),
+            public_ip: address.map(|a| a.public_ip.to_string()),
+            private_ip: n.private_ip.to_string(),
+            state: n.state.as_str().to_string(),
+        }
+    }
+
     async fn create(
         sim: &SimProvider,
         urn: &Urn,
@@ -471,9 +446,9 @@ impl Simulated for NatGateway {
         })?;
         // Wait for `available`, polling as Terraform does.
         sim.wait_for("DescribeNatGateways", |c, _| {
-            let nat = c.nat_gateway(&id)?;
+            let nat = c.nat_gateways.get(&id)?;
             match nat.state {
-                NatState::Available => Ok(Poll::Ready(c.nat_outputs(nat))),
+                NatState::Available => Ok(Poll::Ready(Self::outputs(c, nat))),
                 NatState::Pending => Ok(Poll::At(nat.until_ms)),
                 other => Err(ProviderError::new(
                     "NatGatewayFailed",
@@ -487,35 +462,32 @@ impl Simulated for NatGateway {
         .await
     }
 
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
-        let nats = |c: &Cloud| c.nat_gateway(id).ok().map(|n| c.nat_outputs(n));
-        sim.describe("DescribeNatGateways", nats).await
-    }
-
     async fn update(
         sim: &SimProvider,
         _urn: &Urn,
         id: &str,
         props: Self,
     ) -> Result<Self::Outputs, ProviderError> {
-        sim.retag(Kind::NatGateway, id, &props.tags)?;
-        sim.peek(|c| c.nat_gateway(id).map(|n| c.nat_outputs(n)))
+        sim.retag::<NatGatewayRec>(id, &props.tags)?;
+        sim.outputs_of::<Self>(id)
     }
 
     async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        match sim.api("DeleteNatGateway", |c, clock| {
+        let deleting = sim.api("DeleteNatGateway", |c, clock| {
             c.delete_nat_gateway(id, clock)
-        }) {
-            Err(e) if e.is_not_found() => return Ok(()),
-            other => other?,
+        });
+        if present(deleting)?.is_none() {
+            return Ok(());
         }
-        sim.wait_for("DescribeNatGateways", |c, _| match c.nat_gateways.get(id) {
-            Some(n) if !n.is_gone() => Ok(Poll::At(n.until_ms)),
-            _ => {
-                // AWS forgets deleted gateways after a while; the simulator
-                // does once the deletion has been seen.
-                c.nat_gateways.remove(id);
-                Ok(Poll::Ready(()))
+        sim.wait_for("DescribeNatGateways", |c, _| {
+            match c.nat_gateways.find(id) {
+                Some(n) => Ok(Poll::At(n.until_ms)),
+                None => {
+                    // AWS forgets deleted gateways after a while; the simulator
+                    // does once the deletion has been seen.
+                    c.nat_gateways.remove(id).ok();
+                    Ok(Poll::Ready(()))
+                }
             }
         })
         .await

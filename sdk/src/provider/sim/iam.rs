@@ -7,6 +7,7 @@
 
 use super::cloud::{Cloud, Kind, iam_arn, physical_name};
 use super::latency::Op;
+use super::table::{Record, Use};
 use super::{SimProvider, Simulated, resolved};
 use crate::aws::iam::{IamRole, IamRoleOutputs, InstanceProfile, InstanceProfileOutputs};
 use crate::provider::ProviderError;
@@ -42,18 +43,18 @@ fn exists(what: &str, name: &str) -> ProviderError {
     )
 }
 
+impl Record for RoleRec {}
+
+impl Record for ProfileRec {
+    fn uses(&self, name: &str) -> Vec<Use> {
+        let roles = self.roles.iter();
+        roles
+            .map(|r| Use::new(Kind::Role, r, "instance profiles", name))
+            .collect()
+    }
+}
+
 impl Cloud {
-    pub(super) fn role(&self, name: &str) -> Result<&RoleRec, ProviderError> {
-        self.roles
-            .get(name)
-            .ok_or_else(|| Kind::Role.not_found(name))
-    }
-
-    pub(super) fn instance_profile(&self, name: &str) -> Result<&ProfileRec, ProviderError> {
-        let found = self.instance_profiles.get(name);
-        found.ok_or_else(|| Kind::InstanceProfile.not_found(name))
-    }
-
     /// CreateRole.
     pub(super) fn create_role(
         &mut self,
@@ -80,10 +81,7 @@ impl Cloud {
         name: &str,
         policy: &str,
     ) -> Result<(), ProviderError> {
-        let role = self
-            .roles
-            .get_mut(name)
-            .ok_or_else(|| Kind::Role.not_found(name))?;
+        let role = self.roles.get_mut(name)?;
         role.assume_role_policy = policy.to_string();
         Ok(())
     }
@@ -94,10 +92,7 @@ impl Cloud {
         name: &str,
         arn: &str,
     ) -> Result<(), ProviderError> {
-        let role = self
-            .roles
-            .get_mut(name)
-            .ok_or_else(|| Kind::Role.not_found(name))?;
+        let role = self.roles.get_mut(name)?;
         if !role.managed_policy_arns.iter().any(|a| a == arn) {
             role.managed_policy_arns.push(arn.to_string());
         }
@@ -110,10 +105,7 @@ impl Cloud {
         name: &str,
         arn: &str,
     ) -> Result<(), ProviderError> {
-        let role = self
-            .roles
-            .get_mut(name)
-            .ok_or_else(|| Kind::Role.not_found(name))?;
+        let role = self.roles.get_mut(name)?;
         let before = role.managed_policy_arns.len();
         role.managed_policy_arns.retain(|a| a != arn);
         if role.managed_policy_arns.len() == before {
@@ -127,25 +119,14 @@ impl Cloud {
 
     /// DeleteRole: not while policies are attached or a profile holds it.
     pub(super) fn delete_role(&mut self, name: &str) -> Result<(), ProviderError> {
-        let role = self.role(name)?;
+        let role = self.roles.get(name)?;
         if !role.managed_policy_arns.is_empty() {
             return Err(conflict(
                 "Cannot delete entity, must detach all policies first.",
             ));
         }
-        let holders: Vec<&str> = self
-            .instance_profiles
-            .values()
-            .filter(|p| p.roles.iter().any(|r| r == name))
-            .map(|p| p.name.as_str())
-            .collect();
-        if !holders.is_empty() {
-            return Err(conflict(format!(
-                "Cannot delete entity, must remove roles from instance profile first ({}).",
-                holders.join(", ")
-            )));
-        }
-        self.roles.remove(name);
+        self.check_unused(Kind::Role, name)?;
+        self.roles.remove(name)?;
         Ok(())
     }
 
@@ -173,17 +154,18 @@ impl Cloud {
         name: &str,
         role: &str,
     ) -> Result<(), ProviderError> {
-        self.role(role)?;
-        let profile = self.instance_profile(name)?;
+        self.roles.get(role)?;
+        let profile = self.instance_profiles.get(name)?;
         if !profile.roles.is_empty() {
             return Err(ProviderError::new(
                 "LimitExceeded",
                 "Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1",
             ));
         }
-        if let Some(p) = self.instance_profiles.get_mut(name) {
-            p.roles.push(role.to_string());
-        }
+        self.instance_profiles
+            .get_mut(name)?
+            .roles
+            .push(role.to_string());
         Ok(())
     }
 
@@ -193,10 +175,7 @@ impl Cloud {
         name: &str,
         role: &str,
     ) -> Result<(), ProviderError> {
-        let profile = self
-            .instance_profiles
-            .get_mut(name)
-            .ok_or_else(|| Kind::InstanceProfile.not_found(name))?;
+        let profile = self.instance_profiles.get_mut(name)?;
         let before = profile.roles.len();
         profile.roles.retain(|r| r != role);
         if profile.roles.len() == before {
@@ -207,36 +186,20 @@ impl Cloud {
 
     /// DeleteInstanceProfile: not while it holds a role.
     pub(super) fn delete_instance_profile(&mut self, name: &str) -> Result<(), ProviderError> {
-        if !self.instance_profile(name)?.roles.is_empty() {
+        if !self.instance_profiles.get(name)?.roles.is_empty() {
             return Err(conflict(
                 "Cannot delete entity, must remove roles from instance profile first.",
             ));
         }
-        self.instance_profiles.remove(name);
+        self.instance_profiles.remove(name)?;
         Ok(())
-    }
-}
-
-fn role_outputs(r: &RoleRec) -> IamRoleOutputs {
-    IamRoleOutputs {
-        id: RoleName::new(&r.name),
-        name: RoleName::new(&r.name),
-        arn: iam_arn("role", &r.name),
-    }
-}
-
-fn profile_outputs(p: &ProfileRec) -> InstanceProfileOutputs {
-    InstanceProfileOutputs {
-        id: InstanceProfileName::new(&p.name),
-        name: InstanceProfileName::new(&p.name),
-        arn: iam_arn("instance-profile", &p.name),
     }
 }
 
 impl SimProvider {
     /// Makes role `name`'s trust policy and attached policies match `props`.
     fn sync_role(&self, name: &str, props: &IamRole) -> Result<(), ProviderError> {
-        let have = self.peek(|c| c.role(name).cloned())?;
+        let have = self.peek(|c| c.roles.get(name).cloned())?;
         if have.assume_role_policy != props.assume_role_policy {
             self.api("UpdateAssumeRolePolicy", |c, _| {
                 c.update_assume_role_policy(name, &props.assume_role_policy)
@@ -257,7 +220,7 @@ impl SimProvider {
 
     /// Puts `role` (alone) in profile `name`.
     fn set_profile_role(&self, name: &str, role: &str) -> Result<(), ProviderError> {
-        let have = self.peek(|c| c.instance_profile(name).map(|p| p.roles.clone()))?;
+        let have = self.peek(|c| c.instance_profiles.get(name).map(|p| p.roles.clone()))?;
         for old in have.iter().filter(|r| *r != role) {
             self.api("RemoveRoleFromInstanceProfile", |c, _| {
                 c.remove_role_from_instance_profile(name, old)
@@ -274,6 +237,17 @@ impl SimProvider {
 
 #[async_trait]
 impl Simulated for IamRole {
+    type Rec = RoleRec;
+    const DESCRIBE: &'static str = "GetRole";
+
+    fn outputs(_: &Cloud, r: &RoleRec) -> IamRoleOutputs {
+        IamRoleOutputs {
+            id: RoleName::new(&r.name),
+            name: RoleName::new(&r.name),
+            arn: iam_arn("role", &r.name),
+        }
+    }
+
     async fn create(
         sim: &SimProvider,
         urn: &Urn,
@@ -285,12 +259,7 @@ impl Simulated for IamRole {
         })?;
         sim.sync_role(&name, &props)?;
         sim.pause(Op::Call).await;
-        sim.peek(|c| c.role(&name).map(role_outputs))
-    }
-
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
-        sim.describe("GetRole", |c| c.roles.get(id).map(role_outputs))
-            .await
+        sim.outputs_of::<Self>(&name)
     }
 
     async fn update(
@@ -300,29 +269,36 @@ impl Simulated for IamRole {
         props: Self,
     ) -> Result<Self::Outputs, ProviderError> {
         sim.sync_role(id, &props)?;
-        sim.retag(Kind::Role, id, &props.tags)?;
-        sim.pause(Op::Call).await;
-        sim.peek(|c| c.role(id).map(role_outputs))
+        sim.updated::<Self>(id, &props.tags).await
     }
 
     async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        let attached = match sim.api("ListAttachedRolePolicies", |c, _| {
-            c.role(id).map(|r| r.managed_policy_arns.clone())
-        }) {
-            Err(e) if e.is_not_found() => return Ok(()),
-            other => other?,
-        };
-        for arn in &attached {
-            sim.api("DetachRolePolicy", |c, _| c.detach_role_policy(id, arn))?;
-        }
-        sim.api("DeleteRole", |c, _| c.delete_role(id))?;
-        sim.pause(Op::Call).await;
-        Ok(())
+        sim.delete_with(|| {
+            let attached = sim.api("ListAttachedRolePolicies", |c, _| {
+                c.roles.get(id).map(|r| r.managed_policy_arns.clone())
+            })?;
+            for arn in &attached {
+                sim.api("DetachRolePolicy", |c, _| c.detach_role_policy(id, arn))?;
+            }
+            sim.api("DeleteRole", |c, _| c.delete_role(id))
+        })
+        .await
     }
 }
 
 #[async_trait]
 impl Simulated for InstanceProfile {
+    type Rec = ProfileRec;
+    const DESCRIBE: &'static str = "GetInstanceProfile";
+
+    fn outputs(_: &Cloud, p: &ProfileRec) -> InstanceProfileOutputs {
+        InstanceProfileOutputs {
+            id: InstanceProfileName::new(&p.name),
+            name: InstanceProfileName::new(&p.name),
+            arn: iam_arn("instance-profile", &p.name),
+        }
+    }
+
     async fn create(
         sim: &SimProvider,
         urn: &Urn,
@@ -342,12 +318,7 @@ impl Simulated for InstanceProfile {
         }
         // IAM is eventually consistent: EC2 can't use the profile yet.
         sim.pause(Op::IamPropagation).await;
-        sim.peek(|c| c.instance_profile(&name).map(profile_outputs))
-    }
-
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
-        let profiles = |c: &Cloud| c.instance_profiles.get(id).map(profile_outputs);
-        sim.describe("GetInstanceProfile", profiles).await
+        sim.outputs_of::<Self>(&name)
     }
 
     async fn update(
@@ -357,36 +328,34 @@ impl Simulated for InstanceProfile {
         props: Self,
     ) -> Result<Self::Outputs, ProviderError> {
         let role = resolved(urn, "role", &props.role)?.as_str();
-        let changed = sim.peek(|c| c.instance_profile(id).map(|p| p.roles != [role]))?;
+        let changed = sim.peek(|c| c.instance_profiles.get(id).map(|p| p.roles != [role]))?;
         if changed {
             sim.set_profile_role(id, role)?;
         }
-        sim.retag(Kind::InstanceProfile, id, &props.tags)?;
+        sim.retag::<ProfileRec>(id, &props.tags)?;
         sim.pause(if changed {
             Op::IamPropagation
         } else {
             Op::Call
         })
         .await;
-        sim.peek(|c| c.instance_profile(id).map(profile_outputs))
+        sim.outputs_of::<Self>(id)
     }
 
     async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        let roles = match sim.api("GetInstanceProfile", |c, _| {
-            c.instance_profile(id).map(|p| p.roles.clone())
-        }) {
-            Err(e) if e.is_not_found() => return Ok(()),
-            other => other?,
-        };
-        for role in &roles {
-            sim.api("RemoveRoleFromInstanceProfile", |c, _| {
-                c.remove_role_from_instance_profile(id, role)
+        sim.delete_with(|| {
+            let roles = sim.api("GetInstanceProfile", |c, _| {
+                c.instance_profiles.get(id).map(|p| p.roles.clone())
             })?;
-        }
-        sim.api("DeleteInstanceProfile", |c, _| {
-            c.delete_instance_profile(id)
-        })?;
-        sim.pause(Op::Call).await;
-        Ok(())
+            for role in &roles {
+                sim.api("RemoveRoleFromInstanceProfile", |c, _| {
+                    c.remove_role_from_instance_profile(id, role)
+                })?;
+            }
+            sim.api("DeleteInstanceProfile", |c, _| {
+                c.delete_instance_profile(id)
+            })
+        })
+        .await
     }
 }

@@ -7,8 +7,12 @@
 //!
 //! This file owns the provider: dispatch of [`Provider`] calls to each
 //! resource type's handler, API-call accounting, latency waits, saving after
-//! mutations, and inspection for tests and examples. The model is in `cloud`
-//! and the concept modules: `network` (VPCs, subnets), `gateways` (internet
+//! mutations, inspection for tests and examples, and what every type's
+//! handlers share: reading and searching by tags (the type's Describe call on
+//! its table), retagging, and delete-if-present. The model is in `cloud`
+//! (the account: its tables, clock and errors by kind), `table` (the record
+//! store and the reference index dependency checks use) and the concept
+//! modules: `network` (VPCs, subnets), `gateways` (internet
 //! and NAT gateways, Elastic IPs), `routing`, `security`, `acls` (network
 //! ACLs), `endpoints` (interface VPC endpoints), `launch_templates`,
 //! `compute` (Auto Scaling groups and instances), `iam` and `ecs`; `model`
@@ -34,6 +38,7 @@ mod network;
 mod routing;
 mod security;
 mod store;
+mod table;
 #[cfg(test)]
 mod tests;
 
@@ -45,14 +50,15 @@ use super::*;
 use crate::analysis::network::Model;
 use crate::analysis::reach::Blocked;
 use crate::resource::{
-    CloudId, Input, InstanceId, Resource, ResourceOutputs, Tags, contains_unknown,
+    CloudId, Input, InstanceId, Resource, ResourceOutputs, Tags, URN_TAG, contains_unknown,
 };
-use cloud::{Clock, Cloud, DEFAULT_REGION, Kind};
+use cloud::{Clock, Cloud, DEFAULT_REGION};
 use latency::Op;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+use table::{Record, Stored};
 use tokio::time::Instant;
 
 /// The embedded AWS simulator.
@@ -318,11 +324,9 @@ impl SimProvider {
     }
 
     /// Makes the tags of `id` equal `tags`, with the kind's tag APIs.
-    fn retag(&self, kind: Kind, id: &str, tags: &Tags) -> Result<(), ProviderError> {
-        let current = self
-            .peek_mut(|c| c.tags_mut(kind, id).cloned())
-            .ok_or_else(|| kind.not_found(id))?;
-        let (add, remove) = kind.tag_apis();
+    fn retag<R: Record>(&self, id: &str, tags: &Tags) -> Result<(), ProviderError> {
+        let current = self.peek(|c| R::table(c).get(id).map(|r| r.tags().clone()))?;
+        let (add, remove) = R::KIND.tag_apis();
         let gone: Vec<String> = current
             .keys()
             .filter(|k| !tags.contains_key(*k))
@@ -330,7 +334,7 @@ impl SimProvider {
             .collect();
         if !gone.is_empty() {
             self.api(remove, |c, _| {
-                let t = c.tags_mut(kind, id).ok_or_else(|| kind.not_found(id))?;
+                let t = R::table_mut(c).get_mut(id)?.tags_mut();
                 gone.iter().for_each(|k| {
                     t.remove(k);
                 });
@@ -339,12 +343,49 @@ impl SimProvider {
         }
         if tags.iter().any(|(k, v)| current.get(k) != Some(v)) {
             self.api(add, |c, _| {
-                let t = c.tags_mut(kind, id).ok_or_else(|| kind.not_found(id))?;
+                let t = R::table_mut(c).get_mut(id)?.tags_mut();
                 t.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
                 Ok(())
             })?;
         }
         Ok(())
+    }
+
+    /// The outputs of resource `id` of type `R` now (no API call).
+    fn outputs_of<R: Simulated>(&self, id: &str) -> Result<R::Outputs, ProviderError> {
+        self.peek(|c| R::Rec::table(c).get(id).map(|r| R::outputs(c, r)))
+    }
+
+    /// The end of most updates: tags as declared, one call's pause, and
+    /// the outputs now.
+    async fn updated<R: Simulated>(
+        &self,
+        id: &str,
+        tags: &Tags,
+    ) -> Result<R::Outputs, ProviderError> {
+        self.retag::<R::Rec>(id, tags)?;
+        self.pause(Op::Call).await;
+        self.outputs_of::<R>(id)
+    }
+
+    /// A delete made by `steps`; a resource already gone is fine (then
+    /// nothing more is called and there is no pause).
+    async fn delete_with(
+        &self,
+        steps: impl FnOnce() -> Result<(), ProviderError>,
+    ) -> Result<(), ProviderError> {
+        if present(steps())?.is_some() {
+            self.pause(Op::Call).await;
+        }
+        Ok(())
+    }
+}
+
+/// `Some` of a call's result, `None` if the resource wasn't found.
+fn present<T>(result: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
+    match result {
+        Err(e) if e.is_not_found() => Ok(None),
+        other => other.map(Some),
     }
 }
 
@@ -385,9 +426,17 @@ fn parse_inputs<R: Resource>(urn: &Urn, inputs: Value) -> Result<R, ProviderErro
     serde_json::from_value(inputs).map_err(|e| ProviderError::bad_inputs(urn, e))
 }
 
-/// A resource type the simulator knows: its handlers make the AWS calls.
+/// A resource type the simulator knows: its record, and handlers that make
+/// the AWS calls. Reads and searches by tag are the same for every type:
+/// the type's Describe call on its table.
 #[async_trait]
 trait Simulated: Resource + Sized {
+    /// The record the cloud keeps of one.
+    type Rec: Record;
+    /// The read-only call that describes one (`DescribeVpcs`, `GetRole`…).
+    const DESCRIBE: &'static str;
+    /// Its outputs, from its record.
+    fn outputs(cloud: &Cloud, rec: &Self::Rec) -> Self::Outputs;
     /// Creates the resource; returns its outputs.
     async fn create(
         sim: &SimProvider,
@@ -395,7 +444,10 @@ trait Simulated: Resource + Sized {
         props: Self,
     ) -> Result<Self::Outputs, ProviderError>;
     /// Current outputs, or `None` if it no longer exists.
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError>;
+    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
+        let found = |c: &Cloud| Self::Rec::table(c).find(id).map(|r| Self::outputs(c, r));
+        sim.describe(Self::DESCRIBE, found).await
+    }
     /// Makes the live resource match `props` in place.
     async fn update(
         sim: &SimProvider,
@@ -405,6 +457,19 @@ trait Simulated: Resource + Sized {
     ) -> Result<Self::Outputs, ProviderError>;
     /// Deletes the resource; one already gone is fine.
     async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError>;
+    /// Every live (not deleting) one tagged with `urn`, with its outputs.
+    async fn find(sim: &SimProvider, urn: &Urn) -> Result<Vec<Self::Outputs>, ProviderError> {
+        let urn = urn.to_string();
+        let tagged = |c: &Cloud| {
+            let live = Self::Rec::table(c).live().map(|(_, r)| r);
+            let mine = live.filter(|r| r.tags().get(URN_TAG) == Some(&urn));
+            Some(mine.map(|r| Self::outputs(c, r)).collect())
+        };
+        Ok(sim
+            .describe(Self::DESCRIBE, tagged)
+            .await?
+            .unwrap_or_default())
+    }
 }
 
 /// One resource type's handlers with the type erased, for dispatch by the
@@ -426,6 +491,7 @@ trait SimOps: Send + Sync {
         inputs: Value,
     ) -> Result<Outputs, ProviderError>;
     async fn delete(&self, sim: &SimProvider, id: &str) -> Result<(), ProviderError>;
+    async fn find(&self, sim: &SimProvider, urn: &Urn) -> Result<Vec<Found>, ProviderError>;
 }
 
 /// [`SimOps`] for type `R`.
@@ -440,10 +506,8 @@ impl<R: Simulated> SimOps for Ops<R> {
         inputs: Value,
     ) -> Result<CreateResponse, ProviderError> {
         let made = R::create(sim, urn, parse_inputs::<R>(urn, inputs)?).await?;
-        Ok(CreateResponse {
-            id: CloudId::as_str(made.id()).to_string(),
-            outputs: outputs(&made)?,
-        })
+        let Found { id, outputs } = found(&made)?;
+        Ok(CreateResponse { id, outputs })
     }
     async fn read(&self, sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError> {
         R::read(sim, id).await?.map(|o| outputs(&o)).transpose()
@@ -460,6 +524,17 @@ impl<R: Simulated> SimOps for Ops<R> {
     async fn delete(&self, sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
         R::delete(sim, id).await
     }
+    async fn find(&self, sim: &SimProvider, urn: &Urn) -> Result<Vec<Found>, ProviderError> {
+        R::find(sim, urn).await?.iter().map(found).collect()
+    }
+}
+
+/// Typed outputs as the provider reports a resource: its id and outputs.
+fn found<O: ResourceOutputs>(made: &O) -> Result<Found, ProviderError> {
+    Ok(Found {
+        id: CloudId::as_str(made.id()).to_string(),
+        outputs: outputs(made)?,
+    })
 }
 
 /// The handlers of the type named by `urn`, from the registry's list: a
@@ -509,5 +584,9 @@ impl Provider for SimProvider {
 
     async fn delete(&self, r: DeleteRequest) -> Result<(), ProviderError> {
         ops(&r.urn)?.delete(self, &r.id).await
+    }
+
+    async fn find_by_tags(&self, r: FindRequest) -> Result<Vec<Found>, ProviderError> {
+        ops(&r.urn)?.find(self, &r.urn).await
     }
 }

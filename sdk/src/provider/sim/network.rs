@@ -6,8 +6,9 @@
 //! subnet (AWS reserves the first four addresses and the last). Also the
 //! provider handlers for [`Vpc`] and [`Subnet`].
 
-use super::cloud::{Cloud, Kind, dependency, fresh_id, invalid};
+use super::cloud::{Cloud, Kind, fresh_id, invalid};
 use super::latency::Op;
+use super::table::{Record, Use};
 use super::{SimProvider, Simulated, resolved};
 use crate::analysis::cidr::{self, MAX_PREFIX, MIN_PREFIX};
 use crate::aws::ec2::{Subnet, SubnetOutputs, Vpc, VpcOutputs};
@@ -48,22 +49,15 @@ fn bad_cidr(value: &str) -> ProviderError {
     ))
 }
 
-/// "2 subnets (subnet-a, subnet-b)"-style list for dependency messages.
-pub(super) fn listing(what: &str, ids: &[String]) -> Option<String> {
-    (!ids.is_empty()).then(|| format!("{what} ({})", ids.join(", ")))
+impl Record for VpcRec {}
+
+impl Record for SubnetRec {
+    fn uses(&self, id: &str) -> Vec<Use> {
+        vec![Use::new(Kind::Vpc, &self.vpc_id, "subnets", id)]
+    }
 }
 
 impl Cloud {
-    pub(super) fn vpc(&self, id: &str) -> Result<&VpcRec, ProviderError> {
-        self.vpcs.get(id).ok_or_else(|| Kind::Vpc.not_found(id))
-    }
-
-    pub(super) fn subnet(&self, id: &str) -> Result<&SubnetRec, ProviderError> {
-        self.subnets
-            .get(id)
-            .ok_or_else(|| Kind::Subnet.not_found(id))
-    }
-
     /// CreateVpc: also creates the main route table, default security group
     /// and default network ACL.
     pub(super) fn create_vpc(
@@ -102,10 +96,7 @@ impl Cloud {
         dns_support: Option<bool>,
         dns_hostnames: Option<bool>,
     ) -> Result<(), ProviderError> {
-        let vpc = self
-            .vpcs
-            .get_mut(id)
-            .ok_or_else(|| Kind::Vpc.not_found(id))?;
+        let vpc = self.vpcs.get_mut(id)?;
         if let Some(on) = dns_support {
             vpc.enable_dns_support = on;
         }
@@ -118,66 +109,13 @@ impl Cloud {
     /// DeleteVpc: only once nothing but its main route table, default
     /// security group and default network ACL is left in it.
     pub(super) fn delete_vpc(&mut self, id: &str) -> Result<(), ProviderError> {
-        let vpc = self.vpc(id)?.clone();
-        let ids = |ids: Vec<&String>| ids.into_iter().cloned().collect::<Vec<String>>();
-        let subnets = ids(self
-            .subnets
-            .values()
-            .filter(|s| s.vpc_id == id)
-            .map(|s| &s.id)
-            .collect());
-        let igws = ids(self
-            .internet_gateways
-            .values()
-            .filter(|g| g.vpc_id.as_deref() == Some(id))
-            .map(|g| &g.id)
-            .collect());
-        let tables = ids(self
-            .route_tables
-            .values()
-            .filter(|t| t.vpc_id == id && !t.main)
-            .map(|t| &t.id)
-            .collect());
-        let groups = ids(self
-            .security_groups
-            .values()
-            .filter(|g| g.vpc_id == id && !g.default)
-            .map(|g| &g.id)
-            .collect());
-        let nats = ids(self
-            .nat_gateways
-            .values()
-            .filter(|n| n.vpc_id == id && !n.is_gone())
-            .map(|n| &n.id)
-            .collect());
-        let acls = ids(self
-            .network_acls
-            .values()
-            .filter(|a| a.vpc_id == id && !a.default)
-            .map(|a| &a.id)
-            .collect());
-        let remaining: Vec<String> = [
-            listing("subnets", &subnets),
-            listing("attached internet gateways", &igws),
-            listing("route tables", &tables),
-            listing("security groups", &groups),
-            listing("network ACLs", &acls),
-            listing("NAT gateways", &nats),
-            self.endpoints_in_vpc(id),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        if !remaining.is_empty() {
-            return Err(dependency(format!(
-                "The vpc '{id}' has dependencies and cannot be deleted. Remaining: {}",
-                remaining.join("; ")
-            )));
-        }
-        self.route_tables.remove(&vpc.main_route_table_id);
-        self.security_groups.remove(&vpc.default_security_group_id);
+        let vpc = self.vpcs.get(id)?.clone();
+        self.check_unused(Kind::Vpc, id)?;
+        self.route_tables.remove(&vpc.main_route_table_id)?;
+        self.security_groups
+            .remove(&vpc.default_security_group_id)?;
         self.network_acls.retain(|_, a| a.vpc_id != id);
-        self.vpcs.remove(id);
+        self.vpcs.remove(id)?;
         Ok(())
     }
 
@@ -189,7 +127,7 @@ impl Cloud {
         availability_zone: &str,
         tags: Tags,
     ) -> Result<String, ProviderError> {
-        let vpc_block = self.vpc(vpc_id)?.cidr_block;
+        let vpc_block = self.vpcs.get(vpc_id)?.cidr_block;
         let block = cidr::parse(cidr_block).map_err(|_| bad_cidr(cidr_block))?;
         if !(MIN_PREFIX..=MAX_PREFIX).contains(&block.prefix_len()) || !vpc_block.contains(&block) {
             return Err(ProviderError::new(
@@ -238,10 +176,7 @@ impl Cloud {
         id: &str,
         map_public: bool,
     ) -> Result<(), ProviderError> {
-        let subnet = self
-            .subnets
-            .get_mut(id)
-            .ok_or_else(|| Kind::Subnet.not_found(id))?;
+        let subnet = self.subnets.get_mut(id)?;
         subnet.map_public_ip_on_launch = map_public;
         Ok(())
     }
@@ -250,45 +185,19 @@ impl Cloud {
     /// interfaces are in it. Its route table and network ACL associations
     /// go with it.
     pub(super) fn delete_subnet(&mut self, id: &str) -> Result<(), ProviderError> {
-        self.subnet(id)?;
-        let instances: Vec<String> = self
-            .instances
-            .values()
-            .filter(|i| i.subnet_id == id)
-            .map(|i| i.id.clone())
-            .collect();
-        let nats: Vec<String> = self
-            .nat_gateways
-            .values()
-            .filter(|n| n.subnet_id == id && !n.is_gone())
-            .map(|n| n.id.clone())
-            .collect();
-        let interfaces = self.endpoint_interfaces_in(id);
-        let remaining: Vec<String> = [
-            listing("instances", &instances),
-            listing("NAT gateways", &nats),
-            listing("VPC endpoint network interfaces", &interfaces),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        if !remaining.is_empty() {
-            return Err(dependency(format!(
-                "The subnet '{id}' has dependencies and cannot be deleted. Remaining: {}",
-                remaining.join("; ")
-            )));
-        }
+        self.subnets.get(id)?;
+        self.check_unused(Kind::Subnet, id)?;
         for table in self.route_tables.values_mut() {
             table.associations.retain(|a| a.subnet_id != id);
         }
         self.drop_network_acl_association(id);
-        self.subnets.remove(id);
+        self.subnets.remove(id)?;
         Ok(())
     }
 
     /// The lowest free private address of subnet `id`.
     pub(super) fn allocate_private_ip(&self, id: &str) -> Result<Ipv4Addr, ProviderError> {
-        let block = self.subnet(id)?.cidr_block;
+        let block = self.subnets.get(id)?.cidr_block;
         let used: BTreeSet<Ipv4Addr> = self
             .instances
             .values()
@@ -319,33 +228,14 @@ impl Cloud {
                 )
             })
     }
-
-    fn vpc_outputs(&self, v: &VpcRec) -> VpcOutputs {
-        VpcOutputs {
-            id: VpcId::new(&v.id),
-            arn: self.arn("ec2", &format!("vpc/{}", v.id)),
-            cidr_block: v.cidr_block.to_string(),
-            main_route_table_id: RouteTableId::new(&v.main_route_table_id),
-            default_security_group_id: SecurityGroupId::new(&v.default_security_group_id),
-        }
-    }
-
-    fn subnet_outputs(&self, s: &SubnetRec) -> SubnetOutputs {
-        SubnetOutputs {
-            id: SubnetId::new(&s.id),
-            arn: self.arn("ec2", &format!("subnet/{}", s.id)),
-            vpc_id: VpcId::new(&s.vpc_id),
-            availability_zone: s.availability_zone.clone(),
-            cidr_block: s.cidr_block.to_string(),
-        }
-    }
 }
 
 impl SimProvider {
     /// ModifyVpcAttribute for each DNS attribute that differs from `props`.
     fn set_vpc_attributes(&self, id: &str, props: &Vpc) -> Result<(), ProviderError> {
         let (support, hostnames) = self.peek(|c| {
-            c.vpc(id)
+            c.vpcs
+                .get(id)
                 .map(|v| (v.enable_dns_support, v.enable_dns_hostnames))
         })?;
         if support != props.enable_dns_support {
@@ -364,6 +254,19 @@ impl SimProvider {
 
 #[async_trait]
 impl Simulated for Vpc {
+    type Rec = VpcRec;
+    const DESCRIBE: &'static str = "DescribeVpcs";
+
+    fn outputs(cloud: &Cloud, v: &VpcRec) -> VpcOutputs {
+        VpcOutputs {
+            id: VpcId::new(&v.id),
+            arn: cloud.arn("ec2", &format!("vpc/{}", v.id)),
+            cidr_block: v.cidr_block.to_string(),
+            main_route_table_id: RouteTableId::new(&v.main_route_table_id),
+            default_security_group_id: SecurityGroupId::new(&v.default_security_group_id),
+        }
+    }
+
     async fn create(
         sim: &SimProvider,
         _urn: &Urn,
@@ -374,12 +277,7 @@ impl Simulated for Vpc {
         })?;
         sim.set_vpc_attributes(&id, &props)?;
         sim.pause(Op::Call).await;
-        sim.peek(|c| c.vpc(&id).map(|v| c.vpc_outputs(v)))
-    }
-
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
-        sim.describe("DescribeVpcs", |c| c.vpcs.get(id).map(|v| c.vpc_outputs(v)))
-            .await
+        sim.outputs_of::<Self>(&id)
     }
 
     async fn update(
@@ -389,23 +287,30 @@ impl Simulated for Vpc {
         props: Self,
     ) -> Result<Self::Outputs, ProviderError> {
         sim.set_vpc_attributes(id, &props)?;
-        sim.retag(Kind::Vpc, id, &props.tags)?;
-        sim.pause(Op::Call).await;
-        sim.peek(|c| c.vpc(id).map(|v| c.vpc_outputs(v)))
+        sim.updated::<Self>(id, &props.tags).await
     }
 
     async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        match sim.api("DeleteVpc", |c, _| c.delete_vpc(id)) {
-            Err(e) if e.is_not_found() => return Ok(()),
-            other => other?,
-        }
-        sim.pause(Op::Call).await;
-        Ok(())
+        sim.delete_with(|| sim.api("DeleteVpc", |c, _| c.delete_vpc(id)))
+            .await
     }
 }
 
 #[async_trait]
 impl Simulated for Subnet {
+    type Rec = SubnetRec;
+    const DESCRIBE: &'static str = "DescribeSubnets";
+
+    fn outputs(cloud: &Cloud, s: &SubnetRec) -> SubnetOutputs {
+        SubnetOutputs {
+            id: SubnetId::new(&s.id),
+            arn: cloud.arn("ec2", &format!("subnet/{}", s.id)),
+            vpc_id: VpcId::new(&s.vpc_id),
+            availability_zone: s.availability_zone.clone(),
+            cidr_block: s.cidr_block.to_string(),
+        }
+    }
+
     async fn create(
         sim: &SimProvider,
         urn: &Urn,
@@ -426,14 +331,7 @@ impl Simulated for Subnet {
             })?;
         }
         sim.pause(Op::Call).await;
-        sim.peek(|c| c.subnet(&id).map(|s| c.subnet_outputs(s)))
-    }
-
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
-        sim.describe("DescribeSubnets", |c| {
-            c.subnets.get(id).map(|s| c.subnet_outputs(s))
-        })
-        .await
+        sim.outputs_of::<Self>(&id)
     }
 
     async fn update(
@@ -442,23 +340,17 @@ impl Simulated for Subnet {
         id: &str,
         props: Self,
     ) -> Result<Self::Outputs, ProviderError> {
-        let current = sim.peek(|c| c.subnet(id).map(|s| s.map_public_ip_on_launch))?;
+        let current = sim.peek(|c| c.subnets.get(id).map(|s| s.map_public_ip_on_launch))?;
         if current != props.map_public_ip_on_launch {
             sim.api("ModifySubnetAttribute", |c, _| {
                 c.modify_subnet_attribute(id, props.map_public_ip_on_launch)
             })?;
         }
-        sim.retag(Kind::Subnet, id, &props.tags)?;
-        sim.pause(Op::Call).await;
-        sim.peek(|c| c.subnet(id).map(|s| c.subnet_outputs(s)))
+        sim.updated::<Self>(id, &props.tags).await
     }
 
     async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        match sim.api("DeleteSubnet", |c, _| c.delete_subnet(id)) {
-            Err(e) if e.is_not_found() => return Ok(()),
-            other => other?,
-        }
-        sim.pause(Op::Call).await;
-        Ok(())
+        sim.delete_with(|| sim.api("DeleteSubnet", |c, _| c.delete_subnet(id)))
+            .await
     }
 }

@@ -7,6 +7,7 @@
 
 use super::cloud::{Cloud, Kind, dependency, fresh_id, invalid};
 use super::latency::Op;
+use super::table::{Record, Use};
 use super::{SimProvider, Simulated, resolved};
 use crate::analysis::cidr;
 use crate::aws::ec2::{RouteTable, RouteTableOutputs, RouteTarget};
@@ -59,19 +60,24 @@ pub(super) struct RouteTableRec {
     pub tags: Tags,
 }
 
+impl Record for RouteTableRec {
+    fn counted(&self) -> bool {
+        !self.main
+    }
+
+    fn uses(&self, id: &str) -> Vec<Use> {
+        let associated = self.associations.iter();
+        let mut uses: Vec<Use> = associated
+            .map(|a| Use::new(Kind::RouteTable, id, "associated subnets", &a.subnet_id))
+            .collect();
+        if !self.main {
+            uses.push(Use::new(Kind::Vpc, &self.vpc_id, "route tables", id));
+        }
+        uses
+    }
+}
+
 impl Cloud {
-    pub(super) fn route_table(&self, id: &str) -> Result<&RouteTableRec, ProviderError> {
-        self.route_tables
-            .get(id)
-            .ok_or_else(|| Kind::RouteTable.not_found(id))
-    }
-
-    fn route_table_mut(&mut self, id: &str) -> Result<&mut RouteTableRec, ProviderError> {
-        self.route_tables
-            .get_mut(id)
-            .ok_or_else(|| Kind::RouteTable.not_found(id))
-    }
-
     /// The main route table of a new VPC (part of CreateVpc).
     pub(super) fn add_main_route_table(&mut self, vpc_id: &str) -> String {
         let id = fresh_id("rtb", &self.route_tables);
@@ -93,22 +99,22 @@ impl Cloud {
         vpc_id: &str,
         tags: Tags,
     ) -> Result<String, ProviderError> {
-        self.vpc(vpc_id)?;
+        self.vpcs.get(vpc_id)?;
         let id = self.add_main_route_table(vpc_id);
-        if let Some(table) = self.route_tables.get_mut(&id) {
-            table.main = false;
-            table.tags = tags;
-        }
+        let table = self.route_tables.get_mut(&id)?;
+        table.main = false;
+        table.tags = tags;
         Ok(id)
     }
 
     /// Checks that `target` may be used in table `table_id`.
     fn check_target(&self, table_id: &str, target: &Target) -> Result<(), ProviderError> {
-        let vpc = &self.route_table(table_id)?.vpc_id;
+        let vpc = &self.route_tables.get(table_id)?.vpc_id;
         let gateway_vpc = match target {
-            Target::InternetGateway(id) => self.internet_gateway(id)?.vpc_id.clone(),
+            Target::InternetGateway(id) => self.internet_gateways.get(id)?.vpc_id.clone(),
             Target::NatGateway(id) => Some(
-                self.nat_gateway(id)
+                self.nat_gateways
+                    .get(id)
                     .map_err(|_| {
                         ProviderError::new(
                             "InvalidNatGatewayID.NotFound",
@@ -135,7 +141,7 @@ impl Cloud {
                 "Value ({destination}) for parameter destinationCidrBlock is invalid. This is not a valid CIDR block."
             ))
         })?;
-        let vpc = self.vpc(&self.route_table(table_id)?.vpc_id)?;
+        let vpc = self.vpcs.get(&self.route_tables.get(table_id)?.vpc_id)?;
         if dest == vpc.cidr_block {
             return Err(ProviderError::new(
                 "RouteAlreadyExists",
@@ -152,7 +158,7 @@ impl Cloud {
         table_id: &str,
         destination: &str,
     ) -> Result<(), ProviderError> {
-        let vpc = self.vpc(&self.route_table(table_id)?.vpc_id)?;
+        let vpc = self.vpcs.get(&self.route_tables.get(table_id)?.vpc_id)?;
         match cidr::parse(destination) {
             Ok(dest) if dest == vpc.cidr_block => Ok(()),
             _ => Err(invalid(format!(
@@ -171,7 +177,8 @@ impl Cloud {
     ) -> Result<(), ProviderError> {
         let dest = self.destination(table_id, destination)?;
         if self
-            .route_table(table_id)?
+            .route_tables
+            .get(table_id)?
             .routes
             .iter()
             .any(|r| r.destination == dest)
@@ -182,7 +189,7 @@ impl Cloud {
             ));
         }
         self.check_target(table_id, &target)?;
-        let table = self.route_table_mut(table_id)?;
+        let table = self.route_tables.get_mut(table_id)?;
         table.routes.push(RouteRec {
             destination: dest,
             target,
@@ -199,7 +206,7 @@ impl Cloud {
     ) -> Result<(), ProviderError> {
         let dest = self.destination(table_id, destination)?;
         self.check_target(table_id, &target)?;
-        let table = self.route_table_mut(table_id)?;
+        let table = self.route_tables.get_mut(table_id)?;
         let route = table.routes.iter_mut().find(|r| r.destination == dest);
         let route = route.ok_or_else(|| no_route(table_id, dest))?;
         route.target = target;
@@ -212,7 +219,7 @@ impl Cloud {
         table_id: &str,
         dest: Ipv4Net,
     ) -> Result<(), ProviderError> {
-        let table = self.route_table_mut(table_id)?;
+        let table = self.route_tables.get_mut(table_id)?;
         let before = table.routes.len();
         table.routes.retain(|r| r.destination != dest);
         if table.routes.len() == before {
@@ -228,8 +235,8 @@ impl Cloud {
         table_id: &str,
         subnet_id: &str,
     ) -> Result<String, ProviderError> {
-        let table = self.route_table(table_id)?;
-        let subnet = self.subnet(subnet_id)?;
+        let table = self.route_tables.get(table_id)?;
+        let subnet = self.subnets.get(subnet_id)?;
         if subnet.vpc_id != table.vpc_id {
             return Err(invalid(format!(
                 "route table {table_id} and subnet {subnet_id} belong to different networks"
@@ -253,7 +260,7 @@ impl Cloud {
             .flat_map(|t| t.associations.iter().map(|a| (a.id.clone(), ())))
             .collect();
         let id = fresh_id("rtbassoc", &taken);
-        let table = self.route_table_mut(table_id)?;
+        let table = self.route_tables.get_mut(table_id)?;
         table.associations.push(AssociationRec {
             id: id.clone(),
             subnet_id: subnet_id.to_string(),
@@ -284,34 +291,16 @@ impl Cloud {
 
     /// DeleteRouteTable: not the main table, not while subnets are associated.
     pub(super) fn delete_route_table(&mut self, id: &str) -> Result<(), ProviderError> {
-        let table = self.route_table(id)?;
+        let table = self.route_tables.get(id)?;
         if table.main {
             return Err(dependency(format!(
                 "The routeTable '{id}' is the main route table of {} and cannot be deleted",
                 table.vpc_id
             )));
         }
-        if !table.associations.is_empty() {
-            let subnets: Vec<&str> = table
-                .associations
-                .iter()
-                .map(|a| a.subnet_id.as_str())
-                .collect();
-            return Err(dependency(format!(
-                "The routeTable '{id}' has dependencies and cannot be deleted: associated with {}",
-                subnets.join(", ")
-            )));
-        }
-        self.route_tables.remove(id);
+        self.check_unused(Kind::RouteTable, id)?;
+        self.route_tables.remove(id)?;
         Ok(())
-    }
-
-    fn route_table_outputs(&self, t: &RouteTableRec) -> RouteTableOutputs {
-        RouteTableOutputs {
-            id: RouteTableId::new(&t.id),
-            vpc_id: VpcId::new(&t.vpc_id),
-            association_ids: t.associations.iter().map(|a| a.id.clone()).collect(),
-        }
     }
 }
 
@@ -355,7 +344,7 @@ impl SimProvider {
             }
             want.push((dest, dest_text.clone(), target));
         }
-        let have = self.peek(|c| c.route_table(id).cloned())?;
+        let have = self.peek(|c| c.route_tables.get(id).cloned())?;
         for route in &have.routes {
             if !want.iter().any(|(d, _, _)| *d == route.destination) {
                 self.api("DeleteRoute", |c, _| c.delete_route(id, route.destination))?;
@@ -389,7 +378,7 @@ impl SimProvider {
             }
         }
         self.peek_mut(|c| {
-            if let Some(t) = c.route_tables.get_mut(id) {
+            if let Ok(t) = c.route_tables.get_mut(id) {
                 let order = |a: &AssociationRec| subnets.iter().position(|s| *s == a.subnet_id);
                 t.associations.sort_by_key(order);
             }
@@ -399,7 +388,7 @@ impl SimProvider {
 
     /// Disassociates every subnet of table `id`, then deletes it.
     fn teardown_route_table(&self, id: &str) -> Result<(), ProviderError> {
-        let assocs = self.peek(|c| c.route_table(id).map(|t| t.associations.clone()))?;
+        let assocs = self.peek(|c| c.route_tables.get(id).map(|t| t.associations.clone()))?;
         for assoc in assocs {
             self.api("DisassociateRouteTable", |c, _| {
                 c.disassociate_route_table(&assoc.id)
@@ -407,14 +396,21 @@ impl SimProvider {
         }
         self.api("DeleteRouteTable", |c, _| c.delete_route_table(id))
     }
-
-    fn route_table_outputs(&self, id: &str) -> Result<RouteTableOutputs, ProviderError> {
-        self.peek(|c| c.route_table(id).map(|t| c.route_table_outputs(t)))
-    }
 }
 
 #[async_trait]
 impl Simulated for RouteTable {
+    type Rec = RouteTableRec;
+    const DESCRIBE: &'static str = "DescribeRouteTables";
+
+    fn outputs(_: &Cloud, t: &RouteTableRec) -> RouteTableOutputs {
+        RouteTableOutputs {
+            id: RouteTableId::new(&t.id),
+            vpc_id: VpcId::new(&t.vpc_id),
+            association_ids: t.associations.iter().map(|a| a.id.clone()).collect(),
+        }
+    }
+
     async fn create(
         sim: &SimProvider,
         urn: &Urn,
@@ -430,12 +426,7 @@ impl Simulated for RouteTable {
             return Err(e);
         }
         sim.pause(Op::Call).await;
-        sim.route_table_outputs(&id)
-    }
-
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
-        let tables = |c: &Cloud| c.route_tables.get(id).map(|t| c.route_table_outputs(t));
-        sim.describe("DescribeRouteTables", tables).await
+        sim.outputs_of::<Self>(&id)
     }
 
     async fn update(
@@ -445,17 +436,10 @@ impl Simulated for RouteTable {
         props: Self,
     ) -> Result<Self::Outputs, ProviderError> {
         sim.sync_route_table(urn, id, &props)?;
-        sim.retag(Kind::RouteTable, id, &props.tags)?;
-        sim.pause(Op::Call).await;
-        sim.route_table_outputs(id)
+        sim.updated::<Self>(id, &props.tags).await
     }
 
     async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        match sim.teardown_route_table(id) {
-            Err(e) if e.is_not_found() => return Ok(()),
-            other => other?,
-        }
-        sim.pause(Op::Call).await;
-        Ok(())
+        sim.delete_with(|| sim.teardown_route_table(id)).await
     }
 }

@@ -7,9 +7,9 @@
 //! rules equal the declared ones. What rules let through is decided on the
 //! network model (`model`).
 
-use super::cloud::{Cloud, Kind, dependency, fresh_id, invalid, physical_name};
+use super::cloud::{Cloud, Kind, fresh_id, invalid, physical_name};
 use super::latency::Op;
-use super::network::listing;
+use super::table::{Record, Use};
 use super::{SimProvider, Simulated, resolved};
 use crate::analysis::cidr;
 use crate::aws::ec2::{Peer, Protocol, Rule, SecurityGroup, SecurityGroupOutputs};
@@ -113,13 +113,32 @@ pub(super) fn permissions(
     Ok(out)
 }
 
-impl Cloud {
-    pub(super) fn security_group(&self, id: &str) -> Result<&SecurityGroupRec, ProviderError> {
-        self.security_groups
-            .get(id)
-            .ok_or_else(|| Kind::SecurityGroup.not_found(id))
+impl Record for SecurityGroupRec {
+    fn counted(&self) -> bool {
+        !self.default
     }
 
+    fn uses(&self, id: &str) -> Vec<Use> {
+        let mut peers: Vec<&String> = (self.ingress.iter().chain(&self.egress))
+            .filter_map(|p| match &p.peer {
+                PeerRec::Group(g) if g != id => Some(g),
+                _ => None,
+            })
+            .collect();
+        peers.sort_unstable();
+        peers.dedup();
+        let mut uses: Vec<Use> = peers
+            .into_iter()
+            .map(|g| Use::new(Kind::SecurityGroup, g, "referenced by security groups", id))
+            .collect();
+        if !self.default {
+            uses.push(Use::new(Kind::Vpc, &self.vpc_id, "security groups", id));
+        }
+        uses
+    }
+}
+
+impl Cloud {
     /// The default group of a new VPC (part of CreateVpc): all traffic from
     /// members of the group in, everything out.
     pub(super) fn add_default_security_group(&mut self, vpc_id: &str) -> String {
@@ -149,7 +168,7 @@ impl Cloud {
         description: &str,
         tags: Tags,
     ) -> Result<String, ProviderError> {
-        self.vpc(vpc_id)?;
+        self.vpcs.get(vpc_id)?;
         if name.eq_ignore_ascii_case("default") {
             return Err(invalid("Cannot use reserved security group name: default"));
         }
@@ -186,14 +205,14 @@ impl Cloud {
         direction: Direction,
         perms: &[Permission],
     ) -> Result<(), ProviderError> {
-        let group = self.security_group(id)?;
+        let group = self.security_groups.get(id)?;
         let current = match direction {
             Direction::Ingress => &group.ingress,
             Direction::Egress => &group.egress,
         };
         for p in perms {
             if let PeerRec::Group(g) = &p.peer {
-                self.security_group(g)?;
+                self.security_groups.get(g)?;
             }
             if current.contains(p) || perms.iter().filter(|q| *q == p).count() > 1 {
                 return Err(ProviderError::new(
@@ -205,9 +224,8 @@ impl Cloud {
                 ));
             }
         }
-        if let Some(group) = self.security_groups.get_mut(id) {
-            group.rules_mut(direction).extend(perms.iter().cloned());
-        }
+        let group = self.security_groups.get_mut(id)?;
+        group.rules_mut(direction).extend(perms.iter().cloned());
         Ok(())
     }
 
@@ -218,11 +236,7 @@ impl Cloud {
         direction: Direction,
         perms: &[Permission],
     ) -> Result<(), ProviderError> {
-        let group = self
-            .security_groups
-            .get_mut(id)
-            .ok_or_else(|| Kind::SecurityGroup.not_found(id))?;
-        let rules = group.rules_mut(direction);
+        let rules = self.security_groups.get_mut(id)?.rules_mut(direction);
         if let Some(p) = perms.iter().find(|p| !rules.contains(p)) {
             return Err(ProviderError::new(
                 "InvalidPermission.NotFound",
@@ -236,7 +250,7 @@ impl Cloud {
     /// DeleteSecurityGroup: not the default group, not while another group's
     /// rule references it or an instance or endpoint uses it.
     pub(super) fn delete_security_group(&mut self, id: &str) -> Result<(), ProviderError> {
-        let group = self.security_group(id)?;
+        let group = self.security_groups.get(id)?;
         if group.default {
             return Err(ProviderError::new(
                 "CannotDelete",
@@ -245,52 +259,11 @@ impl Cloud {
                 ),
             ));
         }
-        let referencing: Vec<String> = self
-            .security_groups
-            .values()
-            .filter(|g| g.id != id)
-            .filter(|g| {
-                g.ingress
-                    .iter()
-                    .chain(&g.egress)
-                    .any(|p| p.peer == PeerRec::Group(id.to_string()))
-            })
-            .map(|g| g.id.clone())
-            .collect();
-        let instances: Vec<String> = self
-            .instances
-            .values()
-            .filter(|i| i.security_group_ids.iter().any(|g| g == id))
-            .map(|i| i.id.clone())
-            .collect();
-        let endpoints = self.endpoints_using_group(id);
-        let users: Vec<String> = [
-            listing("referenced by security groups", &referencing),
-            listing("used by instances", &instances),
-            listing("used by VPC endpoints", &endpoints),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        if !users.is_empty() {
-            return Err(dependency(format!(
-                "resource {id} has a dependent object: {}",
-                users.join("; ")
-            )));
-        }
-        self.security_groups.remove(id);
+        self.check_unused(Kind::SecurityGroup, id)?;
+        self.security_groups.remove(id)?;
         Ok(())
     }
-
-    fn security_group_outputs(&self, g: &SecurityGroupRec) -> SecurityGroupOutputs {
-        SecurityGroupOutputs {
-            id: SecurityGroupId::new(&g.id),
-            name: g.name.clone(),
-            vpc_id: VpcId::new(&g.vpc_id),
-        }
-    }
 }
-
 impl SimProvider {
     /// Revokes and authorizes until group `id`'s rules are `props`' effective ones.
     fn sync_rules(&self, urn: &Urn, id: &str, props: &SecurityGroup) -> Result<(), ProviderError> {
@@ -307,7 +280,7 @@ impl SimProvider {
         };
         let want_in = expand(&props.ingress)?;
         let want_out = expand(&props.effective_egress())?;
-        let have = self.peek(|c| c.security_group(id).cloned())?;
+        let have = self.peek(|c| c.security_groups.get(id).cloned())?;
         let steps = [
             (
                 Direction::Ingress,
@@ -337,14 +310,21 @@ impl SimProvider {
         }
         Ok(())
     }
-
-    fn security_group_outputs(&self, id: &str) -> Result<SecurityGroupOutputs, ProviderError> {
-        self.peek(|c| c.security_group(id).map(|g| c.security_group_outputs(g)))
-    }
 }
 
 #[async_trait]
 impl Simulated for SecurityGroup {
+    type Rec = SecurityGroupRec;
+    const DESCRIBE: &'static str = "DescribeSecurityGroups";
+
+    fn outputs(_: &Cloud, g: &SecurityGroupRec) -> SecurityGroupOutputs {
+        SecurityGroupOutputs {
+            id: SecurityGroupId::new(&g.id),
+            name: g.name.clone(),
+            vpc_id: VpcId::new(&g.vpc_id),
+        }
+    }
+
     async fn create(
         sim: &SimProvider,
         urn: &Urn,
@@ -361,16 +341,7 @@ impl Simulated for SecurityGroup {
             return Err(e);
         }
         sim.pause(Op::Call).await;
-        sim.security_group_outputs(&id)
-    }
-
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
-        let groups = |c: &Cloud| {
-            c.security_groups
-                .get(id)
-                .map(|g| c.security_group_outputs(g))
-        };
-        sim.describe("DescribeSecurityGroups", groups).await
+        sim.outputs_of::<Self>(&id)
     }
 
     async fn update(
@@ -380,17 +351,11 @@ impl Simulated for SecurityGroup {
         props: Self,
     ) -> Result<Self::Outputs, ProviderError> {
         sim.sync_rules(urn, id, &props)?;
-        sim.retag(Kind::SecurityGroup, id, &props.tags)?;
-        sim.pause(Op::Call).await;
-        sim.security_group_outputs(id)
+        sim.updated::<Self>(id, &props.tags).await
     }
 
     async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        match sim.api("DeleteSecurityGroup", |c, _| c.delete_security_group(id)) {
-            Err(e) if e.is_not_found() => return Ok(()),
-            other => other?,
-        }
-        sim.pause(Op::Call).await;
-        Ok(())
+        let deleted = || sim.api("DeleteSecurityGroup", |c, _| c.delete_security_group(id));
+        sim.delete_with(deleted).await
     }
 }

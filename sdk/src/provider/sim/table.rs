@@ -1,0 +1,186 @@
+//! What every simulated resource type shares: its records live in a
+//! [`Table`] keyed by id (or name, where AWS uses names) whose lookups fail
+//! with AWS's not-found error for the type, every record has tags and a life
+//! cycle ([`Life`]), and every record says which other resources it uses
+//! ([`Use`]). This module owns those three things and the dependency check
+//! built on them: [`Cloud::check_unused`] asks one reference index, built
+//! from every live record's uses, whether anything still uses a resource,
+//! and answers with the error AWS gives for that kind (`DependencyViolation`
+//! for most, [`Kind::in_use`] has the rest). Which tables exist is declared
+//! once in `cloud`.
+
+use super::cloud::{Cloud, Kind};
+use crate::provider::ProviderError;
+use crate::resource::Tags;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::ops::{Deref, DerefMut};
+
+/// Where a record is in its life cycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Life {
+    /// Exists and is not going away.
+    Live,
+    /// Being deleted (still uses what it used, still found by id).
+    Deleting,
+    /// Deleted, but still shown for a while, as AWS does: not found by id.
+    Gone,
+}
+
+/// One use of a resource by another: `by` (an id, or a label such as
+/// `eni-… (vpce-…)`) uses resource `id` of `kind`; `what` names the users
+/// in a dependency message ("subnets", "used by instances").
+#[derive(Clone, Debug)]
+pub(super) struct Use {
+    pub kind: Kind,
+    pub id: String,
+    pub what: &'static str,
+    pub by: String,
+}
+
+impl Use {
+    /// `by` uses resource `id` of `kind`, as one of `what`.
+    pub(super) fn new(kind: Kind, id: &str, what: &'static str, by: &str) -> Self {
+        Self {
+            kind,
+            id: id.to_string(),
+            what,
+            by: by.to_string(),
+        }
+    }
+}
+
+/// Where a record type is stored: generated for every table by the list of
+/// tables in `cloud`.
+pub(super) trait Stored: Clone + 'static {
+    /// Its kind, for errors and tag APIs.
+    const KIND: Kind;
+    /// Its type token in resource counts.
+    const TYPE: &'static str;
+    /// Its table in the cloud.
+    fn table(cloud: &Cloud) -> &Table<Self>;
+    /// Its table in the cloud, mutable.
+    fn table_mut(cloud: &mut Cloud) -> &mut Table<Self>;
+    /// Its tags.
+    fn tags(&self) -> &Tags;
+    /// Its tags, mutable.
+    fn tags_mut(&mut self) -> &mut Tags;
+}
+
+/// A simulated resource's record: what its type module says about it, with
+/// defaults for the common case (always live, counted, using nothing).
+pub(super) trait Record: Stored {
+    /// Where it is in its life cycle.
+    fn life(&self) -> Life {
+        Life::Live
+    }
+    /// Whether resource counts count it (not what AWS makes with a VPC).
+    fn counted(&self) -> bool {
+        self.life() != Life::Gone
+    }
+    /// The resources it uses, unless it is gone; `id` is its key.
+    fn uses(&self, _id: &str) -> Vec<Use> {
+        Vec::new()
+    }
+}
+
+/// One resource type's records by id; serialized as a plain map. Lookups
+/// with [`get`](Self::get) fail as AWS does for the type; the map itself is
+/// reached through `Deref` (gone records included).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(transparent)]
+pub(super) struct Table<R>(BTreeMap<String, R>);
+
+impl<R> Default for Table<R> {
+    fn default() -> Self {
+        Self(BTreeMap::new())
+    }
+}
+
+impl<R> Deref for Table<R> {
+    type Target = BTreeMap<String, R>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<R> DerefMut for Table<R> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl<R: Record> Table<R> {
+    /// Record `id` unless it is gone, else AWS's not-found error.
+    pub(super) fn get(&self, id: &str) -> Result<&R, ProviderError> {
+        self.find(id).ok_or_else(|| R::KIND.not_found(id))
+    }
+
+    /// Record `id` unless it is gone, mutable, else AWS's not-found error.
+    pub(super) fn get_mut(&mut self, id: &str) -> Result<&mut R, ProviderError> {
+        let found = self.0.get_mut(id).filter(|r| r.life() != Life::Gone);
+        found.ok_or_else(|| R::KIND.not_found(id))
+    }
+
+    /// Record `id` unless it is gone.
+    pub(super) fn find(&self, id: &str) -> Option<&R> {
+        self.0.get(id).filter(|r| r.life() != Life::Gone)
+    }
+
+    /// Removes record `id` (a gone one too), else AWS's not-found error.
+    pub(super) fn remove(&mut self, id: &str) -> Result<R, ProviderError> {
+        self.0.remove(id).ok_or_else(|| R::KIND.not_found(id))
+    }
+
+    /// The records that are neither gone nor being deleted, with their keys.
+    pub(super) fn live(&self) -> impl Iterator<Item = (&String, &R)> + '_ {
+        self.0.iter().filter(|(_, r)| r.life() == Life::Live)
+    }
+
+    /// How many records count as resources.
+    pub(super) fn count(&self) -> usize {
+        self.0.values().filter(|r| r.counted()).count()
+    }
+
+    /// The uses of every record that isn't gone.
+    pub(super) fn uses(&self) -> impl Iterator<Item = Use> + '_ {
+        let present = self.0.iter().filter(|(_, r)| r.life() != Life::Gone);
+        present.flat_map(|(id, r)| r.uses(id))
+    }
+}
+
+/// What uses one resource, grouped: (`what`, the users), in index order.
+pub(super) type Users = Vec<(&'static str, Vec<String>)>;
+
+/// `users` as a message: "subnets (subnet-a, subnet-b); NAT gateways (nat-c)".
+pub(super) fn listing(users: &Users) -> String {
+    let groups = users
+        .iter()
+        .map(|(what, by)| format!("{what} ({})", by.join(", ")));
+    groups.collect::<Vec<_>>().join("; ")
+}
+
+impl Cloud {
+    /// What uses resource `id` of `kind` now, from the reference index.
+    pub(super) fn users(&self, kind: Kind, id: &str) -> Users {
+        let mut users: Users = Vec::new();
+        let mine = self.index().filter(|u| u.kind == kind && u.id == id);
+        for u in mine {
+            match users.iter_mut().find(|(what, _)| *what == u.what) {
+                Some((_, by)) => by.push(u.by),
+                None => users.push((u.what, vec![u.by])),
+            }
+        }
+        users
+    }
+
+    /// Nothing uses resource `id` of `kind`, else the error AWS gives for
+    /// deleting it.
+    pub(super) fn check_unused(&self, kind: Kind, id: &str) -> Result<(), ProviderError> {
+        let users = self.users(kind, id);
+        match users.is_empty() {
+            true => Ok(()),
+            false => Err(kind.in_use(id, &users)),
+        }
+    }
+}
