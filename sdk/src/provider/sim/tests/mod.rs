@@ -2,12 +2,14 @@
 //! AWS's rules and error codes per service (`network`, `services`, `acls`,
 //! `endpoints`), the ECS registration rule on whole topologies
 //! (`registration`, and with network ACLs and endpoints in `acls` and
-//! `endpoints`), and persistence, API accounting and time (`lifecycle`).
+//! `endpoints`), persistence, API accounting and time (`lifecycle`), and
+//! finding resources by their ownership tags (`find`).
 //! This file holds the helpers that build requests from keel's resource
 //! structs and the topology under test.
 
 mod acls;
 mod endpoints;
+mod find;
 mod lifecycle;
 mod network;
 mod registration;
