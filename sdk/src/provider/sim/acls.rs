@@ -11,16 +11,15 @@
 //! How rules decide traffic is not here: the reachability rule reads the
 //! entries through the network model (`model`).
 
+use super::SimProvider;
 use super::cloud::{Cloud, Kind, fresh_id, invalid};
-use super::latency::Op;
+use super::dispatch::{Done, Simulated, resolved};
 use super::security::Direction;
 use super::table::{Record, Use};
-use super::{SimProvider, Simulated, resolved};
 use crate::analysis::cidr;
 use crate::aws::ec2::{AclAction, AclRule, NetworkAcl, NetworkAclOutputs, Protocol};
 use crate::provider::ProviderError;
 use crate::resource::{NetworkAclId, Tags, Urn, VpcId};
-use async_trait::async_trait;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -475,35 +474,8 @@ impl SimProvider {
         }
         Ok(())
     }
-
-    /// Moves ACL `id`'s subnets back to the default ACL, then deletes it.
-    fn teardown_network_acl(&self, id: &str) -> Result<(), ProviderError> {
-        let acl = self.peek(|c| c.network_acls.get(id).cloned())?;
-        // The default ACL can't be deleted: let DeleteNetworkAcl say so.
-        if !acl.default && !acl.associations.is_empty() {
-            let default = self.default_acl_beside(id)?;
-            for assoc in acl.associations {
-                self.api("ReplaceNetworkAclAssociation", |c, _| {
-                    c.replace_network_acl_association(&assoc.id, &default)
-                })?;
-            }
-        }
-        self.api("DeleteNetworkAcl", |c, _| c.delete_network_acl(id))
-    }
-
-    /// Entries and associations as declared.
-    fn sync_network_acl(
-        &self,
-        urn: &Urn,
-        id: &str,
-        props: &NetworkAcl,
-    ) -> Result<(), ProviderError> {
-        self.sync_acl_entries(id, props)?;
-        self.sync_acl_associations(urn, id, props)
-    }
 }
 
-#[async_trait]
 impl Simulated for NetworkAcl {
     type Rec = AclRec;
     const DESCRIBE: &'static str = "DescribeNetworkAcls";
@@ -515,35 +487,36 @@ impl Simulated for NetworkAcl {
         }
     }
 
-    async fn create(
-        sim: &SimProvider,
-        urn: &Urn,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
+    fn make(sim: &SimProvider, urn: &Urn, props: &Self) -> Result<String, ProviderError> {
         let vpc = resolved(urn, "vpc_id", &props.vpc_id)?.as_str();
         let id = sim.api("CreateNetworkAcl", |c, _| {
             c.create_network_acl(vpc, props.tags.clone())
         })?;
-        if let Err(e) = sim.sync_network_acl(urn, &id, &props) {
-            // Roll back, so no ACL is left that nobody records.
-            sim.teardown_network_acl(&id)?;
+        if let Err(e) = Self::modify(sim, urn, &id, props) {
+            Self::remove(sim, &id)?;
             return Err(e);
         }
-        sim.pause(Op::Call).await;
-        sim.outputs_of::<Self>(&id)
+        Ok(id)
     }
 
-    async fn update(
-        sim: &SimProvider,
-        urn: &Urn,
-        id: &str,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        sim.sync_network_acl(urn, id, &props)?;
-        sim.updated::<Self>(id, &props.tags).await
+    /// Entries and associations as declared.
+    fn modify(sim: &SimProvider, urn: &Urn, id: &str, props: &Self) -> Done {
+        sim.sync_acl_entries(id, props)?;
+        sim.sync_acl_associations(urn, id, props)
     }
 
-    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        sim.delete_with(|| sim.teardown_network_acl(id)).await
+    /// Moves ACL `id`'s subnets back to the default ACL, then deletes it.
+    fn remove(sim: &SimProvider, id: &str) -> Done {
+        let acl = sim.peek(|c| c.network_acls.get(id).cloned())?;
+        // The default ACL can't be deleted: let DeleteNetworkAcl say so.
+        if !acl.default && !acl.associations.is_empty() {
+            let default = sim.default_acl_beside(id)?;
+            for assoc in acl.associations {
+                sim.api("ReplaceNetworkAclAssociation", |c, _| {
+                    c.replace_network_acl_association(&assoc.id, &default)
+                })?;
+            }
+        }
+        sim.api("DeleteNetworkAcl", |c, _| c.delete_network_acl(id))
     }
 }

@@ -353,8 +353,8 @@ impl Cloud {
             now: self.clock_ms,
             latency: clock.latency,
         };
-        self.advance_nat_gateways(clock.now);
-        self.advance_vpc_endpoints(clock.now);
+        self.nat_gateways.advance(clock.now);
+        self.vpc_endpoints.advance(clock.now);
         self.advance_instances(clock.now);
         self.converge_groups(&clock);
         // Instances launched with no boot time are running at once.

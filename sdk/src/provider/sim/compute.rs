@@ -9,10 +9,11 @@
 //! waits for capacity the way Terraform does.
 
 use super::cloud::{Clock, Cloud, Kind, fresh_id, physical_name, random_hex};
+use super::dispatch::{Done, Made, Simulated, resolved};
 use super::latency::Op;
 use super::launch_templates::LaunchSpec;
 use super::table::{Life, Record, Use};
-use super::{Poll, SimProvider, Simulated, resolved};
+use super::{Poll, SimProvider};
 use crate::aws::autoscaling::{AutoScalingGroup, AutoScalingGroupOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{Arn, AutoScalingGroupName, ClusterName, InstanceId, SubnetId, Tags, Urn};
@@ -491,15 +492,6 @@ fn group_spec(
     })
 }
 
-impl SimProvider {
-    /// Waits until no instance of group `name` is booting; returns its outputs.
-    async fn group_in_service(&self, name: &str) -> Result<AutoScalingGroupOutputs, ProviderError> {
-        self.wait_for("DescribeAutoScalingGroups", |c, _| c.group_in_service(name))
-            .await?;
-        self.outputs_of::<AutoScalingGroup>(name)
-    }
-}
-
 #[async_trait]
 impl Simulated for AutoScalingGroup {
     type Rec = GroupRec;
@@ -517,58 +509,50 @@ impl Simulated for AutoScalingGroup {
         }
     }
 
-    async fn create(
-        sim: &SimProvider,
-        urn: &Urn,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
+    fn make(sim: &SimProvider, urn: &Urn, props: &Self) -> Result<String, ProviderError> {
         let name = physical_name(props.name.as_deref(), urn.name());
-        let uuid = format!(
-            "{}-{}-{}-{}-{}",
-            random_hex(8),
-            random_hex(4),
-            random_hex(4),
-            random_hex(4),
-            random_hex(12)
-        );
+        let uuid = [8, 4, 4, 4, 12].map(random_hex).join("-");
         let arn = sim.peek(|c| {
-            c.arn(
-                "autoscaling",
-                &format!("autoScalingGroup:{uuid}:autoScalingGroupName/{name}"),
-            )
+            let resource = format!("autoScalingGroup:{uuid}:autoScalingGroupName/{name}");
+            c.arn("autoscaling", &resource)
         });
-        let group = group_spec(urn, &name, arn.to_string(), &props)?;
+        let group = group_spec(urn, &name, arn.to_string(), props)?;
         sim.api("CreateAutoScalingGroup", |c, clock| {
             c.create_auto_scaling_group(group, clock)
         })?;
-        sim.pause(Op::Call).await;
-        sim.group_in_service(&name).await
+        Ok(name)
     }
 
-    async fn update(
-        sim: &SimProvider,
-        urn: &Urn,
-        id: &str,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        let group = group_spec(urn, id, String::new(), &props)?;
+    /// UpdateAutoScalingGroup to the declared template, subnets and capacity.
+    fn modify(sim: &SimProvider, urn: &Urn, id: &str, props: &Self) -> Done {
+        let group = group_spec(urn, id, String::new(), props)?;
         sim.api("UpdateAutoScalingGroup", |c, clock| {
             c.update_auto_scaling_group(group, clock)
-        })?;
-        sim.retag::<GroupRec>(id, &props.tags)?;
-        sim.pause(Op::Call).await;
-        sim.group_in_service(id).await
+        })
     }
 
-    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        match sim.api("DeleteAutoScalingGroup", |c, clock| {
+    /// DeleteAutoScalingGroup with ForceDelete (Auto Scaling says a group
+    /// that doesn't exist with a `ValidationError`).
+    fn remove(sim: &SimProvider, id: &str) -> Done {
+        let deleted = sim.api("DeleteAutoScalingGroup", |c, clock| {
             c.delete_auto_scaling_group(id, clock)
-        }) {
-            Err(e) if e.code() == "ValidationError" => return Ok(()),
-            other => other?,
-        }
-        // Wait for the instances to terminate and the group to go.
-        sim.wait_for("DescribeAutoScalingGroups", |c, _| {
+        });
+        deleted.map_err(|e| match e.code() {
+            "ValidationError" => ProviderError::not_found(e.message),
+            _ => e,
+        })
+    }
+
+    /// Waits until no instance of the group is booting.
+    async fn settle(sim: &SimProvider, id: &str) -> Made<Self> {
+        sim.wait_for(Self::DESCRIBE, |c, _| c.group_in_service(id))
+            .await?;
+        sim.outputs_of::<Self>(id)
+    }
+
+    /// Waits for the instances to terminate and the group to go.
+    async fn gone(sim: &SimProvider, id: &str) -> Done {
+        sim.wait_for(Self::DESCRIBE, |c, _| {
             let members = c
                 .instances
                 .values()

@@ -13,18 +13,18 @@
 //! in ECS. Agents keep retrying, and a registration lasts until the instance
 //! terminates. Also the provider handler for [`EcsCluster`].
 
-use super::cloud::{Cloud, Kind};
+use super::SimProvider;
+use super::cloud::{Cloud, Kind, physical_name};
 use super::compute::{InstanceRec, InstanceState};
+use super::dispatch::{Done, Simulated};
 use super::latency::Op;
 use super::table::{Life, Record};
-use super::{SimProvider, Simulated};
 use crate::analysis::cluster_in_user_data;
 use crate::analysis::network::Model;
 use crate::analysis::reach::{Blocked, Code, Source, reach_service};
 use crate::aws::ecs::{EcsCluster, EcsClusterOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{ClusterName, Tags, URN_TAG, Urn};
-use async_trait::async_trait;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
@@ -253,10 +253,10 @@ impl Cloud {
     }
 }
 
-#[async_trait]
 impl Simulated for EcsCluster {
     type Rec = ClusterRec;
     const DESCRIBE: &'static str = "DescribeClusters";
+    const CREATE: Op = Op::EcsCluster;
 
     fn outputs(cloud: &Cloud, c: &ClusterRec) -> EcsClusterOutputs {
         EcsClusterOutputs {
@@ -268,19 +268,13 @@ impl Simulated for EcsCluster {
         }
     }
 
-    async fn create(
-        sim: &SimProvider,
-        urn: &Urn,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        let name = super::cloud::physical_name(props.name.as_deref(), urn.name());
+    fn make(sim: &SimProvider, urn: &Urn, props: &Self) -> Result<String, ProviderError> {
+        let name = physical_name(props.name.as_deref(), urn.name());
         // CreateCluster would hand back an existing ACTIVE cluster; refuse to
         // adopt one this resource didn't create.
         let existing = sim.api("DescribeClusters", |c, _| {
-            Ok(c.clusters
-                .get(&name)
-                .ok()
-                .map(|k| k.tags.get(URN_TAG).cloned()))
+            let found = c.clusters.find(&name);
+            Ok(found.map(|k| k.tags.get(URN_TAG).cloned()))
         })?;
         let mine = props.tags.get(URN_TAG);
         if let Some(owner) = existing {
@@ -298,27 +292,21 @@ impl Simulated for EcsCluster {
             c.create_cluster(&name, props.container_insights, props.tags.clone());
             Ok(())
         })?;
-        sim.pause(Op::EcsCluster).await;
-        sim.outputs_of::<Self>(&name)
+        Ok(name)
     }
 
-    async fn update(
-        sim: &SimProvider,
-        _urn: &Urn,
-        id: &str,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
+    /// UpdateClusterSettings containerInsights, if it differs.
+    fn modify(sim: &SimProvider, _: &Urn, id: &str, props: &Self) -> Done {
         let insights = sim.peek(|c| c.clusters.get(id).map(|k| k.container_insights))?;
         if insights != props.container_insights {
             sim.api("UpdateClusterSettings", |c, _| {
                 c.update_cluster_settings(id, props.container_insights)
             })?;
         }
-        sim.updated::<Self>(id, &props.tags).await
+        Ok(())
     }
 
-    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        sim.delete_with(|| sim.api("DeleteCluster", |c, _| c.delete_cluster(id)))
-            .await
+    fn remove(sim: &SimProvider, id: &str) -> Done {
+        sim.api("DeleteCluster", |c, _| c.delete_cluster(id))
     }
 }

@@ -14,10 +14,11 @@
 //! What an endpoint does for reachability is decided on the network model
 //! (`model`), which sees available endpoints only.
 
+use super::SimProvider;
 use super::cloud::{Clock, Cloud, Kind, fresh_id};
+use super::dispatch::{Done, Made, Simulated, resolved};
 use super::latency::Op;
-use super::table::{Life, Record, Use};
-use super::{Poll, SimProvider, Simulated, present, resolved};
+use super::table::{Life, Phase, Record, Timed, Use};
 use crate::aws::ec2::{VpcEndpoint, VpcEndpointOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{Tags, Urn, VpcEndpointId};
@@ -43,28 +44,6 @@ const SERVICES: &[&str] = &[
     "secretsmanager",
     "kms",
 ];
-
-/// An endpoint's state, as AWS names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(super) enum EndpointState {
-    Pending,
-    Available,
-    Deleting,
-    Deleted,
-}
-
-impl EndpointState {
-    /// The state as AWS writes it.
-    pub(super) fn as_str(self) -> &'static str {
-        match self {
-            EndpointState::Pending => "pending",
-            EndpointState::Available => "available",
-            EndpointState::Deleting => "deleting",
-            EndpointState::Deleted => "deleted",
-        }
-    }
-}
 
 /// One endpoint network interface.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,7 +74,7 @@ pub(super) struct EndpointRec {
     /// The service's regional name resolves to the interfaces.
     pub private_dns: bool,
     /// Its life-cycle state.
-    pub state: EndpointState,
+    pub state: Phase,
     /// When the current `pending` or `deleting` state ends (cloud clock).
     pub until_ms: u64,
     /// Tags.
@@ -105,7 +84,7 @@ pub(super) struct EndpointRec {
 impl EndpointRec {
     /// Deleted (AWS keeps showing deleted endpoints for a while).
     pub(super) fn is_gone(&self) -> bool {
-        self.state == EndpointState::Deleted
+        self.state == Phase::Deleted
     }
 
     /// The subnets it has interfaces in.
@@ -148,13 +127,19 @@ fn invalid_parameter(message: impl Into<String>) -> ProviderError {
     ProviderError::new("InvalidParameter", message)
 }
 
+impl Timed for EndpointRec {
+    fn phase(&self) -> (Phase, u64) {
+        (self.state, self.until_ms)
+    }
+
+    fn set_phase(&mut self, phase: Phase, until_ms: u64) {
+        (self.state, self.until_ms) = (phase, until_ms);
+    }
+}
+
 impl Record for EndpointRec {
     fn life(&self) -> Life {
-        match self.state {
-            EndpointState::Pending | EndpointState::Available => Life::Live,
-            EndpointState::Deleting => Life::Deleting,
-            EndpointState::Deleted => Life::Gone,
-        }
+        self.state.life()
     }
 
     fn uses(&self, id: &str) -> Vec<Use> {
@@ -321,7 +306,7 @@ impl Cloud {
             interfaces,
             security_group_ids: groups,
             private_dns: spec.private_dns,
-            state: EndpointState::Pending,
+            state: Phase::Pending,
             until_ms: clock.after(Op::EndpointCreate),
             tags,
         };
@@ -337,7 +322,7 @@ impl Cloud {
         change: &EndpointChange,
     ) -> Result<(), ProviderError> {
         let current = self.vpc_endpoints.get(id)?.clone();
-        if current.state == EndpointState::Deleting {
+        if current.state == Phase::Deleting {
             return Err(ProviderError::new(
                 "IncorrectState",
                 format!("The Vpc Endpoint {id} is being deleted"),
@@ -379,32 +364,9 @@ impl Cloud {
     }
 
     /// DeleteVpcEndpoints (one id): `deleting`, then `deleted`.
-    pub(super) fn delete_vpc_endpoint(
-        &mut self,
-        id: &str,
-        clock: &Clock,
-    ) -> Result<(), ProviderError> {
-        let e = self.vpc_endpoints.get_mut(id)?;
-        if matches!(e.state, EndpointState::Pending | EndpointState::Available) {
-            e.state = EndpointState::Deleting;
-            e.until_ms = clock.after(Op::EndpointDelete);
-        }
-        Ok(())
-    }
-
-    /// Moves endpoints whose state has run its time; deleted ones lose
-    /// their network interfaces.
-    pub(super) fn advance_vpc_endpoints(&mut self, now: u64) {
-        for e in self.vpc_endpoints.values_mut() {
-            match e.state {
-                EndpointState::Pending if now >= e.until_ms => e.state = EndpointState::Available,
-                EndpointState::Deleting if now >= e.until_ms => {
-                    e.state = EndpointState::Deleted;
-                    e.interfaces.clear();
-                }
-                _ => {}
-            }
-        }
+    pub(super) fn delete_vpc_endpoint(&mut self, id: &str, clock: &Clock) -> Done {
+        let done = clock.after(Op::EndpointDelete);
+        self.vpc_endpoints.start_deleting(id, done)
     }
 }
 
@@ -430,27 +392,6 @@ fn endpoint_spec(urn: &Urn, props: &VpcEndpoint) -> Result<EndpointSpec, Provide
     })
 }
 
-impl SimProvider {
-    /// Polls DescribeVpcEndpoints until endpoint `id` is available; its outputs.
-    async fn endpoint_available(&self, id: &str) -> Result<VpcEndpointOutputs, ProviderError> {
-        self.wait_for("DescribeVpcEndpoints", |c, _| {
-            let e = c.vpc_endpoints.get(id)?;
-            match e.state {
-                EndpointState::Available => Ok(Poll::Ready(VpcEndpoint::outputs(c, e))),
-                EndpointState::Pending => Ok(Poll::At(e.until_ms)),
-                other => Err(ProviderError::new(
-                    "VpcEndpointFailed",
-                    format!(
-                        "VPC endpoint {id} became {} while being created",
-                        other.as_str()
-                    ),
-                )),
-            }
-        })
-        .await
-    }
-}
-
 #[async_trait]
 impl Simulated for VpcEndpoint {
     type Rec = EndpointRec;
@@ -468,25 +409,16 @@ impl Simulated for VpcEndpoint {
         }
     }
 
-    async fn create(
-        sim: &SimProvider,
-        urn: &Urn,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        let spec = endpoint_spec(urn, &props)?;
-        let id = sim.api("CreateVpcEndpoint", |c, clock| {
+    fn make(sim: &SimProvider, urn: &Urn, props: &Self) -> Result<String, ProviderError> {
+        let spec = endpoint_spec(urn, props)?;
+        sim.api("CreateVpcEndpoint", |c, clock| {
             c.create_vpc_endpoint(spec, props.tags.clone(), clock)
-        })?;
-        sim.endpoint_available(&id).await
+        })
     }
 
-    async fn update(
-        sim: &SimProvider,
-        urn: &Urn,
-        id: &str,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        let want = endpoint_spec(urn, &props)?;
+    /// ModifyVpcEndpoint with what differs: subnets, groups, private DNS.
+    fn modify(sim: &SimProvider, urn: &Urn, id: &str, props: &Self) -> Done {
+        let want = endpoint_spec(urn, props)?;
         let have = sim.peek(|c| c.vpc_endpoints.get(id).cloned())?;
         let have_subnets: Vec<&String> = have.subnet_ids().collect();
         let want_groups = if want.security_group_ids.is_empty() {
@@ -523,29 +455,21 @@ impl Simulated for VpcEndpoint {
                 c.modify_vpc_endpoint(id, &change)
             })?;
         }
-        sim.retag::<EndpointRec>(id, &props.tags)?;
-        sim.pause(Op::Call).await;
-        sim.endpoint_available(id).await
+        Ok(())
     }
 
-    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        let deleting = sim.api("DeleteVpcEndpoints", |c, clock| {
+    fn remove(sim: &SimProvider, id: &str) -> Done {
+        sim.api("DeleteVpcEndpoints", |c, clock| {
             c.delete_vpc_endpoint(id, clock)
-        });
-        if present(deleting)?.is_none() {
-            return Ok(());
-        }
-        sim.wait_for("DescribeVpcEndpoints", |c, _| {
-            match c.vpc_endpoints.find(id) {
-                Some(e) => Ok(Poll::At(e.until_ms)),
-                None => {
-                    // AWS forgets deleted endpoints after a while; the simulator
-                    // does once the deletion has been seen.
-                    c.vpc_endpoints.remove(id).ok();
-                    Ok(Poll::Ready(()))
-                }
-            }
         })
-        .await
+    }
+
+    /// Waits for `available`, polling as Terraform does.
+    async fn settle(sim: &SimProvider, id: &str) -> Made<Self> {
+        sim.available::<Self>(id, "VpcEndpointFailed").await
+    }
+
+    async fn gone(sim: &SimProvider, id: &str) -> Done {
+        sim.deleted::<Self>(id).await
     }
 }

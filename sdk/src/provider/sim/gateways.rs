@@ -6,10 +6,11 @@
 //! [`ElasticIp`] and [`NatGateway`]; the handlers wait for NAT gateways the
 //! way Terraform does.
 
+use super::SimProvider;
 use super::cloud::{Clock, Cloud, Kind, fresh_id};
+use super::dispatch::{Done, Made, Simulated, resolved};
 use super::latency::Op;
-use super::table::{Life, Record, Use};
-use super::{Poll, SimProvider, Simulated, present, resolved};
+use super::table::{Life, Phase, Record, Timed, Use};
 use crate::aws::ec2::{
     Connectivity, ElasticIp, ElasticIpOutputs, InternetGateway, InternetGatewayOutputs, NatGateway,
     NatGatewayOutputs,
@@ -36,27 +37,6 @@ pub(super) struct AddressRec {
     pub tags: Tags,
 }
 
-/// A NAT gateway's state, as AWS names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(super) enum NatState {
-    Pending,
-    Available,
-    Deleting,
-    Deleted,
-}
-
-impl NatState {
-    pub(super) fn as_str(self) -> &'static str {
-        match self {
-            NatState::Pending => "pending",
-            NatState::Available => "available",
-            NatState::Deleting => "deleting",
-            NatState::Deleted => "deleted",
-        }
-    }
-}
-
 /// A NAT gateway.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(super) struct NatGatewayRec {
@@ -66,7 +46,7 @@ pub(super) struct NatGatewayRec {
     pub connectivity: Connectivity,
     pub allocation_id: Option<String>,
     pub private_ip: Ipv4Addr,
-    pub state: NatState,
+    pub state: Phase,
     /// When the current `pending` or `deleting` state ends (cloud clock).
     pub until_ms: u64,
     pub tags: Tags,
@@ -75,7 +55,7 @@ pub(super) struct NatGatewayRec {
 impl NatGatewayRec {
     /// Deleted (AWS keeps showing deleted gateways for a while).
     pub(super) fn is_gone(&self) -> bool {
-        self.state == NatState::Deleted
+        self.state == Phase::Deleted
     }
 }
 
@@ -93,13 +73,19 @@ impl Record for InternetGatewayRec {
 
 impl Record for AddressRec {}
 
+impl Timed for NatGatewayRec {
+    fn phase(&self) -> (Phase, u64) {
+        (self.state, self.until_ms)
+    }
+
+    fn set_phase(&mut self, phase: Phase, until_ms: u64) {
+        (self.state, self.until_ms) = (phase, until_ms);
+    }
+}
+
 impl Record for NatGatewayRec {
     fn life(&self) -> Life {
-        match self.state {
-            NatState::Pending | NatState::Available => Life::Live,
-            NatState::Deleting => Life::Deleting,
-            NatState::Deleted => Life::Gone,
-        }
+        self.state.life()
     }
 
     fn uses(&self, id: &str) -> Vec<Use> {
@@ -245,7 +231,7 @@ impl Cloud {
             connectivity,
             allocation_id: allocation_id.map(str::to_string),
             private_ip,
-            state: NatState::Pending,
+            state: Phase::Pending,
             until_ms: clock.after(Op::NatCreate),
             tags,
         };
@@ -254,29 +240,9 @@ impl Cloud {
     }
 
     /// DeleteNatGateway: `deleting`, then `deleted` (its Elastic IP free again).
-    pub(super) fn delete_nat_gateway(
-        &mut self,
-        id: &str,
-        clock: &Clock,
-    ) -> Result<(), ProviderError> {
-        let nat = self.nat_gateways.get_mut(id)?;
-        if matches!(nat.state, NatState::Pending | NatState::Available) {
-            nat.state = NatState::Deleting;
-            nat.until_ms = clock.after(Op::NatDelete);
-        }
-        Ok(())
-    }
-
-    /// Moves NAT gateways whose state has run its time (a deleted one's
-    /// Elastic IP is free again).
-    pub(super) fn advance_nat_gateways(&mut self, now: u64) {
-        for nat in self.nat_gateways.values_mut() {
-            match nat.state {
-                NatState::Pending if now >= nat.until_ms => nat.state = NatState::Available,
-                NatState::Deleting if now >= nat.until_ms => nat.state = NatState::Deleted,
-                _ => {}
-            }
-        }
+    pub(super) fn delete_nat_gateway(&mut self, id: &str, clock: &Clock) -> Done {
+        let done = clock.after(Op::NatDelete);
+        self.nat_gateways.start_deleting(id, done)
     }
 }
 
@@ -293,7 +259,6 @@ impl SimProvider {
     }
 }
 
-#[async_trait]
 impl Simulated for InternetGateway {
     type Rec = InternetGatewayRec;
     const DESCRIBE: &'static str = "DescribeInternetGateways";
@@ -306,45 +271,21 @@ impl Simulated for InternetGateway {
         }
     }
 
-    async fn create(
-        sim: &SimProvider,
-        urn: &Urn,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        let vpc = props
-            .vpc_id
-            .as_ref()
-            .map(|v| resolved(urn, "vpc_id", v))
-            .transpose()?;
+    fn make(sim: &SimProvider, urn: &Urn, props: &Self) -> Result<String, ProviderError> {
         let id = sim.api("CreateInternetGateway", |c, _| {
             Ok(c.create_internet_gateway(props.tags.clone()))
         })?;
-        if let Some(vpc) = vpc {
-            if let Err(e) = sim.api("AttachInternetGateway", |c, _| {
-                c.attach_internet_gateway(&id, vpc.as_str())
-            }) {
-                // Don't leave a gateway nobody records behind.
-                sim.api("DeleteInternetGateway", |c, _| {
-                    c.delete_internet_gateway(&id)
-                })?;
-                return Err(e);
-            }
+        if let Err(e) = Self::modify(sim, urn, &id, props) {
+            Self::remove(sim, &id)?;
+            return Err(e);
         }
-        sim.pause(Op::Call).await;
-        sim.outputs_of::<Self>(&id)
+        Ok(id)
     }
 
-    async fn update(
-        sim: &SimProvider,
-        urn: &Urn,
-        id: &str,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        let want = props
-            .vpc_id
-            .as_ref()
-            .map(|v| resolved(urn, "vpc_id", v))
-            .transpose()?;
+    /// Detaches and attaches until the gateway is attached as declared.
+    fn modify(sim: &SimProvider, urn: &Urn, id: &str, props: &Self) -> Done {
+        let want = props.vpc_id.as_ref();
+        let want = want.map(|v| resolved(urn, "vpc_id", v)).transpose()?;
         let attached = sim.peek(|c| c.internet_gateways.get(id).map(|g| g.vpc_id.clone()))?;
         if attached.as_deref() != want.map(|v| v.as_str()) {
             sim.detach_igw(id)?;
@@ -354,21 +295,17 @@ impl Simulated for InternetGateway {
                 })?;
             }
         }
-        sim.updated::<Self>(id, &props.tags).await
+        Ok(())
     }
 
-    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        sim.delete_with(|| {
-            sim.detach_igw(id)?;
-            sim.api("DeleteInternetGateway", |c, _| {
-                c.delete_internet_gateway(id)
-            })
+    fn remove(sim: &SimProvider, id: &str) -> Done {
+        sim.detach_igw(id)?;
+        sim.api("DeleteInternetGateway", |c, _| {
+            c.delete_internet_gateway(id)
         })
-        .await
     }
 }
 
-#[async_trait]
 impl Simulated for ElasticIp {
     type Rec = AddressRec;
     const DESCRIBE: &'static str = "DescribeAddresses";
@@ -380,33 +317,14 @@ impl Simulated for ElasticIp {
         }
     }
 
-    async fn create(
-        sim: &SimProvider,
-        _urn: &Urn,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        let id = sim.api("AllocateAddress", |c, _| {
+    fn make(sim: &SimProvider, _: &Urn, props: &Self) -> Result<String, ProviderError> {
+        sim.api("AllocateAddress", |c, _| {
             Ok(c.allocate_address(props.tags.clone()))
-        })?;
-        sim.pause(Op::Call).await;
-        Self::read(sim, &id)
-            .await?
-            .ok_or_else(|| Kind::Address.not_found(&id))
+        })
     }
 
-    async fn update(
-        sim: &SimProvider,
-        _urn: &Urn,
-        id: &str,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        sim.retag::<AddressRec>(id, &props.tags)?;
-        sim.outputs_of::<Self>(id)
-    }
-
-    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        sim.delete_with(|| sim.api("ReleaseAddress", |c, _| c.release_address(id)))
-            .await
+    fn remove(sim: &SimProvider, id: &str) -> Done {
+        sim.api("ReleaseAddress", |c, _| c.release_address(id))
     }
 }
 
@@ -429,67 +347,30 @@ impl Simulated for NatGateway {
         }
     }
 
-    async fn create(
-        sim: &SimProvider,
-        urn: &Urn,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
+    fn make(sim: &SimProvider, urn: &Urn, props: &Self) -> Result<String, ProviderError> {
         let subnet = resolved(urn, "subnet_id", &props.subnet_id)?.as_str();
-        let alloc = props
-            .allocation_id
-            .as_ref()
+        let alloc = props.allocation_id.as_ref();
+        let alloc = alloc
             .map(|a| resolved(urn, "allocation_id", a))
             .transpose()?;
-        let id = sim.api("CreateNatGateway", |c, clock| {
+        sim.api("CreateNatGateway", |c, clock| {
             let alloc = alloc.map(|a| a.as_str());
             c.create_nat_gateway(subnet, alloc, props.connectivity, props.tags.clone(), clock)
-        })?;
-        // Wait for `available`, polling as Terraform does.
-        sim.wait_for("DescribeNatGateways", |c, _| {
-            let nat = c.nat_gateways.get(&id)?;
-            match nat.state {
-                NatState::Available => Ok(Poll::Ready(Self::outputs(c, nat))),
-                NatState::Pending => Ok(Poll::At(nat.until_ms)),
-                other => Err(ProviderError::new(
-                    "NatGatewayFailed",
-                    format!(
-                        "NAT gateway {id} became {} while being created",
-                        other.as_str()
-                    ),
-                )),
-            }
         })
-        .await
     }
 
-    async fn update(
-        sim: &SimProvider,
-        _urn: &Urn,
-        id: &str,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        sim.retag::<NatGatewayRec>(id, &props.tags)?;
-        sim.outputs_of::<Self>(id)
-    }
-
-    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        let deleting = sim.api("DeleteNatGateway", |c, clock| {
+    fn remove(sim: &SimProvider, id: &str) -> Done {
+        sim.api("DeleteNatGateway", |c, clock| {
             c.delete_nat_gateway(id, clock)
-        });
-        if present(deleting)?.is_none() {
-            return Ok(());
-        }
-        sim.wait_for("DescribeNatGateways", |c, _| {
-            match c.nat_gateways.find(id) {
-                Some(n) => Ok(Poll::At(n.until_ms)),
-                None => {
-                    // AWS forgets deleted gateways after a while; the simulator
-                    // does once the deletion has been seen.
-                    c.nat_gateways.remove(id).ok();
-                    Ok(Poll::Ready(()))
-                }
-            }
         })
-        .await
+    }
+
+    /// Waits for `available`, polling as Terraform does.
+    async fn settle(sim: &SimProvider, id: &str) -> Made<Self> {
+        sim.available::<Self>(id, "NatGatewayFailed").await
+    }
+
+    async fn gone(sim: &SimProvider, id: &str) -> Done {
+        sim.deleted::<Self>(id).await
     }
 }

@@ -5,10 +5,11 @@
 //! [`IamRole`] and [`InstanceProfile`]; the profile handler waits for IAM's
 //! propagation delay, as instances launched sooner couldn't use it.
 
+use super::SimProvider;
 use super::cloud::{Cloud, Kind, iam_arn, physical_name};
+use super::dispatch::{Done, Made, Simulated, resolved};
 use super::latency::Op;
 use super::table::{Record, Use};
-use super::{SimProvider, Simulated, resolved};
 use crate::aws::iam::{IamRole, IamRoleOutputs, InstanceProfile, InstanceProfileOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{InstanceProfileName, RoleName, Tags, Urn};
@@ -196,46 +197,6 @@ impl Cloud {
     }
 }
 
-impl SimProvider {
-    /// Makes role `name`'s trust policy and attached policies match `props`.
-    fn sync_role(&self, name: &str, props: &IamRole) -> Result<(), ProviderError> {
-        let have = self.peek(|c| c.roles.get(name).cloned())?;
-        if have.assume_role_policy != props.assume_role_policy {
-            self.api("UpdateAssumeRolePolicy", |c, _| {
-                c.update_assume_role_policy(name, &props.assume_role_policy)
-            })?;
-        }
-        for arn in &have.managed_policy_arns {
-            if !props.managed_policy_arns.contains(arn) {
-                self.api("DetachRolePolicy", |c, _| c.detach_role_policy(name, arn))?;
-            }
-        }
-        for arn in &props.managed_policy_arns {
-            if !have.managed_policy_arns.contains(arn) {
-                self.api("AttachRolePolicy", |c, _| c.attach_role_policy(name, arn))?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Puts `role` (alone) in profile `name`.
-    fn set_profile_role(&self, name: &str, role: &str) -> Result<(), ProviderError> {
-        let have = self.peek(|c| c.instance_profiles.get(name).map(|p| p.roles.clone()))?;
-        for old in have.iter().filter(|r| *r != role) {
-            self.api("RemoveRoleFromInstanceProfile", |c, _| {
-                c.remove_role_from_instance_profile(name, old)
-            })?;
-        }
-        if !have.iter().any(|r| r == role) {
-            self.api("AddRoleToInstanceProfile", |c, _| {
-                c.add_role_to_instance_profile(name, role)
-            })?;
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
 impl Simulated for IamRole {
     type Rec = RoleRec;
     const DESCRIBE: &'static str = "GetRole";
@@ -248,41 +209,45 @@ impl Simulated for IamRole {
         }
     }
 
-    async fn create(
-        sim: &SimProvider,
-        urn: &Urn,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
+    fn make(sim: &SimProvider, urn: &Urn, props: &Self) -> Result<String, ProviderError> {
         let name = physical_name(props.name.as_deref(), urn.name());
         sim.api("CreateRole", |c, _| {
             c.create_role(&name, &props.assume_role_policy, props.tags.clone())
         })?;
-        sim.sync_role(&name, &props)?;
-        sim.pause(Op::Call).await;
-        sim.outputs_of::<Self>(&name)
+        Self::modify(sim, urn, &name, props)?;
+        Ok(name)
     }
 
-    async fn update(
-        sim: &SimProvider,
-        _urn: &Urn,
-        id: &str,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        sim.sync_role(id, &props)?;
-        sim.updated::<Self>(id, &props.tags).await
-    }
-
-    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        sim.delete_with(|| {
-            let attached = sim.api("ListAttachedRolePolicies", |c, _| {
-                c.roles.get(id).map(|r| r.managed_policy_arns.clone())
+    /// Makes the trust policy and attached policies match `props`.
+    fn modify(sim: &SimProvider, _: &Urn, id: &str, props: &Self) -> Done {
+        let have = sim.peek(|c| c.roles.get(id).cloned())?;
+        if have.assume_role_policy != props.assume_role_policy {
+            sim.api("UpdateAssumeRolePolicy", |c, _| {
+                c.update_assume_role_policy(id, &props.assume_role_policy)
             })?;
-            for arn in &attached {
+        }
+        for arn in &have.managed_policy_arns {
+            if !props.managed_policy_arns.contains(arn) {
                 sim.api("DetachRolePolicy", |c, _| c.detach_role_policy(id, arn))?;
             }
-            sim.api("DeleteRole", |c, _| c.delete_role(id))
-        })
-        .await
+        }
+        for arn in &props.managed_policy_arns {
+            if !have.managed_policy_arns.contains(arn) {
+                sim.api("AttachRolePolicy", |c, _| c.attach_role_policy(id, arn))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Detaches every policy, then deletes the role.
+    fn remove(sim: &SimProvider, id: &str) -> Done {
+        let attached = sim.api("ListAttachedRolePolicies", |c, _| {
+            c.roles.get(id).map(|r| r.managed_policy_arns.clone())
+        })?;
+        for arn in &attached {
+            sim.api("DetachRolePolicy", |c, _| c.detach_role_policy(id, arn))?;
+        }
+        sim.api("DeleteRole", |c, _| c.delete_role(id))
     }
 }
 
@@ -290,6 +255,8 @@ impl Simulated for IamRole {
 impl Simulated for InstanceProfile {
     type Rec = ProfileRec;
     const DESCRIBE: &'static str = "GetInstanceProfile";
+    // IAM is eventually consistent: EC2 can't use a new profile at once.
+    const CREATE: Op = Op::IamPropagation;
 
     fn outputs(_: &Cloud, p: &ProfileRec) -> InstanceProfileOutputs {
         InstanceProfileOutputs {
@@ -299,63 +266,62 @@ impl Simulated for InstanceProfile {
         }
     }
 
-    async fn create(
-        sim: &SimProvider,
-        urn: &Urn,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        let role = resolved(urn, "role", &props.role)?.as_str();
+    fn make(sim: &SimProvider, urn: &Urn, props: &Self) -> Result<String, ProviderError> {
         let name = physical_name(props.name.as_deref(), urn.name());
         sim.api("CreateInstanceProfile", |c, _| {
             c.create_instance_profile(&name, props.tags.clone())
         })?;
-        if let Err(e) = sim.set_profile_role(&name, role) {
-            // Roll back, so no profile is left that nobody records.
-            sim.api("DeleteInstanceProfile", |c, _| {
-                c.delete_instance_profile(&name)
-            })?;
+        if let Err(e) = Self::modify(sim, urn, &name, props) {
+            Self::remove(sim, &name)?;
             return Err(e);
         }
-        // IAM is eventually consistent: EC2 can't use the profile yet.
-        sim.pause(Op::IamPropagation).await;
-        sim.outputs_of::<Self>(&name)
+        Ok(name)
     }
 
-    async fn update(
-        sim: &SimProvider,
-        urn: &Urn,
-        id: &str,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
+    /// Puts the declared role (alone) in the profile.
+    fn modify(sim: &SimProvider, urn: &Urn, id: &str, props: &Self) -> Done {
+        let role = resolved(urn, "role", &props.role)?.as_str();
+        let have = sim.peek(|c| c.instance_profiles.get(id).map(|p| p.roles.clone()))?;
+        for old in have.iter().filter(|r| *r != role) {
+            sim.api("RemoveRoleFromInstanceProfile", |c, _| {
+                c.remove_role_from_instance_profile(id, old)
+            })?;
+        }
+        if !have.iter().any(|r| r == role) {
+            sim.api("AddRoleToInstanceProfile", |c, _| {
+                c.add_role_to_instance_profile(id, role)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Removes its role, then deletes the profile.
+    fn remove(sim: &SimProvider, id: &str) -> Done {
+        let roles = sim.api("GetInstanceProfile", |c, _| {
+            c.instance_profiles.get(id).map(|p| p.roles.clone())
+        })?;
+        for role in &roles {
+            sim.api("RemoveRoleFromInstanceProfile", |c, _| {
+                c.remove_role_from_instance_profile(id, role)
+            })?;
+        }
+        sim.api("DeleteInstanceProfile", |c, _| {
+            c.delete_instance_profile(id)
+        })
+    }
+
+    /// As the default, but a changed role takes IAM's propagation time.
+    async fn update(sim: &SimProvider, urn: &Urn, id: &str, props: Self) -> Made<Self> {
         let role = resolved(urn, "role", &props.role)?.as_str();
         let changed = sim.peek(|c| c.instance_profiles.get(id).map(|p| p.roles != [role]))?;
-        if changed {
-            sim.set_profile_role(id, role)?;
-        }
+        Self::modify(sim, urn, id, &props)?;
         sim.retag::<ProfileRec>(id, &props.tags)?;
-        sim.pause(if changed {
+        let op = if changed {
             Op::IamPropagation
         } else {
             Op::Call
-        })
-        .await;
-        sim.outputs_of::<Self>(id)
-    }
-
-    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        sim.delete_with(|| {
-            let roles = sim.api("GetInstanceProfile", |c, _| {
-                c.instance_profiles.get(id).map(|p| p.roles.clone())
-            })?;
-            for role in &roles {
-                sim.api("RemoveRoleFromInstanceProfile", |c, _| {
-                    c.remove_role_from_instance_profile(id, role)
-                })?;
-            }
-            sim.api("DeleteInstanceProfile", |c, _| {
-                c.delete_instance_profile(id)
-            })
-        })
-        .await
+        };
+        sim.pause(op).await;
+        Self::settle(sim, id).await
     }
 }

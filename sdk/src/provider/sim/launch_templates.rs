@@ -3,14 +3,13 @@
 //! makes of the security groups and instance profile a template names. Also
 //! the provider handler for [`LaunchTemplate`].
 
+use super::SimProvider;
 use super::cloud::{Cloud, fresh_id, invalid, physical_name};
-use super::latency::Op;
+use super::dispatch::{Done, Simulated, resolved};
 use super::table::Record;
-use super::{SimProvider, Simulated, resolved};
 use crate::aws::ec2::{LaunchTemplate, LaunchTemplateOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{LaunchTemplateId, Tags, Urn};
-use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 /// What one launch template version launches.
@@ -135,7 +134,6 @@ impl Cloud {
     }
 }
 
-#[async_trait]
 impl Simulated for LaunchTemplate {
     type Rec = LaunchTemplateRec;
     const DESCRIBE: &'static str = "DescribeLaunchTemplates";
@@ -148,42 +146,30 @@ impl Simulated for LaunchTemplate {
         }
     }
 
-    async fn create(
-        sim: &SimProvider,
-        urn: &Urn,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        let spec = launch_spec(urn, &props)?;
+    fn make(sim: &SimProvider, urn: &Urn, props: &Self) -> Result<String, ProviderError> {
+        let spec = launch_spec(urn, props)?;
         let name = physical_name(props.name.as_deref(), urn.name());
-        let id = sim.api("CreateLaunchTemplate", |c, _| {
+        sim.api("CreateLaunchTemplate", |c, _| {
             c.create_launch_template(&name, spec, props.tags.clone())
-        })?;
-        sim.pause(Op::Call).await;
-        sim.outputs_of::<Self>(&id)
+        })
     }
 
-    async fn update(
-        sim: &SimProvider,
-        urn: &Urn,
-        id: &str,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        let spec = launch_spec(urn, &props)?;
+    /// A new version, if the settings differ from the latest one's.
+    fn modify(sim: &SimProvider, urn: &Urn, id: &str, props: &Self) -> Done {
+        let spec = launch_spec(urn, props)?;
         let latest = sim.peek(|c| {
-            c.launch_templates
-                .get(id)
-                .map(|t| t.latest().map(|v| v.spec.clone()))
+            let template = c.launch_templates.get(id);
+            template.map(|t| t.latest().map(|v| v.spec.clone()))
         })?;
         if latest.as_ref() != Some(&spec) {
             sim.api("CreateLaunchTemplateVersion", |c, _| {
                 c.create_launch_template_version(id, spec)
             })?;
         }
-        sim.updated::<Self>(id, &props.tags).await
+        Ok(())
     }
 
-    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        let deleted = || sim.api("DeleteLaunchTemplate", |c, _| c.delete_launch_template(id));
-        sim.delete_with(deleted).await
+    fn remove(sim: &SimProvider, id: &str) -> Done {
+        sim.api("DeleteLaunchTemplate", |c, _| c.delete_launch_template(id))
     }
 }

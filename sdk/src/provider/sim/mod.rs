@@ -27,6 +27,7 @@
 mod acls;
 mod cloud;
 mod compute;
+mod dispatch;
 mod ecs;
 mod endpoints;
 mod gateways;
@@ -49,16 +50,13 @@ pub use store::SimStoreError;
 use super::*;
 use crate::analysis::network::Model;
 use crate::analysis::reach::Blocked;
-use crate::resource::{
-    CloudId, Input, InstanceId, Resource, ResourceOutputs, Tags, URN_TAG, contains_unknown,
-};
+use crate::resource::InstanceId;
 use cloud::{Clock, Cloud, DEFAULT_REGION};
 use latency::Op;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use table::{Record, Stored};
 use tokio::time::Instant;
 
 /// The embedded AWS simulator.
@@ -322,71 +320,6 @@ impl SimProvider {
             }
         }
     }
-
-    /// Makes the tags of `id` equal `tags`, with the kind's tag APIs.
-    fn retag<R: Record>(&self, id: &str, tags: &Tags) -> Result<(), ProviderError> {
-        let current = self.peek(|c| R::table(c).get(id).map(|r| r.tags().clone()))?;
-        let (add, remove) = R::KIND.tag_apis();
-        let gone: Vec<String> = current
-            .keys()
-            .filter(|k| !tags.contains_key(*k))
-            .cloned()
-            .collect();
-        if !gone.is_empty() {
-            self.api(remove, |c, _| {
-                let t = R::table_mut(c).get_mut(id)?.tags_mut();
-                gone.iter().for_each(|k| {
-                    t.remove(k);
-                });
-                Ok(())
-            })?;
-        }
-        if tags.iter().any(|(k, v)| current.get(k) != Some(v)) {
-            self.api(add, |c, _| {
-                let t = R::table_mut(c).get_mut(id)?.tags_mut();
-                t.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
-                Ok(())
-            })?;
-        }
-        Ok(())
-    }
-
-    /// The outputs of resource `id` of type `R` now (no API call).
-    fn outputs_of<R: Simulated>(&self, id: &str) -> Result<R::Outputs, ProviderError> {
-        self.peek(|c| R::Rec::table(c).get(id).map(|r| R::outputs(c, r)))
-    }
-
-    /// The end of most updates: tags as declared, one call's pause, and
-    /// the outputs now.
-    async fn updated<R: Simulated>(
-        &self,
-        id: &str,
-        tags: &Tags,
-    ) -> Result<R::Outputs, ProviderError> {
-        self.retag::<R::Rec>(id, tags)?;
-        self.pause(Op::Call).await;
-        self.outputs_of::<R>(id)
-    }
-
-    /// A delete made by `steps`; a resource already gone is fine (then
-    /// nothing more is called and there is no pause).
-    async fn delete_with(
-        &self,
-        steps: impl FnOnce() -> Result<(), ProviderError>,
-    ) -> Result<(), ProviderError> {
-        if present(steps())?.is_some() {
-            self.pause(Op::Call).await;
-        }
-        Ok(())
-    }
-}
-
-/// `Some` of a call's result, `None` if the resource wasn't found.
-fn present<T>(result: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
-    match result {
-        Err(e) if e.is_not_found() => Ok(None),
-        other => other.map(Some),
-    }
 }
 
 impl fmt::Debug for SimProvider {
@@ -396,162 +329,6 @@ impl fmt::Debug for SimProvider {
             .field("latency", &self.latency)
             .finish_non_exhaustive()
     }
-}
-
-/// A resource's outputs struct as the provider returns it.
-fn outputs<T: Serialize>(value: &T) -> Result<Outputs, ProviderError> {
-    match serde_json::to_value(value) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(ProviderError::internal(format!(
-            "outputs serialized as {other}, not an object"
-        ))),
-        Err(e) => Err(ProviderError::internal(e.to_string())),
-    }
-}
-
-/// The value of a resolved input (providers never see unresolved ones).
-fn resolved<'a, T>(urn: &Urn, field: &str, input: &'a Input<T>) -> Result<&'a T, ProviderError> {
-    input
-        .value()
-        .ok_or_else(|| ProviderError::bad_inputs(urn, format!("`{field}` is not resolved")))
-}
-
-fn parse_inputs<R: Resource>(urn: &Urn, inputs: Value) -> Result<R, ProviderError> {
-    if contains_unknown(&inputs) {
-        return Err(ProviderError::bad_inputs(
-            urn,
-            "some inputs are still unknown",
-        ));
-    }
-    serde_json::from_value(inputs).map_err(|e| ProviderError::bad_inputs(urn, e))
-}
-
-/// A resource type the simulator knows: its record, and handlers that make
-/// the AWS calls. Reads and searches by tag are the same for every type:
-/// the type's Describe call on its table.
-#[async_trait]
-trait Simulated: Resource + Sized {
-    /// The record the cloud keeps of one.
-    type Rec: Record;
-    /// The read-only call that describes one (`DescribeVpcs`, `GetRole`…).
-    const DESCRIBE: &'static str;
-    /// Its outputs, from its record.
-    fn outputs(cloud: &Cloud, rec: &Self::Rec) -> Self::Outputs;
-    /// Creates the resource; returns its outputs.
-    async fn create(
-        sim: &SimProvider,
-        urn: &Urn,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError>;
-    /// Current outputs, or `None` if it no longer exists.
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
-        let found = |c: &Cloud| Self::Rec::table(c).find(id).map(|r| Self::outputs(c, r));
-        sim.describe(Self::DESCRIBE, found).await
-    }
-    /// Makes the live resource match `props` in place.
-    async fn update(
-        sim: &SimProvider,
-        urn: &Urn,
-        id: &str,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError>;
-    /// Deletes the resource; one already gone is fine.
-    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError>;
-    /// Every live (not deleting) one tagged with `urn`, with its outputs.
-    async fn find(sim: &SimProvider, urn: &Urn) -> Result<Vec<Self::Outputs>, ProviderError> {
-        let urn = urn.to_string();
-        let tagged = |c: &Cloud| {
-            let live = Self::Rec::table(c).live().map(|(_, r)| r);
-            let mine = live.filter(|r| r.tags().get(URN_TAG) == Some(&urn));
-            Some(mine.map(|r| Self::outputs(c, r)).collect())
-        };
-        Ok(sim
-            .describe(Self::DESCRIBE, tagged)
-            .await?
-            .unwrap_or_default())
-    }
-}
-
-/// One resource type's handlers with the type erased, for dispatch by the
-/// type token recorded in a request's URN.
-#[async_trait]
-trait SimOps: Send + Sync {
-    async fn create(
-        &self,
-        sim: &SimProvider,
-        urn: &Urn,
-        inputs: Value,
-    ) -> Result<CreateResponse, ProviderError>;
-    async fn read(&self, sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError>;
-    async fn update(
-        &self,
-        sim: &SimProvider,
-        urn: &Urn,
-        id: &str,
-        inputs: Value,
-    ) -> Result<Outputs, ProviderError>;
-    async fn delete(&self, sim: &SimProvider, id: &str) -> Result<(), ProviderError>;
-    async fn find(&self, sim: &SimProvider, urn: &Urn) -> Result<Vec<Found>, ProviderError>;
-}
-
-/// [`SimOps`] for type `R`.
-struct Ops<R>(std::marker::PhantomData<fn() -> R>);
-
-#[async_trait]
-impl<R: Simulated> SimOps for Ops<R> {
-    async fn create(
-        &self,
-        sim: &SimProvider,
-        urn: &Urn,
-        inputs: Value,
-    ) -> Result<CreateResponse, ProviderError> {
-        let made = R::create(sim, urn, parse_inputs::<R>(urn, inputs)?).await?;
-        let Found { id, outputs } = found(&made)?;
-        Ok(CreateResponse { id, outputs })
-    }
-    async fn read(&self, sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError> {
-        R::read(sim, id).await?.map(|o| outputs(&o)).transpose()
-    }
-    async fn update(
-        &self,
-        sim: &SimProvider,
-        urn: &Urn,
-        id: &str,
-        inputs: Value,
-    ) -> Result<Outputs, ProviderError> {
-        outputs(&R::update(sim, urn, id, parse_inputs::<R>(urn, inputs)?).await?)
-    }
-    async fn delete(&self, sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        R::delete(sim, id).await
-    }
-    async fn find(&self, sim: &SimProvider, urn: &Urn) -> Result<Vec<Found>, ProviderError> {
-        R::find(sim, urn).await?.iter().map(found).collect()
-    }
-}
-
-/// Typed outputs as the provider reports a resource: its id and outputs.
-fn found<O: ResourceOutputs>(made: &O) -> Result<Found, ProviderError> {
-    Ok(Found {
-        id: CloudId::as_str(made.id()).to_string(),
-        outputs: outputs(made)?,
-    })
-}
-
-/// The handlers of the type named by `urn`, from the registry's list: a
-/// registered type without a [`Simulated`] impl doesn't compile.
-fn ops(urn: &Urn) -> Result<&'static dyn SimOps, ProviderError> {
-    macro_rules! table {
-        ($($R:ty),* $(,)?) => {
-            &[$((<$R as Resource>::TYPE, &Ops::<$R>(std::marker::PhantomData) as &dyn SimOps)),*]
-        };
-    }
-    let table: &[(&str, &'static dyn SimOps)] = crate::registry::resource_types!(table);
-    let token = urn.type_token();
-    crate::registry::find(table, token).ok_or_else(|| {
-        ProviderError::unsupported(format!(
-            "the simulator doesn't know resource type `{token}`"
-        ))
-    })
 }
 
 #[async_trait]
@@ -565,11 +342,11 @@ impl Provider for SimProvider {
     }
 
     async fn create(&self, r: CreateRequest) -> Result<CreateResponse, ProviderError> {
-        ops(&r.urn)?.create(self, &r.urn, r.inputs).await
+        dispatch::ops(&r.urn)?.create(self, &r.urn, r.inputs).await
     }
 
     async fn read(&self, r: ReadRequest) -> Result<Option<ReadResponse>, ProviderError> {
-        let outputs = ops(&r.urn)?.read(self, &r.id).await?;
+        let outputs = dispatch::ops(&r.urn)?.read(self, &r.id).await?;
         // The simulator's resources change only through keel, so their
         // configuration is what was recorded.
         Ok(outputs.map(|outputs| ReadResponse {
@@ -579,14 +356,16 @@ impl Provider for SimProvider {
     }
 
     async fn update(&self, r: UpdateRequest) -> Result<Outputs, ProviderError> {
-        ops(&r.urn)?.update(self, &r.urn, &r.id, r.new_inputs).await
+        dispatch::ops(&r.urn)?
+            .update(self, &r.urn, &r.id, r.new_inputs)
+            .await
     }
 
     async fn delete(&self, r: DeleteRequest) -> Result<(), ProviderError> {
-        ops(&r.urn)?.delete(self, &r.id).await
+        dispatch::ops(&r.urn)?.delete(self, &r.id).await
     }
 
     async fn find_by_tags(&self, r: FindRequest) -> Result<Vec<Found>, ProviderError> {
-        ops(&r.urn)?.find(self, &r.urn).await
+        dispatch::ops(&r.urn)?.find(self, &r.urn).await
     }
 }

@@ -6,15 +6,14 @@
 //! subnet (AWS reserves the first four addresses and the last). Also the
 //! provider handlers for [`Vpc`] and [`Subnet`].
 
+use super::SimProvider;
 use super::cloud::{Cloud, Kind, fresh_id, invalid};
-use super::latency::Op;
+use super::dispatch::{Done, Simulated, resolved};
 use super::table::{Record, Use};
-use super::{SimProvider, Simulated, resolved};
 use crate::analysis::cidr::{self, MAX_PREFIX, MIN_PREFIX};
 use crate::aws::ec2::{Subnet, SubnetOutputs, Vpc, VpcOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{RouteTableId, SecurityGroupId, SubnetId, Tags, Urn, VpcId};
-use async_trait::async_trait;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -230,29 +229,6 @@ impl Cloud {
     }
 }
 
-impl SimProvider {
-    /// ModifyVpcAttribute for each DNS attribute that differs from `props`.
-    fn set_vpc_attributes(&self, id: &str, props: &Vpc) -> Result<(), ProviderError> {
-        let (support, hostnames) = self.peek(|c| {
-            c.vpcs
-                .get(id)
-                .map(|v| (v.enable_dns_support, v.enable_dns_hostnames))
-        })?;
-        if support != props.enable_dns_support {
-            self.api("ModifyVpcAttribute", |c, _| {
-                c.modify_vpc_attribute(id, Some(props.enable_dns_support), None)
-            })?;
-        }
-        if hostnames != props.enable_dns_hostnames {
-            self.api("ModifyVpcAttribute", |c, _| {
-                c.modify_vpc_attribute(id, None, Some(props.enable_dns_hostnames))
-            })?;
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
 impl Simulated for Vpc {
     type Rec = VpcRec;
     const DESCRIBE: &'static str = "DescribeVpcs";
@@ -267,36 +243,39 @@ impl Simulated for Vpc {
         }
     }
 
-    async fn create(
-        sim: &SimProvider,
-        _urn: &Urn,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
+    fn make(sim: &SimProvider, urn: &Urn, props: &Self) -> Result<String, ProviderError> {
         let id = sim.api("CreateVpc", |c, _| {
             c.create_vpc(&props.cidr_block, props.tags.clone())
         })?;
-        sim.set_vpc_attributes(&id, &props)?;
-        sim.pause(Op::Call).await;
-        sim.outputs_of::<Self>(&id)
+        Self::modify(sim, urn, &id, props)?;
+        Ok(id)
     }
 
-    async fn update(
-        sim: &SimProvider,
-        _urn: &Urn,
-        id: &str,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        sim.set_vpc_attributes(id, &props)?;
-        sim.updated::<Self>(id, &props.tags).await
+    /// ModifyVpcAttribute for each DNS attribute that differs from `props`.
+    fn modify(sim: &SimProvider, _urn: &Urn, id: &str, props: &Self) -> Done {
+        let (support, hostnames) = sim.peek(|c| {
+            c.vpcs
+                .get(id)
+                .map(|v| (v.enable_dns_support, v.enable_dns_hostnames))
+        })?;
+        if support != props.enable_dns_support {
+            sim.api("ModifyVpcAttribute", |c, _| {
+                c.modify_vpc_attribute(id, Some(props.enable_dns_support), None)
+            })?;
+        }
+        if hostnames != props.enable_dns_hostnames {
+            sim.api("ModifyVpcAttribute", |c, _| {
+                c.modify_vpc_attribute(id, None, Some(props.enable_dns_hostnames))
+            })?;
+        }
+        Ok(())
     }
 
-    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        sim.delete_with(|| sim.api("DeleteVpc", |c, _| c.delete_vpc(id)))
-            .await
+    fn remove(sim: &SimProvider, id: &str) -> Done {
+        sim.api("DeleteVpc", |c, _| c.delete_vpc(id))
     }
 }
 
-#[async_trait]
 impl Simulated for Subnet {
     type Rec = SubnetRec;
     const DESCRIBE: &'static str = "DescribeSubnets";
@@ -311,46 +290,28 @@ impl Simulated for Subnet {
         }
     }
 
-    async fn create(
-        sim: &SimProvider,
-        urn: &Urn,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
+    fn make(sim: &SimProvider, urn: &Urn, props: &Self) -> Result<String, ProviderError> {
         let vpc_id = resolved(urn, "vpc_id", &props.vpc_id)?.as_str();
         let id = sim.api("CreateSubnet", |c, _| {
-            c.create_subnet(
-                vpc_id,
-                &props.cidr_block,
-                &props.availability_zone,
-                props.tags.clone(),
-            )
+            let (cidr, zone) = (&props.cidr_block, &props.availability_zone);
+            c.create_subnet(vpc_id, cidr, zone, props.tags.clone())
         })?;
-        if props.map_public_ip_on_launch {
-            sim.api("ModifySubnetAttribute", |c, _| {
-                c.modify_subnet_attribute(&id, true)
-            })?;
-        }
-        sim.pause(Op::Call).await;
-        sim.outputs_of::<Self>(&id)
+        Self::modify(sim, urn, &id, props)?;
+        Ok(id)
     }
 
-    async fn update(
-        sim: &SimProvider,
-        _urn: &Urn,
-        id: &str,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
+    /// ModifySubnetAttribute MapPublicIpOnLaunch, if it differs.
+    fn modify(sim: &SimProvider, _urn: &Urn, id: &str, props: &Self) -> Done {
         let current = sim.peek(|c| c.subnets.get(id).map(|s| s.map_public_ip_on_launch))?;
         if current != props.map_public_ip_on_launch {
             sim.api("ModifySubnetAttribute", |c, _| {
                 c.modify_subnet_attribute(id, props.map_public_ip_on_launch)
             })?;
         }
-        sim.updated::<Self>(id, &props.tags).await
+        Ok(())
     }
 
-    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        sim.delete_with(|| sim.api("DeleteSubnet", |c, _| c.delete_subnet(id)))
-            .await
+    fn remove(sim: &SimProvider, id: &str) -> Done {
+        sim.api("DeleteSubnet", |c, _| c.delete_subnet(id))
     }
 }

@@ -5,15 +5,14 @@
 //! the provider handler for [`RouteTable`], which makes the live table
 //! match the declared one route by route and association by association.
 
+use super::SimProvider;
 use super::cloud::{Cloud, Kind, dependency, fresh_id, invalid};
-use super::latency::Op;
+use super::dispatch::{Done, Simulated, resolved};
 use super::table::{Record, Use};
-use super::{SimProvider, Simulated, resolved};
 use crate::analysis::cidr;
 use crate::aws::ec2::{RouteTable, RouteTableOutputs, RouteTarget};
 use crate::provider::ProviderError;
 use crate::resource::{RouteTableId, Tags, Urn, VpcId};
-use async_trait::async_trait;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -311,94 +310,6 @@ fn no_route(table_id: &str, dest: Ipv4Net) -> ProviderError {
     )
 }
 
-impl SimProvider {
-    /// Makes table `id`'s routes and associations match `props`.
-    fn sync_route_table(
-        &self,
-        urn: &Urn,
-        id: &str,
-        props: &RouteTable,
-    ) -> Result<(), ProviderError> {
-        // The declared routes, local ones checked and dropped.
-        let mut want: Vec<(Ipv4Net, String, Target)> = Vec::new();
-        for route in &props.routes {
-            let dest_text = &route.destination_cidr_block;
-            let target = match &route.target {
-                RouteTarget::Local => {
-                    self.peek(|c| c.check_local_route(id, dest_text))?;
-                    continue;
-                }
-                RouteTarget::InternetGateway(g) => {
-                    Target::InternetGateway(resolved(urn, "routes", g)?.to_string())
-                }
-                RouteTarget::NatGateway(n) => {
-                    Target::NatGateway(resolved(urn, "routes", n)?.to_string())
-                }
-            };
-            let dest = self.peek(|c| c.destination(id, dest_text))?;
-            if want.iter().any(|(d, _, _)| *d == dest) {
-                return Err(ProviderError::new(
-                    "RouteAlreadyExists",
-                    format!("The route identified by {dest} already exists."),
-                ));
-            }
-            want.push((dest, dest_text.clone(), target));
-        }
-        let have = self.peek(|c| c.route_tables.get(id).cloned())?;
-        for route in &have.routes {
-            if !want.iter().any(|(d, _, _)| *d == route.destination) {
-                self.api("DeleteRoute", |c, _| c.delete_route(id, route.destination))?;
-            }
-        }
-        for (dest, text, target) in want {
-            match have.routes.iter().find(|r| r.destination == dest) {
-                Some(r) if r.target == target => {}
-                Some(_) => self.api("ReplaceRoute", |c, _| c.replace_route(id, &text, target))?,
-                None => self.api("CreateRoute", |c, _| c.create_route(id, &text, target))?,
-            }
-        }
-        // Associations: keep unchanged ones (and their ids), in declared order.
-        let mut subnets = Vec::new();
-        for s in &props.subnet_ids {
-            subnets.push(resolved(urn, "subnet_ids", s)?.to_string());
-        }
-        for assoc in &have.associations {
-            if !subnets.contains(&assoc.subnet_id) {
-                self.api("DisassociateRouteTable", |c, _| {
-                    c.disassociate_route_table(&assoc.id)
-                })?;
-            }
-        }
-        for subnet in &subnets {
-            let mine = have.associations.iter().any(|a| &a.subnet_id == subnet);
-            if !mine || subnets.iter().filter(|s| *s == subnet).count() > 1 {
-                self.api("AssociateRouteTable", |c, _| {
-                    c.associate_route_table(id, subnet)
-                })?;
-            }
-        }
-        self.peek_mut(|c| {
-            if let Ok(t) = c.route_tables.get_mut(id) {
-                let order = |a: &AssociationRec| subnets.iter().position(|s| *s == a.subnet_id);
-                t.associations.sort_by_key(order);
-            }
-        });
-        Ok(())
-    }
-
-    /// Disassociates every subnet of table `id`, then deletes it.
-    fn teardown_route_table(&self, id: &str) -> Result<(), ProviderError> {
-        let assocs = self.peek(|c| c.route_tables.get(id).map(|t| t.associations.clone()))?;
-        for assoc in assocs {
-            self.api("DisassociateRouteTable", |c, _| {
-                c.disassociate_route_table(&assoc.id)
-            })?;
-        }
-        self.api("DeleteRouteTable", |c, _| c.delete_route_table(id))
-    }
-}
-
-#[async_trait]
 impl Simulated for RouteTable {
     type Rec = RouteTableRec;
     const DESCRIBE: &'static str = "DescribeRouteTables";
@@ -411,35 +322,95 @@ impl Simulated for RouteTable {
         }
     }
 
-    async fn create(
-        sim: &SimProvider,
-        urn: &Urn,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
+    fn make(sim: &SimProvider, urn: &Urn, props: &Self) -> Result<String, ProviderError> {
         let vpc = resolved(urn, "vpc_id", &props.vpc_id)?.as_str();
         let id = sim.api("CreateRouteTable", |c, _| {
             c.create_route_table(vpc, props.tags.clone())
         })?;
-        if let Err(e) = sim.sync_route_table(urn, &id, &props) {
-            // Roll back, so no table is left that nobody records.
-            sim.teardown_route_table(&id)?;
+        if let Err(e) = Self::modify(sim, urn, &id, props) {
+            Self::remove(sim, &id)?;
             return Err(e);
         }
-        sim.pause(Op::Call).await;
-        sim.outputs_of::<Self>(&id)
+        Ok(id)
     }
 
-    async fn update(
-        sim: &SimProvider,
-        urn: &Urn,
-        id: &str,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        sim.sync_route_table(urn, id, &props)?;
-        sim.updated::<Self>(id, &props.tags).await
+    /// Makes table `id`'s routes and associations match `props`.
+    fn modify(sim: &SimProvider, urn: &Urn, id: &str, props: &Self) -> Done {
+        // The declared routes, local ones checked and dropped.
+        let mut want: Vec<(Ipv4Net, String, Target)> = Vec::new();
+        for route in &props.routes {
+            let dest_text = &route.destination_cidr_block;
+            let target = match &route.target {
+                RouteTarget::Local => {
+                    sim.peek(|c| c.check_local_route(id, dest_text))?;
+                    continue;
+                }
+                RouteTarget::InternetGateway(g) => {
+                    Target::InternetGateway(resolved(urn, "routes", g)?.to_string())
+                }
+                RouteTarget::NatGateway(n) => {
+                    Target::NatGateway(resolved(urn, "routes", n)?.to_string())
+                }
+            };
+            let dest = sim.peek(|c| c.destination(id, dest_text))?;
+            if want.iter().any(|(d, _, _)| *d == dest) {
+                return Err(ProviderError::new(
+                    "RouteAlreadyExists",
+                    format!("The route identified by {dest} already exists."),
+                ));
+            }
+            want.push((dest, dest_text.clone(), target));
+        }
+        let have = sim.peek(|c| c.route_tables.get(id).cloned())?;
+        for route in &have.routes {
+            if !want.iter().any(|(d, _, _)| *d == route.destination) {
+                sim.api("DeleteRoute", |c, _| c.delete_route(id, route.destination))?;
+            }
+        }
+        for (dest, text, target) in want {
+            match have.routes.iter().find(|r| r.destination == dest) {
+                Some(r) if r.target == target => {}
+                Some(_) => sim.api("ReplaceRoute", |c, _| c.replace_route(id, &text, target))?,
+                None => sim.api("CreateRoute", |c, _| c.create_route(id, &text, target))?,
+            }
+        }
+        // Associations: keep unchanged ones (and their ids), in declared order.
+        let mut subnets = Vec::new();
+        for s in &props.subnet_ids {
+            subnets.push(resolved(urn, "subnet_ids", s)?.to_string());
+        }
+        for assoc in &have.associations {
+            if !subnets.contains(&assoc.subnet_id) {
+                sim.api("DisassociateRouteTable", |c, _| {
+                    c.disassociate_route_table(&assoc.id)
+                })?;
+            }
+        }
+        for subnet in &subnets {
+            let mine = have.associations.iter().any(|a| &a.subnet_id == subnet);
+            if !mine || subnets.iter().filter(|s| *s == subnet).count() > 1 {
+                sim.api("AssociateRouteTable", |c, _| {
+                    c.associate_route_table(id, subnet)
+                })?;
+            }
+        }
+        sim.peek_mut(|c| {
+            if let Ok(t) = c.route_tables.get_mut(id) {
+                let order = |a: &AssociationRec| subnets.iter().position(|s| *s == a.subnet_id);
+                t.associations.sort_by_key(order);
+            }
+        });
+        Ok(())
     }
 
-    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        sim.delete_with(|| sim.teardown_route_table(id)).await
+    /// Disassociates every subnet of table `id`, then deletes it.
+    fn remove(sim: &SimProvider, id: &str) -> Done {
+        let assocs = sim.peek(|c| c.route_tables.get(id).map(|t| t.associations.clone()))?;
+        for assoc in assocs {
+            sim.api("DisassociateRouteTable", |c, _| {
+                c.disassociate_route_table(&assoc.id)
+            })?;
+        }
+        sim.api("DeleteRouteTable", |c, _| c.delete_route_table(id))
     }
 }

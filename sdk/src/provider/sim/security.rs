@@ -7,15 +7,14 @@
 //! rules equal the declared ones. What rules let through is decided on the
 //! network model (`model`).
 
+use super::SimProvider;
 use super::cloud::{Cloud, Kind, fresh_id, invalid, physical_name};
-use super::latency::Op;
+use super::dispatch::{Done, Simulated, resolved};
 use super::table::{Record, Use};
-use super::{SimProvider, Simulated, resolved};
 use crate::analysis::cidr;
 use crate::aws::ec2::{Peer, Protocol, Rule, SecurityGroup, SecurityGroupOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{SecurityGroupId, Tags, Urn, VpcId};
-use async_trait::async_trait;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
@@ -264,9 +263,33 @@ impl Cloud {
         Ok(())
     }
 }
-impl SimProvider {
+impl Simulated for SecurityGroup {
+    type Rec = SecurityGroupRec;
+    const DESCRIBE: &'static str = "DescribeSecurityGroups";
+
+    fn outputs(_: &Cloud, g: &SecurityGroupRec) -> SecurityGroupOutputs {
+        SecurityGroupOutputs {
+            id: SecurityGroupId::new(&g.id),
+            name: g.name.clone(),
+            vpc_id: VpcId::new(&g.vpc_id),
+        }
+    }
+
+    fn make(sim: &SimProvider, urn: &Urn, props: &Self) -> Result<String, ProviderError> {
+        let vpc = resolved(urn, "vpc_id", &props.vpc_id)?.as_str();
+        let name = physical_name(props.name.as_deref(), urn.name());
+        let id = sim.api("CreateSecurityGroup", |c, _| {
+            c.create_security_group(vpc, &name, &props.description, props.tags.clone())
+        })?;
+        if let Err(e) = Self::modify(sim, urn, &id, props) {
+            Self::remove(sim, &id)?;
+            return Err(e);
+        }
+        Ok(id)
+    }
+
     /// Revokes and authorizes until group `id`'s rules are `props`' effective ones.
-    fn sync_rules(&self, urn: &Urn, id: &str, props: &SecurityGroup) -> Result<(), ProviderError> {
+    fn modify(sim: &SimProvider, urn: &Urn, id: &str, props: &Self) -> Done {
         let expand = |rules: &[Rule]| -> Result<Vec<Permission>, ProviderError> {
             let mut all = Vec::new();
             for rule in rules {
@@ -280,7 +303,7 @@ impl SimProvider {
         };
         let want_in = expand(&props.ingress)?;
         let want_out = expand(&props.effective_egress())?;
-        let have = self.peek(|c| c.security_groups.get(id).cloned())?;
+        let have = sim.peek(|c| c.security_groups.get(id).cloned())?;
         let steps = [
             (
                 Direction::Ingress,
@@ -301,61 +324,17 @@ impl SimProvider {
             let extra: Vec<Permission> =
                 have.iter().filter(|p| !want.contains(p)).cloned().collect();
             if !extra.is_empty() {
-                self.api(revoke, |c, _| c.revoke(id, direction, &extra))?;
+                sim.api(revoke, |c, _| c.revoke(id, direction, &extra))?;
             }
             let missing: Vec<Permission> = want.into_iter().filter(|p| !have.contains(p)).collect();
             if !missing.is_empty() {
-                self.api(authorize, |c, _| c.authorize(id, direction, &missing))?;
+                sim.api(authorize, |c, _| c.authorize(id, direction, &missing))?;
             }
         }
         Ok(())
     }
-}
 
-#[async_trait]
-impl Simulated for SecurityGroup {
-    type Rec = SecurityGroupRec;
-    const DESCRIBE: &'static str = "DescribeSecurityGroups";
-
-    fn outputs(_: &Cloud, g: &SecurityGroupRec) -> SecurityGroupOutputs {
-        SecurityGroupOutputs {
-            id: SecurityGroupId::new(&g.id),
-            name: g.name.clone(),
-            vpc_id: VpcId::new(&g.vpc_id),
-        }
-    }
-
-    async fn create(
-        sim: &SimProvider,
-        urn: &Urn,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        let vpc = resolved(urn, "vpc_id", &props.vpc_id)?.as_str();
-        let name = physical_name(props.name.as_deref(), urn.name());
-        let id = sim.api("CreateSecurityGroup", |c, _| {
-            c.create_security_group(vpc, &name, &props.description, props.tags.clone())
-        })?;
-        if let Err(e) = sim.sync_rules(urn, &id, &props) {
-            // Roll back, so no group is left that nobody records.
-            sim.api("DeleteSecurityGroup", |c, _| c.delete_security_group(&id))?;
-            return Err(e);
-        }
-        sim.pause(Op::Call).await;
-        sim.outputs_of::<Self>(&id)
-    }
-
-    async fn update(
-        sim: &SimProvider,
-        urn: &Urn,
-        id: &str,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        sim.sync_rules(urn, id, &props)?;
-        sim.updated::<Self>(id, &props.tags).await
-    }
-
-    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        let deleted = || sim.api("DeleteSecurityGroup", |c, _| c.delete_security_group(id));
-        sim.delete_with(deleted).await
+    fn remove(sim: &SimProvider, id: &str) -> Done {
+        sim.api("DeleteSecurityGroup", |c, _| c.delete_security_group(id))
     }
 }

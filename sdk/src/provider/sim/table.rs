@@ -6,8 +6,9 @@
 //! built on them: [`Cloud::check_unused`] asks one reference index, built
 //! from every live record's uses, whether anything still uses a resource,
 //! and answers with the error AWS gives for that kind (`DependencyViolation`
-//! for most, [`Kind::in_use`] has the rest). Which tables exist is declared
-//! once in `cloud`.
+//! for most, [`Kind::in_use`] has the rest). Records AWS takes a while to
+//! create and delete share [`Phase`] and its timing ([`Timed`]). Which
+//! tables exist is declared once in `cloud`.
 
 use super::cloud::{Cloud, Kind};
 use crate::provider::ProviderError;
@@ -25,6 +26,47 @@ pub(super) enum Life {
     Deleting,
     /// Deleted, but still shown for a while, as AWS does: not found by id.
     Gone,
+}
+
+/// Where something AWS takes a while to create and delete (a NAT gateway,
+/// a VPC endpoint) is, as AWS names it: `pending` until its time is up, then
+/// `available`; `deleting` until its time is up, then `deleted`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum Phase {
+    Pending,
+    Available,
+    Deleting,
+    Deleted,
+}
+
+impl Phase {
+    /// The phase as AWS writes it.
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Phase::Pending => "pending",
+            Phase::Available => "available",
+            Phase::Deleting => "deleting",
+            Phase::Deleted => "deleted",
+        }
+    }
+
+    /// The life cycle stage it is.
+    pub(super) fn life(self) -> Life {
+        match self {
+            Phase::Pending | Phase::Available => Life::Live,
+            Phase::Deleting => Life::Deleting,
+            Phase::Deleted => Life::Gone,
+        }
+    }
+}
+
+/// A record that goes through [`Phase`]s.
+pub(super) trait Timed: Record {
+    /// Its phase, and when the current one ends (cloud clock, ms).
+    fn phase(&self) -> (Phase, u64);
+    /// Puts it in `phase` until `until_ms`.
+    fn set_phase(&mut self, phase: Phase, until_ms: u64);
 }
 
 /// One use of a resource by another: `by` (an id, or a label such as
@@ -146,6 +188,30 @@ impl<R: Record> Table<R> {
     pub(super) fn uses(&self) -> impl Iterator<Item = Use> + '_ {
         let present = self.0.iter().filter(|(_, r)| r.life() != Life::Gone);
         present.flat_map(|(id, r)| r.uses(id))
+    }
+}
+
+impl<R: Timed> Table<R> {
+    /// Moves records whose phase has run its time on: `pending` ones
+    /// become `available`, `deleting` ones `deleted`.
+    pub(super) fn advance(&mut self, now: u64) {
+        for r in self.0.values_mut() {
+            match r.phase() {
+                (Phase::Pending, until) if now >= until => r.set_phase(Phase::Available, until),
+                (Phase::Deleting, until) if now >= until => r.set_phase(Phase::Deleted, until),
+                _ => {}
+            }
+        }
+    }
+
+    /// Starts deleting record `id`, done at `until_ms`; one already being
+    /// deleted goes on as it was.
+    pub(super) fn start_deleting(&mut self, id: &str, until_ms: u64) -> Result<(), ProviderError> {
+        let r = self.get_mut(id)?;
+        if r.life() == Life::Live {
+            r.set_phase(Phase::Deleting, until_ms);
+        }
+        Ok(())
     }
 }
 

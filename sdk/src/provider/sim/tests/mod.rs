@@ -26,7 +26,7 @@ use crate::aws::iam::ECS_INSTANCE_POLICY_ARN;
 use crate::aws::iam::{IamRole, InstanceProfile};
 use crate::resource::{
     AllocationId, ClusterName, InstanceProfileName, InternetGatewayId, LaunchTemplateId,
-    NatGatewayId, SecurityGroupId, SubnetId, VpcId,
+    NatGatewayId, Resource, SecurityGroupId, SubnetId, Tags, VpcId,
 };
 
 /// A simulator with no latency.
