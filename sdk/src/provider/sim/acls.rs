@@ -15,14 +15,13 @@ use super::SimProvider;
 use super::cloud::{Cloud, Kind, fresh_id, invalid};
 use super::dispatch::{Done, Simulated, resolved};
 use super::security::Direction;
-use super::table::{Record, Use};
+use super::table::{Association, Record};
 use crate::analysis::cidr;
 use crate::aws::ec2::{AclAction, AclRule, NetworkAcl, NetworkAclOutputs, Protocol};
 use crate::provider::ProviderError;
 use crate::resource::{NetworkAclId, Tags, Urn, VpcId};
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// The highest rule number a user may give (32767 is the implicit deny).
 const MAX_RULE_NUMBER: u16 = 32766;
@@ -86,15 +85,6 @@ impl AclEntry {
     }
 }
 
-/// A subnet's association with an ACL (every subnet has exactly one).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(super) struct AclAssociation {
-    /// `aclassoc-…`
-    pub id: String,
-    /// The associated subnet.
-    pub subnet_id: String,
-}
-
 /// A network ACL.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(super) struct AclRec {
@@ -109,7 +99,7 @@ pub(super) struct AclRec {
     /// Outbound entries, by rule number.
     pub egress: Vec<AclEntry>,
     /// The subnets that use it.
-    pub associations: Vec<AclAssociation>,
+    pub associations: Vec<Association>,
     /// Tags.
     pub tags: Tags,
 }
@@ -138,19 +128,16 @@ fn no_entry(id: &str, number: u16) -> ProviderError {
 }
 
 impl Record for AclRec {
-    fn counted(&self) -> bool {
-        !self.default
+    fn built_in(&self) -> bool {
+        self.default
     }
 
-    fn uses(&self, id: &str) -> Vec<Use> {
-        let associated = self.associations.iter();
-        let mut uses: Vec<Use> = associated
-            .map(|s| Use::new(Kind::NetworkAcl, id, "associated subnets", &s.subnet_id))
-            .collect();
-        if !self.default {
-            uses.push(Use::new(Kind::Vpc, &self.vpc_id, "network ACLs", id));
-        }
-        uses
+    fn vpc(&self) -> Option<&str> {
+        Some(&self.vpc_id)
+    }
+
+    fn associations(&self) -> &[Association] {
+        &self.associations
     }
 }
 
@@ -159,27 +146,6 @@ impl Cloud {
     pub(super) fn default_network_acl(&self, vpc_id: &str) -> Option<&AclRec> {
         let mut acls = self.network_acls.values();
         acls.find(|a| a.default && a.vpc_id == vpc_id)
-    }
-
-    /// The ACL subnet `subnet_id` is associated with, and the association.
-    pub(super) fn network_acl_association(
-        &self,
-        subnet_id: &str,
-    ) -> Option<(&AclRec, &AclAssociation)> {
-        self.network_acls.values().find_map(|a| {
-            let found = a.associations.iter().find(|s| s.subnet_id == subnet_id);
-            found.map(|s| (a, s))
-        })
-    }
-
-    /// A new association id, unique across every ACL.
-    fn fresh_acl_association_id(&self) -> String {
-        let taken: BTreeMap<String, ()> = self
-            .network_acls
-            .values()
-            .flat_map(|a| a.associations.iter().map(|s| (s.id.clone(), ())))
-            .collect();
-        fresh_id("aclassoc", &taken)
     }
 
     /// The default ACL of a new VPC (part of CreateVpc): rule 100 allows
@@ -201,8 +167,8 @@ impl Cloud {
 
     /// Associates a new subnet with its VPC's default ACL (part of CreateSubnet).
     pub(super) fn associate_default_network_acl(&mut self, subnet_id: &str, vpc_id: &str) {
-        let assoc = AclAssociation {
-            id: self.fresh_acl_association_id(),
+        let assoc = Association {
+            id: self.network_acls.fresh_association_id("aclassoc"),
             subnet_id: subnet_id.to_string(),
         };
         let default = self
@@ -226,7 +192,7 @@ impl Cloud {
         let orphans: Vec<(String, String)> = self
             .subnets
             .values()
-            .filter(|s| self.network_acl_association(&s.id).is_none())
+            .filter(|s| self.network_acls.association_of(&s.id).is_none())
             .map(|s| (s.id.clone(), s.vpc_id.clone()))
             .collect();
         for (subnet, vpc) in orphans {
@@ -347,12 +313,12 @@ impl Cloud {
                 "Network ACL {acl_id} (in {target_vpc}) and subnet {subnet_id} (in {subnet_vpc}) belong to different networks"
             )));
         }
-        let new_id = self.fresh_acl_association_id();
+        let new_id = self.network_acls.fresh_association_id("aclassoc");
         self.drop_network_acl_association(&subnet_id);
         self.network_acls
             .get_mut(acl_id)?
             .associations
-            .push(AclAssociation {
+            .push(Association {
                 id: new_id.clone(),
                 subnet_id,
             });
@@ -413,7 +379,7 @@ impl SimProvider {
     fn move_subnet_to_acl(&self, subnet: &str, acl_id: &str) -> Result<(), ProviderError> {
         let current = self.api("DescribeNetworkAcls", |c, _| {
             c.subnets.get(subnet)?;
-            let found = c.network_acl_association(subnet);
+            let found = c.network_acls.association_of(subnet);
             let found = found.map(|(a, s)| (a.id.clone(), s.id.clone()));
             found.ok_or_else(|| {
                 ProviderError::new(
@@ -455,7 +421,7 @@ impl SimProvider {
             }
         }
         let have = self.peek(|c| c.network_acls.get(id).map(|a| a.associations.clone()))?;
-        let leaving: Vec<&AclAssociation> = have
+        let leaving: Vec<&Association> = have
             .iter()
             .filter(|s| !want.contains(&s.subnet_id))
             .collect();

@@ -66,7 +66,7 @@ impl Clock {
 /// token, table and tags); also what spans every table, resource counts and
 /// the reference index.
 macro_rules! tables {
-    ($($field:ident: $Rec:ty = $kind:ident, $token:expr;)*) => {
+    ($($field:ident: $Rec:ty = $kind:ident, $token:expr, $plural:literal;)*) => {
         /// Every simulated resource, keyed by id (or name, where AWS uses names).
         #[derive(Clone, Debug, Serialize, Deserialize)]
         pub(super) struct Cloud {
@@ -112,6 +112,7 @@ macro_rules! tables {
         $(impl Stored for $Rec {
             const KIND: Kind = Kind::$kind;
             const TYPE: &'static str = $token;
+            const PLURAL: &'static str = $plural;
             fn table(cloud: &Cloud) -> &Table<Self> {
                 &cloud.$field
             }
@@ -129,21 +130,21 @@ macro_rules! tables {
 }
 
 tables! {
-    vpcs: VpcRec = Vpc, Vpc::TYPE;
-    subnets: SubnetRec = Subnet, Subnet::TYPE;
-    internet_gateways: InternetGatewayRec = InternetGateway, InternetGateway::TYPE;
-    addresses: AddressRec = Address, ElasticIp::TYPE;
-    nat_gateways: NatGatewayRec = NatGateway, NatGateway::TYPE;
-    route_tables: RouteTableRec = RouteTable, RouteTable::TYPE;
-    security_groups: SecurityGroupRec = SecurityGroup, SecurityGroup::TYPE;
-    network_acls: AclRec = NetworkAcl, NetworkAcl::TYPE;
-    vpc_endpoints: EndpointRec = VpcEndpoint, VpcEndpoint::TYPE;
-    launch_templates: LaunchTemplateRec = LaunchTemplate, LaunchTemplate::TYPE;
-    instances: InstanceRec = Instance, "aws:ec2:Instance";
-    roles: RoleRec = Role, IamRole::TYPE;
-    instance_profiles: ProfileRec = InstanceProfile, InstanceProfile::TYPE;
-    groups: GroupRec = Group, AutoScalingGroup::TYPE;
-    clusters: ClusterRec = Cluster, EcsCluster::TYPE;
+    vpcs: VpcRec = Vpc, Vpc::TYPE, "VPCs";
+    subnets: SubnetRec = Subnet, Subnet::TYPE, "subnets";
+    internet_gateways: InternetGatewayRec = InternetGateway, InternetGateway::TYPE, "attached internet gateways";
+    addresses: AddressRec = Address, ElasticIp::TYPE, "Elastic IPs";
+    nat_gateways: NatGatewayRec = NatGateway, NatGateway::TYPE, "NAT gateways";
+    route_tables: RouteTableRec = RouteTable, RouteTable::TYPE, "route tables";
+    security_groups: SecurityGroupRec = SecurityGroup, SecurityGroup::TYPE, "security groups";
+    network_acls: AclRec = NetworkAcl, NetworkAcl::TYPE, "network ACLs";
+    vpc_endpoints: EndpointRec = VpcEndpoint, VpcEndpoint::TYPE, "VPC endpoints";
+    launch_templates: LaunchTemplateRec = LaunchTemplate, LaunchTemplate::TYPE, "launch templates";
+    instances: InstanceRec = Instance, "aws:ec2:Instance", "instances";
+    roles: RoleRec = Role, IamRole::TYPE, "roles";
+    instance_profiles: ProfileRec = InstanceProfile, InstanceProfile::TYPE, "instance profiles";
+    groups: GroupRec = Group, AutoScalingGroup::TYPE, "Auto Scaling groups";
+    clusters: ClusterRec = Cluster, EcsCluster::TYPE, "clusters";
 }
 
 /// A kind of taggable resource, for operations every kind shares.

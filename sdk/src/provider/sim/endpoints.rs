@@ -142,23 +142,20 @@ impl Record for EndpointRec {
         self.state.life()
     }
 
+    fn vpc(&self) -> Option<&str> {
+        Some(&self.vpc_id)
+    }
+
+    /// Its network interfaces' subnets and security groups.
     fn uses(&self, id: &str) -> Vec<Use> {
-        let mut uses = vec![Use::new(Kind::Vpc, &self.vpc_id, "VPC endpoints", id)];
-        uses.extend(self.interfaces.iter().map(|i| {
+        let interfaces = self.interfaces.iter().map(|i| {
             let eni = format!("{} ({id})", i.id);
-            Use::new(
-                Kind::Subnet,
-                &i.subnet_id,
-                "VPC endpoint network interfaces",
-                &eni,
-            )
-        }));
-        uses.extend(
-            self.security_group_ids
-                .iter()
-                .map(|g| Use::new(Kind::SecurityGroup, g, "used by VPC endpoints", id)),
-        );
-        uses
+            let what = "VPC endpoint network interfaces";
+            Use::new(Kind::Subnet, &i.subnet_id, what, &eni)
+        });
+        let groups = self.security_group_ids.iter();
+        let groups = groups.map(|g| Use::of::<Self>(Kind::SecurityGroup, g, id));
+        interfaces.chain(groups).collect()
     }
 }
 

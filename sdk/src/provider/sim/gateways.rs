@@ -60,14 +60,16 @@ impl NatGatewayRec {
 }
 
 impl Record for InternetGatewayRec {
+    fn vpc(&self) -> Option<&str> {
+        self.vpc_id.as_deref()
+    }
+
+    /// Attached, it is in its own way: it must be detached first.
     fn uses(&self, id: &str) -> Vec<Use> {
-        let attached = self.vpc_id.iter().flat_map(|vpc| {
-            [
-                Use::new(Kind::Vpc, vpc, "attached internet gateways", id),
-                Use::new(Kind::InternetGateway, id, "attachments", vpc),
-            ]
-        });
-        attached.collect()
+        let attached = self.vpc_id.iter();
+        attached
+            .map(|v| Use::new(Kind::InternetGateway, id, "attachments", v))
+            .collect()
     }
 }
 
@@ -88,13 +90,14 @@ impl Record for NatGatewayRec {
         self.state.life()
     }
 
+    fn vpc(&self) -> Option<&str> {
+        Some(&self.vpc_id)
+    }
+
     fn uses(&self, id: &str) -> Vec<Use> {
-        let mut uses = vec![
-            Use::new(Kind::Vpc, &self.vpc_id, "NAT gateways", id),
-            Use::new(Kind::Subnet, &self.subnet_id, "NAT gateways", id),
-        ];
+        let mut uses = vec![Use::of::<Self>(Kind::Subnet, &self.subnet_id, id)];
         let address = self.allocation_id.iter();
-        uses.extend(address.map(|a| Use::new(Kind::Address, a, "NAT gateways", id)));
+        uses.extend(address.map(|a| Use::of::<Self>(Kind::Address, a, id)));
         uses
     }
 }

@@ -50,7 +50,7 @@ impl Record for ProfileRec {
     fn uses(&self, name: &str) -> Vec<Use> {
         let roles = self.roles.iter();
         roles
-            .map(|r| Use::new(Kind::Role, r, "instance profiles", name))
+            .map(|r| Use::of::<Self>(Kind::Role, r, name))
             .collect()
     }
 }

@@ -9,7 +9,7 @@
 use super::SimProvider;
 use super::cloud::{Cloud, Kind, fresh_id, invalid};
 use super::dispatch::{Done, Simulated, resolved};
-use super::table::{Record, Use};
+use super::table::Record;
 use crate::analysis::cidr::{self, MAX_PREFIX, MIN_PREFIX};
 use crate::aws::ec2::{Subnet, SubnetOutputs, Vpc, VpcOutputs};
 use crate::provider::ProviderError;
@@ -51,8 +51,8 @@ fn bad_cidr(value: &str) -> ProviderError {
 impl Record for VpcRec {}
 
 impl Record for SubnetRec {
-    fn uses(&self, id: &str) -> Vec<Use> {
-        vec![Use::new(Kind::Vpc, &self.vpc_id, "subnets", id)]
+    fn vpc(&self) -> Option<&str> {
+        Some(&self.vpc_id)
     }
 }
 

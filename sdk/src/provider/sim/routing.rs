@@ -8,14 +8,13 @@
 use super::SimProvider;
 use super::cloud::{Cloud, Kind, dependency, fresh_id, invalid};
 use super::dispatch::{Done, Simulated, resolved};
-use super::table::{Record, Use};
+use super::table::{Association, Record};
 use crate::analysis::cidr;
 use crate::aws::ec2::{RouteTable, RouteTableOutputs, RouteTarget};
 use crate::provider::ProviderError;
 use crate::resource::{RouteTableId, Tags, Urn, VpcId};
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// Where a (non-local) route sends traffic.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,13 +39,6 @@ pub(super) struct RouteRec {
     pub target: Target,
 }
 
-/// An explicit subnet association.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(super) struct AssociationRec {
-    pub id: String,
-    pub subnet_id: String,
-}
-
 /// A route table.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(super) struct RouteTableRec {
@@ -55,24 +47,21 @@ pub(super) struct RouteTableRec {
     /// The table AWS made with the VPC; subnets without an association use it.
     pub main: bool,
     pub routes: Vec<RouteRec>,
-    pub associations: Vec<AssociationRec>,
+    pub associations: Vec<Association>,
     pub tags: Tags,
 }
 
 impl Record for RouteTableRec {
-    fn counted(&self) -> bool {
-        !self.main
+    fn built_in(&self) -> bool {
+        self.main
     }
 
-    fn uses(&self, id: &str) -> Vec<Use> {
-        let associated = self.associations.iter();
-        let mut uses: Vec<Use> = associated
-            .map(|a| Use::new(Kind::RouteTable, id, "associated subnets", &a.subnet_id))
-            .collect();
-        if !self.main {
-            uses.push(Use::new(Kind::Vpc, &self.vpc_id, "route tables", id));
-        }
-        uses
+    fn vpc(&self) -> Option<&str> {
+        Some(&self.vpc_id)
+    }
+
+    fn associations(&self) -> &[Association] {
+        &self.associations
     }
 }
 
@@ -241,26 +230,18 @@ impl Cloud {
                 "route table {table_id} and subnet {subnet_id} belong to different networks"
             )));
         }
-        let existing = self.route_tables.values().find_map(|t| {
-            let found = t.associations.iter().find(|a| a.subnet_id == subnet_id);
-            found.map(|a| (&t.id, &a.id))
-        });
-        if let Some((other, assoc)) = existing {
+        if let Some((other, assoc)) = self.route_tables.association_of(subnet_id) {
             return Err(ProviderError::new(
                 "Resource.AlreadyAssociated",
                 format!(
-                    "the specified association for route table {other} conflicts with an existing association ({assoc} of {subnet_id})"
+                    "the specified association for route table {} conflicts with an existing association ({} of {subnet_id})",
+                    other.id, assoc.id
                 ),
             ));
         }
-        let taken: BTreeMap<String, ()> = self
-            .route_tables
-            .values()
-            .flat_map(|t| t.associations.iter().map(|a| (a.id.clone(), ())))
-            .collect();
-        let id = fresh_id("rtbassoc", &taken);
+        let id = self.route_tables.fresh_association_id("rtbassoc");
         let table = self.route_tables.get_mut(table_id)?;
-        table.associations.push(AssociationRec {
+        table.associations.push(Association {
             id: id.clone(),
             subnet_id: subnet_id.to_string(),
         });
@@ -396,7 +377,7 @@ impl Simulated for RouteTable {
         }
         sim.peek_mut(|c| {
             if let Ok(t) = c.route_tables.get_mut(id) {
-                let order = |a: &AssociationRec| subnets.iter().position(|s| *s == a.subnet_id);
+                let order = |a: &Association| subnets.iter().position(|s| *s == a.subnet_id);
                 t.associations.sort_by_key(order);
             }
         });

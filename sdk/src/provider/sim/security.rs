@@ -113,10 +113,15 @@ pub(super) fn permissions(
 }
 
 impl Record for SecurityGroupRec {
-    fn counted(&self) -> bool {
-        !self.default
+    fn built_in(&self) -> bool {
+        self.default
     }
 
+    fn vpc(&self) -> Option<&str> {
+        Some(&self.vpc_id)
+    }
+
+    /// The other groups its rules name.
     fn uses(&self, id: &str) -> Vec<Use> {
         let mut peers: Vec<&String> = (self.ingress.iter().chain(&self.egress))
             .filter_map(|p| match &p.peer {
@@ -126,14 +131,10 @@ impl Record for SecurityGroupRec {
             .collect();
         peers.sort_unstable();
         peers.dedup();
-        let mut uses: Vec<Use> = peers
-            .into_iter()
-            .map(|g| Use::new(Kind::SecurityGroup, g, "referenced by security groups", id))
-            .collect();
-        if !self.default {
-            uses.push(Use::new(Kind::Vpc, &self.vpc_id, "security groups", id));
-        }
-        uses
+        let peers = peers.into_iter();
+        peers
+            .map(|g| Use::of::<Self>(Kind::SecurityGroup, g, id))
+            .collect()
     }
 }
 

@@ -10,7 +10,7 @@
 //! create and delete share [`Phase`] and its timing ([`Timed`]). Which
 //! tables exist is declared once in `cloud`.
 
-use super::cloud::{Cloud, Kind};
+use super::cloud::{Cloud, Kind, fresh_id};
 use crate::provider::ProviderError;
 use crate::resource::Tags;
 use serde::{Deserialize, Serialize};
@@ -69,6 +69,15 @@ pub(super) trait Timed: Record {
     fn set_phase(&mut self, phase: Phase, until_ms: u64);
 }
 
+/// A subnet's explicit association with a route table or network ACL.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Association {
+    /// `rtbassoc-…` or `aclassoc-…`.
+    pub id: String,
+    /// The associated subnet.
+    pub subnet_id: String,
+}
+
 /// One use of a resource by another: `by` (an id, or a label such as
 /// `eni-… (vpce-…)`) uses resource `id` of `kind`; `what` names the users
 /// in a dependency message ("subnets", "used by instances").
@@ -90,6 +99,11 @@ impl Use {
             by: by.to_string(),
         }
     }
+
+    /// Record `by` of type `R` uses resource `id` of `kind`.
+    pub(super) fn of<R: Stored>(kind: Kind, id: &str, by: &str) -> Self {
+        Self::new(kind, id, R::PLURAL, by)
+    }
 }
 
 /// Where a record type is stored: generated for every table by the list of
@@ -99,6 +113,8 @@ pub(super) trait Stored: Clone + 'static {
     const KIND: Kind;
     /// Its type token in resource counts.
     const TYPE: &'static str;
+    /// What dependency messages call several of them ("subnets").
+    const PLURAL: &'static str;
     /// Its table in the cloud.
     fn table(cloud: &Cloud) -> &Table<Self>;
     /// Its table in the cloud, mutable.
@@ -116,11 +132,22 @@ pub(super) trait Record: Stored {
     fn life(&self) -> Life {
         Life::Live
     }
-    /// Whether resource counts count it (not what AWS makes with a VPC).
-    fn counted(&self) -> bool {
-        self.life() != Life::Gone
+    /// What AWS makes along with a VPC (its main route table, default
+    /// security group and default network ACL): not counted as a resource,
+    /// not in the way of deleting the VPC, deleted with it.
+    fn built_in(&self) -> bool {
+        false
     }
-    /// The resources it uses, unless it is gone; `id` is its key.
+    /// The VPC it is in, which can't be deleted while it is.
+    fn vpc(&self) -> Option<&str> {
+        None
+    }
+    /// Its subnet associations, which keep it from being deleted.
+    fn associations(&self) -> &[Association] {
+        &[]
+    }
+    /// The resources it uses besides its VPC, unless it is gone; `id` is
+    /// its key.
     fn uses(&self, _id: &str) -> Vec<Use> {
         Vec::new()
     }
@@ -179,15 +206,40 @@ impl<R: Record> Table<R> {
         self.0.iter().filter(|(_, r)| r.life() == Life::Live)
     }
 
-    /// How many records count as resources.
+    /// How many records count as resources: what isn't gone or built in.
     pub(super) fn count(&self) -> usize {
-        self.0.values().filter(|r| r.counted()).count()
+        let counted = self.0.values().filter(|r| r.life() != Life::Gone);
+        counted.filter(|r| !r.built_in()).count()
     }
 
-    /// The uses of every record that isn't gone.
+    /// The uses of every record that isn't gone: of its VPC (unless built
+    /// in), of itself by its associated subnets, and its own.
     pub(super) fn uses(&self) -> impl Iterator<Item = Use> + '_ {
         let present = self.0.iter().filter(|(_, r)| r.life() != Life::Gone);
-        present.flat_map(|(id, r)| r.uses(id))
+        present.flat_map(|(id, r)| {
+            let vpc = r.vpc().filter(|_| !r.built_in());
+            let vpc = vpc.map(|v| Use::of::<R>(Kind::Vpc, v, id));
+            let subnets = r.associations().iter();
+            let associated =
+                subnets.map(|a| Use::new(R::KIND, id, "associated subnets", &a.subnet_id));
+            vpc.into_iter().chain(associated).chain(r.uses(id))
+        })
+    }
+
+    /// A new association id `prefix-…` that no record of the table has.
+    pub(super) fn fresh_association_id(&self, prefix: &str) -> String {
+        let associations = self.0.values().flat_map(|r| r.associations());
+        let taken: BTreeMap<String, ()> = associations.map(|a| (a.id.clone(), ())).collect();
+        fresh_id(prefix, &taken)
+    }
+
+    /// The record subnet `subnet_id` is explicitly associated with, and
+    /// the association.
+    pub(super) fn association_of(&self, subnet_id: &str) -> Option<(&R, &Association)> {
+        self.0.values().find_map(|r| {
+            let found = r.associations().iter().find(|a| a.subnet_id == subnet_id);
+            found.map(|a| (r, a))
+        })
     }
 }
 

@@ -11,7 +11,7 @@ use crate::aws::ec2::{AclRule, NetworkAclOutputs};
 /// Where subnet `subnet` is associated: ACL id and whether it is the default.
 fn acl_of(sim: &SimProvider, subnet: &str) -> (String, bool) {
     sim.peek(|c| {
-        let (acl, _) = c.network_acl_association(subnet).expect("associated");
+        let (acl, _) = c.network_acls.association_of(subnet).expect("associated");
         (acl.id.clone(), acl.default)
     })
 }
