@@ -13,7 +13,7 @@
 
 use super::SimProvider;
 use super::cloud::{Cloud, Kind, fresh_id, invalid};
-use super::dispatch::{Done, Simulated, resolved};
+use super::dispatch::{Done, Simulated, configured, resolved};
 use super::security::Direction;
 use super::table::{Association, Record};
 use crate::analysis::cidr;
@@ -443,9 +443,6 @@ impl SimProvider {
 }
 
 impl Simulated for NetworkAcl {
-    type Rec = AclRec;
-    const DESCRIBE: &'static str = "DescribeNetworkAcls";
-
     fn outputs(_: &Cloud, a: &AclRec) -> NetworkAclOutputs {
         NetworkAclOutputs {
             id: NetworkAclId::new(&a.id),
@@ -458,11 +455,7 @@ impl Simulated for NetworkAcl {
         let id = sim.api("CreateNetworkAcl", |c, _| {
             c.create_network_acl(vpc, props.tags.clone())
         })?;
-        if let Err(e) = Self::modify(sim, urn, &id, props) {
-            Self::remove(sim, &id)?;
-            return Err(e);
-        }
-        Ok(id)
+        configured(sim, urn, id, props)
     }
 
     /// Entries and associations as declared.

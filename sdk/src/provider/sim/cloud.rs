@@ -24,7 +24,7 @@ use super::launch_templates::LaunchTemplateRec;
 use super::network::{SubnetRec, VpcRec};
 use super::routing::RouteTableRec;
 use super::security::SecurityGroupRec;
-use super::table::{Stored, Table, Use, Users, listing};
+use super::table::{Kept, Stored, Table, Use, Users, listing};
 use crate::aws::autoscaling::AutoScalingGroup;
 use crate::aws::ec2::{
     ElasticIp, InternetGateway, LaunchTemplate, NatGateway, NetworkAcl, RouteTable, SecurityGroup,
@@ -62,11 +62,12 @@ impl Clock {
 }
 
 /// Declares the cloud's tables: the [`Cloud`] struct with one [`Table`]
-/// per record type, and each record type's [`Stored`] impl (its kind, type
-/// token, table and tags); also what spans every table, resource counts and
-/// the reference index.
+/// per record type, each record type's [`Stored`] impl (its kind, type
+/// token, plural, table and tags) and, for the types keel declares, their
+/// [`Kept`] impl (the record and the Describe call); also what spans every
+/// table, resource counts and the reference index.
 macro_rules! tables {
-    ($($field:ident: $Rec:ty = $kind:ident, $token:expr, $plural:literal;)*) => {
+    ($($field:ident: $Rec:ty = $kind:ident, $token:expr, $plural:literal $(=> $R:ty, $describe:literal)?;)*) => {
         /// Every simulated resource, keyed by id (or name, where AWS uses names).
         #[derive(Clone, Debug, Serialize, Deserialize)]
         pub(super) struct Cloud {
@@ -125,26 +126,41 @@ macro_rules! tables {
             fn tags_mut(&mut self) -> &mut Tags {
                 &mut self.tags
             }
-        })*
+        }
+
+        $(impl Kept for $R {
+            type Rec = $Rec;
+            const DESCRIBE: &'static str = $describe;
+        })?)*
     };
 }
 
 tables! {
-    vpcs: VpcRec = Vpc, Vpc::TYPE, "VPCs";
-    subnets: SubnetRec = Subnet, Subnet::TYPE, "subnets";
-    internet_gateways: InternetGatewayRec = InternetGateway, InternetGateway::TYPE, "attached internet gateways";
-    addresses: AddressRec = Address, ElasticIp::TYPE, "Elastic IPs";
-    nat_gateways: NatGatewayRec = NatGateway, NatGateway::TYPE, "NAT gateways";
-    route_tables: RouteTableRec = RouteTable, RouteTable::TYPE, "route tables";
-    security_groups: SecurityGroupRec = SecurityGroup, SecurityGroup::TYPE, "security groups";
-    network_acls: AclRec = NetworkAcl, NetworkAcl::TYPE, "network ACLs";
-    vpc_endpoints: EndpointRec = VpcEndpoint, VpcEndpoint::TYPE, "VPC endpoints";
-    launch_templates: LaunchTemplateRec = LaunchTemplate, LaunchTemplate::TYPE, "launch templates";
+    vpcs: VpcRec = Vpc, Vpc::TYPE, "VPCs" => Vpc, "DescribeVpcs";
+    subnets: SubnetRec = Subnet, Subnet::TYPE, "subnets" => Subnet, "DescribeSubnets";
+    internet_gateways: InternetGatewayRec = InternetGateway, InternetGateway::TYPE,
+        "attached internet gateways" => InternetGateway, "DescribeInternetGateways";
+    addresses: AddressRec = Address, ElasticIp::TYPE,
+        "Elastic IPs" => ElasticIp, "DescribeAddresses";
+    nat_gateways: NatGatewayRec = NatGateway, NatGateway::TYPE,
+        "NAT gateways" => NatGateway, "DescribeNatGateways";
+    route_tables: RouteTableRec = RouteTable, RouteTable::TYPE,
+        "route tables" => RouteTable, "DescribeRouteTables";
+    security_groups: SecurityGroupRec = SecurityGroup, SecurityGroup::TYPE,
+        "security groups" => SecurityGroup, "DescribeSecurityGroups";
+    network_acls: AclRec = NetworkAcl, NetworkAcl::TYPE,
+        "network ACLs" => NetworkAcl, "DescribeNetworkAcls";
+    vpc_endpoints: EndpointRec = VpcEndpoint, VpcEndpoint::TYPE,
+        "VPC endpoints" => VpcEndpoint, "DescribeVpcEndpoints";
+    launch_templates: LaunchTemplateRec = LaunchTemplate, LaunchTemplate::TYPE,
+        "launch templates" => LaunchTemplate, "DescribeLaunchTemplates";
     instances: InstanceRec = Instance, "aws:ec2:Instance", "instances";
-    roles: RoleRec = Role, IamRole::TYPE, "roles";
-    instance_profiles: ProfileRec = InstanceProfile, InstanceProfile::TYPE, "instance profiles";
-    groups: GroupRec = Group, AutoScalingGroup::TYPE, "Auto Scaling groups";
-    clusters: ClusterRec = Cluster, EcsCluster::TYPE, "clusters";
+    roles: RoleRec = Role, IamRole::TYPE, "roles" => IamRole, "GetRole";
+    instance_profiles: ProfileRec = InstanceProfile, InstanceProfile::TYPE,
+        "instance profiles" => InstanceProfile, "GetInstanceProfile";
+    groups: GroupRec = Group, AutoScalingGroup::TYPE,
+        "Auto Scaling groups" => AutoScalingGroup, "DescribeAutoScalingGroups";
+    clusters: ClusterRec = Cluster, EcsCluster::TYPE, "clusters" => EcsCluster, "DescribeClusters";
 }
 
 /// A kind of taggable resource, for operations every kind shares.

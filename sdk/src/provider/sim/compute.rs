@@ -12,7 +12,7 @@ use super::cloud::{Clock, Cloud, Kind, fresh_id, physical_name, random_hex};
 use super::dispatch::{Done, Made, Simulated, resolved};
 use super::latency::Op;
 use super::launch_templates::LaunchSpec;
-use super::table::{Life, Record, Use};
+use super::table::{Kept, Life, Record, Use};
 use super::{Poll, SimProvider};
 use crate::aws::autoscaling::{AutoScalingGroup, AutoScalingGroupOutputs};
 use crate::provider::ProviderError;
@@ -494,9 +494,6 @@ fn group_spec(
 
 #[async_trait]
 impl Simulated for AutoScalingGroup {
-    type Rec = GroupRec;
-    const DESCRIBE: &'static str = "DescribeAutoScalingGroups";
-
     fn outputs(cloud: &Cloud, g: &GroupRec) -> AutoScalingGroupOutputs {
         let running = cloud
             .members(&g.name)

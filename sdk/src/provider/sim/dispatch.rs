@@ -10,9 +10,12 @@
 
 use super::cloud::Cloud;
 use super::latency::Op;
-use super::table::{Phase, Record, Stored, Timed};
+use super::table::{Kept, Phase, Record, Stored, Timed};
 use super::{Poll, SimProvider};
-use crate::provider::{CreateResponse, Found, Outputs, ProviderError};
+use crate::provider::{
+    CreateRequest, CreateResponse, DeleteRequest, FindRequest, Found, Outputs, ProviderError,
+    ReadRequest, UpdateRequest,
+};
 use crate::resource::{
     CloudId, Input, Resource, ResourceOutputs, Tags, URN_TAG, Urn, contains_unknown,
 };
@@ -20,20 +23,18 @@ use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::Value;
 
+/// The error every handler returns.
+type Error = ProviderError;
 /// What a step of a handler returns.
 pub(super) type Done = Result<(), ProviderError>;
 /// What a handler returns: the type's outputs.
 pub(super) type Made<R> = Result<<R as Resource>::Outputs, ProviderError>;
 
-/// A resource type the simulator knows: its record, and the steps that make
-/// the AWS calls for it. Creates, updates, deletes, reads and searches by
+/// A resource type the simulator knows: its record and Describe call (from
+/// [`Kept`]), and the steps that make the AWS calls for it. Creates, updates, deletes, reads and searches by
 /// tag are built from these the same way for every type.
 #[async_trait]
-pub(super) trait Simulated: Resource + Sized {
-    /// The record the cloud keeps of one.
-    type Rec: Record;
-    /// The read-only call that describes one (`DescribeVpcs`, `GetRole`…).
-    const DESCRIBE: &'static str;
+pub(super) trait Simulated: Kept + Sized {
     /// How long a create takes after its calls.
     const CREATE: Op = Op::Call;
     /// Its outputs, from its record.
@@ -97,6 +98,23 @@ pub(super) trait Simulated: Resource + Sized {
             .describe(Self::DESCRIBE, tagged)
             .await?
             .unwrap_or_default())
+    }
+}
+
+/// Makes new resource `id` match `props` with [`Simulated::modify`]; if
+/// that fails, deletes it again, so nothing is left that nobody records.
+pub(super) fn configured<R: Simulated>(
+    sim: &SimProvider,
+    urn: &Urn,
+    id: String,
+    props: &R,
+) -> Result<String, ProviderError> {
+    match R::modify(sim, urn, &id, props) {
+        Ok(()) => Ok(id),
+        Err(e) => {
+            R::remove(sim, &id)?;
+            Err(e)
+        }
     }
 }
 
@@ -223,22 +241,11 @@ fn parse_inputs<R: Resource>(urn: &Urn, inputs: Value) -> Result<R, ProviderErro
 /// type token recorded in a request's URN.
 #[async_trait]
 pub(super) trait SimOps: Send + Sync {
-    async fn create(
-        &self,
-        sim: &SimProvider,
-        urn: &Urn,
-        inputs: Value,
-    ) -> Result<CreateResponse, ProviderError>;
-    async fn read(&self, sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError>;
-    async fn update(
-        &self,
-        sim: &SimProvider,
-        urn: &Urn,
-        id: &str,
-        inputs: Value,
-    ) -> Result<Outputs, ProviderError>;
-    async fn delete(&self, sim: &SimProvider, id: &str) -> Done;
-    async fn find(&self, sim: &SimProvider, urn: &Urn) -> Result<Vec<Found>, ProviderError>;
+    async fn create(&self, sim: &SimProvider, r: CreateRequest) -> Result<CreateResponse, Error>;
+    async fn read(&self, sim: &SimProvider, r: &ReadRequest) -> Result<Option<Outputs>, Error>;
+    async fn update(&self, sim: &SimProvider, r: UpdateRequest) -> Result<Outputs, Error>;
+    async fn delete(&self, sim: &SimProvider, r: &DeleteRequest) -> Done;
+    async fn find(&self, sim: &SimProvider, r: &FindRequest) -> Result<Vec<Found>, Error>;
 }
 
 /// [`SimOps`] for type `R`.
@@ -246,33 +253,23 @@ struct Ops<R>(std::marker::PhantomData<fn() -> R>);
 
 #[async_trait]
 impl<R: Simulated> SimOps for Ops<R> {
-    async fn create(
-        &self,
-        sim: &SimProvider,
-        urn: &Urn,
-        inputs: Value,
-    ) -> Result<CreateResponse, ProviderError> {
-        let made = R::create(sim, urn, parse_inputs::<R>(urn, inputs)?).await?;
-        let Found { id, outputs } = found(&made)?;
+    async fn create(&self, sim: &SimProvider, r: CreateRequest) -> Result<CreateResponse, Error> {
+        let props = parse_inputs::<R>(&r.urn, r.inputs)?;
+        let Found { id, outputs } = found(&R::create(sim, &r.urn, props).await?)?;
         Ok(CreateResponse { id, outputs })
     }
-    async fn read(&self, sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError> {
-        R::read(sim, id).await?.map(|o| outputs(&o)).transpose()
+    async fn read(&self, sim: &SimProvider, r: &ReadRequest) -> Result<Option<Outputs>, Error> {
+        R::read(sim, &r.id).await?.map(|o| outputs(&o)).transpose()
     }
-    async fn update(
-        &self,
-        sim: &SimProvider,
-        urn: &Urn,
-        id: &str,
-        inputs: Value,
-    ) -> Result<Outputs, ProviderError> {
-        outputs(&R::update(sim, urn, id, parse_inputs::<R>(urn, inputs)?).await?)
+    async fn update(&self, sim: &SimProvider, r: UpdateRequest) -> Result<Outputs, Error> {
+        let props = parse_inputs::<R>(&r.urn, r.new_inputs)?;
+        outputs(&R::update(sim, &r.urn, &r.id, props).await?)
     }
-    async fn delete(&self, sim: &SimProvider, id: &str) -> Done {
-        R::delete(sim, id).await
+    async fn delete(&self, sim: &SimProvider, r: &DeleteRequest) -> Done {
+        R::delete(sim, &r.id).await
     }
-    async fn find(&self, sim: &SimProvider, urn: &Urn) -> Result<Vec<Found>, ProviderError> {
-        R::find(sim, urn).await?.iter().map(found).collect()
+    async fn find(&self, sim: &SimProvider, r: &FindRequest) -> Result<Vec<Found>, Error> {
+        R::find(sim, &r.urn).await?.iter().map(found).collect()
     }
 }
 

@@ -254,8 +254,6 @@ impl Cloud {
 }
 
 impl Simulated for EcsCluster {
-    type Rec = ClusterRec;
-    const DESCRIBE: &'static str = "DescribeClusters";
     const CREATE: Op = Op::EcsCluster;
 
     fn outputs(cloud: &Cloud, c: &ClusterRec) -> EcsClusterOutputs {

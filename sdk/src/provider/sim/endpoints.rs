@@ -391,9 +391,6 @@ fn endpoint_spec(urn: &Urn, props: &VpcEndpoint) -> Result<EndpointSpec, Provide
 
 #[async_trait]
 impl Simulated for VpcEndpoint {
-    type Rec = EndpointRec;
-    const DESCRIBE: &'static str = "DescribeVpcEndpoints";
-
     fn outputs(_: &Cloud, e: &EndpointRec) -> VpcEndpointOutputs {
         VpcEndpointOutputs {
             id: VpcEndpointId::new(&e.id),

@@ -8,7 +8,7 @@
 
 use super::SimProvider;
 use super::cloud::{Clock, Cloud, Kind, fresh_id};
-use super::dispatch::{Done, Made, Simulated, resolved};
+use super::dispatch::{Done, Made, Simulated, configured, resolved};
 use super::latency::Op;
 use super::table::{Life, Phase, Record, Timed, Use};
 use crate::aws::ec2::{
@@ -263,9 +263,6 @@ impl SimProvider {
 }
 
 impl Simulated for InternetGateway {
-    type Rec = InternetGatewayRec;
-    const DESCRIBE: &'static str = "DescribeInternetGateways";
-
     fn outputs(cloud: &Cloud, g: &InternetGatewayRec) -> InternetGatewayOutputs {
         InternetGatewayOutputs {
             id: InternetGatewayId::new(&g.id),
@@ -278,11 +275,7 @@ impl Simulated for InternetGateway {
         let id = sim.api("CreateInternetGateway", |c, _| {
             Ok(c.create_internet_gateway(props.tags.clone()))
         })?;
-        if let Err(e) = Self::modify(sim, urn, &id, props) {
-            Self::remove(sim, &id)?;
-            return Err(e);
-        }
-        Ok(id)
+        configured(sim, urn, id, props)
     }
 
     /// Detaches and attaches until the gateway is attached as declared.
@@ -310,9 +303,6 @@ impl Simulated for InternetGateway {
 }
 
 impl Simulated for ElasticIp {
-    type Rec = AddressRec;
-    const DESCRIBE: &'static str = "DescribeAddresses";
-
     fn outputs(_: &Cloud, a: &AddressRec) -> ElasticIpOutputs {
         ElasticIpOutputs {
             id: AllocationId::new(&a.id),
@@ -333,9 +323,6 @@ impl Simulated for ElasticIp {
 
 #[async_trait]
 impl Simulated for NatGateway {
-    type Rec = NatGatewayRec;
-    const DESCRIBE: &'static str = "DescribeNatGateways";
-
     fn outputs(cloud: &Cloud, n: &NatGatewayRec) -> NatGatewayOutputs {
         let address = n
             .allocation_id

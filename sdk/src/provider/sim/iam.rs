@@ -7,7 +7,7 @@
 
 use super::SimProvider;
 use super::cloud::{Cloud, Kind, iam_arn, physical_name};
-use super::dispatch::{Done, Made, Simulated, resolved};
+use super::dispatch::{Done, Made, Simulated, configured, resolved};
 use super::latency::Op;
 use super::table::{Record, Use};
 use crate::aws::iam::{IamRole, IamRoleOutputs, InstanceProfile, InstanceProfileOutputs};
@@ -198,9 +198,6 @@ impl Cloud {
 }
 
 impl Simulated for IamRole {
-    type Rec = RoleRec;
-    const DESCRIBE: &'static str = "GetRole";
-
     fn outputs(_: &Cloud, r: &RoleRec) -> IamRoleOutputs {
         IamRoleOutputs {
             id: RoleName::new(&r.name),
@@ -214,8 +211,7 @@ impl Simulated for IamRole {
         sim.api("CreateRole", |c, _| {
             c.create_role(&name, &props.assume_role_policy, props.tags.clone())
         })?;
-        Self::modify(sim, urn, &name, props)?;
-        Ok(name)
+        configured(sim, urn, name, props)
     }
 
     /// Makes the trust policy and attached policies match `props`.
@@ -253,8 +249,6 @@ impl Simulated for IamRole {
 
 #[async_trait]
 impl Simulated for InstanceProfile {
-    type Rec = ProfileRec;
-    const DESCRIBE: &'static str = "GetInstanceProfile";
     // IAM is eventually consistent: EC2 can't use a new profile at once.
     const CREATE: Op = Op::IamPropagation;
 
@@ -271,11 +265,7 @@ impl Simulated for InstanceProfile {
         sim.api("CreateInstanceProfile", |c, _| {
             c.create_instance_profile(&name, props.tags.clone())
         })?;
-        if let Err(e) = Self::modify(sim, urn, &name, props) {
-            Self::remove(sim, &name)?;
-            return Err(e);
-        }
-        Ok(name)
+        configured(sim, urn, name, props)
     }
 
     /// Puts the declared role (alone) in the profile.

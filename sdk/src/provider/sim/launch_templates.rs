@@ -135,9 +135,6 @@ impl Cloud {
 }
 
 impl Simulated for LaunchTemplate {
-    type Rec = LaunchTemplateRec;
-    const DESCRIBE: &'static str = "DescribeLaunchTemplates";
-
     fn outputs(_: &Cloud, t: &LaunchTemplateRec) -> LaunchTemplateOutputs {
         LaunchTemplateOutputs {
             id: LaunchTemplateId::new(&t.id),

@@ -342,11 +342,11 @@ impl Provider for SimProvider {
     }
 
     async fn create(&self, r: CreateRequest) -> Result<CreateResponse, ProviderError> {
-        dispatch::ops(&r.urn)?.create(self, &r.urn, r.inputs).await
+        dispatch::ops(&r.urn)?.create(self, r).await
     }
 
     async fn read(&self, r: ReadRequest) -> Result<Option<ReadResponse>, ProviderError> {
-        let outputs = dispatch::ops(&r.urn)?.read(self, &r.id).await?;
+        let outputs = dispatch::ops(&r.urn)?.read(self, &r).await?;
         // The simulator's resources change only through keel, so their
         // configuration is what was recorded.
         Ok(outputs.map(|outputs| ReadResponse {
@@ -356,16 +356,14 @@ impl Provider for SimProvider {
     }
 
     async fn update(&self, r: UpdateRequest) -> Result<Outputs, ProviderError> {
-        dispatch::ops(&r.urn)?
-            .update(self, &r.urn, &r.id, r.new_inputs)
-            .await
+        dispatch::ops(&r.urn)?.update(self, r).await
     }
 
     async fn delete(&self, r: DeleteRequest) -> Result<(), ProviderError> {
-        dispatch::ops(&r.urn)?.delete(self, &r.id).await
+        dispatch::ops(&r.urn)?.delete(self, &r).await
     }
 
     async fn find_by_tags(&self, r: FindRequest) -> Result<Vec<Found>, ProviderError> {
-        dispatch::ops(&r.urn)?.find(self, &r.urn).await
+        dispatch::ops(&r.urn)?.find(self, &r).await
     }
 }

@@ -8,7 +8,7 @@
 
 use super::SimProvider;
 use super::cloud::{Cloud, Kind, fresh_id, invalid};
-use super::dispatch::{Done, Simulated, resolved};
+use super::dispatch::{Done, Simulated, configured, resolved};
 use super::table::Record;
 use crate::analysis::cidr::{self, MAX_PREFIX, MIN_PREFIX};
 use crate::aws::ec2::{Subnet, SubnetOutputs, Vpc, VpcOutputs};
@@ -230,9 +230,6 @@ impl Cloud {
 }
 
 impl Simulated for Vpc {
-    type Rec = VpcRec;
-    const DESCRIBE: &'static str = "DescribeVpcs";
-
     fn outputs(cloud: &Cloud, v: &VpcRec) -> VpcOutputs {
         VpcOutputs {
             id: VpcId::new(&v.id),
@@ -247,8 +244,7 @@ impl Simulated for Vpc {
         let id = sim.api("CreateVpc", |c, _| {
             c.create_vpc(&props.cidr_block, props.tags.clone())
         })?;
-        Self::modify(sim, urn, &id, props)?;
-        Ok(id)
+        configured(sim, urn, id, props)
     }
 
     /// ModifyVpcAttribute for each DNS attribute that differs from `props`.
@@ -277,9 +273,6 @@ impl Simulated for Vpc {
 }
 
 impl Simulated for Subnet {
-    type Rec = SubnetRec;
-    const DESCRIBE: &'static str = "DescribeSubnets";
-
     fn outputs(cloud: &Cloud, s: &SubnetRec) -> SubnetOutputs {
         SubnetOutputs {
             id: SubnetId::new(&s.id),
@@ -296,8 +289,7 @@ impl Simulated for Subnet {
             let (cidr, zone) = (&props.cidr_block, &props.availability_zone);
             c.create_subnet(vpc_id, cidr, zone, props.tags.clone())
         })?;
-        Self::modify(sim, urn, &id, props)?;
-        Ok(id)
+        configured(sim, urn, id, props)
     }
 
     /// ModifySubnetAttribute MapPublicIpOnLaunch, if it differs.

@@ -7,7 +7,7 @@
 
 use super::SimProvider;
 use super::cloud::{Cloud, Kind, dependency, fresh_id, invalid};
-use super::dispatch::{Done, Simulated, resolved};
+use super::dispatch::{Done, Simulated, configured, resolved};
 use super::table::{Association, Record};
 use crate::analysis::cidr;
 use crate::aws::ec2::{RouteTable, RouteTableOutputs, RouteTarget};
@@ -156,48 +156,36 @@ impl Cloud {
         }
     }
 
-    /// CreateRoute.
-    pub(super) fn create_route(
+    /// CreateRoute (`replace` false: no route to the destination may exist)
+    /// or ReplaceRoute (`replace` true: one must).
+    pub(super) fn put_route(
         &mut self,
-        table_id: &str,
-        destination: &str,
+        table: &str,
+        to: &str,
         target: Target,
-    ) -> Result<(), ProviderError> {
-        let dest = self.destination(table_id, destination)?;
-        if self
-            .route_tables
-            .get(table_id)?
-            .routes
-            .iter()
-            .any(|r| r.destination == dest)
-        {
-            return Err(ProviderError::new(
-                "RouteAlreadyExists",
-                format!("The route identified by {dest} already exists."),
-            ));
+        replace: bool,
+    ) -> Done {
+        let dest = self.destination(table, to)?;
+        let routes = &self.route_tables.get(table)?.routes;
+        match (routes.iter().any(|r| r.destination == dest), replace) {
+            (true, false) => {
+                return Err(ProviderError::new(
+                    "RouteAlreadyExists",
+                    format!("The route identified by {dest} already exists."),
+                ));
+            }
+            (false, true) => return Err(no_route(table, dest)),
+            _ => {}
         }
-        self.check_target(table_id, &target)?;
-        let table = self.route_tables.get_mut(table_id)?;
-        table.routes.push(RouteRec {
-            destination: dest,
-            target,
-        });
-        Ok(())
-    }
-
-    /// ReplaceRoute.
-    pub(super) fn replace_route(
-        &mut self,
-        table_id: &str,
-        destination: &str,
-        target: Target,
-    ) -> Result<(), ProviderError> {
-        let dest = self.destination(table_id, destination)?;
-        self.check_target(table_id, &target)?;
-        let table = self.route_tables.get_mut(table_id)?;
-        let route = table.routes.iter_mut().find(|r| r.destination == dest);
-        let route = route.ok_or_else(|| no_route(table_id, dest))?;
-        route.target = target;
+        self.check_target(table, &target)?;
+        let routes = &mut self.route_tables.get_mut(table)?.routes;
+        match routes.iter_mut().find(|r| r.destination == dest) {
+            Some(route) => route.target = target,
+            None => routes.push(RouteRec {
+                destination: dest,
+                target,
+            }),
+        }
         Ok(())
     }
 
@@ -292,9 +280,6 @@ fn no_route(table_id: &str, dest: Ipv4Net) -> ProviderError {
 }
 
 impl Simulated for RouteTable {
-    type Rec = RouteTableRec;
-    const DESCRIBE: &'static str = "DescribeRouteTables";
-
     fn outputs(_: &Cloud, t: &RouteTableRec) -> RouteTableOutputs {
         RouteTableOutputs {
             id: RouteTableId::new(&t.id),
@@ -308,11 +293,7 @@ impl Simulated for RouteTable {
         let id = sim.api("CreateRouteTable", |c, _| {
             c.create_route_table(vpc, props.tags.clone())
         })?;
-        if let Err(e) = Self::modify(sim, urn, &id, props) {
-            Self::remove(sim, &id)?;
-            return Err(e);
-        }
-        Ok(id)
+        configured(sim, urn, id, props)
     }
 
     /// Makes table `id`'s routes and associations match `props`.
@@ -351,8 +332,8 @@ impl Simulated for RouteTable {
         for (dest, text, target) in want {
             match have.routes.iter().find(|r| r.destination == dest) {
                 Some(r) if r.target == target => {}
-                Some(_) => sim.api("ReplaceRoute", |c, _| c.replace_route(id, &text, target))?,
-                None => sim.api("CreateRoute", |c, _| c.create_route(id, &text, target))?,
+                Some(_) => sim.api("ReplaceRoute", |c, _| c.put_route(id, &text, target, true))?,
+                None => sim.api("CreateRoute", |c, _| c.put_route(id, &text, target, false))?,
             }
         }
         // Associations: keep unchanged ones (and their ids), in declared order.

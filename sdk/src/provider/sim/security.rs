@@ -9,7 +9,7 @@
 
 use super::SimProvider;
 use super::cloud::{Cloud, Kind, fresh_id, invalid, physical_name};
-use super::dispatch::{Done, Simulated, resolved};
+use super::dispatch::{Done, Simulated, configured, resolved};
 use super::table::{Record, Use};
 use crate::analysis::cidr;
 use crate::aws::ec2::{Peer, Protocol, Rule, SecurityGroup, SecurityGroupOutputs};
@@ -265,9 +265,6 @@ impl Cloud {
     }
 }
 impl Simulated for SecurityGroup {
-    type Rec = SecurityGroupRec;
-    const DESCRIBE: &'static str = "DescribeSecurityGroups";
-
     fn outputs(_: &Cloud, g: &SecurityGroupRec) -> SecurityGroupOutputs {
         SecurityGroupOutputs {
             id: SecurityGroupId::new(&g.id),
@@ -282,11 +279,7 @@ impl Simulated for SecurityGroup {
         let id = sim.api("CreateSecurityGroup", |c, _| {
             c.create_security_group(vpc, &name, &props.description, props.tags.clone())
         })?;
-        if let Err(e) = Self::modify(sim, urn, &id, props) {
-            Self::remove(sim, &id)?;
-            return Err(e);
-        }
-        Ok(id)
+        configured(sim, urn, id, props)
     }
 
     /// Revokes and authorizes until group `id`'s rules are `props`' effective ones.
