@@ -12,7 +12,7 @@
 //! entries through the network model (`model`).
 
 use super::SimProvider;
-use super::cloud::{Cloud, Kind, fresh_id, invalid};
+use super::cloud::{Cloud, fresh_id, invalid};
 use super::dispatch::{Done, Simulated, configured, resolved};
 use super::security::Direction;
 use super::table::{Association, Record};
@@ -331,9 +331,7 @@ impl Cloud {
         if acl.default {
             return Err(invalid(format!("cannot delete default network ACL {id}")));
         }
-        self.check_unused(Kind::NetworkAcl, id)?;
-        self.network_acls.remove(id)?;
-        Ok(())
+        self.remove_unused::<AclRec>(id).map(drop)
     }
 }
 

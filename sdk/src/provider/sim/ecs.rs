@@ -14,7 +14,7 @@
 //! terminates. Also the provider handler for [`EcsCluster`].
 
 use super::SimProvider;
-use super::cloud::{Cloud, Kind, physical_name};
+use super::cloud::{Cloud, physical_name};
 use super::compute::{InstanceRec, InstanceState};
 use super::dispatch::{Done, Simulated};
 use super::latency::Op;
@@ -139,10 +139,7 @@ impl Cloud {
 
     /// DeleteCluster: not while container instances are registered.
     pub(super) fn delete_cluster(&mut self, name: &str) -> Result<(), ProviderError> {
-        self.clusters.get(name)?;
-        self.check_unused(Kind::Cluster, name)?;
-        self.clusters.remove(name)?;
-        Ok(())
+        self.remove_unused::<ClusterRec>(name).map(drop)
     }
 
     /// Container instances registered with cluster `name`.

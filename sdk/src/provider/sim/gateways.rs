@@ -162,9 +162,7 @@ impl Cloud {
 
     /// DeleteInternetGateway: only when detached. Routes to it become blackholes.
     pub(super) fn delete_internet_gateway(&mut self, id: &str) -> Result<(), ProviderError> {
-        self.check_unused(Kind::InternetGateway, id)?;
-        self.internet_gateways.remove(id)?;
-        Ok(())
+        self.remove_unused::<InternetGatewayRec>(id).map(drop)
     }
 
     /// AllocateAddress (domain vpc).
@@ -181,10 +179,7 @@ impl Cloud {
 
     /// ReleaseAddress: not while a NAT gateway uses it.
     pub(super) fn release_address(&mut self, id: &str) -> Result<(), ProviderError> {
-        self.addresses.get(id)?;
-        self.check_unused(Kind::Address, id)?;
-        self.addresses.remove(id)?;
-        Ok(())
+        self.remove_unused::<AddressRec>(id).map(drop)
     }
 
     /// CreateNatGateway: `pending` until `clock` says it is available.

@@ -126,9 +126,7 @@ impl Cloud {
                 "Cannot delete entity, must detach all policies first.",
             ));
         }
-        self.check_unused(Kind::Role, name)?;
-        self.roles.remove(name)?;
-        Ok(())
+        self.remove_unused::<RoleRec>(name).map(drop)
     }
 
     /// CreateInstanceProfile (empty).

@@ -7,7 +7,7 @@
 //! provider handlers for [`Vpc`] and [`Subnet`].
 
 use super::SimProvider;
-use super::cloud::{Cloud, Kind, fresh_id, invalid};
+use super::cloud::{Cloud, fresh_id, invalid};
 use super::dispatch::{Done, Simulated, configured, resolved};
 use super::table::Record;
 use crate::analysis::cidr::{self, MAX_PREFIX, MIN_PREFIX};
@@ -108,13 +108,11 @@ impl Cloud {
     /// DeleteVpc: only once nothing but its main route table, default
     /// security group and default network ACL is left in it.
     pub(super) fn delete_vpc(&mut self, id: &str) -> Result<(), ProviderError> {
-        let vpc = self.vpcs.get(id)?.clone();
-        self.check_unused(Kind::Vpc, id)?;
+        let vpc = self.remove_unused::<VpcRec>(id)?;
         self.route_tables.remove(&vpc.main_route_table_id)?;
         self.security_groups
             .remove(&vpc.default_security_group_id)?;
         self.network_acls.retain(|_, a| a.vpc_id != id);
-        self.vpcs.remove(id)?;
         Ok(())
     }
 
@@ -184,13 +182,11 @@ impl Cloud {
     /// interfaces are in it. Its route table and network ACL associations
     /// go with it.
     pub(super) fn delete_subnet(&mut self, id: &str) -> Result<(), ProviderError> {
-        self.subnets.get(id)?;
-        self.check_unused(Kind::Subnet, id)?;
+        self.remove_unused::<SubnetRec>(id)?;
         for table in self.route_tables.values_mut() {
             table.associations.retain(|a| a.subnet_id != id);
         }
         self.drop_network_acl_association(id);
-        self.subnets.remove(id)?;
         Ok(())
     }
 

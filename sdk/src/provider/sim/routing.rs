@@ -6,7 +6,7 @@
 //! match the declared one route by route and association by association.
 
 use super::SimProvider;
-use super::cloud::{Cloud, Kind, dependency, fresh_id, invalid};
+use super::cloud::{Cloud, dependency, fresh_id, invalid};
 use super::dispatch::{Done, Simulated, configured, resolved};
 use super::table::{Association, Record};
 use crate::analysis::cidr;
@@ -266,9 +266,7 @@ impl Cloud {
                 table.vpc_id
             )));
         }
-        self.check_unused(Kind::RouteTable, id)?;
-        self.route_tables.remove(id)?;
-        Ok(())
+        self.remove_unused::<RouteTableRec>(id).map(drop)
     }
 }
 

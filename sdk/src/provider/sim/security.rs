@@ -259,9 +259,7 @@ impl Cloud {
                 ),
             ));
         }
-        self.check_unused(Kind::SecurityGroup, id)?;
-        self.security_groups.remove(id)?;
-        Ok(())
+        self.remove_unused::<SecurityGroupRec>(id).map(drop)
     }
 }
 impl Simulated for SecurityGroup {

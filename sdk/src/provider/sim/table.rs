@@ -3,7 +3,7 @@
 //! with AWS's not-found error for the type, every record has tags and a life
 //! cycle ([`Life`]), and every record says which other resources it uses
 //! ([`Use`]). This module owns those three things and the dependency check
-//! built on them: [`Cloud::check_unused`] asks one reference index, built
+//! built on them: [`Cloud::remove_unused`] asks one reference index, built
 //! from every live record's uses, whether anything still uses a resource,
 //! and answers with the error AWS gives for that kind (`DependencyViolation`
 //! for most, [`Kind::in_use`] has the rest). Records AWS takes a while to
@@ -302,13 +302,14 @@ impl Cloud {
         users
     }
 
-    /// Nothing uses resource `id` of `kind`, else the error AWS gives for
-    /// deleting it.
-    pub(super) fn check_unused(&self, kind: Kind, id: &str) -> Result<(), ProviderError> {
-        let users = self.users(kind, id);
-        match users.is_empty() {
-            true => Ok(()),
-            false => Err(kind.in_use(id, &users)),
+    /// Removes record `id` of type `R` if nothing uses it, else fails with
+    /// the error AWS gives for deleting it (or for an id that doesn't exist).
+    pub(super) fn remove_unused<R: Record>(&mut self, id: &str) -> Result<R, ProviderError> {
+        R::table(self).get(id)?;
+        let users = self.users(R::KIND, id);
+        if !users.is_empty() {
+            return Err(R::KIND.in_use(id, &users));
         }
+        R::table_mut(self).remove(id)
     }
 }

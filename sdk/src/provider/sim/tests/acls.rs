@@ -3,7 +3,7 @@
 //! registration — stateless rules need the request and its return traffic
 //! allowed, on the instances' subnet and on the NAT gateway's.
 
-use super::registration::{reasons, registered};
+use super::registration::{registered, unregistered};
 use super::*;
 use crate::analysis::reach::Code;
 use crate::aws::ec2::{AclRule, NetworkAclOutputs};
@@ -70,12 +70,7 @@ async fn custom_acls_follow_aws_rules() {
     // Two rules with one number in one direction: AWS refuses the second.
     let mut twice = acl.clone();
     twice.egress.push(AclRule::deny_all(100, "0.0.0.0/0"));
-    let b = create(
-        &sim,
-        "b",
-        &Subnet::new(VpcId::new(&vpc), "10.0.2.0/24", "us-east-1b"),
-    )
-    .await;
+    let b = subnet(&sim, "b", &vpc, "10.0.2.0/24", "us-east-1b").await;
     twice.subnet_ids = vec![SubnetId::new(&b).into()];
     assert_eq!(
         code(try_create(&sim, "twice", &twice).await),
@@ -83,12 +78,7 @@ async fn custom_acls_follow_aws_rules() {
     );
     // A subnet of another VPC can't be associated.
     let other = create(&sim, "other", &Vpc::new("10.1.0.0/16")).await;
-    let far = create(
-        &sim,
-        "far",
-        &Subnet::new(VpcId::new(&other), "10.1.0.0/24", "us-east-1a"),
-    )
-    .await;
+    let far = subnet(&sim, "far", &other, "10.1.0.0/24", "us-east-1a").await;
     let foreign = NetworkAcl::new(VpcId::new(&vpc)).associate(SubnetId::new(&far));
     assert_eq!(
         code(try_create(&sim, "foreign", &foreign).await),
@@ -160,9 +150,7 @@ async fn an_acl_denying_outbound_https_stops_registration() {
         )),
         ..Shape::default()
     };
-    let stack = deploy(&sim, &shape).await;
-    assert_eq!(registered(&sim, &stack.cluster).await, 0);
-    for why in reasons(&sim, Code::AclRequest) {
+    for why in unregistered(&sim, &shape, Code::AclRequest).await {
         assert!(why.contains("outbound rule 100 denies"), "{why}");
     }
 }
@@ -178,9 +166,7 @@ async fn an_acl_without_ephemeral_return_traffic_stops_registration() {
         }),
         ..Shape::default()
     };
-    let stack = deploy(&sim, &shape).await;
-    assert_eq!(registered(&sim, &stack.cluster).await, 0);
-    for why in reasons(&sim, Code::AclReturn) {
+    for why in unregistered(&sim, &shape, Code::AclReturn).await {
         assert!(why.contains("return traffic"), "{why}");
     }
 }

@@ -3,7 +3,7 @@
 //! network interfaces as dependents, the wait for `available`, and what they
 //! do to ECS registration in private subnets with no NAT route.
 
-use super::registration::{reasons, registered};
+use super::registration::{registered, unregistered};
 use super::*;
 use crate::analysis::reach::Code;
 use crate::aws::ec2::VpcEndpointOutputs;
@@ -242,9 +242,7 @@ async fn an_endpoint_group_that_refuses_https_stops_registration() {
         endpoint_https_ingress: false,
         ..endpoints_only(&["ecs", "ecs-agent", "ecs-telemetry"])
     };
-    let stack = deploy(&sim, &shape).await;
-    assert_eq!(registered(&sim, &stack.cluster).await, 0);
-    for why in reasons(&sim, Code::EndpointSecurityGroup) {
+    for why in unregistered(&sim, &shape, Code::EndpointSecurityGroup).await {
         assert!(why.contains("admits no TCP 443"), "{why}");
     }
 }

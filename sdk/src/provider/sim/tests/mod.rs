@@ -111,11 +111,22 @@ pub(super) fn code<T: fmt::Debug>(result: Result<T, ProviderError>) -> String {
     }
 }
 
+/// Creates subnet `name` with block `cidr` in VPC `vpc` and zone `az`;
+/// returns its id.
+pub(super) async fn subnet(
+    sim: &SimProvider,
+    name: &str,
+    vpc: &str,
+    cidr: &str,
+    az: &str,
+) -> String {
+    create(sim, name, &Subnet::new(VpcId::new(vpc), cidr, az)).await
+}
+
 /// A VPC with one subnet; returns their ids.
 pub(super) async fn vpc_with_subnet(sim: &SimProvider) -> (String, String) {
     let vpc = create(sim, "main", &Vpc::new("10.0.0.0/16")).await;
-    let subnet = Subnet::new(VpcId::new(&vpc), "10.0.1.0/24", "us-east-1a");
-    let subnet = create(sim, "a", &subnet).await;
+    let subnet = subnet(sim, "a", &vpc, "10.0.1.0/24", "us-east-1a").await;
     (vpc, subnet)
 }
 

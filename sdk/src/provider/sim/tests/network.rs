@@ -201,18 +201,8 @@ async fn routes_must_target_gateways_of_the_same_vpc() {
 async fn route_table_updates_keep_unchanged_associations() {
     let sim = sim();
     let (vpc, a) = vpc_with_subnet(&sim).await;
-    let b = create(
-        &sim,
-        "b",
-        &Subnet::new(VpcId::new(&vpc), "10.0.2.0/24", "us-east-1b"),
-    )
-    .await;
-    let c = create(
-        &sim,
-        "c",
-        &Subnet::new(VpcId::new(&vpc), "10.0.3.0/24", "us-east-1c"),
-    )
-    .await;
+    let b = subnet(&sim, "b", &vpc, "10.0.2.0/24", "us-east-1b").await;
+    let c = subnet(&sim, "c", &vpc, "10.0.3.0/24", "us-east-1c").await;
     let igw = create(&sim, "igw", &InternetGateway::new().vpc(VpcId::new(&vpc))).await;
     let table = RouteTable::new(VpcId::new(&vpc))
         .associate(SubnetId::new(&a))

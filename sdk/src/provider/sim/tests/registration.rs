@@ -41,6 +41,14 @@ pub(super) fn reasons(sim: &SimProvider, code: Code) -> Vec<String> {
     reasons
 }
 
+/// Deploys `shape`: no instance registers, and each says why with
+/// finding `code`; their reasons.
+pub(super) async fn unregistered(sim: &SimProvider, shape: &Shape, code: Code) -> Vec<String> {
+    let stack = deploy(sim, shape).await;
+    assert_eq!(registered(sim, &stack.cluster).await, 0);
+    reasons(sim, code)
+}
+
 #[tokio::test]
 async fn the_tutorial_stack_registers_both_instances() {
     let sim = sim();
@@ -124,9 +132,7 @@ async fn without_https_egress_nothing_registers() {
         https_egress: false,
         ..Shape::default()
     };
-    let stack = deploy(&sim, &shape).await;
-    assert_eq!(registered(&sim, &stack.cluster).await, 0);
-    for why in reasons(&sim, Code::SecurityGroupEgress) {
+    for why in unregistered(&sim, &shape, Code::SecurityGroupEgress).await {
         assert!(why.contains("allows no outbound TCP 443"), "{why}");
     }
 }
@@ -138,9 +144,7 @@ async fn a_nat_gateway_in_a_private_subnet_leads_nowhere() {
         nat_in_private_subnets: true,
         ..Shape::default()
     };
-    let stack = deploy(&sim, &shape).await;
-    assert_eq!(registered(&sim, &stack.cluster).await, 0);
-    for why in reasons(&sim, Code::NatNoInternet) {
+    for why in unregistered(&sim, &shape, Code::NatNoInternet).await {
         assert!(why.contains("NAT gateway nat-"), "{why}");
         assert!(why.contains("no route to an internet gateway"), "{why}");
     }
@@ -166,9 +170,7 @@ async fn public_subnet_instances_without_a_public_ip_do_not() {
         public_ip: Some(false),
         ..Shape::default()
     };
-    let stack = deploy(&sim, &shape).await;
-    assert_eq!(registered(&sim, &stack.cluster).await, 0);
-    for why in reasons(&sim, Code::NoPublicIp) {
+    for why in unregistered(&sim, &shape, Code::NoPublicIp).await {
         assert!(why.contains("no public IPv4 address"), "{why}");
     }
 }

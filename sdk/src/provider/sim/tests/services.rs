@@ -100,12 +100,7 @@ async fn launch_templates_version_every_change() {
 async fn auto_scaling_groups_validate_and_scale() {
     let sim = sim();
     let (vpc, a) = vpc_with_subnet(&sim).await;
-    let b = create(
-        &sim,
-        "b",
-        &Subnet::new(VpcId::new(&vpc), "10.0.2.0/24", "us-east-1b"),
-    )
-    .await;
+    let b = subnet(&sim, "b", &vpc, "10.0.2.0/24", "us-east-1b").await;
     let lt = create(
         &sim,
         "hosts",
@@ -157,12 +152,7 @@ async fn auto_scaling_groups_validate_and_scale() {
         "ValidationError"
     );
     let other = create(&sim, "other", &Vpc::new("10.1.0.0/16")).await;
-    let c = create(
-        &sim,
-        "c",
-        &Subnet::new(VpcId::new(&other), "10.1.0.0/24", "us-east-1c"),
-    )
-    .await;
+    let c = subnet(&sim, "c", &other, "10.1.0.0/24", "us-east-1c").await;
     let split = AutoScalingGroup::new(LaunchTemplateId::new(&lt), 1, 2)
         .subnet(SubnetId::new(&a))
         .subnet(SubnetId::new(&c));
