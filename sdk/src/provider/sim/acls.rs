@@ -12,8 +12,8 @@
 //! entries through the network model (`model`).
 
 use super::SimProvider;
-use super::cloud::{Cloud, fresh_id, invalid};
-use super::dispatch::{Done, Simulated, configured, resolved};
+use super::cloud::{Cloud, Done, fresh_id, invalid};
+use super::dispatch::{Simulated, configured, resolved};
 use super::security::Direction;
 use super::table::{Association, Record};
 use crate::analysis::cidr;
@@ -234,7 +234,7 @@ impl Cloud {
         id: &str,
         direction: Direction,
         entry: AclEntry,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let number = entry.rule_number;
         if !(1..=MAX_RULE_NUMBER).contains(&number) {
             return Err(invalid(format!(
@@ -260,7 +260,7 @@ impl Cloud {
         id: &str,
         direction: Direction,
         entry: AclEntry,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let acl = self.network_acls.get_mut(id)?;
         let number = entry.rule_number;
         let found = acl
@@ -277,7 +277,7 @@ impl Cloud {
         id: &str,
         direction: Direction,
         number: u16,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let entries = self.network_acls.get_mut(id)?.entries_mut(direction);
         let before = entries.len();
         entries.retain(|e| e.rule_number != number);
@@ -326,7 +326,7 @@ impl Cloud {
     }
 
     /// DeleteNetworkAcl: not the default ACL, not while subnets use it.
-    pub(super) fn delete_network_acl(&mut self, id: &str) -> Result<(), ProviderError> {
+    pub(super) fn delete_network_acl(&mut self, id: &str) -> Done {
         let acl = self.network_acls.get(id)?;
         if acl.default {
             return Err(invalid(format!("cannot delete default network ACL {id}")));
@@ -342,7 +342,7 @@ fn declared(rules: &[AclRule]) -> Result<Vec<AclEntry>, ProviderError> {
 
 impl SimProvider {
     /// Deletes, replaces and creates entries until ACL `id`'s equal `props`'.
-    fn sync_acl_entries(&self, id: &str, props: &NetworkAcl) -> Result<(), ProviderError> {
+    fn sync_acl_entries(&self, id: &str, props: &NetworkAcl) -> Done {
         let have = self.peek(|c| c.network_acls.get(id).cloned())?;
         let steps = [
             (Direction::Ingress, declared(&props.ingress)?),
@@ -374,7 +374,7 @@ impl SimProvider {
 
     /// Moves subnet `subnet` to ACL `acl_id`: finds its current association
     /// (DescribeNetworkAcls), then replaces it unless it is there already.
-    fn move_subnet_to_acl(&self, subnet: &str, acl_id: &str) -> Result<(), ProviderError> {
+    fn move_subnet_to_acl(&self, subnet: &str, acl_id: &str) -> Done {
         let current = self.api("DescribeNetworkAcls", |c, _| {
             c.subnets.get(subnet)?;
             let found = c.network_acls.association_of(subnet);
@@ -405,12 +405,7 @@ impl SimProvider {
 
     /// Associates exactly `props`' subnets with ACL `id`; the others go back
     /// to the VPC's default ACL.
-    fn sync_acl_associations(
-        &self,
-        urn: &Urn,
-        id: &str,
-        props: &NetworkAcl,
-    ) -> Result<(), ProviderError> {
+    fn sync_acl_associations(&self, urn: &Urn, id: &str, props: &NetworkAcl) -> Done {
         let mut want = Vec::new();
         for s in &props.subnet_ids {
             let s = resolved(urn, "subnet_ids", s)?.to_string();

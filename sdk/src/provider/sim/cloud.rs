@@ -292,6 +292,9 @@ impl Kind {
     }
 }
 
+/// What an operation that returns nothing returns.
+pub(super) type Done = Result<(), ProviderError>;
+
 /// `InvalidParameterValue` with `message`.
 pub(super) fn invalid(message: impl Into<String>) -> ProviderError {
     ProviderError::new("InvalidParameterValue", message)

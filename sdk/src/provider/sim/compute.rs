@@ -8,8 +8,8 @@
 //! and retried. Also the provider handler for [`AutoScalingGroup`], which
 //! waits for capacity the way Terraform does.
 
-use super::cloud::{Clock, Cloud, Kind, fresh_id, physical_name, random_hex};
-use super::dispatch::{Done, Made, Simulated, resolved};
+use super::cloud::{Clock, Cloud, Done, Kind, fresh_id, physical_name, random_hex};
+use super::dispatch::{Made, Simulated, resolved};
 use super::latency::Op;
 use super::launch_templates::LaunchSpec;
 use super::table::{Kept, Life, Record, Use};
@@ -161,7 +161,7 @@ impl Record for GroupRec {
 }
 
 impl Cloud {
-    fn check_group(&self, g: &GroupRec) -> Result<(), ProviderError> {
+    fn check_group(&self, g: &GroupRec) -> Done {
         if g.min_size > g.max_size
             || g.desired_capacity < g.min_size
             || g.desired_capacity > g.max_size
@@ -203,11 +203,7 @@ impl Cloud {
     }
 
     /// CreateAutoScalingGroup: instances start launching at once.
-    pub(super) fn create_auto_scaling_group(
-        &mut self,
-        group: GroupRec,
-        clock: &Clock,
-    ) -> Result<(), ProviderError> {
+    pub(super) fn create_auto_scaling_group(&mut self, group: GroupRec, clock: &Clock) -> Done {
         if self.groups.contains_key(&group.name) {
             return Err(ProviderError::new(
                 "AlreadyExists",
@@ -225,11 +221,7 @@ impl Cloud {
 
     /// UpdateAutoScalingGroup: template, subnets and capacity; the group
     /// launches or terminates to match.
-    pub(super) fn update_auto_scaling_group(
-        &mut self,
-        update: GroupRec,
-        clock: &Clock,
-    ) -> Result<(), ProviderError> {
+    pub(super) fn update_auto_scaling_group(&mut self, update: GroupRec, clock: &Clock) -> Done {
         let current = self.groups.get(&update.name)?;
         let group = GroupRec {
             arn: current.arn.clone(),
@@ -246,11 +238,7 @@ impl Cloud {
 
     /// DeleteAutoScalingGroup with ForceDelete: every instance terminates,
     /// then the group goes.
-    pub(super) fn delete_auto_scaling_group(
-        &mut self,
-        name: &str,
-        clock: &Clock,
-    ) -> Result<(), ProviderError> {
+    pub(super) fn delete_auto_scaling_group(&mut self, name: &str, clock: &Clock) -> Done {
         self.groups.get_mut(name)?.deleting = true;
         let members: Vec<String> = self.members(name).map(|i| i.id.clone()).collect();
         for id in members {

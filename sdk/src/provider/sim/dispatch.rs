@@ -8,7 +8,7 @@
 //! `crate::registry::resource_types!`, that the provider dispatches to by a
 //! URN's type token.
 
-use super::cloud::Cloud;
+use super::cloud::{Cloud, Done};
 use super::latency::Op;
 use super::table::{Kept, Phase, Record, Stored, Timed};
 use super::{Poll, SimProvider};
@@ -25,8 +25,6 @@ use serde_json::Value;
 
 /// The error every handler returns.
 type Error = ProviderError;
-/// What a step of a handler returns.
-pub(super) type Done = Result<(), ProviderError>;
 /// What a handler returns: the type's outputs.
 pub(super) type Made<R> = Result<<R as Resource>::Outputs, ProviderError>;
 
@@ -156,6 +154,22 @@ impl SimProvider {
                 t.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
                 Ok(())
             })?;
+        }
+        Ok(())
+    }
+
+    /// One call `api` (`set`) making a setting of record `id` of type `R`
+    /// `want`, unless `now` says it already is.
+    pub(super) fn change<R: Record, T: PartialEq>(
+        &self,
+        id: &str,
+        api: &str,
+        now: impl FnOnce(&R) -> T,
+        want: T,
+        set: impl FnOnce(&mut Cloud, T) -> Done,
+    ) -> Done {
+        if self.peek(|c| R::table(c).get(id).map(now))? != want {
+            self.api(api, |c, _| set(c, want))?;
         }
         Ok(())
     }

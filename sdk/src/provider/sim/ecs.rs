@@ -14,9 +14,9 @@
 //! terminates. Also the provider handler for [`EcsCluster`].
 
 use super::SimProvider;
-use super::cloud::{Cloud, physical_name};
+use super::cloud::{Cloud, Done, physical_name};
 use super::compute::{InstanceRec, InstanceState};
-use super::dispatch::{Done, Simulated};
+use super::dispatch::Simulated;
 use super::latency::Op;
 use super::table::{Life, Record};
 use crate::analysis::cluster_in_user_data;
@@ -128,17 +128,13 @@ impl Cloud {
     }
 
     /// UpdateClusterSettings containerInsights.
-    pub(super) fn update_cluster_settings(
-        &mut self,
-        name: &str,
-        container_insights: bool,
-    ) -> Result<(), ProviderError> {
+    pub(super) fn update_cluster_settings(&mut self, name: &str, container_insights: bool) -> Done {
         self.clusters.get_mut(name)?.container_insights = container_insights;
         Ok(())
     }
 
     /// DeleteCluster: not while container instances are registered.
-    pub(super) fn delete_cluster(&mut self, name: &str) -> Result<(), ProviderError> {
+    pub(super) fn delete_cluster(&mut self, name: &str) -> Done {
         self.remove_unused::<ClusterRec>(name).map(drop)
     }
 
@@ -292,13 +288,11 @@ impl Simulated for EcsCluster {
 
     /// UpdateClusterSettings containerInsights, if it differs.
     fn modify(sim: &SimProvider, _: &Urn, id: &str, props: &Self) -> Done {
-        let insights = sim.peek(|c| c.clusters.get(id).map(|k| k.container_insights))?;
-        if insights != props.container_insights {
-            sim.api("UpdateClusterSettings", |c, _| {
-                c.update_cluster_settings(id, props.container_insights)
-            })?;
-        }
-        Ok(())
+        let insights = |k: &ClusterRec| k.container_insights;
+        let want = props.container_insights;
+        sim.change(id, "UpdateClusterSettings", insights, want, |c, on| {
+            c.update_cluster_settings(id, on)
+        })
     }
 
     fn remove(sim: &SimProvider, id: &str) -> Done {

@@ -15,8 +15,8 @@
 //! (`model`), which sees available endpoints only.
 
 use super::SimProvider;
-use super::cloud::{Clock, Cloud, Kind, fresh_id};
-use super::dispatch::{Done, Made, Simulated, resolved};
+use super::cloud::{Clock, Cloud, Done, Kind, fresh_id};
+use super::dispatch::{Made, Simulated, resolved};
 use super::latency::Op;
 use super::table::{Life, Phase, Record, Timed, Use};
 use crate::aws::ec2::{VpcEndpoint, VpcEndpointOutputs};
@@ -181,11 +181,7 @@ impl Cloud {
     }
 
     /// Subnets must exist, be in `vpc_id`, and be one per availability zone.
-    fn check_endpoint_subnets(
-        &self,
-        vpc_id: &str,
-        subnets: &[&String],
-    ) -> Result<(), ProviderError> {
+    fn check_endpoint_subnets(&self, vpc_id: &str, subnets: &[&String]) -> Done {
         let mut zones: BTreeMap<&str, &str> = BTreeMap::new();
         for id in subnets {
             let subnet = self.subnets.get(id)?;
@@ -208,7 +204,7 @@ impl Cloud {
     }
 
     /// Security groups must exist and be in `vpc_id`.
-    fn check_endpoint_groups(&self, vpc_id: &str, groups: &[String]) -> Result<(), ProviderError> {
+    fn check_endpoint_groups(&self, vpc_id: &str, groups: &[String]) -> Done {
         for g in groups {
             let group = self.security_groups.get(g)?;
             if group.vpc_id != vpc_id {
@@ -222,12 +218,7 @@ impl Cloud {
 
     /// Private DNS needs the VPC's DNS attributes, and no other endpoint of
     /// the service in the VPC with private DNS.
-    fn check_private_dns(
-        &self,
-        vpc_id: &str,
-        service: &str,
-        except: Option<&str>,
-    ) -> Result<(), ProviderError> {
+    fn check_private_dns(&self, vpc_id: &str, service: &str, except: Option<&str>) -> Done {
         let vpc = self.vpcs.get(vpc_id)?;
         if !(vpc.enable_dns_support && vpc.enable_dns_hostnames) {
             return Err(invalid_parameter(format!(
@@ -313,11 +304,7 @@ impl Cloud {
 
     /// ModifyVpcEndpoint: subnets, security groups and private DNS, checked
     /// as at creation.
-    pub(super) fn modify_vpc_endpoint(
-        &mut self,
-        id: &str,
-        change: &EndpointChange,
-    ) -> Result<(), ProviderError> {
+    pub(super) fn modify_vpc_endpoint(&mut self, id: &str, change: &EndpointChange) -> Done {
         let current = self.vpc_endpoints.get(id)?.clone();
         if current.state == Phase::Deleting {
             return Err(ProviderError::new(

@@ -7,8 +7,8 @@
 //! way Terraform does.
 
 use super::SimProvider;
-use super::cloud::{Clock, Cloud, Kind, fresh_id};
-use super::dispatch::{Done, Made, Simulated, configured, resolved};
+use super::cloud::{Clock, Cloud, Done, Kind, fresh_id};
+use super::dispatch::{Made, Simulated, configured, resolved};
 use super::latency::Op;
 use super::table::{Life, Phase, Record, Timed, Use};
 use crate::aws::ec2::{
@@ -116,11 +116,7 @@ impl Cloud {
     }
 
     /// AttachInternetGateway: the gateway must be detached, and the VPC have none.
-    pub(super) fn attach_internet_gateway(
-        &mut self,
-        id: &str,
-        vpc_id: &str,
-    ) -> Result<(), ProviderError> {
+    pub(super) fn attach_internet_gateway(&mut self, id: &str, vpc_id: &str) -> Done {
         let igw = self.internet_gateways.get(id)?;
         self.vpcs.get(vpc_id)?;
         let already = |what: &str, other: &str| {
@@ -144,11 +140,7 @@ impl Cloud {
     }
 
     /// DetachInternetGateway.
-    pub(super) fn detach_internet_gateway(
-        &mut self,
-        id: &str,
-        vpc_id: &str,
-    ) -> Result<(), ProviderError> {
+    pub(super) fn detach_internet_gateway(&mut self, id: &str, vpc_id: &str) -> Done {
         let igw = self.internet_gateways.get(id)?;
         if igw.vpc_id.as_deref() != Some(vpc_id) {
             return Err(ProviderError::new(
@@ -161,7 +153,7 @@ impl Cloud {
     }
 
     /// DeleteInternetGateway: only when detached. Routes to it become blackholes.
-    pub(super) fn delete_internet_gateway(&mut self, id: &str) -> Result<(), ProviderError> {
+    pub(super) fn delete_internet_gateway(&mut self, id: &str) -> Done {
         self.remove_unused::<InternetGatewayRec>(id).map(drop)
     }
 
@@ -178,7 +170,7 @@ impl Cloud {
     }
 
     /// ReleaseAddress: not while a NAT gateway uses it.
-    pub(super) fn release_address(&mut self, id: &str) -> Result<(), ProviderError> {
+    pub(super) fn release_address(&mut self, id: &str) -> Done {
         self.remove_unused::<AddressRec>(id).map(drop)
     }
 
@@ -246,7 +238,7 @@ impl Cloud {
 
 impl SimProvider {
     /// Detaches gateway `id` from whatever VPC it is attached to.
-    fn detach_igw(&self, id: &str) -> Result<(), ProviderError> {
+    fn detach_igw(&self, id: &str) -> Done {
         let attached = self.peek(|c| c.internet_gateways.get(id).map(|g| g.vpc_id.clone()))?;
         if let Some(vpc) = attached {
             self.api("DetachInternetGateway", |c, _| {

@@ -6,8 +6,8 @@
 //! propagation delay, as instances launched sooner couldn't use it.
 
 use super::SimProvider;
-use super::cloud::{Cloud, Kind, iam_arn, physical_name};
-use super::dispatch::{Done, Made, Simulated, configured, resolved};
+use super::cloud::{Cloud, Done, Kind, iam_arn, physical_name};
+use super::dispatch::{Made, Simulated, configured, resolved};
 use super::latency::Op;
 use super::table::{Record, Use};
 use crate::aws::iam::{IamRole, IamRoleOutputs, InstanceProfile, InstanceProfileOutputs};
@@ -57,12 +57,7 @@ impl Record for ProfileRec {
 
 impl Cloud {
     /// CreateRole.
-    pub(super) fn create_role(
-        &mut self,
-        name: &str,
-        policy: &str,
-        tags: Tags,
-    ) -> Result<(), ProviderError> {
+    pub(super) fn create_role(&mut self, name: &str, policy: &str, tags: Tags) -> Done {
         if self.roles.contains_key(name) {
             return Err(exists("Role", name));
         }
@@ -77,22 +72,14 @@ impl Cloud {
     }
 
     /// UpdateAssumeRolePolicy.
-    pub(super) fn update_assume_role_policy(
-        &mut self,
-        name: &str,
-        policy: &str,
-    ) -> Result<(), ProviderError> {
+    pub(super) fn update_assume_role_policy(&mut self, name: &str, policy: &str) -> Done {
         let role = self.roles.get_mut(name)?;
         role.assume_role_policy = policy.to_string();
         Ok(())
     }
 
     /// AttachRolePolicy (attaching one already attached is a no-op, as in AWS).
-    pub(super) fn attach_role_policy(
-        &mut self,
-        name: &str,
-        arn: &str,
-    ) -> Result<(), ProviderError> {
+    pub(super) fn attach_role_policy(&mut self, name: &str, arn: &str) -> Done {
         let role = self.roles.get_mut(name)?;
         if !role.managed_policy_arns.iter().any(|a| a == arn) {
             role.managed_policy_arns.push(arn.to_string());
@@ -101,11 +88,7 @@ impl Cloud {
     }
 
     /// DetachRolePolicy.
-    pub(super) fn detach_role_policy(
-        &mut self,
-        name: &str,
-        arn: &str,
-    ) -> Result<(), ProviderError> {
+    pub(super) fn detach_role_policy(&mut self, name: &str, arn: &str) -> Done {
         let role = self.roles.get_mut(name)?;
         let before = role.managed_policy_arns.len();
         role.managed_policy_arns.retain(|a| a != arn);
@@ -119,7 +102,7 @@ impl Cloud {
     }
 
     /// DeleteRole: not while policies are attached or a profile holds it.
-    pub(super) fn delete_role(&mut self, name: &str) -> Result<(), ProviderError> {
+    pub(super) fn delete_role(&mut self, name: &str) -> Done {
         let role = self.roles.get(name)?;
         if !role.managed_policy_arns.is_empty() {
             return Err(conflict(
@@ -130,11 +113,7 @@ impl Cloud {
     }
 
     /// CreateInstanceProfile (empty).
-    pub(super) fn create_instance_profile(
-        &mut self,
-        name: &str,
-        tags: Tags,
-    ) -> Result<(), ProviderError> {
+    pub(super) fn create_instance_profile(&mut self, name: &str, tags: Tags) -> Done {
         if self.instance_profiles.contains_key(name) {
             return Err(exists("Instance Profile", name));
         }
@@ -148,11 +127,7 @@ impl Cloud {
     }
 
     /// AddRoleToInstanceProfile: the role must exist; a profile holds one role.
-    pub(super) fn add_role_to_instance_profile(
-        &mut self,
-        name: &str,
-        role: &str,
-    ) -> Result<(), ProviderError> {
+    pub(super) fn add_role_to_instance_profile(&mut self, name: &str, role: &str) -> Done {
         self.roles.get(role)?;
         let profile = self.instance_profiles.get(name)?;
         if !profile.roles.is_empty() {
@@ -169,11 +144,7 @@ impl Cloud {
     }
 
     /// RemoveRoleFromInstanceProfile.
-    pub(super) fn remove_role_from_instance_profile(
-        &mut self,
-        name: &str,
-        role: &str,
-    ) -> Result<(), ProviderError> {
+    pub(super) fn remove_role_from_instance_profile(&mut self, name: &str, role: &str) -> Done {
         let profile = self.instance_profiles.get_mut(name)?;
         let before = profile.roles.len();
         profile.roles.retain(|r| r != role);
@@ -184,7 +155,7 @@ impl Cloud {
     }
 
     /// DeleteInstanceProfile: not while it holds a role.
-    pub(super) fn delete_instance_profile(&mut self, name: &str) -> Result<(), ProviderError> {
+    pub(super) fn delete_instance_profile(&mut self, name: &str) -> Done {
         if !self.instance_profiles.get(name)?.roles.is_empty() {
             return Err(conflict(
                 "Cannot delete entity, must remove roles from instance profile first.",

@@ -4,8 +4,8 @@
 //! the provider handler for [`LaunchTemplate`].
 
 use super::SimProvider;
-use super::cloud::{Cloud, fresh_id, invalid, physical_name};
-use super::dispatch::{Done, Simulated, resolved};
+use super::cloud::{Cloud, Done, fresh_id, invalid, physical_name};
+use super::dispatch::{Simulated, resolved};
 use super::table::Record;
 use crate::aws::ec2::{LaunchTemplate, LaunchTemplateOutputs};
 use crate::provider::ProviderError;
@@ -75,7 +75,7 @@ impl Record for LaunchTemplateRec {}
 
 impl Cloud {
     /// What AWS checks of a template's security groups and instance profile.
-    fn check_launch_spec(&self, spec: &LaunchSpec) -> Result<(), ProviderError> {
+    fn check_launch_spec(&self, spec: &LaunchSpec) -> Done {
         for g in &spec.security_group_ids {
             self.security_groups.get(g)?;
         }
@@ -128,7 +128,7 @@ impl Cloud {
     }
 
     /// DeleteLaunchTemplate (groups using it keep their instances).
-    pub(super) fn delete_launch_template(&mut self, id: &str) -> Result<(), ProviderError> {
+    pub(super) fn delete_launch_template(&mut self, id: &str) -> Done {
         self.launch_templates.remove(id)?;
         Ok(())
     }

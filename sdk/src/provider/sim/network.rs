@@ -7,8 +7,8 @@
 //! provider handlers for [`Vpc`] and [`Subnet`].
 
 use super::SimProvider;
-use super::cloud::{Cloud, fresh_id, invalid};
-use super::dispatch::{Done, Simulated, configured, resolved};
+use super::cloud::{Cloud, Done, fresh_id, invalid};
+use super::dispatch::{Simulated, configured, resolved};
 use super::table::Record;
 use crate::analysis::cidr::{self, MAX_PREFIX, MIN_PREFIX};
 use crate::aws::ec2::{Subnet, SubnetOutputs, Vpc, VpcOutputs};
@@ -94,7 +94,7 @@ impl Cloud {
         id: &str,
         dns_support: Option<bool>,
         dns_hostnames: Option<bool>,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let vpc = self.vpcs.get_mut(id)?;
         if let Some(on) = dns_support {
             vpc.enable_dns_support = on;
@@ -107,7 +107,7 @@ impl Cloud {
 
     /// DeleteVpc: only once nothing but its main route table, default
     /// security group and default network ACL is left in it.
-    pub(super) fn delete_vpc(&mut self, id: &str) -> Result<(), ProviderError> {
+    pub(super) fn delete_vpc(&mut self, id: &str) -> Done {
         let vpc = self.remove_unused::<VpcRec>(id)?;
         self.route_tables.remove(&vpc.main_route_table_id)?;
         self.security_groups
@@ -168,11 +168,7 @@ impl Cloud {
     }
 
     /// ModifySubnetAttribute MapPublicIpOnLaunch.
-    pub(super) fn modify_subnet_attribute(
-        &mut self,
-        id: &str,
-        map_public: bool,
-    ) -> Result<(), ProviderError> {
+    pub(super) fn modify_subnet_attribute(&mut self, id: &str, map_public: bool) -> Done {
         let subnet = self.subnets.get_mut(id)?;
         subnet.map_public_ip_on_launch = map_public;
         Ok(())
@@ -181,7 +177,7 @@ impl Cloud {
     /// DeleteSubnet: not while instances, NAT gateways or endpoint network
     /// interfaces are in it. Its route table and network ACL associations
     /// go with it.
-    pub(super) fn delete_subnet(&mut self, id: &str) -> Result<(), ProviderError> {
+    pub(super) fn delete_subnet(&mut self, id: &str) -> Done {
         self.remove_unused::<SubnetRec>(id)?;
         for table in self.route_tables.values_mut() {
             table.associations.retain(|a| a.subnet_id != id);
@@ -244,23 +240,16 @@ impl Simulated for Vpc {
     }
 
     /// ModifyVpcAttribute for each DNS attribute that differs from `props`.
-    fn modify(sim: &SimProvider, _urn: &Urn, id: &str, props: &Self) -> Done {
-        let (support, hostnames) = sim.peek(|c| {
-            c.vpcs
-                .get(id)
-                .map(|v| (v.enable_dns_support, v.enable_dns_hostnames))
+    fn modify(sim: &SimProvider, _: &Urn, id: &str, props: &Self) -> Done {
+        let (api, want) = ("ModifyVpcAttribute", props.enable_dns_support);
+        let support = |v: &VpcRec| v.enable_dns_support;
+        sim.change(id, api, support, want, |c, on| {
+            c.modify_vpc_attribute(id, Some(on), None)
         })?;
-        if support != props.enable_dns_support {
-            sim.api("ModifyVpcAttribute", |c, _| {
-                c.modify_vpc_attribute(id, Some(props.enable_dns_support), None)
-            })?;
-        }
-        if hostnames != props.enable_dns_hostnames {
-            sim.api("ModifyVpcAttribute", |c, _| {
-                c.modify_vpc_attribute(id, None, Some(props.enable_dns_hostnames))
-            })?;
-        }
-        Ok(())
+        let hostnames = |v: &VpcRec| v.enable_dns_hostnames;
+        sim.change(id, api, hostnames, props.enable_dns_hostnames, |c, on| {
+            c.modify_vpc_attribute(id, None, Some(on))
+        })
     }
 
     fn remove(sim: &SimProvider, id: &str) -> Done {
@@ -289,14 +278,12 @@ impl Simulated for Subnet {
     }
 
     /// ModifySubnetAttribute MapPublicIpOnLaunch, if it differs.
-    fn modify(sim: &SimProvider, _urn: &Urn, id: &str, props: &Self) -> Done {
-        let current = sim.peek(|c| c.subnets.get(id).map(|s| s.map_public_ip_on_launch))?;
-        if current != props.map_public_ip_on_launch {
-            sim.api("ModifySubnetAttribute", |c, _| {
-                c.modify_subnet_attribute(id, props.map_public_ip_on_launch)
-            })?;
-        }
-        Ok(())
+    fn modify(sim: &SimProvider, _: &Urn, id: &str, props: &Self) -> Done {
+        let public = |s: &SubnetRec| s.map_public_ip_on_launch;
+        let want = props.map_public_ip_on_launch;
+        sim.change(id, "ModifySubnetAttribute", public, want, |c, on| {
+            c.modify_subnet_attribute(id, on)
+        })
     }
 
     fn remove(sim: &SimProvider, id: &str) -> Done {

@@ -6,8 +6,8 @@
 //! match the declared one route by route and association by association.
 
 use super::SimProvider;
-use super::cloud::{Cloud, dependency, fresh_id, invalid};
-use super::dispatch::{Done, Simulated, configured, resolved};
+use super::cloud::{Cloud, Done, dependency, fresh_id, invalid};
+use super::dispatch::{Simulated, configured, resolved};
 use super::table::{Association, Record};
 use crate::analysis::cidr;
 use crate::aws::ec2::{RouteTable, RouteTableOutputs, RouteTarget};
@@ -96,7 +96,7 @@ impl Cloud {
     }
 
     /// Checks that `target` may be used in table `table_id`.
-    fn check_target(&self, table_id: &str, target: &Target) -> Result<(), ProviderError> {
+    fn check_target(&self, table_id: &str, target: &Target) -> Done {
         let vpc = &self.route_tables.get(table_id)?.vpc_id;
         let gateway_vpc = match target {
             Target::InternetGateway(id) => self.internet_gateways.get(id)?.vpc_id.clone(),
@@ -141,11 +141,7 @@ impl Cloud {
 
     /// The declared local route: valid only for exactly the VPC's block, and
     /// then it is already there.
-    pub(super) fn check_local_route(
-        &self,
-        table_id: &str,
-        destination: &str,
-    ) -> Result<(), ProviderError> {
+    pub(super) fn check_local_route(&self, table_id: &str, destination: &str) -> Done {
         let vpc = self.vpcs.get(&self.route_tables.get(table_id)?.vpc_id)?;
         match cidr::parse(destination) {
             Ok(dest) if dest == vpc.cidr_block => Ok(()),
@@ -190,11 +186,7 @@ impl Cloud {
     }
 
     /// DeleteRoute.
-    pub(super) fn delete_route(
-        &mut self,
-        table_id: &str,
-        dest: Ipv4Net,
-    ) -> Result<(), ProviderError> {
+    pub(super) fn delete_route(&mut self, table_id: &str, dest: Ipv4Net) -> Done {
         let table = self.route_tables.get_mut(table_id)?;
         let before = table.routes.len();
         table.routes.retain(|r| r.destination != dest);
@@ -237,10 +229,7 @@ impl Cloud {
     }
 
     /// DisassociateRouteTable.
-    pub(super) fn disassociate_route_table(
-        &mut self,
-        association_id: &str,
-    ) -> Result<(), ProviderError> {
+    pub(super) fn disassociate_route_table(&mut self, association_id: &str) -> Done {
         for table in self.route_tables.values_mut() {
             if let Some(i) = table
                 .associations
@@ -258,7 +247,7 @@ impl Cloud {
     }
 
     /// DeleteRouteTable: not the main table, not while subnets are associated.
-    pub(super) fn delete_route_table(&mut self, id: &str) -> Result<(), ProviderError> {
+    pub(super) fn delete_route_table(&mut self, id: &str) -> Done {
         let table = self.route_tables.get(id)?;
         if table.main {
             return Err(dependency(format!(

@@ -8,8 +8,8 @@
 //! network model (`model`).
 
 use super::SimProvider;
-use super::cloud::{Cloud, Kind, fresh_id, invalid, physical_name};
-use super::dispatch::{Done, Simulated, configured, resolved};
+use super::cloud::{Cloud, Done, Kind, fresh_id, invalid, physical_name};
+use super::dispatch::{Simulated, configured, resolved};
 use super::table::{Record, Use};
 use crate::analysis::cidr;
 use crate::aws::ec2::{Peer, Protocol, Rule, SecurityGroup, SecurityGroupOutputs};
@@ -204,7 +204,7 @@ impl Cloud {
         id: &str,
         direction: Direction,
         perms: &[Permission],
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let group = self.security_groups.get(id)?;
         let current = match direction {
             Direction::Ingress => &group.ingress,
@@ -230,12 +230,7 @@ impl Cloud {
     }
 
     /// RevokeSecurityGroupIngress/Egress.
-    pub(super) fn revoke(
-        &mut self,
-        id: &str,
-        direction: Direction,
-        perms: &[Permission],
-    ) -> Result<(), ProviderError> {
+    pub(super) fn revoke(&mut self, id: &str, direction: Direction, perms: &[Permission]) -> Done {
         let rules = self.security_groups.get_mut(id)?.rules_mut(direction);
         if let Some(p) = perms.iter().find(|p| !rules.contains(p)) {
             return Err(ProviderError::new(
@@ -249,7 +244,7 @@ impl Cloud {
 
     /// DeleteSecurityGroup: not the default group, not while another group's
     /// rule references it or an instance or endpoint uses it.
-    pub(super) fn delete_security_group(&mut self, id: &str) -> Result<(), ProviderError> {
+    pub(super) fn delete_security_group(&mut self, id: &str) -> Done {
         let group = self.security_groups.get(id)?;
         if group.default {
             return Err(ProviderError::new(

@@ -10,7 +10,7 @@
 //! create and delete share [`Phase`] and its timing ([`Timed`]). Which
 //! tables exist is declared once in `cloud`.
 
-use super::cloud::{Cloud, Kind, fresh_id};
+use super::cloud::{Cloud, Done, Kind, fresh_id};
 use crate::provider::ProviderError;
 use crate::resource::{Resource, Tags};
 use serde::{Deserialize, Serialize};
@@ -268,7 +268,7 @@ impl<R: Timed> Table<R> {
 
     /// Starts deleting record `id`, done at `until_ms`; one already being
     /// deleted goes on as it was.
-    pub(super) fn start_deleting(&mut self, id: &str, until_ms: u64) -> Result<(), ProviderError> {
+    pub(super) fn start_deleting(&mut self, id: &str, until_ms: u64) -> Done {
         let r = self.get_mut(id)?;
         if r.life() == Life::Live {
             r.set_phase(Phase::Deleting, until_ms);
