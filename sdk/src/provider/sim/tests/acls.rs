@@ -3,7 +3,7 @@
 //! registration — stateless rules need the request and its return traffic
 //! allowed, on the instances' subnet and on the NAT gateway's.
 
-use super::registration::{registered, unregistered};
+use super::registration::registered;
 use super::*;
 use crate::analysis::reach::Code;
 use crate::aws::ec2::{AclRule, NetworkAclOutputs};
@@ -140,35 +140,23 @@ fn allow_all_but(rule: AclRule, egress: bool) -> Acl {
     }
 }
 
-#[tokio::test]
-async fn an_acl_denying_outbound_https_stops_registration() {
-    let sim = sim();
-    let shape = Shape {
-        private_acl: Some(allow_all_but(
-            AclRule::deny_tcp(100, 443, 443, "0.0.0.0/0"),
-            true,
-        )),
-        ..Shape::default()
-    };
-    for why in unregistered(&sim, &shape, Code::AclRequest).await {
-        assert!(why.contains("outbound rule 100 denies"), "{why}");
-    }
-}
-
-#[tokio::test]
-async fn an_acl_without_ephemeral_return_traffic_stops_registration() {
-    let sim = sim();
-    let shape = Shape {
-        private_acl: Some(Acl {
-            egress: vec![AclRule::allow_tcp(100, 443, 443, "0.0.0.0/0")],
-            // Return traffic arrives on 32768-60999, which this misses.
-            ingress: vec![AclRule::allow_tcp(100, 1024, 32767, "0.0.0.0/0")],
-        }),
-        ..Shape::default()
-    };
-    for why in unregistered(&sim, &shape, Code::AclReturn).await {
-        assert!(why.contains("return traffic"), "{why}");
-    }
+unregistered_tests! {
+    an_acl_denying_outbound_https_stops_registration:
+        Shape {
+            private_acl: Some(allow_all_but(AclRule::deny_tcp(100, 443, 443, "0.0.0.0/0"), true)),
+            ..Shape::default()
+        },
+        Code::AclRequest, ["outbound rule 100 denies"];
+    an_acl_without_ephemeral_return_traffic_stops_registration:
+        Shape {
+            private_acl: Some(Acl {
+                egress: vec![AclRule::allow_tcp(100, 443, 443, "0.0.0.0/0")],
+                // Return traffic arrives on 32768-60999, which this misses.
+                ingress: vec![AclRule::allow_tcp(100, 1024, 32767, "0.0.0.0/0")],
+            }),
+            ..Shape::default()
+        },
+        Code::AclReturn, ["return traffic"];
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 //! network interfaces as dependents, the wait for `available`, and what they
 //! do to ECS registration in private subnets with no NAT route.
 
-use super::registration::{registered, unregistered};
+use super::registration::registered;
 use super::*;
 use crate::analysis::reach::Code;
 use crate::aws::ec2::VpcEndpointOutputs;
@@ -93,14 +93,7 @@ async fn endpoints_follow_aws_rules() {
     assert!(err.message.contains("VPC endpoints"), "{err}");
 
     // With both DNS attributes on, private DNS works — once per service.
-    update(
-        &sim,
-        "main",
-        &vpc,
-        &Vpc::new("10.0.0.0/16").enable_dns_hostnames(true),
-    )
-    .await
-    .unwrap();
+    update(&sim, "main", &vpc, &dns_vpc()).await.unwrap();
     let sg = create(&sim, "sg", &SecurityGroup::new(vpc_id(), "endpoints")).await;
     let dns = create(&sim, "ecs-dns", &endpoint(ECS)).await;
     let conflict = try_create(&sim, "ecs-dns2", &endpoint(ECS))
@@ -166,12 +159,7 @@ async fn endpoints_follow_aws_rules() {
 async fn the_provider_waits_for_endpoints_and_labels_them() {
     // An endpoint takes 60 ms at this scale to create, 30 ms to delete.
     let sim = SimProvider::in_memory().with_latency(SimLatency::scaled(0.001));
-    let vpc = create(
-        &sim,
-        "main",
-        &Vpc::new("10.0.0.0/16").enable_dns_hostnames(true),
-    )
-    .await;
+    let vpc = create(&sim, "main", &dns_vpc()).await;
     let subnet = Subnet::new(VpcId::new(&vpc), "10.0.1.0/24", "us-east-1a");
     let subnet = create(&sim, "a", &subnet).await;
     let mut endpoint = VpcEndpoint::interface(VpcId::new(&vpc), ECS).subnet(SubnetId::new(&subnet));
@@ -235,16 +223,13 @@ async fn ecs_endpoints_replace_the_nat_gateway() {
     assert_eq!(sim.resource_count(), 0, "{:?}", sim.resource_counts());
 }
 
-#[tokio::test]
-async fn an_endpoint_group_that_refuses_https_stops_registration() {
-    let sim = sim();
-    let shape = Shape {
-        endpoint_https_ingress: false,
-        ..endpoints_only(&["ecs", "ecs-agent", "ecs-telemetry"])
-    };
-    for why in unregistered(&sim, &shape, Code::EndpointSecurityGroup).await {
-        assert!(why.contains("admits no TCP 443"), "{why}");
-    }
+unregistered_tests! {
+    an_endpoint_group_that_refuses_https_stops_registration:
+        Shape {
+            endpoint_https_ingress: false,
+            ..endpoints_only(&["ecs", "ecs-agent", "ecs-telemetry"])
+        },
+        Code::EndpointSecurityGroup, ["admits no TCP 443"];
 }
 
 #[tokio::test]

@@ -7,6 +7,20 @@
 //! This file holds the helpers that build requests from keel's resource
 //! structs and the topology under test.
 
+/// Tests that deploy a [`Shape`] on which no instance registers: each
+/// instance gives finding `code`, with a reason that says all of `says`.
+macro_rules! unregistered_tests {
+    ($($name:ident: $shape:expr, $code:expr, [$($says:literal),+];)+) => {$(
+        #[tokio::test]
+        async fn $name() {
+            let sim = sim();
+            for why in super::registration::unregistered(&sim, &$shape, $code).await {
+                $(assert!(why.contains($says), "{why}");)+
+            }
+        }
+    )+};
+}
+
 mod acls;
 mod endpoints;
 mod find;
@@ -109,6 +123,12 @@ pub(super) fn code<T: fmt::Debug>(result: Result<T, ProviderError>) -> String {
         Ok(v) => panic!("expected an error, got {v:?}"),
         Err(e) => e.code().to_string(),
     }
+}
+
+/// The VPC most tests use, 10.0.0.0/16, with DNS hostnames on (as
+/// interface endpoints with private DNS need).
+pub(super) fn dns_vpc() -> Vpc {
+    Vpc::new("10.0.0.0/16").enable_dns_hostnames(true)
 }
 
 /// Creates subnet `name` with block `cidr` in VPC `vpc` and zone `az`;
@@ -232,7 +252,7 @@ pub(super) async fn deploy(sim: &SimProvider, shape: &Shape) -> Deployed {
     fn urn_of<R: Resource>(_: &R, name: &str) -> Urn {
         urn::<R>(name)
     }
-    let vpc = add!("main", Vpc::new("10.0.0.0/16").enable_dns_hostnames(true));
+    let vpc = add!("main", dns_vpc());
     let vpc_id = || VpcId::new(&vpc);
     let igw = add!("igw", InternetGateway::new().vpc(vpc_id()));
     let mut public = Vec::new();

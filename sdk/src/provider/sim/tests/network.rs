@@ -61,7 +61,7 @@ async fn vpc_blocks_follow_aws_rules() {
         "InvalidParameterValue"
     );
     let id = create(&sim, "v", &Vpc::new("10.0.0.0/16")).await;
-    let updated = Vpc::new("10.0.0.0/16").enable_dns_hostnames(true);
+    let updated = dns_vpc();
     update(&sim, "v", &id, &updated).await.unwrap();
     assert!(sim.peek(|c| c.vpcs[&id].enable_dns_hostnames));
 }

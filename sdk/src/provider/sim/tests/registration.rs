@@ -125,29 +125,16 @@ async fn without_the_nat_route_nothing_registers_until_it_is_added() {
     assert_eq!(registered(&sim, &stack.cluster).await, 2);
 }
 
-#[tokio::test]
-async fn without_https_egress_nothing_registers() {
-    let sim = sim();
-    let shape = Shape {
-        https_egress: false,
-        ..Shape::default()
-    };
-    for why in unregistered(&sim, &shape, Code::SecurityGroupEgress).await {
-        assert!(why.contains("allows no outbound TCP 443"), "{why}");
-    }
-}
-
-#[tokio::test]
-async fn a_nat_gateway_in_a_private_subnet_leads_nowhere() {
-    let sim = sim();
-    let shape = Shape {
-        nat_in_private_subnets: true,
-        ..Shape::default()
-    };
-    for why in unregistered(&sim, &shape, Code::NatNoInternet).await {
-        assert!(why.contains("NAT gateway nat-"), "{why}");
-        assert!(why.contains("no route to an internet gateway"), "{why}");
-    }
+unregistered_tests! {
+    without_https_egress_nothing_registers:
+        Shape { https_egress: false, ..Shape::default() },
+        Code::SecurityGroupEgress, ["allows no outbound TCP 443"];
+    a_nat_gateway_in_a_private_subnet_leads_nowhere:
+        Shape { nat_in_private_subnets: true, ..Shape::default() },
+        Code::NatNoInternet, ["NAT gateway nat-", "no route to an internet gateway"];
+    public_subnet_instances_without_a_public_ip_do_not:
+        Shape { hosts_in_public_subnets: true, public_ip: Some(false), ..Shape::default() },
+        Code::NoPublicIp, ["no public IPv4 address"];
 }
 
 #[tokio::test]
@@ -160,19 +147,6 @@ async fn public_subnet_instances_register_with_a_public_ip() {
     let stack = deploy(&sim, &shape).await;
     assert_eq!(registered(&sim, &stack.cluster).await, 2);
     assert!(sim.instances().iter().all(|i| i.public_ip.is_some()));
-}
-
-#[tokio::test]
-async fn public_subnet_instances_without_a_public_ip_do_not() {
-    let sim = sim();
-    let shape = Shape {
-        hosts_in_public_subnets: true,
-        public_ip: Some(false),
-        ..Shape::default()
-    };
-    for why in unregistered(&sim, &shape, Code::NoPublicIp).await {
-        assert!(why.contains("no public IPv4 address"), "{why}");
-    }
 }
 
 #[tokio::test]
