@@ -67,7 +67,7 @@ impl Clock {
 /// [`Kept`] impl (the record and the Describe call); also what spans every
 /// table, resource counts and the reference index.
 macro_rules! tables {
-    ($($field:ident: $Rec:ty = $kind:ident, $token:expr, $plural:literal $(=> $R:ty, $describe:literal)?;)*) => {
+    ($($field:ident: $Rec:ty = $kind:ident, $plural:literal $(, $token:literal)? $(=> $R:ty, $describe:literal)?;)*) => {
         /// Every simulated resource, keyed by id (or name, where AWS uses names).
         #[derive(Clone, Debug, Serialize, Deserialize)]
         pub(super) struct Cloud {
@@ -112,7 +112,7 @@ macro_rules! tables {
 
         $(impl Stored for $Rec {
             const KIND: Kind = Kind::$kind;
-            const TYPE: &'static str = $token;
+            const TYPE: &'static str = $($token)? $(<$R as Resource>::TYPE)?;
             const PLURAL: &'static str = $plural;
             fn table(cloud: &Cloud) -> &Table<Self> {
                 &cloud.$field
@@ -136,31 +136,21 @@ macro_rules! tables {
 }
 
 tables! {
-    vpcs: VpcRec = Vpc, Vpc::TYPE, "VPCs" => Vpc, "DescribeVpcs";
-    subnets: SubnetRec = Subnet, Subnet::TYPE, "subnets" => Subnet, "DescribeSubnets";
-    internet_gateways: InternetGatewayRec = InternetGateway, InternetGateway::TYPE,
-        "attached internet gateways" => InternetGateway, "DescribeInternetGateways";
-    addresses: AddressRec = Address, ElasticIp::TYPE,
-        "Elastic IPs" => ElasticIp, "DescribeAddresses";
-    nat_gateways: NatGatewayRec = NatGateway, NatGateway::TYPE,
-        "NAT gateways" => NatGateway, "DescribeNatGateways";
-    route_tables: RouteTableRec = RouteTable, RouteTable::TYPE,
-        "route tables" => RouteTable, "DescribeRouteTables";
-    security_groups: SecurityGroupRec = SecurityGroup, SecurityGroup::TYPE,
-        "security groups" => SecurityGroup, "DescribeSecurityGroups";
-    network_acls: AclRec = NetworkAcl, NetworkAcl::TYPE,
-        "network ACLs" => NetworkAcl, "DescribeNetworkAcls";
-    vpc_endpoints: EndpointRec = VpcEndpoint, VpcEndpoint::TYPE,
-        "VPC endpoints" => VpcEndpoint, "DescribeVpcEndpoints";
-    launch_templates: LaunchTemplateRec = LaunchTemplate, LaunchTemplate::TYPE,
-        "launch templates" => LaunchTemplate, "DescribeLaunchTemplates";
-    instances: InstanceRec = Instance, "aws:ec2:Instance", "instances";
-    roles: RoleRec = Role, IamRole::TYPE, "roles" => IamRole, "GetRole";
-    instance_profiles: ProfileRec = InstanceProfile, InstanceProfile::TYPE,
-        "instance profiles" => InstanceProfile, "GetInstanceProfile";
-    groups: GroupRec = Group, AutoScalingGroup::TYPE,
-        "Auto Scaling groups" => AutoScalingGroup, "DescribeAutoScalingGroups";
-    clusters: ClusterRec = Cluster, EcsCluster::TYPE, "clusters" => EcsCluster, "DescribeClusters";
+    vpcs: VpcRec = Vpc, "VPCs" => Vpc, "DescribeVpcs";
+    subnets: SubnetRec = Subnet, "subnets" => Subnet, "DescribeSubnets";
+    internet_gateways: InternetGatewayRec = InternetGateway, "attached internet gateways" => InternetGateway, "DescribeInternetGateways";
+    addresses: AddressRec = Address, "Elastic IPs" => ElasticIp, "DescribeAddresses";
+    nat_gateways: NatGatewayRec = NatGateway, "NAT gateways" => NatGateway, "DescribeNatGateways";
+    route_tables: RouteTableRec = RouteTable, "route tables" => RouteTable, "DescribeRouteTables";
+    security_groups: SecurityGroupRec = SecurityGroup, "security groups" => SecurityGroup, "DescribeSecurityGroups";
+    network_acls: AclRec = NetworkAcl, "network ACLs" => NetworkAcl, "DescribeNetworkAcls";
+    vpc_endpoints: EndpointRec = VpcEndpoint, "VPC endpoints" => VpcEndpoint, "DescribeVpcEndpoints";
+    launch_templates: LaunchTemplateRec = LaunchTemplate, "launch templates" => LaunchTemplate, "DescribeLaunchTemplates";
+    instances: InstanceRec = Instance, "instances", "aws:ec2:Instance";
+    roles: RoleRec = Role, "roles" => IamRole, "GetRole";
+    instance_profiles: ProfileRec = InstanceProfile, "instance profiles" => InstanceProfile, "GetInstanceProfile";
+    groups: GroupRec = Group, "Auto Scaling groups" => AutoScalingGroup, "DescribeAutoScalingGroups";
+    clusters: ClusterRec = Cluster, "clusters" => EcsCluster, "DescribeClusters";
 }
 
 /// A kind of taggable resource, for operations every kind shares.

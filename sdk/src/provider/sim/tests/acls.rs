@@ -73,7 +73,7 @@ async fn custom_acls_follow_aws_rules() {
     let b = subnet(&sim, "b", &vpc, "10.0.2.0/24", "us-east-1b").await;
     twice.subnet_ids = vec![SubnetId::new(&b).into()];
     assert_eq!(
-        code(try_create(&sim, "twice", &twice).await),
+        refused(&sim, "twice", &twice).await,
         "NetworkAclEntryAlreadyExists"
     );
     // A subnet of another VPC can't be associated.
@@ -81,7 +81,7 @@ async fn custom_acls_follow_aws_rules() {
     let far = subnet(&sim, "far", &other, "10.1.0.0/24", "us-east-1a").await;
     let foreign = NetworkAcl::new(VpcId::new(&vpc)).associate(SubnetId::new(&far));
     assert_eq!(
-        code(try_create(&sim, "foreign", &foreign).await),
+        refused(&sim, "foreign", &foreign).await,
         "InvalidParameterValue"
     );
     // Failed creates rolled back, subnets where they were.

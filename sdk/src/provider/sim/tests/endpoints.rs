@@ -36,26 +36,17 @@ async fn endpoints_follow_aws_rules() {
     let same_zone = Subnet::new(vpc_id(), "10.0.2.0/24", "us-east-1a");
     let a2 = create(&sim, "a2", &same_zone).await;
     let two = endpoint(ECS).private_dns(false).subnet(SubnetId::new(&a2));
-    assert_eq!(
-        code(try_create(&sim, "x", &two).await),
-        "DuplicateSubnetsInSameZone"
-    );
+    assert_eq!(refused(&sim, "x", &two).await, "DuplicateSubnetsInSameZone");
     let other = create(&sim, "other", &Vpc::new("10.1.0.0/16")).await;
     let foreign_sg = create(&sim, "far", &SecurityGroup::new(VpcId::new(&other), "far")).await;
     let foreign = endpoint(ECS)
         .private_dns(false)
         .security_group(SecurityGroupId::new(&foreign_sg));
-    assert_eq!(
-        code(try_create(&sim, "x", &foreign).await),
-        "InvalidParameter"
-    );
+    assert_eq!(refused(&sim, "x", &foreign).await, "InvalidParameter");
     let missing = endpoint(ECS)
         .private_dns(false)
         .security_group(SecurityGroupId::new("sg-00000000000000000"));
-    assert_eq!(
-        code(try_create(&sim, "x", &missing).await),
-        "InvalidGroup.NotFound"
-    );
+    assert_eq!(refused(&sim, "x", &missing).await, "InvalidGroup.NotFound");
     assert_eq!(sim.peek(|c| c.vpc_endpoints.len()), 0, "nothing made");
 
     // Without private DNS it works; no groups means the VPC's default group.

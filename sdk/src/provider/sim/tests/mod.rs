@@ -66,6 +66,11 @@ pub(super) async fn try_create<R: Resource>(
     sim.create(request).await
 }
 
+/// The error code AWS refuses creating `props` as resource `name` with.
+pub(super) async fn refused<R: Resource>(sim: &SimProvider, name: &str, props: &R) -> String {
+    code(try_create(sim, name, props).await)
+}
+
 /// Creates `props`, failing the test on an error; returns the id.
 pub(super) async fn create<R: Resource>(sim: &SimProvider, name: &str, props: &R) -> String {
     match try_create(sim, name, props).await {

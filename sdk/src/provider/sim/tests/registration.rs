@@ -156,26 +156,16 @@ async fn the_agent_needs_credentials_and_the_right_cluster_name() {
         instance_profile: false,
         ..Shape::default()
     };
-    let stack = deploy(&sim, &no_profile).await;
-    assert_eq!(registered(&sim, &stack.cluster).await, 0);
-    assert!(
-        reasons(&sim, Code::NoInstanceProfile)
-            .iter()
-            .all(|w| w.contains("no instance profile"))
-    );
+    let reasons = unregistered(&sim, &no_profile, Code::NoInstanceProfile).await;
+    assert!(reasons.iter().all(|w| w.contains("no instance profile")));
 
     let sim = super::sim();
     let default_cluster = Shape {
         user_data_cluster: None,
         ..Shape::default()
     };
-    let stack = deploy(&sim, &default_cluster).await;
-    assert_eq!(registered(&sim, &stack.cluster).await, 0);
-    assert!(
-        reasons(&sim, Code::WrongCluster)
-            .iter()
-            .all(|w| w.contains("`default`"))
-    );
+    let reasons = unregistered(&sim, &default_cluster, Code::WrongCluster).await;
+    assert!(reasons.iter().all(|w| w.contains("`default`")));
 }
 
 #[tokio::test]
