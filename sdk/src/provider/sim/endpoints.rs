@@ -18,7 +18,7 @@ use super::SimProvider;
 use super::cloud::{Clock, Cloud, Done, Kind, fresh_id};
 use super::dispatch::{Made, Simulated, resolved};
 use super::latency::Op;
-use super::table::{Life, Phase, Record, Timed, Use};
+use super::table::{Life, Phase, Record, Use};
 use crate::aws::ec2::{VpcEndpoint, VpcEndpointOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{Tags, Urn, VpcEndpointId};
@@ -125,16 +125,6 @@ pub(super) struct EndpointChange {
 
 fn invalid_parameter(message: impl Into<String>) -> ProviderError {
     ProviderError::new("InvalidParameter", message)
-}
-
-impl Timed for EndpointRec {
-    fn phase(&self) -> (Phase, u64) {
-        (self.state, self.until_ms)
-    }
-
-    fn set_phase(&mut self, phase: Phase, until_ms: u64) {
-        (self.state, self.until_ms) = (phase, until_ms);
-    }
 }
 
 impl Record for EndpointRec {

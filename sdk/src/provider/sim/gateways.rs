@@ -10,7 +10,7 @@ use super::SimProvider;
 use super::cloud::{Clock, Cloud, Done, Kind, fresh_id};
 use super::dispatch::{Made, Simulated, configured, resolved};
 use super::latency::Op;
-use super::table::{Life, Phase, Record, Timed, Use};
+use super::table::{Life, Phase, Record, Use};
 use crate::aws::ec2::{
     Connectivity, ElasticIp, ElasticIpOutputs, InternetGateway, InternetGatewayOutputs, NatGateway,
     NatGatewayOutputs,
@@ -74,16 +74,6 @@ impl Record for InternetGatewayRec {
 }
 
 impl Record for AddressRec {}
-
-impl Timed for NatGatewayRec {
-    fn phase(&self) -> (Phase, u64) {
-        (self.state, self.until_ms)
-    }
-
-    fn set_phase(&mut self, phase: Phase, until_ms: u64) {
-        (self.state, self.until_ms) = (phase, until_ms);
-    }
-}
 
 impl Record for NatGatewayRec {
     fn life(&self) -> Life {

@@ -161,8 +161,7 @@ impl Cloud {
                 "Cannot delete entity, must remove roles from instance profile first.",
             ));
         }
-        self.instance_profiles.remove(name)?;
-        Ok(())
+        self.instance_profiles.remove(name).map(drop)
     }
 }
 

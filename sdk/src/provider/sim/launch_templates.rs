@@ -129,8 +129,7 @@ impl Cloud {
 
     /// DeleteLaunchTemplate (groups using it keep their instances).
     pub(super) fn delete_launch_template(&mut self, id: &str) -> Done {
-        self.launch_templates.remove(id)?;
-        Ok(())
+        self.launch_templates.remove(id).map(drop)
     }
 }
 

@@ -5,18 +5,19 @@
 //! only if it can reach the regional ECS endpoint, decided by the same
 //! `analysis::reach` rules the pre-deploy checks use).
 //!
-//! This file owns the provider: dispatch of [`Provider`] calls to each
-//! resource type's handler, API-call accounting, latency waits, saving after
-//! mutations, inspection for tests and examples, and what every type's
-//! handlers share: reading and searching by tags (the type's Describe call on
-//! its table), retagging, and delete-if-present. The model is in `cloud`
-//! (the account: its tables, clock and errors by kind), `table` (the record
-//! store and the reference index dependency checks use) and the concept
-//! modules: `network` (VPCs, subnets), `gateways` (internet
-//! and NAT gateways, Elastic IPs), `routing`, `security`, `acls` (network
-//! ACLs), `endpoints` (interface VPC endpoints), `launch_templates`,
-//! `compute` (Auto Scaling groups and instances), `iam` and `ecs`; `model`
-//! translates the cloud into the shared network model.
+//! This file owns the provider: the [`Provider`] impl (each call handed to
+//! `dispatch` by the URN's type token), API-call accounting, latency waits,
+//! polling, saving after mutations, and inspection for tests and examples.
+//! `dispatch` owns what every type's handlers share (the create, update and
+//! delete flows, reads and searches by tag, retagging, delete-if-present).
+//! The model is in `cloud` (the account: its list of tables, clock, and
+//! errors by kind), `table` (the record store, life cycles, and the
+//! reference index dependency checks use) and the concept modules:
+//! `network` (VPCs, subnets), `gateways` (internet and NAT gateways, Elastic
+//! IPs), `routing`, `security`, `acls` (network ACLs), `endpoints` (interface
+//! VPC endpoints), `launch_templates`, `compute` (Auto Scaling groups and
+//! instances), `iam` and `ecs`, each with its types' `Simulated` steps;
+//! `model` translates the cloud into the shared network model.
 //!
 //! Each resource type's handler makes the AWS API calls a careful provider
 //! would (a delete detaches an internet gateway first, a failed step of a

@@ -11,6 +11,8 @@
 //! tables exist is declared once in `cloud`.
 
 use super::cloud::{Cloud, Done, Kind, fresh_id};
+use super::endpoints::EndpointRec;
+use super::gateways::NatGatewayRec;
 use crate::provider::ProviderError;
 use crate::resource::{Resource, Tags};
 use serde::{Deserialize, Serialize};
@@ -68,6 +70,23 @@ pub(super) trait Timed: Record {
     /// Puts it in `phase` until `until_ms`.
     fn set_phase(&mut self, phase: Phase, until_ms: u64);
 }
+
+/// [`Timed`] for record types with fields `state: Phase` and `until_ms: u64`.
+macro_rules! timed {
+    ($($Rec:ty),*) => {$(
+        impl Timed for $Rec {
+            fn phase(&self) -> (Phase, u64) {
+                (self.state, self.until_ms)
+            }
+
+            fn set_phase(&mut self, phase: Phase, until_ms: u64) {
+                (self.state, self.until_ms) = (phase, until_ms);
+            }
+        }
+    )*};
+}
+
+timed!(NatGatewayRec, EndpointRec);
 
 /// A subnet's explicit association with a route table or network ACL.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
