@@ -1,10 +1,11 @@
 //! How the simulator handles a resource type. Each type implements the
-//! typed [`Simulated`] trait: its record, its Describe call, its outputs, and
-//! the AWS calls that make, modify and remove one (plus, for what AWS takes a
-//! while to do, how to wait for it). Everything else is the same for every
-//! type and lives here once: the create, update and delete flows built from
-//! those steps (latency, retagging, delete-if-present), reads and searches by
-//! tag on the type's table, and the type-erased [`SimOps`] table, built from
+//! typed [`Simulated`] trait (its record and Describe call come from the
+//! list of tables in `cloud`): its outputs, and the AWS calls that make,
+//! modify and remove one (plus, for what AWS takes a while to do, how to
+//! wait for it). Everything else is the same for every type and lives here
+//! once: the create, update and delete flows built from those steps
+//! (latency, retagging, delete-if-present), reads and searches by tag on the
+//! type's table, and the type-erased [`SimOps`] table, built from
 //! `crate::registry::resource_types!`, that the provider dispatches to by a
 //! URN's type token.
 
@@ -29,8 +30,9 @@ type Error = ProviderError;
 pub(super) type Made<R> = Result<<R as Resource>::Outputs, ProviderError>;
 
 /// A resource type the simulator knows: its record and Describe call (from
-/// [`Kept`]), and the steps that make the AWS calls for it. Creates, updates, deletes, reads and searches by
-/// tag are built from these the same way for every type.
+/// [`Kept`]), and the steps that make the AWS calls for it. Creates,
+/// updates, deletes, reads and searches by tag are built from these the
+/// same way for every type.
 #[async_trait]
 pub(super) trait Simulated: Kept + Sized {
     /// How long a create takes after its calls.

@@ -1,14 +1,17 @@
 //! What every simulated resource type shares: its records live in a
 //! [`Table`] keyed by id (or name, where AWS uses names) whose lookups fail
-//! with AWS's not-found error for the type, every record has tags and a life
-//! cycle ([`Life`]), and every record says which other resources it uses
-//! ([`Use`]). This module owns those three things and the dependency check
-//! built on them: [`Cloud::remove_unused`] asks one reference index, built
-//! from every live record's uses, whether anything still uses a resource,
-//! and answers with the error AWS gives for that kind (`DependencyViolation`
-//! for most, [`Kind::in_use`] has the rest). Records AWS takes a while to
-//! create and delete share [`Phase`] and its timing ([`Timed`]). Which
-//! tables exist is declared once in `cloud`.
+//! with AWS's not-found error for the type; every record has tags and a life
+//! cycle ([`Life`]); and every record says which other resources it uses
+//! ([`Use`]) — its VPC and its associated subnets the same way for every
+//! type ([`Record`]), the rest as its type module says. This module owns
+//! those and the dependency check built on them: [`Cloud::remove_unused`]
+//! asks one reference index, built from the uses of every record that isn't
+//! gone, whether anything still uses a resource, and answers with the error
+//! AWS gives for that kind (`DependencyViolation` for most, [`Kind::in_use`]
+//! has the rest). Records AWS takes a while to create and delete share
+//! [`Phase`] and its timing ([`Timed`]). Which tables exist, with each
+//! record type's kind, plural and Describe call ([`Kept`]), is declared
+//! once in `cloud`.
 
 use super::cloud::{Cloud, Done, Kind, fresh_id};
 use super::endpoints::EndpointRec;
