@@ -11,18 +11,17 @@
 //! How rules decide traffic is not here: the reachability rule reads the
 //! entries through the network model (`model`).
 
-use super::cloud::{Cloud, Kind, dependency, fresh_id, invalid};
-use super::latency::Op;
+use super::SimProvider;
+use super::cloud::{Cloud, Done, fresh_id, invalid};
+use super::dispatch::{Simulated, configured, resolved};
 use super::security::Direction;
-use super::{SimProvider, Simulated, resolved};
+use super::table::{Association, Record};
 use crate::analysis::cidr;
 use crate::aws::ec2::{AclAction, AclRule, NetworkAcl, NetworkAclOutputs, Protocol};
 use crate::provider::ProviderError;
 use crate::resource::{NetworkAclId, Tags, Urn, VpcId};
-use async_trait::async_trait;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// The highest rule number a user may give (32767 is the implicit deny).
 const MAX_RULE_NUMBER: u16 = 32766;
@@ -86,15 +85,6 @@ impl AclEntry {
     }
 }
 
-/// A subnet's association with an ACL (every subnet has exactly one).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(super) struct AclAssociation {
-    /// `aclassoc-…`
-    pub id: String,
-    /// The associated subnet.
-    pub subnet_id: String,
-}
-
 /// A network ACL.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(super) struct AclRec {
@@ -109,7 +99,7 @@ pub(super) struct AclRec {
     /// Outbound entries, by rule number.
     pub egress: Vec<AclEntry>,
     /// The subnets that use it.
-    pub associations: Vec<AclAssociation>,
+    pub associations: Vec<Association>,
     /// Tags.
     pub tags: Tags,
 }
@@ -137,45 +127,25 @@ fn no_entry(id: &str, number: u16) -> ProviderError {
     )
 }
 
+impl Record for AclRec {
+    fn built_in(&self) -> bool {
+        self.default
+    }
+
+    fn vpc(&self) -> Option<&str> {
+        Some(&self.vpc_id)
+    }
+
+    fn associations(&self) -> &[Association] {
+        &self.associations
+    }
+}
+
 impl Cloud {
-    /// The network ACL `id`.
-    pub(super) fn network_acl(&self, id: &str) -> Result<&AclRec, ProviderError> {
-        self.network_acls
-            .get(id)
-            .ok_or_else(|| Kind::NetworkAcl.not_found(id))
-    }
-
-    fn network_acl_mut(&mut self, id: &str) -> Result<&mut AclRec, ProviderError> {
-        self.network_acls
-            .get_mut(id)
-            .ok_or_else(|| Kind::NetworkAcl.not_found(id))
-    }
-
     /// The default ACL of VPC `vpc_id`.
     pub(super) fn default_network_acl(&self, vpc_id: &str) -> Option<&AclRec> {
         let mut acls = self.network_acls.values();
         acls.find(|a| a.default && a.vpc_id == vpc_id)
-    }
-
-    /// The ACL subnet `subnet_id` is associated with, and the association.
-    pub(super) fn network_acl_association(
-        &self,
-        subnet_id: &str,
-    ) -> Option<(&AclRec, &AclAssociation)> {
-        self.network_acls.values().find_map(|a| {
-            let found = a.associations.iter().find(|s| s.subnet_id == subnet_id);
-            found.map(|s| (a, s))
-        })
-    }
-
-    /// A new association id, unique across every ACL.
-    fn fresh_acl_association_id(&self) -> String {
-        let taken: BTreeMap<String, ()> = self
-            .network_acls
-            .values()
-            .flat_map(|a| a.associations.iter().map(|s| (s.id.clone(), ())))
-            .collect();
-        fresh_id("aclassoc", &taken)
     }
 
     /// The default ACL of a new VPC (part of CreateVpc): rule 100 allows
@@ -197,8 +167,8 @@ impl Cloud {
 
     /// Associates a new subnet with its VPC's default ACL (part of CreateSubnet).
     pub(super) fn associate_default_network_acl(&mut self, subnet_id: &str, vpc_id: &str) {
-        let assoc = AclAssociation {
-            id: self.fresh_acl_association_id(),
+        let assoc = Association {
+            id: self.network_acls.fresh_association_id("aclassoc"),
             subnet_id: subnet_id.to_string(),
         };
         let default = self
@@ -222,7 +192,7 @@ impl Cloud {
         let orphans: Vec<(String, String)> = self
             .subnets
             .values()
-            .filter(|s| self.network_acl_association(&s.id).is_none())
+            .filter(|s| self.network_acls.association_of(&s.id).is_none())
             .map(|s| (s.id.clone(), s.vpc_id.clone()))
             .collect();
         for (subnet, vpc) in orphans {
@@ -243,7 +213,7 @@ impl Cloud {
         vpc_id: &str,
         tags: Tags,
     ) -> Result<String, ProviderError> {
-        self.vpc(vpc_id)?;
+        self.vpcs.get(vpc_id)?;
         let id = fresh_id("acl", &self.network_acls);
         let acl = AclRec {
             id: id.clone(),
@@ -264,14 +234,14 @@ impl Cloud {
         id: &str,
         direction: Direction,
         entry: AclEntry,
-    ) -> Result<(), ProviderError> {
+    ) -> Done {
         let number = entry.rule_number;
         if !(1..=MAX_RULE_NUMBER).contains(&number) {
             return Err(invalid(format!(
                 "Value ({number}) for parameter ruleNumber is invalid. Rule numbers must be between 1 and {MAX_RULE_NUMBER}."
             )));
         }
-        let acl = self.network_acl_mut(id)?;
+        let acl = self.network_acls.get_mut(id)?;
         let entries = acl.entries_mut(direction);
         if entries.iter().any(|e| e.rule_number == number) {
             return Err(ProviderError::new(
@@ -290,8 +260,8 @@ impl Cloud {
         id: &str,
         direction: Direction,
         entry: AclEntry,
-    ) -> Result<(), ProviderError> {
-        let acl = self.network_acl_mut(id)?;
+    ) -> Done {
+        let acl = self.network_acls.get_mut(id)?;
         let number = entry.rule_number;
         let found = acl
             .entries_mut(direction)
@@ -307,8 +277,8 @@ impl Cloud {
         id: &str,
         direction: Direction,
         number: u16,
-    ) -> Result<(), ProviderError> {
-        let entries = self.network_acl_mut(id)?.entries_mut(direction);
+    ) -> Done {
+        let entries = self.network_acls.get_mut(id)?.entries_mut(direction);
         let before = entries.len();
         entries.retain(|e| e.rule_number != number);
         if entries.len() == before {
@@ -336,18 +306,19 @@ impl Cloud {
                     format!("The association ID '{association_id}' does not exist"),
                 )
             })?;
-        let target_vpc = self.network_acl(acl_id)?.vpc_id.clone();
-        let subnet_vpc = &self.subnet(&subnet_id)?.vpc_id;
+        let target_vpc = self.network_acls.get(acl_id)?.vpc_id.clone();
+        let subnet_vpc = &self.subnets.get(&subnet_id)?.vpc_id;
         if *subnet_vpc != target_vpc {
             return Err(invalid(format!(
                 "Network ACL {acl_id} (in {target_vpc}) and subnet {subnet_id} (in {subnet_vpc}) belong to different networks"
             )));
         }
-        let new_id = self.fresh_acl_association_id();
+        let new_id = self.network_acls.fresh_association_id("aclassoc");
         self.drop_network_acl_association(&subnet_id);
-        self.network_acl_mut(acl_id)?
+        self.network_acls
+            .get_mut(acl_id)?
             .associations
-            .push(AclAssociation {
+            .push(Association {
                 id: new_id.clone(),
                 subnet_id,
             });
@@ -355,31 +326,12 @@ impl Cloud {
     }
 
     /// DeleteNetworkAcl: not the default ACL, not while subnets use it.
-    pub(super) fn delete_network_acl(&mut self, id: &str) -> Result<(), ProviderError> {
-        let acl = self.network_acl(id)?;
+    pub(super) fn delete_network_acl(&mut self, id: &str) -> Done {
+        let acl = self.network_acls.get(id)?;
         if acl.default {
             return Err(invalid(format!("cannot delete default network ACL {id}")));
         }
-        if !acl.associations.is_empty() {
-            let subnets: Vec<&str> = acl
-                .associations
-                .iter()
-                .map(|s| s.subnet_id.as_str())
-                .collect();
-            return Err(dependency(format!(
-                "The networkAcl '{id}' has dependencies and cannot be deleted: associated with {}",
-                subnets.join(", ")
-            )));
-        }
-        self.network_acls.remove(id);
-        Ok(())
-    }
-
-    fn network_acl_outputs(a: &AclRec) -> NetworkAclOutputs {
-        NetworkAclOutputs {
-            id: NetworkAclId::new(&a.id),
-            vpc_id: VpcId::new(&a.vpc_id),
-        }
+        self.remove_unused::<AclRec>(id).map(drop)
     }
 }
 
@@ -390,8 +342,8 @@ fn declared(rules: &[AclRule]) -> Result<Vec<AclEntry>, ProviderError> {
 
 impl SimProvider {
     /// Deletes, replaces and creates entries until ACL `id`'s equal `props`'.
-    fn sync_acl_entries(&self, id: &str, props: &NetworkAcl) -> Result<(), ProviderError> {
-        let have = self.peek(|c| c.network_acl(id).cloned())?;
+    fn sync_acl_entries(&self, id: &str, props: &NetworkAcl) -> Done {
+        let have = self.peek(|c| c.network_acls.get(id).cloned())?;
         let steps = [
             (Direction::Ingress, declared(&props.ingress)?),
             (Direction::Egress, declared(&props.egress)?),
@@ -422,10 +374,10 @@ impl SimProvider {
 
     /// Moves subnet `subnet` to ACL `acl_id`: finds its current association
     /// (DescribeNetworkAcls), then replaces it unless it is there already.
-    fn move_subnet_to_acl(&self, subnet: &str, acl_id: &str) -> Result<(), ProviderError> {
+    fn move_subnet_to_acl(&self, subnet: &str, acl_id: &str) -> Done {
         let current = self.api("DescribeNetworkAcls", |c, _| {
-            c.subnet(subnet)?;
-            let found = c.network_acl_association(subnet);
+            c.subnets.get(subnet)?;
+            let found = c.network_acls.association_of(subnet);
             let found = found.map(|(a, s)| (a.id.clone(), s.id.clone()));
             found.ok_or_else(|| {
                 ProviderError::new(
@@ -445,7 +397,7 @@ impl SimProvider {
     /// The default ACL of ACL `id`'s VPC (DescribeNetworkAcls).
     fn default_acl_beside(&self, id: &str) -> Result<String, ProviderError> {
         self.api("DescribeNetworkAcls", |c, _| {
-            let vpc = &c.network_acl(id)?.vpc_id;
+            let vpc = &c.network_acls.get(id)?.vpc_id;
             let default = c.default_network_acl(vpc).map(|a| a.id.clone());
             default.ok_or_else(|| invalid(format!("{vpc} has no default network ACL")))
         })
@@ -453,12 +405,7 @@ impl SimProvider {
 
     /// Associates exactly `props`' subnets with ACL `id`; the others go back
     /// to the VPC's default ACL.
-    fn sync_acl_associations(
-        &self,
-        urn: &Urn,
-        id: &str,
-        props: &NetworkAcl,
-    ) -> Result<(), ProviderError> {
+    fn sync_acl_associations(&self, urn: &Urn, id: &str, props: &NetworkAcl) -> Done {
         let mut want = Vec::new();
         for s in &props.subnet_ids {
             let s = resolved(urn, "subnet_ids", s)?.to_string();
@@ -466,8 +413,8 @@ impl SimProvider {
                 want.push(s);
             }
         }
-        let have = self.peek(|c| c.network_acl(id).map(|a| a.associations.clone()))?;
-        let leaving: Vec<&AclAssociation> = have
+        let have = self.peek(|c| c.network_acls.get(id).map(|a| a.associations.clone()))?;
+        let leaving: Vec<&Association> = have
             .iter()
             .filter(|s| !want.contains(&s.subnet_id))
             .collect();
@@ -486,81 +433,42 @@ impl SimProvider {
         }
         Ok(())
     }
-
-    /// Moves ACL `id`'s subnets back to the default ACL, then deletes it.
-    fn teardown_network_acl(&self, id: &str) -> Result<(), ProviderError> {
-        let acl = self.peek(|c| c.network_acl(id).cloned())?;
-        // The default ACL can't be deleted: let DeleteNetworkAcl say so.
-        if !acl.default && !acl.associations.is_empty() {
-            let default = self.default_acl_beside(id)?;
-            for assoc in acl.associations {
-                self.api("ReplaceNetworkAclAssociation", |c, _| {
-                    c.replace_network_acl_association(&assoc.id, &default)
-                })?;
-            }
-        }
-        self.api("DeleteNetworkAcl", |c, _| c.delete_network_acl(id))
-    }
-
-    /// Entries and associations as declared.
-    fn sync_network_acl(
-        &self,
-        urn: &Urn,
-        id: &str,
-        props: &NetworkAcl,
-    ) -> Result<(), ProviderError> {
-        self.sync_acl_entries(id, props)?;
-        self.sync_acl_associations(urn, id, props)
-    }
-
-    fn network_acl_outputs(&self, id: &str) -> Result<NetworkAclOutputs, ProviderError> {
-        self.peek(|c| c.network_acl(id).map(Cloud::network_acl_outputs))
-    }
 }
 
-#[async_trait]
 impl Simulated for NetworkAcl {
-    async fn create(
-        sim: &SimProvider,
-        urn: &Urn,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
+    fn outputs(_: &Cloud, a: &AclRec) -> NetworkAclOutputs {
+        NetworkAclOutputs {
+            id: NetworkAclId::new(&a.id),
+            vpc_id: VpcId::new(&a.vpc_id),
+        }
+    }
+
+    fn make(sim: &SimProvider, urn: &Urn, props: &Self) -> Result<String, ProviderError> {
         let vpc = resolved(urn, "vpc_id", &props.vpc_id)?.as_str();
         let id = sim.api("CreateNetworkAcl", |c, _| {
             c.create_network_acl(vpc, props.tags.clone())
         })?;
-        if let Err(e) = sim.sync_network_acl(urn, &id, &props) {
-            // Roll back, so no ACL is left that nobody records.
-            sim.teardown_network_acl(&id)?;
-            return Err(e);
+        configured(sim, urn, id, props)
+    }
+
+    /// Entries and associations as declared.
+    fn modify(sim: &SimProvider, urn: &Urn, id: &str, props: &Self) -> Done {
+        sim.sync_acl_entries(id, props)?;
+        sim.sync_acl_associations(urn, id, props)
+    }
+
+    /// Moves ACL `id`'s subnets back to the default ACL, then deletes it.
+    fn remove(sim: &SimProvider, id: &str) -> Done {
+        let acl = sim.peek(|c| c.network_acls.get(id).cloned())?;
+        // The default ACL can't be deleted: let DeleteNetworkAcl say so.
+        if !acl.default && !acl.associations.is_empty() {
+            let default = sim.default_acl_beside(id)?;
+            for assoc in acl.associations {
+                sim.api("ReplaceNetworkAclAssociation", |c, _| {
+                    c.replace_network_acl_association(&assoc.id, &default)
+                })?;
+            }
         }
-        sim.pause(Op::Call).await;
-        sim.network_acl_outputs(&id)
-    }
-
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
-        let acls = |c: &Cloud| c.network_acls.get(id).map(Cloud::network_acl_outputs);
-        sim.describe("DescribeNetworkAcls", acls).await
-    }
-
-    async fn update(
-        sim: &SimProvider,
-        urn: &Urn,
-        id: &str,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        sim.sync_network_acl(urn, id, &props)?;
-        sim.retag(Kind::NetworkAcl, id, &props.tags)?;
-        sim.pause(Op::Call).await;
-        sim.network_acl_outputs(id)
-    }
-
-    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        match sim.teardown_network_acl(id) {
-            Err(e) if e.is_not_found() => return Ok(()),
-            other => other?,
-        }
-        sim.pause(Op::Call).await;
-        Ok(())
+        sim.api("DeleteNetworkAcl", |c, _| c.delete_network_acl(id))
     }
 }

@@ -1,10 +1,12 @@
 //! The simulated cloud: [`Cloud`] holds every simulated resource of one
 //! account and region, and is what the simulator persists. This module owns
-//! the model's shape, AWS-shaped ids, names and ARNs, the simulated clock,
-//! tags by resource kind, and `reconcile`, which brings time-driven state up
-//! to date (NAT gateways and endpoints becoming available, instances
-//! booting, Auto Scaling groups converging, ECS agents registering). The API operations on each
-//! kind of resource live in the concept modules beside it.
+//! the model's shape (the list of tables, one per record type), AWS-shaped
+//! ids, names and ARNs, the simulated clock, AWS's errors and tag APIs by
+//! resource kind, and `reconcile`, which brings time-driven state up to date
+//! (NAT gateways and endpoints becoming available, instances booting, Auto
+//! Scaling groups converging, ECS agents registering). The API operations on
+//! each kind of resource live in the concept modules beside it; what every
+//! table shares lives in `table`.
 //!
 //! Time is a simulated clock in milliseconds that runs while a simulator is
 //! open (on tokio's clock) and is saved with the cloud: a NAT gateway saved
@@ -22,6 +24,7 @@ use super::launch_templates::LaunchTemplateRec;
 use super::network::{SubnetRec, VpcRec};
 use super::routing::RouteTableRec;
 use super::security::SecurityGroupRec;
+use super::table::{Kept, Stored, Table, Use, Users, listing};
 use crate::aws::autoscaling::AutoScalingGroup;
 use crate::aws::ec2::{
     ElasticIp, InternetGateway, LaunchTemplate, NatGateway, NetworkAcl, RouteTable, SecurityGroup,
@@ -58,43 +61,96 @@ impl Clock {
     }
 }
 
-/// Every simulated resource, keyed by id (or name, where AWS uses names).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(super) struct Cloud {
-    pub format: u32,
-    pub region: String,
-    /// The simulated clock when the cloud was last brought up to date.
-    pub clock_ms: u64,
-    #[serde(default)]
-    pub vpcs: BTreeMap<String, VpcRec>,
-    #[serde(default)]
-    pub subnets: BTreeMap<String, SubnetRec>,
-    #[serde(default)]
-    pub internet_gateways: BTreeMap<String, InternetGatewayRec>,
-    #[serde(default)]
-    pub addresses: BTreeMap<String, AddressRec>,
-    #[serde(default)]
-    pub nat_gateways: BTreeMap<String, NatGatewayRec>,
-    #[serde(default)]
-    pub route_tables: BTreeMap<String, RouteTableRec>,
-    #[serde(default)]
-    pub security_groups: BTreeMap<String, SecurityGroupRec>,
-    #[serde(default)]
-    pub network_acls: BTreeMap<String, AclRec>,
-    #[serde(default)]
-    pub vpc_endpoints: BTreeMap<String, EndpointRec>,
-    #[serde(default)]
-    pub launch_templates: BTreeMap<String, LaunchTemplateRec>,
-    #[serde(default)]
-    pub instances: BTreeMap<String, InstanceRec>,
-    #[serde(default)]
-    pub roles: BTreeMap<String, RoleRec>,
-    #[serde(default)]
-    pub instance_profiles: BTreeMap<String, ProfileRec>,
-    #[serde(default)]
-    pub groups: BTreeMap<String, GroupRec>,
-    #[serde(default)]
-    pub clusters: BTreeMap<String, ClusterRec>,
+/// Declares the cloud's tables: the [`Cloud`] struct with one [`Table`]
+/// per record type, each record type's [`Stored`] impl (its kind, type
+/// token, plural, table and tags) and, for the types keel declares, their
+/// [`Kept`] impl (the record and the Describe call); also what spans every
+/// table, resource counts and the reference index.
+macro_rules! tables {
+    ($($field:ident: $Rec:ty = $kind:ident, $plural:literal $(, $token:literal)? $(=> $R:ty, $describe:literal)?;)*) => {
+        /// Every simulated resource, keyed by id (or name, where AWS uses names).
+        #[derive(Clone, Debug, Serialize, Deserialize)]
+        pub(super) struct Cloud {
+            pub format: u32,
+            pub region: String,
+            /// The simulated clock when the cloud was last brought up to date.
+            pub clock_ms: u64,
+            $(#[serde(default)] pub $field: Table<$Rec>,)*
+        }
+
+        impl Cloud {
+            /// An empty cloud in `region`.
+            pub(super) fn new(region: &str) -> Self {
+                Self {
+                    format: FORMAT,
+                    region: region.to_string(),
+                    clock_ms: 0,
+                    $($field: Table::default(),)*
+                }
+            }
+
+            /// How many resources of each type exist, by type token
+            /// (instances as `aws:ec2:Instance`). What AWS creates with a
+            /// VPC (its main route table, default security group and default
+            /// network ACL) and deleted NAT gateways and endpoints still
+            /// visible don't count.
+            pub(super) fn resource_counts(&self) -> BTreeMap<String, usize> {
+                let counts = [$((<$Rec as Stored>::TYPE, self.$field.count())),*];
+                counts
+                    .into_iter()
+                    .filter(|(_, n)| *n > 0)
+                    .map(|(k, n)| (k.to_string(), n))
+                    .collect()
+            }
+
+            /// The reference index: every use of a resource by a record
+            /// that isn't gone, table by table.
+            pub(super) fn index(&self) -> impl Iterator<Item = Use> + '_ {
+                std::iter::empty()$(.chain(self.$field.uses()))*
+            }
+        }
+
+        $(impl Stored for $Rec {
+            const KIND: Kind = Kind::$kind;
+            const TYPE: &'static str = $($token)? $(<$R as Resource>::TYPE)?;
+            const PLURAL: &'static str = $plural;
+            fn table(cloud: &Cloud) -> &Table<Self> {
+                &cloud.$field
+            }
+            fn table_mut(cloud: &mut Cloud) -> &mut Table<Self> {
+                &mut cloud.$field
+            }
+            fn tags(&self) -> &Tags {
+                &self.tags
+            }
+            fn tags_mut(&mut self) -> &mut Tags {
+                &mut self.tags
+            }
+        }
+
+        $(impl Kept for $R {
+            type Rec = $Rec;
+            const DESCRIBE: &'static str = $describe;
+        })?)*
+    };
+}
+
+tables! {
+    vpcs: VpcRec = Vpc, "VPCs" => Vpc, "DescribeVpcs";
+    subnets: SubnetRec = Subnet, "subnets" => Subnet, "DescribeSubnets";
+    internet_gateways: InternetGatewayRec = InternetGateway, "attached internet gateways" => InternetGateway, "DescribeInternetGateways";
+    addresses: AddressRec = Address, "Elastic IPs" => ElasticIp, "DescribeAddresses";
+    nat_gateways: NatGatewayRec = NatGateway, "NAT gateways" => NatGateway, "DescribeNatGateways";
+    route_tables: RouteTableRec = RouteTable, "route tables" => RouteTable, "DescribeRouteTables";
+    security_groups: SecurityGroupRec = SecurityGroup, "security groups" => SecurityGroup, "DescribeSecurityGroups";
+    network_acls: AclRec = NetworkAcl, "network ACLs" => NetworkAcl, "DescribeNetworkAcls";
+    vpc_endpoints: EndpointRec = VpcEndpoint, "VPC endpoints" => VpcEndpoint, "DescribeVpcEndpoints";
+    launch_templates: LaunchTemplateRec = LaunchTemplate, "launch templates" => LaunchTemplate, "DescribeLaunchTemplates";
+    instances: InstanceRec = Instance, "instances", "aws:ec2:Instance";
+    roles: RoleRec = Role, "roles" => IamRole, "GetRole";
+    instance_profiles: ProfileRec = InstanceProfile, "instance profiles" => InstanceProfile, "GetInstanceProfile";
+    groups: GroupRec = Group, "Auto Scaling groups" => AutoScalingGroup, "DescribeAutoScalingGroups";
+    clusters: ClusterRec = Cluster, "clusters" => EcsCluster, "DescribeClusters";
 }
 
 /// A kind of taggable resource, for operations every kind shares.
@@ -110,6 +166,7 @@ pub(super) enum Kind {
     NetworkAcl,
     VpcEndpoint,
     LaunchTemplate,
+    Instance,
     Role,
     InstanceProfile,
     Group,
@@ -128,21 +185,34 @@ impl Kind {
         }
     }
 
+    /// How EC2's messages name this kind (`internetGateway`).
+    fn noun(self) -> &'static str {
+        match self {
+            Kind::Vpc => "vpc",
+            Kind::Subnet => "subnet",
+            Kind::InternetGateway => "internetGateway",
+            Kind::RouteTable => "routeTable",
+            Kind::NetworkAcl => "networkAcl",
+            Kind::Instance => "instance",
+            _ => "resource",
+        }
+    }
+
     /// AWS's error for an id of this kind that doesn't exist.
     pub(super) fn not_found(self, id: &str) -> ProviderError {
+        let ec2 = |code: &'static str| {
+            (
+                code,
+                format!("The {} ID '{id}' does not exist", self.noun()),
+            )
+        };
         let (code, message) = match self {
-            Kind::Vpc => (
-                "InvalidVpcID.NotFound",
-                format!("The vpc ID '{id}' does not exist"),
-            ),
-            Kind::Subnet => (
-                "InvalidSubnetID.NotFound",
-                format!("The subnet ID '{id}' does not exist"),
-            ),
-            Kind::InternetGateway => (
-                "InvalidInternetGatewayID.NotFound",
-                format!("The internetGateway ID '{id}' does not exist"),
-            ),
+            Kind::Vpc => ec2("InvalidVpcID.NotFound"),
+            Kind::Subnet => ec2("InvalidSubnetID.NotFound"),
+            Kind::InternetGateway => ec2("InvalidInternetGatewayID.NotFound"),
+            Kind::RouteTable => ec2("InvalidRouteTableID.NotFound"),
+            Kind::NetworkAcl => ec2("InvalidNetworkAclID.NotFound"),
+            Kind::Instance => ec2("InvalidInstanceID.NotFound"),
             Kind::Address => (
                 "InvalidAllocationID.NotFound",
                 format!("The allocation ID '{id}' does not exist"),
@@ -151,17 +221,9 @@ impl Kind {
                 "NatGatewayNotFound",
                 format!("The Nat Gateway {id} was not found"),
             ),
-            Kind::RouteTable => (
-                "InvalidRouteTableID.NotFound",
-                format!("The routeTable ID '{id}' does not exist"),
-            ),
             Kind::SecurityGroup => (
                 "InvalidGroup.NotFound",
                 format!("The security group '{id}' does not exist"),
-            ),
-            Kind::NetworkAcl => (
-                "InvalidNetworkAclID.NotFound",
-                format!("The networkAcl ID '{id}' does not exist"),
             ),
             Kind::VpcEndpoint => (
                 "InvalidVpcEndpointId.NotFound",
@@ -187,7 +249,41 @@ impl Kind {
         };
         ProviderError::new(code, message)
     }
+
+    /// AWS's error for deleting resource `id` of this kind while `users`
+    /// still use it.
+    pub(super) fn in_use(self, id: &str, users: &Users) -> ProviderError {
+        let list = listing(users);
+        match self {
+            Kind::SecurityGroup => {
+                dependency(format!("resource {id} has a dependent object: {list}"))
+            }
+            Kind::Address => ProviderError::new(
+                "InvalidIPAddress.InUse",
+                format!("Address {id} is in use by {list}"),
+            ),
+            Kind::Role => ProviderError::new(
+                "DeleteConflict",
+                format!(
+                    "Cannot delete entity, must remove roles from instance profile first ({list})."
+                ),
+            ),
+            Kind::Cluster => ProviderError::new(
+                "ClusterContainsContainerInstancesException",
+                format!(
+                    "The Cluster cannot be deleted while Container Instances are active or draining ({list})."
+                ),
+            ),
+            _ => dependency(format!(
+                "The {} '{id}' has dependencies and cannot be deleted: {list}",
+                self.noun()
+            )),
+        }
+    }
 }
+
+/// What an operation that returns nothing returns.
+pub(super) type Done = Result<(), ProviderError>;
 
 /// `InvalidParameterValue` with `message`.
 pub(super) fn invalid(message: impl Into<String>) -> ProviderError {
@@ -231,30 +327,6 @@ pub(super) fn iam_arn(kind: &str, name: &str) -> Arn {
 }
 
 impl Cloud {
-    /// An empty cloud in `region`.
-    pub(super) fn new(region: &str) -> Self {
-        Self {
-            format: FORMAT,
-            region: region.to_string(),
-            clock_ms: 0,
-            vpcs: BTreeMap::new(),
-            subnets: BTreeMap::new(),
-            internet_gateways: BTreeMap::new(),
-            addresses: BTreeMap::new(),
-            nat_gateways: BTreeMap::new(),
-            route_tables: BTreeMap::new(),
-            security_groups: BTreeMap::new(),
-            network_acls: BTreeMap::new(),
-            vpc_endpoints: BTreeMap::new(),
-            launch_templates: BTreeMap::new(),
-            instances: BTreeMap::new(),
-            roles: BTreeMap::new(),
-            instance_profiles: BTreeMap::new(),
-            groups: BTreeMap::new(),
-            clusters: BTreeMap::new(),
-        }
-    }
-
     /// A regional ARN, `arn:aws:SERVICE:REGION:ACCOUNT:RESOURCE`.
     pub(super) fn arn(&self, service: &str, resource: &str) -> Arn {
         Arn::new(format!(
@@ -282,26 +354,6 @@ impl Cloud {
         }
     }
 
-    /// The tags of resource `id` of `kind`.
-    pub(super) fn tags_mut(&mut self, kind: Kind, id: &str) -> Option<&mut Tags> {
-        match kind {
-            Kind::Vpc => self.vpcs.get_mut(id).map(|r| &mut r.tags),
-            Kind::Subnet => self.subnets.get_mut(id).map(|r| &mut r.tags),
-            Kind::InternetGateway => self.internet_gateways.get_mut(id).map(|r| &mut r.tags),
-            Kind::Address => self.addresses.get_mut(id).map(|r| &mut r.tags),
-            Kind::NatGateway => self.nat_gateways.get_mut(id).map(|r| &mut r.tags),
-            Kind::RouteTable => self.route_tables.get_mut(id).map(|r| &mut r.tags),
-            Kind::SecurityGroup => self.security_groups.get_mut(id).map(|r| &mut r.tags),
-            Kind::NetworkAcl => self.network_acls.get_mut(id).map(|r| &mut r.tags),
-            Kind::VpcEndpoint => self.vpc_endpoints.get_mut(id).map(|r| &mut r.tags),
-            Kind::LaunchTemplate => self.launch_templates.get_mut(id).map(|r| &mut r.tags),
-            Kind::Role => self.roles.get_mut(id).map(|r| &mut r.tags),
-            Kind::InstanceProfile => self.instance_profiles.get_mut(id).map(|r| &mut r.tags),
-            Kind::Group => self.groups.get_mut(id).map(|r| &mut r.tags),
-            Kind::Cluster => self.clusters.get_mut(id).map(|r| &mut r.tags),
-        }
-    }
-
     /// Brings time-driven state up to `clock.now`: gateways, endpoints and
     /// instances change state, groups launch or terminate instances to match their
     /// capacity, and running instances try to register with ECS.
@@ -311,56 +363,12 @@ impl Cloud {
             now: self.clock_ms,
             latency: clock.latency,
         };
-        self.advance_nat_gateways(clock.now);
-        self.advance_vpc_endpoints(clock.now);
+        self.nat_gateways.advance(clock.now);
+        self.vpc_endpoints.advance(clock.now);
         self.advance_instances(clock.now);
         self.converge_groups(&clock);
         // Instances launched with no boot time are running at once.
         self.advance_instances(clock.now);
         self.register_instances();
-    }
-
-    /// How many resources of each type exist, by type token (instances as
-    /// `aws:ec2:Instance`). What AWS creates with a VPC (its main route
-    /// table, default security group and default network ACL) and deleted
-    /// NAT gateways and endpoints still visible don't count.
-    pub(super) fn resource_counts(&self) -> BTreeMap<String, usize> {
-        let counts = [
-            (Vpc::TYPE, self.vpcs.len()),
-            (Subnet::TYPE, self.subnets.len()),
-            (InternetGateway::TYPE, self.internet_gateways.len()),
-            (ElasticIp::TYPE, self.addresses.len()),
-            (
-                NatGateway::TYPE,
-                self.nat_gateways.values().filter(|n| !n.is_gone()).count(),
-            ),
-            (
-                RouteTable::TYPE,
-                self.route_tables.values().filter(|t| !t.main).count(),
-            ),
-            (
-                SecurityGroup::TYPE,
-                self.security_groups.values().filter(|g| !g.default).count(),
-            ),
-            (
-                NetworkAcl::TYPE,
-                self.network_acls.values().filter(|a| !a.default).count(),
-            ),
-            (
-                VpcEndpoint::TYPE,
-                self.vpc_endpoints.values().filter(|e| !e.is_gone()).count(),
-            ),
-            (LaunchTemplate::TYPE, self.launch_templates.len()),
-            ("aws:ec2:Instance", self.instances.len()),
-            (IamRole::TYPE, self.roles.len()),
-            (InstanceProfile::TYPE, self.instance_profiles.len()),
-            (AutoScalingGroup::TYPE, self.groups.len()),
-            (EcsCluster::TYPE, self.clusters.len()),
-        ];
-        counts
-            .into_iter()
-            .filter(|(_, n)| *n > 0)
-            .map(|(k, n)| (k.to_string(), n))
-            .collect()
     }
 }

@@ -8,10 +8,12 @@
 //! and retried. Also the provider handler for [`AutoScalingGroup`], which
 //! waits for capacity the way Terraform does.
 
-use super::cloud::{Clock, Cloud, Kind, fresh_id, physical_name, random_hex};
+use super::cloud::{Clock, Cloud, Done, Kind, fresh_id, physical_name, random_hex};
+use super::dispatch::{Made, Simulated, resolved};
 use super::latency::Op;
 use super::launch_templates::LaunchSpec;
-use super::{Poll, SimProvider, Simulated, resolved};
+use super::table::{Kept, Life, Record, Use};
+use super::{Poll, SimProvider};
 use crate::aws::autoscaling::{AutoScalingGroup, AutoScalingGroupOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{Arn, AutoScalingGroupName, ClusterName, InstanceId, SubnetId, Tags, Urn};
@@ -128,14 +130,38 @@ fn validation(message: impl Into<String>) -> ProviderError {
     ProviderError::new("ValidationError", message)
 }
 
-impl Cloud {
-    pub(super) fn group(&self, name: &str) -> Result<&GroupRec, ProviderError> {
-        self.groups
-            .get(name)
-            .ok_or_else(|| Kind::Group.not_found(name))
+impl Record for InstanceRec {
+    fn life(&self) -> Life {
+        match self.state {
+            InstanceState::ShuttingDown => Life::Deleting,
+            _ => Life::Live,
+        }
     }
 
-    fn check_group(&self, g: &GroupRec) -> Result<(), ProviderError> {
+    fn uses(&self, id: &str) -> Vec<Use> {
+        let mut uses = vec![Use::new(Kind::Subnet, &self.subnet_id, "instances", id)];
+        uses.extend(
+            self.security_group_ids
+                .iter()
+                .map(|g| Use::new(Kind::SecurityGroup, g, "used by instances", id)),
+        );
+        let cluster = self.registered_cluster.iter();
+        uses.extend(cluster.map(|c| Use::new(Kind::Cluster, c, "container instances", id)));
+        uses
+    }
+}
+
+impl Record for GroupRec {
+    fn life(&self) -> Life {
+        match self.deleting {
+            true => Life::Deleting,
+            false => Life::Live,
+        }
+    }
+}
+
+impl Cloud {
+    fn check_group(&self, g: &GroupRec) -> Done {
         if g.min_size > g.max_size
             || g.desired_capacity < g.min_size
             || g.desired_capacity > g.max_size
@@ -159,7 +185,8 @@ impl Cloud {
         let mut vpcs = Vec::new();
         for s in &g.subnet_ids {
             let subnet = self
-                .subnet(s)
+                .subnets
+                .get(s)
                 .map_err(|_| validation(format!("The subnet ID '{s}' does not exist")))?;
             if !vpcs.contains(&subnet.vpc_id) {
                 vpcs.push(subnet.vpc_id.clone());
@@ -176,11 +203,7 @@ impl Cloud {
     }
 
     /// CreateAutoScalingGroup: instances start launching at once.
-    pub(super) fn create_auto_scaling_group(
-        &mut self,
-        group: GroupRec,
-        clock: &Clock,
-    ) -> Result<(), ProviderError> {
+    pub(super) fn create_auto_scaling_group(&mut self, group: GroupRec, clock: &Clock) -> Done {
         if self.groups.contains_key(&group.name) {
             return Err(ProviderError::new(
                 "AlreadyExists",
@@ -198,12 +221,8 @@ impl Cloud {
 
     /// UpdateAutoScalingGroup: template, subnets and capacity; the group
     /// launches or terminates to match.
-    pub(super) fn update_auto_scaling_group(
-        &mut self,
-        update: GroupRec,
-        clock: &Clock,
-    ) -> Result<(), ProviderError> {
-        let current = self.group(&update.name)?;
+    pub(super) fn update_auto_scaling_group(&mut self, update: GroupRec, clock: &Clock) -> Done {
+        let current = self.groups.get(&update.name)?;
         let group = GroupRec {
             arn: current.arn.clone(),
             deleting: current.deleting,
@@ -219,16 +238,8 @@ impl Cloud {
 
     /// DeleteAutoScalingGroup with ForceDelete: every instance terminates,
     /// then the group goes.
-    pub(super) fn delete_auto_scaling_group(
-        &mut self,
-        name: &str,
-        clock: &Clock,
-    ) -> Result<(), ProviderError> {
-        let group = self
-            .groups
-            .get_mut(name)
-            .ok_or_else(|| Kind::Group.not_found(name))?;
-        group.deleting = true;
+    pub(super) fn delete_auto_scaling_group(&mut self, name: &str, clock: &Clock) -> Done {
+        self.groups.get_mut(name)?.deleting = true;
         let members: Vec<String> = self.members(name).map(|i| i.id.clone()).collect();
         for id in members {
             self.terminate_instance(&id, clock);
@@ -245,7 +256,7 @@ impl Cloud {
     }
 
     fn terminate_instance(&mut self, id: &str, clock: &Clock) {
-        if let Some(i) = self.instances.get_mut(id) {
+        if let Ok(i) = self.instances.get_mut(id) {
             if i.state != InstanceState::ShuttingDown {
                 i.state = InstanceState::ShuttingDown;
                 i.until_ms = clock.after(Op::InstanceTerminate);
@@ -258,7 +269,7 @@ impl Cloud {
 
     /// Launches one instance for `group`, or says why AWS wouldn't.
     fn launch_instance(&mut self, group: &GroupRec, clock: &Clock) -> Result<(), String> {
-        let template = self.launch_templates.get(&group.launch_template_id);
+        let template = self.launch_templates.find(&group.launch_template_id);
         let template = template.ok_or_else(|| {
             format!(
                 "launch template {} does not exist",
@@ -277,11 +288,11 @@ impl Cloud {
         let subnet = group
             .subnet_ids
             .iter()
-            .filter_map(|s| self.subnets.get(s))
+            .filter_map(|s| self.subnets.find(s))
             .min_by_key(|s| count(&s.id))
             .ok_or("none of the group's subnets exists")?
             .clone();
-        let vpc = self.vpc(&subnet.vpc_id).map_err(|e| e.message)?;
+        let vpc = self.vpcs.get(&subnet.vpc_id).map_err(|e| e.message)?;
         let spec = version.spec;
         if let Some(p) = &spec.iam_instance_profile {
             if !self.instance_profiles.contains_key(p) {
@@ -298,7 +309,7 @@ impl Cloud {
         for g in &groups {
             if self
                 .security_groups
-                .get(g)
+                .find(g)
                 .is_none_or(|sg| sg.vpc_id != vpc.id)
             {
                 return Err(format!(
@@ -358,7 +369,7 @@ impl Cloud {
     pub(super) fn converge_groups(&mut self, clock: &Clock) {
         let names: Vec<String> = self.groups.keys().cloned().collect();
         for name in names {
-            let Some(group) = self.groups.get(&name).cloned() else {
+            let Some(group) = self.groups.find(&name).cloned() else {
                 continue;
             };
             if group.deleting {
@@ -367,7 +378,7 @@ impl Cloud {
                     .values()
                     .any(|i| i.group.as_deref() == Some(&name))
                 {
-                    self.groups.remove(&name);
+                    self.groups.remove(&name).ok();
                 }
                 continue;
             }
@@ -404,7 +415,7 @@ impl Cloud {
                     }
                 }
             }
-            if let Some(g) = self.groups.get_mut(&name) {
+            if let Ok(g) = self.groups.get_mut(&name) {
                 g.activity_error = error;
             }
         }
@@ -430,21 +441,9 @@ impl Cloud {
             .collect()
     }
 
-    fn group_outputs(&self, g: &GroupRec) -> AutoScalingGroupOutputs {
-        let running = self
-            .members(&g.name)
-            .filter(|i| i.state == InstanceState::Running);
-        AutoScalingGroupOutputs {
-            id: AutoScalingGroupName::new(&g.name),
-            name: AutoScalingGroupName::new(&g.name),
-            arn: Arn::new(&g.arn),
-            instance_count: running.count() as u64,
-        }
-    }
-
     /// Ready once no instance of group `name` is still booting.
     fn group_in_service(&self, name: &str) -> Result<Poll<()>, ProviderError> {
-        self.group(name)?;
+        self.groups.get(name)?;
         let pending = self
             .members(name)
             .filter(|i| i.state == InstanceState::Pending);
@@ -481,74 +480,64 @@ fn group_spec(
     })
 }
 
-impl SimProvider {
-    /// Waits until no instance of group `name` is booting; returns its outputs.
-    async fn group_in_service(&self, name: &str) -> Result<AutoScalingGroupOutputs, ProviderError> {
-        self.wait_for("DescribeAutoScalingGroups", |c, _| c.group_in_service(name))
-            .await?;
-        self.peek(|c| c.group(name).map(|g| c.group_outputs(g)))
-    }
-}
-
 #[async_trait]
 impl Simulated for AutoScalingGroup {
-    async fn create(
-        sim: &SimProvider,
-        urn: &Urn,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
+    fn outputs(cloud: &Cloud, g: &GroupRec) -> AutoScalingGroupOutputs {
+        let running = cloud
+            .members(&g.name)
+            .filter(|i| i.state == InstanceState::Running);
+        AutoScalingGroupOutputs {
+            id: AutoScalingGroupName::new(&g.name),
+            name: AutoScalingGroupName::new(&g.name),
+            arn: Arn::new(&g.arn),
+            instance_count: running.count() as u64,
+        }
+    }
+
+    fn make(sim: &SimProvider, urn: &Urn, props: &Self) -> Result<String, ProviderError> {
         let name = physical_name(props.name.as_deref(), urn.name());
-        let uuid = format!(
-            "{}-{}-{}-{}-{}",
-            random_hex(8),
-            random_hex(4),
-            random_hex(4),
-            random_hex(4),
-            random_hex(12)
-        );
+        let uuid = [8, 4, 4, 4, 12].map(random_hex).join("-");
         let arn = sim.peek(|c| {
-            c.arn(
-                "autoscaling",
-                &format!("autoScalingGroup:{uuid}:autoScalingGroupName/{name}"),
-            )
+            let resource = format!("autoScalingGroup:{uuid}:autoScalingGroupName/{name}");
+            c.arn("autoscaling", &resource)
         });
-        let group = group_spec(urn, &name, arn.to_string(), &props)?;
+        let group = group_spec(urn, &name, arn.to_string(), props)?;
         sim.api("CreateAutoScalingGroup", |c, clock| {
             c.create_auto_scaling_group(group, clock)
         })?;
-        sim.pause(Op::Call).await;
-        sim.group_in_service(&name).await
+        Ok(name)
     }
 
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
-        let groups = |c: &Cloud| c.groups.get(id).map(|g| c.group_outputs(g));
-        sim.describe("DescribeAutoScalingGroups", groups).await
-    }
-
-    async fn update(
-        sim: &SimProvider,
-        urn: &Urn,
-        id: &str,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        let group = group_spec(urn, id, String::new(), &props)?;
+    /// UpdateAutoScalingGroup to the declared template, subnets and capacity.
+    fn modify(sim: &SimProvider, urn: &Urn, id: &str, props: &Self) -> Done {
+        let group = group_spec(urn, id, String::new(), props)?;
         sim.api("UpdateAutoScalingGroup", |c, clock| {
             c.update_auto_scaling_group(group, clock)
-        })?;
-        sim.retag(Kind::Group, id, &props.tags)?;
-        sim.pause(Op::Call).await;
-        sim.group_in_service(id).await
+        })
     }
 
-    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        match sim.api("DeleteAutoScalingGroup", |c, clock| {
+    /// DeleteAutoScalingGroup with ForceDelete (Auto Scaling says a group
+    /// that doesn't exist with a `ValidationError`).
+    fn remove(sim: &SimProvider, id: &str) -> Done {
+        let deleted = sim.api("DeleteAutoScalingGroup", |c, clock| {
             c.delete_auto_scaling_group(id, clock)
-        }) {
-            Err(e) if e.code() == "ValidationError" => return Ok(()),
-            other => other?,
-        }
-        // Wait for the instances to terminate and the group to go.
-        sim.wait_for("DescribeAutoScalingGroups", |c, _| {
+        });
+        deleted.map_err(|e| match e.code() {
+            "ValidationError" => ProviderError::not_found(e.message),
+            _ => e,
+        })
+    }
+
+    /// Waits until no instance of the group is booting.
+    async fn settle(sim: &SimProvider, id: &str) -> Made<Self> {
+        sim.wait_for(Self::DESCRIBE, |c, _| c.group_in_service(id))
+            .await?;
+        sim.outputs_of::<Self>(id)
+    }
+
+    /// Waits for the instances to terminate and the group to go.
+    async fn gone(sim: &SimProvider, id: &str) -> Done {
+        sim.wait_for(Self::DESCRIBE, |c, _| {
             let members = c
                 .instances
                 .values()

@@ -13,17 +13,18 @@
 //! in ECS. Agents keep retrying, and a registration lasts until the instance
 //! terminates. Also the provider handler for [`EcsCluster`].
 
-use super::cloud::{Cloud, Kind};
+use super::SimProvider;
+use super::cloud::{Cloud, Done, physical_name};
 use super::compute::{InstanceRec, InstanceState};
+use super::dispatch::Simulated;
 use super::latency::Op;
-use super::{SimProvider, Simulated};
+use super::table::{Life, Record};
 use crate::analysis::cluster_in_user_data;
 use crate::analysis::network::Model;
 use crate::analysis::reach::{Blocked, Code, Source, reach_service};
 use crate::aws::ecs::{EcsCluster, EcsClusterOutputs};
 use crate::provider::ProviderError;
-use crate::resource::{Arn, ClusterName, Tags, URN_TAG, Urn};
-use async_trait::async_trait;
+use crate::resource::{ClusterName, Tags, URN_TAG, Urn};
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
@@ -99,13 +100,16 @@ pub(super) struct ClusterRec {
     pub tags: Tags,
 }
 
-impl Cloud {
-    /// The ACTIVE cluster `name`.
-    pub(super) fn cluster(&self, name: &str) -> Result<&ClusterRec, ProviderError> {
-        let found = self.clusters.get(name).filter(|c| c.status == "ACTIVE");
-        found.ok_or_else(|| Kind::Cluster.not_found(name))
+impl Record for ClusterRec {
+    fn life(&self) -> Life {
+        match self.status.as_str() {
+            "ACTIVE" => Life::Live,
+            _ => Life::Gone,
+        }
     }
+}
 
+impl Cloud {
     /// CreateCluster: an ACTIVE cluster of that name is returned as it is.
     pub(super) fn create_cluster(
         &mut self,
@@ -124,32 +128,14 @@ impl Cloud {
     }
 
     /// UpdateClusterSettings containerInsights.
-    pub(super) fn update_cluster_settings(
-        &mut self,
-        name: &str,
-        container_insights: bool,
-    ) -> Result<(), ProviderError> {
-        self.cluster(name)?;
-        if let Some(c) = self.clusters.get_mut(name) {
-            c.container_insights = container_insights;
-        }
+    pub(super) fn update_cluster_settings(&mut self, name: &str, container_insights: bool) -> Done {
+        self.clusters.get_mut(name)?.container_insights = container_insights;
         Ok(())
     }
 
     /// DeleteCluster: not while container instances are registered.
-    pub(super) fn delete_cluster(&mut self, name: &str) -> Result<(), ProviderError> {
-        self.cluster(name)?;
-        let registered = self.registered_count(name);
-        if registered > 0 {
-            return Err(ProviderError::new(
-                "ClusterContainsContainerInstancesException",
-                format!(
-                    "The Cluster cannot be deleted while Container Instances are active or draining ({registered} registered)."
-                ),
-            ));
-        }
-        self.clusters.remove(name);
-        Ok(())
+    pub(super) fn delete_cluster(&mut self, name: &str) -> Done {
+        self.remove_unused::<ClusterRec>(name).map(drop)
     }
 
     /// Container instances registered with cluster `name`.
@@ -177,7 +163,7 @@ impl Cloud {
             .map(|i| (i.id.clone(), self.attempt(i, &model)))
             .collect();
         for (id, attempt) in outcomes {
-            if let Some(i) = self.instances.get_mut(&id) {
+            if let Ok(i) = self.instances.get_mut(&id) {
                 if let Some(cluster) = attempt.cluster {
                     i.registered_cluster = Some(cluster);
                 }
@@ -217,7 +203,7 @@ impl Cloud {
     /// hold a role, and it must reach the `ecs` endpoint.
     fn registration(&self, i: &InstanceRec, model: &Model) -> Result<String, Failure> {
         let cluster = cluster_in_user_data(i.spec.user_data.as_deref());
-        if self.cluster(&cluster).is_err() {
+        if self.clusters.get(&cluster).is_err() {
             let source = if i
                 .spec
                 .user_data
@@ -243,7 +229,7 @@ impl Cloud {
                 i.id
             ))
         })?;
-        let holder = self.instance_profile(profile).map_err(|_| {
+        let holder = self.instance_profiles.get(profile).map_err(|_| {
             no_profile(format!(
                 "{}: instance profile `{profile}` doesn't exist",
                 i.id
@@ -258,34 +244,28 @@ impl Cloud {
         instance_reach(i, model, "ecs").map_err(Failure::from)?;
         Ok(cluster)
     }
+}
 
-    fn cluster_outputs(&self, c: &ClusterRec) -> EcsClusterOutputs {
+impl Simulated for EcsCluster {
+    const CREATE: Op = Op::EcsCluster;
+
+    fn outputs(cloud: &Cloud, c: &ClusterRec) -> EcsClusterOutputs {
         EcsClusterOutputs {
             id: ClusterName::new(&c.name),
             name: ClusterName::new(&c.name),
-            arn: cluster_arn(self, &c.name),
+            arn: cloud.arn("ecs", &format!("cluster/{}", c.name)),
             status: c.status.clone(),
-            registered_container_instances_count: self.registered_count(&c.name),
+            registered_container_instances_count: cloud.registered_count(&c.name),
         }
     }
-}
 
-fn cluster_arn(cloud: &Cloud, name: &str) -> Arn {
-    cloud.arn("ecs", &format!("cluster/{name}"))
-}
-
-#[async_trait]
-impl Simulated for EcsCluster {
-    async fn create(
-        sim: &SimProvider,
-        urn: &Urn,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        let name = super::cloud::physical_name(props.name.as_deref(), urn.name());
+    fn make(sim: &SimProvider, urn: &Urn, props: &Self) -> Result<String, ProviderError> {
+        let name = physical_name(props.name.as_deref(), urn.name());
         // CreateCluster would hand back an existing ACTIVE cluster; refuse to
         // adopt one this resource didn't create.
         let existing = sim.api("DescribeClusters", |c, _| {
-            Ok(c.cluster(&name).ok().map(|k| k.tags.get(URN_TAG).cloned()))
+            let found = c.clusters.find(&name);
+            Ok(found.map(|k| k.tags.get(URN_TAG).cloned()))
         })?;
         let mine = props.tags.get(URN_TAG);
         if let Some(owner) = existing {
@@ -303,38 +283,19 @@ impl Simulated for EcsCluster {
             c.create_cluster(&name, props.container_insights, props.tags.clone());
             Ok(())
         })?;
-        sim.pause(Op::EcsCluster).await;
-        sim.peek(|c| c.cluster(&name).map(|k| c.cluster_outputs(k)))
+        Ok(name)
     }
 
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
-        let clusters = |c: &Cloud| c.cluster(id).ok().map(|k| c.cluster_outputs(k));
-        sim.describe("DescribeClusters", clusters).await
+    /// UpdateClusterSettings containerInsights, if it differs.
+    fn modify(sim: &SimProvider, _: &Urn, id: &str, props: &Self) -> Done {
+        let insights = |k: &ClusterRec| k.container_insights;
+        let want = props.container_insights;
+        sim.change(id, "UpdateClusterSettings", insights, want, |c, on| {
+            c.update_cluster_settings(id, on)
+        })
     }
 
-    async fn update(
-        sim: &SimProvider,
-        _urn: &Urn,
-        id: &str,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        let insights = sim.peek(|c| c.cluster(id).map(|k| k.container_insights))?;
-        if insights != props.container_insights {
-            sim.api("UpdateClusterSettings", |c, _| {
-                c.update_cluster_settings(id, props.container_insights)
-            })?;
-        }
-        sim.retag(Kind::Cluster, id, &props.tags)?;
-        sim.pause(Op::Call).await;
-        sim.peek(|c| c.cluster(id).map(|k| c.cluster_outputs(k)))
-    }
-
-    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        match sim.api("DeleteCluster", |c, _| c.delete_cluster(id)) {
-            Err(e) if e.is_not_found() => return Ok(()),
-            other => other?,
-        }
-        sim.pause(Op::Call).await;
-        Ok(())
+    fn remove(sim: &SimProvider, id: &str) -> Done {
+        sim.api("DeleteCluster", |c, _| c.delete_cluster(id))
     }
 }

@@ -14,10 +14,11 @@
 //! What an endpoint does for reachability is decided on the network model
 //! (`model`), which sees available endpoints only.
 
-use super::cloud::{Clock, Cloud, Kind, fresh_id};
+use super::SimProvider;
+use super::cloud::{Clock, Cloud, Done, Kind, fresh_id};
+use super::dispatch::{Made, Simulated, resolved};
 use super::latency::Op;
-use super::network::listing;
-use super::{Poll, SimProvider, Simulated, resolved};
+use super::table::{Life, Phase, Record, Use};
 use crate::aws::ec2::{VpcEndpoint, VpcEndpointOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{Tags, Urn, VpcEndpointId};
@@ -43,28 +44,6 @@ const SERVICES: &[&str] = &[
     "secretsmanager",
     "kms",
 ];
-
-/// An endpoint's state, as AWS names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(super) enum EndpointState {
-    Pending,
-    Available,
-    Deleting,
-    Deleted,
-}
-
-impl EndpointState {
-    /// The state as AWS writes it.
-    pub(super) fn as_str(self) -> &'static str {
-        match self {
-            EndpointState::Pending => "pending",
-            EndpointState::Available => "available",
-            EndpointState::Deleting => "deleting",
-            EndpointState::Deleted => "deleted",
-        }
-    }
-}
 
 /// One endpoint network interface.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,7 +74,7 @@ pub(super) struct EndpointRec {
     /// The service's regional name resolves to the interfaces.
     pub private_dns: bool,
     /// Its life-cycle state.
-    pub state: EndpointState,
+    pub state: Phase,
     /// When the current `pending` or `deleting` state ends (cloud clock).
     pub until_ms: u64,
     /// Tags.
@@ -105,7 +84,7 @@ pub(super) struct EndpointRec {
 impl EndpointRec {
     /// Deleted (AWS keeps showing deleted endpoints for a while).
     pub(super) fn is_gone(&self) -> bool {
-        self.state == EndpointState::Deleted
+        self.state == Phase::Deleted
     }
 
     /// The subnets it has interfaces in.
@@ -148,13 +127,29 @@ fn invalid_parameter(message: impl Into<String>) -> ProviderError {
     ProviderError::new("InvalidParameter", message)
 }
 
-impl Cloud {
-    /// The live (not deleted) endpoint `id`.
-    pub(super) fn vpc_endpoint(&self, id: &str) -> Result<&EndpointRec, ProviderError> {
-        let found = self.vpc_endpoints.get(id).filter(|e| !e.is_gone());
-        found.ok_or_else(|| Kind::VpcEndpoint.not_found(id))
+impl Record for EndpointRec {
+    fn life(&self) -> Life {
+        self.state.life()
     }
 
+    fn vpc(&self) -> Option<&str> {
+        Some(&self.vpc_id)
+    }
+
+    /// Its network interfaces' subnets and security groups.
+    fn uses(&self, id: &str) -> Vec<Use> {
+        let interfaces = self.interfaces.iter().map(|i| {
+            let eni = format!("{} ({id})", i.id);
+            let what = "VPC endpoint network interfaces";
+            Use::new(Kind::Subnet, &i.subnet_id, what, &eni)
+        });
+        let groups = self.security_group_ids.iter();
+        let groups = groups.map(|g| Use::of::<Self>(Kind::SecurityGroup, g, id));
+        interfaces.chain(groups).collect()
+    }
+}
+
+impl Cloud {
     /// Endpoints that still have network interfaces (not deleted).
     pub(super) fn live_endpoints(&self) -> impl Iterator<Item = &EndpointRec> + '_ {
         self.vpc_endpoints.values().filter(|e| !e.is_gone())
@@ -176,14 +171,10 @@ impl Cloud {
     }
 
     /// Subnets must exist, be in `vpc_id`, and be one per availability zone.
-    fn check_endpoint_subnets(
-        &self,
-        vpc_id: &str,
-        subnets: &[&String],
-    ) -> Result<(), ProviderError> {
+    fn check_endpoint_subnets(&self, vpc_id: &str, subnets: &[&String]) -> Done {
         let mut zones: BTreeMap<&str, &str> = BTreeMap::new();
         for id in subnets {
-            let subnet = self.subnet(id)?;
+            let subnet = self.subnets.get(id)?;
             if subnet.vpc_id != vpc_id {
                 return Err(invalid_parameter(format!(
                     "The subnet ID '{id}' belongs to {}, not to the endpoint's VPC {vpc_id}",
@@ -203,9 +194,9 @@ impl Cloud {
     }
 
     /// Security groups must exist and be in `vpc_id`.
-    fn check_endpoint_groups(&self, vpc_id: &str, groups: &[String]) -> Result<(), ProviderError> {
+    fn check_endpoint_groups(&self, vpc_id: &str, groups: &[String]) -> Done {
         for g in groups {
-            let group = self.security_group(g)?;
+            let group = self.security_groups.get(g)?;
             if group.vpc_id != vpc_id {
                 return Err(invalid_parameter(format!(
                     "Security group {g} and VPC {vpc_id} belong to different networks"
@@ -217,13 +208,8 @@ impl Cloud {
 
     /// Private DNS needs the VPC's DNS attributes, and no other endpoint of
     /// the service in the VPC with private DNS.
-    fn check_private_dns(
-        &self,
-        vpc_id: &str,
-        service: &str,
-        except: Option<&str>,
-    ) -> Result<(), ProviderError> {
-        let vpc = self.vpc(vpc_id)?;
+    fn check_private_dns(&self, vpc_id: &str, service: &str, except: Option<&str>) -> Done {
+        let vpc = self.vpcs.get(vpc_id)?;
         if !(vpc.enable_dns_support && vpc.enable_dns_hostnames) {
             return Err(invalid_parameter(format!(
                 "Enabling private DNS requires both enableDnsSupport and enableDnsHostnames VPC attributes set to true for {vpc_id}"
@@ -274,7 +260,7 @@ impl Cloud {
         tags: Tags,
         clock: &Clock,
     ) -> Result<String, ProviderError> {
-        let vpc = self.vpc(&spec.vpc_id)?;
+        let vpc = self.vpcs.get(&spec.vpc_id)?;
         let default_group = vpc.default_security_group_id.clone();
         let service = self.endpoint_service(&spec.service_name)?;
         let subnets: Vec<&String> = spec.subnet_ids.iter().collect();
@@ -298,7 +284,7 @@ impl Cloud {
             interfaces,
             security_group_ids: groups,
             private_dns: spec.private_dns,
-            state: EndpointState::Pending,
+            state: Phase::Pending,
             until_ms: clock.after(Op::EndpointCreate),
             tags,
         };
@@ -308,13 +294,9 @@ impl Cloud {
 
     /// ModifyVpcEndpoint: subnets, security groups and private DNS, checked
     /// as at creation.
-    pub(super) fn modify_vpc_endpoint(
-        &mut self,
-        id: &str,
-        change: &EndpointChange,
-    ) -> Result<(), ProviderError> {
-        let current = self.vpc_endpoint(id)?.clone();
-        if current.state == EndpointState::Deleting {
+    pub(super) fn modify_vpc_endpoint(&mut self, id: &str, change: &EndpointChange) -> Done {
+        let current = self.vpc_endpoints.get(id)?.clone();
+        if current.state == Phase::Deleting {
             return Err(ProviderError::new(
                 "IncorrectState",
                 format!("The Vpc Endpoint {id} is being deleted"),
@@ -348,83 +330,17 @@ impl Cloud {
         let added: Vec<&String> = change.add_subnets.iter().collect();
         let mut interfaces: Vec<EndpointInterface> = kept.into_iter().cloned().collect();
         interfaces.extend(self.endpoint_interfaces(&added)?);
-        if let Some(e) = self.vpc_endpoints.get_mut(id) {
-            e.interfaces = interfaces;
-            e.security_group_ids = groups;
-            e.private_dns = private_dns;
-        }
+        let e = self.vpc_endpoints.get_mut(id)?;
+        e.interfaces = interfaces;
+        e.security_group_ids = groups;
+        e.private_dns = private_dns;
         Ok(())
     }
 
     /// DeleteVpcEndpoints (one id): `deleting`, then `deleted`.
-    pub(super) fn delete_vpc_endpoint(
-        &mut self,
-        id: &str,
-        clock: &Clock,
-    ) -> Result<(), ProviderError> {
-        self.vpc_endpoint(id)?;
-        if let Some(e) = self.vpc_endpoints.get_mut(id) {
-            if matches!(e.state, EndpointState::Pending | EndpointState::Available) {
-                e.state = EndpointState::Deleting;
-                e.until_ms = clock.after(Op::EndpointDelete);
-            }
-        }
-        Ok(())
-    }
-
-    /// Moves endpoints whose state has run its time; deleted ones lose
-    /// their network interfaces.
-    pub(super) fn advance_vpc_endpoints(&mut self, now: u64) {
-        for e in self.vpc_endpoints.values_mut() {
-            match e.state {
-                EndpointState::Pending if now >= e.until_ms => e.state = EndpointState::Available,
-                EndpointState::Deleting if now >= e.until_ms => {
-                    e.state = EndpointState::Deleted;
-                    e.interfaces.clear();
-                }
-                _ => {}
-            }
-        }
-    }
-
-    /// Endpoint interfaces in subnet `subnet_id`, as `eni-… (vpce-…)`.
-    pub(super) fn endpoint_interfaces_in(&self, subnet_id: &str) -> Vec<String> {
-        self.live_endpoints()
-            .flat_map(|e| {
-                let mine = e.interfaces.iter().filter(|i| i.subnet_id == subnet_id);
-                mine.map(|i| format!("{} ({})", i.id, e.id))
-            })
-            .collect()
-    }
-
-    /// Endpoints whose interfaces use security group `group_id`.
-    pub(super) fn endpoints_using_group(&self, group_id: &str) -> Vec<String> {
-        let users = self
-            .live_endpoints()
-            .filter(|e| e.security_group_ids.iter().any(|g| g == group_id));
-        users.map(|e| e.id.clone()).collect()
-    }
-
-    /// Endpoints of VPC `vpc_id` (for DeleteVpc's dependency message).
-    pub(super) fn endpoints_in_vpc(&self, vpc_id: &str) -> Option<String> {
-        let ids: Vec<String> = self
-            .live_endpoints()
-            .filter(|e| e.vpc_id == vpc_id)
-            .map(|e| e.id.clone())
-            .collect();
-        listing("VPC endpoints", &ids)
-    }
-
-    fn endpoint_outputs(e: &EndpointRec) -> VpcEndpointOutputs {
-        VpcEndpointOutputs {
-            id: VpcEndpointId::new(&e.id),
-            state: e.state.as_str().to_string(),
-            private_ips: e
-                .interfaces
-                .iter()
-                .map(|i| i.private_ip.to_string())
-                .collect(),
-        }
+    pub(super) fn delete_vpc_endpoint(&mut self, id: &str, clock: &Clock) -> Done {
+        let done = clock.after(Op::EndpointDelete);
+        self.vpc_endpoints.start_deleting(id, done)
     }
 }
 
@@ -450,58 +366,36 @@ fn endpoint_spec(urn: &Urn, props: &VpcEndpoint) -> Result<EndpointSpec, Provide
     })
 }
 
-impl SimProvider {
-    /// Polls DescribeVpcEndpoints until endpoint `id` is available; its outputs.
-    async fn endpoint_available(&self, id: &str) -> Result<VpcEndpointOutputs, ProviderError> {
-        self.wait_for("DescribeVpcEndpoints", |c, _| {
-            let e = c.vpc_endpoint(id)?;
-            match e.state {
-                EndpointState::Available => Ok(Poll::Ready(Cloud::endpoint_outputs(e))),
-                EndpointState::Pending => Ok(Poll::At(e.until_ms)),
-                other => Err(ProviderError::new(
-                    "VpcEndpointFailed",
-                    format!(
-                        "VPC endpoint {id} became {} while being created",
-                        other.as_str()
-                    ),
-                )),
-            }
-        })
-        .await
-    }
-}
-
 #[async_trait]
 impl Simulated for VpcEndpoint {
-    async fn create(
-        sim: &SimProvider,
-        urn: &Urn,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        let spec = endpoint_spec(urn, &props)?;
-        let id = sim.api("CreateVpcEndpoint", |c, clock| {
+    fn outputs(_: &Cloud, e: &EndpointRec) -> VpcEndpointOutputs {
+        VpcEndpointOutputs {
+            id: VpcEndpointId::new(&e.id),
+            state: e.state.as_str().to_string(),
+            private_ips: e
+                .interfaces
+                .iter()
+                .map(|i| i.private_ip.to_string())
+                .collect(),
+        }
+    }
+
+    fn make(sim: &SimProvider, urn: &Urn, props: &Self) -> Result<String, ProviderError> {
+        let spec = endpoint_spec(urn, props)?;
+        sim.api("CreateVpcEndpoint", |c, clock| {
             c.create_vpc_endpoint(spec, props.tags.clone(), clock)
-        })?;
-        sim.endpoint_available(&id).await
+        })
     }
 
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
-        let endpoints = |c: &Cloud| c.vpc_endpoint(id).ok().map(Cloud::endpoint_outputs);
-        sim.describe("DescribeVpcEndpoints", endpoints).await
-    }
-
-    async fn update(
-        sim: &SimProvider,
-        urn: &Urn,
-        id: &str,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        let want = endpoint_spec(urn, &props)?;
-        let have = sim.peek(|c| c.vpc_endpoint(id).cloned())?;
+    /// ModifyVpcEndpoint with what differs: subnets, groups, private DNS.
+    fn modify(sim: &SimProvider, urn: &Urn, id: &str, props: &Self) -> Done {
+        let want = endpoint_spec(urn, props)?;
+        let have = sim.peek(|c| c.vpc_endpoints.get(id).cloned())?;
         let have_subnets: Vec<&String> = have.subnet_ids().collect();
         let want_groups = if want.security_group_ids.is_empty() {
             let default = sim.peek(|c| {
-                c.vpc(&have.vpc_id)
+                c.vpcs
+                    .get(&have.vpc_id)
                     .map(|v| v.default_security_group_id.clone())
             })?;
             vec![default]
@@ -532,29 +426,21 @@ impl Simulated for VpcEndpoint {
                 c.modify_vpc_endpoint(id, &change)
             })?;
         }
-        sim.retag(Kind::VpcEndpoint, id, &props.tags)?;
-        sim.pause(Op::Call).await;
-        sim.endpoint_available(id).await
+        Ok(())
     }
 
-    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        match sim.api("DeleteVpcEndpoints", |c, clock| {
+    fn remove(sim: &SimProvider, id: &str) -> Done {
+        sim.api("DeleteVpcEndpoints", |c, clock| {
             c.delete_vpc_endpoint(id, clock)
-        }) {
-            Err(e) if e.is_not_found() => return Ok(()),
-            other => other?,
-        }
-        sim.wait_for("DescribeVpcEndpoints", |c, _| {
-            match c.vpc_endpoints.get(id) {
-                Some(e) if !e.is_gone() => Ok(Poll::At(e.until_ms)),
-                _ => {
-                    // AWS forgets deleted endpoints after a while; the simulator
-                    // does once the deletion has been seen.
-                    c.vpc_endpoints.remove(id);
-                    Ok(Poll::Ready(()))
-                }
-            }
         })
-        .await
+    }
+
+    /// Waits for `available`, polling as Terraform does.
+    async fn settle(sim: &SimProvider, id: &str) -> Made<Self> {
+        sim.available::<Self>(id, "VpcEndpointFailed").await
+    }
+
+    async fn gone(sim: &SimProvider, id: &str) -> Done {
+        sim.deleted::<Self>(id).await
     }
 }

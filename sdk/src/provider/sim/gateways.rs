@@ -6,9 +6,11 @@
 //! [`ElasticIp`] and [`NatGateway`]; the handlers wait for NAT gateways the
 //! way Terraform does.
 
-use super::cloud::{Clock, Cloud, Kind, dependency, fresh_id};
+use super::SimProvider;
+use super::cloud::{Clock, Cloud, Done, Kind, fresh_id};
+use super::dispatch::{Made, Simulated, configured, resolved};
 use super::latency::Op;
-use super::{Poll, SimProvider, Simulated, resolved};
+use super::table::{Life, Phase, Record, Use};
 use crate::aws::ec2::{
     Connectivity, ElasticIp, ElasticIpOutputs, InternetGateway, InternetGatewayOutputs, NatGateway,
     NatGatewayOutputs,
@@ -32,30 +34,7 @@ pub(super) struct InternetGatewayRec {
 pub(super) struct AddressRec {
     pub id: String,
     pub public_ip: Ipv4Addr,
-    /// The NAT gateway using the address.
-    pub nat_gateway_id: Option<String>,
     pub tags: Tags,
-}
-
-/// A NAT gateway's state, as AWS names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(super) enum NatState {
-    Pending,
-    Available,
-    Deleting,
-    Deleted,
-}
-
-impl NatState {
-    pub(super) fn as_str(self) -> &'static str {
-        match self {
-            NatState::Pending => "pending",
-            NatState::Available => "available",
-            NatState::Deleting => "deleting",
-            NatState::Deleted => "deleted",
-        }
-    }
 }
 
 /// A NAT gateway.
@@ -67,7 +46,7 @@ pub(super) struct NatGatewayRec {
     pub connectivity: Connectivity,
     pub allocation_id: Option<String>,
     pub private_ip: Ipv4Addr,
-    pub state: NatState,
+    pub state: Phase,
     /// When the current `pending` or `deleting` state ends (cloud clock).
     pub until_ms: u64,
     pub tags: Tags,
@@ -76,22 +55,44 @@ pub(super) struct NatGatewayRec {
 impl NatGatewayRec {
     /// Deleted (AWS keeps showing deleted gateways for a while).
     pub(super) fn is_gone(&self) -> bool {
-        self.state == NatState::Deleted
+        self.state == Phase::Deleted
+    }
+}
+
+impl Record for InternetGatewayRec {
+    fn vpc(&self) -> Option<&str> {
+        self.vpc_id.as_deref()
+    }
+
+    /// Attached, it is in its own way: it must be detached first.
+    fn uses(&self, id: &str) -> Vec<Use> {
+        let attached = self.vpc_id.iter();
+        attached
+            .map(|v| Use::new(Kind::InternetGateway, id, "attachments", v))
+            .collect()
+    }
+}
+
+impl Record for AddressRec {}
+
+impl Record for NatGatewayRec {
+    fn life(&self) -> Life {
+        self.state.life()
+    }
+
+    fn vpc(&self) -> Option<&str> {
+        Some(&self.vpc_id)
+    }
+
+    fn uses(&self, id: &str) -> Vec<Use> {
+        let mut uses = vec![Use::of::<Self>(Kind::Subnet, &self.subnet_id, id)];
+        let address = self.allocation_id.iter();
+        uses.extend(address.map(|a| Use::of::<Self>(Kind::Address, a, id)));
+        uses
     }
 }
 
 impl Cloud {
-    pub(super) fn internet_gateway(&self, id: &str) -> Result<&InternetGatewayRec, ProviderError> {
-        let found = self.internet_gateways.get(id);
-        found.ok_or_else(|| Kind::InternetGateway.not_found(id))
-    }
-
-    /// The live (not deleted) NAT gateway `id`.
-    pub(super) fn nat_gateway(&self, id: &str) -> Result<&NatGatewayRec, ProviderError> {
-        let found = self.nat_gateways.get(id).filter(|n| !n.is_gone());
-        found.ok_or_else(|| Kind::NatGateway.not_found(id))
-    }
-
     /// CreateInternetGateway (detached).
     pub(super) fn create_internet_gateway(&mut self, tags: Tags) -> String {
         let id = fresh_id("igw", &self.internet_gateways);
@@ -105,13 +106,9 @@ impl Cloud {
     }
 
     /// AttachInternetGateway: the gateway must be detached, and the VPC have none.
-    pub(super) fn attach_internet_gateway(
-        &mut self,
-        id: &str,
-        vpc_id: &str,
-    ) -> Result<(), ProviderError> {
-        let igw = self.internet_gateway(id)?;
-        self.vpc(vpc_id)?;
+    pub(super) fn attach_internet_gateway(&mut self, id: &str, vpc_id: &str) -> Done {
+        let igw = self.internet_gateways.get(id)?;
+        self.vpcs.get(vpc_id)?;
         let already = |what: &str, other: &str| {
             ProviderError::new(
                 "Resource.AlreadyAssociated",
@@ -128,40 +125,26 @@ impl Cloud {
         if let Some(other) = taken {
             return Err(already(vpc_id, &other.id));
         }
-        if let Some(igw) = self.internet_gateways.get_mut(id) {
-            igw.vpc_id = Some(vpc_id.to_string());
-        }
+        self.internet_gateways.get_mut(id)?.vpc_id = Some(vpc_id.to_string());
         Ok(())
     }
 
     /// DetachInternetGateway.
-    pub(super) fn detach_internet_gateway(
-        &mut self,
-        id: &str,
-        vpc_id: &str,
-    ) -> Result<(), ProviderError> {
-        let igw = self.internet_gateway(id)?;
+    pub(super) fn detach_internet_gateway(&mut self, id: &str, vpc_id: &str) -> Done {
+        let igw = self.internet_gateways.get(id)?;
         if igw.vpc_id.as_deref() != Some(vpc_id) {
             return Err(ProviderError::new(
                 "Gateway.NotAttached",
                 format!("resource {id} is not attached to network {vpc_id}"),
             ));
         }
-        if let Some(igw) = self.internet_gateways.get_mut(id) {
-            igw.vpc_id = None;
-        }
+        self.internet_gateways.get_mut(id)?.vpc_id = None;
         Ok(())
     }
 
     /// DeleteInternetGateway: only when detached. Routes to it become blackholes.
-    pub(super) fn delete_internet_gateway(&mut self, id: &str) -> Result<(), ProviderError> {
-        if let Some(vpc) = &self.internet_gateway(id)?.vpc_id {
-            return Err(dependency(format!(
-                "The internetGateway '{id}' has dependencies and cannot be deleted: it is attached to {vpc}"
-            )));
-        }
-        self.internet_gateways.remove(id);
-        Ok(())
+    pub(super) fn delete_internet_gateway(&mut self, id: &str) -> Done {
+        self.remove_unused::<InternetGatewayRec>(id).map(drop)
     }
 
     /// AllocateAddress (domain vpc).
@@ -170,7 +153,6 @@ impl Cloud {
         let address = AddressRec {
             id: id.clone(),
             public_ip: self.allocate_public_ip(),
-            nat_gateway_id: None,
             tags,
         };
         self.addresses.insert(id.clone(), address);
@@ -178,19 +160,8 @@ impl Cloud {
     }
 
     /// ReleaseAddress: not while a NAT gateway uses it.
-    pub(super) fn release_address(&mut self, id: &str) -> Result<(), ProviderError> {
-        let address = self
-            .addresses
-            .get(id)
-            .ok_or_else(|| Kind::Address.not_found(id))?;
-        if let Some(nat) = &address.nat_gateway_id {
-            return Err(ProviderError::new(
-                "InvalidIPAddress.InUse",
-                format!("Address {} ({id}) is in use by {nat}", address.public_ip),
-            ));
-        }
-        self.addresses.remove(id);
-        Ok(())
+    pub(super) fn release_address(&mut self, id: &str) -> Done {
+        self.remove_unused::<AddressRec>(id).map(drop)
     }
 
     /// CreateNatGateway: `pending` until `clock` says it is available.
@@ -202,7 +173,7 @@ impl Cloud {
         tags: Tags,
         clock: &Clock,
     ) -> Result<String, ProviderError> {
-        let vpc_id = self.subnet(subnet_id)?.vpc_id.clone();
+        let vpc_id = self.subnets.get(subnet_id)?.vpc_id.clone();
         match (connectivity, allocation_id) {
             (Connectivity::Public, None) => {
                 return Err(ProviderError::new(
@@ -217,14 +188,15 @@ impl Cloud {
                 ));
             }
             (Connectivity::Public, Some(alloc)) => {
-                let address = self
-                    .addresses
-                    .get(alloc)
-                    .ok_or_else(|| Kind::Address.not_found(alloc))?;
-                if let Some(other) = &address.nat_gateway_id {
+                self.addresses.get(alloc)?;
+                let users = self.users(Kind::Address, alloc);
+                if let Some((_, other)) = users.first() {
                     return Err(ProviderError::new(
                         "Resource.AlreadyAssociated",
-                        format!("Elastic IP address [{alloc}] is already associated with {other}"),
+                        format!(
+                            "Elastic IP address [{alloc}] is already associated with {}",
+                            other.join(", ")
+                        ),
                     ));
                 }
             }
@@ -232,9 +204,6 @@ impl Cloud {
         }
         let private_ip = self.allocate_private_ip(subnet_id)?;
         let id = fresh_id("nat", &self.nat_gateways);
-        if let Some(address) = allocation_id.and_then(|a| self.addresses.get_mut(a)) {
-            address.nat_gateway_id = Some(id.clone());
-        }
         let nat = NatGatewayRec {
             id: id.clone(),
             vpc_id,
@@ -242,7 +211,7 @@ impl Cloud {
             connectivity,
             allocation_id: allocation_id.map(str::to_string),
             private_ip,
-            state: NatState::Pending,
+            state: Phase::Pending,
             until_ms: clock.after(Op::NatCreate),
             tags,
         };
@@ -251,77 +220,16 @@ impl Cloud {
     }
 
     /// DeleteNatGateway: `deleting`, then `deleted` (its Elastic IP free again).
-    pub(super) fn delete_nat_gateway(
-        &mut self,
-        id: &str,
-        clock: &Clock,
-    ) -> Result<(), ProviderError> {
-        let nat = self
-            .nat_gateways
-            .get_mut(id)
-            .ok_or_else(|| Kind::NatGateway.not_found(id))?;
-        if matches!(nat.state, NatState::Pending | NatState::Available) {
-            nat.state = NatState::Deleting;
-            nat.until_ms = clock.after(Op::NatDelete);
-        }
-        Ok(())
-    }
-
-    /// Moves NAT gateways whose state has run its time.
-    pub(super) fn advance_nat_gateways(&mut self, now: u64) {
-        let mut released = Vec::new();
-        for nat in self.nat_gateways.values_mut() {
-            match nat.state {
-                NatState::Pending if now >= nat.until_ms => nat.state = NatState::Available,
-                NatState::Deleting if now >= nat.until_ms => {
-                    nat.state = NatState::Deleted;
-                    released.extend(nat.allocation_id.clone());
-                }
-                _ => {}
-            }
-        }
-        for alloc in released {
-            if let Some(address) = self.addresses.get_mut(&alloc) {
-                address.nat_gateway_id = None;
-            }
-        }
-    }
-
-    fn igw_outputs(&self, g: &InternetGatewayRec) -> InternetGatewayOutputs {
-        InternetGatewayOutputs {
-            id: InternetGatewayId::new(&g.id),
-            arn: self.arn("ec2", &format!("internet-gateway/{}", g.id)),
-            vpc_id: g.vpc_id.as_deref().map(VpcId::new),
-        }
-    }
-
-    fn nat_outputs(&self, n: &NatGatewayRec) -> NatGatewayOutputs {
-        let address = n.allocation_id.as_ref().and_then(|a| self.addresses.get(a));
-        NatGatewayOutputs {
-            id: NatGatewayId::new(&n.id),
-            subnet_id: SubnetId::new(&n.subnet_id),
-            public_ip: address.map(|a| a.public_ip.to_string()),
-            private_ip: n.private_ip.to_string(),
-            state: n.state.as_str().to_string(),
-        }
-    }
-}
-
-fn address_outputs(a: &AddressRec) -> ElasticIpOutputs {
-    ElasticIpOutputs {
-        id: AllocationId::new(&a.id),
-        public_ip: a.public_ip.to_string(),
+    pub(super) fn delete_nat_gateway(&mut self, id: &str, clock: &Clock) -> Done {
+        let done = clock.after(Op::NatDelete);
+        self.nat_gateways.start_deleting(id, done)
     }
 }
 
 impl SimProvider {
-    fn igw_outputs(&self, id: &str) -> Result<InternetGatewayOutputs, ProviderError> {
-        self.peek(|c| c.internet_gateway(id).map(|g| c.igw_outputs(g)))
-    }
-
     /// Detaches gateway `id` from whatever VPC it is attached to.
-    fn detach_igw(&self, id: &str) -> Result<(), ProviderError> {
-        let attached = self.peek(|c| c.internet_gateway(id).map(|g| g.vpc_id.clone()))?;
+    fn detach_igw(&self, id: &str) -> Done {
+        let attached = self.peek(|c| c.internet_gateways.get(id).map(|g| g.vpc_id.clone()))?;
         if let Some(vpc) = attached {
             self.api("DetachInternetGateway", |c, _| {
                 c.detach_internet_gateway(id, &vpc)
@@ -331,53 +239,27 @@ impl SimProvider {
     }
 }
 
-#[async_trait]
 impl Simulated for InternetGateway {
-    async fn create(
-        sim: &SimProvider,
-        urn: &Urn,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        let vpc = props
-            .vpc_id
-            .as_ref()
-            .map(|v| resolved(urn, "vpc_id", v))
-            .transpose()?;
+    fn outputs(cloud: &Cloud, g: &InternetGatewayRec) -> InternetGatewayOutputs {
+        InternetGatewayOutputs {
+            id: InternetGatewayId::new(&g.id),
+            arn: cloud.arn("ec2", &format!("internet-gateway/{}", g.id)),
+            vpc_id: g.vpc_id.as_deref().map(VpcId::new),
+        }
+    }
+
+    fn make(sim: &SimProvider, urn: &Urn, props: &Self) -> Result<String, ProviderError> {
         let id = sim.api("CreateInternetGateway", |c, _| {
             Ok(c.create_internet_gateway(props.tags.clone()))
         })?;
-        if let Some(vpc) = vpc {
-            if let Err(e) = sim.api("AttachInternetGateway", |c, _| {
-                c.attach_internet_gateway(&id, vpc.as_str())
-            }) {
-                // Don't leave a gateway nobody records behind.
-                sim.api("DeleteInternetGateway", |c, _| {
-                    c.delete_internet_gateway(&id)
-                })?;
-                return Err(e);
-            }
-        }
-        sim.pause(Op::Call).await;
-        sim.igw_outputs(&id)
+        configured(sim, urn, id, props)
     }
 
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
-        let igws = |c: &Cloud| c.internet_gateways.get(id).map(|g| c.igw_outputs(g));
-        sim.describe("DescribeInternetGateways", igws).await
-    }
-
-    async fn update(
-        sim: &SimProvider,
-        urn: &Urn,
-        id: &str,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        let want = props
-            .vpc_id
-            .as_ref()
-            .map(|v| resolved(urn, "vpc_id", v))
-            .transpose()?;
-        let attached = sim.peek(|c| c.internet_gateway(id).map(|g| g.vpc_id.clone()))?;
+    /// Detaches and attaches until the gateway is attached as declared.
+    fn modify(sim: &SimProvider, urn: &Urn, id: &str, props: &Self) -> Done {
+        let want = props.vpc_id.as_ref();
+        let want = want.map(|v| resolved(urn, "vpc_id", v)).transpose()?;
+        let attached = sim.peek(|c| c.internet_gateways.get(id).map(|g| g.vpc_id.clone()))?;
         if attached.as_deref() != want.map(|v| v.as_str()) {
             sim.detach_igw(id)?;
             if let Some(vpc) = want {
@@ -386,138 +268,76 @@ impl Simulated for InternetGateway {
                 })?;
             }
         }
-        sim.retag(Kind::InternetGateway, id, &props.tags)?;
-        sim.pause(Op::Call).await;
-        sim.igw_outputs(id)
+        Ok(())
     }
 
-    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        let gone = |e: &ProviderError| e.code() == "InvalidInternetGatewayID.NotFound";
-        match sim.detach_igw(id) {
-            Err(e) if gone(&e) => return Ok(()),
-            other => other?,
-        }
-        match sim.api("DeleteInternetGateway", |c, _| {
+    fn remove(sim: &SimProvider, id: &str) -> Done {
+        sim.detach_igw(id)?;
+        sim.api("DeleteInternetGateway", |c, _| {
             c.delete_internet_gateway(id)
-        }) {
-            Err(e) if gone(&e) => return Ok(()),
-            other => other?,
-        }
-        sim.pause(Op::Call).await;
-        Ok(())
+        })
     }
 }
 
-#[async_trait]
 impl Simulated for ElasticIp {
-    async fn create(
-        sim: &SimProvider,
-        _urn: &Urn,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        let id = sim.api("AllocateAddress", |c, _| {
-            Ok(c.allocate_address(props.tags.clone()))
-        })?;
-        sim.pause(Op::Call).await;
-        Self::read(sim, &id)
-            .await?
-            .ok_or_else(|| Kind::Address.not_found(&id))
-    }
-
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
-        sim.describe("DescribeAddresses", |c| {
-            c.addresses.get(id).map(address_outputs)
-        })
-        .await
-    }
-
-    async fn update(
-        sim: &SimProvider,
-        _urn: &Urn,
-        id: &str,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        sim.retag(Kind::Address, id, &props.tags)?;
-        let found = sim.peek(|c| c.addresses.get(id).map(address_outputs));
-        found.ok_or_else(|| Kind::Address.not_found(id))
-    }
-
-    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        match sim.api("ReleaseAddress", |c, _| c.release_address(id)) {
-            Err(e) if e.is_not_found() => return Ok(()),
-            other => other?,
+    fn outputs(_: &Cloud, a: &AddressRec) -> ElasticIpOutputs {
+        ElasticIpOutputs {
+            id: AllocationId::new(&a.id),
+            public_ip: a.public_ip.to_string(),
         }
-        sim.pause(Op::Call).await;
-        Ok(())
+    }
+
+    fn make(sim: &SimProvider, _: &Urn, props: &Self) -> Result<String, ProviderError> {
+        sim.api("AllocateAddress", |c, _| {
+            Ok(c.allocate_address(props.tags.clone()))
+        })
+    }
+
+    fn remove(sim: &SimProvider, id: &str) -> Done {
+        sim.api("ReleaseAddress", |c, _| c.release_address(id))
     }
 }
 
 #[async_trait]
 impl Simulated for NatGateway {
-    async fn create(
-        sim: &SimProvider,
-        urn: &Urn,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        let subnet = resolved(urn, "subnet_id", &props.subnet_id)?.as_str();
-        let alloc = props
+    fn outputs(cloud: &Cloud, n: &NatGatewayRec) -> NatGatewayOutputs {
+        let address = n
             .allocation_id
             .as_ref()
+            .and_then(|a| cloud.addresses.find(a));
+        NatGatewayOutputs {
+            id: NatGatewayId::new(&n.id),
+            subnet_id: SubnetId::new(&n.subnet_id),
+            public_ip: address.map(|a| a.public_ip.to_string()),
+            private_ip: n.private_ip.to_string(),
+            state: n.state.as_str().to_string(),
+        }
+    }
+
+    fn make(sim: &SimProvider, urn: &Urn, props: &Self) -> Result<String, ProviderError> {
+        let subnet = resolved(urn, "subnet_id", &props.subnet_id)?.as_str();
+        let alloc = props.allocation_id.as_ref();
+        let alloc = alloc
             .map(|a| resolved(urn, "allocation_id", a))
             .transpose()?;
-        let id = sim.api("CreateNatGateway", |c, clock| {
+        sim.api("CreateNatGateway", |c, clock| {
             let alloc = alloc.map(|a| a.as_str());
             c.create_nat_gateway(subnet, alloc, props.connectivity, props.tags.clone(), clock)
-        })?;
-        // Wait for `available`, polling as Terraform does.
-        sim.wait_for("DescribeNatGateways", |c, _| {
-            let nat = c.nat_gateway(&id)?;
-            match nat.state {
-                NatState::Available => Ok(Poll::Ready(c.nat_outputs(nat))),
-                NatState::Pending => Ok(Poll::At(nat.until_ms)),
-                other => Err(ProviderError::new(
-                    "NatGatewayFailed",
-                    format!(
-                        "NAT gateway {id} became {} while being created",
-                        other.as_str()
-                    ),
-                )),
-            }
         })
-        .await
     }
 
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
-        let nats = |c: &Cloud| c.nat_gateway(id).ok().map(|n| c.nat_outputs(n));
-        sim.describe("DescribeNatGateways", nats).await
-    }
-
-    async fn update(
-        sim: &SimProvider,
-        _urn: &Urn,
-        id: &str,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        sim.retag(Kind::NatGateway, id, &props.tags)?;
-        sim.peek(|c| c.nat_gateway(id).map(|n| c.nat_outputs(n)))
-    }
-
-    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        match sim.api("DeleteNatGateway", |c, clock| {
+    fn remove(sim: &SimProvider, id: &str) -> Done {
+        sim.api("DeleteNatGateway", |c, clock| {
             c.delete_nat_gateway(id, clock)
-        }) {
-            Err(e) if e.is_not_found() => return Ok(()),
-            other => other?,
-        }
-        sim.wait_for("DescribeNatGateways", |c, _| match c.nat_gateways.get(id) {
-            Some(n) if !n.is_gone() => Ok(Poll::At(n.until_ms)),
-            _ => {
-                // AWS forgets deleted gateways after a while; the simulator
-                // does once the deletion has been seen.
-                c.nat_gateways.remove(id);
-                Ok(Poll::Ready(()))
-            }
         })
-        .await
+    }
+
+    /// Waits for `available`, polling as Terraform does.
+    async fn settle(sim: &SimProvider, id: &str) -> Made<Self> {
+        sim.available::<Self>(id, "NatGatewayFailed").await
+    }
+
+    async fn gone(sim: &SimProvider, id: &str) -> Done {
+        sim.deleted::<Self>(id).await
     }
 }

@@ -5,9 +5,11 @@
 //! [`IamRole`] and [`InstanceProfile`]; the profile handler waits for IAM's
 //! propagation delay, as instances launched sooner couldn't use it.
 
-use super::cloud::{Cloud, Kind, iam_arn, physical_name};
+use super::SimProvider;
+use super::cloud::{Cloud, Done, Kind, iam_arn, physical_name};
+use super::dispatch::{Made, Simulated, configured, resolved};
 use super::latency::Op;
-use super::{SimProvider, Simulated, resolved};
+use super::table::{Record, Use};
 use crate::aws::iam::{IamRole, IamRoleOutputs, InstanceProfile, InstanceProfileOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{InstanceProfileName, RoleName, Tags, Urn};
@@ -42,25 +44,20 @@ fn exists(what: &str, name: &str) -> ProviderError {
     )
 }
 
+impl Record for RoleRec {}
+
+impl Record for ProfileRec {
+    fn uses(&self, name: &str) -> Vec<Use> {
+        let roles = self.roles.iter();
+        roles
+            .map(|r| Use::of::<Self>(Kind::Role, r, name))
+            .collect()
+    }
+}
+
 impl Cloud {
-    pub(super) fn role(&self, name: &str) -> Result<&RoleRec, ProviderError> {
-        self.roles
-            .get(name)
-            .ok_or_else(|| Kind::Role.not_found(name))
-    }
-
-    pub(super) fn instance_profile(&self, name: &str) -> Result<&ProfileRec, ProviderError> {
-        let found = self.instance_profiles.get(name);
-        found.ok_or_else(|| Kind::InstanceProfile.not_found(name))
-    }
-
     /// CreateRole.
-    pub(super) fn create_role(
-        &mut self,
-        name: &str,
-        policy: &str,
-        tags: Tags,
-    ) -> Result<(), ProviderError> {
+    pub(super) fn create_role(&mut self, name: &str, policy: &str, tags: Tags) -> Done {
         if self.roles.contains_key(name) {
             return Err(exists("Role", name));
         }
@@ -75,29 +72,15 @@ impl Cloud {
     }
 
     /// UpdateAssumeRolePolicy.
-    pub(super) fn update_assume_role_policy(
-        &mut self,
-        name: &str,
-        policy: &str,
-    ) -> Result<(), ProviderError> {
-        let role = self
-            .roles
-            .get_mut(name)
-            .ok_or_else(|| Kind::Role.not_found(name))?;
+    pub(super) fn update_assume_role_policy(&mut self, name: &str, policy: &str) -> Done {
+        let role = self.roles.get_mut(name)?;
         role.assume_role_policy = policy.to_string();
         Ok(())
     }
 
     /// AttachRolePolicy (attaching one already attached is a no-op, as in AWS).
-    pub(super) fn attach_role_policy(
-        &mut self,
-        name: &str,
-        arn: &str,
-    ) -> Result<(), ProviderError> {
-        let role = self
-            .roles
-            .get_mut(name)
-            .ok_or_else(|| Kind::Role.not_found(name))?;
+    pub(super) fn attach_role_policy(&mut self, name: &str, arn: &str) -> Done {
+        let role = self.roles.get_mut(name)?;
         if !role.managed_policy_arns.iter().any(|a| a == arn) {
             role.managed_policy_arns.push(arn.to_string());
         }
@@ -105,15 +88,8 @@ impl Cloud {
     }
 
     /// DetachRolePolicy.
-    pub(super) fn detach_role_policy(
-        &mut self,
-        name: &str,
-        arn: &str,
-    ) -> Result<(), ProviderError> {
-        let role = self
-            .roles
-            .get_mut(name)
-            .ok_or_else(|| Kind::Role.not_found(name))?;
+    pub(super) fn detach_role_policy(&mut self, name: &str, arn: &str) -> Done {
+        let role = self.roles.get_mut(name)?;
         let before = role.managed_policy_arns.len();
         role.managed_policy_arns.retain(|a| a != arn);
         if role.managed_policy_arns.len() == before {
@@ -126,35 +102,18 @@ impl Cloud {
     }
 
     /// DeleteRole: not while policies are attached or a profile holds it.
-    pub(super) fn delete_role(&mut self, name: &str) -> Result<(), ProviderError> {
-        let role = self.role(name)?;
+    pub(super) fn delete_role(&mut self, name: &str) -> Done {
+        let role = self.roles.get(name)?;
         if !role.managed_policy_arns.is_empty() {
             return Err(conflict(
                 "Cannot delete entity, must detach all policies first.",
             ));
         }
-        let holders: Vec<&str> = self
-            .instance_profiles
-            .values()
-            .filter(|p| p.roles.iter().any(|r| r == name))
-            .map(|p| p.name.as_str())
-            .collect();
-        if !holders.is_empty() {
-            return Err(conflict(format!(
-                "Cannot delete entity, must remove roles from instance profile first ({}).",
-                holders.join(", ")
-            )));
-        }
-        self.roles.remove(name);
-        Ok(())
+        self.remove_unused::<RoleRec>(name).map(drop)
     }
 
     /// CreateInstanceProfile (empty).
-    pub(super) fn create_instance_profile(
-        &mut self,
-        name: &str,
-        tags: Tags,
-    ) -> Result<(), ProviderError> {
+    pub(super) fn create_instance_profile(&mut self, name: &str, tags: Tags) -> Done {
         if self.instance_profiles.contains_key(name) {
             return Err(exists("Instance Profile", name));
         }
@@ -168,35 +127,25 @@ impl Cloud {
     }
 
     /// AddRoleToInstanceProfile: the role must exist; a profile holds one role.
-    pub(super) fn add_role_to_instance_profile(
-        &mut self,
-        name: &str,
-        role: &str,
-    ) -> Result<(), ProviderError> {
-        self.role(role)?;
-        let profile = self.instance_profile(name)?;
+    pub(super) fn add_role_to_instance_profile(&mut self, name: &str, role: &str) -> Done {
+        self.roles.get(role)?;
+        let profile = self.instance_profiles.get(name)?;
         if !profile.roles.is_empty() {
             return Err(ProviderError::new(
                 "LimitExceeded",
                 "Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1",
             ));
         }
-        if let Some(p) = self.instance_profiles.get_mut(name) {
-            p.roles.push(role.to_string());
-        }
+        self.instance_profiles
+            .get_mut(name)?
+            .roles
+            .push(role.to_string());
         Ok(())
     }
 
     /// RemoveRoleFromInstanceProfile.
-    pub(super) fn remove_role_from_instance_profile(
-        &mut self,
-        name: &str,
-        role: &str,
-    ) -> Result<(), ProviderError> {
-        let profile = self
-            .instance_profiles
-            .get_mut(name)
-            .ok_or_else(|| Kind::InstanceProfile.not_found(name))?;
+    pub(super) fn remove_role_from_instance_profile(&mut self, name: &str, role: &str) -> Done {
+        let profile = self.instance_profiles.get_mut(name)?;
         let before = profile.roles.len();
         profile.roles.retain(|r| r != role);
         if profile.roles.len() == before {
@@ -206,178 +155,109 @@ impl Cloud {
     }
 
     /// DeleteInstanceProfile: not while it holds a role.
-    pub(super) fn delete_instance_profile(&mut self, name: &str) -> Result<(), ProviderError> {
-        if !self.instance_profile(name)?.roles.is_empty() {
+    pub(super) fn delete_instance_profile(&mut self, name: &str) -> Done {
+        if !self.instance_profiles.get(name)?.roles.is_empty() {
             return Err(conflict(
                 "Cannot delete entity, must remove roles from instance profile first.",
             ));
         }
-        self.instance_profiles.remove(name);
-        Ok(())
+        self.instance_profiles.remove(name).map(drop)
     }
 }
 
-fn role_outputs(r: &RoleRec) -> IamRoleOutputs {
-    IamRoleOutputs {
-        id: RoleName::new(&r.name),
-        name: RoleName::new(&r.name),
-        arn: iam_arn("role", &r.name),
-    }
-}
-
-fn profile_outputs(p: &ProfileRec) -> InstanceProfileOutputs {
-    InstanceProfileOutputs {
-        id: InstanceProfileName::new(&p.name),
-        name: InstanceProfileName::new(&p.name),
-        arn: iam_arn("instance-profile", &p.name),
-    }
-}
-
-impl SimProvider {
-    /// Makes role `name`'s trust policy and attached policies match `props`.
-    fn sync_role(&self, name: &str, props: &IamRole) -> Result<(), ProviderError> {
-        let have = self.peek(|c| c.role(name).cloned())?;
-        if have.assume_role_policy != props.assume_role_policy {
-            self.api("UpdateAssumeRolePolicy", |c, _| {
-                c.update_assume_role_policy(name, &props.assume_role_policy)
-            })?;
-        }
-        for arn in &have.managed_policy_arns {
-            if !props.managed_policy_arns.contains(arn) {
-                self.api("DetachRolePolicy", |c, _| c.detach_role_policy(name, arn))?;
-            }
-        }
-        for arn in &props.managed_policy_arns {
-            if !have.managed_policy_arns.contains(arn) {
-                self.api("AttachRolePolicy", |c, _| c.attach_role_policy(name, arn))?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Puts `role` (alone) in profile `name`.
-    fn set_profile_role(&self, name: &str, role: &str) -> Result<(), ProviderError> {
-        let have = self.peek(|c| c.instance_profile(name).map(|p| p.roles.clone()))?;
-        for old in have.iter().filter(|r| *r != role) {
-            self.api("RemoveRoleFromInstanceProfile", |c, _| {
-                c.remove_role_from_instance_profile(name, old)
-            })?;
-        }
-        if !have.iter().any(|r| r == role) {
-            self.api("AddRoleToInstanceProfile", |c, _| {
-                c.add_role_to_instance_profile(name, role)
-            })?;
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
 impl Simulated for IamRole {
-    async fn create(
-        sim: &SimProvider,
-        urn: &Urn,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
+    fn outputs(_: &Cloud, r: &RoleRec) -> IamRoleOutputs {
+        IamRoleOutputs {
+            id: RoleName::new(&r.name),
+            name: RoleName::new(&r.name),
+            arn: iam_arn("role", &r.name),
+        }
+    }
+
+    fn make(sim: &SimProvider, urn: &Urn, props: &Self) -> Result<String, ProviderError> {
         let name = physical_name(props.name.as_deref(), urn.name());
         sim.api("CreateRole", |c, _| {
             c.create_role(&name, &props.assume_role_policy, props.tags.clone())
         })?;
-        sim.sync_role(&name, &props)?;
-        sim.pause(Op::Call).await;
-        sim.peek(|c| c.role(&name).map(role_outputs))
+        configured(sim, urn, name, props)
     }
 
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
-        sim.describe("GetRole", |c| c.roles.get(id).map(role_outputs))
-            .await
+    /// Makes the trust policy and attached policies match `props`.
+    fn modify(sim: &SimProvider, _: &Urn, id: &str, props: &Self) -> Done {
+        let have = sim.peek(|c| c.roles.get(id).cloned())?;
+        if have.assume_role_policy != props.assume_role_policy {
+            sim.api("UpdateAssumeRolePolicy", |c, _| {
+                c.update_assume_role_policy(id, &props.assume_role_policy)
+            })?;
+        }
+        for arn in &have.managed_policy_arns {
+            if !props.managed_policy_arns.contains(arn) {
+                sim.api("DetachRolePolicy", |c, _| c.detach_role_policy(id, arn))?;
+            }
+        }
+        for arn in &props.managed_policy_arns {
+            if !have.managed_policy_arns.contains(arn) {
+                sim.api("AttachRolePolicy", |c, _| c.attach_role_policy(id, arn))?;
+            }
+        }
+        Ok(())
     }
 
-    async fn update(
-        sim: &SimProvider,
-        _urn: &Urn,
-        id: &str,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        sim.sync_role(id, &props)?;
-        sim.retag(Kind::Role, id, &props.tags)?;
-        sim.pause(Op::Call).await;
-        sim.peek(|c| c.role(id).map(role_outputs))
-    }
-
-    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        let attached = match sim.api("ListAttachedRolePolicies", |c, _| {
-            c.role(id).map(|r| r.managed_policy_arns.clone())
-        }) {
-            Err(e) if e.is_not_found() => return Ok(()),
-            other => other?,
-        };
+    /// Detaches every policy, then deletes the role.
+    fn remove(sim: &SimProvider, id: &str) -> Done {
+        let attached = sim.api("ListAttachedRolePolicies", |c, _| {
+            c.roles.get(id).map(|r| r.managed_policy_arns.clone())
+        })?;
         for arn in &attached {
             sim.api("DetachRolePolicy", |c, _| c.detach_role_policy(id, arn))?;
         }
-        sim.api("DeleteRole", |c, _| c.delete_role(id))?;
-        sim.pause(Op::Call).await;
-        Ok(())
+        sim.api("DeleteRole", |c, _| c.delete_role(id))
     }
 }
 
 #[async_trait]
 impl Simulated for InstanceProfile {
-    async fn create(
-        sim: &SimProvider,
-        urn: &Urn,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        let role = resolved(urn, "role", &props.role)?.as_str();
+    // IAM is eventually consistent: EC2 can't use a new profile at once.
+    const CREATE: Op = Op::IamPropagation;
+
+    fn outputs(_: &Cloud, p: &ProfileRec) -> InstanceProfileOutputs {
+        InstanceProfileOutputs {
+            id: InstanceProfileName::new(&p.name),
+            name: InstanceProfileName::new(&p.name),
+            arn: iam_arn("instance-profile", &p.name),
+        }
+    }
+
+    fn make(sim: &SimProvider, urn: &Urn, props: &Self) -> Result<String, ProviderError> {
         let name = physical_name(props.name.as_deref(), urn.name());
         sim.api("CreateInstanceProfile", |c, _| {
             c.create_instance_profile(&name, props.tags.clone())
         })?;
-        if let Err(e) = sim.set_profile_role(&name, role) {
-            // Roll back, so no profile is left that nobody records.
-            sim.api("DeleteInstanceProfile", |c, _| {
-                c.delete_instance_profile(&name)
-            })?;
-            return Err(e);
-        }
-        // IAM is eventually consistent: EC2 can't use the profile yet.
-        sim.pause(Op::IamPropagation).await;
-        sim.peek(|c| c.instance_profile(&name).map(profile_outputs))
+        configured(sim, urn, name, props)
     }
 
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
-        let profiles = |c: &Cloud| c.instance_profiles.get(id).map(profile_outputs);
-        sim.describe("GetInstanceProfile", profiles).await
-    }
-
-    async fn update(
-        sim: &SimProvider,
-        urn: &Urn,
-        id: &str,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
+    /// Puts the declared role (alone) in the profile.
+    fn modify(sim: &SimProvider, urn: &Urn, id: &str, props: &Self) -> Done {
         let role = resolved(urn, "role", &props.role)?.as_str();
-        let changed = sim.peek(|c| c.instance_profile(id).map(|p| p.roles != [role]))?;
-        if changed {
-            sim.set_profile_role(id, role)?;
+        let have = sim.peek(|c| c.instance_profiles.get(id).map(|p| p.roles.clone()))?;
+        for old in have.iter().filter(|r| *r != role) {
+            sim.api("RemoveRoleFromInstanceProfile", |c, _| {
+                c.remove_role_from_instance_profile(id, old)
+            })?;
         }
-        sim.retag(Kind::InstanceProfile, id, &props.tags)?;
-        sim.pause(if changed {
-            Op::IamPropagation
-        } else {
-            Op::Call
-        })
-        .await;
-        sim.peek(|c| c.instance_profile(id).map(profile_outputs))
+        if !have.iter().any(|r| r == role) {
+            sim.api("AddRoleToInstanceProfile", |c, _| {
+                c.add_role_to_instance_profile(id, role)
+            })?;
+        }
+        Ok(())
     }
 
-    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        let roles = match sim.api("GetInstanceProfile", |c, _| {
-            c.instance_profile(id).map(|p| p.roles.clone())
-        }) {
-            Err(e) if e.is_not_found() => return Ok(()),
-            other => other?,
-        };
+    /// Removes its role, then deletes the profile.
+    fn remove(sim: &SimProvider, id: &str) -> Done {
+        let roles = sim.api("GetInstanceProfile", |c, _| {
+            c.instance_profiles.get(id).map(|p| p.roles.clone())
+        })?;
         for role in &roles {
             sim.api("RemoveRoleFromInstanceProfile", |c, _| {
                 c.remove_role_from_instance_profile(id, role)
@@ -385,8 +265,21 @@ impl Simulated for InstanceProfile {
         }
         sim.api("DeleteInstanceProfile", |c, _| {
             c.delete_instance_profile(id)
-        })?;
-        sim.pause(Op::Call).await;
-        Ok(())
+        })
+    }
+
+    /// As the default, but a changed role takes IAM's propagation time.
+    async fn update(sim: &SimProvider, urn: &Urn, id: &str, props: Self) -> Made<Self> {
+        let role = resolved(urn, "role", &props.role)?.as_str();
+        let changed = sim.peek(|c| c.instance_profiles.get(id).map(|p| p.roles != [role]))?;
+        Self::modify(sim, urn, id, &props)?;
+        sim.retag::<ProfileRec>(id, &props.tags)?;
+        let op = if changed {
+            Op::IamPropagation
+        } else {
+            Op::Call
+        };
+        sim.pause(op).await;
+        Self::settle(sim, id).await
     }
 }

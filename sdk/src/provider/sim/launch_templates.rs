@@ -3,13 +3,13 @@
 //! makes of the security groups and instance profile a template names. Also
 //! the provider handler for [`LaunchTemplate`].
 
-use super::cloud::{Cloud, Kind, fresh_id, invalid, physical_name};
-use super::latency::Op;
-use super::{SimProvider, Simulated, resolved};
+use super::SimProvider;
+use super::cloud::{Cloud, Done, fresh_id, invalid, physical_name};
+use super::dispatch::{Simulated, resolved};
+use super::table::Record;
 use crate::aws::ec2::{LaunchTemplate, LaunchTemplateOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{LaunchTemplateId, Tags, Urn};
-use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 /// What one launch template version launches.
@@ -71,16 +71,13 @@ fn launch_spec(urn: &Urn, props: &LaunchTemplate) -> Result<LaunchSpec, Provider
     })
 }
 
-impl Cloud {
-    pub(super) fn launch_template(&self, id: &str) -> Result<&LaunchTemplateRec, ProviderError> {
-        let found = self.launch_templates.get(id);
-        found.ok_or_else(|| Kind::LaunchTemplate.not_found(id))
-    }
+impl Record for LaunchTemplateRec {}
 
+impl Cloud {
     /// What AWS checks of a template's security groups and instance profile.
-    fn check_launch_spec(&self, spec: &LaunchSpec) -> Result<(), ProviderError> {
+    fn check_launch_spec(&self, spec: &LaunchSpec) -> Done {
         for g in &spec.security_group_ids {
-            self.security_group(g)?;
+            self.security_groups.get(g)?;
         }
         if let Some(p) = &spec.iam_instance_profile {
             if !self.instance_profiles.contains_key(p) {
@@ -124,79 +121,51 @@ impl Cloud {
         spec: LaunchSpec,
     ) -> Result<u64, ProviderError> {
         self.check_launch_spec(&spec)?;
-        let template = self
-            .launch_templates
-            .get_mut(id)
-            .ok_or_else(|| Kind::LaunchTemplate.not_found(id))?;
+        let template = self.launch_templates.get_mut(id)?;
         let number = template.latest().map_or(0, |v| v.number) + 1;
         template.versions.push(TemplateVersion { number, spec });
         Ok(number)
     }
 
     /// DeleteLaunchTemplate (groups using it keep their instances).
-    pub(super) fn delete_launch_template(&mut self, id: &str) -> Result<(), ProviderError> {
-        self.launch_template(id)?;
-        self.launch_templates.remove(id);
-        Ok(())
+    pub(super) fn delete_launch_template(&mut self, id: &str) -> Done {
+        self.launch_templates.remove(id).map(drop)
     }
 }
 
-fn template_outputs(t: &LaunchTemplateRec) -> LaunchTemplateOutputs {
-    LaunchTemplateOutputs {
-        id: LaunchTemplateId::new(&t.id),
-        name: t.name.clone(),
-        latest_version: t.latest().map_or(0, |v| v.number),
-    }
-}
-
-#[async_trait]
 impl Simulated for LaunchTemplate {
-    async fn create(
-        sim: &SimProvider,
-        urn: &Urn,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        let spec = launch_spec(urn, &props)?;
+    fn outputs(_: &Cloud, t: &LaunchTemplateRec) -> LaunchTemplateOutputs {
+        LaunchTemplateOutputs {
+            id: LaunchTemplateId::new(&t.id),
+            name: t.name.clone(),
+            latest_version: t.latest().map_or(0, |v| v.number),
+        }
+    }
+
+    fn make(sim: &SimProvider, urn: &Urn, props: &Self) -> Result<String, ProviderError> {
+        let spec = launch_spec(urn, props)?;
         let name = physical_name(props.name.as_deref(), urn.name());
-        let id = sim.api("CreateLaunchTemplate", |c, _| {
+        sim.api("CreateLaunchTemplate", |c, _| {
             c.create_launch_template(&name, spec, props.tags.clone())
-        })?;
-        sim.pause(Op::Call).await;
-        sim.peek(|c| c.launch_template(&id).map(template_outputs))
+        })
     }
 
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
-        let templates = |c: &Cloud| c.launch_templates.get(id).map(template_outputs);
-        sim.describe("DescribeLaunchTemplates", templates).await
-    }
-
-    async fn update(
-        sim: &SimProvider,
-        urn: &Urn,
-        id: &str,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        let spec = launch_spec(urn, &props)?;
+    /// A new version, if the settings differ from the latest one's.
+    fn modify(sim: &SimProvider, urn: &Urn, id: &str, props: &Self) -> Done {
+        let spec = launch_spec(urn, props)?;
         let latest = sim.peek(|c| {
-            c.launch_template(id)
-                .map(|t| t.latest().map(|v| v.spec.clone()))
+            let template = c.launch_templates.get(id);
+            template.map(|t| t.latest().map(|v| v.spec.clone()))
         })?;
         if latest.as_ref() != Some(&spec) {
             sim.api("CreateLaunchTemplateVersion", |c, _| {
                 c.create_launch_template_version(id, spec)
             })?;
         }
-        sim.retag(Kind::LaunchTemplate, id, &props.tags)?;
-        sim.pause(Op::Call).await;
-        sim.peek(|c| c.launch_template(id).map(template_outputs))
+        Ok(())
     }
 
-    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        match sim.api("DeleteLaunchTemplate", |c, _| c.delete_launch_template(id)) {
-            Err(e) if e.is_not_found() => return Ok(()),
-            other => other?,
-        }
-        sim.pause(Op::Call).await;
-        Ok(())
+    fn remove(sim: &SimProvider, id: &str) -> Done {
+        sim.api("DeleteLaunchTemplate", |c, _| c.delete_launch_template(id))
     }
 }

@@ -5,14 +5,19 @@
 //! only if it can reach the regional ECS endpoint, decided by the same
 //! `analysis::reach` rules the pre-deploy checks use).
 //!
-//! This file owns the provider: dispatch of [`Provider`] calls to each
-//! resource type's handler, API-call accounting, latency waits, saving after
-//! mutations, and inspection for tests and examples. The model is in `cloud`
-//! and the concept modules: `network` (VPCs, subnets), `gateways` (internet
-//! and NAT gateways, Elastic IPs), `routing`, `security`, `acls` (network
-//! ACLs), `endpoints` (interface VPC endpoints), `launch_templates`,
-//! `compute` (Auto Scaling groups and instances), `iam` and `ecs`; `model`
-//! translates the cloud into the shared network model.
+//! This file owns the provider: the [`Provider`] impl (each call handed to
+//! `dispatch` by the URN's type token), API-call accounting, latency waits,
+//! polling, saving after mutations, and inspection for tests and examples.
+//! `dispatch` owns what every type's handlers share (the create, update and
+//! delete flows, reads and searches by tag, retagging, delete-if-present).
+//! The model is in `cloud` (the account: its list of tables, clock, and
+//! errors by kind), `table` (the record store, life cycles, and the
+//! reference index dependency checks use) and the concept modules:
+//! `network` (VPCs, subnets), `gateways` (internet and NAT gateways, Elastic
+//! IPs), `routing`, `security`, `acls` (network ACLs), `endpoints` (interface
+//! VPC endpoints), `launch_templates`, `compute` (Auto Scaling groups and
+//! instances), `iam` and `ecs`, each with its types' `Simulated` steps;
+//! `model` translates the cloud into the shared network model.
 //!
 //! Each resource type's handler makes the AWS API calls a careful provider
 //! would (a delete detaches an internet gateway first, a failed step of a
@@ -23,6 +28,7 @@
 mod acls;
 mod cloud;
 mod compute;
+mod dispatch;
 mod ecs;
 mod endpoints;
 mod gateways;
@@ -34,6 +40,7 @@ mod network;
 mod routing;
 mod security;
 mod store;
+mod table;
 #[cfg(test)]
 mod tests;
 
@@ -44,10 +51,8 @@ pub use store::SimStoreError;
 use super::*;
 use crate::analysis::network::Model;
 use crate::analysis::reach::Blocked;
-use crate::resource::{
-    CloudId, Input, InstanceId, Resource, ResourceOutputs, Tags, contains_unknown,
-};
-use cloud::{Clock, Cloud, DEFAULT_REGION, Kind};
+use crate::resource::InstanceId;
+use cloud::{Clock, Cloud, DEFAULT_REGION};
 use latency::Op;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -316,36 +321,6 @@ impl SimProvider {
             }
         }
     }
-
-    /// Makes the tags of `id` equal `tags`, with the kind's tag APIs.
-    fn retag(&self, kind: Kind, id: &str, tags: &Tags) -> Result<(), ProviderError> {
-        let current = self
-            .peek_mut(|c| c.tags_mut(kind, id).cloned())
-            .ok_or_else(|| kind.not_found(id))?;
-        let (add, remove) = kind.tag_apis();
-        let gone: Vec<String> = current
-            .keys()
-            .filter(|k| !tags.contains_key(*k))
-            .cloned()
-            .collect();
-        if !gone.is_empty() {
-            self.api(remove, |c, _| {
-                let t = c.tags_mut(kind, id).ok_or_else(|| kind.not_found(id))?;
-                gone.iter().for_each(|k| {
-                    t.remove(k);
-                });
-                Ok(())
-            })?;
-        }
-        if tags.iter().any(|(k, v)| current.get(k) != Some(v)) {
-            self.api(add, |c, _| {
-                let t = c.tags_mut(kind, id).ok_or_else(|| kind.not_found(id))?;
-                t.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
-                Ok(())
-            })?;
-        }
-        Ok(())
-    }
 }
 
 impl fmt::Debug for SimProvider {
@@ -355,128 +330,6 @@ impl fmt::Debug for SimProvider {
             .field("latency", &self.latency)
             .finish_non_exhaustive()
     }
-}
-
-/// A resource's outputs struct as the provider returns it.
-fn outputs<T: Serialize>(value: &T) -> Result<Outputs, ProviderError> {
-    match serde_json::to_value(value) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(ProviderError::internal(format!(
-            "outputs serialized as {other}, not an object"
-        ))),
-        Err(e) => Err(ProviderError::internal(e.to_string())),
-    }
-}
-
-/// The value of a resolved input (providers never see unresolved ones).
-fn resolved<'a, T>(urn: &Urn, field: &str, input: &'a Input<T>) -> Result<&'a T, ProviderError> {
-    input
-        .value()
-        .ok_or_else(|| ProviderError::bad_inputs(urn, format!("`{field}` is not resolved")))
-}
-
-fn parse_inputs<R: Resource>(urn: &Urn, inputs: Value) -> Result<R, ProviderError> {
-    if contains_unknown(&inputs) {
-        return Err(ProviderError::bad_inputs(
-            urn,
-            "some inputs are still unknown",
-        ));
-    }
-    serde_json::from_value(inputs).map_err(|e| ProviderError::bad_inputs(urn, e))
-}
-
-/// A resource type the simulator knows: its handlers make the AWS calls.
-#[async_trait]
-trait Simulated: Resource + Sized {
-    /// Creates the resource; returns its outputs.
-    async fn create(
-        sim: &SimProvider,
-        urn: &Urn,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError>;
-    /// Current outputs, or `None` if it no longer exists.
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError>;
-    /// Makes the live resource match `props` in place.
-    async fn update(
-        sim: &SimProvider,
-        urn: &Urn,
-        id: &str,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError>;
-    /// Deletes the resource; one already gone is fine.
-    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError>;
-}
-
-/// One resource type's handlers with the type erased, for dispatch by the
-/// type token recorded in a request's URN.
-#[async_trait]
-trait SimOps: Send + Sync {
-    async fn create(
-        &self,
-        sim: &SimProvider,
-        urn: &Urn,
-        inputs: Value,
-    ) -> Result<CreateResponse, ProviderError>;
-    async fn read(&self, sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError>;
-    async fn update(
-        &self,
-        sim: &SimProvider,
-        urn: &Urn,
-        id: &str,
-        inputs: Value,
-    ) -> Result<Outputs, ProviderError>;
-    async fn delete(&self, sim: &SimProvider, id: &str) -> Result<(), ProviderError>;
-}
-
-/// [`SimOps`] for type `R`.
-struct Ops<R>(std::marker::PhantomData<fn() -> R>);
-
-#[async_trait]
-impl<R: Simulated> SimOps for Ops<R> {
-    async fn create(
-        &self,
-        sim: &SimProvider,
-        urn: &Urn,
-        inputs: Value,
-    ) -> Result<CreateResponse, ProviderError> {
-        let made = R::create(sim, urn, parse_inputs::<R>(urn, inputs)?).await?;
-        Ok(CreateResponse {
-            id: CloudId::as_str(made.id()).to_string(),
-            outputs: outputs(&made)?,
-        })
-    }
-    async fn read(&self, sim: &SimProvider, id: &str) -> Result<Option<Outputs>, ProviderError> {
-        R::read(sim, id).await?.map(|o| outputs(&o)).transpose()
-    }
-    async fn update(
-        &self,
-        sim: &SimProvider,
-        urn: &Urn,
-        id: &str,
-        inputs: Value,
-    ) -> Result<Outputs, ProviderError> {
-        outputs(&R::update(sim, urn, id, parse_inputs::<R>(urn, inputs)?).await?)
-    }
-    async fn delete(&self, sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        R::delete(sim, id).await
-    }
-}
-
-/// The handlers of the type named by `urn`, from the registry's list: a
-/// registered type without a [`Simulated`] impl doesn't compile.
-fn ops(urn: &Urn) -> Result<&'static dyn SimOps, ProviderError> {
-    macro_rules! table {
-        ($($R:ty),* $(,)?) => {
-            &[$((<$R as Resource>::TYPE, &Ops::<$R>(std::marker::PhantomData) as &dyn SimOps)),*]
-        };
-    }
-    let table: &[(&str, &'static dyn SimOps)] = crate::registry::resource_types!(table);
-    let token = urn.type_token();
-    crate::registry::find(table, token).ok_or_else(|| {
-        ProviderError::unsupported(format!(
-            "the simulator doesn't know resource type `{token}`"
-        ))
-    })
 }
 
 #[async_trait]
@@ -490,11 +343,11 @@ impl Provider for SimProvider {
     }
 
     async fn create(&self, r: CreateRequest) -> Result<CreateResponse, ProviderError> {
-        ops(&r.urn)?.create(self, &r.urn, r.inputs).await
+        dispatch::ops(&r.urn)?.create(self, r).await
     }
 
     async fn read(&self, r: ReadRequest) -> Result<Option<ReadResponse>, ProviderError> {
-        let outputs = ops(&r.urn)?.read(self, &r.id).await?;
+        let outputs = dispatch::ops(&r.urn)?.read(self, &r).await?;
         // The simulator's resources change only through keel, so their
         // configuration is what was recorded.
         Ok(outputs.map(|outputs| ReadResponse {
@@ -504,10 +357,14 @@ impl Provider for SimProvider {
     }
 
     async fn update(&self, r: UpdateRequest) -> Result<Outputs, ProviderError> {
-        ops(&r.urn)?.update(self, &r.urn, &r.id, r.new_inputs).await
+        dispatch::ops(&r.urn)?.update(self, r).await
     }
 
     async fn delete(&self, r: DeleteRequest) -> Result<(), ProviderError> {
-        ops(&r.urn)?.delete(self, &r.id).await
+        dispatch::ops(&r.urn)?.delete(self, &r).await
+    }
+
+    async fn find_by_tags(&self, r: FindRequest) -> Result<Vec<Found>, ProviderError> {
+        dispatch::ops(&r.urn)?.find(self, &r).await
     }
 }

@@ -11,10 +11,9 @@
 
 use super::acls::AclEntry;
 use super::cloud::Cloud;
-use super::endpoints::EndpointState;
-use super::gateways::NatState;
 use super::routing::Target as RouteTarget;
 use super::security::{PeerRec, Permission};
+use super::table::Phase;
 use crate::analysis::network::{
     AclFacts, AclRuleFacts, EndpointFacts, GatewayFacts, Model, NatFacts, RouteFacts,
     RouteTableFacts, SgFacts, SgRuleFacts, SubnetFacts, Target, VpcFacts,
@@ -116,7 +115,7 @@ impl Cloud {
                 subnet: n.subnet_id.clone(),
                 public: n.connectivity == Connectivity::Public,
                 has_eip: n.allocation_id.is_some(),
-                available: n.state == NatState::Available,
+                available: n.state == Phase::Available,
             };
             m.nat_gateways.insert(n.id.clone(), facts);
         }
@@ -143,7 +142,7 @@ impl Cloud {
         let available = self
             .vpc_endpoints
             .values()
-            .filter(|e| e.state == EndpointState::Available);
+            .filter(|e| e.state == Phase::Available);
         for e in available {
             let facts = EndpointFacts {
                 label: label(&e.tags, &e.id),

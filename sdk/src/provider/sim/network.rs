@@ -6,14 +6,14 @@
 //! subnet (AWS reserves the first four addresses and the last). Also the
 //! provider handlers for [`Vpc`] and [`Subnet`].
 
-use super::cloud::{Cloud, Kind, dependency, fresh_id, invalid};
-use super::latency::Op;
-use super::{SimProvider, Simulated, resolved};
+use super::SimProvider;
+use super::cloud::{Cloud, Done, fresh_id, invalid};
+use super::dispatch::{Simulated, configured, resolved};
+use super::table::Record;
 use crate::analysis::cidr::{self, MAX_PREFIX, MIN_PREFIX};
 use crate::aws::ec2::{Subnet, SubnetOutputs, Vpc, VpcOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{RouteTableId, SecurityGroupId, SubnetId, Tags, Urn, VpcId};
-use async_trait::async_trait;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -48,22 +48,15 @@ fn bad_cidr(value: &str) -> ProviderError {
     ))
 }
 
-/// "2 subnets (subnet-a, subnet-b)"-style list for dependency messages.
-pub(super) fn listing(what: &str, ids: &[String]) -> Option<String> {
-    (!ids.is_empty()).then(|| format!("{what} ({})", ids.join(", ")))
+impl Record for VpcRec {}
+
+impl Record for SubnetRec {
+    fn vpc(&self) -> Option<&str> {
+        Some(&self.vpc_id)
+    }
 }
 
 impl Cloud {
-    pub(super) fn vpc(&self, id: &str) -> Result<&VpcRec, ProviderError> {
-        self.vpcs.get(id).ok_or_else(|| Kind::Vpc.not_found(id))
-    }
-
-    pub(super) fn subnet(&self, id: &str) -> Result<&SubnetRec, ProviderError> {
-        self.subnets
-            .get(id)
-            .ok_or_else(|| Kind::Subnet.not_found(id))
-    }
-
     /// CreateVpc: also creates the main route table, default security group
     /// and default network ACL.
     pub(super) fn create_vpc(
@@ -101,11 +94,8 @@ impl Cloud {
         id: &str,
         dns_support: Option<bool>,
         dns_hostnames: Option<bool>,
-    ) -> Result<(), ProviderError> {
-        let vpc = self
-            .vpcs
-            .get_mut(id)
-            .ok_or_else(|| Kind::Vpc.not_found(id))?;
+    ) -> Done {
+        let vpc = self.vpcs.get_mut(id)?;
         if let Some(on) = dns_support {
             vpc.enable_dns_support = on;
         }
@@ -117,67 +107,12 @@ impl Cloud {
 
     /// DeleteVpc: only once nothing but its main route table, default
     /// security group and default network ACL is left in it.
-    pub(super) fn delete_vpc(&mut self, id: &str) -> Result<(), ProviderError> {
-        let vpc = self.vpc(id)?.clone();
-        let ids = |ids: Vec<&String>| ids.into_iter().cloned().collect::<Vec<String>>();
-        let subnets = ids(self
-            .subnets
-            .values()
-            .filter(|s| s.vpc_id == id)
-            .map(|s| &s.id)
-            .collect());
-        let igws = ids(self
-            .internet_gateways
-            .values()
-            .filter(|g| g.vpc_id.as_deref() == Some(id))
-            .map(|g| &g.id)
-            .collect());
-        let tables = ids(self
-            .route_tables
-            .values()
-            .filter(|t| t.vpc_id == id && !t.main)
-            .map(|t| &t.id)
-            .collect());
-        let groups = ids(self
-            .security_groups
-            .values()
-            .filter(|g| g.vpc_id == id && !g.default)
-            .map(|g| &g.id)
-            .collect());
-        let nats = ids(self
-            .nat_gateways
-            .values()
-            .filter(|n| n.vpc_id == id && !n.is_gone())
-            .map(|n| &n.id)
-            .collect());
-        let acls = ids(self
-            .network_acls
-            .values()
-            .filter(|a| a.vpc_id == id && !a.default)
-            .map(|a| &a.id)
-            .collect());
-        let remaining: Vec<String> = [
-            listing("subnets", &subnets),
-            listing("attached internet gateways", &igws),
-            listing("route tables", &tables),
-            listing("security groups", &groups),
-            listing("network ACLs", &acls),
-            listing("NAT gateways", &nats),
-            self.endpoints_in_vpc(id),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        if !remaining.is_empty() {
-            return Err(dependency(format!(
-                "The vpc '{id}' has dependencies and cannot be deleted. Remaining: {}",
-                remaining.join("; ")
-            )));
-        }
-        self.route_tables.remove(&vpc.main_route_table_id);
-        self.security_groups.remove(&vpc.default_security_group_id);
+    pub(super) fn delete_vpc(&mut self, id: &str) -> Done {
+        let vpc = self.remove_unused::<VpcRec>(id)?;
+        self.route_tables.remove(&vpc.main_route_table_id)?;
+        self.security_groups
+            .remove(&vpc.default_security_group_id)?;
         self.network_acls.retain(|_, a| a.vpc_id != id);
-        self.vpcs.remove(id);
         Ok(())
     }
 
@@ -189,7 +124,7 @@ impl Cloud {
         availability_zone: &str,
         tags: Tags,
     ) -> Result<String, ProviderError> {
-        let vpc_block = self.vpc(vpc_id)?.cidr_block;
+        let vpc_block = self.vpcs.get(vpc_id)?.cidr_block;
         let block = cidr::parse(cidr_block).map_err(|_| bad_cidr(cidr_block))?;
         if !(MIN_PREFIX..=MAX_PREFIX).contains(&block.prefix_len()) || !vpc_block.contains(&block) {
             return Err(ProviderError::new(
@@ -233,15 +168,8 @@ impl Cloud {
     }
 
     /// ModifySubnetAttribute MapPublicIpOnLaunch.
-    pub(super) fn modify_subnet_attribute(
-        &mut self,
-        id: &str,
-        map_public: bool,
-    ) -> Result<(), ProviderError> {
-        let subnet = self
-            .subnets
-            .get_mut(id)
-            .ok_or_else(|| Kind::Subnet.not_found(id))?;
+    pub(super) fn modify_subnet_attribute(&mut self, id: &str, map_public: bool) -> Done {
+        let subnet = self.subnets.get_mut(id)?;
         subnet.map_public_ip_on_launch = map_public;
         Ok(())
     }
@@ -249,46 +177,18 @@ impl Cloud {
     /// DeleteSubnet: not while instances, NAT gateways or endpoint network
     /// interfaces are in it. Its route table and network ACL associations
     /// go with it.
-    pub(super) fn delete_subnet(&mut self, id: &str) -> Result<(), ProviderError> {
-        self.subnet(id)?;
-        let instances: Vec<String> = self
-            .instances
-            .values()
-            .filter(|i| i.subnet_id == id)
-            .map(|i| i.id.clone())
-            .collect();
-        let nats: Vec<String> = self
-            .nat_gateways
-            .values()
-            .filter(|n| n.subnet_id == id && !n.is_gone())
-            .map(|n| n.id.clone())
-            .collect();
-        let interfaces = self.endpoint_interfaces_in(id);
-        let remaining: Vec<String> = [
-            listing("instances", &instances),
-            listing("NAT gateways", &nats),
-            listing("VPC endpoint network interfaces", &interfaces),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        if !remaining.is_empty() {
-            return Err(dependency(format!(
-                "The subnet '{id}' has dependencies and cannot be deleted. Remaining: {}",
-                remaining.join("; ")
-            )));
-        }
+    pub(super) fn delete_subnet(&mut self, id: &str) -> Done {
+        self.remove_unused::<SubnetRec>(id)?;
         for table in self.route_tables.values_mut() {
             table.associations.retain(|a| a.subnet_id != id);
         }
         self.drop_network_acl_association(id);
-        self.subnets.remove(id);
         Ok(())
     }
 
     /// The lowest free private address of subnet `id`.
     pub(super) fn allocate_private_ip(&self, id: &str) -> Result<Ipv4Addr, ProviderError> {
-        let block = self.subnet(id)?.cidr_block;
+        let block = self.subnets.get(id)?.cidr_block;
         let used: BTreeSet<Ipv4Addr> = self
             .instances
             .values()
@@ -319,146 +219,74 @@ impl Cloud {
                 )
             })
     }
+}
 
-    fn vpc_outputs(&self, v: &VpcRec) -> VpcOutputs {
+impl Simulated for Vpc {
+    fn outputs(cloud: &Cloud, v: &VpcRec) -> VpcOutputs {
         VpcOutputs {
             id: VpcId::new(&v.id),
-            arn: self.arn("ec2", &format!("vpc/{}", v.id)),
+            arn: cloud.arn("ec2", &format!("vpc/{}", v.id)),
             cidr_block: v.cidr_block.to_string(),
             main_route_table_id: RouteTableId::new(&v.main_route_table_id),
             default_security_group_id: SecurityGroupId::new(&v.default_security_group_id),
         }
     }
 
-    fn subnet_outputs(&self, s: &SubnetRec) -> SubnetOutputs {
+    fn make(sim: &SimProvider, urn: &Urn, props: &Self) -> Result<String, ProviderError> {
+        let id = sim.api("CreateVpc", |c, _| {
+            c.create_vpc(&props.cidr_block, props.tags.clone())
+        })?;
+        configured(sim, urn, id, props)
+    }
+
+    /// ModifyVpcAttribute for each DNS attribute that differs from `props`.
+    fn modify(sim: &SimProvider, _: &Urn, id: &str, props: &Self) -> Done {
+        let (api, want) = ("ModifyVpcAttribute", props.enable_dns_support);
+        let support = |v: &VpcRec| v.enable_dns_support;
+        sim.change(id, api, support, want, |c, on| {
+            c.modify_vpc_attribute(id, Some(on), None)
+        })?;
+        let hostnames = |v: &VpcRec| v.enable_dns_hostnames;
+        sim.change(id, api, hostnames, props.enable_dns_hostnames, |c, on| {
+            c.modify_vpc_attribute(id, None, Some(on))
+        })
+    }
+
+    fn remove(sim: &SimProvider, id: &str) -> Done {
+        sim.api("DeleteVpc", |c, _| c.delete_vpc(id))
+    }
+}
+
+impl Simulated for Subnet {
+    fn outputs(cloud: &Cloud, s: &SubnetRec) -> SubnetOutputs {
         SubnetOutputs {
             id: SubnetId::new(&s.id),
-            arn: self.arn("ec2", &format!("subnet/{}", s.id)),
+            arn: cloud.arn("ec2", &format!("subnet/{}", s.id)),
             vpc_id: VpcId::new(&s.vpc_id),
             availability_zone: s.availability_zone.clone(),
             cidr_block: s.cidr_block.to_string(),
         }
     }
-}
 
-impl SimProvider {
-    /// ModifyVpcAttribute for each DNS attribute that differs from `props`.
-    fn set_vpc_attributes(&self, id: &str, props: &Vpc) -> Result<(), ProviderError> {
-        let (support, hostnames) = self.peek(|c| {
-            c.vpc(id)
-                .map(|v| (v.enable_dns_support, v.enable_dns_hostnames))
-        })?;
-        if support != props.enable_dns_support {
-            self.api("ModifyVpcAttribute", |c, _| {
-                c.modify_vpc_attribute(id, Some(props.enable_dns_support), None)
-            })?;
-        }
-        if hostnames != props.enable_dns_hostnames {
-            self.api("ModifyVpcAttribute", |c, _| {
-                c.modify_vpc_attribute(id, None, Some(props.enable_dns_hostnames))
-            })?;
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl Simulated for Vpc {
-    async fn create(
-        sim: &SimProvider,
-        _urn: &Urn,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        let id = sim.api("CreateVpc", |c, _| {
-            c.create_vpc(&props.cidr_block, props.tags.clone())
-        })?;
-        sim.set_vpc_attributes(&id, &props)?;
-        sim.pause(Op::Call).await;
-        sim.peek(|c| c.vpc(&id).map(|v| c.vpc_outputs(v)))
-    }
-
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
-        sim.describe("DescribeVpcs", |c| c.vpcs.get(id).map(|v| c.vpc_outputs(v)))
-            .await
-    }
-
-    async fn update(
-        sim: &SimProvider,
-        _urn: &Urn,
-        id: &str,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        sim.set_vpc_attributes(id, &props)?;
-        sim.retag(Kind::Vpc, id, &props.tags)?;
-        sim.pause(Op::Call).await;
-        sim.peek(|c| c.vpc(id).map(|v| c.vpc_outputs(v)))
-    }
-
-    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        match sim.api("DeleteVpc", |c, _| c.delete_vpc(id)) {
-            Err(e) if e.is_not_found() => return Ok(()),
-            other => other?,
-        }
-        sim.pause(Op::Call).await;
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl Simulated for Subnet {
-    async fn create(
-        sim: &SimProvider,
-        urn: &Urn,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
+    fn make(sim: &SimProvider, urn: &Urn, props: &Self) -> Result<String, ProviderError> {
         let vpc_id = resolved(urn, "vpc_id", &props.vpc_id)?.as_str();
         let id = sim.api("CreateSubnet", |c, _| {
-            c.create_subnet(
-                vpc_id,
-                &props.cidr_block,
-                &props.availability_zone,
-                props.tags.clone(),
-            )
+            let (cidr, zone) = (&props.cidr_block, &props.availability_zone);
+            c.create_subnet(vpc_id, cidr, zone, props.tags.clone())
         })?;
-        if props.map_public_ip_on_launch {
-            sim.api("ModifySubnetAttribute", |c, _| {
-                c.modify_subnet_attribute(&id, true)
-            })?;
-        }
-        sim.pause(Op::Call).await;
-        sim.peek(|c| c.subnet(&id).map(|s| c.subnet_outputs(s)))
+        configured(sim, urn, id, props)
     }
 
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
-        sim.describe("DescribeSubnets", |c| {
-            c.subnets.get(id).map(|s| c.subnet_outputs(s))
+    /// ModifySubnetAttribute MapPublicIpOnLaunch, if it differs.
+    fn modify(sim: &SimProvider, _: &Urn, id: &str, props: &Self) -> Done {
+        let public = |s: &SubnetRec| s.map_public_ip_on_launch;
+        let want = props.map_public_ip_on_launch;
+        sim.change(id, "ModifySubnetAttribute", public, want, |c, on| {
+            c.modify_subnet_attribute(id, on)
         })
-        .await
     }
 
-    async fn update(
-        sim: &SimProvider,
-        _urn: &Urn,
-        id: &str,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        let current = sim.peek(|c| c.subnet(id).map(|s| s.map_public_ip_on_launch))?;
-        if current != props.map_public_ip_on_launch {
-            sim.api("ModifySubnetAttribute", |c, _| {
-                c.modify_subnet_attribute(id, props.map_public_ip_on_launch)
-            })?;
-        }
-        sim.retag(Kind::Subnet, id, &props.tags)?;
-        sim.pause(Op::Call).await;
-        sim.peek(|c| c.subnet(id).map(|s| c.subnet_outputs(s)))
-    }
-
-    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        match sim.api("DeleteSubnet", |c, _| c.delete_subnet(id)) {
-            Err(e) if e.is_not_found() => return Ok(()),
-            other => other?,
-        }
-        sim.pause(Op::Call).await;
-        Ok(())
+    fn remove(sim: &SimProvider, id: &str) -> Done {
+        sim.api("DeleteSubnet", |c, _| c.delete_subnet(id))
     }
 }

@@ -5,17 +5,16 @@
 //! the provider handler for [`RouteTable`], which makes the live table
 //! match the declared one route by route and association by association.
 
-use super::cloud::{Cloud, Kind, dependency, fresh_id, invalid};
-use super::latency::Op;
-use super::{SimProvider, Simulated, resolved};
+use super::SimProvider;
+use super::cloud::{Cloud, Done, dependency, fresh_id, invalid};
+use super::dispatch::{Simulated, configured, resolved};
+use super::table::{Association, Record};
 use crate::analysis::cidr;
 use crate::aws::ec2::{RouteTable, RouteTableOutputs, RouteTarget};
 use crate::provider::ProviderError;
 use crate::resource::{RouteTableId, Tags, Urn, VpcId};
-use async_trait::async_trait;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// Where a (non-local) route sends traffic.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,13 +39,6 @@ pub(super) struct RouteRec {
     pub target: Target,
 }
 
-/// An explicit subnet association.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(super) struct AssociationRec {
-    pub id: String,
-    pub subnet_id: String,
-}
-
 /// A route table.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(super) struct RouteTableRec {
@@ -55,23 +47,25 @@ pub(super) struct RouteTableRec {
     /// The table AWS made with the VPC; subnets without an association use it.
     pub main: bool,
     pub routes: Vec<RouteRec>,
-    pub associations: Vec<AssociationRec>,
+    pub associations: Vec<Association>,
     pub tags: Tags,
 }
 
+impl Record for RouteTableRec {
+    fn built_in(&self) -> bool {
+        self.main
+    }
+
+    fn vpc(&self) -> Option<&str> {
+        Some(&self.vpc_id)
+    }
+
+    fn associations(&self) -> &[Association] {
+        &self.associations
+    }
+}
+
 impl Cloud {
-    pub(super) fn route_table(&self, id: &str) -> Result<&RouteTableRec, ProviderError> {
-        self.route_tables
-            .get(id)
-            .ok_or_else(|| Kind::RouteTable.not_found(id))
-    }
-
-    fn route_table_mut(&mut self, id: &str) -> Result<&mut RouteTableRec, ProviderError> {
-        self.route_tables
-            .get_mut(id)
-            .ok_or_else(|| Kind::RouteTable.not_found(id))
-    }
-
     /// The main route table of a new VPC (part of CreateVpc).
     pub(super) fn add_main_route_table(&mut self, vpc_id: &str) -> String {
         let id = fresh_id("rtb", &self.route_tables);
@@ -93,22 +87,22 @@ impl Cloud {
         vpc_id: &str,
         tags: Tags,
     ) -> Result<String, ProviderError> {
-        self.vpc(vpc_id)?;
+        self.vpcs.get(vpc_id)?;
         let id = self.add_main_route_table(vpc_id);
-        if let Some(table) = self.route_tables.get_mut(&id) {
-            table.main = false;
-            table.tags = tags;
-        }
+        let table = self.route_tables.get_mut(&id)?;
+        table.main = false;
+        table.tags = tags;
         Ok(id)
     }
 
     /// Checks that `target` may be used in table `table_id`.
-    fn check_target(&self, table_id: &str, target: &Target) -> Result<(), ProviderError> {
-        let vpc = &self.route_table(table_id)?.vpc_id;
+    fn check_target(&self, table_id: &str, target: &Target) -> Done {
+        let vpc = &self.route_tables.get(table_id)?.vpc_id;
         let gateway_vpc = match target {
-            Target::InternetGateway(id) => self.internet_gateway(id)?.vpc_id.clone(),
+            Target::InternetGateway(id) => self.internet_gateways.get(id)?.vpc_id.clone(),
             Target::NatGateway(id) => Some(
-                self.nat_gateway(id)
+                self.nat_gateways
+                    .get(id)
                     .map_err(|_| {
                         ProviderError::new(
                             "InvalidNatGatewayID.NotFound",
@@ -135,7 +129,7 @@ impl Cloud {
                 "Value ({destination}) for parameter destinationCidrBlock is invalid. This is not a valid CIDR block."
             ))
         })?;
-        let vpc = self.vpc(&self.route_table(table_id)?.vpc_id)?;
+        let vpc = self.vpcs.get(&self.route_tables.get(table_id)?.vpc_id)?;
         if dest == vpc.cidr_block {
             return Err(ProviderError::new(
                 "RouteAlreadyExists",
@@ -147,12 +141,8 @@ impl Cloud {
 
     /// The declared local route: valid only for exactly the VPC's block, and
     /// then it is already there.
-    pub(super) fn check_local_route(
-        &self,
-        table_id: &str,
-        destination: &str,
-    ) -> Result<(), ProviderError> {
-        let vpc = self.vpc(&self.route_table(table_id)?.vpc_id)?;
+    pub(super) fn check_local_route(&self, table_id: &str, destination: &str) -> Done {
+        let vpc = self.vpcs.get(&self.route_tables.get(table_id)?.vpc_id)?;
         match cidr::parse(destination) {
             Ok(dest) if dest == vpc.cidr_block => Ok(()),
             _ => Err(invalid(format!(
@@ -162,57 +152,42 @@ impl Cloud {
         }
     }
 
-    /// CreateRoute.
-    pub(super) fn create_route(
+    /// CreateRoute (`replace` false: no route to the destination may exist)
+    /// or ReplaceRoute (`replace` true: one must).
+    pub(super) fn put_route(
         &mut self,
-        table_id: &str,
-        destination: &str,
+        table: &str,
+        to: &str,
         target: Target,
-    ) -> Result<(), ProviderError> {
-        let dest = self.destination(table_id, destination)?;
-        if self
-            .route_table(table_id)?
-            .routes
-            .iter()
-            .any(|r| r.destination == dest)
-        {
-            return Err(ProviderError::new(
-                "RouteAlreadyExists",
-                format!("The route identified by {dest} already exists."),
-            ));
+        replace: bool,
+    ) -> Done {
+        let dest = self.destination(table, to)?;
+        let routes = &self.route_tables.get(table)?.routes;
+        match (routes.iter().any(|r| r.destination == dest), replace) {
+            (true, false) => {
+                return Err(ProviderError::new(
+                    "RouteAlreadyExists",
+                    format!("The route identified by {dest} already exists."),
+                ));
+            }
+            (false, true) => return Err(no_route(table, dest)),
+            _ => {}
         }
-        self.check_target(table_id, &target)?;
-        let table = self.route_table_mut(table_id)?;
-        table.routes.push(RouteRec {
-            destination: dest,
-            target,
-        });
-        Ok(())
-    }
-
-    /// ReplaceRoute.
-    pub(super) fn replace_route(
-        &mut self,
-        table_id: &str,
-        destination: &str,
-        target: Target,
-    ) -> Result<(), ProviderError> {
-        let dest = self.destination(table_id, destination)?;
-        self.check_target(table_id, &target)?;
-        let table = self.route_table_mut(table_id)?;
-        let route = table.routes.iter_mut().find(|r| r.destination == dest);
-        let route = route.ok_or_else(|| no_route(table_id, dest))?;
-        route.target = target;
+        self.check_target(table, &target)?;
+        let routes = &mut self.route_tables.get_mut(table)?.routes;
+        match routes.iter_mut().find(|r| r.destination == dest) {
+            Some(route) => route.target = target,
+            None => routes.push(RouteRec {
+                destination: dest,
+                target,
+            }),
+        }
         Ok(())
     }
 
     /// DeleteRoute.
-    pub(super) fn delete_route(
-        &mut self,
-        table_id: &str,
-        dest: Ipv4Net,
-    ) -> Result<(), ProviderError> {
-        let table = self.route_table_mut(table_id)?;
+    pub(super) fn delete_route(&mut self, table_id: &str, dest: Ipv4Net) -> Done {
+        let table = self.route_tables.get_mut(table_id)?;
         let before = table.routes.len();
         table.routes.retain(|r| r.destination != dest);
         if table.routes.len() == before {
@@ -228,33 +203,25 @@ impl Cloud {
         table_id: &str,
         subnet_id: &str,
     ) -> Result<String, ProviderError> {
-        let table = self.route_table(table_id)?;
-        let subnet = self.subnet(subnet_id)?;
+        let table = self.route_tables.get(table_id)?;
+        let subnet = self.subnets.get(subnet_id)?;
         if subnet.vpc_id != table.vpc_id {
             return Err(invalid(format!(
                 "route table {table_id} and subnet {subnet_id} belong to different networks"
             )));
         }
-        let existing = self.route_tables.values().find_map(|t| {
-            let found = t.associations.iter().find(|a| a.subnet_id == subnet_id);
-            found.map(|a| (&t.id, &a.id))
-        });
-        if let Some((other, assoc)) = existing {
+        if let Some((other, assoc)) = self.route_tables.association_of(subnet_id) {
             return Err(ProviderError::new(
                 "Resource.AlreadyAssociated",
                 format!(
-                    "the specified association for route table {other} conflicts with an existing association ({assoc} of {subnet_id})"
+                    "the specified association for route table {} conflicts with an existing association ({} of {subnet_id})",
+                    other.id, assoc.id
                 ),
             ));
         }
-        let taken: BTreeMap<String, ()> = self
-            .route_tables
-            .values()
-            .flat_map(|t| t.associations.iter().map(|a| (a.id.clone(), ())))
-            .collect();
-        let id = fresh_id("rtbassoc", &taken);
-        let table = self.route_table_mut(table_id)?;
-        table.associations.push(AssociationRec {
+        let id = self.route_tables.fresh_association_id("rtbassoc");
+        let table = self.route_tables.get_mut(table_id)?;
+        table.associations.push(Association {
             id: id.clone(),
             subnet_id: subnet_id.to_string(),
         });
@@ -262,10 +229,7 @@ impl Cloud {
     }
 
     /// DisassociateRouteTable.
-    pub(super) fn disassociate_route_table(
-        &mut self,
-        association_id: &str,
-    ) -> Result<(), ProviderError> {
+    pub(super) fn disassociate_route_table(&mut self, association_id: &str) -> Done {
         for table in self.route_tables.values_mut() {
             if let Some(i) = table
                 .associations
@@ -283,35 +247,15 @@ impl Cloud {
     }
 
     /// DeleteRouteTable: not the main table, not while subnets are associated.
-    pub(super) fn delete_route_table(&mut self, id: &str) -> Result<(), ProviderError> {
-        let table = self.route_table(id)?;
+    pub(super) fn delete_route_table(&mut self, id: &str) -> Done {
+        let table = self.route_tables.get(id)?;
         if table.main {
             return Err(dependency(format!(
                 "The routeTable '{id}' is the main route table of {} and cannot be deleted",
                 table.vpc_id
             )));
         }
-        if !table.associations.is_empty() {
-            let subnets: Vec<&str> = table
-                .associations
-                .iter()
-                .map(|a| a.subnet_id.as_str())
-                .collect();
-            return Err(dependency(format!(
-                "The routeTable '{id}' has dependencies and cannot be deleted: associated with {}",
-                subnets.join(", ")
-            )));
-        }
-        self.route_tables.remove(id);
-        Ok(())
-    }
-
-    fn route_table_outputs(&self, t: &RouteTableRec) -> RouteTableOutputs {
-        RouteTableOutputs {
-            id: RouteTableId::new(&t.id),
-            vpc_id: VpcId::new(&t.vpc_id),
-            association_ids: t.associations.iter().map(|a| a.id.clone()).collect(),
-        }
+        self.remove_unused::<RouteTableRec>(id).map(drop)
     }
 }
 
@@ -322,21 +266,32 @@ fn no_route(table_id: &str, dest: Ipv4Net) -> ProviderError {
     )
 }
 
-impl SimProvider {
+impl Simulated for RouteTable {
+    fn outputs(_: &Cloud, t: &RouteTableRec) -> RouteTableOutputs {
+        RouteTableOutputs {
+            id: RouteTableId::new(&t.id),
+            vpc_id: VpcId::new(&t.vpc_id),
+            association_ids: t.associations.iter().map(|a| a.id.clone()).collect(),
+        }
+    }
+
+    fn make(sim: &SimProvider, urn: &Urn, props: &Self) -> Result<String, ProviderError> {
+        let vpc = resolved(urn, "vpc_id", &props.vpc_id)?.as_str();
+        let id = sim.api("CreateRouteTable", |c, _| {
+            c.create_route_table(vpc, props.tags.clone())
+        })?;
+        configured(sim, urn, id, props)
+    }
+
     /// Makes table `id`'s routes and associations match `props`.
-    fn sync_route_table(
-        &self,
-        urn: &Urn,
-        id: &str,
-        props: &RouteTable,
-    ) -> Result<(), ProviderError> {
+    fn modify(sim: &SimProvider, urn: &Urn, id: &str, props: &Self) -> Done {
         // The declared routes, local ones checked and dropped.
         let mut want: Vec<(Ipv4Net, String, Target)> = Vec::new();
         for route in &props.routes {
             let dest_text = &route.destination_cidr_block;
             let target = match &route.target {
                 RouteTarget::Local => {
-                    self.peek(|c| c.check_local_route(id, dest_text))?;
+                    sim.peek(|c| c.check_local_route(id, dest_text))?;
                     continue;
                 }
                 RouteTarget::InternetGateway(g) => {
@@ -346,7 +301,7 @@ impl SimProvider {
                     Target::NatGateway(resolved(urn, "routes", n)?.to_string())
                 }
             };
-            let dest = self.peek(|c| c.destination(id, dest_text))?;
+            let dest = sim.peek(|c| c.destination(id, dest_text))?;
             if want.iter().any(|(d, _, _)| *d == dest) {
                 return Err(ProviderError::new(
                     "RouteAlreadyExists",
@@ -355,17 +310,17 @@ impl SimProvider {
             }
             want.push((dest, dest_text.clone(), target));
         }
-        let have = self.peek(|c| c.route_table(id).cloned())?;
+        let have = sim.peek(|c| c.route_tables.get(id).cloned())?;
         for route in &have.routes {
             if !want.iter().any(|(d, _, _)| *d == route.destination) {
-                self.api("DeleteRoute", |c, _| c.delete_route(id, route.destination))?;
+                sim.api("DeleteRoute", |c, _| c.delete_route(id, route.destination))?;
             }
         }
         for (dest, text, target) in want {
             match have.routes.iter().find(|r| r.destination == dest) {
                 Some(r) if r.target == target => {}
-                Some(_) => self.api("ReplaceRoute", |c, _| c.replace_route(id, &text, target))?,
-                None => self.api("CreateRoute", |c, _| c.create_route(id, &text, target))?,
+                Some(_) => sim.api("ReplaceRoute", |c, _| c.put_route(id, &text, target, true))?,
+                None => sim.api("CreateRoute", |c, _| c.put_route(id, &text, target, false))?,
             }
         }
         // Associations: keep unchanged ones (and their ids), in declared order.
@@ -375,7 +330,7 @@ impl SimProvider {
         }
         for assoc in &have.associations {
             if !subnets.contains(&assoc.subnet_id) {
-                self.api("DisassociateRouteTable", |c, _| {
+                sim.api("DisassociateRouteTable", |c, _| {
                     c.disassociate_route_table(&assoc.id)
                 })?;
             }
@@ -383,14 +338,14 @@ impl SimProvider {
         for subnet in &subnets {
             let mine = have.associations.iter().any(|a| &a.subnet_id == subnet);
             if !mine || subnets.iter().filter(|s| *s == subnet).count() > 1 {
-                self.api("AssociateRouteTable", |c, _| {
+                sim.api("AssociateRouteTable", |c, _| {
                     c.associate_route_table(id, subnet)
                 })?;
             }
         }
-        self.peek_mut(|c| {
-            if let Some(t) = c.route_tables.get_mut(id) {
-                let order = |a: &AssociationRec| subnets.iter().position(|s| *s == a.subnet_id);
+        sim.peek_mut(|c| {
+            if let Ok(t) = c.route_tables.get_mut(id) {
+                let order = |a: &Association| subnets.iter().position(|s| *s == a.subnet_id);
                 t.associations.sort_by_key(order);
             }
         });
@@ -398,64 +353,13 @@ impl SimProvider {
     }
 
     /// Disassociates every subnet of table `id`, then deletes it.
-    fn teardown_route_table(&self, id: &str) -> Result<(), ProviderError> {
-        let assocs = self.peek(|c| c.route_table(id).map(|t| t.associations.clone()))?;
+    fn remove(sim: &SimProvider, id: &str) -> Done {
+        let assocs = sim.peek(|c| c.route_tables.get(id).map(|t| t.associations.clone()))?;
         for assoc in assocs {
-            self.api("DisassociateRouteTable", |c, _| {
+            sim.api("DisassociateRouteTable", |c, _| {
                 c.disassociate_route_table(&assoc.id)
             })?;
         }
-        self.api("DeleteRouteTable", |c, _| c.delete_route_table(id))
-    }
-
-    fn route_table_outputs(&self, id: &str) -> Result<RouteTableOutputs, ProviderError> {
-        self.peek(|c| c.route_table(id).map(|t| c.route_table_outputs(t)))
-    }
-}
-
-#[async_trait]
-impl Simulated for RouteTable {
-    async fn create(
-        sim: &SimProvider,
-        urn: &Urn,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        let vpc = resolved(urn, "vpc_id", &props.vpc_id)?.as_str();
-        let id = sim.api("CreateRouteTable", |c, _| {
-            c.create_route_table(vpc, props.tags.clone())
-        })?;
-        if let Err(e) = sim.sync_route_table(urn, &id, &props) {
-            // Roll back, so no table is left that nobody records.
-            sim.teardown_route_table(&id)?;
-            return Err(e);
-        }
-        sim.pause(Op::Call).await;
-        sim.route_table_outputs(&id)
-    }
-
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
-        let tables = |c: &Cloud| c.route_tables.get(id).map(|t| c.route_table_outputs(t));
-        sim.describe("DescribeRouteTables", tables).await
-    }
-
-    async fn update(
-        sim: &SimProvider,
-        urn: &Urn,
-        id: &str,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        sim.sync_route_table(urn, id, &props)?;
-        sim.retag(Kind::RouteTable, id, &props.tags)?;
-        sim.pause(Op::Call).await;
-        sim.route_table_outputs(id)
-    }
-
-    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        match sim.teardown_route_table(id) {
-            Err(e) if e.is_not_found() => return Ok(()),
-            other => other?,
-        }
-        sim.pause(Op::Call).await;
-        Ok(())
+        sim.api("DeleteRouteTable", |c, _| c.delete_route_table(id))
     }
 }

@@ -7,15 +7,14 @@
 //! rules equal the declared ones. What rules let through is decided on the
 //! network model (`model`).
 
-use super::cloud::{Cloud, Kind, dependency, fresh_id, invalid, physical_name};
-use super::latency::Op;
-use super::network::listing;
-use super::{SimProvider, Simulated, resolved};
+use super::SimProvider;
+use super::cloud::{Cloud, Done, Kind, fresh_id, invalid, physical_name};
+use super::dispatch::{Simulated, configured, resolved};
+use super::table::{Record, Use};
 use crate::analysis::cidr;
 use crate::aws::ec2::{Peer, Protocol, Rule, SecurityGroup, SecurityGroupOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{SecurityGroupId, Tags, Urn, VpcId};
-use async_trait::async_trait;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
@@ -113,13 +112,33 @@ pub(super) fn permissions(
     Ok(out)
 }
 
-impl Cloud {
-    pub(super) fn security_group(&self, id: &str) -> Result<&SecurityGroupRec, ProviderError> {
-        self.security_groups
-            .get(id)
-            .ok_or_else(|| Kind::SecurityGroup.not_found(id))
+impl Record for SecurityGroupRec {
+    fn built_in(&self) -> bool {
+        self.default
     }
 
+    fn vpc(&self) -> Option<&str> {
+        Some(&self.vpc_id)
+    }
+
+    /// The other groups its rules name.
+    fn uses(&self, id: &str) -> Vec<Use> {
+        let mut peers: Vec<&String> = (self.ingress.iter().chain(&self.egress))
+            .filter_map(|p| match &p.peer {
+                PeerRec::Group(g) if g != id => Some(g),
+                _ => None,
+            })
+            .collect();
+        peers.sort_unstable();
+        peers.dedup();
+        let peers = peers.into_iter();
+        peers
+            .map(|g| Use::of::<Self>(Kind::SecurityGroup, g, id))
+            .collect()
+    }
+}
+
+impl Cloud {
     /// The default group of a new VPC (part of CreateVpc): all traffic from
     /// members of the group in, everything out.
     pub(super) fn add_default_security_group(&mut self, vpc_id: &str) -> String {
@@ -149,7 +168,7 @@ impl Cloud {
         description: &str,
         tags: Tags,
     ) -> Result<String, ProviderError> {
-        self.vpc(vpc_id)?;
+        self.vpcs.get(vpc_id)?;
         if name.eq_ignore_ascii_case("default") {
             return Err(invalid("Cannot use reserved security group name: default"));
         }
@@ -185,15 +204,15 @@ impl Cloud {
         id: &str,
         direction: Direction,
         perms: &[Permission],
-    ) -> Result<(), ProviderError> {
-        let group = self.security_group(id)?;
+    ) -> Done {
+        let group = self.security_groups.get(id)?;
         let current = match direction {
             Direction::Ingress => &group.ingress,
             Direction::Egress => &group.egress,
         };
         for p in perms {
             if let PeerRec::Group(g) = &p.peer {
-                self.security_group(g)?;
+                self.security_groups.get(g)?;
             }
             if current.contains(p) || perms.iter().filter(|q| *q == p).count() > 1 {
                 return Err(ProviderError::new(
@@ -205,24 +224,14 @@ impl Cloud {
                 ));
             }
         }
-        if let Some(group) = self.security_groups.get_mut(id) {
-            group.rules_mut(direction).extend(perms.iter().cloned());
-        }
+        let group = self.security_groups.get_mut(id)?;
+        group.rules_mut(direction).extend(perms.iter().cloned());
         Ok(())
     }
 
     /// RevokeSecurityGroupIngress/Egress.
-    pub(super) fn revoke(
-        &mut self,
-        id: &str,
-        direction: Direction,
-        perms: &[Permission],
-    ) -> Result<(), ProviderError> {
-        let group = self
-            .security_groups
-            .get_mut(id)
-            .ok_or_else(|| Kind::SecurityGroup.not_found(id))?;
-        let rules = group.rules_mut(direction);
+    pub(super) fn revoke(&mut self, id: &str, direction: Direction, perms: &[Permission]) -> Done {
+        let rules = self.security_groups.get_mut(id)?.rules_mut(direction);
         if let Some(p) = perms.iter().find(|p| !rules.contains(p)) {
             return Err(ProviderError::new(
                 "InvalidPermission.NotFound",
@@ -235,8 +244,8 @@ impl Cloud {
 
     /// DeleteSecurityGroup: not the default group, not while another group's
     /// rule references it or an instance or endpoint uses it.
-    pub(super) fn delete_security_group(&mut self, id: &str) -> Result<(), ProviderError> {
-        let group = self.security_group(id)?;
+    pub(super) fn delete_security_group(&mut self, id: &str) -> Done {
+        let group = self.security_groups.get(id)?;
         if group.default {
             return Err(ProviderError::new(
                 "CannotDelete",
@@ -245,55 +254,29 @@ impl Cloud {
                 ),
             ));
         }
-        let referencing: Vec<String> = self
-            .security_groups
-            .values()
-            .filter(|g| g.id != id)
-            .filter(|g| {
-                g.ingress
-                    .iter()
-                    .chain(&g.egress)
-                    .any(|p| p.peer == PeerRec::Group(id.to_string()))
-            })
-            .map(|g| g.id.clone())
-            .collect();
-        let instances: Vec<String> = self
-            .instances
-            .values()
-            .filter(|i| i.security_group_ids.iter().any(|g| g == id))
-            .map(|i| i.id.clone())
-            .collect();
-        let endpoints = self.endpoints_using_group(id);
-        let users: Vec<String> = [
-            listing("referenced by security groups", &referencing),
-            listing("used by instances", &instances),
-            listing("used by VPC endpoints", &endpoints),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        if !users.is_empty() {
-            return Err(dependency(format!(
-                "resource {id} has a dependent object: {}",
-                users.join("; ")
-            )));
-        }
-        self.security_groups.remove(id);
-        Ok(())
+        self.remove_unused::<SecurityGroupRec>(id).map(drop)
     }
-
-    fn security_group_outputs(&self, g: &SecurityGroupRec) -> SecurityGroupOutputs {
+}
+impl Simulated for SecurityGroup {
+    fn outputs(_: &Cloud, g: &SecurityGroupRec) -> SecurityGroupOutputs {
         SecurityGroupOutputs {
             id: SecurityGroupId::new(&g.id),
             name: g.name.clone(),
             vpc_id: VpcId::new(&g.vpc_id),
         }
     }
-}
 
-impl SimProvider {
+    fn make(sim: &SimProvider, urn: &Urn, props: &Self) -> Result<String, ProviderError> {
+        let vpc = resolved(urn, "vpc_id", &props.vpc_id)?.as_str();
+        let name = physical_name(props.name.as_deref(), urn.name());
+        let id = sim.api("CreateSecurityGroup", |c, _| {
+            c.create_security_group(vpc, &name, &props.description, props.tags.clone())
+        })?;
+        configured(sim, urn, id, props)
+    }
+
     /// Revokes and authorizes until group `id`'s rules are `props`' effective ones.
-    fn sync_rules(&self, urn: &Urn, id: &str, props: &SecurityGroup) -> Result<(), ProviderError> {
+    fn modify(sim: &SimProvider, urn: &Urn, id: &str, props: &Self) -> Done {
         let expand = |rules: &[Rule]| -> Result<Vec<Permission>, ProviderError> {
             let mut all = Vec::new();
             for rule in rules {
@@ -307,7 +290,7 @@ impl SimProvider {
         };
         let want_in = expand(&props.ingress)?;
         let want_out = expand(&props.effective_egress())?;
-        let have = self.peek(|c| c.security_group(id).cloned())?;
+        let have = sim.peek(|c| c.security_groups.get(id).cloned())?;
         let steps = [
             (
                 Direction::Ingress,
@@ -328,69 +311,17 @@ impl SimProvider {
             let extra: Vec<Permission> =
                 have.iter().filter(|p| !want.contains(p)).cloned().collect();
             if !extra.is_empty() {
-                self.api(revoke, |c, _| c.revoke(id, direction, &extra))?;
+                sim.api(revoke, |c, _| c.revoke(id, direction, &extra))?;
             }
             let missing: Vec<Permission> = want.into_iter().filter(|p| !have.contains(p)).collect();
             if !missing.is_empty() {
-                self.api(authorize, |c, _| c.authorize(id, direction, &missing))?;
+                sim.api(authorize, |c, _| c.authorize(id, direction, &missing))?;
             }
         }
         Ok(())
     }
 
-    fn security_group_outputs(&self, id: &str) -> Result<SecurityGroupOutputs, ProviderError> {
-        self.peek(|c| c.security_group(id).map(|g| c.security_group_outputs(g)))
-    }
-}
-
-#[async_trait]
-impl Simulated for SecurityGroup {
-    async fn create(
-        sim: &SimProvider,
-        urn: &Urn,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        let vpc = resolved(urn, "vpc_id", &props.vpc_id)?.as_str();
-        let name = physical_name(props.name.as_deref(), urn.name());
-        let id = sim.api("CreateSecurityGroup", |c, _| {
-            c.create_security_group(vpc, &name, &props.description, props.tags.clone())
-        })?;
-        if let Err(e) = sim.sync_rules(urn, &id, &props) {
-            // Roll back, so no group is left that nobody records.
-            sim.api("DeleteSecurityGroup", |c, _| c.delete_security_group(&id))?;
-            return Err(e);
-        }
-        sim.pause(Op::Call).await;
-        sim.security_group_outputs(&id)
-    }
-
-    async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
-        let groups = |c: &Cloud| {
-            c.security_groups
-                .get(id)
-                .map(|g| c.security_group_outputs(g))
-        };
-        sim.describe("DescribeSecurityGroups", groups).await
-    }
-
-    async fn update(
-        sim: &SimProvider,
-        urn: &Urn,
-        id: &str,
-        props: Self,
-    ) -> Result<Self::Outputs, ProviderError> {
-        sim.sync_rules(urn, id, &props)?;
-        sim.retag(Kind::SecurityGroup, id, &props.tags)?;
-        sim.pause(Op::Call).await;
-        sim.security_group_outputs(id)
-    }
-
-    async fn delete(sim: &SimProvider, id: &str) -> Result<(), ProviderError> {
-        match sim.api("DeleteSecurityGroup", |c, _| c.delete_security_group(id)) {
-            Err(e) if e.is_not_found() => return Ok(()),
-            other => other?,
-        }
-        sim.pause(Op::Call).await;
-        Ok(())
+    fn remove(sim: &SimProvider, id: &str) -> Done {
+        sim.api("DeleteSecurityGroup", |c, _| c.delete_security_group(id))
     }
 }

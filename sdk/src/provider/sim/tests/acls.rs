@@ -3,7 +3,7 @@
 //! registration — stateless rules need the request and its return traffic
 //! allowed, on the instances' subnet and on the NAT gateway's.
 
-use super::registration::{reasons, registered};
+use super::registration::registered;
 use super::*;
 use crate::analysis::reach::Code;
 use crate::aws::ec2::{AclRule, NetworkAclOutputs};
@@ -11,7 +11,7 @@ use crate::aws::ec2::{AclRule, NetworkAclOutputs};
 /// Where subnet `subnet` is associated: ACL id and whether it is the default.
 fn acl_of(sim: &SimProvider, subnet: &str) -> (String, bool) {
     sim.peek(|c| {
-        let (acl, _) = c.network_acl_association(subnet).expect("associated");
+        let (acl, _) = c.network_acls.association_of(subnet).expect("associated");
         (acl.id.clone(), acl.default)
     })
 }
@@ -70,28 +70,18 @@ async fn custom_acls_follow_aws_rules() {
     // Two rules with one number in one direction: AWS refuses the second.
     let mut twice = acl.clone();
     twice.egress.push(AclRule::deny_all(100, "0.0.0.0/0"));
-    let b = create(
-        &sim,
-        "b",
-        &Subnet::new(VpcId::new(&vpc), "10.0.2.0/24", "us-east-1b"),
-    )
-    .await;
+    let b = subnet(&sim, "b", &vpc, "10.0.2.0/24", "us-east-1b").await;
     twice.subnet_ids = vec![SubnetId::new(&b).into()];
     assert_eq!(
-        code(try_create(&sim, "twice", &twice).await),
+        refused(&sim, "twice", &twice).await,
         "NetworkAclEntryAlreadyExists"
     );
     // A subnet of another VPC can't be associated.
     let other = create(&sim, "other", &Vpc::new("10.1.0.0/16")).await;
-    let far = create(
-        &sim,
-        "far",
-        &Subnet::new(VpcId::new(&other), "10.1.0.0/24", "us-east-1a"),
-    )
-    .await;
+    let far = subnet(&sim, "far", &other, "10.1.0.0/24", "us-east-1a").await;
     let foreign = NetworkAcl::new(VpcId::new(&vpc)).associate(SubnetId::new(&far));
     assert_eq!(
-        code(try_create(&sim, "foreign", &foreign).await),
+        refused(&sim, "foreign", &foreign).await,
         "InvalidParameterValue"
     );
     // Failed creates rolled back, subnets where they were.
@@ -150,39 +140,23 @@ fn allow_all_but(rule: AclRule, egress: bool) -> Acl {
     }
 }
 
-#[tokio::test]
-async fn an_acl_denying_outbound_https_stops_registration() {
-    let sim = sim();
-    let shape = Shape {
-        private_acl: Some(allow_all_but(
-            AclRule::deny_tcp(100, 443, 443, "0.0.0.0/0"),
-            true,
-        )),
-        ..Shape::default()
-    };
-    let stack = deploy(&sim, &shape).await;
-    assert_eq!(registered(&sim, &stack.cluster).await, 0);
-    for why in reasons(&sim, Code::AclRequest) {
-        assert!(why.contains("outbound rule 100 denies"), "{why}");
-    }
-}
-
-#[tokio::test]
-async fn an_acl_without_ephemeral_return_traffic_stops_registration() {
-    let sim = sim();
-    let shape = Shape {
-        private_acl: Some(Acl {
-            egress: vec![AclRule::allow_tcp(100, 443, 443, "0.0.0.0/0")],
-            // Return traffic arrives on 32768-60999, which this misses.
-            ingress: vec![AclRule::allow_tcp(100, 1024, 32767, "0.0.0.0/0")],
-        }),
-        ..Shape::default()
-    };
-    let stack = deploy(&sim, &shape).await;
-    assert_eq!(registered(&sim, &stack.cluster).await, 0);
-    for why in reasons(&sim, Code::AclReturn) {
-        assert!(why.contains("return traffic"), "{why}");
-    }
+unregistered_tests! {
+    an_acl_denying_outbound_https_stops_registration:
+        Shape {
+            private_acl: Some(allow_all_but(AclRule::deny_tcp(100, 443, 443, "0.0.0.0/0"), true)),
+            ..Shape::default()
+        },
+        Code::AclRequest, ["outbound rule 100 denies"];
+    an_acl_without_ephemeral_return_traffic_stops_registration:
+        Shape {
+            private_acl: Some(Acl {
+                egress: vec![AclRule::allow_tcp(100, 443, 443, "0.0.0.0/0")],
+                // Return traffic arrives on 32768-60999, which this misses.
+                ingress: vec![AclRule::allow_tcp(100, 1024, 32767, "0.0.0.0/0")],
+            }),
+            ..Shape::default()
+        },
+        Code::AclReturn, ["return traffic"];
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 //! network interfaces as dependents, the wait for `available`, and what they
 //! do to ECS registration in private subnets with no NAT route.
 
-use super::registration::{reasons, registered};
+use super::registration::registered;
 use super::*;
 use crate::analysis::reach::Code;
 use crate::aws::ec2::VpcEndpointOutputs;
@@ -36,26 +36,17 @@ async fn endpoints_follow_aws_rules() {
     let same_zone = Subnet::new(vpc_id(), "10.0.2.0/24", "us-east-1a");
     let a2 = create(&sim, "a2", &same_zone).await;
     let two = endpoint(ECS).private_dns(false).subnet(SubnetId::new(&a2));
-    assert_eq!(
-        code(try_create(&sim, "x", &two).await),
-        "DuplicateSubnetsInSameZone"
-    );
+    assert_eq!(refused(&sim, "x", &two).await, "DuplicateSubnetsInSameZone");
     let other = create(&sim, "other", &Vpc::new("10.1.0.0/16")).await;
     let foreign_sg = create(&sim, "far", &SecurityGroup::new(VpcId::new(&other), "far")).await;
     let foreign = endpoint(ECS)
         .private_dns(false)
         .security_group(SecurityGroupId::new(&foreign_sg));
-    assert_eq!(
-        code(try_create(&sim, "x", &foreign).await),
-        "InvalidParameter"
-    );
+    assert_eq!(refused(&sim, "x", &foreign).await, "InvalidParameter");
     let missing = endpoint(ECS)
         .private_dns(false)
         .security_group(SecurityGroupId::new("sg-00000000000000000"));
-    assert_eq!(
-        code(try_create(&sim, "x", &missing).await),
-        "InvalidGroup.NotFound"
-    );
+    assert_eq!(refused(&sim, "x", &missing).await, "InvalidGroup.NotFound");
     assert_eq!(sim.peek(|c| c.vpc_endpoints.len()), 0, "nothing made");
 
     // Without private DNS it works; no groups means the VPC's default group.
@@ -93,14 +84,7 @@ async fn endpoints_follow_aws_rules() {
     assert!(err.message.contains("VPC endpoints"), "{err}");
 
     // With both DNS attributes on, private DNS works — once per service.
-    update(
-        &sim,
-        "main",
-        &vpc,
-        &Vpc::new("10.0.0.0/16").enable_dns_hostnames(true),
-    )
-    .await
-    .unwrap();
+    update(&sim, "main", &vpc, &dns_vpc()).await.unwrap();
     let sg = create(&sim, "sg", &SecurityGroup::new(vpc_id(), "endpoints")).await;
     let dns = create(&sim, "ecs-dns", &endpoint(ECS)).await;
     let conflict = try_create(&sim, "ecs-dns2", &endpoint(ECS))
@@ -166,12 +150,7 @@ async fn endpoints_follow_aws_rules() {
 async fn the_provider_waits_for_endpoints_and_labels_them() {
     // An endpoint takes 60 ms at this scale to create, 30 ms to delete.
     let sim = SimProvider::in_memory().with_latency(SimLatency::scaled(0.001));
-    let vpc = create(
-        &sim,
-        "main",
-        &Vpc::new("10.0.0.0/16").enable_dns_hostnames(true),
-    )
-    .await;
+    let vpc = create(&sim, "main", &dns_vpc()).await;
     let subnet = Subnet::new(VpcId::new(&vpc), "10.0.1.0/24", "us-east-1a");
     let subnet = create(&sim, "a", &subnet).await;
     let mut endpoint = VpcEndpoint::interface(VpcId::new(&vpc), ECS).subnet(SubnetId::new(&subnet));
@@ -235,18 +214,13 @@ async fn ecs_endpoints_replace_the_nat_gateway() {
     assert_eq!(sim.resource_count(), 0, "{:?}", sim.resource_counts());
 }
 
-#[tokio::test]
-async fn an_endpoint_group_that_refuses_https_stops_registration() {
-    let sim = sim();
-    let shape = Shape {
-        endpoint_https_ingress: false,
-        ..endpoints_only(&["ecs", "ecs-agent", "ecs-telemetry"])
-    };
-    let stack = deploy(&sim, &shape).await;
-    assert_eq!(registered(&sim, &stack.cluster).await, 0);
-    for why in reasons(&sim, Code::EndpointSecurityGroup) {
-        assert!(why.contains("admits no TCP 443"), "{why}");
-    }
+unregistered_tests! {
+    an_endpoint_group_that_refuses_https_stops_registration:
+        Shape {
+            endpoint_https_ingress: false,
+            ..endpoints_only(&["ecs", "ecs-agent", "ecs-telemetry"])
+        },
+        Code::EndpointSecurityGroup, ["admits no TCP 443"];
 }
 
 #[tokio::test]

@@ -70,12 +70,7 @@ fn a_corrupt_cloud_is_an_error_not_a_reset() {
 #[tokio::test]
 async fn calls_are_counted_by_aws_name() {
     let sim = sim();
-    let vpc = create(
-        &sim,
-        "main",
-        &Vpc::new("10.0.0.0/16").enable_dns_hostnames(true),
-    )
-    .await;
+    let vpc = create(&sim, "main", &dns_vpc()).await;
     let calls = sim.api_calls();
     assert_eq!(calls["CreateVpc"], 1);
     assert_eq!(calls["ModifyVpcAttribute"], 1);
@@ -84,25 +79,11 @@ async fn calls_are_counted_by_aws_name() {
     assert_eq!(sim.api_calls()["DescribeVpcs"], 1);
     assert_eq!(sim.mutating_calls(), 2, "reads don't mutate");
     // An update that changes nothing calls nothing that mutates.
-    update(
-        &sim,
-        "main",
-        &vpc,
-        &Vpc::new("10.0.0.0/16").enable_dns_hostnames(true),
-    )
-    .await
-    .unwrap();
+    update(&sim, "main", &vpc, &dns_vpc()).await.unwrap();
     assert_eq!(sim.mutating_calls(), 2);
-    update(
-        &sim,
-        "main",
-        &vpc,
-        &Vpc::new("10.0.0.0/16")
-            .enable_dns_hostnames(true)
-            .tag("a", "b"),
-    )
-    .await
-    .unwrap();
+    update(&sim, "main", &vpc, &dns_vpc().tag("a", "b"))
+        .await
+        .unwrap();
     assert_eq!(sim.api_calls()["CreateTags"], 1);
     // Clones share the cloud and the counts.
     assert_eq!(sim.clone().mutating_calls(), 3);

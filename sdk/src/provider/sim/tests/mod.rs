@@ -2,12 +2,28 @@
 //! AWS's rules and error codes per service (`network`, `services`, `acls`,
 //! `endpoints`), the ECS registration rule on whole topologies
 //! (`registration`, and with network ACLs and endpoints in `acls` and
-//! `endpoints`), and persistence, API accounting and time (`lifecycle`).
+//! `endpoints`), persistence, API accounting and time (`lifecycle`), and
+//! finding resources by their ownership tags (`find`).
 //! This file holds the helpers that build requests from keel's resource
 //! structs and the topology under test.
 
+/// Tests that deploy a [`Shape`] on which no instance registers: each
+/// instance gives finding `code`, with a reason that says all of `says`.
+macro_rules! unregistered_tests {
+    ($($name:ident: $shape:expr, $code:expr, [$($says:literal),+];)+) => {$(
+        #[tokio::test]
+        async fn $name() {
+            let sim = sim();
+            for why in super::registration::unregistered(&sim, &$shape, $code).await {
+                $(assert!(why.contains($says), "{why}");)+
+            }
+        }
+    )+};
+}
+
 mod acls;
 mod endpoints;
+mod find;
 mod lifecycle;
 mod network;
 mod registration;
@@ -24,7 +40,7 @@ use crate::aws::iam::ECS_INSTANCE_POLICY_ARN;
 use crate::aws::iam::{IamRole, InstanceProfile};
 use crate::resource::{
     AllocationId, ClusterName, InstanceProfileName, InternetGatewayId, LaunchTemplateId,
-    NatGatewayId, SecurityGroupId, SubnetId, VpcId,
+    NatGatewayId, Resource, SecurityGroupId, SubnetId, Tags, VpcId,
 };
 
 /// A simulator with no latency.
@@ -48,6 +64,11 @@ pub(super) async fn try_create<R: Resource>(
         inputs,
     };
     sim.create(request).await
+}
+
+/// The error code AWS refuses creating `props` as resource `name` with.
+pub(super) async fn refused<R: Resource>(sim: &SimProvider, name: &str, props: &R) -> String {
+    code(try_create(sim, name, props).await)
 }
 
 /// Creates `props`, failing the test on an error; returns the id.
@@ -109,11 +130,28 @@ pub(super) fn code<T: fmt::Debug>(result: Result<T, ProviderError>) -> String {
     }
 }
 
+/// The VPC most tests use, 10.0.0.0/16, with DNS hostnames on (as
+/// interface endpoints with private DNS need).
+pub(super) fn dns_vpc() -> Vpc {
+    Vpc::new("10.0.0.0/16").enable_dns_hostnames(true)
+}
+
+/// Creates subnet `name` with block `cidr` in VPC `vpc` and zone `az`;
+/// returns its id.
+pub(super) async fn subnet(
+    sim: &SimProvider,
+    name: &str,
+    vpc: &str,
+    cidr: &str,
+    az: &str,
+) -> String {
+    create(sim, name, &Subnet::new(VpcId::new(vpc), cidr, az)).await
+}
+
 /// A VPC with one subnet; returns their ids.
 pub(super) async fn vpc_with_subnet(sim: &SimProvider) -> (String, String) {
     let vpc = create(sim, "main", &Vpc::new("10.0.0.0/16")).await;
-    let subnet = Subnet::new(VpcId::new(&vpc), "10.0.1.0/24", "us-east-1a");
-    let subnet = create(sim, "a", &subnet).await;
+    let subnet = subnet(sim, "a", &vpc, "10.0.1.0/24", "us-east-1a").await;
     (vpc, subnet)
 }
 
@@ -219,7 +257,7 @@ pub(super) async fn deploy(sim: &SimProvider, shape: &Shape) -> Deployed {
     fn urn_of<R: Resource>(_: &R, name: &str) -> Urn {
         urn::<R>(name)
     }
-    let vpc = add!("main", Vpc::new("10.0.0.0/16").enable_dns_hostnames(true));
+    let vpc = add!("main", dns_vpc());
     let vpc_id = || VpcId::new(&vpc);
     let igw = add!("igw", InternetGateway::new().vpc(vpc_id()));
     let mut public = Vec::new();

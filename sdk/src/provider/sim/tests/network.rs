@@ -49,19 +49,19 @@ async fn a_vpc_comes_with_a_main_route_table_and_default_security_group() {
 async fn vpc_blocks_follow_aws_rules() {
     let sim = sim();
     assert_eq!(
-        code(try_create(&sim, "v", &Vpc::new("10.0.0.0/8")).await),
+        refused(&sim, "v", &Vpc::new("10.0.0.0/8")).await,
         "InvalidVpc.Range"
     );
     assert_eq!(
-        code(try_create(&sim, "v", &Vpc::new("10.0.0.0/29")).await),
+        refused(&sim, "v", &Vpc::new("10.0.0.0/29")).await,
         "InvalidVpc.Range"
     );
     assert_eq!(
-        code(try_create(&sim, "v", &Vpc::new("ten/16")).await),
+        refused(&sim, "v", &Vpc::new("ten/16")).await,
         "InvalidParameterValue"
     );
     let id = create(&sim, "v", &Vpc::new("10.0.0.0/16")).await;
-    let updated = Vpc::new("10.0.0.0/16").enable_dns_hostnames(true);
+    let updated = dns_vpc();
     update(&sim, "v", &id, &updated).await.unwrap();
     assert!(sim.peek(|c| c.vpcs[&id].enable_dns_hostnames));
 }
@@ -84,10 +84,7 @@ async fn subnet_blocks_must_fit_the_vpc_and_not_overlap() {
         "10.0.2.0/24",
         "us-east-1a",
     );
-    assert_eq!(
-        code(try_create(&sim, "x", &no_vpc).await),
-        "InvalidVpcID.NotFound"
-    );
+    assert_eq!(refused(&sim, "x", &no_vpc).await, "InvalidVpcID.NotFound");
 }
 
 #[tokio::test]
@@ -161,7 +158,7 @@ async fn routes_must_target_gateways_of_the_same_vpc() {
     let nat = RouteTable::new(VpcId::new(&vpc))
         .route_to_nat_gateway("0.0.0.0/0", NatGatewayId::new("nat-00000000000000000"));
     assert_eq!(
-        code(try_create(&sim, "rt", &nat).await),
+        refused(&sim, "rt", &nat).await,
         "InvalidNatGatewayID.NotFound"
     );
     // Failed creates leave no table behind.
@@ -173,20 +170,17 @@ async fn routes_must_target_gateways_of_the_same_vpc() {
     let local_bad =
         RouteTable::new(VpcId::new(&vpc)).route(Route::new("10.9.0.0/16", RouteTarget::Local));
     assert_eq!(
-        code(try_create(&sim, "local2", &local_bad).await),
+        refused(&sim, "local2", &local_bad).await,
         "InvalidParameterValue"
     );
 
     let igw = create(&sim, "own", &InternetGateway::new().vpc(VpcId::new(&vpc))).await;
     let twice = rt(&igw).route_to_internet_gateway("0.0.0.0/0", InternetGatewayId::new(&igw));
-    assert_eq!(
-        code(try_create(&sim, "rt", &twice).await),
-        "RouteAlreadyExists"
-    );
+    assert_eq!(refused(&sim, "rt", &twice).await, "RouteAlreadyExists");
     let table = create(&sim, "rt", &rt(&igw).associate(SubnetId::new(&subnet))).await;
     let other_table = RouteTable::new(VpcId::new(&vpc)).associate(SubnetId::new(&subnet));
     assert_eq!(
-        code(try_create(&sim, "rt2", &other_table).await),
+        refused(&sim, "rt2", &other_table).await,
         "Resource.AlreadyAssociated"
     );
     assert_eq!(
@@ -201,18 +195,8 @@ async fn routes_must_target_gateways_of_the_same_vpc() {
 async fn route_table_updates_keep_unchanged_associations() {
     let sim = sim();
     let (vpc, a) = vpc_with_subnet(&sim).await;
-    let b = create(
-        &sim,
-        "b",
-        &Subnet::new(VpcId::new(&vpc), "10.0.2.0/24", "us-east-1b"),
-    )
-    .await;
-    let c = create(
-        &sim,
-        "c",
-        &Subnet::new(VpcId::new(&vpc), "10.0.3.0/24", "us-east-1c"),
-    )
-    .await;
+    let b = subnet(&sim, "b", &vpc, "10.0.2.0/24", "us-east-1b").await;
+    let c = subnet(&sim, "c", &vpc, "10.0.3.0/24", "us-east-1c").await;
     let igw = create(&sim, "igw", &InternetGateway::new().vpc(VpcId::new(&vpc))).await;
     let table = RouteTable::new(VpcId::new(&vpc))
         .associate(SubnetId::new(&a))
@@ -258,7 +242,7 @@ async fn nat_gateways_hold_their_elastic_ip_and_subnet() {
     assert!(is_aws_id(&r.id, "nat"));
 
     assert_eq!(
-        code(try_create(&sim, "nat2", &nat).await),
+        refused(&sim, "nat2", &nat).await,
         "Resource.AlreadyAssociated"
     );
     let missing = NatGateway::public(
@@ -266,7 +250,7 @@ async fn nat_gateways_hold_their_elastic_ip_and_subnet() {
         AllocationId::new("eipalloc-00000000000000000"),
     );
     assert_eq!(
-        code(try_create(&sim, "nat2", &missing).await),
+        refused(&sim, "nat2", &missing).await,
         "InvalidAllocationID.NotFound"
     );
     let nowhere = NatGateway::public(
@@ -274,7 +258,7 @@ async fn nat_gateways_hold_their_elastic_ip_and_subnet() {
         AllocationId::new(&eip.id),
     );
     assert_eq!(
-        code(try_create(&sim, "nat2", &nowhere).await),
+        refused(&sim, "nat2", &nowhere).await,
         "InvalidSubnetID.NotFound"
     );
     assert_eq!(
@@ -299,14 +283,11 @@ async fn security_groups_are_unique_per_vpc_and_guard_their_references() {
     let web = SecurityGroup::new(VpcId::new(&vpc), "web").name("web");
     let web_id = create(&sim, "web", &web).await;
     assert!(is_aws_id(&web_id, "sg"));
-    assert_eq!(
-        code(try_create(&sim, "web2", &web).await),
-        "InvalidGroup.Duplicate"
-    );
+    assert_eq!(refused(&sim, "web2", &web).await, "InvalidGroup.Duplicate");
     let dangling = SecurityGroup::new(VpcId::new(&vpc), "db")
         .ingress(Rule::tcp(5432).group(SecurityGroupId::new("sg-00000000000000000")));
     assert_eq!(
-        code(try_create(&sim, "db", &dangling).await),
+        refused(&sim, "db", &dangling).await,
         "InvalidGroup.NotFound"
     );
     let db = SecurityGroup::new(VpcId::new(&vpc), "db")

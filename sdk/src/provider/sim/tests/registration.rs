@@ -41,6 +41,14 @@ pub(super) fn reasons(sim: &SimProvider, code: Code) -> Vec<String> {
     reasons
 }
 
+/// Deploys `shape`: no instance registers, and each says why with
+/// finding `code`; their reasons.
+pub(super) async fn unregistered(sim: &SimProvider, shape: &Shape, code: Code) -> Vec<String> {
+    let stack = deploy(sim, shape).await;
+    assert_eq!(registered(sim, &stack.cluster).await, 0);
+    reasons(sim, code)
+}
+
 #[tokio::test]
 async fn the_tutorial_stack_registers_both_instances() {
     let sim = sim();
@@ -117,33 +125,16 @@ async fn without_the_nat_route_nothing_registers_until_it_is_added() {
     assert_eq!(registered(&sim, &stack.cluster).await, 2);
 }
 
-#[tokio::test]
-async fn without_https_egress_nothing_registers() {
-    let sim = sim();
-    let shape = Shape {
-        https_egress: false,
-        ..Shape::default()
-    };
-    let stack = deploy(&sim, &shape).await;
-    assert_eq!(registered(&sim, &stack.cluster).await, 0);
-    for why in reasons(&sim, Code::SecurityGroupEgress) {
-        assert!(why.contains("allows no outbound TCP 443"), "{why}");
-    }
-}
-
-#[tokio::test]
-async fn a_nat_gateway_in_a_private_subnet_leads_nowhere() {
-    let sim = sim();
-    let shape = Shape {
-        nat_in_private_subnets: true,
-        ..Shape::default()
-    };
-    let stack = deploy(&sim, &shape).await;
-    assert_eq!(registered(&sim, &stack.cluster).await, 0);
-    for why in reasons(&sim, Code::NatNoInternet) {
-        assert!(why.contains("NAT gateway nat-"), "{why}");
-        assert!(why.contains("no route to an internet gateway"), "{why}");
-    }
+unregistered_tests! {
+    without_https_egress_nothing_registers:
+        Shape { https_egress: false, ..Shape::default() },
+        Code::SecurityGroupEgress, ["allows no outbound TCP 443"];
+    a_nat_gateway_in_a_private_subnet_leads_nowhere:
+        Shape { nat_in_private_subnets: true, ..Shape::default() },
+        Code::NatNoInternet, ["NAT gateway nat-", "no route to an internet gateway"];
+    public_subnet_instances_without_a_public_ip_do_not:
+        Shape { hosts_in_public_subnets: true, public_ip: Some(false), ..Shape::default() },
+        Code::NoPublicIp, ["no public IPv4 address"];
 }
 
 #[tokio::test]
@@ -159,47 +150,22 @@ async fn public_subnet_instances_register_with_a_public_ip() {
 }
 
 #[tokio::test]
-async fn public_subnet_instances_without_a_public_ip_do_not() {
-    let sim = sim();
-    let shape = Shape {
-        hosts_in_public_subnets: true,
-        public_ip: Some(false),
-        ..Shape::default()
-    };
-    let stack = deploy(&sim, &shape).await;
-    assert_eq!(registered(&sim, &stack.cluster).await, 0);
-    for why in reasons(&sim, Code::NoPublicIp) {
-        assert!(why.contains("no public IPv4 address"), "{why}");
-    }
-}
-
-#[tokio::test]
 async fn the_agent_needs_credentials_and_the_right_cluster_name() {
     let sim = sim();
     let no_profile = Shape {
         instance_profile: false,
         ..Shape::default()
     };
-    let stack = deploy(&sim, &no_profile).await;
-    assert_eq!(registered(&sim, &stack.cluster).await, 0);
-    assert!(
-        reasons(&sim, Code::NoInstanceProfile)
-            .iter()
-            .all(|w| w.contains("no instance profile"))
-    );
+    let reasons = unregistered(&sim, &no_profile, Code::NoInstanceProfile).await;
+    assert!(reasons.iter().all(|w| w.contains("no instance profile")));
 
     let sim = super::sim();
     let default_cluster = Shape {
         user_data_cluster: None,
         ..Shape::default()
     };
-    let stack = deploy(&sim, &default_cluster).await;
-    assert_eq!(registered(&sim, &stack.cluster).await, 0);
-    assert!(
-        reasons(&sim, Code::WrongCluster)
-            .iter()
-            .all(|w| w.contains("`default`"))
-    );
+    let reasons = unregistered(&sim, &default_cluster, Code::WrongCluster).await;
+    assert!(reasons.iter().all(|w| w.contains("`default`")));
 }
 
 #[tokio::test]

@@ -21,14 +21,11 @@ async fn roles_and_profiles_follow_iam_rules() {
     let out: IamRoleOutputs = serde_json::from_value(Value::Object(r.outputs)).unwrap();
     assert_eq!(out.arn.as_str(), "arn:aws:iam::123456789012:role/host");
     assert_eq!(
-        code(try_create(&sim, "again", &role().name("host")).await),
+        refused(&sim, "again", &role().name("host")).await,
         "EntityAlreadyExists"
     );
     let orphan = InstanceProfile::new(RoleName::new("nobody"));
-    assert_eq!(
-        code(try_create(&sim, "orphan", &orphan).await),
-        "NoSuchEntity"
-    );
+    assert_eq!(refused(&sim, "orphan", &orphan).await, "NoSuchEntity");
     assert!(sim.peek(|c| c.instance_profiles.is_empty()), "rolled back");
 
     let profile = create(&sim, "host", &InstanceProfile::new(RoleName::new("host"))).await;
@@ -69,7 +66,7 @@ async fn launch_templates_version_every_change() {
     assert!(r.id.starts_with("lt-"));
     assert_eq!(r.outputs["latest_version"], 1);
     assert_eq!(
-        code(try_create(&sim, "dup", &lt).await),
+        refused(&sim, "dup", &lt).await,
         "InvalidLaunchTemplateName.AlreadyExistsException"
     );
     let bigger = lt.clone().tag("team", "a");
@@ -84,28 +81,17 @@ async fn launch_templates_version_every_change() {
     assert_eq!(sim.peek(|c| c.launch_templates[&r.id].versions.len()), 2);
     let bad = LaunchTemplate::new("ami-0c55b159cbfafe1f0", "t3.small")
         .iam_instance_profile(InstanceProfileName::new("missing"));
-    assert_eq!(
-        code(try_create(&sim, "bad", &bad).await),
-        "InvalidParameterValue"
-    );
+    assert_eq!(refused(&sim, "bad", &bad).await, "InvalidParameterValue");
     let bad = LaunchTemplate::new("ami-0c55b159cbfafe1f0", "t3.small")
         .security_group(SecurityGroupId::new("sg-00000000000000000"));
-    assert_eq!(
-        code(try_create(&sim, "bad", &bad).await),
-        "InvalidGroup.NotFound"
-    );
+    assert_eq!(refused(&sim, "bad", &bad).await, "InvalidGroup.NotFound");
 }
 
 #[tokio::test]
 async fn auto_scaling_groups_validate_and_scale() {
     let sim = sim();
     let (vpc, a) = vpc_with_subnet(&sim).await;
-    let b = create(
-        &sim,
-        "b",
-        &Subnet::new(VpcId::new(&vpc), "10.0.2.0/24", "us-east-1b"),
-    )
-    .await;
+    let b = subnet(&sim, "b", &vpc, "10.0.2.0/24", "us-east-1b").await;
     let lt = create(
         &sim,
         "hosts",
@@ -142,31 +128,20 @@ async fn auto_scaling_groups_validate_and_scale() {
     );
     assert!(sim.peek(|c| c.instances.values().all(|i| i.tags["team"] == "a")));
 
-    assert_eq!(
-        code(try_create(&sim, "dup", &group(2)).await),
-        "AlreadyExists"
-    );
+    assert_eq!(refused(&sim, "dup", &group(2)).await, "AlreadyExists");
     let no_lt = AutoScalingGroup::new(LaunchTemplateId::new("lt-00000000000000000"), 1, 1)
         .subnet(SubnetId::new(&a));
-    assert_eq!(code(try_create(&sim, "x", &no_lt).await), "ValidationError");
+    assert_eq!(refused(&sim, "x", &no_lt).await, "ValidationError");
     let too_many = AutoScalingGroup::new(LaunchTemplateId::new(&lt), 1, 2)
         .desired_capacity(3)
         .subnet(SubnetId::new(&a));
-    assert_eq!(
-        code(try_create(&sim, "x", &too_many).await),
-        "ValidationError"
-    );
+    assert_eq!(refused(&sim, "x", &too_many).await, "ValidationError");
     let other = create(&sim, "other", &Vpc::new("10.1.0.0/16")).await;
-    let c = create(
-        &sim,
-        "c",
-        &Subnet::new(VpcId::new(&other), "10.1.0.0/24", "us-east-1c"),
-    )
-    .await;
+    let c = subnet(&sim, "c", &other, "10.1.0.0/24", "us-east-1c").await;
     let split = AutoScalingGroup::new(LaunchTemplateId::new(&lt), 1, 2)
         .subnet(SubnetId::new(&a))
         .subnet(SubnetId::new(&c));
-    assert_eq!(code(try_create(&sim, "x", &split).await), "ValidationError");
+    assert_eq!(refused(&sim, "x", &split).await, "ValidationError");
 
     let out = update(&sim, "hosts", "hosts", &group(1)).await.unwrap();
     assert_eq!(out["instance_count"], 1);

@@ -1,0 +1,337 @@
+//! What every simulated resource type shares: its records live in a
+//! [`Table`] keyed by id (or name, where AWS uses names) whose lookups fail
+//! with AWS's not-found error for the type; every record has tags and a life
+//! cycle ([`Life`]); and every record says which other resources it uses
+//! ([`Use`]) — its VPC and its associated subnets the same way for every
+//! type ([`Record`]), the rest as its type module says. This module owns
+//! those and the dependency check built on them: [`Cloud::remove_unused`]
+//! asks one reference index, built from the uses of every record that isn't
+//! gone, whether anything still uses a resource, and answers with the error
+//! AWS gives for that kind (`DependencyViolation` for most, [`Kind::in_use`]
+//! has the rest). Records AWS takes a while to create and delete share
+//! [`Phase`] and its timing ([`Timed`]). Which tables exist, with each
+//! record type's kind, plural and Describe call ([`Kept`]), is declared
+//! once in `cloud`.
+
+use super::cloud::{Cloud, Done, Kind, fresh_id};
+use super::endpoints::EndpointRec;
+use super::gateways::NatGatewayRec;
+use crate::provider::ProviderError;
+use crate::resource::{Resource, Tags};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::ops::{Deref, DerefMut};
+
+/// Where a record is in its life cycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Life {
+    /// Exists and is not going away.
+    Live,
+    /// Being deleted (still uses what it used, still found by id).
+    Deleting,
+    /// Deleted, but still shown for a while, as AWS does: not found by id.
+    Gone,
+}
+
+/// Where something AWS takes a while to create and delete (a NAT gateway,
+/// a VPC endpoint) is, as AWS names it: `pending` until its time is up, then
+/// `available`; `deleting` until its time is up, then `deleted`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum Phase {
+    Pending,
+    Available,
+    Deleting,
+    Deleted,
+}
+
+impl Phase {
+    /// The phase as AWS writes it.
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Phase::Pending => "pending",
+            Phase::Available => "available",
+            Phase::Deleting => "deleting",
+            Phase::Deleted => "deleted",
+        }
+    }
+
+    /// The life cycle stage it is.
+    pub(super) fn life(self) -> Life {
+        match self {
+            Phase::Pending | Phase::Available => Life::Live,
+            Phase::Deleting => Life::Deleting,
+            Phase::Deleted => Life::Gone,
+        }
+    }
+}
+
+/// A record that goes through [`Phase`]s.
+pub(super) trait Timed: Record {
+    /// Its phase, and when the current one ends (cloud clock, ms).
+    fn phase(&self) -> (Phase, u64);
+    /// Puts it in `phase` until `until_ms`.
+    fn set_phase(&mut self, phase: Phase, until_ms: u64);
+}
+
+/// [`Timed`] for record types with fields `state: Phase` and `until_ms: u64`.
+macro_rules! timed {
+    ($($Rec:ty),*) => {$(
+        impl Timed for $Rec {
+            fn phase(&self) -> (Phase, u64) {
+                (self.state, self.until_ms)
+            }
+
+            fn set_phase(&mut self, phase: Phase, until_ms: u64) {
+                (self.state, self.until_ms) = (phase, until_ms);
+            }
+        }
+    )*};
+}
+
+timed!(NatGatewayRec, EndpointRec);
+
+/// A subnet's explicit association with a route table or network ACL.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Association {
+    /// `rtbassoc-…` or `aclassoc-…`.
+    pub id: String,
+    /// The associated subnet.
+    pub subnet_id: String,
+}
+
+/// One use of a resource by another: `by` (an id, or a label such as
+/// `eni-… (vpce-…)`) uses resource `id` of `kind`; `what` names the users
+/// in a dependency message ("subnets", "used by instances").
+#[derive(Clone, Debug)]
+pub(super) struct Use {
+    pub kind: Kind,
+    pub id: String,
+    pub what: &'static str,
+    pub by: String,
+}
+
+impl Use {
+    /// `by` uses resource `id` of `kind`, as one of `what`.
+    pub(super) fn new(kind: Kind, id: &str, what: &'static str, by: &str) -> Self {
+        Self {
+            kind,
+            id: id.to_string(),
+            what,
+            by: by.to_string(),
+        }
+    }
+
+    /// Record `by` of type `R` uses resource `id` of `kind`.
+    pub(super) fn of<R: Stored>(kind: Kind, id: &str, by: &str) -> Self {
+        Self::new(kind, id, R::PLURAL, by)
+    }
+}
+
+/// Where a record type is stored: generated for every table by the list of
+/// tables in `cloud`.
+pub(super) trait Stored: Clone + 'static {
+    /// Its kind, for errors and tag APIs.
+    const KIND: Kind;
+    /// Its type token in resource counts.
+    const TYPE: &'static str;
+    /// What dependency messages call several of them ("subnets").
+    const PLURAL: &'static str;
+    /// Its table in the cloud.
+    fn table(cloud: &Cloud) -> &Table<Self>;
+    /// Its table in the cloud, mutable.
+    fn table_mut(cloud: &mut Cloud) -> &mut Table<Self>;
+    /// Its tags.
+    fn tags(&self) -> &Tags;
+    /// Its tags, mutable.
+    fn tags_mut(&mut self) -> &mut Tags;
+}
+
+/// What the cloud keeps of a resource type keel declares: its record, and
+/// the read-only call that describes one (`DescribeVpcs`, `GetRole`…).
+/// Generated by the list of tables in `cloud`.
+pub(super) trait Kept: Resource {
+    /// The record of one.
+    type Rec: Record;
+    /// The call that describes one.
+    const DESCRIBE: &'static str;
+}
+
+/// A simulated resource's record: what its type module says about it, with
+/// defaults for the common case (always live, counted, using nothing).
+pub(super) trait Record: Stored {
+    /// Where it is in its life cycle.
+    fn life(&self) -> Life {
+        Life::Live
+    }
+    /// What AWS makes along with a VPC (its main route table, default
+    /// security group and default network ACL): not counted as a resource,
+    /// not in the way of deleting the VPC, deleted with it.
+    fn built_in(&self) -> bool {
+        false
+    }
+    /// The VPC it is in, which can't be deleted while it is.
+    fn vpc(&self) -> Option<&str> {
+        None
+    }
+    /// Its subnet associations, which keep it from being deleted.
+    fn associations(&self) -> &[Association] {
+        &[]
+    }
+    /// The resources it uses besides its VPC, unless it is gone; `id` is
+    /// its key.
+    fn uses(&self, _id: &str) -> Vec<Use> {
+        Vec::new()
+    }
+}
+
+/// One resource type's records by id; serialized as a plain map. Lookups
+/// with [`get`](Self::get) fail as AWS does for the type; the map itself is
+/// reached through `Deref` (gone records included).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(transparent)]
+pub(super) struct Table<R>(BTreeMap<String, R>);
+
+impl<R> Default for Table<R> {
+    fn default() -> Self {
+        Self(BTreeMap::new())
+    }
+}
+
+impl<R> Deref for Table<R> {
+    type Target = BTreeMap<String, R>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<R> DerefMut for Table<R> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl<R: Record> Table<R> {
+    /// Record `id` unless it is gone, else AWS's not-found error.
+    pub(super) fn get(&self, id: &str) -> Result<&R, ProviderError> {
+        self.find(id).ok_or_else(|| R::KIND.not_found(id))
+    }
+
+    /// Record `id` unless it is gone, mutable, else AWS's not-found error.
+    pub(super) fn get_mut(&mut self, id: &str) -> Result<&mut R, ProviderError> {
+        let found = self.0.get_mut(id).filter(|r| r.life() != Life::Gone);
+        found.ok_or_else(|| R::KIND.not_found(id))
+    }
+
+    /// Record `id` unless it is gone.
+    pub(super) fn find(&self, id: &str) -> Option<&R> {
+        self.0.get(id).filter(|r| r.life() != Life::Gone)
+    }
+
+    /// Removes record `id` (a gone one too), else AWS's not-found error.
+    pub(super) fn remove(&mut self, id: &str) -> Result<R, ProviderError> {
+        self.0.remove(id).ok_or_else(|| R::KIND.not_found(id))
+    }
+
+    /// The records that are neither gone nor being deleted, with their keys.
+    pub(super) fn live(&self) -> impl Iterator<Item = (&String, &R)> + '_ {
+        self.0.iter().filter(|(_, r)| r.life() == Life::Live)
+    }
+
+    /// How many records count as resources: what isn't gone or built in.
+    pub(super) fn count(&self) -> usize {
+        let counted = self.0.values().filter(|r| r.life() != Life::Gone);
+        counted.filter(|r| !r.built_in()).count()
+    }
+
+    /// The uses of every record that isn't gone: of its VPC (unless built
+    /// in), of itself by its associated subnets, and its own.
+    pub(super) fn uses(&self) -> impl Iterator<Item = Use> + '_ {
+        let present = self.0.iter().filter(|(_, r)| r.life() != Life::Gone);
+        present.flat_map(|(id, r)| {
+            let vpc = r.vpc().filter(|_| !r.built_in());
+            let vpc = vpc.map(|v| Use::of::<R>(Kind::Vpc, v, id));
+            let subnets = r.associations().iter();
+            let associated =
+                subnets.map(|a| Use::new(R::KIND, id, "associated subnets", &a.subnet_id));
+            vpc.into_iter().chain(associated).chain(r.uses(id))
+        })
+    }
+
+    /// A new association id `prefix-…` that no record of the table has.
+    pub(super) fn fresh_association_id(&self, prefix: &str) -> String {
+        let associations = self.0.values().flat_map(|r| r.associations());
+        let taken: BTreeMap<String, ()> = associations.map(|a| (a.id.clone(), ())).collect();
+        fresh_id(prefix, &taken)
+    }
+
+    /// The record subnet `subnet_id` is explicitly associated with, and
+    /// the association.
+    pub(super) fn association_of(&self, subnet_id: &str) -> Option<(&R, &Association)> {
+        self.0.values().find_map(|r| {
+            let found = r.associations().iter().find(|a| a.subnet_id == subnet_id);
+            found.map(|a| (r, a))
+        })
+    }
+}
+
+impl<R: Timed> Table<R> {
+    /// Moves records whose phase has run its time on: `pending` ones
+    /// become `available`, `deleting` ones `deleted`.
+    pub(super) fn advance(&mut self, now: u64) {
+        for r in self.0.values_mut() {
+            match r.phase() {
+                (Phase::Pending, until) if now >= until => r.set_phase(Phase::Available, until),
+                (Phase::Deleting, until) if now >= until => r.set_phase(Phase::Deleted, until),
+                _ => {}
+            }
+        }
+    }
+
+    /// Starts deleting record `id`, done at `until_ms`; one already being
+    /// deleted goes on as it was.
+    pub(super) fn start_deleting(&mut self, id: &str, until_ms: u64) -> Done {
+        let r = self.get_mut(id)?;
+        if r.life() == Life::Live {
+            r.set_phase(Phase::Deleting, until_ms);
+        }
+        Ok(())
+    }
+}
+
+/// What uses one resource, grouped: (`what`, the users), in index order.
+pub(super) type Users = Vec<(&'static str, Vec<String>)>;
+
+/// `users` as a message: "subnets (subnet-a, subnet-b); NAT gateways (nat-c)".
+pub(super) fn listing(users: &Users) -> String {
+    let groups = users
+        .iter()
+        .map(|(what, by)| format!("{what} ({})", by.join(", ")));
+    groups.collect::<Vec<_>>().join("; ")
+}
+
+impl Cloud {
+    /// What uses resource `id` of `kind` now, from the reference index.
+    pub(super) fn users(&self, kind: Kind, id: &str) -> Users {
+        let mut users: Users = Vec::new();
+        let mine = self.index().filter(|u| u.kind == kind && u.id == id);
+        for u in mine {
+            match users.iter_mut().find(|(what, _)| *what == u.what) {
+                Some((_, by)) => by.push(u.by),
+                None => users.push((u.what, vec![u.by])),
+            }
+        }
+        users
+    }
+
+    /// Removes record `id` of type `R` if nothing uses it, else fails with
+    /// the error AWS gives for deleting it (or for an id that doesn't exist).
+    pub(super) fn remove_unused<R: Record>(&mut self, id: &str) -> Result<R, ProviderError> {
+        R::table(self).get(id)?;
+        let users = self.users(R::KIND, id);
+        if !users.is_empty() {
+            return Err(R::KIND.in_use(id, &users));
+        }
+        R::table_mut(self).remove(id)
+    }
+}
