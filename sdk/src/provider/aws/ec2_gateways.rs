@@ -288,12 +288,14 @@ impl AwsResource for NatGateway {
         let call = cx.c.ec2.describe_nat_gateways();
         let call = by_query!(call, cx, query, set_nat_gateway_ids, filter);
         let out = call.send().await.map_err(cx.err("DescribeNatGateways"))?;
-        Ok(out
-            .nat_gateways()
-            .iter()
-            .filter(|n| !nat_gone(n))
-            .cloned()
-            .collect())
+        // moto ignores tag filters on DescribeNatGateways: check the tag here
+        // too (AWS has already applied it).
+        let wanted = |n: &&LiveNat| match query {
+            Query::Ids(_) => true,
+            Query::Tagged => cx.owns(&tags_of(n.tags())),
+        };
+        let live = out.nat_gateways().iter().filter(|n| !nat_gone(n));
+        Ok(live.filter(wanted).cloned().collect())
     }
 
     fn outputs(_: &Cx<'_>, nat: &LiveNat) -> Result<NatGatewayOutputs, ProviderError> {
