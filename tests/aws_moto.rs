@@ -22,9 +22,9 @@ use keel::aws::ec2::{
 use keel::aws::ecs::EcsCluster;
 use keel::aws::iam::{IamRole, InstanceProfile};
 use keel::engine::{ApplyOptions, Deployment};
-use keel::provider::{CreateRequest, DeleteRequest, FindRequest, Provider};
+use keel::provider::{CreateRequest, DeleteRequest, FindRequest, Provider, ReadRequest};
 use keel::state::LocalStore;
-use keel::{AllocationId, LaunchTemplateId, RoleName, SubnetId, Urn, VpcId};
+use keel::{AllocationId, LaunchTemplateId, Resource, RoleName, SubnetId, Urn, VpcId};
 use keel_examples::stacks::private_ecs::{Options, build};
 use keel_tests::{aws_on_fresh_moto, state_dir};
 use std::sync::Arc;
@@ -509,4 +509,76 @@ async fn find_by_tags_finds_what_each_urn_tagged_on_moto() {
     .await
     .unwrap();
     assert!(found_ids(p, &nat_urn).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_report_what_changed_behind_keels_back_on_moto() {
+    let _turn = MOTO_TURN.lock().await;
+    let aws = aws_on_fresh_moto().await;
+    let p: &dyn Provider = &aws;
+    let read = |urn: &Urn, id: &str, inputs: &serde_json::Value| {
+        let req = ReadRequest {
+            urn: urn.clone(),
+            id: id.to_string(),
+            inputs: inputs.clone(),
+            outputs: Default::default(),
+        };
+        async move { p.read(req).await.unwrap().expect("still there").inputs }
+    };
+    let (vpc_urn, vpc) = create(p, "vpc", Vpc::new("10.0.0.0/16")).await;
+    let (subnet_urn, subnet) = create(
+        p,
+        "subnet",
+        Subnet::new(VpcId::new(&vpc), "10.0.1.0/24", "us-east-1a").tag("team", "core"),
+    )
+    .await;
+    let recorded = |urn: &Urn, props: serde_json::Value| {
+        let mut v = props;
+        v["tags"]["keel:urn"] = urn.to_string().into();
+        v["tags"]["keel:stack"] = "found".into();
+        v
+    };
+    let vpc_inputs = recorded(
+        &vpc_urn,
+        serde_json::to_value(Vpc::new("10.0.0.0/16")).unwrap(),
+    );
+    let subnet_props =
+        Subnet::new(VpcId::new(&vpc), "10.0.1.0/24", "us-east-1a").tag("team", "core");
+    let subnet_inputs = recorded(&subnet_urn, serde_json::to_value(subnet_props).unwrap());
+    // Nothing changed: the recorded inputs come back as they are.
+    assert_eq!(read(&vpc_urn, &vpc, &vpc_inputs).await, vpc_inputs);
+    assert_eq!(
+        read(&subnet_urn, &subnet, &subnet_inputs).await,
+        subnet_inputs
+    );
+
+    let ec2 = aws_sdk_ec2::Client::new(&keel_tests::moto_config().await);
+    let on = aws_sdk_ec2::types::AttributeBooleanValue::builder()
+        .value(true)
+        .build();
+    ec2.modify_vpc_attribute()
+        .vpc_id(&vpc)
+        .enable_dns_hostnames(on.clone())
+        .send()
+        .await
+        .unwrap();
+    ec2.modify_subnet_attribute()
+        .subnet_id(&subnet)
+        .map_public_ip_on_launch(on)
+        .send()
+        .await
+        .unwrap();
+    ec2.delete_tags()
+        .resources(&subnet)
+        .tags(aws_sdk_ec2::types::Tag::builder().key("team").build())
+        .send()
+        .await
+        .unwrap();
+    let vpc_now = read(&vpc_urn, &vpc, &vpc_inputs).await;
+    assert_eq!(vpc_now["enable_dns_hostnames"], true);
+    assert_eq!(vpc_now["cidr_block"], "10.0.0.0/16");
+    let subnet_now = read(&subnet_urn, &subnet, &subnet_inputs).await;
+    assert_eq!(subnet_now["map_public_ip_on_launch"], true);
+    assert!(subnet_now["tags"].get("team").is_none(), "{subnet_now}");
+    assert_eq!(subnet_now["tags"]["keel:urn"], subnet_urn.to_string());
 }
