@@ -11,7 +11,7 @@
 //! the tags. What instances do once running (ECS registration) is not this
 //! module's.
 
-use super::resource::{AwsResource, Cx, Query, keep_order, observed_tags};
+use super::resource::{AwsResource, Cx, Query, Res, keep_order, observed_tags};
 use super::retry::retry_on;
 use super::util::{physical_name, tag_changes, wait_for};
 use crate::aws::autoscaling::{AutoScalingGroup, AutoScalingGroupOutputs};
@@ -151,9 +151,8 @@ async fn wait_for_capacity(
 #[async_trait]
 impl AwsResource for AutoScalingGroup {
     type Live = LiveGroup;
-    const NOT_FOUND: &'static str = "ValidationError";
 
-    async fn create(cx: &Cx<'_>, g: &Self) -> Result<AutoScalingGroupOutputs, ProviderError> {
+    async fn create(cx: &Cx<'_>, g: &Self) -> Res<Self::Outputs> {
         let name = physical_name(cx.urn, &g.name);
         let call =
             cx.c.asg
@@ -172,7 +171,7 @@ impl AwsResource for AutoScalingGroup {
 
     /// Groups by name (one call for any number), or by the `keel:urn` tag
     /// filter; groups being deleted are left out.
-    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Result<Vec<LiveGroup>, ProviderError> {
+    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Res<Vec<Self::Live>> {
         let call = cx.c.asg.describe_auto_scaling_groups();
         let call = match query {
             Query::Ids(ids) => call.set_auto_scaling_group_names(Some(ids.to_vec())),
@@ -196,7 +195,7 @@ impl AwsResource for AutoScalingGroup {
             .collect())
     }
 
-    fn outputs(cx: &Cx<'_>, g: &LiveGroup) -> Result<AutoScalingGroupOutputs, ProviderError> {
+    fn outputs(cx: &Cx<'_>, g: &Self::Live) -> Res<Self::Outputs> {
         let name = AutoScalingGroupName::new(g.auto_scaling_group_name().unwrap_or_default());
         let arn = g.auto_scaling_group_arn();
         Ok(AutoScalingGroupOutputs {
@@ -207,7 +206,7 @@ impl AwsResource for AutoScalingGroup {
         })
     }
 
-    fn observe(recorded: &Self, g: &LiveGroup) -> Self {
+    fn observe(recorded: &Self, g: &Self::Live) -> Self {
         let r = recorded;
         let live_subnets: Vec<String> = g
             .vpc_zone_identifier()
@@ -249,12 +248,7 @@ impl AwsResource for AutoScalingGroup {
         }
     }
 
-    async fn update(
-        cx: &Cx<'_>,
-        id: &AutoScalingGroupName,
-        old: &Self,
-        new: &Self,
-    ) -> Result<AutoScalingGroupOutputs, ProviderError> {
+    async fn update(cx: &Cx<'_>, id: &Self::Id, old: &Self, new: &Self) -> Res<Self::Outputs> {
         let name = id.as_str();
         let call =
             cx.c.asg
@@ -287,7 +281,7 @@ impl AwsResource for AutoScalingGroup {
         wait_for_capacity(cx, name, new.capacity()).await
     }
 
-    async fn delete(cx: &Cx<'_>, id: &AutoScalingGroupName) -> Result<(), ProviderError> {
+    async fn delete(cx: &Cx<'_>, id: &Self::Id) -> Res<()> {
         let name = id.as_str();
         let t = cx.c.timeouts;
         // ForceDelete terminates the instances with the group; a scaling

@@ -19,7 +19,7 @@
 //! described entries equal them), the associated subnets and the tags.
 
 use super::resource::{
-    AwsResource, Cx, Query, by_query, gone_is_fine, keep_order, live, must_live,
+    AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, keep_order, live, must_live,
 };
 use super::util::{sync_tags, tag_specs, tags_of};
 use crate::aws::ec2::{AclAction, AclRule, NetworkAcl, NetworkAclOutputs, Protocol};
@@ -152,10 +152,7 @@ fn filter(name: &str, values: Vec<String>) -> Filter {
 }
 
 fn gone(cx: &Cx<'_>, id: &str) -> ProviderError {
-    ProviderError::new(
-        NetworkAcl::NOT_FOUND,
-        format!("{}: network ACL {id} no longer exists", cx.urn),
-    )
+    ProviderError::not_found(format!("{}: network ACL {id} no longer exists", cx.urn))
 }
 
 /// A described entry as the rule that declares it (`None` for a protocol
@@ -382,9 +379,8 @@ async fn teardown(cx: &Cx<'_>, id: &str) -> Result<(), ProviderError> {
 #[async_trait]
 impl AwsResource for NetworkAcl {
     type Live = LiveAcl;
-    const NOT_FOUND: &'static str = "InvalidNetworkAclID.NotFound";
 
-    async fn create(cx: &Cx<'_>, acl: &Self) -> Result<NetworkAclOutputs, ProviderError> {
+    async fn create(cx: &Cx<'_>, acl: &Self) -> Res<Self::Outputs> {
         let vpc = acl
             .vpc_id
             .value()
@@ -408,14 +404,13 @@ impl AwsResource for NetworkAcl {
         })
     }
 
-    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Result<Vec<LiveAcl>, ProviderError> {
-        let call = cx.c.ec2.describe_network_acls();
-        let call = by_query!(call, cx, query, set_network_acl_ids, filters);
-        let out = call.send().await.map_err(cx.err("DescribeNetworkAcls"))?;
+    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Res<Vec<Self::Live>> {
+        let out = ec2_describe!(cx, query, "DescribeNetworkAcls" =>
+            describe_network_acls(set_network_acl_ids, filters))?;
         Ok(out.network_acls().to_vec())
     }
 
-    fn outputs(cx: &Cx<'_>, acl: &LiveAcl) -> Result<NetworkAclOutputs, ProviderError> {
+    fn outputs(cx: &Cx<'_>, acl: &Self::Live) -> Res<Self::Outputs> {
         let id = acl.network_acl_id().unwrap_or_default();
         let vpc = acl.vpc_id().ok_or_else(|| {
             ProviderError::internal(format!(
@@ -429,7 +424,7 @@ impl AwsResource for NetworkAcl {
         })
     }
 
-    fn observe(recorded: &Self, acl: &LiveAcl) -> Self {
+    fn observe(recorded: &Self, acl: &Self::Live) -> Self {
         let r = recorded;
         let have: Vec<Entry> = acl.entries().iter().filter_map(described).collect();
         let seen: Vec<String> = acl
@@ -458,19 +453,14 @@ impl AwsResource for NetworkAcl {
         }
     }
 
-    async fn update(
-        cx: &Cx<'_>,
-        id: &NetworkAclId,
-        old: &Self,
-        new: &Self,
-    ) -> Result<NetworkAclOutputs, ProviderError> {
+    async fn update(cx: &Cx<'_>, id: &Self::Id, old: &Self, new: &Self) -> Res<Self::Outputs> {
         sync(cx, id.as_str(), new).await?;
         sync_tags(cx, id.as_str(), &old.tags, &new.tags).await?;
         let live = must_live::<Self>(cx, id.as_str(), "during the update").await?;
         Self::outputs(cx, &live)
     }
 
-    async fn delete(cx: &Cx<'_>, id: &NetworkAclId) -> Result<(), ProviderError> {
+    async fn delete(cx: &Cx<'_>, id: &Self::Id) -> Res<()> {
         teardown(cx, id.as_str()).await
     }
 }

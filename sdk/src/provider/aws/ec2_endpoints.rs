@@ -18,7 +18,7 @@
 //! are compared as lower-case strings.
 
 use super::resource::{
-    AwsResource, Cx, Query, by_query, gone_is_fine, keep_order, live, must_live,
+    AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, keep_order, live, must_live,
 };
 use super::util::{sync_tags, tag_specs, tags_of, wait_for};
 use crate::aws::ec2::{VpcEndpoint, VpcEndpointOutputs};
@@ -144,9 +144,8 @@ fn minus(want: &[String], have: &[String]) -> Option<Vec<String>> {
 #[async_trait]
 impl AwsResource for VpcEndpoint {
     type Live = LiveEndpoint;
-    const NOT_FOUND: &'static str = "InvalidVpcEndpointId.NotFound";
 
-    async fn create(cx: &Cx<'_>, e: &Self) -> Result<VpcEndpointOutputs, ProviderError> {
+    async fn create(cx: &Cx<'_>, e: &Self) -> Res<Self::Outputs> {
         let groups = ids(&e.security_group_ids);
         let vpc = e.vpc_id.value().map(|v| v.to_string()).unwrap_or_default();
         let call =
@@ -166,10 +165,9 @@ impl AwsResource for VpcEndpoint {
         wait_available(cx, &id).await
     }
 
-    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Result<Vec<LiveEndpoint>, ProviderError> {
-        let call = cx.c.ec2.describe_vpc_endpoints();
-        let call = by_query!(call, cx, query, set_vpc_endpoint_ids, filters);
-        let out = call.send().await.map_err(cx.err("DescribeVpcEndpoints"))?;
+    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Res<Vec<Self::Live>> {
+        let out = ec2_describe!(cx, query, "DescribeVpcEndpoints" =>
+            describe_vpc_endpoints(set_vpc_endpoint_ids, filters))?;
         let mut found = Vec::new();
         for e in out.vpc_endpoints().iter().filter(|e| state(e) != "deleted") {
             let private_ips = private_ips(cx, e).await?;
@@ -181,7 +179,7 @@ impl AwsResource for VpcEndpoint {
         Ok(found)
     }
 
-    fn outputs(_: &Cx<'_>, l: &LiveEndpoint) -> Result<VpcEndpointOutputs, ProviderError> {
+    fn outputs(_: &Cx<'_>, l: &Self::Live) -> Res<Self::Outputs> {
         Ok(VpcEndpointOutputs {
             id: VpcEndpointId::new(l.e.vpc_endpoint_id().unwrap_or_default()),
             state: state(&l.e),
@@ -189,7 +187,7 @@ impl AwsResource for VpcEndpoint {
         })
     }
 
-    fn observe(recorded: &Self, l: &LiveEndpoint) -> Self {
+    fn observe(recorded: &Self, l: &Self::Live) -> Self {
         let (r, e) = (recorded, &l.e);
         let groups: Vec<String> = e
             .groups()
@@ -219,12 +217,7 @@ impl AwsResource for VpcEndpoint {
         }
     }
 
-    async fn update(
-        cx: &Cx<'_>,
-        id: &VpcEndpointId,
-        old: &Self,
-        new: &Self,
-    ) -> Result<VpcEndpointOutputs, ProviderError> {
+    async fn update(cx: &Cx<'_>, id: &Self::Id, old: &Self, new: &Self) -> Res<Self::Outputs> {
         let id = id.as_str();
         let live = must_live::<Self>(cx, id, "before the update").await?.e;
         let want_subnets = ids(&new.subnet_ids);
@@ -260,7 +253,7 @@ impl AwsResource for VpcEndpoint {
         wait_available(cx, id).await
     }
 
-    async fn delete(cx: &Cx<'_>, id: &VpcEndpointId) -> Result<(), ProviderError> {
+    async fn delete(cx: &Cx<'_>, id: &Self::Id) -> Res<()> {
         let id = id.as_str();
         let call = cx.c.ec2.delete_vpc_endpoints().vpc_endpoint_ids(id);
         let out = match call.send().await.map_err(cx.err("DeleteVpcEndpoints")) {

@@ -5,7 +5,9 @@
 //! Observed: a gateway's attachment and tags, an address's tags, a NAT
 //! gateway's subnet, address, connectivity and tags.
 
-use super::resource::{AwsResource, Cx, Query, by_query, gone_is_fine, must_live, outputs_now};
+use super::resource::{
+    AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, must_live, outputs_now,
+};
 use super::retry::retry_on;
 use super::util::{sync_tags, tag_specs, tags_of, wait_for};
 use crate::aws::ec2::{
@@ -50,9 +52,8 @@ async fn detach(cx: &Cx<'_>, id: &str, vpc: &str) -> Result<(), ProviderError> {
 #[async_trait]
 impl AwsResource for InternetGateway {
     type Live = LiveGateway;
-    const NOT_FOUND: &'static str = "InvalidInternetGatewayID.NotFound";
 
-    async fn create(cx: &Cx<'_>, g: &Self) -> Result<InternetGatewayOutputs, ProviderError> {
+    async fn create(cx: &Cx<'_>, g: &Self) -> Res<Self::Outputs> {
         let call = cx.c.ec2.create_internet_gateway();
         let call = call.set_tag_specifications(tag_specs(ResourceType::InternetGateway, &g.tags));
         let out = call.send().await.map_err(cx.err("CreateInternetGateway"))?;
@@ -75,17 +76,13 @@ impl AwsResource for InternetGateway {
         outputs_now::<Self>(cx, &id, "after creation").await
     }
 
-    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Result<Vec<LiveGateway>, ProviderError> {
-        let call = cx.c.ec2.describe_internet_gateways();
-        let call = by_query!(call, cx, query, set_internet_gateway_ids, filters);
-        let out = call
-            .send()
-            .await
-            .map_err(cx.err("DescribeInternetGateways"))?;
+    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Res<Vec<Self::Live>> {
+        let out = ec2_describe!(cx, query, "DescribeInternetGateways" =>
+            describe_internet_gateways(set_internet_gateway_ids, filters))?;
         Ok(out.internet_gateways().to_vec())
     }
 
-    fn outputs(cx: &Cx<'_>, g: &LiveGateway) -> Result<InternetGatewayOutputs, ProviderError> {
+    fn outputs(cx: &Cx<'_>, g: &Self::Live) -> Res<Self::Outputs> {
         let id = g.internet_gateway_id().unwrap_or_default();
         let (region, owner) = (&cx.c.region, g.owner_id().unwrap_or_default());
         Ok(InternetGatewayOutputs {
@@ -97,19 +94,14 @@ impl AwsResource for InternetGateway {
         })
     }
 
-    fn observe(_: &Self, g: &LiveGateway) -> Self {
+    fn observe(_: &Self, g: &Self::Live) -> Self {
         InternetGateway {
             vpc_id: attached(g).map(|v| Input::Value(VpcId::new(v))),
             tags: tags_of(g.tags()),
         }
     }
 
-    async fn update(
-        cx: &Cx<'_>,
-        id: &InternetGatewayId,
-        old: &Self,
-        new: &Self,
-    ) -> Result<InternetGatewayOutputs, ProviderError> {
+    async fn update(cx: &Cx<'_>, id: &Self::Id, old: &Self, new: &Self) -> Res<Self::Outputs> {
         let id = id.as_str();
         let live = must_live::<Self>(cx, id, "before the update").await?;
         let current = attached(&live);
@@ -130,7 +122,7 @@ impl AwsResource for InternetGateway {
         outputs_now::<Self>(cx, id, "during the update").await
     }
 
-    async fn delete(cx: &Cx<'_>, id: &InternetGatewayId) -> Result<(), ProviderError> {
+    async fn delete(cx: &Cx<'_>, id: &Self::Id) -> Res<()> {
         let id = id.as_str();
         let Some(live) = super::resource::live::<Self>(cx, id).await? else {
             return Ok(());
@@ -146,9 +138,8 @@ impl AwsResource for InternetGateway {
 #[async_trait]
 impl AwsResource for ElasticIp {
     type Live = aws_sdk_ec2::types::Address;
-    const NOT_FOUND: &'static str = "InvalidAllocationID.NotFound";
 
-    async fn create(cx: &Cx<'_>, e: &Self) -> Result<ElasticIpOutputs, ProviderError> {
+    async fn create(cx: &Cx<'_>, e: &Self) -> Res<Self::Outputs> {
         let call = cx.c.ec2.allocate_address().domain(DomainType::Vpc);
         let call = call.set_tag_specifications(tag_specs(ResourceType::ElasticIp, &e.tags));
         let out = call.send().await.map_err(cx.err("AllocateAddress"))?;
@@ -161,19 +152,13 @@ impl AwsResource for ElasticIp {
         })
     }
 
-    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Result<Vec<Self::Live>, ProviderError> {
-        let call = by_query!(
-            cx.c.ec2.describe_addresses(),
-            cx,
-            query,
-            set_allocation_ids,
-            filters
-        );
-        let out = call.send().await.map_err(cx.err("DescribeAddresses"))?;
+    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Res<Vec<Self::Live>> {
+        let out = ec2_describe!(cx, query, "DescribeAddresses" =>
+            describe_addresses(set_allocation_ids, filters))?;
         Ok(out.addresses().to_vec())
     }
 
-    fn outputs(_: &Cx<'_>, a: &Self::Live) -> Result<ElasticIpOutputs, ProviderError> {
+    fn outputs(_: &Cx<'_>, a: &Self::Live) -> Res<Self::Outputs> {
         Ok(ElasticIpOutputs {
             id: AllocationId::new(a.allocation_id().unwrap_or_default()),
             public_ip: a.public_ip().unwrap_or_default().to_string(),
@@ -186,17 +171,12 @@ impl AwsResource for ElasticIp {
         }
     }
 
-    async fn update(
-        cx: &Cx<'_>,
-        id: &AllocationId,
-        old: &Self,
-        new: &Self,
-    ) -> Result<ElasticIpOutputs, ProviderError> {
+    async fn update(cx: &Cx<'_>, id: &Self::Id, old: &Self, new: &Self) -> Res<Self::Outputs> {
         sync_tags(cx, id.as_str(), &old.tags, &new.tags).await?;
         outputs_now::<Self>(cx, id.as_str(), "during the update").await
     }
 
-    async fn delete(cx: &Cx<'_>, id: &AllocationId) -> Result<(), ProviderError> {
+    async fn delete(cx: &Cx<'_>, id: &Self::Id) -> Res<()> {
         let t = cx.c.timeouts;
         // After its NAT gateway is deleted, AWS takes a moment to let go of
         // the address; retry only those answers, and report AWS's own error
@@ -236,9 +216,8 @@ async fn nat_state(cx: &Cx<'_>, id: &str) -> Result<Option<LiveNat>, ProviderErr
 #[async_trait]
 impl AwsResource for NatGateway {
     type Live = LiveNat;
-    const NOT_FOUND: &'static str = "NatGatewayNotFound";
 
-    async fn create(cx: &Cx<'_>, n: &Self) -> Result<NatGatewayOutputs, ProviderError> {
+    async fn create(cx: &Cx<'_>, n: &Self) -> Res<Self::Outputs> {
         let subnet = n
             .subnet_id
             .value()
@@ -284,10 +263,9 @@ impl AwsResource for NatGateway {
         Self::outputs(cx, &nat)
     }
 
-    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Result<Vec<LiveNat>, ProviderError> {
-        let call = cx.c.ec2.describe_nat_gateways();
-        let call = by_query!(call, cx, query, set_nat_gateway_ids, filter);
-        let out = call.send().await.map_err(cx.err("DescribeNatGateways"))?;
+    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Res<Vec<Self::Live>> {
+        let out = ec2_describe!(cx, query, "DescribeNatGateways" =>
+            describe_nat_gateways(set_nat_gateway_ids, filter))?;
         // moto ignores tag filters on DescribeNatGateways: check the tag here
         // too (AWS has already applied it).
         let wanted = |n: &&LiveNat| match query {
@@ -298,7 +276,7 @@ impl AwsResource for NatGateway {
         Ok(live.filter(wanted).cloned().collect())
     }
 
-    fn outputs(_: &Cx<'_>, nat: &LiveNat) -> Result<NatGatewayOutputs, ProviderError> {
+    fn outputs(_: &Cx<'_>, nat: &Self::Live) -> Res<Self::Outputs> {
         let address = nat.nat_gateway_addresses().first();
         Ok(NatGatewayOutputs {
             id: NatGatewayId::new(nat.nat_gateway_id().unwrap_or_default()),
@@ -315,7 +293,7 @@ impl AwsResource for NatGateway {
         })
     }
 
-    fn observe(recorded: &Self, nat: &LiveNat) -> Self {
+    fn observe(recorded: &Self, nat: &Self::Live) -> Self {
         let r = recorded;
         let allocation = nat
             .nat_gateway_addresses()
@@ -338,17 +316,12 @@ impl AwsResource for NatGateway {
         }
     }
 
-    async fn update(
-        cx: &Cx<'_>,
-        id: &NatGatewayId,
-        old: &Self,
-        new: &Self,
-    ) -> Result<NatGatewayOutputs, ProviderError> {
+    async fn update(cx: &Cx<'_>, id: &Self::Id, old: &Self, new: &Self) -> Res<Self::Outputs> {
         sync_tags(cx, id.as_str(), &old.tags, &new.tags).await?;
         outputs_now::<Self>(cx, id.as_str(), "during the update").await
     }
 
-    async fn delete(cx: &Cx<'_>, id: &NatGatewayId) -> Result<(), ProviderError> {
+    async fn delete(cx: &Cx<'_>, id: &Self::Id) -> Res<()> {
         let call = cx.c.ec2.delete_nat_gateway().nat_gateway_id(id.as_str());
         match call.send().await.map_err(cx.err("DeleteNatGateway")) {
             Err(e) if e.is_not_found() => return Ok(()),

@@ -3,7 +3,7 @@
 //! its two DNS attributes; observed are its CIDR block, DNS flags and tags,
 //! and a subnet's CIDR block, zone, public-IP flag, VPC and tags.
 
-use super::resource::{AwsResource, Cx, Query, by_query, gone_is_fine, outputs_now};
+use super::resource::{AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, outputs_now};
 use super::util::{sync_tags, tag_specs, tags_of, wait_for};
 use crate::aws::ec2::{Subnet, SubnetOutputs, Vpc, VpcOutputs};
 use crate::provider::ProviderError;
@@ -71,9 +71,8 @@ async fn set_dns(
 #[async_trait]
 impl AwsResource for Vpc {
     type Live = LiveVpc;
-    const NOT_FOUND: &'static str = "InvalidVpcID.NotFound";
 
-    async fn create(cx: &Cx<'_>, v: &Self) -> Result<VpcOutputs, ProviderError> {
+    async fn create(cx: &Cx<'_>, v: &Self) -> Res<Self::Outputs> {
         let call = cx.c.ec2.create_vpc().cidr_block(&v.cidr_block);
         let call = call.set_tag_specifications(tag_specs(ResourceType::Vpc, &v.tags));
         let out = call.send().await.map_err(cx.err("CreateVpc"))?;
@@ -94,9 +93,9 @@ impl AwsResource for Vpc {
         outputs_now::<Self>(cx, &id, "after creation").await
     }
 
-    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Result<Vec<LiveVpc>, ProviderError> {
-        let call = by_query!(cx.c.ec2.describe_vpcs(), cx, query, set_vpc_ids, filters);
-        let described = call.send().await.map_err(cx.err("DescribeVpcs"))?;
+    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Res<Vec<Self::Live>> {
+        let described = ec2_describe!(cx, query, "DescribeVpcs" =>
+            describe_vpcs(set_vpc_ids, filters))?;
         let ids: Vec<String> = described
             .vpcs()
             .iter()
@@ -142,7 +141,7 @@ impl AwsResource for Vpc {
         Ok(out)
     }
 
-    fn outputs(cx: &Cx<'_>, l: &LiveVpc) -> Result<VpcOutputs, ProviderError> {
+    fn outputs(cx: &Cx<'_>, l: &Self::Live) -> Res<Self::Outputs> {
         let id = l.vpc.vpc_id().unwrap_or_default();
         let owner = l.vpc.owner_id().unwrap_or_default();
         Ok(VpcOutputs {
@@ -154,7 +153,7 @@ impl AwsResource for Vpc {
         })
     }
 
-    fn observe(recorded: &Self, l: &LiveVpc) -> Self {
+    fn observe(recorded: &Self, l: &Self::Live) -> Self {
         Vpc {
             cidr_block: l
                 .vpc
@@ -167,12 +166,7 @@ impl AwsResource for Vpc {
         }
     }
 
-    async fn update(
-        cx: &Cx<'_>,
-        id: &VpcId,
-        old: &Self,
-        new: &Self,
-    ) -> Result<VpcOutputs, ProviderError> {
+    async fn update(cx: &Cx<'_>, id: &Self::Id, old: &Self, new: &Self) -> Res<Self::Outputs> {
         let support =
             (old.enable_dns_support != new.enable_dns_support).then_some(new.enable_dns_support);
         let hostnames = (old.enable_dns_hostnames != new.enable_dns_hostnames)
@@ -182,7 +176,7 @@ impl AwsResource for Vpc {
         outputs_now::<Self>(cx, id.as_str(), "during the update").await
     }
 
-    async fn delete(cx: &Cx<'_>, id: &VpcId) -> Result<(), ProviderError> {
+    async fn delete(cx: &Cx<'_>, id: &Self::Id) -> Res<()> {
         let call = cx.c.ec2.delete_vpc().vpc_id(id.as_str());
         gone_is_fine(call.send().await.map_err(cx.err("DeleteVpc")))
     }
@@ -198,9 +192,8 @@ async fn set_public_ip(cx: &Cx<'_>, id: &str, on: bool) -> Result<(), ProviderEr
 #[async_trait]
 impl AwsResource for Subnet {
     type Live = aws_sdk_ec2::types::Subnet;
-    const NOT_FOUND: &'static str = "InvalidSubnetID.NotFound";
 
-    async fn create(cx: &Cx<'_>, s: &Self) -> Result<SubnetOutputs, ProviderError> {
+    async fn create(cx: &Cx<'_>, s: &Self) -> Res<Self::Outputs> {
         let vpc = s.vpc_id.value().map(|v| v.to_string()).unwrap_or_default();
         let call =
             cx.c.ec2
@@ -220,19 +213,13 @@ impl AwsResource for Subnet {
         outputs_now::<Self>(cx, &id, "after creation").await
     }
 
-    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Result<Vec<Self::Live>, ProviderError> {
-        let call = by_query!(
-            cx.c.ec2.describe_subnets(),
-            cx,
-            query,
-            set_subnet_ids,
-            filters
-        );
-        let out = call.send().await.map_err(cx.err("DescribeSubnets"))?;
+    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Res<Vec<Self::Live>> {
+        let out = ec2_describe!(cx, query, "DescribeSubnets" =>
+            describe_subnets(set_subnet_ids, filters))?;
         Ok(out.subnets().to_vec())
     }
 
-    fn outputs(_: &Cx<'_>, s: &Self::Live) -> Result<SubnetOutputs, ProviderError> {
+    fn outputs(_: &Cx<'_>, s: &Self::Live) -> Res<Self::Outputs> {
         Ok(SubnetOutputs {
             id: SubnetId::new(s.subnet_id().unwrap_or_default()),
             arn: Arn::new(s.subnet_arn().unwrap_or_default()),
@@ -260,12 +247,7 @@ impl AwsResource for Subnet {
         }
     }
 
-    async fn update(
-        cx: &Cx<'_>,
-        id: &SubnetId,
-        old: &Self,
-        new: &Self,
-    ) -> Result<SubnetOutputs, ProviderError> {
+    async fn update(cx: &Cx<'_>, id: &Self::Id, old: &Self, new: &Self) -> Res<Self::Outputs> {
         if old.map_public_ip_on_launch != new.map_public_ip_on_launch {
             set_public_ip(cx, id.as_str(), new.map_public_ip_on_launch).await?;
         }
@@ -273,7 +255,7 @@ impl AwsResource for Subnet {
         outputs_now::<Self>(cx, id.as_str(), "during the update").await
     }
 
-    async fn delete(cx: &Cx<'_>, id: &SubnetId) -> Result<(), ProviderError> {
+    async fn delete(cx: &Cx<'_>, id: &Self::Id) -> Res<()> {
         let call = cx.c.ec2.delete_subnet().subnet_id(id.as_str());
         gone_is_fine(call.send().await.map_err(cx.err("DeleteSubnet")))
     }

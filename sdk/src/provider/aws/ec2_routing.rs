@@ -4,7 +4,9 @@
 //! associated subnets (recorded order kept for what is still there), the
 //! VPC and the tags. Association ids are output in subnet-id order.
 
-use super::resource::{AwsResource, Cx, Query, by_query, gone_is_fine, keep_order, must_live};
+use super::resource::{
+    AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, keep_order, must_live,
+};
 use super::util::{sync_tags, tag_specs, tags_of};
 use crate::aws::ec2::{Route, RouteTable, RouteTableOutputs, RouteTarget};
 use crate::provider::ProviderError;
@@ -170,9 +172,8 @@ async fn converge(
 #[async_trait]
 impl AwsResource for RouteTable {
     type Live = LiveTable;
-    const NOT_FOUND: &'static str = "InvalidRouteTableID.NotFound";
 
-    async fn create(cx: &Cx<'_>, rt: &Self) -> Result<RouteTableOutputs, ProviderError> {
+    async fn create(cx: &Cx<'_>, rt: &Self) -> Res<Self::Outputs> {
         let vpc = rt.vpc_id.value().map(|v| v.to_string()).unwrap_or_default();
         let call = cx.c.ec2.create_route_table().vpc_id(&vpc);
         let call = call.set_tag_specifications(tag_specs(ResourceType::RouteTable, &rt.tags));
@@ -189,14 +190,13 @@ impl AwsResource for RouteTable {
         made
     }
 
-    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Result<Vec<LiveTable>, ProviderError> {
-        let call = cx.c.ec2.describe_route_tables();
-        let call = by_query!(call, cx, query, set_route_table_ids, filters);
-        let out = call.send().await.map_err(cx.err("DescribeRouteTables"))?;
+    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Res<Vec<Self::Live>> {
+        let out = ec2_describe!(cx, query, "DescribeRouteTables" =>
+            describe_route_tables(set_route_table_ids, filters))?;
         Ok(out.route_tables().iter().map(live_of).collect())
     }
 
-    fn outputs(_: &Cx<'_>, t: &LiveTable) -> Result<RouteTableOutputs, ProviderError> {
+    fn outputs(_: &Cx<'_>, t: &Self::Live) -> Res<Self::Outputs> {
         Ok(RouteTableOutputs {
             id: RouteTableId::new(&t.id),
             vpc_id: VpcId::new(&t.vpc),
@@ -207,7 +207,7 @@ impl AwsResource for RouteTable {
     /// The routes and subnets AWS reports (recorded order kept for what is
     /// still there), so a route deleted out of band shows up as drift and
     /// the next `up` puts it back.
-    fn observe(recorded: &Self, t: &LiveTable) -> Self {
+    fn observe(recorded: &Self, t: &Self::Live) -> Self {
         let target = |via: &Via| match via {
             Via::Gateway(g) => {
                 RouteTarget::InternetGateway(Input::Value(InternetGatewayId::new(g)))
@@ -244,18 +244,13 @@ impl AwsResource for RouteTable {
         }
     }
 
-    async fn update(
-        cx: &Cx<'_>,
-        id: &RouteTableId,
-        old: &Self,
-        new: &Self,
-    ) -> Result<RouteTableOutputs, ProviderError> {
+    async fn update(cx: &Cx<'_>, id: &Self::Id, old: &Self, new: &Self) -> Res<Self::Outputs> {
         let made = converge(cx, id.as_str(), new).await?;
         sync_tags(cx, id.as_str(), &old.tags, &new.tags).await?;
         Ok(made)
     }
 
-    async fn delete(cx: &Cx<'_>, id: &RouteTableId) -> Result<(), ProviderError> {
+    async fn delete(cx: &Cx<'_>, id: &Self::Id) -> Res<()> {
         let Some(cur) = super::resource::live::<Self>(cx, id.as_str()).await? else {
             return Ok(());
         };

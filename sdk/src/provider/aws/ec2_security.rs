@@ -9,7 +9,7 @@
 //! recorded ones the recorded rules stand as written; otherwise the
 //! observed rules are AWS's, one rule per peer.
 
-use super::resource::{AwsResource, Cx, Query, by_query, gone_is_fine, outputs_now};
+use super::resource::{AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, outputs_now};
 use super::retry::retry_on;
 use super::util::{physical_name, sync_tags, tag_specs, tags_of};
 use crate::aws::ec2::{Peer, Protocol, Rule, SecurityGroup, SecurityGroupOutputs};
@@ -199,9 +199,8 @@ fn described(perms: &[IpPermission], own: &str) -> (BTreeSet<Atom>, Vec<Rule>) {
 #[async_trait]
 impl AwsResource for SecurityGroup {
     type Live = LiveGroup;
-    const NOT_FOUND: &'static str = "InvalidGroup.NotFound";
 
-    async fn create(cx: &Cx<'_>, sg: &Self) -> Result<SecurityGroupOutputs, ProviderError> {
+    async fn create(cx: &Cx<'_>, sg: &Self) -> Res<Self::Outputs> {
         let name = physical_name(cx.urn, &sg.name);
         let vpc = sg.vpc_id.value().map(|v| v.to_string()).unwrap_or_default();
         let call = cx.c.ec2.create_security_group().group_name(&name);
@@ -227,17 +226,13 @@ impl AwsResource for SecurityGroup {
         outputs_now::<Self>(cx, &id, "after creation").await
     }
 
-    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Result<Vec<LiveGroup>, ProviderError> {
-        let call = cx.c.ec2.describe_security_groups();
-        let call = by_query!(call, cx, query, set_group_ids, filters);
-        let out = call
-            .send()
-            .await
-            .map_err(cx.err("DescribeSecurityGroups"))?;
+    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Res<Vec<Self::Live>> {
+        let out = ec2_describe!(cx, query, "DescribeSecurityGroups" =>
+            describe_security_groups(set_group_ids, filters))?;
         Ok(out.security_groups().to_vec())
     }
 
-    fn outputs(_: &Cx<'_>, g: &LiveGroup) -> Result<SecurityGroupOutputs, ProviderError> {
+    fn outputs(_: &Cx<'_>, g: &Self::Live) -> Res<Self::Outputs> {
         Ok(SecurityGroupOutputs {
             id: SecurityGroupId::new(g.group_id().unwrap_or_default()),
             name: g.group_name().unwrap_or_default().to_string(),
@@ -245,7 +240,7 @@ impl AwsResource for SecurityGroup {
         })
     }
 
-    fn observe(recorded: &Self, g: &LiveGroup) -> Self {
+    fn observe(recorded: &Self, g: &Self::Live) -> Self {
         let r = recorded;
         let own = g.group_id().unwrap_or_default();
         let mut sg = r.clone();
@@ -279,12 +274,7 @@ impl AwsResource for SecurityGroup {
         sg
     }
 
-    async fn update(
-        cx: &Cx<'_>,
-        id: &SecurityGroupId,
-        old: &Self,
-        new: &Self,
-    ) -> Result<SecurityGroupOutputs, ProviderError> {
+    async fn update(cx: &Cx<'_>, id: &Self::Id, old: &Self, new: &Self) -> Res<Self::Outputs> {
         let id = id.as_str();
         let default = [default_egress()];
         let (old_egress, new_egress) = (declared_egress(old), declared_egress(new));
@@ -315,7 +305,7 @@ impl AwsResource for SecurityGroup {
         outputs_now::<Self>(cx, id, "during the update").await
     }
 
-    async fn delete(cx: &Cx<'_>, id: &SecurityGroupId) -> Result<(), ProviderError> {
+    async fn delete(cx: &Cx<'_>, id: &Self::Id) -> Res<()> {
         let t = cx.c.timeouts;
         // Network interfaces of just-terminated instances let go of the group
         // a little later: retry DependencyViolation for a bounded time, then

@@ -12,7 +12,7 @@
 //! per template); observed are the image, instance type, user data, the
 //! name (when the program gave one) and the template's tags.
 
-use super::resource::{AwsResource, Cx, Query, by_query, gone_is_fine, outputs_now};
+use super::resource::{AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, outputs_now};
 use super::util::{ec2_tags, physical_name, sync_tags, tag_specs, tags_of};
 use crate::aws::ec2::{LaunchTemplate, LaunchTemplateOutputs};
 use crate::provider::ProviderError;
@@ -112,9 +112,8 @@ async fn version_data(
 #[async_trait]
 impl AwsResource for LaunchTemplate {
     type Live = LiveTemplate;
-    const NOT_FOUND: &'static str = "InvalidLaunchTemplateId.NotFound";
 
-    async fn create(cx: &Cx<'_>, lt: &Self) -> Result<LaunchTemplateOutputs, ProviderError> {
+    async fn create(cx: &Cx<'_>, lt: &Self) -> Res<Self::Outputs> {
         let name = physical_name(cx.urn, &lt.name);
         let call =
             cx.c.ec2
@@ -139,13 +138,9 @@ impl AwsResource for LaunchTemplate {
         })
     }
 
-    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Result<Vec<LiveTemplate>, ProviderError> {
-        let call = cx.c.ec2.describe_launch_templates();
-        let call = by_query!(call, cx, query, set_launch_template_ids, filters);
-        let out = call
-            .send()
-            .await
-            .map_err(cx.err("DescribeLaunchTemplates"))?;
+    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Res<Vec<Self::Live>> {
+        let out = ec2_describe!(cx, query, "DescribeLaunchTemplates" =>
+            describe_launch_templates(set_launch_template_ids, filters))?;
         let mut found = Vec::new();
         for t in out.launch_templates() {
             let (Some(id), Some(latest)) = (t.launch_template_id(), t.latest_version_number())
@@ -158,7 +153,7 @@ impl AwsResource for LaunchTemplate {
         Ok(found)
     }
 
-    fn outputs(cx: &Cx<'_>, l: &LiveTemplate) -> Result<LaunchTemplateOutputs, ProviderError> {
+    fn outputs(cx: &Cx<'_>, l: &Self::Live) -> Res<Self::Outputs> {
         let t = &l.t;
         let latest = t.latest_version_number();
         let name = t.launch_template_name();
@@ -173,7 +168,7 @@ impl AwsResource for LaunchTemplate {
         })
     }
 
-    fn observe(recorded: &Self, l: &LiveTemplate) -> Self {
+    fn observe(recorded: &Self, l: &Self::Live) -> Self {
         let mut lt = recorded.clone();
         lt.name = lt
             .name
@@ -195,12 +190,7 @@ impl AwsResource for LaunchTemplate {
         lt
     }
 
-    async fn update(
-        cx: &Cx<'_>,
-        id: &LaunchTemplateId,
-        old: &Self,
-        new: &Self,
-    ) -> Result<LaunchTemplateOutputs, ProviderError> {
+    async fn update(cx: &Cx<'_>, id: &Self::Id, old: &Self, new: &Self) -> Res<Self::Outputs> {
         let id = id.as_str();
         if data_changed(old, new) {
             let call =
@@ -225,7 +215,7 @@ impl AwsResource for LaunchTemplate {
         outputs_now::<Self>(cx, id, "during the update").await
     }
 
-    async fn delete(cx: &Cx<'_>, id: &LaunchTemplateId) -> Result<(), ProviderError> {
+    async fn delete(cx: &Cx<'_>, id: &Self::Id) -> Res<()> {
         let call =
             cx.c.ec2
                 .delete_launch_template()

@@ -17,7 +17,7 @@
 //! instances register is up to their agents, not this module; it reports
 //! `registeredContainerInstancesCount` as ECS does.
 
-use super::resource::{AwsResource, Cx, Query, gone_is_fine, must_live, observed_tags};
+use super::resource::{AwsResource, Cx, Query, Res, gone_is_fine, must_live, observed_tags};
 use super::retry::retry_on;
 use super::util::{physical_name, tag_changes, wait_for};
 use crate::aws::ecs::{EcsCluster, EcsClusterOutputs};
@@ -82,9 +82,8 @@ async fn describe_clusters(cx: &Cx<'_>, names: Vec<String>) -> Result<Vec<Cluste
 #[async_trait]
 impl AwsResource for EcsCluster {
     type Live = Cluster;
-    const NOT_FOUND: &'static str = "ClusterNotFoundException";
 
-    async fn create(cx: &Cx<'_>, k: &Self) -> Result<EcsClusterOutputs, ProviderError> {
+    async fn create(cx: &Cx<'_>, k: &Self) -> Res<Self::Outputs> {
         let name = physical_name(cx.urn, &k.name);
         // CreateCluster would hand back an existing ACTIVE cluster; refuse to
         // adopt one this resource didn't create.
@@ -140,7 +139,7 @@ impl AwsResource for EcsCluster {
         Self::outputs(cx, &live)
     }
 
-    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Result<Vec<Cluster>, ProviderError> {
+    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Res<Vec<Self::Live>> {
         match query {
             Query::Ids(names) => describe_clusters(cx, names.to_vec()).await,
             Query::Tagged => {
@@ -162,7 +161,7 @@ impl AwsResource for EcsCluster {
         }
     }
 
-    fn outputs(cx: &Cx<'_>, k: &Cluster) -> Result<EcsClusterOutputs, ProviderError> {
+    fn outputs(cx: &Cx<'_>, k: &Self::Live) -> Res<Self::Outputs> {
         let name = ClusterName::new(k.cluster_name().unwrap_or_default());
         let arn = k
             .cluster_arn()
@@ -177,7 +176,7 @@ impl AwsResource for EcsCluster {
         })
     }
 
-    fn observe(recorded: &Self, k: &Cluster) -> Self {
+    fn observe(recorded: &Self, k: &Self::Live) -> Self {
         EcsCluster {
             name: recorded
                 .name
@@ -188,12 +187,7 @@ impl AwsResource for EcsCluster {
         }
     }
 
-    async fn update(
-        cx: &Cx<'_>,
-        id: &ClusterName,
-        old: &Self,
-        new: &Self,
-    ) -> Result<EcsClusterOutputs, ProviderError> {
+    async fn update(cx: &Cx<'_>, id: &Self::Id, old: &Self, new: &Self) -> Res<Self::Outputs> {
         let name = id.as_str();
         let live = must_live::<Self>(cx, name, "before the update").await?;
         if insights_on(&live) != new.container_insights {
@@ -221,7 +215,7 @@ impl AwsResource for EcsCluster {
         Self::outputs(cx, &must_live::<Self>(cx, name, "during the update").await?)
     }
 
-    async fn delete(cx: &Cx<'_>, id: &ClusterName) -> Result<(), ProviderError> {
+    async fn delete(cx: &Cx<'_>, id: &Self::Id) -> Res<()> {
         let name = id.as_str();
         let Some(live) = super::resource::live::<Self>(cx, name).await? else {
             return Ok(());

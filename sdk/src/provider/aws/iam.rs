@@ -18,7 +18,7 @@
 //! and given name.
 
 use super::resource::{
-    AwsResource, Cx, Query, gone_is_fine, keep_order, observed_tags, outputs_now,
+    AwsResource, Cx, Query, Res, gone_is_fine, keep_order, observed_tags, outputs_now,
 };
 use super::retry::retry_on;
 use super::util::{physical_name, tag_changes};
@@ -207,9 +207,8 @@ async fn teardown_role(cx: &Cx<'_>, name: &str) -> Result<(), ProviderError> {
 #[async_trait]
 impl AwsResource for IamRole {
     type Live = LiveRole;
-    const NOT_FOUND: &'static str = "NoSuchEntity";
 
-    async fn create(cx: &Cx<'_>, r: &Self) -> Result<IamRoleOutputs, ProviderError> {
+    async fn create(cx: &Cx<'_>, r: &Self) -> Res<Self::Outputs> {
         let name = physical_name(cx.urn, &r.name);
         let call = cx.c.iam.create_role().role_name(&name).path("/");
         let call = call.assume_role_policy_document(&r.assume_role_policy);
@@ -231,7 +230,7 @@ impl AwsResource for IamRole {
         })
     }
 
-    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Result<Vec<LiveRole>, ProviderError> {
+    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Res<Vec<Self::Live>> {
         let names = match query {
             Query::Ids(ids) => ids.to_vec(),
             Query::Tagged => {
@@ -251,7 +250,7 @@ impl AwsResource for IamRole {
         })
     }
 
-    fn outputs(_: &Cx<'_>, l: &LiveRole) -> Result<IamRoleOutputs, ProviderError> {
+    fn outputs(_: &Cx<'_>, l: &Self::Live) -> Res<Self::Outputs> {
         let name = RoleName::new(l.role.role_name());
         Ok(IamRoleOutputs {
             id: name.clone(),
@@ -260,7 +259,7 @@ impl AwsResource for IamRole {
         })
     }
 
-    fn observe(recorded: &Self, l: &LiveRole) -> Self {
+    fn observe(recorded: &Self, l: &Self::Live) -> Self {
         let r = recorded;
         let live_doc = l.role.assume_role_policy_document();
         let same = live_doc.is_none_or(|d| policy_json(d) == policy_json(&r.assume_role_policy));
@@ -275,12 +274,7 @@ impl AwsResource for IamRole {
         }
     }
 
-    async fn update(
-        cx: &Cx<'_>,
-        id: &RoleName,
-        old: &Self,
-        new: &Self,
-    ) -> Result<IamRoleOutputs, ProviderError> {
+    async fn update(cx: &Cx<'_>, id: &Self::Id, old: &Self, new: &Self) -> Res<Self::Outputs> {
         let name = id.as_str();
         if old.assume_role_policy != new.assume_role_policy {
             let call = cx.c.iam.update_assume_role_policy().role_name(name);
@@ -309,7 +303,7 @@ impl AwsResource for IamRole {
         outputs_now::<Self>(cx, name, "during the update").await
     }
 
-    async fn delete(cx: &Cx<'_>, id: &RoleName) -> Result<(), ProviderError> {
+    async fn delete(cx: &Cx<'_>, id: &Self::Id) -> Res<()> {
         teardown_role(cx, id.as_str()).await
     }
 }
@@ -371,9 +365,8 @@ async fn teardown_profile(cx: &Cx<'_>, name: &str) -> Result<(), ProviderError> 
 #[async_trait]
 impl AwsResource for InstanceProfile {
     type Live = LiveProfile;
-    const NOT_FOUND: &'static str = "NoSuchEntity";
 
-    async fn create(cx: &Cx<'_>, p: &Self) -> Result<InstanceProfileOutputs, ProviderError> {
+    async fn create(cx: &Cx<'_>, p: &Self) -> Res<Self::Outputs> {
         let name = physical_name(cx.urn, &p.name);
         let role = p.role.value().map(|r| r.to_string()).unwrap_or_default();
         let call =
@@ -397,7 +390,7 @@ impl AwsResource for InstanceProfile {
         })
     }
 
-    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Result<Vec<LiveProfile>, ProviderError> {
+    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Res<Vec<Self::Live>> {
         let names = match query {
             Query::Ids(ids) => ids.to_vec(),
             Query::Tagged => {
@@ -420,7 +413,7 @@ impl AwsResource for InstanceProfile {
         })
     }
 
-    fn outputs(_: &Cx<'_>, p: &LiveProfile) -> Result<InstanceProfileOutputs, ProviderError> {
+    fn outputs(_: &Cx<'_>, p: &Self::Live) -> Res<Self::Outputs> {
         let name = InstanceProfileName::new(p.instance_profile_name());
         Ok(InstanceProfileOutputs {
             id: name.clone(),
@@ -429,7 +422,7 @@ impl AwsResource for InstanceProfile {
         })
     }
 
-    fn observe(recorded: &Self, p: &LiveProfile) -> Self {
+    fn observe(recorded: &Self, p: &Self::Live) -> Self {
         let r = recorded;
         let role = p.roles().first().map(|role| role.role_name());
         InstanceProfile {
@@ -442,12 +435,7 @@ impl AwsResource for InstanceProfile {
         }
     }
 
-    async fn update(
-        cx: &Cx<'_>,
-        id: &InstanceProfileName,
-        old: &Self,
-        new: &Self,
-    ) -> Result<InstanceProfileOutputs, ProviderError> {
+    async fn update(cx: &Cx<'_>, id: &Self::Id, old: &Self, new: &Self) -> Res<Self::Outputs> {
         let name = id.as_str();
         let role = new.role.value().map(|r| r.to_string()).unwrap_or_default();
         let p = super::resource::must_live::<Self>(cx, name, "before the update").await?;
@@ -478,7 +466,7 @@ impl AwsResource for InstanceProfile {
         outputs_now::<Self>(cx, name, "during the update").await
     }
 
-    async fn delete(cx: &Cx<'_>, id: &InstanceProfileName) -> Result<(), ProviderError> {
+    async fn delete(cx: &Cx<'_>, id: &Self::Id) -> Res<()> {
         teardown_profile(cx, id.as_str()).await
     }
 }

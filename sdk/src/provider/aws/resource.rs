@@ -19,6 +19,9 @@ use async_trait::async_trait;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use std::collections::BTreeMap;
 
+/// What a resource type's calls return.
+pub(crate) type Res<T> = Result<T, ProviderError>;
+
 /// What every call of one resource's implementation needs: the SDK clients
 /// and the resource's URN (for error messages and the `keel:urn` tag).
 #[derive(Clone, Copy)]
@@ -103,8 +106,6 @@ pub(crate) trait AwsResource: Resource {
     /// The resource as one Describe (or Get) answer has it, with whatever
     /// else its outputs need.
     type Live: Send + Sync;
-    /// AWS's not-found code for this type (for "vanished" errors).
-    const NOT_FOUND: &'static str;
 
     /// Creates the resource; its outputs (the id among them).
     async fn create(cx: &Cx<'_>, props: &Self) -> Result<Self::Outputs, ProviderError>;
@@ -213,16 +214,16 @@ pub(crate) async fn live<R: AwsResource>(
     }
 }
 
-/// Resource `id` as described; an error with the type's not-found code if
-/// it is gone (`when`: "after creation", "after the update"…).
+/// Resource `id` as described; a not-found error if it is gone (`when`:
+/// "after creation", "during the update"…).
 pub(crate) async fn must_live<R: AwsResource>(
     cx: &Cx<'_>,
     id: &str,
     when: &str,
 ) -> Result<R::Live, ProviderError> {
-    live::<R>(cx, id).await?.ok_or_else(|| {
-        ProviderError::new(R::NOT_FOUND, format!("{}: {id} vanished {when}", cx.urn))
-    })
+    live::<R>(cx, id)
+        .await?
+        .ok_or_else(|| ProviderError::not_found(format!("{}: {id} vanished {when}", cx.urn)))
 }
 
 /// The outputs of resource `id` as described now; an error if it is gone.
@@ -279,14 +280,17 @@ pub(crate) fn keep_order<T: Clone + PartialEq>(recorded: &[T], seen: &[T]) -> Ve
     out
 }
 
-/// Applies `query` to an EC2 Describe call: `$ids` (the ids setter) or
-/// `$filter` (the filter adder) with the `keel:urn` tag filter.
-macro_rules! by_query {
-    ($call:expr_2021, $cx:expr_2021, $query:expr_2021, $ids:ident, $filter:ident) => {
-        match $query {
-            $crate::provider::aws::resource::Query::Ids(ids) => $call.$ids(Some(ids.to_vec())),
-            $crate::provider::aws::resource::Query::Tagged => $call.$filter($cx.urn_filter()),
-        }
-    };
+/// Sends EC2 Describe call `$op` for `query`: with the ids (`$ids`, the
+/// ids setter) or the `keel:urn` tag filter (`$filter`, the filter adder);
+/// AWS's answer, or the error naming operation `$name`.
+macro_rules! ec2_describe {
+    ($cx:expr_2021, $query:expr_2021, $name:literal => $op:ident($ids:ident, $filter:ident)) => {{
+        let call = $cx.c.ec2.$op();
+        let call = match $query {
+            $crate::provider::aws::resource::Query::Ids(ids) => call.$ids(Some(ids.to_vec())),
+            $crate::provider::aws::resource::Query::Tagged => call.$filter($cx.urn_filter()),
+        };
+        call.send().await.map_err($cx.err($name))
+    }};
 }
-pub(crate) use by_query;
+pub(crate) use ec2_describe;
