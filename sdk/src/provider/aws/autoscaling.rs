@@ -13,7 +13,7 @@
 
 use super::resource::{AwsResource, Cx, Query, Res, keep_order, observed_tags};
 use super::retry::retry_on;
-use super::util::{physical_name, tag_changes, wait_for};
+use super::util::{physical_name, tag_changes, vals, wait_for};
 use crate::aws::autoscaling::{AutoScalingGroup, AutoScalingGroupOutputs};
 use crate::provider::{ErrorKind, ProviderError};
 use crate::resource::{
@@ -46,14 +46,6 @@ fn template_spec(g: &AutoScalingGroup) -> LaunchTemplateSpecification {
         .set_launch_template_id(id)
         .version("$Latest")
         .build()
-}
-
-fn subnet_ids(g: &AutoScalingGroup) -> Vec<String> {
-    g.subnet_ids
-        .iter()
-        .filter_map(|s| s.value())
-        .map(|s| s.to_string())
-        .collect()
 }
 
 /// Auto Scaling answers `ValidationError` for a group that doesn't exist.
@@ -159,7 +151,7 @@ impl AwsResource for AutoScalingGroup {
                 .create_auto_scaling_group()
                 .auto_scaling_group_name(&name);
         let call = call.launch_template(template_spec(g));
-        let call = call.vpc_zone_identifier(subnet_ids(g).join(","));
+        let call = call.vpc_zone_identifier(vals(&g.subnet_ids).join(","));
         let call = call.min_size(size(g.min_size)).max_size(size(g.max_size));
         let call = call.desired_capacity(size(g.capacity()));
         let call = call.set_tags(Some(group_tags(&name, &g.tags)));
@@ -227,7 +219,7 @@ impl AwsResource for AutoScalingGroup {
             launch_template_id: template.map_or(r.launch_template_id.clone(), |t| {
                 Input::Value(LaunchTemplateId::new(t))
             }),
-            subnet_ids: keep_order(&subnet_ids(r), &live_subnets)
+            subnet_ids: keep_order(&vals(&r.subnet_ids), &live_subnets)
                 .iter()
                 .map(|s| Input::Value(SubnetId::new(s)))
                 .collect(),
@@ -255,7 +247,7 @@ impl AwsResource for AutoScalingGroup {
                 .update_auto_scaling_group()
                 .auto_scaling_group_name(name);
         let call = call.launch_template(template_spec(new));
-        let call = call.vpc_zone_identifier(subnet_ids(new).join(","));
+        let call = call.vpc_zone_identifier(vals(&new.subnet_ids).join(","));
         let call = call
             .min_size(size(new.min_size))
             .max_size(size(new.max_size));

@@ -21,7 +21,7 @@
 use super::resource::{
     AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, keep_order, live, must_live,
 };
-use super::util::{sync_tags, tag_specs, tags_of};
+use super::util::{sync_tags, tag_specs, tags_of, val, vals};
 use crate::aws::ec2::{AclAction, AclRule, NetworkAcl, NetworkAclOutputs, Protocol};
 use crate::provider::ProviderError;
 use crate::resource::{Input, NetworkAclId, SubnetId, VpcId};
@@ -292,12 +292,7 @@ async fn sync_associations(
     live: &LiveAcl,
     acl: &NetworkAcl,
 ) -> Result<(), ProviderError> {
-    let mut want: Vec<String> = Vec::new();
-    for s in acl.subnet_ids.iter().filter_map(|s| s.value()) {
-        if !want.iter().any(|w| w == s.as_str()) {
-            want.push(s.to_string());
-        }
-    }
+    let want = vals(&acl.subnet_ids);
     // subnet -> association id
     let have: BTreeMap<&str, &str> = live
         .associations()
@@ -381,11 +376,7 @@ impl AwsResource for NetworkAcl {
     type Live = LiveAcl;
 
     async fn create(cx: &Cx<'_>, acl: &Self) -> Res<Self::Outputs> {
-        let vpc = acl
-            .vpc_id
-            .value()
-            .map(|v| v.to_string())
-            .unwrap_or_default();
+        let vpc = val(&acl.vpc_id);
         let call = cx.c.ec2.create_network_acl().vpc_id(&vpc);
         let call = call.set_tag_specifications(tag_specs(ResourceType::NetworkAcl, &acl.tags));
         let out = call.send().await.map_err(cx.err("CreateNetworkAcl"))?;
@@ -433,12 +424,7 @@ impl AwsResource for NetworkAcl {
             .filter_map(|a| a.subnet_id())
             .map(str::to_string)
             .collect();
-        let wanted: Vec<String> = r
-            .subnet_ids
-            .iter()
-            .filter_map(|s| s.value())
-            .map(|s| s.to_string())
-            .collect();
+        let wanted = vals(&r.subnet_ids);
         NetworkAcl {
             vpc_id: acl
                 .vpc_id()

@@ -20,7 +20,7 @@
 use super::resource::{
     AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, keep_order, live, must_live,
 };
-use super::util::{sync_tags, tag_specs, tags_of, wait_for};
+use super::util::{sync_tags, tag_specs, tags_of, val, vals, wait_for};
 use crate::aws::ec2::{VpcEndpoint, VpcEndpointOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{Input, SecurityGroupId, SubnetId, VpcEndpointId, VpcId};
@@ -101,17 +101,6 @@ async fn wait_available(cx: &Cx<'_>, id: &str) -> Result<VpcEndpointOutputs, Pro
     VpcEndpoint::outputs(cx, &live)
 }
 
-fn ids<T: ToString>(inputs: &[Input<T>]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for v in inputs.iter().filter_map(|i| i.value()) {
-        let v = v.to_string();
-        if !out.contains(&v) {
-            out.push(v);
-        }
-    }
-    out
-}
-
 /// The default security group of VPC `vpc`.
 async fn default_group(cx: &Cx<'_>, vpc: &str) -> Result<String, ProviderError> {
     let call = cx.c.ec2.describe_security_groups();
@@ -146,14 +135,14 @@ impl AwsResource for VpcEndpoint {
     type Live = LiveEndpoint;
 
     async fn create(cx: &Cx<'_>, e: &Self) -> Res<Self::Outputs> {
-        let groups = ids(&e.security_group_ids);
-        let vpc = e.vpc_id.value().map(|v| v.to_string()).unwrap_or_default();
+        let groups = vals(&e.security_group_ids);
+        let vpc = val(&e.vpc_id);
         let call =
             cx.c.ec2
                 .create_vpc_endpoint()
                 .vpc_endpoint_type(VpcEndpointType::Interface);
         let call = call.vpc_id(vpc).service_name(&e.service_name);
-        let call = call.set_subnet_ids(Some(ids(&e.subnet_ids)));
+        let call = call.set_subnet_ids(Some(vals(&e.subnet_ids)));
         let call = call.set_security_group_ids((!groups.is_empty()).then_some(groups));
         let call = call.private_dns_enabled(e.private_dns_enabled);
         let call = call.set_tag_specifications(tag_specs(ResourceType::VpcEndpoint, &e.tags));
@@ -195,7 +184,7 @@ impl AwsResource for VpcEndpoint {
             .filter_map(|g| g.group_id())
             .map(str::to_string)
             .collect();
-        let groups = match ids(&r.security_group_ids) {
+        let groups = match vals(&r.security_group_ids) {
             declared if declared.is_empty() && groups.len() <= 1 => declared,
             declared => keep_order(&declared, &groups),
         };
@@ -204,7 +193,7 @@ impl AwsResource for VpcEndpoint {
                 .vpc_id()
                 .map_or(r.vpc_id.clone(), |v| Input::Value(VpcId::new(v))),
             service_name: e.service_name().unwrap_or(&r.service_name).to_string(),
-            subnet_ids: keep_order(&ids(&r.subnet_ids), e.subnet_ids())
+            subnet_ids: keep_order(&vals(&r.subnet_ids), e.subnet_ids())
                 .iter()
                 .map(|s| Input::Value(SubnetId::new(s)))
                 .collect(),
@@ -220,8 +209,8 @@ impl AwsResource for VpcEndpoint {
     async fn update(cx: &Cx<'_>, id: &Self::Id, old: &Self, new: &Self) -> Res<Self::Outputs> {
         let id = id.as_str();
         let live = must_live::<Self>(cx, id, "before the update").await?.e;
-        let want_subnets = ids(&new.subnet_ids);
-        let mut want_groups = ids(&new.security_group_ids);
+        let want_subnets = vals(&new.subnet_ids);
+        let mut want_groups = vals(&new.security_group_ids);
         if want_groups.is_empty() {
             let vpc = live.vpc_id().unwrap_or_default();
             want_groups.push(default_group(cx, vpc).await?);

@@ -9,7 +9,7 @@ use super::resource::{
     AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, must_live, outputs_now,
 };
 use super::retry::retry_on;
-use super::util::{sync_tags, tag_specs, tags_of, wait_for};
+use super::util::{sync_tags, tag_specs, tags_of, val, wait_for};
 use crate::aws::ec2::{
     Connectivity, ElasticIp, ElasticIpOutputs, InternetGateway, InternetGatewayOutputs, NatGateway,
     NatGatewayOutputs,
@@ -218,11 +218,7 @@ impl AwsResource for NatGateway {
     type Live = LiveNat;
 
     async fn create(cx: &Cx<'_>, n: &Self) -> Res<Self::Outputs> {
-        let subnet = n
-            .subnet_id
-            .value()
-            .map(|s| s.to_string())
-            .unwrap_or_default();
+        let subnet = val(&n.subnet_id);
         // No explicit ClientToken: EC2 keeps tokens for a day, so one derived
         // from the URN would clash with a later re-creation; the SDK fills in
         // a token that its own retries of this call reuse.

@@ -4,7 +4,7 @@
 //! and a subnet's CIDR block, zone, public-IP flag, VPC and tags.
 
 use super::resource::{AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, outputs_now};
-use super::util::{sync_tags, tag_specs, tags_of, wait_for};
+use super::util::{sync_tags, tag_specs, tags_of, val, wait_for};
 use crate::aws::ec2::{Subnet, SubnetOutputs, Vpc, VpcOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{Arn, Input, RouteTableId, SecurityGroupId, SubnetId, VpcId};
@@ -194,7 +194,7 @@ impl AwsResource for Subnet {
     type Live = aws_sdk_ec2::types::Subnet;
 
     async fn create(cx: &Cx<'_>, s: &Self) -> Res<Self::Outputs> {
-        let vpc = s.vpc_id.value().map(|v| v.to_string()).unwrap_or_default();
+        let vpc = val(&s.vpc_id);
         let call =
             cx.c.ec2
                 .create_subnet()

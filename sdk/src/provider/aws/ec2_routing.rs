@@ -7,7 +7,7 @@
 use super::resource::{
     AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, keep_order, must_live,
 };
-use super::util::{sync_tags, tag_specs, tags_of};
+use super::util::{sync_tags, tag_specs, tags_of, val, vals};
 use crate::aws::ec2::{Route, RouteTable, RouteTableOutputs, RouteTarget};
 use crate::provider::ProviderError;
 use crate::resource::{
@@ -35,13 +35,6 @@ fn wanted_routes(rt: &RouteTable) -> BTreeMap<String, Via> {
             };
             Some((r.destination_cidr_block.clone(), via))
         })
-        .collect()
-}
-
-fn wanted_subnets(rt: &RouteTable) -> Vec<String> {
-    rt.subnet_ids
-        .iter()
-        .filter_map(|s| s.value().map(|v| v.to_string()))
         .collect()
 }
 
@@ -145,7 +138,7 @@ async fn converge(
             other => put_route(cx, id, dest, via, other.is_some()).await?,
         }
     }
-    let subnets = wanted_subnets(rt);
+    let subnets = vals(&rt.subnet_ids);
     for (subnet, assoc) in &cur.associations {
         if !subnets.contains(subnet) {
             let call = cx.c.ec2.disassociate_route_table().association_id(assoc);
@@ -174,7 +167,7 @@ impl AwsResource for RouteTable {
     type Live = LiveTable;
 
     async fn create(cx: &Cx<'_>, rt: &Self) -> Res<Self::Outputs> {
-        let vpc = rt.vpc_id.value().map(|v| v.to_string()).unwrap_or_default();
+        let vpc = val(&rt.vpc_id);
         let call = cx.c.ec2.create_route_table().vpc_id(&vpc);
         let call = call.set_tag_specifications(tag_specs(ResourceType::RouteTable, &rt.tags));
         let out = call.send().await.map_err(cx.err("CreateRouteTable"))?;
@@ -232,7 +225,7 @@ impl AwsResource for RouteTable {
             }
         }
         let seen: Vec<String> = t.associations.keys().cloned().collect();
-        let subnets = keep_order(&wanted_subnets(recorded), &seen);
+        let subnets = keep_order(&vals(&recorded.subnet_ids), &seen);
         RouteTable {
             vpc_id: Input::Value(VpcId::new(&t.vpc)),
             routes,

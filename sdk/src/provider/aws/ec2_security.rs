@@ -11,7 +11,7 @@
 
 use super::resource::{AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, outputs_now};
 use super::retry::retry_on;
-use super::util::{physical_name, sync_tags, tag_specs, tags_of};
+use super::util::{physical_name, sync_tags, tag_specs, tags_of, val};
 use crate::aws::ec2::{Peer, Protocol, Rule, SecurityGroup, SecurityGroupOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{Input, SecurityGroupId, VpcId};
@@ -43,7 +43,7 @@ fn permission(rule: &Rule, own: &str) -> IpPermission {
                 p.ip_ranges(r.build())
             }
             Peer::Group(g) => {
-                let id = g.value().map(|v| v.to_string()).unwrap_or_default();
+                let id = val(&g);
                 p.user_id_group_pairs(UserIdGroupPair::builder().group_id(id).build())
             }
             Peer::SelfGroup => {
@@ -142,7 +142,7 @@ fn atoms(rules: &[Rule]) -> BTreeSet<Atom> {
         for p in &r.peers {
             let peer = match p {
                 Peer::Cidr(c) => c.clone(),
-                Peer::Group(g) => g.value().map(|v| v.to_string()).unwrap_or_default(),
+                Peer::Group(g) => val(&g),
                 Peer::SelfGroup => "self".to_string(),
             };
             out.insert((proto.to_string(), from, to, peer));
@@ -202,7 +202,7 @@ impl AwsResource for SecurityGroup {
 
     async fn create(cx: &Cx<'_>, sg: &Self) -> Res<Self::Outputs> {
         let name = physical_name(cx.urn, &sg.name);
-        let vpc = sg.vpc_id.value().map(|v| v.to_string()).unwrap_or_default();
+        let vpc = val(&sg.vpc_id);
         let call = cx.c.ec2.create_security_group().group_name(&name);
         let call = call.description(&sg.description).vpc_id(&vpc);
         let call = call.set_tag_specifications(tag_specs(ResourceType::SecurityGroup, &sg.tags));

@@ -13,7 +13,7 @@
 //! name (when the program gave one) and the template's tags.
 
 use super::resource::{AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, outputs_now};
-use super::util::{ec2_tags, physical_name, sync_tags, tag_specs, tags_of};
+use super::util::{ec2_tags, physical_name, sync_tags, tag_specs, tags_of, vals};
 use crate::aws::ec2::{LaunchTemplate, LaunchTemplateOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{Input, LaunchTemplateId};
@@ -34,12 +34,7 @@ pub(crate) struct LiveTemplate {
 
 /// The launch settings `lt` declares, as one template version's data.
 fn template_data(lt: &LaunchTemplate) -> RequestLaunchTemplateData {
-    let groups: Vec<String> = lt
-        .security_group_ids
-        .iter()
-        .filter_map(|g| g.value())
-        .map(|g| g.to_string())
-        .collect();
+    let groups = vals(&lt.security_group_ids);
     let mut data = RequestLaunchTemplateData::builder()
         .image_id(&lt.image_id)
         .instance_type(InstanceType::from(lt.instance_type.as_str()));

@@ -21,7 +21,7 @@ use super::resource::{
     AwsResource, Cx, Query, Res, gone_is_fine, keep_order, observed_tags, outputs_now,
 };
 use super::retry::retry_on;
-use super::util::{physical_name, tag_changes};
+use super::util::{physical_name, tag_changes, val};
 use crate::aws::iam::{IamRole, IamRoleOutputs, InstanceProfile, InstanceProfileOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{Arn, Input, InstanceProfileName, RoleName, Tags};
@@ -53,16 +53,30 @@ fn tags_of(tags: &[Tag]) -> Tags {
     observed_tags(tags.iter().map(|t| (t.key(), t.value())))
 }
 
-/// Gets each named entry with `get`, skipping those IAM doesn't know.
-async fn get_each<T, F, Fut>(names: &[String], get: F) -> Result<Vec<T>, ProviderError>
+/// The entries `query` names: by name, one Get each (skipping those IAM
+/// doesn't know), or every entry `list` names that carries the context's
+/// `keel:urn` tag (IAM has no tag filter).
+async fn by_query<T, L, G, Fut>(
+    cx: &Cx<'_>,
+    query: Query<'_>,
+    list: L,
+    get: G,
+    tags: fn(&T) -> &[Tag],
+) -> Res<Vec<T>>
 where
-    F: Fn(String) -> Fut,
-    Fut: Future<Output = Result<T, ProviderError>>,
+    L: Future<Output = Res<Vec<String>>>,
+    G: Fn(String) -> Fut,
+    Fut: Future<Output = Res<T>>,
 {
+    let names = match query {
+        Query::Ids(ids) => ids.to_vec(),
+        Query::Tagged => list.await?,
+    };
     let mut found = Vec::new();
     for name in names {
-        match get(name.clone()).await {
-            Ok(t) => found.push(t),
+        match get(name).await {
+            Ok(t) if matches!(query, Query::Ids(_)) || cx.owns(&tags_of(tags(&t))) => found.push(t),
+            Ok(_) => {}
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(e),
         }
@@ -214,8 +228,11 @@ impl AwsResource for IamRole {
         let call = call.assume_role_policy_document(&r.assume_role_policy);
         let call = call.set_tags(iam_tags(cx, &r.tags)?);
         let out = call.send().await.map_err(cx.err("CreateRole"))?;
-        let arn = out.role().map(|role| role.arn().to_string());
-        let arn = arn.ok_or_else(|| cx.missing("CreateRole", "role"))?;
+        let role = out.role().ok_or_else(|| cx.missing("CreateRole", "role"))?;
+        let made = LiveRole {
+            role: role.clone(),
+            policies: Vec::new(),
+        };
         for policy in &r.managed_policy_arns {
             if let Err(e) = attach(cx, &name, policy).await {
                 // Roll back, so no role is left that nobody records.
@@ -223,31 +240,17 @@ impl AwsResource for IamRole {
                 return Err(e);
             }
         }
-        Ok(IamRoleOutputs {
-            id: RoleName::new(&name),
-            name: RoleName::new(&name),
-            arn: Arn::new(arn),
-        })
+        Self::outputs(cx, &made)
     }
 
     async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Res<Vec<Self::Live>> {
-        let names = match query {
-            Query::Ids(ids) => ids.to_vec(),
-            Query::Tagged => {
-                let call = cx.c.iam.list_roles().path_prefix("/");
-                let roles = call.into_paginator().items().send().try_collect().await;
-                let roles = roles.map_err(cx.err("ListRoles"))?;
-                roles.iter().map(|r| r.role_name().to_string()).collect()
-            }
+        let list = async {
+            let call = cx.c.iam.list_roles().path_prefix("/");
+            let roles = call.into_paginator().items().send().try_collect().await;
+            let roles = roles.map_err(cx.err("ListRoles"))?;
+            Ok(roles.iter().map(|r| r.role_name().to_string()).collect())
         };
-        let found = get_each(&names, |n| get_role(cx, n)).await?;
-        Ok(match query {
-            Query::Ids(_) => found,
-            Query::Tagged => found
-                .into_iter()
-                .filter(|l| cx.owns(&tags_of(l.role.tags())))
-                .collect(),
-        })
+        by_query(cx, query, list, |n| get_role(cx, n), |l| l.role.tags()).await
     }
 
     fn outputs(_: &Cx<'_>, l: &Self::Live) -> Res<Self::Outputs> {
@@ -368,49 +371,33 @@ impl AwsResource for InstanceProfile {
 
     async fn create(cx: &Cx<'_>, p: &Self) -> Res<Self::Outputs> {
         let name = physical_name(cx.urn, &p.name);
-        let role = p.role.value().map(|r| r.to_string()).unwrap_or_default();
-        let call =
-            cx.c.iam
-                .create_instance_profile()
-                .instance_profile_name(&name)
-                .path("/");
-        let call = call.set_tags(iam_tags(cx, &p.tags)?);
+        let role = val(&p.role);
+        let call = cx.c.iam.create_instance_profile().path("/");
+        let call = call
+            .instance_profile_name(&name)
+            .set_tags(iam_tags(cx, &p.tags)?);
         let out = call.send().await.map_err(cx.err("CreateInstanceProfile"))?;
-        let arn = out.instance_profile().map(|p| p.arn().to_string());
-        let arn = arn.ok_or_else(|| cx.missing("CreateInstanceProfile", "profile"))?;
+        let made = out.instance_profile();
+        let made = made.ok_or_else(|| cx.missing("CreateInstanceProfile", "profile"))?;
         if let Err(e) = add_role(cx, &name, &role).await {
             // Roll back, so no profile is left that nobody records.
             let _ = teardown_profile(cx, &name).await;
             return Err(e);
         }
-        Ok(InstanceProfileOutputs {
-            id: InstanceProfileName::new(&name),
-            name: InstanceProfileName::new(&name),
-            arn: Arn::new(arn),
-        })
+        Self::outputs(cx, made)
     }
 
     async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Res<Vec<Self::Live>> {
-        let names = match query {
-            Query::Ids(ids) => ids.to_vec(),
-            Query::Tagged => {
-                let call = cx.c.iam.list_instance_profiles().path_prefix("/");
-                let listed = call.into_paginator().items().send().try_collect().await;
-                let listed = listed.map_err(cx.err("ListInstanceProfiles"))?;
-                listed
-                    .iter()
-                    .map(|p| p.instance_profile_name().to_string())
-                    .collect()
-            }
+        let list = async {
+            let call = cx.c.iam.list_instance_profiles().path_prefix("/");
+            let listed = call.into_paginator().items().send().try_collect().await;
+            let listed = listed.map_err(cx.err("ListInstanceProfiles"))?;
+            Ok(listed
+                .iter()
+                .map(|p| p.instance_profile_name().to_string())
+                .collect())
         };
-        let found = get_each(&names, |n| get_profile(cx, n)).await?;
-        Ok(match query {
-            Query::Ids(_) => found,
-            Query::Tagged => found
-                .into_iter()
-                .filter(|p| cx.owns(&tags_of(p.tags())))
-                .collect(),
-        })
+        by_query(cx, query, list, |n| get_profile(cx, n), LiveProfile::tags).await
     }
 
     fn outputs(_: &Cx<'_>, p: &Self::Live) -> Res<Self::Outputs> {
@@ -437,7 +424,7 @@ impl AwsResource for InstanceProfile {
 
     async fn update(cx: &Cx<'_>, id: &Self::Id, old: &Self, new: &Self) -> Res<Self::Outputs> {
         let name = id.as_str();
-        let role = new.role.value().map(|r| r.to_string()).unwrap_or_default();
+        let role = val(&new.role);
         let p = super::resource::must_live::<Self>(cx, name, "before the update").await?;
         let have: Vec<&str> = p.roles().iter().map(|r| r.role_name()).collect();
         // A profile holds at most one role: the old one must leave first.

@@ -4,11 +4,28 @@
 
 use super::resource::{Cx, observed_tags};
 use crate::provider::ProviderError;
-use crate::resource::{Tags, Urn};
+use crate::resource::{Input, Tags, Urn};
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
 use std::future::Future;
 use std::time::Duration;
+
+/// The resolved value of an input as AWS spells it (providers only see
+/// resolved inputs).
+pub(crate) fn val<T: ToString>(input: &Input<T>) -> String {
+    input.value().map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// The resolved values of a list of inputs, in order, without repeats.
+pub(crate) fn vals<T: ToString>(inputs: &[Input<T>]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for v in inputs.iter().map(val) {
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    out
+}
 
 /// EC2 tags.
 pub(crate) fn ec2_tags(tags: &Tags) -> Vec<Tag> {
