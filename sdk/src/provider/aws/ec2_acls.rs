@@ -380,10 +380,10 @@ impl AwsResource for NetworkAcl {
         let call = cx.c.ec2.create_network_acl().vpc_id(&vpc);
         let call = call.set_tag_specifications(tag_specs(ResourceType::NetworkAcl, &acl.tags));
         let out = call.send().await.map_err(cx.err("CreateNetworkAcl"))?;
-        let id = out.network_acl().and_then(|a| a.network_acl_id());
-        let id = id
-            .ok_or_else(|| cx.missing("CreateNetworkAcl", "id"))?
-            .to_string();
+        let id = cx.new_id(
+            "CreateNetworkAcl",
+            out.network_acl().and_then(|a| a.network_acl_id()),
+        )?;
         if let Err(e) = sync(cx, &id, acl).await {
             // Roll back, so no ACL is left that nobody records.
             let _ = teardown(cx, &id).await;

@@ -147,10 +147,10 @@ impl AwsResource for VpcEndpoint {
         let call = call.private_dns_enabled(e.private_dns_enabled);
         let call = call.set_tag_specifications(tag_specs(ResourceType::VpcEndpoint, &e.tags));
         let out = call.send().await.map_err(cx.err("CreateVpcEndpoint"))?;
-        let id = out.vpc_endpoint().and_then(|e| e.vpc_endpoint_id());
-        let id = id
-            .ok_or_else(|| cx.missing("CreateVpcEndpoint", "id"))?
-            .to_string();
+        let id = cx.new_id(
+            "CreateVpcEndpoint",
+            out.vpc_endpoint().and_then(|e| e.vpc_endpoint_id()),
+        )?;
         wait_available(cx, &id).await
     }
 

@@ -57,10 +57,10 @@ impl AwsResource for InternetGateway {
         let call = cx.c.ec2.create_internet_gateway();
         let call = call.set_tag_specifications(tag_specs(ResourceType::InternetGateway, &g.tags));
         let out = call.send().await.map_err(cx.err("CreateInternetGateway"))?;
-        let id = out.internet_gateway().and_then(|g| g.internet_gateway_id());
-        let id = id
-            .ok_or_else(|| cx.missing("CreateInternetGateway", "id"))?
-            .to_string();
+        let id = cx.new_id(
+            "CreateInternetGateway",
+            out.internet_gateway().and_then(|g| g.internet_gateway_id()),
+        )?;
         if let Some(vpc) = g.vpc_id.as_ref().and_then(|v| v.value()) {
             if let Err(e) = attach(cx, &id, vpc.as_str()).await {
                 // Don't leave a gateway keel doesn't record.
@@ -232,10 +232,10 @@ impl AwsResource for NatGateway {
         let allocation = n.allocation_id.as_ref().and_then(|a| a.value());
         let call = call.set_allocation_id(allocation.map(|a| a.to_string()));
         let out = call.send().await.map_err(cx.err("CreateNatGateway"))?;
-        let id = out.nat_gateway().and_then(|n| n.nat_gateway_id());
-        let id = id
-            .ok_or_else(|| cx.missing("CreateNatGateway", "id"))?
-            .to_string();
+        let id = cx.new_id(
+            "CreateNatGateway",
+            out.nat_gateway().and_then(|n| n.nat_gateway_id()),
+        )?;
         let t = cx.c.timeouts;
         let what = "the NAT gateway to become available";
         let nat = wait_for(cx.urn, what, t.nat_gateway, t.poll, || async {

@@ -76,8 +76,7 @@ impl AwsResource for Vpc {
         let call = cx.c.ec2.create_vpc().cidr_block(&v.cidr_block);
         let call = call.set_tag_specifications(tag_specs(ResourceType::Vpc, &v.tags));
         let out = call.send().await.map_err(cx.err("CreateVpc"))?;
-        let id = out.vpc().and_then(|v| v.vpc_id());
-        let id = id.ok_or_else(|| cx.missing("CreateVpc", "id"))?.to_string();
+        let id = cx.new_id("CreateVpc", out.vpc().and_then(|v| v.vpc_id()))?;
         let poll = cx.c.timeouts.poll.min(Duration::from_secs(2));
         let what = "the VPC to become available";
         wait_for(cx.urn, what, Duration::from_secs(120), poll, || async {
@@ -203,10 +202,7 @@ impl AwsResource for Subnet {
         let call = call.availability_zone(&s.availability_zone);
         let call = call.set_tag_specifications(tag_specs(ResourceType::Subnet, &s.tags));
         let out = call.send().await.map_err(cx.err("CreateSubnet"))?;
-        let id = out.subnet().and_then(|s| s.subnet_id());
-        let id = id
-            .ok_or_else(|| cx.missing("CreateSubnet", "id"))?
-            .to_string();
+        let id = cx.new_id("CreateSubnet", out.subnet().and_then(|s| s.subnet_id()))?;
         if s.map_public_ip_on_launch {
             set_public_ip(cx, &id, true).await?;
         }

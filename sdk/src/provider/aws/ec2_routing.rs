@@ -171,10 +171,10 @@ impl AwsResource for RouteTable {
         let call = cx.c.ec2.create_route_table().vpc_id(&vpc);
         let call = call.set_tag_specifications(tag_specs(ResourceType::RouteTable, &rt.tags));
         let out = call.send().await.map_err(cx.err("CreateRouteTable"))?;
-        let id = out.route_table().and_then(|t| t.route_table_id());
-        let id = id
-            .ok_or_else(|| cx.missing("CreateRouteTable", "id"))?
-            .to_string();
+        let id = cx.new_id(
+            "CreateRouteTable",
+            out.route_table().and_then(|t| t.route_table_id()),
+        )?;
         let made = converge(cx, &id, rt).await;
         if made.is_err() {
             // Don't leave a half-made table keel doesn't record.

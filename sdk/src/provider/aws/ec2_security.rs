@@ -76,34 +76,40 @@ async fn change(
     egress: &[&Rule],
 ) -> Result<(), ProviderError> {
     let perms = |rules: &[&Rule]| Some(rules.iter().map(|r| permission(r, id)).collect());
-    let ec2 = &cx.c.ec2;
-    if !ingress.is_empty() && grant {
-        let call = ec2.authorize_security_group_ingress().group_id(id);
-        let call = call.set_ip_permissions(perms(ingress));
-        call.send()
-            .await
-            .map_err(cx.err("AuthorizeSecurityGroupIngress"))?;
+    macro_rules! send {
+        ($rules:expr_2021, $op:ident, $name:literal) => {
+            if !$rules.is_empty() {
+                let call =
+                    cx.c.ec2
+                        .$op()
+                        .group_id(id)
+                        .set_ip_permissions(perms($rules));
+                call.send().await.map_err(cx.err($name))?;
+            }
+        };
     }
-    if !ingress.is_empty() && !grant {
-        let call = ec2.revoke_security_group_ingress().group_id(id);
-        let call = call.set_ip_permissions(perms(ingress));
-        call.send()
-            .await
-            .map_err(cx.err("RevokeSecurityGroupIngress"))?;
-    }
-    if !egress.is_empty() && grant {
-        let call = ec2.authorize_security_group_egress().group_id(id);
-        let call = call.set_ip_permissions(perms(egress));
-        call.send()
-            .await
-            .map_err(cx.err("AuthorizeSecurityGroupEgress"))?;
-    }
-    if !egress.is_empty() && !grant {
-        let call = ec2.revoke_security_group_egress().group_id(id);
-        let call = call.set_ip_permissions(perms(egress));
-        call.send()
-            .await
-            .map_err(cx.err("RevokeSecurityGroupEgress"))?;
+    if grant {
+        send!(
+            ingress,
+            authorize_security_group_ingress,
+            "AuthorizeSecurityGroupIngress"
+        );
+        send!(
+            egress,
+            authorize_security_group_egress,
+            "AuthorizeSecurityGroupEgress"
+        );
+    } else {
+        send!(
+            ingress,
+            revoke_security_group_ingress,
+            "RevokeSecurityGroupIngress"
+        );
+        send!(
+            egress,
+            revoke_security_group_egress,
+            "RevokeSecurityGroupEgress"
+        );
     }
     Ok(())
 }
@@ -207,10 +213,7 @@ impl AwsResource for SecurityGroup {
         let call = call.description(&sg.description).vpc_id(&vpc);
         let call = call.set_tag_specifications(tag_specs(ResourceType::SecurityGroup, &sg.tags));
         let out = call.send().await.map_err(cx.err("CreateSecurityGroup"))?;
-        let id = out
-            .group_id()
-            .ok_or_else(|| cx.missing("CreateSecurityGroup", "id"))?
-            .to_string();
+        let id = cx.new_id("CreateSecurityGroup", out.group_id())?;
         let rules = async {
             if sg.revoke_default_egress {
                 change(cx, &id, false, &[], &[&default_egress()]).await?;

@@ -46,6 +46,11 @@ impl<'a> Cx<'a> {
         aws_error(self.urn, op)
     }
 
+    /// The id create call `op` answered with; an error if it has none.
+    pub(crate) fn new_id(&self, op: &str, id: Option<&str>) -> Result<String, ProviderError> {
+        id.map(str::to_string).ok_or_else(|| self.missing(op, "id"))
+    }
+
     /// The error for a create call whose answer has no `what`.
     pub(crate) fn missing(&self, op: &str, what: &str) -> ProviderError {
         ProviderError::internal(format!("{}: {op} returned no {what}", self.urn))
