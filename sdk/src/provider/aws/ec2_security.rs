@@ -43,7 +43,7 @@ fn permission(rule: &Rule, own: &str) -> IpPermission {
                 p.ip_ranges(r.build())
             }
             Peer::Group(g) => {
-                let id = val(&g);
+                let id = val(g);
                 p.user_id_group_pairs(UserIdGroupPair::builder().group_id(id).build())
             }
             Peer::SelfGroup => {
@@ -148,7 +148,7 @@ fn atoms(rules: &[Rule]) -> BTreeSet<Atom> {
         for p in &r.peers {
             let peer = match p {
                 Peer::Cidr(c) => c.clone(),
-                Peer::Group(g) => val(&g),
+                Peer::Group(g) => val(g),
                 Peer::SelfGroup => "self".to_string(),
             };
             out.insert((proto.to_string(), from, to, peer));
