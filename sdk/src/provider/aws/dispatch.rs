@@ -179,3 +179,43 @@ pub(crate) fn ops(urn: &Urn) -> Result<&'static dyn AwsOps, ProviderError> {
         ProviderError::unsupported(format!("the aws provider does not manage {token} yet"))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::ec2::{Vpc, VpcOutputs};
+    use crate::resource::{Arn, RouteTableId, SecurityGroupId, VpcId};
+
+    fn outputs() -> VpcOutputs {
+        VpcOutputs {
+            id: VpcId::new("vpc-1"),
+            arn: Arn::new("arn:aws:ec2:us-east-1:1:vpc/vpc-1"),
+            cidr_block: "10.0.0.0/16".into(),
+            main_route_table_id: RouteTableId::new("rtb-1"),
+            default_security_group_id: SecurityGroupId::new("sg-1"),
+        }
+    }
+
+    #[test]
+    fn a_read_answers_the_recorded_inputs_with_only_what_changed_replaced() {
+        // Recorded by another version: no `enable_dns_support`, an extra key.
+        let recorded = serde_json::json!({"cidr_block": "10.0.0.0/16", "tags": {}, "old": 1});
+        let props: Vpc = parse(&Urn::new("s", "aws:ec2:Vpc", "v"), &recorded).unwrap();
+        let same = Observed {
+            props: props.clone(),
+            outputs: outputs(),
+        };
+        let read = answer(&recorded, &props, same).unwrap();
+        assert_eq!(read.inputs, recorded);
+        assert_eq!(read.outputs["id"], "vpc-1");
+        let mut drifted = props.clone();
+        drifted.enable_dns_hostnames = true;
+        let now = Observed {
+            props: drifted,
+            outputs: outputs(),
+        };
+        let read = answer(&recorded, &props, now).unwrap();
+        let want = serde_json::json!({"cidr_block": "10.0.0.0/16", "tags": {}, "old": 1, "enable_dns_hostnames": true});
+        assert_eq!(read.inputs, want);
+    }
+}

@@ -332,3 +332,65 @@ impl AwsResource for SecurityGroup {
         gone_is_fine(deleted)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn perm(proto: &str, port: Option<i32>, cidr: &str) -> IpPermission {
+        let p = IpPermission::builder().ip_protocol(proto);
+        let p = p.set_from_port(port).set_to_port(port);
+        p.ip_ranges(IpRange::builder().cidr_ip(cidr).build())
+            .build()
+    }
+
+    fn live(ingress: Vec<IpPermission>, egress: Vec<IpPermission>) -> LiveGroup {
+        LiveGroup::builder()
+            .group_id("sg-1")
+            .group_name("hosts-1")
+            .description("hosts")
+            .vpc_id("vpc-1")
+            .set_ip_permissions(Some(ingress))
+            .set_ip_permissions_egress(Some(egress))
+            .build()
+    }
+
+    fn declared() -> SecurityGroup {
+        SecurityGroup::new(VpcId::new("vpc-1"), "hosts")
+            .ingress(Rule::tcp(443).cidr("10.0.0.0/16").self_group())
+    }
+
+    fn json<T: serde::Serialize>(value: &T) -> serde_json::Value {
+        serde_json::to_value(value).unwrap_or_default()
+    }
+
+    #[test]
+    fn rules_as_aws_holds_them_observe_as_declared() {
+        let own = UserIdGroupPair::builder().group_id("sg-1").build();
+        let https = IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(443)
+            .to_port(443);
+        let https = https.ip_ranges(IpRange::builder().cidr_ip("10.0.0.0/16").build());
+        let https = https.user_id_group_pairs(own).build();
+        let group = live(vec![https], vec![perm("-1", None, "0.0.0.0/0")]);
+        assert_eq!(
+            json(&SecurityGroup::observe(&declared(), &group)),
+            json(&declared())
+        );
+    }
+
+    #[test]
+    fn rules_changed_out_of_band_are_observed_one_peer_a_rule() {
+        let group = live(vec![perm("tcp", Some(22), "0.0.0.0/0")], vec![]);
+        let seen = SecurityGroup::observe(&declared(), &group);
+        assert_eq!(
+            json(&Rule::tcp(22).cidr("0.0.0.0/0")),
+            json(&seen.ingress[0])
+        );
+        assert_eq!(seen.ingress.len(), 1);
+        // The default egress is gone: as if the program had revoked it.
+        assert!(seen.revoke_default_egress);
+        assert!(seen.egress.is_empty());
+    }
+}
