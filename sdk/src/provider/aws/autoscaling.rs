@@ -68,10 +68,8 @@ fn settled(g: &LiveGroup, desired: u32) -> bool {
 
 /// Group `name` as described, even while it is being deleted.
 async fn describe_group(cx: &Cx<'_>, name: &str) -> Result<Option<LiveGroup>, ProviderError> {
-    let call =
-        cx.c.asg
-            .describe_auto_scaling_groups()
-            .auto_scaling_group_names(name);
+    let call = cx.c.asg.describe_auto_scaling_groups();
+    let call = call.auto_scaling_group_names(name);
     let out = call
         .send()
         .await
@@ -90,10 +88,8 @@ async fn capacity_error(cx: &Cx<'_>, name: &str, desired: u32) -> ProviderError 
         Ok(Some(g)) => in_service(&g).to_string(),
         _ => "an unknown number".to_string(),
     };
-    let call =
-        cx.c.asg
-            .describe_scaling_activities()
-            .auto_scaling_group_name(name);
+    let call = cx.c.asg.describe_scaling_activities();
+    let call = call.auto_scaling_group_name(name);
     let activities = call.max_records(10).send().await;
     let failure = activities.ok().and_then(|out| {
         let failed = |s: &str| matches!(s, "Failed" | "Cancelled");
@@ -146,10 +142,8 @@ impl AwsResource for AutoScalingGroup {
 
     async fn create(cx: &Cx<'_>, g: &Self) -> Res<Self::Outputs> {
         let name = physical_name(cx.urn, &g.name);
-        let call =
-            cx.c.asg
-                .create_auto_scaling_group()
-                .auto_scaling_group_name(&name);
+        let call = cx.c.asg.create_auto_scaling_group();
+        let call = call.auto_scaling_group_name(&name);
         let call = call.launch_template(template_spec(g));
         let call = call.vpc_zone_identifier(vals(&g.subnet_ids).join(","));
         let call = call.min_size(size(g.min_size)).max_size(size(g.max_size));
@@ -242,10 +236,8 @@ impl AwsResource for AutoScalingGroup {
 
     async fn update(cx: &Cx<'_>, id: &Self::Id, old: &Self, new: &Self) -> Res<Self::Outputs> {
         let name = id.as_str();
-        let call =
-            cx.c.asg
-                .update_auto_scaling_group()
-                .auto_scaling_group_name(name);
+        let call = cx.c.asg.update_auto_scaling_group();
+        let call = call.auto_scaling_group_name(name);
         let call = call.launch_template(template_spec(new));
         let call = call.vpc_zone_identifier(vals(&new.subnet_ids).join(","));
         let call = call
@@ -257,17 +249,13 @@ impl AwsResource for AutoScalingGroup {
             .map_err(cx.err("UpdateAutoScalingGroup"))?;
         let (removed, changed) = tag_changes(&old.tags, &new.tags);
         if !removed.is_empty() {
-            let call =
-                cx.c.asg
-                    .delete_tags()
-                    .set_tags(Some(group_tags(name, &removed)));
+            let call = cx.c.asg.delete_tags();
+            let call = call.set_tags(Some(group_tags(name, &removed)));
             call.send().await.map_err(cx.err("DeleteTags"))?;
         }
         if !changed.is_empty() {
-            let call =
-                cx.c.asg
-                    .create_or_update_tags()
-                    .set_tags(Some(group_tags(name, &changed)));
+            let call = cx.c.asg.create_or_update_tags();
+            let call = call.set_tags(Some(group_tags(name, &changed)));
             call.send().await.map_err(cx.err("CreateOrUpdateTags"))?;
         }
         wait_for_capacity(cx, name, new.capacity()).await
@@ -281,10 +269,8 @@ impl AwsResource for AutoScalingGroup {
         let what = "a running scaling activity to let the group be deleted";
         let busy = ["ScalingActivityInProgress", "ResourceContention"];
         let deleted = retry_on(cx.urn, what, &busy, t.capacity, t.poll, || async {
-            let call =
-                cx.c.asg
-                    .delete_auto_scaling_group()
-                    .auto_scaling_group_name(name);
+            let call = cx.c.asg.delete_auto_scaling_group();
+            let call = call.auto_scaling_group_name(name);
             call.force_delete(true)
                 .send()
                 .await

@@ -45,10 +45,8 @@ async fn private_ips(cx: &Cx<'_>, e: &Described) -> Result<Vec<String>, Provider
     if nis.is_empty() {
         return Ok(Vec::new());
     }
-    let call =
-        cx.c.ec2
-            .describe_network_interfaces()
-            .set_network_interface_ids(Some(nis.to_vec()));
+    let call = cx.c.ec2.describe_network_interfaces();
+    let call = call.set_network_interface_ids(Some(nis.to_vec()));
     // Interfaces of an endpoint being deleted may be gone already.
     let out = match call
         .send()
@@ -137,10 +135,8 @@ impl AwsResource for VpcEndpoint {
     async fn create(cx: &Cx<'_>, e: &Self) -> Res<Self::Outputs> {
         let groups = vals(&e.security_group_ids);
         let vpc = val(&e.vpc_id);
-        let call =
-            cx.c.ec2
-                .create_vpc_endpoint()
-                .vpc_endpoint_type(VpcEndpointType::Interface);
+        let call = cx.c.ec2.create_vpc_endpoint();
+        let call = call.vpc_endpoint_type(VpcEndpointType::Interface);
         let call = call.vpc_id(vpc).service_name(&e.service_name);
         let call = call.set_subnet_ids(Some(vals(&e.subnet_ids)));
         let call = call.set_security_group_ids((!groups.is_empty()).then_some(groups));

@@ -28,21 +28,15 @@ fn attached(g: &LiveGateway) -> Option<&str> {
 }
 
 async fn attach(cx: &Cx<'_>, id: &str, vpc: &str) -> Result<(), ProviderError> {
-    let call =
-        cx.c.ec2
-            .attach_internet_gateway()
-            .internet_gateway_id(id)
-            .vpc_id(vpc);
+    let call = cx.c.ec2.attach_internet_gateway();
+    let call = call.internet_gateway_id(id).vpc_id(vpc);
     call.send().await.map_err(cx.err("AttachInternetGateway"))?;
     Ok(())
 }
 
 async fn detach(cx: &Cx<'_>, id: &str, vpc: &str) -> Result<(), ProviderError> {
-    let call =
-        cx.c.ec2
-            .detach_internet_gateway()
-            .internet_gateway_id(id)
-            .vpc_id(vpc);
+    let call = cx.c.ec2.detach_internet_gateway();
+    let call = call.internet_gateway_id(id).vpc_id(vpc);
     match call.send().await.map_err(cx.err("DetachInternetGateway")) {
         Err(e) if e.code() == "Gateway.NotAttached" => Ok(()),
         r => gone_is_fine(r),

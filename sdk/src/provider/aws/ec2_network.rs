@@ -34,11 +34,8 @@ pub(crate) struct LiveVpc {
 
 /// One DNS attribute of VPC `id`.
 async fn dns_flag(cx: &Cx<'_>, id: &str, attr: VpcAttributeName) -> Result<bool, ProviderError> {
-    let call =
-        cx.c.ec2
-            .describe_vpc_attribute()
-            .vpc_id(id)
-            .attribute(attr.clone());
+    let call = cx.c.ec2.describe_vpc_attribute();
+    let call = call.vpc_id(id).attribute(attr.clone());
     let out = call.send().await.map_err(cx.err("DescribeVpcAttribute"))?;
     let value = match attr {
         VpcAttributeName::EnableDnsHostnames => out.enable_dns_hostnames(),
@@ -194,11 +191,8 @@ impl AwsResource for Subnet {
 
     async fn create(cx: &Cx<'_>, s: &Self) -> Res<Self::Outputs> {
         let vpc = val(&s.vpc_id);
-        let call =
-            cx.c.ec2
-                .create_subnet()
-                .vpc_id(&vpc)
-                .cidr_block(&s.cidr_block);
+        let call = cx.c.ec2.create_subnet();
+        let call = call.vpc_id(&vpc).cidr_block(&s.cidr_block);
         let call = call.availability_zone(&s.availability_zone);
         let call = call.set_tag_specifications(tag_specs(ResourceType::Subnet, &s.tags));
         let out = call.send().await.map_err(cx.err("CreateSubnet"))?;

@@ -125,11 +125,8 @@ async fn converge(
     let cur = must_live::<RouteTable>(cx, id, "before its routes were set").await?;
     let want = wanted_routes(rt);
     for dest in cur.routes.keys().filter(|d| !want.contains_key(*d)) {
-        let call =
-            cx.c.ec2
-                .delete_route()
-                .route_table_id(id)
-                .destination_cidr_block(dest);
+        let call = cx.c.ec2.delete_route();
+        let call = call.route_table_id(id).destination_cidr_block(dest);
         call.send().await.map_err(cx.err("DeleteRoute"))?;
     }
     for (dest, via) in &want {
@@ -151,11 +148,8 @@ async fn converge(
         .iter()
         .filter(|s| !cur.associations.contains_key(*s))
     {
-        let call =
-            cx.c.ec2
-                .associate_route_table()
-                .route_table_id(id)
-                .subnet_id(subnet);
+        let call = cx.c.ec2.associate_route_table();
+        let call = call.route_table_id(id).subnet_id(subnet);
         call.send().await.map_err(cx.err("AssociateRouteTable"))?;
     }
     let now = must_live::<RouteTable>(cx, id, "while its routes were set").await?;

@@ -91,10 +91,8 @@ async fn version_data(
     id: &str,
     version: i64,
 ) -> Result<Option<ResponseLaunchTemplateData>, ProviderError> {
-    let call =
-        cx.c.ec2
-            .describe_launch_template_versions()
-            .launch_template_id(id);
+    let call = cx.c.ec2.describe_launch_template_versions();
+    let call = call.launch_template_id(id);
     let call = call.versions(version.to_string());
     let out = call
         .send()
@@ -110,10 +108,8 @@ impl AwsResource for LaunchTemplate {
 
     async fn create(cx: &Cx<'_>, lt: &Self) -> Res<Self::Outputs> {
         let name = physical_name(cx.urn, &lt.name);
-        let call =
-            cx.c.ec2
-                .create_launch_template()
-                .launch_template_name(&name);
+        let call = cx.c.ec2.create_launch_template();
+        let call = call.launch_template_name(&name);
         let call = call.launch_template_data(template_data(lt));
         let call = call.set_tag_specifications(tag_specs(ResourceType::LaunchTemplate, &lt.tags));
         let out = call.send().await.map_err(cx.err("CreateLaunchTemplate"))?;
@@ -188,10 +184,8 @@ impl AwsResource for LaunchTemplate {
     async fn update(cx: &Cx<'_>, id: &Self::Id, old: &Self, new: &Self) -> Res<Self::Outputs> {
         let id = id.as_str();
         if data_changed(old, new) {
-            let call =
-                cx.c.ec2
-                    .create_launch_template_version()
-                    .launch_template_id(id);
+            let call = cx.c.ec2.create_launch_template_version();
+            let call = call.launch_template_id(id);
             let call = call.launch_template_data(template_data(new));
             let out = call
                 .send()
@@ -211,10 +205,8 @@ impl AwsResource for LaunchTemplate {
     }
 
     async fn delete(cx: &Cx<'_>, id: &Self::Id) -> Res<()> {
-        let call =
-            cx.c.ec2
-                .delete_launch_template()
-                .launch_template_id(id.as_str());
+        let call = cx.c.ec2.delete_launch_template();
+        let call = call.launch_template_id(id.as_str());
         gone_is_fine(call.send().await.map_err(cx.err("DeleteLaunchTemplate")))
     }
 }

@@ -61,10 +61,8 @@ async fn describe_clusters(cx: &Cx<'_>, names: Vec<String>) -> Result<Vec<Cluste
     let mut found = Vec::new();
     // DescribeClusters takes at most 100 clusters.
     for chunk in names.chunks(100) {
-        let call =
-            cx.c.ecs
-                .describe_clusters()
-                .set_clusters(Some(chunk.to_vec()));
+        let call = cx.c.ecs.describe_clusters();
+        let call = call.set_clusters(Some(chunk.to_vec()));
         let call = call
             .include(ClusterField::Tags)
             .include(ClusterField::Settings);
@@ -205,11 +203,8 @@ impl AwsResource for EcsCluster {
             call.send().await.map_err(cx.err("UntagResource"))?;
         }
         if !changed.is_empty() {
-            let call =
-                cx.c.ecs
-                    .tag_resource()
-                    .resource_arn(arn)
-                    .set_tags(Some(ecs_tags(&changed)));
+            let call = cx.c.ecs.tag_resource();
+            let call = call.resource_arn(arn).set_tags(Some(ecs_tags(&changed)));
             call.send().await.map_err(cx.err("TagResource"))?;
         }
         Self::outputs(cx, &must_live::<Self>(cx, name, "during the update").await?)

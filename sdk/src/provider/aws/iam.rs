@@ -152,11 +152,8 @@ async fn get_role(cx: &Cx<'_>, name: String) -> Result<LiveRole, ProviderError> 
 }
 
 async fn attach(cx: &Cx<'_>, name: &str, arn: &str) -> Result<(), ProviderError> {
-    let call =
-        cx.c.iam
-            .attach_role_policy()
-            .role_name(name)
-            .policy_arn(arn);
+    let call = cx.c.iam.attach_role_policy();
+    let call = call.role_name(name).policy_arn(arn);
     call.send()
         .await
         .map(|_| ())
@@ -164,11 +161,8 @@ async fn attach(cx: &Cx<'_>, name: &str, arn: &str) -> Result<(), ProviderError>
 }
 
 async fn detach(cx: &Cx<'_>, name: &str, arn: &str) -> Result<(), ProviderError> {
-    let call =
-        cx.c.iam
-            .detach_role_policy()
-            .role_name(name)
-            .policy_arn(arn);
+    let call = cx.c.iam.detach_role_policy();
+    let call = call.role_name(name).policy_arn(arn);
     gone_is_fine(call.send().await.map_err(cx.err("DetachRolePolicy")))
 }
 
@@ -353,10 +347,8 @@ async fn teardown_profile(cx: &Cx<'_>, name: &str) -> Result<(), ProviderError> 
         remove_role(cx, name, role.role_name()).await?;
     }
     delete_when_free(cx, "IAM to let the profile be deleted", || async {
-        let call =
-            cx.c.iam
-                .delete_instance_profile()
-                .instance_profile_name(name);
+        let call = cx.c.iam.delete_instance_profile();
+        let call = call.instance_profile_name(name);
         call.send()
             .await
             .map(|_| ())
@@ -436,10 +428,8 @@ impl AwsResource for InstanceProfile {
         }
         let (removed, changed) = tag_changes(&old.tags, &new.tags);
         if !removed.is_empty() {
-            let call =
-                cx.c.iam
-                    .untag_instance_profile()
-                    .instance_profile_name(name);
+            let call = cx.c.iam.untag_instance_profile();
+            let call = call.instance_profile_name(name);
             let call = call.set_tag_keys(Some(removed.into_keys().collect()));
             call.send().await.map_err(cx.err("UntagInstanceProfile"))?;
         }
