@@ -11,7 +11,7 @@
 //! the tags. What instances do once running (ECS registration) is not this
 //! module's.
 
-use super::resource::{AwsResource, Cx, Query, Res, keep_order, observed_tags};
+use super::resource::{AwsResource, Cx, Query, Res, keep_order, observed_tags, send};
 use super::retry::retry_on;
 use super::util::{physical_name, tag_changes, vals, wait_for};
 use crate::aws::autoscaling::{AutoScalingGroup, AutoScalingGroupOutputs};
@@ -70,10 +70,7 @@ fn settled(g: &LiveGroup, desired: u32) -> bool {
 async fn describe_group(cx: &Cx<'_>, name: &str) -> Result<Option<LiveGroup>, ProviderError> {
     let call = cx.c.asg.describe_auto_scaling_groups();
     let call = call.auto_scaling_group_names(name);
-    let out = call
-        .send()
-        .await
-        .map_err(cx.err("DescribeAutoScalingGroups"))?;
+    let out = send!(cx, "DescribeAutoScalingGroups", call)?;
     let found = out
         .auto_scaling_groups()
         .iter()
@@ -149,9 +146,7 @@ impl AwsResource for AutoScalingGroup {
         let call = call.min_size(size(g.min_size)).max_size(size(g.max_size));
         let call = call.desired_capacity(size(g.capacity()));
         let call = call.set_tags(Some(group_tags(&name, &g.tags)));
-        call.send()
-            .await
-            .map_err(cx.err("CreateAutoScalingGroup"))?;
+        send!(cx, "CreateAutoScalingGroup", call)?;
         wait_for_capacity(cx, &name, g.capacity()).await
     }
 
@@ -168,10 +163,7 @@ impl AwsResource for AutoScalingGroup {
                 call.filters(f.build())
             }
         };
-        let out = call
-            .send()
-            .await
-            .map_err(cx.err("DescribeAutoScalingGroups"))?;
+        let out = send!(cx, "DescribeAutoScalingGroups", call)?;
         let deleting = |g: &&LiveGroup| g.status().is_some_and(|s| s.starts_with("Delete"));
         Ok(out
             .auto_scaling_groups()
@@ -244,19 +236,17 @@ impl AwsResource for AutoScalingGroup {
             .min_size(size(new.min_size))
             .max_size(size(new.max_size));
         let call = call.desired_capacity(size(new.capacity()));
-        call.send()
-            .await
-            .map_err(cx.err("UpdateAutoScalingGroup"))?;
+        send!(cx, "UpdateAutoScalingGroup", call)?;
         let (removed, changed) = tag_changes(&old.tags, &new.tags);
         if !removed.is_empty() {
             let call = cx.c.asg.delete_tags();
             let call = call.set_tags(Some(group_tags(name, &removed)));
-            call.send().await.map_err(cx.err("DeleteTags"))?;
+            send!(cx, "DeleteTags", call)?;
         }
         if !changed.is_empty() {
             let call = cx.c.asg.create_or_update_tags();
             let call = call.set_tags(Some(group_tags(name, &changed)));
-            call.send().await.map_err(cx.err("CreateOrUpdateTags"))?;
+            send!(cx, "CreateOrUpdateTags", call)?;
         }
         wait_for_capacity(cx, name, new.capacity()).await
     }
@@ -271,10 +261,7 @@ impl AwsResource for AutoScalingGroup {
         let deleted = retry_on(cx.urn, what, &busy, t.capacity, t.poll, || async {
             let call = cx.c.asg.delete_auto_scaling_group();
             let call = call.auto_scaling_group_name(name);
-            call.force_delete(true)
-                .send()
-                .await
-                .map_err(cx.err("DeleteAutoScalingGroup"))
+            send!(cx, "DeleteAutoScalingGroup", call.force_delete(true))
         })
         .await;
         match deleted {

@@ -19,7 +19,7 @@
 //! described entries equal them), the associated subnets and the tags.
 
 use super::resource::{
-    AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, keep_order, live, must_live,
+    AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, keep_order, live, must_live, send,
 };
 use super::util::{sync_tags, tag_specs, tags_of, val, vals};
 use crate::aws::ec2::{AclAction, AclRule, NetworkAcl, NetworkAclOutputs, Protocol};
@@ -202,14 +202,10 @@ fn observed_rules(recorded: &[AclRule], have: &[Entry], egress: bool) -> Vec<Acl
 
 /// The default ACL of VPC `vpc`.
 async fn default_acl(cx: &Cx<'_>, vpc: &str) -> Result<String, ProviderError> {
-    let out =
-        cx.c.ec2
-            .describe_network_acls()
-            .filters(filter("vpc-id", vec![vpc.to_string()]))
-            .filters(filter("default", vec!["true".to_string()]))
-            .send()
-            .await
-            .map_err(cx.err("DescribeNetworkAcls"))?;
+    let call = cx.c.ec2.describe_network_acls();
+    let call = call.filters(filter("vpc-id", vec![vpc.to_string()]));
+    let call = call.filters(filter("default", vec!["true".to_string()]));
+    let out = send!(cx, "DescribeNetworkAcls", call)?;
     out.network_acls()
         .iter()
         .find_map(|a| a.network_acl_id())
@@ -223,14 +219,9 @@ async fn default_acl(cx: &Cx<'_>, vpc: &str) -> Result<String, ProviderError> {
 }
 
 async fn move_association(cx: &Cx<'_>, association: &str, to: &str) -> Result<(), ProviderError> {
-    cx.c.ec2
-        .replace_network_acl_association()
-        .association_id(association)
-        .network_acl_id(to)
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(cx.err("ReplaceNetworkAclAssociation"))
+    let call = cx.c.ec2.replace_network_acl_association();
+    let call = call.association_id(association).network_acl_id(to);
+    send!(cx, "ReplaceNetworkAclAssociation", call).map(drop)
 }
 
 /// Deletes, replaces and creates entries until `live`'s equal `acl`'s.
@@ -249,35 +240,20 @@ async fn sync_entries(
         .iter()
         .filter(|o| !want.iter().any(|w| same_slot(o, w)))
     {
-        let deleted =
-            cx.c.ec2
-                .delete_network_acl_entry()
-                .network_acl_id(id)
-                .rule_number(old.number)
-                .egress(old.egress)
-                .send()
-                .await
-                .map_err(cx.err("DeleteNetworkAclEntry"));
-        if let Err(e) = deleted {
-            if !e.is_not_found() {
-                return Err(e);
-            }
-        }
+        let call = cx.c.ec2.delete_network_acl_entry().network_acl_id(id);
+        let call = call.rule_number(old.number).egress(old.egress);
+        gone_is_fine(send!(cx, "DeleteNetworkAclEntry", call))?;
     }
     for entry in &want {
         match have.iter().find(|o| same_slot(o, entry)) {
             Some(old) if old == entry => {}
             Some(_) => {
-                with_entry!(cx.c.ec2.replace_network_acl_entry(), id, entry)
-                    .send()
-                    .await
-                    .map_err(cx.err("ReplaceNetworkAclEntry"))?;
+                let call = with_entry!(cx.c.ec2.replace_network_acl_entry(), id, entry);
+                send!(cx, "ReplaceNetworkAclEntry", call)?;
             }
             None => {
-                with_entry!(cx.c.ec2.create_network_acl_entry(), id, entry)
-                    .send()
-                    .await
-                    .map_err(cx.err("CreateNetworkAclEntry"))?;
+                let call = with_entry!(cx.c.ec2.create_network_acl_entry(), id, entry);
+                send!(cx, "CreateNetworkAclEntry", call)?;
             }
         }
     }
@@ -319,13 +295,9 @@ async fn sync_associations(
         return Ok(());
     }
     // One call finds the current association of every joining subnet.
-    let out =
-        cx.c.ec2
-            .describe_network_acls()
-            .filters(filter("association.subnet-id", joining.clone()))
-            .send()
-            .await
-            .map_err(cx.err("DescribeNetworkAcls"))?;
+    let call = cx.c.ec2.describe_network_acls();
+    let call = call.filters(filter("association.subnet-id", joining.clone()));
+    let out = send!(cx, "DescribeNetworkAcls", call)?;
     let current: BTreeMap<&str, &str> = out
         .network_acls()
         .iter()
@@ -368,7 +340,7 @@ async fn teardown(cx: &Cx<'_>, id: &str) -> Result<(), ProviderError> {
         }
     }
     let call = cx.c.ec2.delete_network_acl().network_acl_id(id);
-    gone_is_fine(call.send().await.map_err(cx.err("DeleteNetworkAcl")))
+    gone_is_fine(send!(cx, "DeleteNetworkAcl", call))
 }
 
 #[async_trait]
@@ -379,7 +351,7 @@ impl AwsResource for NetworkAcl {
         let vpc = val(&acl.vpc_id);
         let call = cx.c.ec2.create_network_acl().vpc_id(&vpc);
         let call = call.set_tag_specifications(tag_specs(ResourceType::NetworkAcl, &acl.tags));
-        let out = call.send().await.map_err(cx.err("CreateNetworkAcl"))?;
+        let out = send!(cx, "CreateNetworkAcl", call)?;
         let id = cx.new_id(
             "CreateNetworkAcl",
             out.network_acl().and_then(|a| a.network_acl_id()),

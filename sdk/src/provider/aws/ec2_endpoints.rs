@@ -18,7 +18,7 @@
 //! are compared as lower-case strings.
 
 use super::resource::{
-    AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, keep_order, live, must_live,
+    AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, keep_order, live, must_live, send,
 };
 use super::util::{sync_tags, tag_specs, tags_of, val, vals, wait_for};
 use crate::aws::ec2::{VpcEndpoint, VpcEndpointOutputs};
@@ -48,11 +48,7 @@ async fn private_ips(cx: &Cx<'_>, e: &Described) -> Result<Vec<String>, Provider
     let call = cx.c.ec2.describe_network_interfaces();
     let call = call.set_network_interface_ids(Some(nis.to_vec()));
     // Interfaces of an endpoint being deleted may be gone already.
-    let out = match call
-        .send()
-        .await
-        .map_err(cx.err("DescribeNetworkInterfaces"))
-    {
+    let out = match send!(cx, "DescribeNetworkInterfaces", call) {
         Ok(out) => out,
         Err(e) if e.is_not_found() => return Ok(Vec::new()),
         Err(e) => return Err(e),
@@ -109,10 +105,7 @@ async fn default_group(cx: &Cx<'_>, vpc: &str) -> Result<String, ProviderError> 
             .values("default")
             .build(),
     );
-    let out = call
-        .send()
-        .await
-        .map_err(cx.err("DescribeSecurityGroups"))?;
+    let out = send!(cx, "DescribeSecurityGroups", call)?;
     let found = out.security_groups().iter().find_map(|g| g.group_id());
     found.map(str::to_string).ok_or_else(|| {
         ProviderError::new(
@@ -142,7 +135,7 @@ impl AwsResource for VpcEndpoint {
         let call = call.set_security_group_ids((!groups.is_empty()).then_some(groups));
         let call = call.private_dns_enabled(e.private_dns_enabled);
         let call = call.set_tag_specifications(tag_specs(ResourceType::VpcEndpoint, &e.tags));
-        let out = call.send().await.map_err(cx.err("CreateVpcEndpoint"))?;
+        let out = send!(cx, "CreateVpcEndpoint", call)?;
         let id = cx.new_id(
             "CreateVpcEndpoint",
             out.vpc_endpoint().and_then(|e| e.vpc_endpoint_id()),
@@ -232,7 +225,7 @@ impl AwsResource for VpcEndpoint {
             || call.get_remove_security_group_ids().is_some()
             || private_dns.is_some();
         if changes {
-            call.send().await.map_err(cx.err("ModifyVpcEndpoint"))?;
+            send!(cx, "ModifyVpcEndpoint", call)?;
         }
         sync_tags(cx, id, &old.tags, &new.tags).await?;
         wait_available(cx, id).await
@@ -241,7 +234,7 @@ impl AwsResource for VpcEndpoint {
     async fn delete(cx: &Cx<'_>, id: &Self::Id) -> Res<()> {
         let id = id.as_str();
         let call = cx.c.ec2.delete_vpc_endpoints().vpc_endpoint_ids(id);
-        let out = match call.send().await.map_err(cx.err("DeleteVpcEndpoints")) {
+        let out = match send!(cx, "DeleteVpcEndpoints", call) {
             Ok(out) => out,
             Err(e) => return gone_is_fine::<()>(Err(e)),
         };

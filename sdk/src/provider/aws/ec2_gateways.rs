@@ -6,7 +6,7 @@
 //! gateway's subnet, address, connectivity and tags.
 
 use super::resource::{
-    AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, must_live, outputs_now,
+    AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, must_live, outputs_now, send,
 };
 use super::retry::retry_on;
 use super::util::{sync_tags, tag_specs, tags_of, val, wait_for};
@@ -30,14 +30,14 @@ fn attached(g: &LiveGateway) -> Option<&str> {
 async fn attach(cx: &Cx<'_>, id: &str, vpc: &str) -> Result<(), ProviderError> {
     let call = cx.c.ec2.attach_internet_gateway();
     let call = call.internet_gateway_id(id).vpc_id(vpc);
-    call.send().await.map_err(cx.err("AttachInternetGateway"))?;
+    send!(cx, "AttachInternetGateway", call)?;
     Ok(())
 }
 
 async fn detach(cx: &Cx<'_>, id: &str, vpc: &str) -> Result<(), ProviderError> {
     let call = cx.c.ec2.detach_internet_gateway();
     let call = call.internet_gateway_id(id).vpc_id(vpc);
-    match call.send().await.map_err(cx.err("DetachInternetGateway")) {
+    match send!(cx, "DetachInternetGateway", call) {
         Err(e) if e.code() == "Gateway.NotAttached" => Ok(()),
         r => gone_is_fine(r),
     }
@@ -50,7 +50,7 @@ impl AwsResource for InternetGateway {
     async fn create(cx: &Cx<'_>, g: &Self) -> Res<Self::Outputs> {
         let call = cx.c.ec2.create_internet_gateway();
         let call = call.set_tag_specifications(tag_specs(ResourceType::InternetGateway, &g.tags));
-        let out = call.send().await.map_err(cx.err("CreateInternetGateway"))?;
+        let out = send!(cx, "CreateInternetGateway", call)?;
         let id = cx.new_id(
             "CreateInternetGateway",
             out.internet_gateway().and_then(|g| g.internet_gateway_id()),
@@ -125,7 +125,7 @@ impl AwsResource for InternetGateway {
             detach(cx, id, vpc).await?;
         }
         let call = cx.c.ec2.delete_internet_gateway().internet_gateway_id(id);
-        gone_is_fine(call.send().await.map_err(cx.err("DeleteInternetGateway")))
+        gone_is_fine(send!(cx, "DeleteInternetGateway", call))
     }
 }
 
@@ -136,7 +136,7 @@ impl AwsResource for ElasticIp {
     async fn create(cx: &Cx<'_>, e: &Self) -> Res<Self::Outputs> {
         let call = cx.c.ec2.allocate_address().domain(DomainType::Vpc);
         let call = call.set_tag_specifications(tag_specs(ResourceType::ElasticIp, &e.tags));
-        let out = call.send().await.map_err(cx.err("AllocateAddress"))?;
+        let out = send!(cx, "AllocateAddress", call)?;
         let id = out
             .allocation_id()
             .ok_or_else(|| cx.missing("AllocateAddress", "allocation id"))?;
@@ -179,10 +179,7 @@ impl AwsResource for ElasticIp {
         let busy = ["InvalidIPAddress.InUse", "AuthFailure"];
         let released = retry_on(cx.urn, what, &busy, t.nat_gateway, t.poll, || async {
             let call = cx.c.ec2.release_address().allocation_id(id.as_str());
-            call.send()
-                .await
-                .map(|_| ())
-                .map_err(cx.err("ReleaseAddress"))
+            send!(cx, "ReleaseAddress", call).map(drop)
         })
         .await;
         gone_is_fine(released)
@@ -200,7 +197,7 @@ fn nat_gone(n: &LiveNat) -> bool {
 /// [`AwsResource::describe`] leaves out).
 async fn nat_state(cx: &Cx<'_>, id: &str) -> Result<Option<LiveNat>, ProviderError> {
     let call = cx.c.ec2.describe_nat_gateways().nat_gateway_ids(id);
-    match call.send().await.map_err(cx.err("DescribeNatGateways")) {
+    match send!(cx, "DescribeNatGateways", call) {
         Ok(out) => Ok(out.nat_gateways().first().cloned()),
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e),
@@ -225,7 +222,7 @@ impl AwsResource for NatGateway {
         let call = call.set_tag_specifications(tag_specs(ResourceType::Natgateway, &n.tags));
         let allocation = n.allocation_id.as_ref().and_then(|a| a.value());
         let call = call.set_allocation_id(allocation.map(|a| a.to_string()));
-        let out = call.send().await.map_err(cx.err("CreateNatGateway"))?;
+        let out = send!(cx, "CreateNatGateway", call)?;
         let id = cx.new_id(
             "CreateNatGateway",
             out.nat_gateway().and_then(|n| n.nat_gateway_id()),
@@ -313,7 +310,7 @@ impl AwsResource for NatGateway {
 
     async fn delete(cx: &Cx<'_>, id: &Self::Id) -> Res<()> {
         let call = cx.c.ec2.delete_nat_gateway().nat_gateway_id(id.as_str());
-        match call.send().await.map_err(cx.err("DeleteNatGateway")) {
+        match send!(cx, "DeleteNatGateway", call) {
             Err(e) if e.is_not_found() => return Ok(()),
             Err(e) => return Err(e),
             Ok(_) => {}

@@ -3,7 +3,7 @@
 //! its two DNS attributes; observed are its CIDR block, DNS flags and tags,
 //! and a subnet's CIDR block, zone, public-IP flag, VPC and tags.
 
-use super::resource::{AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, outputs_now};
+use super::resource::{AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, outputs_now, send};
 use super::util::{sync_tags, tag_specs, tags_of, val, wait_for};
 use crate::aws::ec2::{Subnet, SubnetOutputs, Vpc, VpcOutputs};
 use crate::provider::ProviderError;
@@ -36,7 +36,7 @@ pub(crate) struct LiveVpc {
 async fn dns_flag(cx: &Cx<'_>, id: &str, attr: VpcAttributeName) -> Result<bool, ProviderError> {
     let call = cx.c.ec2.describe_vpc_attribute();
     let call = call.vpc_id(id).attribute(attr.clone());
-    let out = call.send().await.map_err(cx.err("DescribeVpcAttribute"))?;
+    let out = send!(cx, "DescribeVpcAttribute", call)?;
     let value = match attr {
         VpcAttributeName::EnableDnsHostnames => out.enable_dns_hostnames(),
         _ => out.enable_dns_support(),
@@ -55,12 +55,12 @@ async fn set_dns(
     if let Some(on) = support {
         let call = cx.c.ec2.modify_vpc_attribute().vpc_id(id);
         let call = call.enable_dns_support(flag(on));
-        call.send().await.map_err(cx.err("ModifyVpcAttribute"))?;
+        send!(cx, "ModifyVpcAttribute", call)?;
     }
     if let Some(on) = hostnames {
         let call = cx.c.ec2.modify_vpc_attribute().vpc_id(id);
         let call = call.enable_dns_hostnames(flag(on));
-        call.send().await.map_err(cx.err("ModifyVpcAttribute"))?;
+        send!(cx, "ModifyVpcAttribute", call)?;
     }
     Ok(())
 }
@@ -72,13 +72,13 @@ impl AwsResource for Vpc {
     async fn create(cx: &Cx<'_>, v: &Self) -> Res<Self::Outputs> {
         let call = cx.c.ec2.create_vpc().cidr_block(&v.cidr_block);
         let call = call.set_tag_specifications(tag_specs(ResourceType::Vpc, &v.tags));
-        let out = call.send().await.map_err(cx.err("CreateVpc"))?;
+        let out = send!(cx, "CreateVpc", call)?;
         let id = cx.new_id("CreateVpc", out.vpc().and_then(|v| v.vpc_id()))?;
         let poll = cx.c.timeouts.poll.min(Duration::from_secs(2));
         let what = "the VPC to become available";
         wait_for(cx.urn, what, Duration::from_secs(120), poll, || async {
             let call = cx.c.ec2.describe_vpcs().vpc_ids(&id);
-            let d = call.send().await.map_err(cx.err("DescribeVpcs"))?;
+            let d = send!(cx, "DescribeVpcs", call)?;
             let pending =
                 |v: &&aws_sdk_ec2::types::Vpc| v.state().map(|s| s.as_str()) == Some("pending");
             Ok(d.vpcs().first().filter(|v| !pending(v)).map(|_| ()))
@@ -104,14 +104,11 @@ impl AwsResource for Vpc {
         let call = cx.c.ec2.describe_route_tables();
         let call = call.filters(filter("vpc-id", ids.clone()));
         let call = call.filters(filter("association.main", vec!["true".into()]));
-        let tables = call.send().await.map_err(cx.err("DescribeRouteTables"))?;
+        let tables = send!(cx, "DescribeRouteTables", call)?;
         let call = cx.c.ec2.describe_security_groups();
         let call = call.filters(filter("vpc-id", ids));
         let call = call.filters(filter("group-name", vec!["default".into()]));
-        let groups = call
-            .send()
-            .await
-            .map_err(cx.err("DescribeSecurityGroups"))?;
+        let groups = send!(cx, "DescribeSecurityGroups", call)?;
         let mut out = Vec::new();
         for vpc in described.vpcs() {
             let Some(id) = vpc.vpc_id() else { continue };
@@ -174,14 +171,14 @@ impl AwsResource for Vpc {
 
     async fn delete(cx: &Cx<'_>, id: &Self::Id) -> Res<()> {
         let call = cx.c.ec2.delete_vpc().vpc_id(id.as_str());
-        gone_is_fine(call.send().await.map_err(cx.err("DeleteVpc")))
+        gone_is_fine(send!(cx, "DeleteVpc", call))
     }
 }
 
 async fn set_public_ip(cx: &Cx<'_>, id: &str, on: bool) -> Result<(), ProviderError> {
     let call = cx.c.ec2.modify_subnet_attribute().subnet_id(id);
     let call = call.map_public_ip_on_launch(flag(on));
-    call.send().await.map_err(cx.err("ModifySubnetAttribute"))?;
+    send!(cx, "ModifySubnetAttribute", call)?;
     Ok(())
 }
 
@@ -195,7 +192,7 @@ impl AwsResource for Subnet {
         let call = call.vpc_id(&vpc).cidr_block(&s.cidr_block);
         let call = call.availability_zone(&s.availability_zone);
         let call = call.set_tag_specifications(tag_specs(ResourceType::Subnet, &s.tags));
-        let out = call.send().await.map_err(cx.err("CreateSubnet"))?;
+        let out = send!(cx, "CreateSubnet", call)?;
         let id = cx.new_id("CreateSubnet", out.subnet().and_then(|s| s.subnet_id()))?;
         if s.map_public_ip_on_launch {
             set_public_ip(cx, &id, true).await?;
@@ -247,6 +244,6 @@ impl AwsResource for Subnet {
 
     async fn delete(cx: &Cx<'_>, id: &Self::Id) -> Res<()> {
         let call = cx.c.ec2.delete_subnet().subnet_id(id.as_str());
-        gone_is_fine(call.send().await.map_err(cx.err("DeleteSubnet")))
+        gone_is_fine(send!(cx, "DeleteSubnet", call))
     }
 }

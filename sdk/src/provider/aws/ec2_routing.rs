@@ -5,7 +5,7 @@
 //! VPC and the tags. Association ids are output in subnet-id order.
 
 use super::resource::{
-    AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, keep_order, must_live,
+    AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, keep_order, must_live, send,
 };
 use super::util::{sync_tags, tag_specs, tags_of, val, vals};
 use crate::aws::ec2::{Route, RouteTable, RouteTableOutputs, RouteTarget};
@@ -103,15 +103,9 @@ async fn put_route(
         };
     }
     if replace {
-        to!(cx.c.ec2.replace_route())
-            .send()
-            .await
-            .map_err(cx.err("ReplaceRoute"))?;
+        send!(cx, "ReplaceRoute", to!(cx.c.ec2.replace_route()))?;
     } else {
-        to!(cx.c.ec2.create_route())
-            .send()
-            .await
-            .map_err(cx.err("CreateRoute"))?;
+        send!(cx, "CreateRoute", to!(cx.c.ec2.create_route()))?;
     }
     Ok(())
 }
@@ -127,7 +121,7 @@ async fn converge(
     for dest in cur.routes.keys().filter(|d| !want.contains_key(*d)) {
         let call = cx.c.ec2.delete_route();
         let call = call.route_table_id(id).destination_cidr_block(dest);
-        call.send().await.map_err(cx.err("DeleteRoute"))?;
+        send!(cx, "DeleteRoute", call)?;
     }
     for (dest, via) in &want {
         match cur.routes.get(dest) {
@@ -139,9 +133,7 @@ async fn converge(
     for (subnet, assoc) in &cur.associations {
         if !subnets.contains(subnet) {
             let call = cx.c.ec2.disassociate_route_table().association_id(assoc);
-            call.send()
-                .await
-                .map_err(cx.err("DisassociateRouteTable"))?;
+            send!(cx, "DisassociateRouteTable", call)?;
         }
     }
     for subnet in subnets
@@ -150,7 +142,7 @@ async fn converge(
     {
         let call = cx.c.ec2.associate_route_table();
         let call = call.route_table_id(id).subnet_id(subnet);
-        call.send().await.map_err(cx.err("AssociateRouteTable"))?;
+        send!(cx, "AssociateRouteTable", call)?;
     }
     let now = must_live::<RouteTable>(cx, id, "while its routes were set").await?;
     RouteTable::outputs(cx, &now)
@@ -164,7 +156,7 @@ impl AwsResource for RouteTable {
         let vpc = val(&rt.vpc_id);
         let call = cx.c.ec2.create_route_table().vpc_id(&vpc);
         let call = call.set_tag_specifications(tag_specs(ResourceType::RouteTable, &rt.tags));
-        let out = call.send().await.map_err(cx.err("CreateRouteTable"))?;
+        let out = send!(cx, "CreateRouteTable", call)?;
         let id = cx.new_id(
             "CreateRouteTable",
             out.route_table().and_then(|t| t.route_table_id()),
@@ -243,9 +235,9 @@ impl AwsResource for RouteTable {
         };
         for assoc in cur.associations.values() {
             let call = cx.c.ec2.disassociate_route_table().association_id(assoc);
-            gone_is_fine(call.send().await.map_err(cx.err("DisassociateRouteTable")))?;
+            gone_is_fine(send!(cx, "DisassociateRouteTable", call))?;
         }
         let call = cx.c.ec2.delete_route_table().route_table_id(id.as_str());
-        gone_is_fine(call.send().await.map_err(cx.err("DeleteRouteTable")))
+        gone_is_fine(send!(cx, "DeleteRouteTable", call))
     }
 }

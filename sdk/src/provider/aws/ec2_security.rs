@@ -9,7 +9,7 @@
 //! recorded ones the recorded rules stand as written; otherwise the
 //! observed rules are AWS's, one rule per peer.
 
-use super::resource::{AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, outputs_now};
+use super::resource::{AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, outputs_now, send};
 use super::retry::retry_on;
 use super::util::{physical_name, sync_tags, tag_specs, tags_of, val};
 use crate::aws::ec2::{Peer, Protocol, Rule, SecurityGroup, SecurityGroupOutputs};
@@ -76,40 +76,24 @@ async fn change(
     egress: &[&Rule],
 ) -> Result<(), ProviderError> {
     let perms = |rules: &[&Rule]| Some(rules.iter().map(|r| permission(r, id)).collect());
-    macro_rules! send {
-        ($rules:expr_2021, $op:ident, $name:literal) => {
+    macro_rules! rules {
+        ($rules:expr_2021 => $op:ident, $name:literal) => {
             if !$rules.is_empty() {
                 let call =
                     cx.c.ec2
                         .$op()
                         .group_id(id)
                         .set_ip_permissions(perms($rules));
-                call.send().await.map_err(cx.err($name))?;
+                send!(cx, $name, call)?;
             }
         };
     }
     if grant {
-        send!(
-            ingress,
-            authorize_security_group_ingress,
-            "AuthorizeSecurityGroupIngress"
-        );
-        send!(
-            egress,
-            authorize_security_group_egress,
-            "AuthorizeSecurityGroupEgress"
-        );
+        rules!(ingress => authorize_security_group_ingress, "AuthorizeSecurityGroupIngress");
+        rules!(egress => authorize_security_group_egress, "AuthorizeSecurityGroupEgress");
     } else {
-        send!(
-            ingress,
-            revoke_security_group_ingress,
-            "RevokeSecurityGroupIngress"
-        );
-        send!(
-            egress,
-            revoke_security_group_egress,
-            "RevokeSecurityGroupEgress"
-        );
+        rules!(ingress => revoke_security_group_ingress, "RevokeSecurityGroupIngress");
+        rules!(egress => revoke_security_group_egress, "RevokeSecurityGroupEgress");
     }
     Ok(())
 }
@@ -212,7 +196,7 @@ impl AwsResource for SecurityGroup {
         let call = cx.c.ec2.create_security_group().group_name(&name);
         let call = call.description(&sg.description).vpc_id(&vpc);
         let call = call.set_tag_specifications(tag_specs(ResourceType::SecurityGroup, &sg.tags));
-        let out = call.send().await.map_err(cx.err("CreateSecurityGroup"))?;
+        let out = send!(cx, "CreateSecurityGroup", call)?;
         let id = cx.new_id("CreateSecurityGroup", out.group_id())?;
         let rules = async {
             if sg.revoke_default_egress {
@@ -322,10 +306,7 @@ impl AwsResource for SecurityGroup {
             t.poll,
             || async {
                 let call = cx.c.ec2.delete_security_group().group_id(id.as_str());
-                call.send()
-                    .await
-                    .map(|_| ())
-                    .map_err(cx.err("DeleteSecurityGroup"))
+                send!(cx, "DeleteSecurityGroup", call).map(drop)
             },
         )
         .await;

@@ -12,7 +12,7 @@
 //! per template); observed are the image, instance type, user data, the
 //! name (when the program gave one) and the template's tags.
 
-use super::resource::{AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, outputs_now};
+use super::resource::{AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, outputs_now, send};
 use super::util::{ec2_tags, physical_name, sync_tags, tag_specs, tags_of, vals};
 use crate::aws::ec2::{LaunchTemplate, LaunchTemplateOutputs};
 use crate::provider::ProviderError;
@@ -94,10 +94,7 @@ async fn version_data(
     let call = cx.c.ec2.describe_launch_template_versions();
     let call = call.launch_template_id(id);
     let call = call.versions(version.to_string());
-    let out = call
-        .send()
-        .await
-        .map_err(cx.err("DescribeLaunchTemplateVersions"))?;
+    let out = send!(cx, "DescribeLaunchTemplateVersions", call)?;
     let v = out.launch_template_versions().first();
     Ok(v.and_then(|v| v.launch_template_data()).cloned())
 }
@@ -112,7 +109,7 @@ impl AwsResource for LaunchTemplate {
         let call = call.launch_template_name(&name);
         let call = call.launch_template_data(template_data(lt));
         let call = call.set_tag_specifications(tag_specs(ResourceType::LaunchTemplate, &lt.tags));
-        let out = call.send().await.map_err(cx.err("CreateLaunchTemplate"))?;
+        let out = send!(cx, "CreateLaunchTemplate", call)?;
         let t = out
             .launch_template()
             .ok_or_else(|| cx.missing("CreateLaunchTemplate", "template"))?;
@@ -187,10 +184,7 @@ impl AwsResource for LaunchTemplate {
             let call = cx.c.ec2.create_launch_template_version();
             let call = call.launch_template_id(id);
             let call = call.launch_template_data(template_data(new));
-            let out = call
-                .send()
-                .await
-                .map_err(cx.err("CreateLaunchTemplateVersion"))?;
+            let out = send!(cx, "CreateLaunchTemplateVersion", call)?;
             let version = out
                 .launch_template_version()
                 .and_then(|v| v.version_number());
@@ -198,7 +192,7 @@ impl AwsResource for LaunchTemplate {
                 version.ok_or_else(|| cx.missing("CreateLaunchTemplateVersion", "version"))?;
             let call = cx.c.ec2.modify_launch_template().launch_template_id(id);
             let call = call.default_version(version.to_string());
-            call.send().await.map_err(cx.err("ModifyLaunchTemplate"))?;
+            send!(cx, "ModifyLaunchTemplate", call)?;
         }
         sync_tags(cx, id, &old.tags, &new.tags).await?;
         outputs_now::<Self>(cx, id, "during the update").await
@@ -207,7 +201,7 @@ impl AwsResource for LaunchTemplate {
     async fn delete(cx: &Cx<'_>, id: &Self::Id) -> Res<()> {
         let call = cx.c.ec2.delete_launch_template();
         let call = call.launch_template_id(id.as_str());
-        gone_is_fine(call.send().await.map_err(cx.err("DeleteLaunchTemplate")))
+        gone_is_fine(send!(cx, "DeleteLaunchTemplate", call))
     }
 }
 

@@ -17,7 +17,7 @@
 //! instances register is up to their agents, not this module; it reports
 //! `registeredContainerInstancesCount` as ECS does.
 
-use super::resource::{AwsResource, Cx, Query, Res, gone_is_fine, must_live, observed_tags};
+use super::resource::{AwsResource, Cx, Query, Res, gone_is_fine, must_live, observed_tags, send};
 use super::retry::retry_on;
 use super::util::{physical_name, tag_changes, wait_for};
 use crate::aws::ecs::{EcsCluster, EcsClusterOutputs};
@@ -66,7 +66,7 @@ async fn describe_clusters(cx: &Cx<'_>, names: Vec<String>) -> Result<Vec<Cluste
         let call = call
             .include(ClusterField::Tags)
             .include(ClusterField::Settings);
-        let out = call.send().await.map_err(cx.err("DescribeClusters"))?;
+        let out = send!(cx, "DescribeClusters", call)?;
         found.extend(
             out.clusters()
                 .iter()
@@ -103,7 +103,7 @@ impl AwsResource for EcsCluster {
         let call = cx.c.ecs.create_cluster().cluster_name(&name);
         let call = call.set_tags((!k.tags.is_empty()).then(|| ecs_tags(&k.tags)));
         let call = call.settings(insights(k.container_insights));
-        let out = call.send().await.map_err(cx.err("CreateCluster"))?;
+        let out = send!(cx, "CreateCluster", call)?;
         let created = out
             .cluster()
             .ok_or_else(|| cx.missing("CreateCluster", "cluster"))?;
@@ -191,7 +191,7 @@ impl AwsResource for EcsCluster {
         if insights_on(&live) != new.container_insights {
             let call = cx.c.ecs.update_cluster().cluster(name);
             let call = call.settings(insights(new.container_insights));
-            call.send().await.map_err(cx.err("UpdateCluster"))?;
+            send!(cx, "UpdateCluster", call)?;
         }
         let arn = live
             .cluster_arn()
@@ -200,12 +200,12 @@ impl AwsResource for EcsCluster {
         if !removed.is_empty() {
             let call = cx.c.ecs.untag_resource().resource_arn(arn);
             let call = call.set_tag_keys(Some(removed.into_keys().collect()));
-            call.send().await.map_err(cx.err("UntagResource"))?;
+            send!(cx, "UntagResource", call)?;
         }
         if !changed.is_empty() {
             let call = cx.c.ecs.tag_resource();
             let call = call.resource_arn(arn).set_tags(Some(ecs_tags(&changed)));
-            call.send().await.map_err(cx.err("TagResource"))?;
+            send!(cx, "TagResource", call)?;
         }
         Self::outputs(cx, &must_live::<Self>(cx, name, "during the update").await?)
     }
@@ -221,9 +221,7 @@ impl AwsResource for EcsCluster {
             let call = cx.c.ecs.put_cluster_capacity_providers().cluster(name);
             let call = call.set_capacity_providers(Some(Vec::new()));
             let call = call.set_default_capacity_provider_strategy(Some(Vec::new()));
-            call.send()
-                .await
-                .map_err(cx.err("PutClusterCapacityProviders"))?;
+            send!(cx, "PutClusterCapacityProviders", call)?;
         }
         // Hosts terminated a moment ago (their group deleted first) take a
         // while to deregister, and their tasks to stop.
@@ -236,10 +234,7 @@ impl AwsResource for EcsCluster {
         let what = "container instances to deregister from the cluster";
         let deleted = retry_on(cx.urn, what, &busy, t.capacity, t.poll, || async {
             let call = cx.c.ecs.delete_cluster().cluster(name);
-            call.send()
-                .await
-                .map(|_| ())
-                .map_err(cx.err("DeleteCluster"))
+            send!(cx, "DeleteCluster", call).map(drop)
         })
         .await;
         gone_is_fine(deleted)

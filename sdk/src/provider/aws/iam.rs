@@ -18,7 +18,7 @@
 //! and given name.
 
 use super::resource::{
-    AwsResource, Cx, Query, Res, gone_is_fine, keep_order, observed_tags, outputs_now,
+    AwsResource, Cx, Query, Res, gone_is_fine, keep_order, observed_tags, outputs_now, send,
 };
 use super::retry::retry_on;
 use super::util::{physical_name, tag_changes, val};
@@ -136,13 +136,7 @@ async fn attached_policies(cx: &Cx<'_>, name: &str) -> Result<Vec<String>, Provi
 }
 
 async fn get_role(cx: &Cx<'_>, name: String) -> Result<LiveRole, ProviderError> {
-    let out =
-        cx.c.iam
-            .get_role()
-            .role_name(&name)
-            .send()
-            .await
-            .map_err(cx.err("GetRole"))?;
+    let out = send!(cx, "GetRole", cx.c.iam.get_role().role_name(&name))?;
     let role = out
         .role()
         .ok_or_else(|| cx.missing("GetRole", "role"))?
@@ -154,26 +148,19 @@ async fn get_role(cx: &Cx<'_>, name: String) -> Result<LiveRole, ProviderError> 
 async fn attach(cx: &Cx<'_>, name: &str, arn: &str) -> Result<(), ProviderError> {
     let call = cx.c.iam.attach_role_policy();
     let call = call.role_name(name).policy_arn(arn);
-    call.send()
-        .await
-        .map(|_| ())
-        .map_err(cx.err("AttachRolePolicy"))
+    send!(cx, "AttachRolePolicy", call).map(drop)
 }
 
 async fn detach(cx: &Cx<'_>, name: &str, arn: &str) -> Result<(), ProviderError> {
     let call = cx.c.iam.detach_role_policy();
     let call = call.role_name(name).policy_arn(arn);
-    gone_is_fine(call.send().await.map_err(cx.err("DetachRolePolicy")))
+    gone_is_fine(send!(cx, "DetachRolePolicy", call))
 }
 
 async fn remove_role(cx: &Cx<'_>, profile: &str, role: &str) -> Result<(), ProviderError> {
     let call = cx.c.iam.remove_role_from_instance_profile();
     let call = call.instance_profile_name(profile).role_name(role);
-    gone_is_fine(
-        call.send()
-            .await
-            .map_err(cx.err("RemoveRoleFromInstanceProfile")),
-    )
+    gone_is_fine(send!(cx, "RemoveRoleFromInstanceProfile", call))
 }
 
 /// Calls `delete` until IAM stops answering `DeleteConflict` (bounded);
@@ -207,7 +194,7 @@ async fn teardown_role(cx: &Cx<'_>, name: &str) -> Result<(), ProviderError> {
     }
     delete_when_free(cx, "IAM to let the role be deleted", || async {
         let call = cx.c.iam.delete_role().role_name(name);
-        call.send().await.map(|_| ()).map_err(cx.err("DeleteRole"))
+        send!(cx, "DeleteRole", call).map(drop)
     })
     .await
 }
@@ -221,7 +208,7 @@ impl AwsResource for IamRole {
         let call = cx.c.iam.create_role().role_name(&name).path("/");
         let call = call.assume_role_policy_document(&r.assume_role_policy);
         let call = call.set_tags(iam_tags(cx, &r.tags)?);
-        let out = call.send().await.map_err(cx.err("CreateRole"))?;
+        let out = send!(cx, "CreateRole", call)?;
         let role = out.role().ok_or_else(|| cx.missing("CreateRole", "role"))?;
         let made = LiveRole {
             role: role.clone(),
@@ -276,9 +263,7 @@ impl AwsResource for IamRole {
         if old.assume_role_policy != new.assume_role_policy {
             let call = cx.c.iam.update_assume_role_policy().role_name(name);
             let call = call.policy_document(&new.assume_role_policy);
-            call.send()
-                .await
-                .map_err(cx.err("UpdateAssumeRolePolicy"))?;
+            send!(cx, "UpdateAssumeRolePolicy", call)?;
         }
         let live = attached_policies(cx, name).await?;
         for arn in live.iter().filter(|a| !new.managed_policy_arns.contains(a)) {
@@ -291,11 +276,11 @@ impl AwsResource for IamRole {
         if !removed.is_empty() {
             let call = cx.c.iam.untag_role().role_name(name);
             let call = call.set_tag_keys(Some(removed.into_keys().collect()));
-            call.send().await.map_err(cx.err("UntagRole"))?;
+            send!(cx, "UntagRole", call)?;
         }
         if let Some(tags) = iam_tags(cx, &changed)? {
             let call = cx.c.iam.tag_role().role_name(name).set_tags(Some(tags));
-            call.send().await.map_err(cx.err("TagRole"))?;
+            send!(cx, "TagRole", call)?;
         }
         outputs_now::<Self>(cx, name, "during the update").await
     }
@@ -309,7 +294,7 @@ impl AwsResource for IamRole {
 
 async fn get_profile(cx: &Cx<'_>, name: String) -> Result<LiveProfile, ProviderError> {
     let call = cx.c.iam.get_instance_profile().instance_profile_name(&name);
-    let out = call.send().await.map_err(cx.err("GetInstanceProfile"))?;
+    let out = send!(cx, "GetInstanceProfile", call)?;
     let p = out
         .instance_profile()
         .ok_or_else(|| cx.missing("GetInstanceProfile", "profile"))?;
@@ -329,10 +314,7 @@ async fn add_role(cx: &Cx<'_>, name: &str, role: &str) -> Result<(), ProviderErr
         || async {
             let call = cx.c.iam.add_role_to_instance_profile();
             let call = call.instance_profile_name(name).role_name(role);
-            call.send()
-                .await
-                .map(|_| ())
-                .map_err(cx.err("AddRoleToInstanceProfile"))
+            send!(cx, "AddRoleToInstanceProfile", call).map(drop)
         },
     )
     .await
@@ -349,10 +331,7 @@ async fn teardown_profile(cx: &Cx<'_>, name: &str) -> Result<(), ProviderError> 
     delete_when_free(cx, "IAM to let the profile be deleted", || async {
         let call = cx.c.iam.delete_instance_profile();
         let call = call.instance_profile_name(name);
-        call.send()
-            .await
-            .map(|_| ())
-            .map_err(cx.err("DeleteInstanceProfile"))
+        send!(cx, "DeleteInstanceProfile", call).map(drop)
     })
     .await
 }
@@ -368,7 +347,7 @@ impl AwsResource for InstanceProfile {
         let call = call
             .instance_profile_name(&name)
             .set_tags(iam_tags(cx, &p.tags)?);
-        let out = call.send().await.map_err(cx.err("CreateInstanceProfile"))?;
+        let out = send!(cx, "CreateInstanceProfile", call)?;
         let made = out.instance_profile();
         let made = made.ok_or_else(|| cx.missing("CreateInstanceProfile", "profile"))?;
         if let Err(e) = add_role(cx, &name, &role).await {
@@ -431,14 +410,11 @@ impl AwsResource for InstanceProfile {
             let call = cx.c.iam.untag_instance_profile();
             let call = call.instance_profile_name(name);
             let call = call.set_tag_keys(Some(removed.into_keys().collect()));
-            call.send().await.map_err(cx.err("UntagInstanceProfile"))?;
+            send!(cx, "UntagInstanceProfile", call)?;
         }
         if let Some(tags) = iam_tags(cx, &changed)? {
             let call = cx.c.iam.tag_instance_profile().instance_profile_name(name);
-            call.set_tags(Some(tags))
-                .send()
-                .await
-                .map_err(cx.err("TagInstanceProfile"))?;
+            send!(cx, "TagInstanceProfile", call.set_tags(Some(tags)))?;
         }
         outputs_now::<Self>(cx, name, "during the update").await
     }

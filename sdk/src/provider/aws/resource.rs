@@ -285,6 +285,14 @@ pub(crate) fn keep_order<T: Clone + PartialEq>(recorded: &[T], seen: &[T]) -> Ve
     out
 }
 
+/// Sends SDK call `$call`; its answer, or the error naming operation `$op`.
+macro_rules! send {
+    ($cx:expr_2021, $op:literal, $call:expr_2021) => {
+        $call.send().await.map_err($cx.err($op))
+    };
+}
+pub(crate) use send;
+
 /// Sends EC2 Describe call `$op` for `query`: with the ids (`$ids`, the
 /// ids setter) or the `keel:urn` tag filter (`$filter`, the filter adder);
 /// AWS's answer, or the error naming operation `$name`.
@@ -295,7 +303,7 @@ macro_rules! ec2_describe {
             $crate::provider::aws::resource::Query::Ids(ids) => call.$ids(Some(ids.to_vec())),
             $crate::provider::aws::resource::Query::Tagged => call.$filter($cx.urn_filter()),
         };
-        call.send().await.map_err($cx.err($name))
+        send!($cx, $name, call)
     }};
 }
 pub(crate) use ec2_describe;

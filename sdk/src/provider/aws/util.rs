@@ -2,7 +2,7 @@
 //! syncing them on update), physical names, error mapping and bounded
 //! waits.
 
-use super::resource::{Cx, observed_tags};
+use super::resource::{Cx, observed_tags, send};
 use crate::provider::ProviderError;
 use crate::resource::{Input, Tags, Urn};
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
@@ -67,12 +67,12 @@ pub(crate) async fn sync_tags(
             .map(|k| Tag::builder().key(k).build())
             .collect();
         let call = cx.c.ec2.delete_tags().resources(id).set_tags(Some(removed));
-        call.send().await.map_err(cx.err("DeleteTags"))?;
+        send!(cx, "DeleteTags", call)?;
     }
     if !changed.is_empty() {
         let call = cx.c.ec2.create_tags().resources(id);
         let call = call.set_tags(Some(ec2_tags(&changed)));
-        call.send().await.map_err(cx.err("CreateTags"))?;
+        send!(cx, "CreateTags", call)?;
     }
     Ok(())
 }
