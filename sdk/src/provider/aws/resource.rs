@@ -2,8 +2,10 @@
 //! [`AwsResource`], and what is the same for every type, written once:
 //! reading one resource (a gone one is `None`), reading many with one
 //! batched Describe and falling back to one by one when AWS fails the batch
-//! because one is gone, finding resources by their `keel:urn` tag, and the
-//! "returned no id" / "vanished" errors.
+//! because one is gone, finding resources by their `keel:urn` tag, the
+//! "returned no id" / "vanished" errors, and the two macros every SDK call
+//! goes through (`send!` names the operation in errors, `ec2_describe!`
+//! sends an EC2 Describe by ids or by tag).
 //!
 //! A type describes itself once ([`AwsResource::describe`], by ids or by
 //! tag) into its `Live` form; its outputs and its observed configuration
