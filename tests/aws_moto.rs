@@ -8,17 +8,32 @@
 //! never registers ECS container instances (so the example's registered
 //! count is 0 here, where the simulator and AWS reach 2), and NAT gateways
 //! are available at once.
+//!
+//! A second test creates one resource of every type through the provider
+//! and finds each again by its `keel:urn` tag (`Provider::find_by_tags`),
+//! and nothing for a URN nobody declared.
 
 use aws_sdk_ec2::types::Filter;
+use keel::aws::autoscaling::AutoScalingGroup;
+use keel::aws::ec2::{
+    ElasticIp, InternetGateway, LaunchTemplate, NatGateway, NetworkAcl, RouteTable, SecurityGroup,
+    Subnet, Vpc, VpcEndpoint,
+};
+use keel::aws::ecs::EcsCluster;
+use keel::aws::iam::{IamRole, InstanceProfile};
 use keel::engine::{ApplyOptions, Deployment};
-use keel::provider::Provider;
+use keel::provider::{CreateRequest, DeleteRequest, FindRequest, Provider, ReadRequest};
 use keel::state::LocalStore;
+use keel::{AllocationId, LaunchTemplateId, Resource, RoleName, SubnetId, Urn, VpcId};
 use keel_examples::stacks::private_ecs::{Options, build};
 use keel_tests::{aws_on_fresh_moto, state_dir};
 use std::sync::Arc;
 use std::time::Duration;
 
 const STACK: &str = "moto-e2e";
+
+/// The tests here share one moto server, and each starts by wiping it.
+static MOTO_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn tag_filter() -> Filter {
     Filter::builder()
@@ -29,6 +44,7 @@ fn tag_filter() -> Filter {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn private_ecs_deploys_verifies_is_idempotent_and_destroys_on_moto() {
+    let _turn = MOTO_TURN.lock().await;
     let aws = aws_on_fresh_moto().await;
     let shared: Arc<dyn Provider> = Arc::new(aws.clone());
     let stack = build(&Options {
@@ -370,4 +386,199 @@ async fn private_ecs_deploys_verifies_is_idempotent_and_destroys_on_moto() {
             .iter()
             .any(|g| g.tags().iter().any(|t| t.value() == Some(STACK)))
     );
+}
+
+/// Creates `props` as `name` through the provider, tagged with its URN and
+/// stack as a deployment would; its URN and id.
+async fn create<R: keel::Resource>(aws: &dyn Provider, name: &str, props: R) -> (Urn, String) {
+    let urn = Urn::new("found", R::TYPE, name);
+    let props = props
+        .tag(keel::URN_TAG, urn.to_string())
+        .tag(keel::STACK_TAG, "found");
+    let inputs = serde_json::to_value(&props).unwrap();
+    let made = aws
+        .create(CreateRequest {
+            urn: urn.clone(),
+            inputs,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("create {name}: {e}"));
+    (urn, made.id)
+}
+
+async fn found_ids(aws: &dyn Provider, urn: &Urn) -> Vec<String> {
+    let found = aws
+        .find_by_tags(FindRequest { urn: urn.clone() })
+        .await
+        .unwrap_or_else(|e| panic!("find {urn}: {e}"));
+    found.into_iter().map(|f| f.id).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn find_by_tags_finds_what_each_urn_tagged_on_moto() {
+    let _turn = MOTO_TURN.lock().await;
+    let aws = aws_on_fresh_moto().await;
+    let p: &dyn Provider = &aws;
+    let mut made = Vec::new();
+    let (urn, vpc) = create(p, "vpc", Vpc::new("10.0.0.0/16")).await;
+    made.push((urn, vpc.clone()));
+    let vpc_id = VpcId::new(&vpc);
+    let (urn, subnet) = create(
+        p,
+        "public",
+        Subnet::new(vpc_id.clone(), "10.0.0.0/24", "us-east-1a"),
+    )
+    .await;
+    made.push((urn, subnet.clone()));
+    let subnet_id = SubnetId::new(&subnet);
+    made.push(create(p, "igw", InternetGateway::new().vpc(vpc_id.clone())).await);
+    let (urn, eip) = create(p, "eip", ElasticIp::new()).await;
+    made.push((urn, eip.clone()));
+    let (nat_urn, nat) = create(
+        p,
+        "nat",
+        NatGateway::public(subnet_id.clone(), AllocationId::new(&eip)),
+    )
+    .await;
+    made.push((nat_urn.clone(), nat.clone()));
+    made.push(
+        create(
+            p,
+            "rt",
+            RouteTable::new(vpc_id.clone()).associate(subnet_id.clone()),
+        )
+        .await,
+    );
+    let (urn, sg) = create(p, "sg", SecurityGroup::new(vpc_id.clone(), "hosts")).await;
+    made.push((urn, sg.clone()));
+    made.push(create(p, "acl", NetworkAcl::new(vpc_id.clone())).await);
+    made.push(
+        create(
+            p,
+            "ecs-endpoint",
+            VpcEndpoint::interface(vpc_id.clone(), "com.amazonaws.us-east-1.ecs")
+                .subnet(subnet_id.clone()),
+        )
+        .await,
+    );
+    let (urn, lt) = create(p, "lt", LaunchTemplate::new("ami-12c6146b", "t3.micro")).await;
+    made.push((urn, lt.clone()));
+    made.push(
+        create(
+            p,
+            "asg",
+            AutoScalingGroup::new(LaunchTemplateId::new(&lt), 0, 1).subnet(subnet_id.clone()),
+        )
+        .await,
+    );
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let (urn, role) = create(p, "role", IamRole::new(trust)).await;
+    made.push((urn, role.clone()));
+    made.push(create(p, "profile", InstanceProfile::new(RoleName::new(&role))).await);
+    made.push(create(p, "cluster", EcsCluster::new()).await);
+    // Something of each kind that is not keel's, or another resource's.
+    let ec2 = aws_sdk_ec2::Client::new(&keel_tests::moto_config().await);
+    ec2.create_vpc()
+        .cidr_block("10.9.0.0/16")
+        .send()
+        .await
+        .unwrap();
+    create(p, "other-vpc", Vpc::new("10.8.0.0/16")).await;
+    create(p, "other-role", IamRole::new(trust)).await;
+    create(p, "other-cluster", EcsCluster::new()).await;
+
+    assert_eq!(
+        made.len(),
+        keel::registry::type_tokens().len(),
+        "every type"
+    );
+    for (urn, id) in &made {
+        assert_eq!(found_ids(p, urn).await, vec![id.to_string()], "{urn}");
+    }
+    for ty in keel::registry::type_tokens() {
+        let undeclared = Urn::new("found", ty, "undeclared");
+        assert!(found_ids(p, &undeclared).await.is_empty(), "{undeclared}");
+    }
+    // A deleted NAT gateway stays described as `deleted` for a while: not found.
+    p.delete(DeleteRequest {
+        urn: nat_urn.clone(),
+        id: nat,
+        inputs: serde_json::Value::Null,
+        outputs: Default::default(),
+    })
+    .await
+    .unwrap();
+    assert!(found_ids(p, &nat_urn).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_report_what_changed_behind_keels_back_on_moto() {
+    let _turn = MOTO_TURN.lock().await;
+    let aws = aws_on_fresh_moto().await;
+    let p: &dyn Provider = &aws;
+    let read = |urn: &Urn, id: &str, inputs: &serde_json::Value| {
+        let req = ReadRequest {
+            urn: urn.clone(),
+            id: id.to_string(),
+            inputs: inputs.clone(),
+            outputs: Default::default(),
+        };
+        async move { p.read(req).await.unwrap().expect("still there").inputs }
+    };
+    let (vpc_urn, vpc) = create(p, "vpc", Vpc::new("10.0.0.0/16")).await;
+    let (subnet_urn, subnet) = create(
+        p,
+        "subnet",
+        Subnet::new(VpcId::new(&vpc), "10.0.1.0/24", "us-east-1a").tag("team", "core"),
+    )
+    .await;
+    let recorded = |urn: &Urn, props: serde_json::Value| {
+        let mut v = props;
+        v["tags"]["keel:urn"] = urn.to_string().into();
+        v["tags"]["keel:stack"] = "found".into();
+        v
+    };
+    let vpc_inputs = recorded(
+        &vpc_urn,
+        serde_json::to_value(Vpc::new("10.0.0.0/16")).unwrap(),
+    );
+    let subnet_props =
+        Subnet::new(VpcId::new(&vpc), "10.0.1.0/24", "us-east-1a").tag("team", "core");
+    let subnet_inputs = recorded(&subnet_urn, serde_json::to_value(subnet_props).unwrap());
+    // Nothing changed: the recorded inputs come back as they are.
+    assert_eq!(read(&vpc_urn, &vpc, &vpc_inputs).await, vpc_inputs);
+    assert_eq!(
+        read(&subnet_urn, &subnet, &subnet_inputs).await,
+        subnet_inputs
+    );
+
+    let ec2 = aws_sdk_ec2::Client::new(&keel_tests::moto_config().await);
+    let on = aws_sdk_ec2::types::AttributeBooleanValue::builder()
+        .value(true)
+        .build();
+    ec2.modify_vpc_attribute()
+        .vpc_id(&vpc)
+        .enable_dns_hostnames(on.clone())
+        .send()
+        .await
+        .unwrap();
+    ec2.modify_subnet_attribute()
+        .subnet_id(&subnet)
+        .map_public_ip_on_launch(on)
+        .send()
+        .await
+        .unwrap();
+    ec2.delete_tags()
+        .resources(&subnet)
+        .tags(aws_sdk_ec2::types::Tag::builder().key("team").build())
+        .send()
+        .await
+        .unwrap();
+    let vpc_now = read(&vpc_urn, &vpc, &vpc_inputs).await;
+    assert_eq!(vpc_now["enable_dns_hostnames"], true);
+    assert_eq!(vpc_now["cidr_block"], "10.0.0.0/16");
+    let subnet_now = read(&subnet_urn, &subnet, &subnet_inputs).await;
+    assert_eq!(subnet_now["map_public_ip_on_launch"], true);
+    assert!(subnet_now["tags"].get("team").is_none(), "{subnet_now}");
+    assert_eq!(subnet_now["tags"]["keel:urn"], subnet_urn.to_string());
 }

@@ -1,134 +1,26 @@
-//! Dispatch of [`Provider`](crate::provider::Provider) calls to each
-//! resource type's AWS implementation: the [`AwsResource`] trait, one impl
-//! per registered type, and the table the provider looks types up in, built
-//! from the registry's list (a registered type without an impl doesn't
-//! compile). What is the same for every type, wrapping recorded inputs
-//! around read outputs and reading one by one where AWS has no batch call,
-//! is written once here.
+//! The one place the AWS provider meets JSON: dispatch of
+//! [`Provider`](crate::provider::Provider) calls to each resource type's
+//! typed [`AwsResource`] impl, through a table built from the registry's list
+//! (a registered type without an impl doesn't compile). Inputs are parsed
+//! into the resource type and outputs serialized here, once for every type;
+//! an observed configuration is answered as the recorded inputs with only
+//! the fields that differ replaced, so a read with no drift hands back the
+//! recorded JSON unchanged.
 
-use super::{
-    Clients, compute, ec2_acls, ec2_endpoints, ec2_gateways, ec2_network, ec2_routing,
-    ec2_security, ecs, iam,
-};
-use crate::aws::autoscaling::AutoScalingGroup;
-use crate::aws::ec2::{
-    ElasticIp, InternetGateway, LaunchTemplate, NatGateway, NetworkAcl, RouteTable, SecurityGroup,
-    Subnet, Vpc, VpcEndpoint,
-};
-use crate::aws::ecs::EcsCluster;
-use crate::aws::iam::{IamRole, InstanceProfile};
+use super::Clients;
+use super::resource::{AwsResource, Cx, Observed, Recorded};
 use crate::provider::{
-    CreateRequest, CreateResponse, DeleteRequest, Outputs, ProviderError, ReadRequest,
+    CreateRequest, CreateResponse, DeleteRequest, Found, Outputs, ProviderError, ReadRequest,
     ReadResponse, UpdateRequest,
 };
-use crate::resource::{Resource, Urn};
+use crate::resource::{CloudId, Resource, ResourceOutputs, Urn, contains_unknown};
 use async_trait::async_trait;
+use serde::Serialize;
+use serde_json::Value;
 use std::marker::PhantomData;
 
 /// The results of reading several resources.
 pub(crate) type ReadResults = Vec<Result<Option<ReadResponse>, ProviderError>>;
-
-/// A resource type the AWS provider manages.
-#[async_trait]
-pub(crate) trait AwsResource: Resource {
-    /// Creates the resource.
-    async fn create(c: &Clients, req: CreateRequest) -> Result<CreateResponse, ProviderError>;
-    /// Reads it back: its outputs, and its configuration where drift is
-    /// observed (else the recorded inputs).
-    async fn read(c: &Clients, req: ReadRequest) -> Result<Option<ReadResponse>, ProviderError>;
-    /// Reads several; one by one unless the type has a batched Describe.
-    async fn read_many(c: &Clients, reqs: Vec<ReadRequest>) -> ReadResults {
-        let mut out = Vec::with_capacity(reqs.len());
-        for r in reqs {
-            out.push(Self::read(c, r).await);
-        }
-        out
-    }
-    /// Updates in place; returns the new outputs.
-    async fn update(c: &Clients, req: UpdateRequest) -> Result<Outputs, ProviderError>;
-    /// Deletes it; one already gone is fine.
-    async fn delete(c: &Clients, req: DeleteRequest) -> Result<(), ProviderError>;
-}
-
-/// Outputs read for `req`, with its recorded inputs as the configuration.
-fn as_recorded(req: &ReadRequest, outputs: Option<Outputs>) -> Option<ReadResponse> {
-    outputs.map(|outputs| ReadResponse {
-        inputs: req.inputs.clone(),
-        outputs,
-    })
-}
-
-/// Implements [`AwsResource`] for a type from its module's functions; with
-/// `batched`, `read_many` uses the type's batched reader.
-macro_rules! aws_resource {
-    ($R:ty, $m:ident :: { $create:ident, $read:ident, $update:ident, $delete:ident } $(, batched $many:ident)?) => {
-        #[async_trait]
-        impl AwsResource for $R {
-            async fn create(c: &Clients, req: CreateRequest) -> Result<CreateResponse, ProviderError> {
-                $m::$create(c, req).await
-            }
-            async fn read(c: &Clients, req: ReadRequest) -> Result<Option<ReadResponse>, ProviderError> {
-                let recorded = req.clone();
-                Ok(as_recorded(&recorded, $m::$read(c, req).await?))
-            }
-            $(
-            async fn read_many(c: &Clients, reqs: Vec<ReadRequest>) -> ReadResults {
-                let results = $m::$many(c, &reqs).await;
-                reqs.iter()
-                    .zip(results)
-                    .map(|(req, r)| r.map(|o| as_recorded(req, o)))
-                    .collect()
-            }
-            )?
-            async fn update(c: &Clients, req: UpdateRequest) -> Result<Outputs, ProviderError> {
-                $m::$update(c, req).await
-            }
-            async fn delete(c: &Clients, req: DeleteRequest) -> Result<(), ProviderError> {
-                $m::$delete(c, req).await
-            }
-        }
-    };
-}
-
-aws_resource!(Vpc, ec2_network::{create_vpc, read_vpc, update_vpc, delete_vpc}, batched read_vpcs);
-aws_resource!(Subnet, ec2_network::{create_subnet, read_subnet, update_subnet, delete_subnet}, batched read_subnets);
-aws_resource!(InternetGateway, ec2_gateways::{create_igw, read_igw, update_igw, delete_igw}, batched read_igws);
-aws_resource!(ElasticIp, ec2_gateways::{create_eip, read_eip, update_tags_only, delete_eip}, batched read_eips);
-aws_resource!(NatGateway, ec2_gateways::{create_nat, read_nat, update_tags_only, delete_nat}, batched read_nats);
-aws_resource!(SecurityGroup, ec2_security::{create_security_group, read_security_group, update_security_group, delete_security_group}, batched read_security_groups);
-aws_resource!(NetworkAcl, ec2_acls::{create_network_acl, read_network_acl, update_network_acl, delete_network_acl});
-aws_resource!(VpcEndpoint, ec2_endpoints::{create_vpc_endpoint, read_vpc_endpoint, update_vpc_endpoint, delete_vpc_endpoint});
-aws_resource!(LaunchTemplate, compute::{create_launch_template, read_launch_template, update_launch_template, delete_launch_template});
-aws_resource!(AutoScalingGroup, compute::{create_group, read_group, update_group, delete_group});
-aws_resource!(IamRole, iam::{create_role, read_role, update_role, delete_role});
-aws_resource!(InstanceProfile, iam::{create_instance_profile, read_instance_profile, update_instance_profile, delete_instance_profile});
-aws_resource!(EcsCluster, ecs::{create_cluster, read_cluster, update_cluster, delete_cluster});
-
-/// Route tables report drift in their routes and associations, so their
-/// reads return the observed configuration, not the recorded one.
-#[async_trait]
-impl AwsResource for RouteTable {
-    async fn create(c: &Clients, req: CreateRequest) -> Result<CreateResponse, ProviderError> {
-        ec2_routing::create_route_table(c, req).await
-    }
-    async fn read(c: &Clients, req: ReadRequest) -> Result<Option<ReadResponse>, ProviderError> {
-        let now = ec2_routing::read_route_table_inputs(c, &req).await?;
-        Ok(now.map(|(outputs, inputs)| ReadResponse { inputs, outputs }))
-    }
-    async fn read_many(c: &Clients, reqs: Vec<ReadRequest>) -> ReadResults {
-        ec2_routing::read_route_tables(c, &reqs)
-            .await
-            .into_iter()
-            .map(|r| r.map(|o| o.map(|(outputs, inputs)| ReadResponse { inputs, outputs })))
-            .collect()
-    }
-    async fn update(c: &Clients, req: UpdateRequest) -> Result<Outputs, ProviderError> {
-        ec2_routing::update_route_table(c, req).await
-    }
-    async fn delete(c: &Clients, req: DeleteRequest) -> Result<(), ProviderError> {
-        ec2_routing::delete_route_table(c, req).await
-    }
-}
 
 /// One type's [`AwsResource`] impl with the type erased.
 #[async_trait]
@@ -138,17 +30,61 @@ pub(crate) trait AwsOps: Send + Sync {
         c: &Clients,
         req: CreateRequest,
     ) -> Result<CreateResponse, ProviderError>;
-    async fn read(
-        &self,
-        c: &Clients,
-        req: ReadRequest,
-    ) -> Result<Option<ReadResponse>, ProviderError>;
     async fn read_many(&self, c: &Clients, reqs: Vec<ReadRequest>) -> ReadResults;
     async fn update(&self, c: &Clients, req: UpdateRequest) -> Result<Outputs, ProviderError>;
     async fn delete(&self, c: &Clients, req: DeleteRequest) -> Result<(), ProviderError>;
+    async fn find(&self, c: &Clients, urn: &Urn) -> Result<Vec<Found>, ProviderError>;
 }
 
 struct Ops<R>(PhantomData<fn() -> R>);
+
+/// The resolved inputs as the resource type.
+fn parse<R: Resource>(urn: &Urn, inputs: &Value) -> Result<R, ProviderError> {
+    if contains_unknown(inputs) {
+        return Err(ProviderError::bad_inputs(
+            urn,
+            "some inputs are still unknown",
+        ));
+    }
+    serde_json::from_value(inputs.clone()).map_err(|e| ProviderError::bad_inputs(urn, e))
+}
+
+/// A typed value as JSON.
+fn json<T: Serialize>(value: &T) -> Result<Value, ProviderError> {
+    serde_json::to_value(value).map_err(|e| ProviderError::internal(e.to_string()))
+}
+
+/// An outputs struct as the outputs map.
+fn outputs<T: Serialize>(value: &T) -> Result<Outputs, ProviderError> {
+    match json(value)? {
+        Value::Object(map) => Ok(map),
+        other => Err(ProviderError::internal(format!(
+            "outputs serialized as {other}, not an object"
+        ))),
+    }
+}
+
+/// The answer to a read: the recorded inputs with each field the
+/// observation changed replaced.
+fn answer<R: Resource>(
+    recorded_json: &Value,
+    recorded: &R,
+    now: Observed<R>,
+) -> Result<ReadResponse, ProviderError> {
+    let (was, is) = (json(recorded)?, json(&now.props)?);
+    let mut inputs = recorded_json.clone();
+    if let (Some(obj), Value::Object(was), Value::Object(is)) = (inputs.as_object_mut(), was, is) {
+        for (k, v) in is {
+            if was.get(&k) != Some(&v) {
+                obj.insert(k, v);
+            }
+        }
+    }
+    Ok(ReadResponse {
+        inputs,
+        outputs: outputs(&now.outputs)?,
+    })
+}
 
 #[async_trait]
 impl<R: AwsResource> AwsOps for Ops<R> {
@@ -157,23 +93,76 @@ impl<R: AwsResource> AwsOps for Ops<R> {
         c: &Clients,
         req: CreateRequest,
     ) -> Result<CreateResponse, ProviderError> {
-        R::create(c, req).await
+        let cx = Cx { c, urn: &req.urn };
+        let made = R::create(&cx, &parse(&req.urn, &req.inputs)?).await?;
+        Ok(CreateResponse {
+            id: made.id().as_str().to_string(),
+            outputs: outputs(&made)?,
+        })
     }
-    async fn read(
-        &self,
-        c: &Clients,
-        req: ReadRequest,
-    ) -> Result<Option<ReadResponse>, ProviderError> {
-        R::read(c, req).await
-    }
+
     async fn read_many(&self, c: &Clients, reqs: Vec<ReadRequest>) -> ReadResults {
-        R::read_many(c, reqs).await
+        let mut out: ReadResults = Vec::with_capacity(reqs.len());
+        let mut items = Vec::new();
+        let mut slots = Vec::new();
+        for (i, r) in reqs.iter().enumerate() {
+            match parse::<R>(&r.urn, &r.inputs) {
+                Ok(props) => {
+                    items.push(Recorded {
+                        urn: r.urn.clone(),
+                        id: R::Id::from_cloud(r.id.clone()),
+                        props,
+                    });
+                    slots.push(i);
+                    out.push(Ok(None));
+                }
+                Err(e) => out.push(Err(e)),
+            }
+        }
+        let read = if items.len() == 1 {
+            let (i, cx) = (
+                &items[0],
+                Cx {
+                    c,
+                    urn: &items[0].urn,
+                },
+            );
+            vec![R::read(&cx, &i.id, &i.props).await]
+        } else {
+            R::read_many(c, &items).await
+        };
+        for ((slot, item), result) in slots.into_iter().zip(&items).zip(read) {
+            out[slot] = result.and_then(|now| {
+                now.map(|now| answer(&reqs[slot].inputs, &item.props, now))
+                    .transpose()
+            });
+        }
+        out
     }
+
     async fn update(&self, c: &Clients, req: UpdateRequest) -> Result<Outputs, ProviderError> {
-        R::update(c, req).await
+        let cx = Cx { c, urn: &req.urn };
+        let old = parse::<R>(&req.urn, &req.old_inputs)?;
+        let new = parse::<R>(&req.urn, &req.new_inputs)?;
+        outputs(&R::update(&cx, &R::Id::from_cloud(req.id), &old, &new).await?)
     }
+
     async fn delete(&self, c: &Clients, req: DeleteRequest) -> Result<(), ProviderError> {
-        R::delete(c, req).await
+        let cx = Cx { c, urn: &req.urn };
+        R::delete(&cx, &R::Id::from_cloud(req.id)).await
+    }
+
+    async fn find(&self, c: &Clients, urn: &Urn) -> Result<Vec<Found>, ProviderError> {
+        let found = R::find_by_tags(&Cx { c, urn }).await?;
+        found
+            .iter()
+            .map(|o| {
+                Ok(Found {
+                    id: o.id().as_str().to_string(),
+                    outputs: outputs(o)?,
+                })
+            })
+            .collect()
     }
 }
 
@@ -189,4 +178,44 @@ pub(crate) fn ops(urn: &Urn) -> Result<&'static dyn AwsOps, ProviderError> {
     crate::registry::find(table, token).ok_or_else(|| {
         ProviderError::unsupported(format!("the aws provider does not manage {token} yet"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::ec2::{Vpc, VpcOutputs};
+    use crate::resource::{Arn, RouteTableId, SecurityGroupId, VpcId};
+
+    fn outputs() -> VpcOutputs {
+        VpcOutputs {
+            id: VpcId::new("vpc-1"),
+            arn: Arn::new("arn:aws:ec2:us-east-1:1:vpc/vpc-1"),
+            cidr_block: "10.0.0.0/16".into(),
+            main_route_table_id: RouteTableId::new("rtb-1"),
+            default_security_group_id: SecurityGroupId::new("sg-1"),
+        }
+    }
+
+    #[test]
+    fn a_read_answers_the_recorded_inputs_with_only_what_changed_replaced() {
+        // Recorded by another version: no `enable_dns_support`, an extra key.
+        let recorded = serde_json::json!({"cidr_block": "10.0.0.0/16", "tags": {}, "old": 1});
+        let props: Vpc = parse(&Urn::new("s", "aws:ec2:Vpc", "v"), &recorded).unwrap();
+        let same = Observed {
+            props: props.clone(),
+            outputs: outputs(),
+        };
+        let read = answer(&recorded, &props, same).unwrap();
+        assert_eq!(read.inputs, recorded);
+        assert_eq!(read.outputs["id"], "vpc-1");
+        let mut drifted = props.clone();
+        drifted.enable_dns_hostnames = true;
+        let now = Observed {
+            props: drifted,
+            outputs: outputs(),
+        };
+        let read = answer(&recorded, &props, now).unwrap();
+        let want = serde_json::json!({"cidr_block": "10.0.0.0/16", "tags": {}, "old": 1, "enable_dns_hostnames": true});
+        assert_eq!(read.inputs, want);
+    }
 }

@@ -14,16 +14,18 @@
 //! (found with `DescribeNetworkAcls` filtered by `association.subnet-id`),
 //! and leaving it moves it back to the VPC's default ACL. Deleting moves the
 //! remaining subnets back first, as EC2 refuses to delete an ACL in use.
+//!
+//! Reads observe the VPC, the entries (the recorded rules stand while the
+//! described entries equal them), the associated subnets and the tags.
 
-use super::Clients;
-use super::ec2_network::sync_tags;
-use super::util::{aws_error, is_not_found, outputs, parse, tag_specs};
-use crate::aws::ec2::{AclAction, AclRule, NetworkAcl, NetworkAclOutputs, Protocol};
-use crate::provider::{
-    CreateRequest, CreateResponse, DeleteRequest, Outputs, ProviderError, ReadRequest,
-    UpdateRequest,
+use super::resource::{
+    AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, keep_order, live, must_live, send,
 };
-use crate::resource::{NetworkAclId, Urn, VpcId};
+use super::util::{sync_tags, tag_specs, tags_of, val, vals};
+use crate::aws::ec2::{AclAction, AclRule, NetworkAcl, NetworkAclOutputs, Protocol};
+use crate::provider::ProviderError;
+use crate::resource::{Input, NetworkAclId, SubnetId, VpcId};
+use async_trait::async_trait;
 use aws_sdk_ec2::types::{
     Filter, IcmpTypeCode, NetworkAcl as LiveAcl, NetworkAclEntry, PortRange, ResourceType,
     RuleAction,
@@ -149,54 +151,61 @@ fn filter(name: &str, values: Vec<String>) -> Filter {
         .build()
 }
 
-fn gone(urn: &Urn, id: &str) -> ProviderError {
-    ProviderError::new(
-        "InvalidNetworkAclID.NotFound",
-        format!("{urn}: network ACL {id} no longer exists"),
-    )
+fn gone(cx: &Cx<'_>, id: &str) -> ProviderError {
+    ProviderError::not_found(format!("{}: network ACL {id} no longer exists", cx.urn))
 }
 
-async fn describe(c: &Clients, urn: &Urn, id: &str) -> Result<Option<LiveAcl>, ProviderError> {
-    let described = c
-        .ec2
-        .describe_network_acls()
-        .network_acl_ids(id)
-        .send()
-        .await
-        .map_err(aws_error(urn, "DescribeNetworkAcls"));
-    match described {
-        Ok(out) => Ok(out
-            .network_acls()
-            .iter()
-            .find(|a| a.network_acl_id() == Some(id))
-            .cloned()),
-        Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(e),
+/// A described entry as the rule that declares it (`None` for a protocol
+/// keel doesn't declare).
+fn rule_of(e: &Entry) -> Option<AclRule> {
+    let any = |v: i32| u16::try_from(v).unwrap_or(u16::MAX);
+    let (protocol, (from, to)) = match e.protocol.as_str() {
+        "6" => (Protocol::Tcp, e.ports.unwrap_or((0, 0))),
+        "17" => (Protocol::Udp, e.ports.unwrap_or((0, 0))),
+        "1" => (Protocol::Icmp, e.icmp.unwrap_or((-1, -1))),
+        "-1" => (Protocol::All, (0, 65535)),
+        _ => return None,
+    };
+    let action = if e.allow {
+        AclAction::Allow
+    } else {
+        AclAction::Deny
+    };
+    let number = u16::try_from(e.number).ok()?;
+    Some(AclRule::new(
+        number,
+        protocol,
+        any(from),
+        any(to),
+        e.cidr.clone(),
+        action,
+    ))
+}
+
+/// The observed rules of one direction: the recorded ones while the
+/// entries equal them, else the described ones.
+fn observed_rules(recorded: &[AclRule], have: &[Entry], egress: bool) -> Vec<AclRule> {
+    let mut want: Vec<Entry> = recorded.iter().map(|r| declared(r, egress)).collect();
+    let mut got: Vec<Entry> = have
+        .iter()
+        .filter(|e| e.egress == egress)
+        .cloned()
+        .collect();
+    want.sort_by_key(|e| e.number);
+    got.sort_by_key(|e| e.number);
+    if want == got {
+        recorded.to_vec()
+    } else {
+        got.iter().filter_map(rule_of).collect()
     }
 }
 
-fn acl_outputs(urn: &Urn, id: &str, acl: &LiveAcl) -> Result<Outputs, ProviderError> {
-    let vpc = acl.vpc_id().ok_or_else(|| {
-        ProviderError::internal(format!(
-            "{urn}: network ACL {id} is described without a VPC"
-        ))
-    })?;
-    outputs(&NetworkAclOutputs {
-        id: NetworkAclId::new(id),
-        vpc_id: VpcId::new(vpc),
-    })
-}
-
 /// The default ACL of VPC `vpc`.
-async fn default_acl(c: &Clients, urn: &Urn, vpc: &str) -> Result<String, ProviderError> {
-    let out = c
-        .ec2
-        .describe_network_acls()
-        .filters(filter("vpc-id", vec![vpc.to_string()]))
-        .filters(filter("default", vec!["true".to_string()]))
-        .send()
-        .await
-        .map_err(aws_error(urn, "DescribeNetworkAcls"))?;
+async fn default_acl(cx: &Cx<'_>, vpc: &str) -> Result<String, ProviderError> {
+    let call = cx.c.ec2.describe_network_acls();
+    let call = call.filters(filter("vpc-id", vec![vpc.to_string()]));
+    let call = call.filters(filter("default", vec!["true".to_string()]));
+    let out = send!(cx, "DescribeNetworkAcls", call)?;
     out.network_acls()
         .iter()
         .find_map(|a| a.network_acl_id())
@@ -204,31 +213,20 @@ async fn default_acl(c: &Clients, urn: &Urn, vpc: &str) -> Result<String, Provid
         .ok_or_else(|| {
             ProviderError::new(
                 "InvalidNetworkAclID.NotFound",
-                format!("{urn}: VPC {vpc} has no default network ACL"),
+                format!("{}: VPC {vpc} has no default network ACL", cx.urn),
             )
         })
 }
 
-async fn move_association(
-    c: &Clients,
-    urn: &Urn,
-    association: &str,
-    to: &str,
-) -> Result<(), ProviderError> {
-    c.ec2
-        .replace_network_acl_association()
-        .association_id(association)
-        .network_acl_id(to)
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(aws_error(urn, "ReplaceNetworkAclAssociation"))
+async fn move_association(cx: &Cx<'_>, association: &str, to: &str) -> Result<(), ProviderError> {
+    let call = cx.c.ec2.replace_network_acl_association();
+    let call = call.association_id(association).network_acl_id(to);
+    send!(cx, "ReplaceNetworkAclAssociation", call).map(drop)
 }
 
 /// Deletes, replaces and creates entries until `live`'s equal `acl`'s.
 async fn sync_entries(
-    c: &Clients,
-    urn: &Urn,
+    cx: &Cx<'_>,
     id: &str,
     live: &LiveAcl,
     acl: &NetworkAcl,
@@ -242,35 +240,20 @@ async fn sync_entries(
         .iter()
         .filter(|o| !want.iter().any(|w| same_slot(o, w)))
     {
-        let deleted = c
-            .ec2
-            .delete_network_acl_entry()
-            .network_acl_id(id)
-            .rule_number(old.number)
-            .egress(old.egress)
-            .send()
-            .await
-            .map_err(aws_error(urn, "DeleteNetworkAclEntry"));
-        if let Err(e) = deleted {
-            if !is_not_found(&e) {
-                return Err(e);
-            }
-        }
+        let call = cx.c.ec2.delete_network_acl_entry().network_acl_id(id);
+        let call = call.rule_number(old.number).egress(old.egress);
+        gone_is_fine(send!(cx, "DeleteNetworkAclEntry", call))?;
     }
     for entry in &want {
         match have.iter().find(|o| same_slot(o, entry)) {
             Some(old) if old == entry => {}
             Some(_) => {
-                with_entry!(c.ec2.replace_network_acl_entry(), id, entry)
-                    .send()
-                    .await
-                    .map_err(aws_error(urn, "ReplaceNetworkAclEntry"))?;
+                let call = with_entry!(cx.c.ec2.replace_network_acl_entry(), id, entry);
+                send!(cx, "ReplaceNetworkAclEntry", call)?;
             }
             None => {
-                with_entry!(c.ec2.create_network_acl_entry(), id, entry)
-                    .send()
-                    .await
-                    .map_err(aws_error(urn, "CreateNetworkAclEntry"))?;
+                let call = with_entry!(cx.c.ec2.create_network_acl_entry(), id, entry);
+                send!(cx, "CreateNetworkAclEntry", call)?;
             }
         }
     }
@@ -280,18 +263,12 @@ async fn sync_entries(
 /// Associates exactly `acl`'s subnets with ACL `id`; the others go back to
 /// the VPC's default ACL.
 async fn sync_associations(
-    c: &Clients,
-    urn: &Urn,
+    cx: &Cx<'_>,
     id: &str,
     live: &LiveAcl,
     acl: &NetworkAcl,
 ) -> Result<(), ProviderError> {
-    let mut want: Vec<String> = Vec::new();
-    for s in acl.subnet_ids.iter().filter_map(|s| s.value()) {
-        if !want.iter().any(|w| w == s.as_str()) {
-            want.push(s.to_string());
-        }
-    }
+    let want = vals(&acl.subnet_ids);
     // subnet -> association id
     let have: BTreeMap<&str, &str> = live
         .associations()
@@ -304,10 +281,10 @@ async fn sync_associations(
         .map(|(_, a)| *a)
         .collect();
     if !leaving.is_empty() {
-        let vpc = live.vpc_id().ok_or_else(|| gone(urn, id))?;
-        let default = default_acl(c, urn, vpc).await?;
+        let vpc = live.vpc_id().ok_or_else(|| gone(cx, id))?;
+        let default = default_acl(cx, vpc).await?;
         for association in leaving {
-            move_association(c, urn, association, &default).await?;
+            move_association(cx, association, &default).await?;
         }
     }
     let joining: Vec<String> = want
@@ -318,13 +295,9 @@ async fn sync_associations(
         return Ok(());
     }
     // One call finds the current association of every joining subnet.
-    let out = c
-        .ec2
-        .describe_network_acls()
-        .filters(filter("association.subnet-id", joining.clone()))
-        .send()
-        .await
-        .map_err(aws_error(urn, "DescribeNetworkAcls"))?;
+    let call = cx.c.ec2.describe_network_acls();
+    let call = call.filters(filter("association.subnet-id", joining.clone()));
+    let out = send!(cx, "DescribeNetworkAcls", call)?;
     let current: BTreeMap<&str, &str> = out
         .network_acls()
         .iter()
@@ -336,117 +309,118 @@ async fn sync_associations(
             ProviderError::new(
                 "InvalidSubnetID.NotFound",
                 format!(
-                    "{urn}: subnet {subnet} has no network ACL association (does the subnet exist?)"
+                    "{}: subnet {subnet} has no network ACL association (does the subnet exist?)",
+                    cx.urn
                 ),
             )
         })?;
-        move_association(c, urn, association, id).await?;
+        move_association(cx, association, id).await?;
     }
     Ok(())
 }
 
-async fn sync(c: &Clients, urn: &Urn, id: &str, acl: &NetworkAcl) -> Result<(), ProviderError> {
-    let live = describe(c, urn, id).await?.ok_or_else(|| gone(urn, id))?;
-    sync_entries(c, urn, id, &live, acl).await?;
-    sync_associations(c, urn, id, &live, acl).await
+async fn sync(cx: &Cx<'_>, id: &str, acl: &NetworkAcl) -> Result<(), ProviderError> {
+    let live = must_live::<NetworkAcl>(cx, id, "before its entries were set").await?;
+    sync_entries(cx, id, &live, acl).await?;
+    sync_associations(cx, id, &live, acl).await
 }
 
 /// Moves ACL `id`'s subnets back to the default ACL, then deletes it.
-async fn teardown(c: &Clients, urn: &Urn, id: &str) -> Result<(), ProviderError> {
-    let Some(live) = describe(c, urn, id).await? else {
+async fn teardown(cx: &Cx<'_>, id: &str) -> Result<(), ProviderError> {
+    let Some(live) = live::<NetworkAcl>(cx, id).await? else {
         return Ok(());
     };
     // The default ACL can't be deleted: let DeleteNetworkAcl say so.
     if live.is_default() != Some(true) && !live.associations().is_empty() {
-        let vpc = live.vpc_id().ok_or_else(|| gone(urn, id))?;
-        let default = default_acl(c, urn, vpc).await?;
-        for association in live
-            .associations()
-            .iter()
-            .filter_map(|a| a.network_acl_association_id())
-        {
-            move_association(c, urn, association, &default).await?;
+        let vpc = live.vpc_id().ok_or_else(|| gone(cx, id))?;
+        let default = default_acl(cx, vpc).await?;
+        let associations = live.associations().iter();
+        for association in associations.filter_map(|a| a.network_acl_association_id()) {
+            move_association(cx, association, &default).await?;
         }
     }
-    let deleted = c
-        .ec2
-        .delete_network_acl()
-        .network_acl_id(id)
-        .send()
-        .await
-        .map_err(aws_error(urn, "DeleteNetworkAcl"));
-    match deleted {
-        Err(e) if !is_not_found(&e) => Err(e),
-        _ => Ok(()),
+    let call = cx.c.ec2.delete_network_acl().network_acl_id(id);
+    gone_is_fine(send!(cx, "DeleteNetworkAcl", call))
+}
+
+#[async_trait]
+impl AwsResource for NetworkAcl {
+    type Live = LiveAcl;
+
+    async fn create(cx: &Cx<'_>, acl: &Self) -> Res<Self::Outputs> {
+        let vpc = val(&acl.vpc_id);
+        let call = cx.c.ec2.create_network_acl().vpc_id(&vpc);
+        let call = call.set_tag_specifications(tag_specs(ResourceType::NetworkAcl, &acl.tags));
+        let out = send!(cx, "CreateNetworkAcl", call)?;
+        let id = cx.new_id(
+            "CreateNetworkAcl",
+            out.network_acl().and_then(|a| a.network_acl_id()),
+        )?;
+        if let Err(e) = sync(cx, &id, acl).await {
+            // Roll back, so no ACL is left that nobody records.
+            let _ = teardown(cx, &id).await;
+            return Err(e);
+        }
+        Ok(NetworkAclOutputs {
+            id: NetworkAclId::new(&id),
+            vpc_id: VpcId::new(vpc),
+        })
     }
-}
 
-pub(crate) async fn create_network_acl(
-    c: &Clients,
-    req: CreateRequest,
-) -> Result<CreateResponse, ProviderError> {
-    let urn = &req.urn;
-    let acl: NetworkAcl = parse(urn, &req.inputs)?;
-    let vpc = acl
-        .vpc_id
-        .value()
-        .map(|v| v.to_string())
-        .unwrap_or_default();
-    let out = c
-        .ec2
-        .create_network_acl()
-        .vpc_id(&vpc)
-        .set_tag_specifications(tag_specs(ResourceType::NetworkAcl, &acl.tags))
-        .send()
-        .await
-        .map_err(aws_error(urn, "CreateNetworkAcl"))?;
-    let id = out
-        .network_acl()
-        .and_then(|a| a.network_acl_id())
-        .ok_or_else(|| ProviderError::internal(format!("{urn}: CreateNetworkAcl returned no id")))?
-        .to_string();
-    if let Err(e) = sync(c, urn, &id, &acl).await {
-        // Roll back, so no ACL is left that nobody records.
-        let _ = teardown(c, urn, &id).await;
-        return Err(e);
+    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Res<Vec<Self::Live>> {
+        let out = ec2_describe!(cx, query, "DescribeNetworkAcls" =>
+            describe_network_acls(set_network_acl_ids, filters))?;
+        Ok(out.network_acls().to_vec())
     }
-    let outputs = outputs(&NetworkAclOutputs {
-        id: NetworkAclId::new(&id),
-        vpc_id: VpcId::new(vpc),
-    })?;
-    Ok(CreateResponse { id, outputs })
-}
 
-pub(crate) async fn read_network_acl(
-    c: &Clients,
-    req: ReadRequest,
-) -> Result<Option<Outputs>, ProviderError> {
-    match describe(c, &req.urn, &req.id).await? {
-        Some(acl) => acl_outputs(&req.urn, &req.id, &acl).map(Some),
-        None => Ok(None),
+    fn outputs(cx: &Cx<'_>, acl: &Self::Live) -> Res<Self::Outputs> {
+        let id = acl.network_acl_id().unwrap_or_default();
+        let vpc = acl.vpc_id().ok_or_else(|| {
+            ProviderError::internal(format!(
+                "{}: network ACL {id} is described without a VPC",
+                cx.urn
+            ))
+        })?;
+        Ok(NetworkAclOutputs {
+            id: NetworkAclId::new(id),
+            vpc_id: VpcId::new(vpc),
+        })
     }
-}
 
-pub(crate) async fn update_network_acl(
-    c: &Clients,
-    req: UpdateRequest,
-) -> Result<Outputs, ProviderError> {
-    let urn = &req.urn;
-    let old: NetworkAcl = parse(urn, &req.old_inputs)?;
-    let new: NetworkAcl = parse(urn, &req.new_inputs)?;
-    sync(c, urn, &req.id, &new).await?;
-    sync_tags(c, urn, &req.id, &old.tags, &new.tags).await?;
-    let live = describe(c, urn, &req.id)
-        .await?
-        .ok_or_else(|| gone(urn, &req.id))?;
-    acl_outputs(urn, &req.id, &live)
-}
+    fn observe(recorded: &Self, acl: &Self::Live) -> Self {
+        let r = recorded;
+        let have: Vec<Entry> = acl.entries().iter().filter_map(described).collect();
+        let seen: Vec<String> = acl
+            .associations()
+            .iter()
+            .filter_map(|a| a.subnet_id())
+            .map(str::to_string)
+            .collect();
+        let wanted = vals(&r.subnet_ids);
+        NetworkAcl {
+            vpc_id: acl
+                .vpc_id()
+                .map_or(r.vpc_id.clone(), |v| Input::Value(VpcId::new(v))),
+            ingress: observed_rules(&r.ingress, &have, false),
+            egress: observed_rules(&r.egress, &have, true),
+            subnet_ids: keep_order(&wanted, &seen)
+                .iter()
+                .map(|s| Input::Value(SubnetId::new(s)))
+                .collect(),
+            tags: tags_of(acl.tags()),
+        }
+    }
 
-pub(crate) async fn delete_network_acl(
-    c: &Clients,
-    req: DeleteRequest,
-) -> Result<(), ProviderError> {
-    teardown(c, &req.urn, &req.id).await
+    async fn update(cx: &Cx<'_>, id: &Self::Id, old: &Self, new: &Self) -> Res<Self::Outputs> {
+        sync(cx, id.as_str(), new).await?;
+        sync_tags(cx, id.as_str(), &old.tags, &new.tags).await?;
+        let live = must_live::<Self>(cx, id.as_str(), "during the update").await?;
+        Self::outputs(cx, &live)
+    }
+
+    async fn delete(cx: &Cx<'_>, id: &Self::Id) -> Res<()> {
+        teardown(cx, id.as_str()).await
+    }
 }
 
 #[cfg(test)]

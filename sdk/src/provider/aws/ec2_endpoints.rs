@@ -9,291 +9,252 @@
 //! security groups uses its VPC's default group, as AWS does. Deleting is
 //! asynchronous too: `DeleteVpcEndpoints` reports per-endpoint failures in
 //! its answer (not as an error), then keel polls until the endpoint is
-//! `deleted` or no longer described.
+//! `deleted` or no longer described; a `deleted` one counts as gone.
 //!
-//! EC2 spells endpoint states in lower case (`available`) where the SDK's
-//! enum has `Available`, so states are compared as lower-case strings.
+//! Reads observe the VPC, service, subnets, private DNS flag, tags and the
+//! security groups (an endpoint declared without groups keeps none while
+//! EC2 reports at most the one it chose). EC2 spells endpoint states in
+//! lower case (`available`) where the SDK's enum has `Available`, so states
+//! are compared as lower-case strings.
 
-use super::Clients;
-use super::ec2_network::sync_tags;
-use super::util::{aws_error, is_not_found, outputs, parse, tag_specs, wait_for};
-use crate::aws::ec2::{VpcEndpoint, VpcEndpointOutputs};
-use crate::provider::{
-    CreateRequest, CreateResponse, DeleteRequest, Outputs, ProviderError, ReadRequest,
-    UpdateRequest,
+use super::resource::{
+    AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, keep_order, live, must_live, send,
 };
-use crate::resource::{Urn, VpcEndpointId};
-use aws_sdk_ec2::types::{Filter, ResourceType, VpcEndpoint as LiveEndpoint, VpcEndpointType};
+use super::util::{sync_tags, tag_specs, tags_of, val, vals, wait_for};
+use crate::aws::ec2::{VpcEndpoint, VpcEndpointOutputs};
+use crate::provider::ProviderError;
+use crate::resource::{Input, SecurityGroupId, SubnetId, VpcEndpointId, VpcId};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{Filter, ResourceType, VpcEndpoint as Described, VpcEndpointType};
 
-fn state(e: &LiveEndpoint) -> String {
+/// An endpoint as described, with the private addresses of its interfaces.
+pub(crate) struct LiveEndpoint {
+    e: Described,
+    private_ips: Vec<String>,
+}
+
+fn state(e: &Described) -> String {
     e.state()
         .map(|s| s.as_str().to_ascii_lowercase())
         .unwrap_or_default()
 }
 
-fn gone(urn: &Urn, id: &str) -> ProviderError {
-    ProviderError::new(
-        "InvalidVpcEndpointId.NotFound",
-        format!("{urn}: VPC endpoint {id} no longer exists"),
-    )
-}
-
-/// Endpoint `id`, unless EC2 doesn't know it or it is deleted.
-async fn describe(c: &Clients, urn: &Urn, id: &str) -> Result<Option<LiveEndpoint>, ProviderError> {
-    let described = c
-        .ec2
-        .describe_vpc_endpoints()
-        .vpc_endpoint_ids(id)
-        .send()
-        .await
-        .map_err(aws_error(urn, "DescribeVpcEndpoints"));
-    let out = match described {
+/// The private addresses of the endpoint's interfaces, in its order.
+async fn private_ips(cx: &Cx<'_>, e: &Described) -> Result<Vec<String>, ProviderError> {
+    let nis = e.network_interface_ids();
+    if nis.is_empty() {
+        return Ok(Vec::new());
+    }
+    let call = cx.c.ec2.describe_network_interfaces();
+    let call = call.set_network_interface_ids(Some(nis.to_vec()));
+    // Interfaces of an endpoint being deleted may be gone already.
+    let out = match send!(cx, "DescribeNetworkInterfaces", call) {
         Ok(out) => out,
-        Err(e) if is_not_found(&e) => return Ok(None),
+        Err(e) if e.is_not_found() => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
-    let found = out
-        .vpc_endpoints()
-        .iter()
-        .find(|e| e.vpc_endpoint_id() == Some(id));
-    Ok(found.filter(|e| state(e) != "deleted").cloned())
-}
-
-/// The outputs, with the private addresses of the endpoint's interfaces.
-async fn endpoint_outputs(
-    c: &Clients,
-    urn: &Urn,
-    id: &str,
-    e: &LiveEndpoint,
-) -> Result<Outputs, ProviderError> {
-    let mut private_ips = Vec::new();
-    if !e.network_interface_ids().is_empty() {
-        let out = c
-            .ec2
-            .describe_network_interfaces()
-            .set_network_interface_ids(Some(e.network_interface_ids().to_vec()))
-            .send()
-            .await
-            .map_err(aws_error(urn, "DescribeNetworkInterfaces"))?;
-        // In the endpoint's order of interfaces.
-        for ni in e.network_interface_ids() {
-            let found = out
-                .network_interfaces()
-                .iter()
-                .find(|n| n.network_interface_id() == Some(ni.as_str()));
-            if let Some(ip) = found.and_then(|n| n.private_ip_address()) {
-                private_ips.push(ip.to_string());
-            }
-        }
-    }
-    outputs(&VpcEndpointOutputs {
-        id: VpcEndpointId::new(id),
-        state: state(e),
-        private_ips,
-    })
+    let ip = |ni: &String| {
+        let found = out
+            .network_interfaces()
+            .iter()
+            .find(|n| n.network_interface_id() == Some(ni.as_str()));
+        found
+            .and_then(|n| n.private_ip_address())
+            .map(str::to_string)
+    };
+    Ok(nis.iter().filter_map(ip).collect())
 }
 
 /// Polls until endpoint `id` is available; its outputs.
-async fn wait_available(c: &Clients, urn: &Urn, id: &str) -> Result<Outputs, ProviderError> {
-    let t = c.timeouts;
+async fn wait_available(cx: &Cx<'_>, id: &str) -> Result<VpcEndpointOutputs, ProviderError> {
+    let t = cx.c.timeouts;
     let what = format!("VPC endpoint {id} to become available");
-    let live = wait_for(urn, &what, t.endpoint, t.poll, || async {
-        let e = describe(c, urn, id).await?.ok_or_else(|| gone(urn, id))?;
-        match state(&e).as_str() {
-            "available" => Ok(Some(e)),
+    let live = wait_for(cx.urn, &what, t.endpoint, t.poll, || async {
+        let l = must_live::<VpcEndpoint>(cx, id, "while becoming available").await?;
+        match state(&l.e).as_str() {
+            "available" => Ok(Some(l)),
             "pending" | "pendingacceptance" => Ok(None),
             other => {
+                let e = &l.e;
                 let why = e
                     .last_error()
                     .and_then(|l| l.message())
-                    .or(e.failure_reason())
-                    .unwrap_or("EC2 gave no reason");
+                    .or(e.failure_reason());
                 Err(ProviderError::new(
                     "VpcEndpointFailed",
-                    format!("{urn}: VPC endpoint {id} became {other} instead of available: {why}"),
+                    format!(
+                        "{}: VPC endpoint {id} became {other} instead of available: {}",
+                        cx.urn,
+                        why.unwrap_or("EC2 gave no reason")
+                    ),
                 ))
             }
         }
     })
     .await?;
-    endpoint_outputs(c, urn, id, &live).await
-}
-
-fn ids<T: ToString>(inputs: &[crate::resource::Input<T>]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for v in inputs.iter().filter_map(|i| i.value()) {
-        let v = v.to_string();
-        if !out.contains(&v) {
-            out.push(v);
-        }
-    }
-    out
+    VpcEndpoint::outputs(cx, &live)
 }
 
 /// The default security group of VPC `vpc`.
-async fn default_group(c: &Clients, urn: &Urn, vpc: &str) -> Result<String, ProviderError> {
-    let out = c
-        .ec2
-        .describe_security_groups()
-        .filters(Filter::builder().name("vpc-id").values(vpc).build())
-        .filters(
-            Filter::builder()
-                .name("group-name")
-                .values("default")
-                .build(),
+async fn default_group(cx: &Cx<'_>, vpc: &str) -> Result<String, ProviderError> {
+    let call = cx.c.ec2.describe_security_groups();
+    let call = call.filters(Filter::builder().name("vpc-id").values(vpc).build());
+    let call = call.filters(
+        Filter::builder()
+            .name("group-name")
+            .values("default")
+            .build(),
+    );
+    let out = send!(cx, "DescribeSecurityGroups", call)?;
+    let found = out.security_groups().iter().find_map(|g| g.group_id());
+    found.map(str::to_string).ok_or_else(|| {
+        ProviderError::new(
+            "InvalidGroup.NotFound",
+            format!("{}: VPC {vpc} has no default security group", cx.urn),
         )
-        .send()
-        .await
-        .map_err(aws_error(urn, "DescribeSecurityGroups"))?;
-    out.security_groups()
-        .iter()
-        .find_map(|g| g.group_id())
-        .map(str::to_string)
-        .ok_or_else(|| {
-            ProviderError::new(
-                "InvalidGroup.NotFound",
-                format!("{urn}: VPC {vpc} has no default security group"),
-            )
-        })
-}
-
-pub(crate) async fn create_vpc_endpoint(
-    c: &Clients,
-    req: CreateRequest,
-) -> Result<CreateResponse, ProviderError> {
-    let urn = &req.urn;
-    let e: VpcEndpoint = parse(urn, &req.inputs)?;
-    let groups = ids(&e.security_group_ids);
-    let out = c
-        .ec2
-        .create_vpc_endpoint()
-        .vpc_endpoint_type(VpcEndpointType::Interface)
-        .vpc_id(e.vpc_id.value().map(|v| v.to_string()).unwrap_or_default())
-        .service_name(&e.service_name)
-        .set_subnet_ids(Some(ids(&e.subnet_ids)))
-        .set_security_group_ids((!groups.is_empty()).then_some(groups))
-        .private_dns_enabled(e.private_dns_enabled)
-        .set_tag_specifications(tag_specs(ResourceType::VpcEndpoint, &e.tags))
-        .send()
-        .await
-        .map_err(aws_error(urn, "CreateVpcEndpoint"))?;
-    let id = out
-        .vpc_endpoint()
-        .and_then(|e| e.vpc_endpoint_id())
-        .ok_or_else(|| ProviderError::internal(format!("{urn}: CreateVpcEndpoint returned no id")))?
-        .to_string();
-    let outputs = wait_available(c, urn, &id).await?;
-    Ok(CreateResponse { id, outputs })
-}
-
-pub(crate) async fn read_vpc_endpoint(
-    c: &Clients,
-    req: ReadRequest,
-) -> Result<Option<Outputs>, ProviderError> {
-    match describe(c, &req.urn, &req.id).await? {
-        Some(e) => endpoint_outputs(c, &req.urn, &req.id, &e).await.map(Some),
-        None => Ok(None),
-    }
-}
-
-pub(crate) async fn update_vpc_endpoint(
-    c: &Clients,
-    req: UpdateRequest,
-) -> Result<Outputs, ProviderError> {
-    let urn = &req.urn;
-    let id = req.id.as_str();
-    let old: VpcEndpoint = parse(urn, &req.old_inputs)?;
-    let new: VpcEndpoint = parse(urn, &req.new_inputs)?;
-    let live = describe(c, urn, id).await?.ok_or_else(|| gone(urn, id))?;
-    let want_subnets = ids(&new.subnet_ids);
-    let mut want_groups = ids(&new.security_group_ids);
-    if want_groups.is_empty() {
-        let vpc = live.vpc_id().ok_or_else(|| gone(urn, id))?;
-        want_groups.push(default_group(c, urn, vpc).await?);
-    }
-    let have_subnets = live.subnet_ids();
-    let have_groups: Vec<&str> = live.groups().iter().filter_map(|g| g.group_id()).collect();
-    let add_subnets: Vec<String> = want_subnets
-        .iter()
-        .filter(|s| !have_subnets.contains(s))
-        .cloned()
-        .collect();
-    let remove_subnets: Vec<String> = have_subnets
-        .iter()
-        .filter(|s| !want_subnets.contains(s))
-        .cloned()
-        .collect();
-    let add_groups: Vec<String> = want_groups
-        .iter()
-        .filter(|g| !have_groups.contains(&g.as_str()))
-        .cloned()
-        .collect();
-    let remove_groups: Vec<String> = have_groups
-        .iter()
-        .filter(|g| !want_groups.iter().any(|w| w == *g))
-        .map(|g| g.to_string())
-        .collect();
-    let private_dns = (live.private_dns_enabled() != Some(new.private_dns_enabled))
-        .then_some(new.private_dns_enabled);
-    let nonempty = |v: Vec<String>| (!v.is_empty()).then_some(v);
-    let changes = !(add_subnets.is_empty()
-        && remove_subnets.is_empty()
-        && add_groups.is_empty()
-        && remove_groups.is_empty()
-        && private_dns.is_none());
-    if changes {
-        c.ec2
-            .modify_vpc_endpoint()
-            .vpc_endpoint_id(id)
-            .set_add_subnet_ids(nonempty(add_subnets))
-            .set_remove_subnet_ids(nonempty(remove_subnets))
-            .set_add_security_group_ids(nonempty(add_groups))
-            .set_remove_security_group_ids(nonempty(remove_groups))
-            .set_private_dns_enabled(private_dns)
-            .send()
-            .await
-            .map_err(aws_error(urn, "ModifyVpcEndpoint"))?;
-    }
-    sync_tags(c, urn, id, &old.tags, &new.tags).await?;
-    wait_available(c, urn, id).await
-}
-
-pub(crate) async fn delete_vpc_endpoint(
-    c: &Clients,
-    req: DeleteRequest,
-) -> Result<(), ProviderError> {
-    let urn = &req.urn;
-    let id = req.id.as_str();
-    let deleted = c
-        .ec2
-        .delete_vpc_endpoints()
-        .vpc_endpoint_ids(id)
-        .send()
-        .await
-        .map_err(aws_error(urn, "DeleteVpcEndpoints"));
-    let out = match deleted {
-        Ok(out) => out,
-        Err(e) if is_not_found(&e) => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    // Failures come back per endpoint in the answer, not as an error.
-    if let Some(err) = out.unsuccessful().iter().filter_map(|u| u.error()).next() {
-        let failed = ProviderError::new(
-            err.code().unwrap_or("Unknown"),
-            format!(
-                "{urn}: DeleteVpcEndpoints: {}",
-                err.message().unwrap_or("EC2 gave no reason")
-            ),
-        );
-        if is_not_found(&failed) {
-            return Ok(());
-        }
-        return Err(failed);
-    }
-    let t = c.timeouts;
-    let what = format!("VPC endpoint {id} to be deleted");
-    wait_for(urn, &what, t.endpoint, t.poll, || async {
-        Ok(describe(c, urn, id).await?.is_none().then_some(()))
     })
-    .await
+}
+
+/// `want` less `have`.
+fn minus(want: &[String], have: &[String]) -> Option<Vec<String>> {
+    let v: Vec<String> = want.iter().filter(|w| !have.contains(w)).cloned().collect();
+    (!v.is_empty()).then_some(v)
+}
+
+#[async_trait]
+impl AwsResource for VpcEndpoint {
+    type Live = LiveEndpoint;
+
+    async fn create(cx: &Cx<'_>, e: &Self) -> Res<Self::Outputs> {
+        let groups = vals(&e.security_group_ids);
+        let vpc = val(&e.vpc_id);
+        let call = cx.c.ec2.create_vpc_endpoint();
+        let call = call.vpc_endpoint_type(VpcEndpointType::Interface);
+        let call = call.vpc_id(vpc).service_name(&e.service_name);
+        let call = call.set_subnet_ids(Some(vals(&e.subnet_ids)));
+        let call = call.set_security_group_ids((!groups.is_empty()).then_some(groups));
+        let call = call.private_dns_enabled(e.private_dns_enabled);
+        let call = call.set_tag_specifications(tag_specs(ResourceType::VpcEndpoint, &e.tags));
+        let out = send!(cx, "CreateVpcEndpoint", call)?;
+        let id = cx.new_id(
+            "CreateVpcEndpoint",
+            out.vpc_endpoint().and_then(|e| e.vpc_endpoint_id()),
+        )?;
+        wait_available(cx, &id).await
+    }
+
+    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Res<Vec<Self::Live>> {
+        let out = ec2_describe!(cx, query, "DescribeVpcEndpoints" =>
+            describe_vpc_endpoints(set_vpc_endpoint_ids, filters))?;
+        let mut found = Vec::new();
+        for e in out.vpc_endpoints().iter().filter(|e| state(e) != "deleted") {
+            let private_ips = private_ips(cx, e).await?;
+            found.push(LiveEndpoint {
+                e: e.clone(),
+                private_ips,
+            });
+        }
+        Ok(found)
+    }
+
+    fn outputs(_: &Cx<'_>, l: &Self::Live) -> Res<Self::Outputs> {
+        Ok(VpcEndpointOutputs {
+            id: VpcEndpointId::new(l.e.vpc_endpoint_id().unwrap_or_default()),
+            state: state(&l.e),
+            private_ips: l.private_ips.clone(),
+        })
+    }
+
+    fn observe(recorded: &Self, l: &Self::Live) -> Self {
+        let (r, e) = (recorded, &l.e);
+        let groups: Vec<String> = e
+            .groups()
+            .iter()
+            .filter_map(|g| g.group_id())
+            .map(str::to_string)
+            .collect();
+        let groups = match vals(&r.security_group_ids) {
+            declared if declared.is_empty() && groups.len() <= 1 => declared,
+            declared => keep_order(&declared, &groups),
+        };
+        VpcEndpoint {
+            vpc_id: e
+                .vpc_id()
+                .map_or(r.vpc_id.clone(), |v| Input::Value(VpcId::new(v))),
+            service_name: e.service_name().unwrap_or(&r.service_name).to_string(),
+            subnet_ids: keep_order(&vals(&r.subnet_ids), e.subnet_ids())
+                .iter()
+                .map(|s| Input::Value(SubnetId::new(s)))
+                .collect(),
+            security_group_ids: groups
+                .iter()
+                .map(|g| Input::Value(SecurityGroupId::new(g)))
+                .collect(),
+            private_dns_enabled: e.private_dns_enabled().unwrap_or(r.private_dns_enabled),
+            tags: tags_of(e.tags()),
+        }
+    }
+
+    async fn update(cx: &Cx<'_>, id: &Self::Id, old: &Self, new: &Self) -> Res<Self::Outputs> {
+        let id = id.as_str();
+        let live = must_live::<Self>(cx, id, "before the update").await?.e;
+        let want_subnets = vals(&new.subnet_ids);
+        let mut want_groups = vals(&new.security_group_ids);
+        if want_groups.is_empty() {
+            let vpc = live.vpc_id().unwrap_or_default();
+            want_groups.push(default_group(cx, vpc).await?);
+        }
+        let have_subnets = live.subnet_ids();
+        let have_groups: Vec<String> = live
+            .groups()
+            .iter()
+            .filter_map(|g| g.group_id())
+            .map(str::to_string)
+            .collect();
+        let private_dns = (live.private_dns_enabled() != Some(new.private_dns_enabled))
+            .then_some(new.private_dns_enabled);
+        let call = cx.c.ec2.modify_vpc_endpoint().vpc_endpoint_id(id);
+        let call = call.set_add_subnet_ids(minus(&want_subnets, have_subnets));
+        let call = call.set_remove_subnet_ids(minus(have_subnets, &want_subnets));
+        let call = call.set_add_security_group_ids(minus(&want_groups, &have_groups));
+        let call = call.set_remove_security_group_ids(minus(&have_groups, &want_groups));
+        let call = call.set_private_dns_enabled(private_dns);
+        let changes = call.get_add_subnet_ids().is_some()
+            || call.get_remove_subnet_ids().is_some()
+            || call.get_add_security_group_ids().is_some()
+            || call.get_remove_security_group_ids().is_some()
+            || private_dns.is_some();
+        if changes {
+            send!(cx, "ModifyVpcEndpoint", call)?;
+        }
+        sync_tags(cx, id, &old.tags, &new.tags).await?;
+        wait_available(cx, id).await
+    }
+
+    async fn delete(cx: &Cx<'_>, id: &Self::Id) -> Res<()> {
+        let id = id.as_str();
+        let call = cx.c.ec2.delete_vpc_endpoints().vpc_endpoint_ids(id);
+        let out = match send!(cx, "DeleteVpcEndpoints", call) {
+            Ok(out) => out,
+            Err(e) => return gone_is_fine::<()>(Err(e)),
+        };
+        // Failures come back per endpoint in the answer, not as an error.
+        if let Some(err) = out.unsuccessful().iter().filter_map(|u| u.error()).next() {
+            let failed = ProviderError::new(
+                err.code().unwrap_or("Unknown"),
+                format!(
+                    "{}: DeleteVpcEndpoints: {}",
+                    cx.urn,
+                    err.message().unwrap_or("EC2 gave no reason")
+                ),
+            );
+            return gone_is_fine::<()>(Err(failed));
+        }
+        let t = cx.c.timeouts;
+        let what = format!("VPC endpoint {id} to be deleted");
+        wait_for(cx.urn, &what, t.endpoint, t.poll, || async {
+            Ok(live::<Self>(cx, id).await?.is_none().then_some(()))
+        })
+        .await
+    }
 }

@@ -1,181 +1,51 @@
-//! VPCs and subnets on EC2.
+//! VPCs and subnets on EC2. A VPC is described with its main route table,
+//! its default security group (one call each for any number of VPCs) and
+//! its two DNS attributes; observed are its CIDR block, DNS flags and tags,
+//! and a subnet's CIDR block, zone, public-IP flag, VPC and tags.
 
-use super::Clients;
-use super::util::{aws_error, is_not_found, outputs, parse, tag_specs, wait_for};
+use super::resource::{AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, outputs_now, send};
+use super::util::{sync_tags, tag_specs, tags_of, val, wait_for};
 use crate::aws::ec2::{Subnet, SubnetOutputs, Vpc, VpcOutputs};
-use crate::provider::{
-    CreateRequest, CreateResponse, DeleteRequest, Outputs, ProviderError, ReadRequest,
-    UpdateRequest,
-};
-use crate::resource::{Arn, RouteTableId, SecurityGroupId, SubnetId, Tags, Urn, VpcId};
-use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, ResourceType};
-use std::collections::BTreeMap;
+use crate::provider::ProviderError;
+use crate::resource::{Arn, Input, RouteTableId, SecurityGroupId, SubnetId, VpcId};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, ResourceType, VpcAttributeName};
 use std::time::Duration;
 
-fn filter(name: &str, value: &str) -> Filter {
-    Filter::builder().name(name).values(value).build()
+fn filter(name: &str, values: Vec<String>) -> Filter {
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values))
+        .build()
 }
 
 fn flag(on: bool) -> AttributeBooleanValue {
     AttributeBooleanValue::builder().value(on).build()
 }
 
-/// Adds, changes and removes EC2 tags so `id` carries exactly `new`.
-pub(crate) async fn sync_tags(
-    c: &Clients,
-    urn: &Urn,
-    id: &str,
-    old: &Tags,
-    new: &Tags,
-) -> Result<(), ProviderError> {
-    let removed: Vec<aws_sdk_ec2::types::Tag> = old
-        .keys()
-        .filter(|k| !new.contains_key(*k))
-        .map(|k| aws_sdk_ec2::types::Tag::builder().key(k).build())
-        .collect();
-    if !removed.is_empty() {
-        c.ec2
-            .delete_tags()
-            .resources(id)
-            .set_tags(Some(removed))
-            .send()
-            .await
-            .map_err(aws_error(urn, "DeleteTags"))?;
-    }
-    let changed: Tags = new
-        .iter()
-        .filter(|(k, v)| old.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if !changed.is_empty() {
-        c.ec2
-            .create_tags()
-            .resources(id)
-            .set_tags(Some(super::util::ec2_tags(&changed)))
-            .send()
-            .await
-            .map_err(aws_error(urn, "CreateTags"))?;
-    }
-    Ok(())
+/// A VPC as described, with what its outputs and observed flags need.
+pub(crate) struct LiveVpc {
+    vpc: aws_sdk_ec2::types::Vpc,
+    main_route_table: String,
+    default_group: String,
+    dns_support: bool,
+    dns_hostnames: bool,
 }
 
-/// Outputs of several VPCs with three calls in all (VPCs, their main route
-/// tables, their default security groups).
-async fn vpcs_outputs(
-    c: &Clients,
-    urn: &Urn,
-    ids: &[String],
-) -> Result<BTreeMap<String, Outputs>, ProviderError> {
-    let described = c
-        .ec2
-        .describe_vpcs()
-        .set_vpc_ids(Some(ids.to_vec()))
-        .send()
-        .await
-        .map_err(aws_error(urn, "DescribeVpcs"))?;
-    let vpc_filter = Filter::builder()
-        .name("vpc-id")
-        .set_values(Some(ids.to_vec()))
-        .build();
-    let tables = c
-        .ec2
-        .describe_route_tables()
-        .filters(vpc_filter.clone())
-        .filters(filter("association.main", "true"))
-        .send()
-        .await
-        .map_err(aws_error(urn, "DescribeRouteTables"))?;
-    let groups = c
-        .ec2
-        .describe_security_groups()
-        .filters(vpc_filter)
-        .filters(filter("group-name", "default"))
-        .send()
-        .await
-        .map_err(aws_error(urn, "DescribeSecurityGroups"))?;
-    let mut out = BTreeMap::new();
-    for vpc in described.vpcs() {
-        let Some(id) = vpc.vpc_id() else { continue };
-        let main = tables
-            .route_tables()
-            .iter()
-            .find(|t| t.vpc_id() == Some(id))
-            .and_then(|t| t.route_table_id())
-            .unwrap_or_default();
-        let default_sg = groups
-            .security_groups()
-            .iter()
-            .find(|g| g.vpc_id() == Some(id))
-            .and_then(|g| g.group_id())
-            .unwrap_or_default();
-        let owner = vpc.owner_id().unwrap_or_default();
-        let o = outputs(&VpcOutputs {
-            id: VpcId::new(id),
-            arn: Arn::new(format!("arn:aws:ec2:{}:{owner}:vpc/{id}", c.region)),
-            cidr_block: vpc.cidr_block().unwrap_or_default().to_string(),
-            main_route_table_id: RouteTableId::new(main),
-            default_security_group_id: SecurityGroupId::new(default_sg),
-        })?;
-        out.insert(id.to_string(), o);
-    }
-    Ok(out)
-}
-
-async fn vpc_outputs(c: &Clients, urn: &Urn, id: &str) -> Result<Option<Outputs>, ProviderError> {
-    match vpcs_outputs(c, urn, &[id.to_string()]).await {
-        Ok(mut found) => Ok(found.remove(id)),
-        Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// Reads many resources with one batched lookup; if AWS fails the batch
-/// because one is gone, falls back to reading them one by one.
-pub(crate) async fn batched<F, Fut, G, Gut>(
-    reqs: &[ReadRequest],
-    many: F,
-    one: G,
-) -> Vec<Result<Option<Outputs>, ProviderError>>
-where
-    F: FnOnce(Vec<String>) -> Fut,
-    Fut: std::future::Future<Output = Result<BTreeMap<String, Outputs>, ProviderError>>,
-    G: Fn(String) -> Gut,
-    Gut: std::future::Future<Output = Result<Option<Outputs>, ProviderError>>,
-{
-    let ids: Vec<String> = reqs.iter().map(|r| r.id.clone()).collect();
-    match many(ids).await {
-        Ok(found) => reqs.iter().map(|r| Ok(found.get(&r.id).cloned())).collect(),
-        Err(e) if is_not_found(&e) => {
-            let mut out = Vec::new();
-            for r in reqs {
-                out.push(one(r.id.clone()).await);
-            }
-            out
-        }
-        Err(e) => reqs.iter().map(|_| Err(e.clone())).collect(),
-    }
-}
-
-/// Outputs of many VPCs, batched.
-pub(crate) async fn read_vpcs(
-    c: &Clients,
-    reqs: &[ReadRequest],
-) -> Vec<Result<Option<Outputs>, ProviderError>> {
-    let Some(first) = reqs.first() else {
-        return Vec::new();
+/// One DNS attribute of VPC `id`.
+async fn dns_flag(cx: &Cx<'_>, id: &str, attr: VpcAttributeName) -> Result<bool, ProviderError> {
+    let call = cx.c.ec2.describe_vpc_attribute();
+    let call = call.vpc_id(id).attribute(attr.clone());
+    let out = send!(cx, "DescribeVpcAttribute", call)?;
+    let value = match attr {
+        VpcAttributeName::EnableDnsHostnames => out.enable_dns_hostnames(),
+        _ => out.enable_dns_support(),
     };
-    let urn = &first.urn;
-    batched(
-        reqs,
-        |ids| async move { vpcs_outputs(c, urn, &ids).await },
-        |id| async move { vpc_outputs(c, urn, &id).await },
-    )
-    .await
+    Ok(value.and_then(|v| v.value()).unwrap_or(false))
 }
 
 async fn set_dns(
-    c: &Clients,
-    urn: &Urn,
+    cx: &Cx<'_>,
     id: &str,
     support: Option<bool>,
     hostnames: Option<bool>,
@@ -183,263 +53,197 @@ async fn set_dns(
     // ModifyVpcAttribute takes one attribute per call; support must be on
     // before hostnames can be.
     if let Some(on) = support {
-        c.ec2
-            .modify_vpc_attribute()
-            .vpc_id(id)
-            .enable_dns_support(flag(on))
-            .send()
-            .await
-            .map_err(aws_error(urn, "ModifyVpcAttribute"))?;
+        let call = cx.c.ec2.modify_vpc_attribute().vpc_id(id);
+        let call = call.enable_dns_support(flag(on));
+        send!(cx, "ModifyVpcAttribute", call)?;
     }
     if let Some(on) = hostnames {
-        c.ec2
-            .modify_vpc_attribute()
-            .vpc_id(id)
-            .enable_dns_hostnames(flag(on))
-            .send()
-            .await
-            .map_err(aws_error(urn, "ModifyVpcAttribute"))?;
+        let call = cx.c.ec2.modify_vpc_attribute().vpc_id(id);
+        let call = call.enable_dns_hostnames(flag(on));
+        send!(cx, "ModifyVpcAttribute", call)?;
     }
     Ok(())
 }
 
-pub(crate) async fn create_vpc(
-    c: &Clients,
-    req: CreateRequest,
-) -> Result<CreateResponse, ProviderError> {
-    let urn = &req.urn;
-    let v: Vpc = parse(urn, &req.inputs)?;
-    let out = c
-        .ec2
-        .create_vpc()
-        .cidr_block(&v.cidr_block)
-        .set_tag_specifications(tag_specs(ResourceType::Vpc, &v.tags))
-        .send()
-        .await
-        .map_err(aws_error(urn, "CreateVpc"))?;
-    let id = out
-        .vpc()
-        .and_then(|v| v.vpc_id())
-        .ok_or_else(|| ProviderError::internal(format!("{urn}: CreateVpc returned no id")))?
-        .to_string();
-    wait_for(
-        urn,
-        "the VPC to become available",
-        Duration::from_secs(120),
-        c.timeouts.poll.min(Duration::from_secs(2)),
-        || async {
-            let d = c
-                .ec2
-                .describe_vpcs()
-                .vpc_ids(&id)
-                .send()
-                .await
-                .map_err(aws_error(urn, "DescribeVpcs"))?;
-            Ok(d.vpcs()
-                .first()
-                .filter(|v| v.state().map(|s| s.as_str()) != Some("pending"))
-                .map(|_| ()))
-        },
-    )
-    .await?;
-    set_dns(
-        c,
-        urn,
-        &id,
-        (!v.enable_dns_support).then_some(false),
-        v.enable_dns_hostnames.then_some(true),
-    )
-    .await?;
-    let outputs = vpc_outputs(c, urn, &id).await?.ok_or_else(|| {
-        ProviderError::new(
-            "InvalidVpcID.NotFound",
-            format!("{urn}: {id} vanished after creation"),
-        )
-    })?;
-    Ok(CreateResponse { id, outputs })
-}
+#[async_trait]
+impl AwsResource for Vpc {
+    type Live = LiveVpc;
 
-pub(crate) async fn read_vpc(
-    c: &Clients,
-    req: ReadRequest,
-) -> Result<Option<Outputs>, ProviderError> {
-    vpc_outputs(c, &req.urn, &req.id).await
-}
-
-pub(crate) async fn update_vpc(c: &Clients, req: UpdateRequest) -> Result<Outputs, ProviderError> {
-    let urn = &req.urn;
-    let old: Vpc = parse(urn, &req.old_inputs)?;
-    let new: Vpc = parse(urn, &req.new_inputs)?;
-    let support =
-        (old.enable_dns_support != new.enable_dns_support).then_some(new.enable_dns_support);
-    let hostnames =
-        (old.enable_dns_hostnames != new.enable_dns_hostnames).then_some(new.enable_dns_hostnames);
-    set_dns(c, urn, &req.id, support, hostnames).await?;
-    sync_tags(c, urn, &req.id, &old.tags, &new.tags).await?;
-    vpc_outputs(c, urn, &req.id).await?.ok_or_else(|| {
-        ProviderError::new(
-            "InvalidVpcID.NotFound",
-            format!("{urn}: {} no longer exists", req.id),
-        )
-    })
-}
-
-pub(crate) async fn delete_vpc(c: &Clients, req: DeleteRequest) -> Result<(), ProviderError> {
-    match c
-        .ec2
-        .delete_vpc()
-        .vpc_id(&req.id)
-        .send()
-        .await
-        .map_err(aws_error(&req.urn, "DeleteVpc"))
-    {
-        Err(e) if !is_not_found(&e) => Err(e),
-        _ => Ok(()),
+    async fn create(cx: &Cx<'_>, v: &Self) -> Res<Self::Outputs> {
+        let call = cx.c.ec2.create_vpc().cidr_block(&v.cidr_block);
+        let call = call.set_tag_specifications(tag_specs(ResourceType::Vpc, &v.tags));
+        let out = send!(cx, "CreateVpc", call)?;
+        let id = cx.new_id("CreateVpc", out.vpc().and_then(|v| v.vpc_id()))?;
+        let poll = cx.c.timeouts.poll.min(Duration::from_secs(2));
+        let what = "the VPC to become available";
+        wait_for(cx.urn, what, Duration::from_secs(120), poll, || async {
+            let call = cx.c.ec2.describe_vpcs().vpc_ids(&id);
+            let d = send!(cx, "DescribeVpcs", call)?;
+            let pending =
+                |v: &&aws_sdk_ec2::types::Vpc| v.state().map(|s| s.as_str()) == Some("pending");
+            Ok(d.vpcs().first().filter(|v| !pending(v)).map(|_| ()))
+        })
+        .await?;
+        let support = (!v.enable_dns_support).then_some(false);
+        set_dns(cx, &id, support, v.enable_dns_hostnames.then_some(true)).await?;
+        outputs_now::<Self>(cx, &id, "after creation").await
     }
-}
 
-fn subnet_outputs_of(s: &aws_sdk_ec2::types::Subnet) -> Result<Outputs, ProviderError> {
-    outputs(&SubnetOutputs {
-        id: SubnetId::new(s.subnet_id().unwrap_or_default()),
-        arn: Arn::new(s.subnet_arn().unwrap_or_default()),
-        vpc_id: VpcId::new(s.vpc_id().unwrap_or_default()),
-        availability_zone: s.availability_zone().unwrap_or_default().to_string(),
-        cidr_block: s.cidr_block().unwrap_or_default().to_string(),
-    })
-}
+    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Res<Vec<Self::Live>> {
+        let described = ec2_describe!(cx, query, "DescribeVpcs" =>
+            describe_vpcs(set_vpc_ids, filters))?;
+        let ids: Vec<String> = described
+            .vpcs()
+            .iter()
+            .filter_map(|v| v.vpc_id())
+            .map(str::to_string)
+            .collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let call = cx.c.ec2.describe_route_tables();
+        let call = call.filters(filter("vpc-id", ids.clone()));
+        let call = call.filters(filter("association.main", vec!["true".into()]));
+        let tables = send!(cx, "DescribeRouteTables", call)?;
+        let call = cx.c.ec2.describe_security_groups();
+        let call = call.filters(filter("vpc-id", ids));
+        let call = call.filters(filter("group-name", vec!["default".into()]));
+        let groups = send!(cx, "DescribeSecurityGroups", call)?;
+        let mut out = Vec::new();
+        for vpc in described.vpcs() {
+            let Some(id) = vpc.vpc_id() else { continue };
+            let main = tables
+                .route_tables()
+                .iter()
+                .find(|t| t.vpc_id() == Some(id));
+            let group = groups
+                .security_groups()
+                .iter()
+                .find(|g| g.vpc_id() == Some(id));
+            out.push(LiveVpc {
+                vpc: vpc.clone(),
+                main_route_table: main
+                    .and_then(|t| t.route_table_id())
+                    .unwrap_or_default()
+                    .into(),
+                default_group: group.and_then(|g| g.group_id()).unwrap_or_default().into(),
+                dns_support: dns_flag(cx, id, VpcAttributeName::EnableDnsSupport).await?,
+                dns_hostnames: dns_flag(cx, id, VpcAttributeName::EnableDnsHostnames).await?,
+            });
+        }
+        Ok(out)
+    }
 
-async fn subnets_outputs(
-    c: &Clients,
-    urn: &Urn,
-    ids: &[String],
-) -> Result<BTreeMap<String, Outputs>, ProviderError> {
-    let out = c
-        .ec2
-        .describe_subnets()
-        .set_subnet_ids(Some(ids.to_vec()))
-        .send()
-        .await
-        .map_err(aws_error(urn, "DescribeSubnets"))?;
-    let mut found = BTreeMap::new();
-    for s in out.subnets() {
-        if let Some(id) = s.subnet_id() {
-            found.insert(id.to_string(), subnet_outputs_of(s)?);
+    fn outputs(cx: &Cx<'_>, l: &Self::Live) -> Res<Self::Outputs> {
+        let id = l.vpc.vpc_id().unwrap_or_default();
+        let owner = l.vpc.owner_id().unwrap_or_default();
+        Ok(VpcOutputs {
+            id: VpcId::new(id),
+            arn: Arn::new(format!("arn:aws:ec2:{}:{owner}:vpc/{id}", cx.c.region)),
+            cidr_block: l.vpc.cidr_block().unwrap_or_default().to_string(),
+            main_route_table_id: RouteTableId::new(&l.main_route_table),
+            default_security_group_id: SecurityGroupId::new(&l.default_group),
+        })
+    }
+
+    fn observe(recorded: &Self, l: &Self::Live) -> Self {
+        Vpc {
+            cidr_block: l
+                .vpc
+                .cidr_block()
+                .unwrap_or(&recorded.cidr_block)
+                .to_string(),
+            enable_dns_support: l.dns_support,
+            enable_dns_hostnames: l.dns_hostnames,
+            tags: tags_of(l.vpc.tags()),
         }
     }
-    Ok(found)
-}
 
-async fn subnet_outputs(
-    c: &Clients,
-    urn: &Urn,
-    id: &str,
-) -> Result<Option<Outputs>, ProviderError> {
-    match subnets_outputs(c, urn, &[id.to_string()]).await {
-        Ok(mut found) => Ok(found.remove(id)),
-        Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(e),
+    async fn update(cx: &Cx<'_>, id: &Self::Id, old: &Self, new: &Self) -> Res<Self::Outputs> {
+        let support =
+            (old.enable_dns_support != new.enable_dns_support).then_some(new.enable_dns_support);
+        let hostnames = (old.enable_dns_hostnames != new.enable_dns_hostnames)
+            .then_some(new.enable_dns_hostnames);
+        set_dns(cx, id.as_str(), support, hostnames).await?;
+        sync_tags(cx, id.as_str(), &old.tags, &new.tags).await?;
+        outputs_now::<Self>(cx, id.as_str(), "during the update").await
+    }
+
+    async fn delete(cx: &Cx<'_>, id: &Self::Id) -> Res<()> {
+        let call = cx.c.ec2.delete_vpc().vpc_id(id.as_str());
+        gone_is_fine(send!(cx, "DeleteVpc", call))
     }
 }
 
-/// Outputs of many subnets, batched.
-pub(crate) async fn read_subnets(
-    c: &Clients,
-    reqs: &[ReadRequest],
-) -> Vec<Result<Option<Outputs>, ProviderError>> {
-    let Some(first) = reqs.first() else {
-        return Vec::new();
-    };
-    let urn = &first.urn;
-    batched(
-        reqs,
-        |ids| async move { subnets_outputs(c, urn, &ids).await },
-        |id| async move { subnet_outputs(c, urn, &id).await },
-    )
-    .await
+async fn set_public_ip(cx: &Cx<'_>, id: &str, on: bool) -> Result<(), ProviderError> {
+    let call = cx.c.ec2.modify_subnet_attribute().subnet_id(id);
+    let call = call.map_public_ip_on_launch(flag(on));
+    send!(cx, "ModifySubnetAttribute", call)?;
+    Ok(())
 }
 
-pub(crate) async fn create_subnet(
-    c: &Clients,
-    req: CreateRequest,
-) -> Result<CreateResponse, ProviderError> {
-    let urn = &req.urn;
-    let s: Subnet = parse(urn, &req.inputs)?;
-    let vpc = s.vpc_id.value().map(|v| v.to_string()).unwrap_or_default();
-    let out = c
-        .ec2
-        .create_subnet()
-        .vpc_id(&vpc)
-        .cidr_block(&s.cidr_block)
-        .availability_zone(&s.availability_zone)
-        .set_tag_specifications(tag_specs(ResourceType::Subnet, &s.tags))
-        .send()
-        .await
-        .map_err(aws_error(urn, "CreateSubnet"))?;
-    let id = out
-        .subnet()
-        .and_then(|s| s.subnet_id())
-        .ok_or_else(|| ProviderError::internal(format!("{urn}: CreateSubnet returned no id")))?
-        .to_string();
-    if s.map_public_ip_on_launch {
-        c.ec2
-            .modify_subnet_attribute()
-            .subnet_id(&id)
-            .map_public_ip_on_launch(flag(true))
-            .send()
-            .await
-            .map_err(aws_error(urn, "ModifySubnetAttribute"))?;
+#[async_trait]
+impl AwsResource for Subnet {
+    type Live = aws_sdk_ec2::types::Subnet;
+
+    async fn create(cx: &Cx<'_>, s: &Self) -> Res<Self::Outputs> {
+        let vpc = val(&s.vpc_id);
+        let call = cx.c.ec2.create_subnet();
+        let call = call.vpc_id(&vpc).cidr_block(&s.cidr_block);
+        let call = call.availability_zone(&s.availability_zone);
+        let call = call.set_tag_specifications(tag_specs(ResourceType::Subnet, &s.tags));
+        let out = send!(cx, "CreateSubnet", call)?;
+        let id = cx.new_id("CreateSubnet", out.subnet().and_then(|s| s.subnet_id()))?;
+        if s.map_public_ip_on_launch {
+            set_public_ip(cx, &id, true).await?;
+        }
+        outputs_now::<Self>(cx, &id, "after creation").await
     }
-    let outputs = subnet_outputs(c, urn, &id).await?.ok_or_else(|| {
-        ProviderError::new(
-            "InvalidSubnetID.NotFound",
-            format!("{urn}: {id} vanished after creation"),
-        )
-    })?;
-    Ok(CreateResponse { id, outputs })
-}
 
-pub(crate) async fn read_subnet(
-    c: &Clients,
-    req: ReadRequest,
-) -> Result<Option<Outputs>, ProviderError> {
-    subnet_outputs(c, &req.urn, &req.id).await
-}
-
-pub(crate) async fn update_subnet(
-    c: &Clients,
-    req: UpdateRequest,
-) -> Result<Outputs, ProviderError> {
-    let urn = &req.urn;
-    let old: Subnet = parse(urn, &req.old_inputs)?;
-    let new: Subnet = parse(urn, &req.new_inputs)?;
-    if old.map_public_ip_on_launch != new.map_public_ip_on_launch {
-        c.ec2
-            .modify_subnet_attribute()
-            .subnet_id(&req.id)
-            .map_public_ip_on_launch(flag(new.map_public_ip_on_launch))
-            .send()
-            .await
-            .map_err(aws_error(urn, "ModifySubnetAttribute"))?;
+    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Res<Vec<Self::Live>> {
+        let out = ec2_describe!(cx, query, "DescribeSubnets" =>
+            describe_subnets(set_subnet_ids, filters))?;
+        Ok(out.subnets().to_vec())
     }
-    sync_tags(c, urn, &req.id, &old.tags, &new.tags).await?;
-    subnet_outputs(c, urn, &req.id).await?.ok_or_else(|| {
-        ProviderError::new(
-            "InvalidSubnetID.NotFound",
-            format!("{urn}: {} no longer exists", req.id),
-        )
-    })
-}
 
-pub(crate) async fn delete_subnet(c: &Clients, req: DeleteRequest) -> Result<(), ProviderError> {
-    match c
-        .ec2
-        .delete_subnet()
-        .subnet_id(&req.id)
-        .send()
-        .await
-        .map_err(aws_error(&req.urn, "DeleteSubnet"))
-    {
-        Err(e) if !is_not_found(&e) => Err(e),
-        _ => Ok(()),
+    fn outputs(_: &Cx<'_>, s: &Self::Live) -> Res<Self::Outputs> {
+        Ok(SubnetOutputs {
+            id: SubnetId::new(s.subnet_id().unwrap_or_default()),
+            arn: Arn::new(s.subnet_arn().unwrap_or_default()),
+            vpc_id: VpcId::new(s.vpc_id().unwrap_or_default()),
+            availability_zone: s.availability_zone().unwrap_or_default().to_string(),
+            cidr_block: s.cidr_block().unwrap_or_default().to_string(),
+        })
+    }
+
+    fn observe(recorded: &Self, s: &Self::Live) -> Self {
+        let r = recorded;
+        Subnet {
+            vpc_id: s
+                .vpc_id()
+                .map_or(r.vpc_id.clone(), |v| Input::Value(VpcId::new(v))),
+            cidr_block: s.cidr_block().unwrap_or(&r.cidr_block).to_string(),
+            availability_zone: s
+                .availability_zone()
+                .unwrap_or(&r.availability_zone)
+                .to_string(),
+            map_public_ip_on_launch: s
+                .map_public_ip_on_launch()
+                .unwrap_or(r.map_public_ip_on_launch),
+            tags: tags_of(s.tags()),
+        }
+    }
+
+    async fn update(cx: &Cx<'_>, id: &Self::Id, old: &Self, new: &Self) -> Res<Self::Outputs> {
+        if old.map_public_ip_on_launch != new.map_public_ip_on_launch {
+            set_public_ip(cx, id.as_str(), new.map_public_ip_on_launch).await?;
+        }
+        sync_tags(cx, id.as_str(), &old.tags, &new.tags).await?;
+        outputs_now::<Self>(cx, id.as_str(), "during the update").await
+    }
+
+    async fn delete(cx: &Cx<'_>, id: &Self::Id) -> Res<()> {
+        let call = cx.c.ec2.delete_subnet().subnet_id(id.as_str());
+        gone_is_fine(send!(cx, "DeleteSubnet", call))
     }
 }

@@ -1,16 +1,19 @@
 //! Route tables on EC2: the table, its routes (local is implicit) and its
 //! subnet associations. Updates compare against what AWS reports, so a
-//! route changed out of band is put back.
+//! route changed out of band is put back; reads observe the routes, the
+//! associated subnets (recorded order kept for what is still there), the
+//! VPC and the tags. Association ids are output in subnet-id order.
 
-use super::Clients;
-use super::ec2_network::sync_tags;
-use super::util::{aws_error, is_not_found, outputs, parse, tag_specs};
-use crate::aws::ec2::{RouteTable, RouteTableOutputs, RouteTarget};
-use crate::provider::{
-    CreateRequest, CreateResponse, DeleteRequest, Outputs, ProviderError, ReadRequest,
-    UpdateRequest,
+use super::resource::{
+    AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, keep_order, must_live, send,
 };
-use crate::resource::{RouteTableId, Urn, VpcId};
+use super::util::{sync_tags, tag_specs, tags_of, val, vals};
+use crate::aws::ec2::{Route, RouteTable, RouteTableOutputs, RouteTarget};
+use crate::provider::ProviderError;
+use crate::resource::{
+    Input, InternetGatewayId, NatGatewayId, RouteTableId, SubnetId, Tags, VpcId,
+};
+use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
 use std::collections::BTreeMap;
 
@@ -35,21 +38,17 @@ fn wanted_routes(rt: &RouteTable) -> BTreeMap<String, Via> {
         .collect()
 }
 
-fn wanted_subnets(rt: &RouteTable) -> Vec<String> {
-    rt.subnet_ids
-        .iter()
-        .filter_map(|s| s.value().map(|v| v.to_string()))
-        .collect()
-}
-
-struct Current {
+/// A route table as described.
+pub(crate) struct LiveTable {
+    id: String,
     vpc: String,
     routes: BTreeMap<String, Via>,
     /// subnet id → association id
     associations: BTreeMap<String, String>,
+    tags: Tags,
 }
 
-fn current_of(t: &aws_sdk_ec2::types::RouteTable) -> Current {
+fn live_of(t: &aws_sdk_ec2::types::RouteTable) -> LiveTable {
     let mut routes = BTreeMap::new();
     for r in t.routes() {
         let Some(dest) = r.destination_cidr_block() else {
@@ -73,314 +72,172 @@ fn current_of(t: &aws_sdk_ec2::types::RouteTable) -> Current {
             ))
         })
         .collect();
-    Current {
+    LiveTable {
+        id: t.route_table_id().unwrap_or_default().to_string(),
         vpc: t.vpc_id().unwrap_or_default().to_string(),
         routes,
         associations,
+        tags: tags_of(t.tags()),
     }
-}
-
-/// Describes several tables in one call. `Err` with a not-found code means
-/// at least one is gone (AWS fails the whole call).
-async fn describe_many(
-    c: &Clients,
-    urn: &Urn,
-    ids: &[String],
-) -> Result<BTreeMap<String, Current>, ProviderError> {
-    let out = c
-        .ec2
-        .describe_route_tables()
-        .set_route_table_ids(Some(ids.to_vec()))
-        .send()
-        .await
-        .map_err(aws_error(urn, "DescribeRouteTables"))?;
-    Ok(out
-        .route_tables()
-        .iter()
-        .filter_map(|t| Some((t.route_table_id()?.to_string(), current_of(t))))
-        .collect())
-}
-
-async fn describe(c: &Clients, urn: &Urn, id: &str) -> Result<Option<Current>, ProviderError> {
-    match describe_many(c, urn, &[id.to_string()]).await {
-        Ok(mut found) => Ok(found.remove(id)),
-        Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-fn outputs_of(id: &str, cur: &Current, order: &[String]) -> Result<Outputs, ProviderError> {
-    outputs(&RouteTableOutputs {
-        id: RouteTableId::new(id),
-        vpc_id: VpcId::new(&cur.vpc),
-        association_ids: order
-            .iter()
-            .filter_map(|s| cur.associations.get(s).cloned())
-            .collect(),
-    })
 }
 
 async fn put_route(
-    c: &Clients,
-    urn: &Urn,
+    cx: &Cx<'_>,
     id: &str,
     dest: &str,
     via: &Via,
     replace: bool,
 ) -> Result<(), ProviderError> {
+    macro_rules! to {
+        ($call:expr_2021) => {
+            match via {
+                Via::Gateway(g) => $call
+                    .route_table_id(id)
+                    .destination_cidr_block(dest)
+                    .gateway_id(g),
+                Via::Nat(n) => $call
+                    .route_table_id(id)
+                    .destination_cidr_block(dest)
+                    .nat_gateway_id(n),
+            }
+        };
+    }
     if replace {
-        let call = c
-            .ec2
-            .replace_route()
-            .route_table_id(id)
-            .destination_cidr_block(dest);
-        let call = match via {
-            Via::Gateway(g) => call.gateway_id(g),
-            Via::Nat(n) => call.nat_gateway_id(n),
-        };
-        call.send().await.map_err(aws_error(urn, "ReplaceRoute"))?;
+        send!(cx, "ReplaceRoute", to!(cx.c.ec2.replace_route()))?;
     } else {
-        let call = c
-            .ec2
-            .create_route()
-            .route_table_id(id)
-            .destination_cidr_block(dest);
-        let call = match via {
-            Via::Gateway(g) => call.gateway_id(g),
-            Via::Nat(n) => call.nat_gateway_id(n),
-        };
-        call.send().await.map_err(aws_error(urn, "CreateRoute"))?;
+        send!(cx, "CreateRoute", to!(cx.c.ec2.create_route()))?;
     }
     Ok(())
 }
 
 /// Makes the table's routes and associations match `rt`.
 async fn converge(
-    c: &Clients,
-    urn: &Urn,
+    cx: &Cx<'_>,
     id: &str,
     rt: &RouteTable,
-) -> Result<Current, ProviderError> {
-    let cur = describe(c, urn, id).await?.ok_or_else(|| {
-        ProviderError::new(
-            "InvalidRouteTableID.NotFound",
-            format!("{urn}: {id} no longer exists"),
-        )
-    })?;
+) -> Result<RouteTableOutputs, ProviderError> {
+    let cur = must_live::<RouteTable>(cx, id, "before its routes were set").await?;
     let want = wanted_routes(rt);
     for dest in cur.routes.keys().filter(|d| !want.contains_key(*d)) {
-        c.ec2
-            .delete_route()
-            .route_table_id(id)
-            .destination_cidr_block(dest)
-            .send()
-            .await
-            .map_err(aws_error(urn, "DeleteRoute"))?;
+        let call = cx.c.ec2.delete_route();
+        let call = call.route_table_id(id).destination_cidr_block(dest);
+        send!(cx, "DeleteRoute", call)?;
     }
     for (dest, via) in &want {
         match cur.routes.get(dest) {
             Some(v) if v == via => {}
-            Some(_) => put_route(c, urn, id, dest, via, true).await?,
-            None => put_route(c, urn, id, dest, via, false).await?,
+            other => put_route(cx, id, dest, via, other.is_some()).await?,
         }
     }
-    let subnets = wanted_subnets(rt);
+    let subnets = vals(&rt.subnet_ids);
     for (subnet, assoc) in &cur.associations {
         if !subnets.contains(subnet) {
-            c.ec2
-                .disassociate_route_table()
-                .association_id(assoc)
-                .send()
-                .await
-                .map_err(aws_error(urn, "DisassociateRouteTable"))?;
+            let call = cx.c.ec2.disassociate_route_table().association_id(assoc);
+            send!(cx, "DisassociateRouteTable", call)?;
         }
     }
     for subnet in subnets
         .iter()
         .filter(|s| !cur.associations.contains_key(*s))
     {
-        c.ec2
-            .associate_route_table()
-            .route_table_id(id)
-            .subnet_id(subnet)
-            .send()
-            .await
-            .map_err(aws_error(urn, "AssociateRouteTable"))?;
+        let call = cx.c.ec2.associate_route_table();
+        let call = call.route_table_id(id).subnet_id(subnet);
+        send!(cx, "AssociateRouteTable", call)?;
     }
-    describe(c, urn, id).await?.ok_or_else(|| {
-        ProviderError::new(
-            "InvalidRouteTableID.NotFound",
-            format!("{urn}: {id} no longer exists"),
-        )
-    })
+    let now = must_live::<RouteTable>(cx, id, "while its routes were set").await?;
+    RouteTable::outputs(cx, &now)
 }
 
-pub(crate) async fn create_route_table(
-    c: &Clients,
-    req: CreateRequest,
-) -> Result<CreateResponse, ProviderError> {
-    let urn = &req.urn;
-    let rt: RouteTable = parse(urn, &req.inputs)?;
-    let vpc = rt.vpc_id.value().map(|v| v.to_string()).unwrap_or_default();
-    let out = c
-        .ec2
-        .create_route_table()
-        .vpc_id(&vpc)
-        .set_tag_specifications(tag_specs(ResourceType::RouteTable, &rt.tags))
-        .send()
-        .await
-        .map_err(aws_error(urn, "CreateRouteTable"))?;
-    let id = out
-        .route_table()
-        .and_then(|t| t.route_table_id())
-        .ok_or_else(|| ProviderError::internal(format!("{urn}: CreateRouteTable returned no id")))?
-        .to_string();
-    match converge(c, urn, &id, &rt).await {
-        Ok(cur) => Ok(CreateResponse {
-            outputs: outputs_of(&id, &cur, &wanted_subnets(&rt))?,
-            id,
-        }),
-        Err(e) => {
+#[async_trait]
+impl AwsResource for RouteTable {
+    type Live = LiveTable;
+
+    async fn create(cx: &Cx<'_>, rt: &Self) -> Res<Self::Outputs> {
+        let vpc = val(&rt.vpc_id);
+        let call = cx.c.ec2.create_route_table().vpc_id(&vpc);
+        let call = call.set_tag_specifications(tag_specs(ResourceType::RouteTable, &rt.tags));
+        let out = send!(cx, "CreateRouteTable", call)?;
+        let id = cx.new_id(
+            "CreateRouteTable",
+            out.route_table().and_then(|t| t.route_table_id()),
+        )?;
+        let made = converge(cx, &id, rt).await;
+        if made.is_err() {
             // Don't leave a half-made table keel doesn't record.
-            let _ = delete(c, urn, &id).await;
-            Err(e)
+            let _ = Self::delete(cx, &RouteTableId::new(&id)).await;
         }
+        made
     }
-}
 
-pub(crate) async fn update_route_table(
-    c: &Clients,
-    req: UpdateRequest,
-) -> Result<Outputs, ProviderError> {
-    let urn = &req.urn;
-    let old: RouteTable = parse(urn, &req.old_inputs)?;
-    let new: RouteTable = parse(urn, &req.new_inputs)?;
-    let cur = converge(c, urn, &req.id, &new).await?;
-    sync_tags(c, urn, &req.id, &old.tags, &new.tags).await?;
-    outputs_of(&req.id, &cur, &wanted_subnets(&new))
-}
-
-async fn delete(c: &Clients, urn: &Urn, id: &str) -> Result<(), ProviderError> {
-    let Some(cur) = describe(c, urn, id).await? else {
-        return Ok(());
-    };
-    for assoc in cur.associations.values() {
-        match c
-            .ec2
-            .disassociate_route_table()
-            .association_id(assoc)
-            .send()
-            .await
-            .map_err(aws_error(urn, "DisassociateRouteTable"))
-        {
-            Err(e) if !is_not_found(&e) => return Err(e),
-            _ => {}
-        }
+    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Res<Vec<Self::Live>> {
+        let out = ec2_describe!(cx, query, "DescribeRouteTables" =>
+            describe_route_tables(set_route_table_ids, filters))?;
+        Ok(out.route_tables().iter().map(live_of).collect())
     }
-    match c
-        .ec2
-        .delete_route_table()
-        .route_table_id(id)
-        .send()
-        .await
-        .map_err(aws_error(urn, "DeleteRouteTable"))
-    {
-        Err(e) if !is_not_found(&e) => Err(e),
-        _ => Ok(()),
+
+    fn outputs(_: &Cx<'_>, t: &Self::Live) -> Res<Self::Outputs> {
+        Ok(RouteTableOutputs {
+            id: RouteTableId::new(&t.id),
+            vpc_id: VpcId::new(&t.vpc),
+            association_ids: t.associations.values().cloned().collect(),
+        })
     }
-}
 
-pub(crate) async fn delete_route_table(
-    c: &Clients,
-    req: DeleteRequest,
-) -> Result<(), ProviderError> {
-    delete(c, &req.urn, &req.id).await
-}
-
-/// The table as AWS has it now, in the shape of its inputs: the recorded
-/// inputs with `routes` and `subnet_ids` replaced by what AWS reports
-/// (recorded order kept for what is still there), so a route deleted out of
-/// band shows up as drift and the next `up` puts it back.
-pub(crate) async fn read_route_table_inputs(
-    c: &Clients,
-    req: &ReadRequest,
-) -> Result<Option<(Outputs, serde_json::Value)>, ProviderError> {
-    match describe(c, &req.urn, &req.id).await? {
-        Some(cur) => observed(req, &cur).map(Some),
-        None => Ok(None),
-    }
-}
-
-/// [`read_route_table_inputs`] for many tables with one Describe call (one
-/// per table only if some are gone, since AWS then fails the whole call).
-pub(crate) async fn read_route_tables(
-    c: &Clients,
-    reqs: &[ReadRequest],
-) -> Vec<Result<Option<(Outputs, serde_json::Value)>, ProviderError>> {
-    let Some(first) = reqs.first() else {
-        return Vec::new();
-    };
-    let ids: Vec<String> = reqs.iter().map(|r| r.id.clone()).collect();
-    match describe_many(c, &first.urn, &ids).await {
-        Ok(found) => reqs
-            .iter()
-            .map(|r| match found.get(&r.id) {
-                Some(cur) => observed(r, cur).map(Some),
-                None => Ok(None),
-            })
-            .collect(),
-        Err(e) if is_not_found(&e) => {
-            let mut out = Vec::new();
-            for r in reqs {
-                out.push(read_route_table_inputs(c, r).await);
+    /// The routes and subnets AWS reports (recorded order kept for what is
+    /// still there), so a route deleted out of band shows up as drift and
+    /// the next `up` puts it back.
+    fn observe(recorded: &Self, t: &Self::Live) -> Self {
+        let target = |via: &Via| match via {
+            Via::Gateway(g) => {
+                RouteTarget::InternetGateway(Input::Value(InternetGatewayId::new(g)))
             }
-            out
+            Via::Nat(n) => RouteTarget::NatGateway(Input::Value(NatGatewayId::new(n))),
+        };
+        let mut routes = Vec::new();
+        for r in &recorded.routes {
+            if matches!(r.target, RouteTarget::Local) {
+                routes.push(r.clone());
+            } else if let Some(via) = t.routes.get(&r.destination_cidr_block) {
+                routes.push(Route::new(r.destination_cidr_block.clone(), target(via)));
+            }
         }
-        Err(e) => reqs.iter().map(|_| Err(e.clone())).collect(),
+        for (dest, via) in &t.routes {
+            if !recorded
+                .routes
+                .iter()
+                .any(|r| r.destination_cidr_block == *dest)
+            {
+                routes.push(Route::new(dest.clone(), target(via)));
+            }
+        }
+        let seen: Vec<String> = t.associations.keys().cloned().collect();
+        let subnets = keep_order(&vals(&recorded.subnet_ids), &seen);
+        RouteTable {
+            vpc_id: Input::Value(VpcId::new(&t.vpc)),
+            routes,
+            subnet_ids: subnets
+                .iter()
+                .map(|s| Input::Value(SubnetId::new(s)))
+                .collect(),
+            tags: t.tags.clone(),
+        }
     }
-}
 
-/// The table's inputs as observed: the recorded inputs with `routes` and
-/// `subnet_ids` replaced by what AWS reports (recorded order kept for what
-/// is still there), so a route deleted out of band shows up as drift and
-/// the next `up` puts it back.
-fn observed(
-    req: &ReadRequest,
-    cur: &Current,
-) -> Result<(Outputs, serde_json::Value), ProviderError> {
-    let recorded: RouteTable = parse(&req.urn, &req.inputs)?;
-    let via_json = |via: &Via| match via {
-        Via::Gateway(g) => serde_json::json!({ "internet_gateway": g }),
-        Via::Nat(n) => serde_json::json!({ "nat_gateway": n }),
-    };
-    let mut routes = Vec::new();
-    let mut seen = Vec::new();
-    for r in &recorded.routes {
-        if matches!(r.target, RouteTarget::Local) {
-            routes.push(serde_json::to_value(r).unwrap_or_default());
-            continue;
+    async fn update(cx: &Cx<'_>, id: &Self::Id, old: &Self, new: &Self) -> Res<Self::Outputs> {
+        let made = converge(cx, id.as_str(), new).await?;
+        sync_tags(cx, id.as_str(), &old.tags, &new.tags).await?;
+        Ok(made)
+    }
+
+    async fn delete(cx: &Cx<'_>, id: &Self::Id) -> Res<()> {
+        let Some(cur) = super::resource::live::<Self>(cx, id.as_str()).await? else {
+            return Ok(());
+        };
+        for assoc in cur.associations.values() {
+            let call = cx.c.ec2.disassociate_route_table().association_id(assoc);
+            gone_is_fine(send!(cx, "DisassociateRouteTable", call))?;
         }
-        if let Some(via) = cur.routes.get(&r.destination_cidr_block) {
-            routes.push(serde_json::json!({ "destination_cidr_block": r.destination_cidr_block, "target": via_json(via) }));
-            seen.push(r.destination_cidr_block.clone());
-        }
+        let call = cx.c.ec2.delete_route_table().route_table_id(id.as_str());
+        gone_is_fine(send!(cx, "DeleteRouteTable", call))
     }
-    for (dest, via) in cur.routes.iter().filter(|(d, _)| !seen.contains(d)) {
-        routes.push(serde_json::json!({ "destination_cidr_block": dest, "target": via_json(via) }));
-    }
-    let mut subnets: Vec<String> = wanted_subnets(&recorded)
-        .into_iter()
-        .filter(|s| cur.associations.contains_key(s))
-        .collect();
-    for s in cur.associations.keys() {
-        if !subnets.contains(s) {
-            subnets.push(s.clone());
-        }
-    }
-    let mut inputs = req.inputs.clone();
-    if let Some(obj) = inputs.as_object_mut() {
-        obj.insert("routes".into(), serde_json::Value::Array(routes));
-        obj.insert("subnet_ids".into(), serde_json::json!(subnets));
-    }
-    Ok((outputs_of(&req.id, cur, &subnets)?, inputs))
 }

@@ -2,20 +2,24 @@
 //! keel revokes it only when the program says so (`revoke_default_egress`).
 //! Rule updates authorize what is new and revoke what is gone, so unchanged
 //! rules never flap.
+//!
+//! Reads observe the description, the VPC, the tags, the name (when the
+//! program gave one) and the rules. Rules are compared as AWS holds them,
+//! one (protocol, ports, peer) at a time: when those sets equal the
+//! recorded ones the recorded rules stand as written; otherwise the
+//! observed rules are AWS's, one rule per peer.
 
-use super::Clients;
-use super::ec2_network::batched;
-use super::ec2_network::sync_tags;
+use super::resource::{AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, outputs_now, send};
 use super::retry::retry_on;
-use super::util::{aws_error, is_not_found, outputs, parse, physical_name, tag_specs};
+use super::util::{physical_name, sync_tags, tag_specs, tags_of, val};
 use crate::aws::ec2::{Peer, Protocol, Rule, SecurityGroup, SecurityGroupOutputs};
-use crate::provider::{
-    CreateRequest, CreateResponse, DeleteRequest, Outputs, ProviderError, ReadRequest,
-    UpdateRequest,
+use crate::provider::ProviderError;
+use crate::resource::{Input, SecurityGroupId, VpcId};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{
+    IpPermission, IpRange, ResourceType, SecurityGroup as LiveGroup, UserIdGroupPair,
 };
-use crate::resource::{SecurityGroupId, Urn, VpcId};
-use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 /// One rule as AWS's IpPermission; `own` is the group's id (for self peers).
 fn permission(rule: &Rule, own: &str) -> IpPermission {
@@ -33,17 +37,15 @@ fn permission(rule: &Rule, own: &str) -> IpPermission {
     for peer in &rule.peers {
         p = match peer {
             Peer::Cidr(c) => {
-                let mut r = IpRange::builder().cidr_ip(c);
-                if let Some(d) = &rule.description {
-                    r = r.description(d);
-                }
+                let r = IpRange::builder()
+                    .cidr_ip(c)
+                    .set_description(rule.description.clone());
                 p.ip_ranges(r.build())
             }
-            Peer::Group(g) => p.user_id_group_pairs(
-                UserIdGroupPair::builder()
-                    .group_id(g.value().map(|v| v.to_string()).unwrap_or_default())
-                    .build(),
-            ),
+            Peer::Group(g) => {
+                let id = val(g);
+                p.user_id_group_pairs(UserIdGroupPair::builder().group_id(id).build())
+            }
             Peer::SelfGroup => {
                 p.user_id_group_pairs(UserIdGroupPair::builder().group_id(own).build())
             }
@@ -65,65 +67,44 @@ fn minus<'a>(a: &'a [Rule], b: &[Rule]) -> Vec<&'a Rule> {
     a.iter().filter(|r| !keys.contains(&key(r))).collect()
 }
 
-async fn authorize(
-    c: &Clients,
-    urn: &Urn,
+/// Authorizes (`grant`) or revokes ingress and egress rules.
+async fn change(
+    cx: &Cx<'_>,
     id: &str,
+    grant: bool,
     ingress: &[&Rule],
     egress: &[&Rule],
 ) -> Result<(), ProviderError> {
-    if !ingress.is_empty() {
-        c.ec2
-            .authorize_security_group_ingress()
-            .group_id(id)
-            .set_ip_permissions(Some(ingress.iter().map(|r| permission(r, id)).collect()))
-            .send()
-            .await
-            .map_err(aws_error(urn, "AuthorizeSecurityGroupIngress"))?;
+    let perms = |rules: &[&Rule]| Some(rules.iter().map(|r| permission(r, id)).collect());
+    macro_rules! rules {
+        ($rules:expr_2021 => $op:ident, $name:literal) => {
+            if !$rules.is_empty() {
+                let call =
+                    cx.c.ec2
+                        .$op()
+                        .group_id(id)
+                        .set_ip_permissions(perms($rules));
+                send!(cx, $name, call)?;
+            }
+        };
     }
-    if !egress.is_empty() {
-        c.ec2
-            .authorize_security_group_egress()
-            .group_id(id)
-            .set_ip_permissions(Some(egress.iter().map(|r| permission(r, id)).collect()))
-            .send()
-            .await
-            .map_err(aws_error(urn, "AuthorizeSecurityGroupEgress"))?;
+    if grant {
+        rules!(ingress => authorize_security_group_ingress, "AuthorizeSecurityGroupIngress");
+        rules!(egress => authorize_security_group_egress, "AuthorizeSecurityGroupEgress");
+    } else {
+        rules!(ingress => revoke_security_group_ingress, "RevokeSecurityGroupIngress");
+        rules!(egress => revoke_security_group_egress, "RevokeSecurityGroupEgress");
     }
     Ok(())
 }
 
-async fn revoke(
-    c: &Clients,
-    urn: &Urn,
-    id: &str,
-    ingress: &[&Rule],
-    egress: &[&Rule],
-) -> Result<(), ProviderError> {
-    if !ingress.is_empty() {
-        c.ec2
-            .revoke_security_group_ingress()
-            .group_id(id)
-            .set_ip_permissions(Some(ingress.iter().map(|r| permission(r, id)).collect()))
-            .send()
-            .await
-            .map_err(aws_error(urn, "RevokeSecurityGroupIngress"))?;
-    }
-    if !egress.is_empty() {
-        c.ec2
-            .revoke_security_group_egress()
-            .group_id(id)
-            .set_ip_permissions(Some(egress.iter().map(|r| permission(r, id)).collect()))
-            .send()
-            .await
-            .map_err(aws_error(urn, "RevokeSecurityGroupEgress"))?;
-    }
-    Ok(())
+fn default_egress() -> Rule {
+    Rule::all().cidr("0.0.0.0/0")
 }
 
 /// The declared egress rules AWS doesn't already have by default.
 fn declared_egress(sg: &SecurityGroup) -> Vec<Rule> {
-    let default = key(&Rule::all().cidr("0.0.0.0/0"));
+    let default = key(&default_egress());
     sg.egress
         .iter()
         .filter(|r| sg.revoke_default_egress || key(r) != default)
@@ -131,181 +112,266 @@ fn declared_egress(sg: &SecurityGroup) -> Vec<Rule> {
         .collect()
 }
 
-fn group_outputs_of(g: &aws_sdk_ec2::types::SecurityGroup) -> Result<Outputs, ProviderError> {
-    outputs(&SecurityGroupOutputs {
-        id: SecurityGroupId::new(g.group_id().unwrap_or_default()),
-        name: g.group_name().unwrap_or_default().to_string(),
-        vpc_id: VpcId::new(g.vpc_id().unwrap_or_default()),
-    })
-}
+/// One (protocol, from, to, peer) as AWS holds it; a self peer as `self`.
+type Atom = (String, i32, i32, String);
 
-async fn groups_outputs(
-    c: &Clients,
-    urn: &Urn,
-    ids: Vec<String>,
-) -> Result<BTreeMap<String, Outputs>, ProviderError> {
-    let out = c
-        .ec2
-        .describe_security_groups()
-        .set_group_ids(Some(ids))
-        .send()
-        .await
-        .map_err(aws_error(urn, "DescribeSecurityGroups"))?;
-    let mut found = BTreeMap::new();
-    for g in out.security_groups() {
-        if let Some(id) = g.group_id() {
-            found.insert(id.to_string(), group_outputs_of(g)?);
+fn atoms(rules: &[Rule]) -> BTreeSet<Atom> {
+    let mut out = BTreeSet::new();
+    for r in rules {
+        let (proto, ports) = match r.protocol {
+            Protocol::Tcp => ("tcp", true),
+            Protocol::Udp => ("udp", true),
+            Protocol::Icmp => ("icmp", true),
+            Protocol::All => ("-1", false),
+        };
+        let (from, to) = if ports {
+            (i32::from(r.from_port), i32::from(r.to_port))
+        } else {
+            (0, 0)
+        };
+        for p in &r.peers {
+            let peer = match p {
+                Peer::Cidr(c) => c.clone(),
+                Peer::Group(g) => val(g),
+                Peer::SelfGroup => "self".to_string(),
+            };
+            out.insert((proto.to_string(), from, to, peer));
         }
     }
-    Ok(found)
+    out
 }
 
-async fn group_outputs(c: &Clients, urn: &Urn, id: &str) -> Result<Option<Outputs>, ProviderError> {
-    match groups_outputs(c, urn, vec![id.to_string()]).await {
-        Ok(mut found) => Ok(found.remove(id)),
-        Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// Outputs of many security groups with one DescribeSecurityGroups call.
-pub(crate) async fn read_security_groups(
-    c: &Clients,
-    reqs: &[ReadRequest],
-) -> Vec<Result<Option<Outputs>, ProviderError>> {
-    let Some(first) = reqs.first() else {
-        return Vec::new();
-    };
-    let urn = &first.urn;
-    batched(
-        reqs,
-        |ids| groups_outputs(c, urn, ids),
-        |id| async move { group_outputs(c, urn, &id).await },
-    )
-    .await
-}
-
-pub(crate) async fn create_security_group(
-    c: &Clients,
-    req: CreateRequest,
-) -> Result<CreateResponse, ProviderError> {
-    let urn = &req.urn;
-    let sg: SecurityGroup = parse(urn, &req.inputs)?;
-    let name = physical_name(urn, &sg.name);
-    let vpc = sg.vpc_id.value().map(|v| v.to_string()).unwrap_or_default();
-    let out = c
-        .ec2
-        .create_security_group()
-        .group_name(&name)
-        .description(&sg.description)
-        .vpc_id(&vpc)
-        .set_tag_specifications(tag_specs(ResourceType::SecurityGroup, &sg.tags))
-        .send()
-        .await
-        .map_err(aws_error(urn, "CreateSecurityGroup"))?;
-    let id = out
-        .group_id()
-        .ok_or_else(|| {
-            ProviderError::internal(format!("{urn}: CreateSecurityGroup returned no id"))
-        })?
-        .to_string();
-    let rules = async {
-        if sg.revoke_default_egress {
-            revoke(c, urn, &id, &[], &[&Rule::all().cidr("0.0.0.0/0")]).await?;
+/// AWS's permissions as atoms, and as one rule per peer.
+fn described(perms: &[IpPermission], own: &str) -> (BTreeSet<Atom>, Vec<Rule>) {
+    let (mut set, mut rules) = (BTreeSet::new(), Vec::new());
+    for p in perms {
+        let (protocol, proto) = match p.ip_protocol().unwrap_or("-1") {
+            "tcp" | "6" => (Protocol::Tcp, "tcp"),
+            "udp" | "17" => (Protocol::Udp, "udp"),
+            "icmp" | "1" => (Protocol::Icmp, "icmp"),
+            _ => (Protocol::All, "-1"),
+        };
+        let all = protocol == Protocol::All;
+        let (from, to) = if all {
+            (0, 0)
+        } else {
+            (p.from_port().unwrap_or(0), p.to_port().unwrap_or(0))
+        };
+        let port = |v: i32| u16::try_from(v).unwrap_or(u16::MAX);
+        let rule = |peer: Peer, description: Option<&str>| Rule {
+            protocol,
+            from_port: if all { 0 } else { port(from) },
+            to_port: if all { 65535 } else { port(to) },
+            peers: vec![peer],
+            description: description.map(str::to_string),
+        };
+        for r in p.ip_ranges() {
+            let Some(cidr) = r.cidr_ip() else { continue };
+            set.insert((proto.to_string(), from, to, cidr.to_string()));
+            rules.push(rule(Peer::Cidr(cidr.to_string()), r.description()));
         }
-        let ingress: Vec<&Rule> = sg.ingress.iter().collect();
-        let egress = declared_egress(&sg);
-        authorize(c, urn, &id, &ingress, &egress.iter().collect::<Vec<_>>()).await
-    };
-    if let Err(e) = rules.await {
-        let _ = c.ec2.delete_security_group().group_id(&id).send().await;
-        return Err(e);
+        for g in p.user_id_group_pairs() {
+            let Some(gid) = g.group_id() else { continue };
+            let (atom, peer) = match gid == own {
+                true => ("self".to_string(), Peer::SelfGroup),
+                false => (
+                    gid.to_string(),
+                    Peer::Group(Input::Value(SecurityGroupId::new(gid))),
+                ),
+            };
+            set.insert((proto.to_string(), from, to, atom));
+            rules.push(rule(peer, g.description()));
+        }
     }
-    let outputs = group_outputs(c, urn, &id).await?.ok_or_else(|| {
-        ProviderError::new(
-            "InvalidGroup.NotFound",
-            format!("{urn}: {id} vanished after creation"),
-        )
-    })?;
-    Ok(CreateResponse { id, outputs })
+    (set, rules)
 }
 
-pub(crate) async fn read_security_group(
-    c: &Clients,
-    req: ReadRequest,
-) -> Result<Option<Outputs>, ProviderError> {
-    group_outputs(c, &req.urn, &req.id).await
-}
+#[async_trait]
+impl AwsResource for SecurityGroup {
+    type Live = LiveGroup;
 
-pub(crate) async fn update_security_group(
-    c: &Clients,
-    req: UpdateRequest,
-) -> Result<Outputs, ProviderError> {
-    let urn = &req.urn;
-    let id = &req.id;
-    let old: SecurityGroup = parse(urn, &req.old_inputs)?;
-    let new: SecurityGroup = parse(urn, &req.new_inputs)?;
-    let default = [Rule::all().cidr("0.0.0.0/0")];
-    let (old_egress, new_egress) = (declared_egress(&old), declared_egress(&new));
-    let mut revoke_egress = minus(&old_egress, &new_egress);
-    let mut grant_egress = minus(&new_egress, &old_egress);
-    match (old.revoke_default_egress, new.revoke_default_egress) {
-        (false, true) => revoke_egress.push(&default[0]),
-        (true, false) => grant_egress.push(&default[0]),
-        _ => {}
+    async fn create(cx: &Cx<'_>, sg: &Self) -> Res<Self::Outputs> {
+        let name = physical_name(cx.urn, &sg.name);
+        let vpc = val(&sg.vpc_id);
+        let call = cx.c.ec2.create_security_group().group_name(&name);
+        let call = call.description(&sg.description).vpc_id(&vpc);
+        let call = call.set_tag_specifications(tag_specs(ResourceType::SecurityGroup, &sg.tags));
+        let out = send!(cx, "CreateSecurityGroup", call)?;
+        let id = cx.new_id("CreateSecurityGroup", out.group_id())?;
+        let rules = async {
+            if sg.revoke_default_egress {
+                change(cx, &id, false, &[], &[&default_egress()]).await?;
+            }
+            let ingress: Vec<&Rule> = sg.ingress.iter().collect();
+            let egress = declared_egress(sg);
+            change(cx, &id, true, &ingress, &egress.iter().collect::<Vec<_>>()).await
+        };
+        if let Err(e) = rules.await {
+            let _ = cx.c.ec2.delete_security_group().group_id(&id).send().await;
+            return Err(e);
+        }
+        outputs_now::<Self>(cx, &id, "after creation").await
     }
-    revoke(
-        c,
-        urn,
-        id,
-        &minus(&old.ingress, &new.ingress),
-        &revoke_egress,
-    )
-    .await?;
-    authorize(
-        c,
-        urn,
-        id,
-        &minus(&new.ingress, &old.ingress),
-        &grant_egress,
-    )
-    .await?;
-    sync_tags(c, urn, id, &old.tags, &new.tags).await?;
-    group_outputs(c, urn, id).await?.ok_or_else(|| {
-        ProviderError::new(
-            "InvalidGroup.NotFound",
-            format!("{urn}: {id} no longer exists"),
+
+    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Res<Vec<Self::Live>> {
+        let out = ec2_describe!(cx, query, "DescribeSecurityGroups" =>
+            describe_security_groups(set_group_ids, filters))?;
+        Ok(out.security_groups().to_vec())
+    }
+
+    fn outputs(_: &Cx<'_>, g: &Self::Live) -> Res<Self::Outputs> {
+        Ok(SecurityGroupOutputs {
+            id: SecurityGroupId::new(g.group_id().unwrap_or_default()),
+            name: g.group_name().unwrap_or_default().to_string(),
+            vpc_id: VpcId::new(g.vpc_id().unwrap_or_default()),
+        })
+    }
+
+    fn observe(recorded: &Self, g: &Self::Live) -> Self {
+        let r = recorded;
+        let own = g.group_id().unwrap_or_default();
+        let mut sg = r.clone();
+        sg.description = g.description().unwrap_or(&r.description).to_string();
+        sg.vpc_id = g
+            .vpc_id()
+            .map_or(r.vpc_id.clone(), |v| Input::Value(VpcId::new(v)));
+        sg.name = r
+            .name
+            .as_ref()
+            .map(|n| g.group_name().unwrap_or(n).to_string());
+        sg.tags = tags_of(g.tags());
+        let (ingress, ingress_rules) = described(g.ip_permissions(), own);
+        if ingress != atoms(&r.ingress) {
+            sg.ingress = ingress_rules;
+        }
+        let (egress, egress_rules) = described(g.ip_permissions_egress(), own);
+        let mut want = atoms(&declared_egress(r));
+        if !r.revoke_default_egress {
+            want.extend(atoms(&[default_egress()]));
+        }
+        if egress != want {
+            let default = atoms(&[default_egress()]);
+            sg.revoke_default_egress = !default.is_subset(&egress);
+            let dflt = key(&default_egress());
+            sg.egress = egress_rules
+                .into_iter()
+                .filter(|e| sg.revoke_default_egress || key(e) != dflt)
+                .collect();
+        }
+        sg
+    }
+
+    async fn update(cx: &Cx<'_>, id: &Self::Id, old: &Self, new: &Self) -> Res<Self::Outputs> {
+        let id = id.as_str();
+        let default = [default_egress()];
+        let (old_egress, new_egress) = (declared_egress(old), declared_egress(new));
+        let mut revoke_egress = minus(&old_egress, &new_egress);
+        let mut grant_egress = minus(&new_egress, &old_egress);
+        match (old.revoke_default_egress, new.revoke_default_egress) {
+            (false, true) => revoke_egress.push(&default[0]),
+            (true, false) => grant_egress.push(&default[0]),
+            _ => {}
+        }
+        change(
+            cx,
+            id,
+            false,
+            &minus(&old.ingress, &new.ingress),
+            &revoke_egress,
         )
-    })
+        .await?;
+        change(
+            cx,
+            id,
+            true,
+            &minus(&new.ingress, &old.ingress),
+            &grant_egress,
+        )
+        .await?;
+        sync_tags(cx, id, &old.tags, &new.tags).await?;
+        outputs_now::<Self>(cx, id, "during the update").await
+    }
+
+    async fn delete(cx: &Cx<'_>, id: &Self::Id) -> Res<()> {
+        let t = cx.c.timeouts;
+        // Network interfaces of just-terminated instances let go of the group
+        // a little later: retry DependencyViolation for a bounded time, then
+        // report AWS's own error.
+        let what = "the security group's network interfaces to go";
+        let deleted = retry_on(
+            cx.urn,
+            what,
+            &["DependencyViolation"],
+            t.capacity,
+            t.poll,
+            || async {
+                let call = cx.c.ec2.delete_security_group().group_id(id.as_str());
+                send!(cx, "DeleteSecurityGroup", call).map(drop)
+            },
+        )
+        .await;
+        gone_is_fine(deleted)
+    }
 }
 
-pub(crate) async fn delete_security_group(
-    c: &Clients,
-    req: DeleteRequest,
-) -> Result<(), ProviderError> {
-    let urn = &req.urn;
-    // Network interfaces of just-terminated instances let go of the group
-    // a little later: retry DependencyViolation for a bounded time, then
-    // report AWS's own error.
-    let deleted = retry_on(
-        urn,
-        "the security group's network interfaces to go",
-        &["DependencyViolation"],
-        c.timeouts.capacity,
-        c.timeouts.poll,
-        || async {
-            c.ec2
-                .delete_security_group()
-                .group_id(&req.id)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(aws_error(urn, "DeleteSecurityGroup"))
-        },
-    )
-    .await;
-    match deleted {
-        Err(e) if is_not_found(&e) => Ok(()),
-        other => other,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn perm(proto: &str, port: Option<i32>, cidr: &str) -> IpPermission {
+        let p = IpPermission::builder().ip_protocol(proto);
+        let p = p.set_from_port(port).set_to_port(port);
+        p.ip_ranges(IpRange::builder().cidr_ip(cidr).build())
+            .build()
+    }
+
+    fn live(ingress: Vec<IpPermission>, egress: Vec<IpPermission>) -> LiveGroup {
+        LiveGroup::builder()
+            .group_id("sg-1")
+            .group_name("hosts-1")
+            .description("hosts")
+            .vpc_id("vpc-1")
+            .set_ip_permissions(Some(ingress))
+            .set_ip_permissions_egress(Some(egress))
+            .build()
+    }
+
+    fn declared() -> SecurityGroup {
+        SecurityGroup::new(VpcId::new("vpc-1"), "hosts")
+            .ingress(Rule::tcp(443).cidr("10.0.0.0/16").self_group())
+    }
+
+    fn json<T: serde::Serialize>(value: &T) -> serde_json::Value {
+        serde_json::to_value(value).unwrap_or_default()
+    }
+
+    #[test]
+    fn rules_as_aws_holds_them_observe_as_declared() {
+        let own = UserIdGroupPair::builder().group_id("sg-1").build();
+        let https = IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(443)
+            .to_port(443);
+        let https = https.ip_ranges(IpRange::builder().cidr_ip("10.0.0.0/16").build());
+        let https = https.user_id_group_pairs(own).build();
+        let group = live(vec![https], vec![perm("-1", None, "0.0.0.0/0")]);
+        assert_eq!(
+            json(&SecurityGroup::observe(&declared(), &group)),
+            json(&declared())
+        );
+    }
+
+    #[test]
+    fn rules_changed_out_of_band_are_observed_one_peer_a_rule() {
+        let group = live(vec![perm("tcp", Some(22), "0.0.0.0/0")], vec![]);
+        let seen = SecurityGroup::observe(&declared(), &group);
+        assert_eq!(
+            json(&Rule::tcp(22).cidr("0.0.0.0/0")),
+            json(&seen.ingress[0])
+        );
+        assert_eq!(seen.ingress.len(), 1);
+        // The default egress is gone: as if the program had revoked it.
+        assert!(seen.revoke_default_egress);
+        assert!(seen.egress.is_empty());
     }
 }

@@ -11,18 +11,19 @@
 //! instances of just-terminated hosts are still deregistering, which ECS
 //! reports as `ClusterContainsContainerInstancesException`.
 //!
-//! Which instances register is up to their agents, not this module; it
-//! reports `registeredContainerInstancesCount` as ECS does.
+//! Clusters are described many at a time with their tags and settings; a
+//! search by tag lists the clusters and describes them (ECS has no tag
+//! filter). Observed: Container Insights, tags and the given name. Which
+//! instances register is up to their agents, not this module; it reports
+//! `registeredContainerInstancesCount` as ECS does.
 
-use super::Clients;
+use super::resource::{AwsResource, Cx, Query, Res, gone_is_fine, must_live, observed_tags, send};
 use super::retry::retry_on;
-use super::util::{aws_error, is_not_found, outputs, parse, physical_name, wait_for};
+use super::util::{physical_name, tag_changes, wait_for};
 use crate::aws::ecs::{EcsCluster, EcsClusterOutputs};
-use crate::provider::{
-    CreateRequest, CreateResponse, DeleteRequest, Outputs, ProviderError, ReadRequest,
-    UpdateRequest,
-};
-use crate::resource::{Arn, ClusterName, Tags, URN_TAG, Urn};
+use crate::provider::ProviderError;
+use crate::resource::{Arn, ClusterName, Tags, URN_TAG};
+use async_trait::async_trait;
 use aws_sdk_ecs::types::{Cluster, ClusterField, ClusterSetting, ClusterSettingName, Tag};
 use std::time::Duration;
 
@@ -32,242 +33,210 @@ fn ecs_tags(tags: &Tags) -> Vec<Tag> {
         .collect()
 }
 
+fn tags_of(k: &Cluster) -> Tags {
+    observed_tags(k.tags().iter().filter_map(|t| Some((t.key()?, t.value()?))))
+}
+
 fn insights(on: bool) -> ClusterSetting {
+    let value = if on { "enabled" } else { "disabled" };
     ClusterSetting::builder()
         .name(ClusterSettingName::ContainerInsights)
-        .value(if on { "enabled" } else { "disabled" })
+        .value(value)
         .build()
 }
 
 /// Whether Container Insights is on (`enabled` or `enhanced`).
 fn insights_on(k: &Cluster) -> bool {
-    k.settings()
+    let setting = k
+        .settings()
         .iter()
-        .find(|s| s.name() == Some(&ClusterSettingName::ContainerInsights))
+        .find(|s| s.name() == Some(&ClusterSettingName::ContainerInsights));
+    setting
         .and_then(|s| s.value())
         .is_some_and(|v| v != "disabled")
 }
 
-/// Cluster `name` with its tags and settings, unless missing or INACTIVE.
-async fn describe(c: &Clients, urn: &Urn, name: &str) -> Result<Option<Cluster>, ProviderError> {
-    let out = c
-        .ecs
-        .describe_clusters()
-        .clusters(name)
-        .include(ClusterField::Tags)
-        .include(ClusterField::Settings)
-        .send()
-        .await
-        .map_err(aws_error(urn, "DescribeClusters"))?;
-    let live = out
-        .clusters()
-        .iter()
-        .find(|k| k.cluster_name() == Some(name) && k.status() != Some("INACTIVE"));
-    Ok(live.cloned())
+/// Clusters (names or ARNs) with their tags and settings, less INACTIVE ones.
+async fn describe_clusters(cx: &Cx<'_>, names: Vec<String>) -> Result<Vec<Cluster>, ProviderError> {
+    let mut found = Vec::new();
+    // DescribeClusters takes at most 100 clusters.
+    for chunk in names.chunks(100) {
+        let call = cx.c.ecs.describe_clusters();
+        let call = call.set_clusters(Some(chunk.to_vec()));
+        let call = call
+            .include(ClusterField::Tags)
+            .include(ClusterField::Settings);
+        let out = send!(cx, "DescribeClusters", call)?;
+        found.extend(
+            out.clusters()
+                .iter()
+                .filter(|k| k.status() != Some("INACTIVE"))
+                .cloned(),
+        );
+    }
+    Ok(found)
 }
 
-fn cluster_outputs(urn: &Urn, name: &str, k: &Cluster) -> Result<Outputs, ProviderError> {
-    let arn = k.cluster_arn().ok_or_else(|| {
-        ProviderError::internal(format!(
-            "{urn}: ECS returned cluster `{name}` without an ARN"
-        ))
-    })?;
-    outputs(&EcsClusterOutputs {
-        id: ClusterName::new(name),
-        name: ClusterName::new(name),
-        arn: Arn::new(arn),
-        status: k.status().unwrap_or("UNKNOWN").to_string(),
-        registered_container_instances_count: u64::try_from(
-            k.registered_container_instances_count(),
+#[async_trait]
+impl AwsResource for EcsCluster {
+    type Live = Cluster;
+
+    async fn create(cx: &Cx<'_>, k: &Self) -> Res<Self::Outputs> {
+        let name = physical_name(cx.urn, &k.name);
+        // CreateCluster would hand back an existing ACTIVE cluster; refuse to
+        // adopt one this resource didn't create.
+        if let Some(existing) = super::resource::live::<Self>(cx, &name).await? {
+            let tags = tags_of(&existing);
+            let owner = tags.get(URN_TAG);
+            if owner.is_none() || owner != k.tags.get(URN_TAG) {
+                let by = owner.map_or("outside keel".to_string(), |u| format!("by {u}"));
+                let status = existing.status().unwrap_or("ACTIVE");
+                return Err(ProviderError::new(
+                    "ResourceInUseException",
+                    format!(
+                        "{}: ECS cluster `{name}` already exists ({status}, created {by}); ECS would return it instead of creating a new one. Choose another name or delete that cluster.",
+                        cx.urn
+                    ),
+                ));
+            }
+        }
+        let call = cx.c.ecs.create_cluster().cluster_name(&name);
+        let call = call.set_tags((!k.tags.is_empty()).then(|| ecs_tags(&k.tags)));
+        let call = call.settings(insights(k.container_insights));
+        let out = send!(cx, "CreateCluster", call)?;
+        let created = out
+            .cluster()
+            .ok_or_else(|| cx.missing("CreateCluster", "cluster"))?;
+        if created.status() == Some("ACTIVE") {
+            return Self::outputs(cx, created);
+        }
+        // PROVISIONING (when capacity providers set up resources): wait.
+        let t = cx.c.timeouts;
+        let what = format!("ECS cluster `{name}` to become ACTIVE");
+        let live = wait_for(
+            cx.urn,
+            &what,
+            t.capacity,
+            t.poll.min(Duration::from_secs(2)),
+            || async {
+                let k = must_live::<Self>(cx, &name, "while being created").await?;
+                match k.status() {
+                    Some("ACTIVE") => Ok(Some(k)),
+                    Some("FAILED") => Err(ProviderError::new(
+                        "ClusterFailed",
+                        format!(
+                            "{}: ECS cluster `{name}` became FAILED while being created",
+                            cx.urn
+                        ),
+                    )),
+                    _ => Ok(None),
+                }
+            },
         )
-        .unwrap_or_default(),
-    })
-}
+        .await?;
+        Self::outputs(cx, &live)
+    }
 
-pub(crate) async fn create_cluster(
-    c: &Clients,
-    req: CreateRequest,
-) -> Result<CreateResponse, ProviderError> {
-    let urn = &req.urn;
-    let k: EcsCluster = parse(urn, &req.inputs)?;
-    let name = physical_name(urn, &k.name);
-    // CreateCluster would hand back an existing ACTIVE cluster; refuse to
-    // adopt one this resource didn't create.
-    if let Some(existing) = describe(c, urn, &name).await? {
-        let owner = existing
-            .tags()
-            .iter()
-            .find(|t| t.key() == Some(URN_TAG))
-            .and_then(|t| t.value());
-        if owner.is_none() || owner != k.tags.get(URN_TAG).map(String::as_str) {
-            let by = owner.map_or("outside keel".to_string(), |u| format!("by {u}"));
-            let status = existing.status().unwrap_or("ACTIVE");
-            return Err(ProviderError::new(
-                "ResourceInUseException",
-                format!(
-                    "{urn}: ECS cluster `{name}` already exists ({status}, created {by}); ECS would return it instead of creating a new one. Choose another name or delete that cluster."
-                ),
-            ));
+    async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Res<Vec<Self::Live>> {
+        match query {
+            Query::Ids(names) => describe_clusters(cx, names.to_vec()).await,
+            Query::Tagged => {
+                let listed =
+                    cx.c.ecs
+                        .list_clusters()
+                        .into_paginator()
+                        .send()
+                        .try_collect()
+                        .await;
+                let listed = listed.map_err(cx.err("ListClusters"))?;
+                let arns = listed
+                    .iter()
+                    .flat_map(|page| page.cluster_arns().to_vec())
+                    .collect();
+                let found = describe_clusters(cx, arns).await?;
+                Ok(found.into_iter().filter(|k| cx.owns(&tags_of(k))).collect())
+            }
         }
     }
-    let out = c
-        .ecs
-        .create_cluster()
-        .cluster_name(&name)
-        .set_tags((!k.tags.is_empty()).then(|| ecs_tags(&k.tags)))
-        .settings(insights(k.container_insights))
-        .send()
-        .await
-        .map_err(aws_error(urn, "CreateCluster"))?;
-    let created = out.cluster().ok_or_else(|| {
-        ProviderError::internal(format!("{urn}: CreateCluster returned no cluster"))
-    })?;
-    if created.status() == Some("ACTIVE") {
-        let outputs = cluster_outputs(urn, &name, created)?;
-        return Ok(CreateResponse { id: name, outputs });
-    }
-    // PROVISIONING (when capacity providers set up resources): wait.
-    let t = c.timeouts;
-    let what = format!("ECS cluster `{name}` to become ACTIVE");
-    let live = wait_for(
-        urn,
-        &what,
-        t.capacity,
-        t.poll.min(Duration::from_secs(2)),
-        || async {
-            match describe(c, urn, &name).await? {
-                Some(k) if k.status() == Some("ACTIVE") => Ok(Some(k)),
-                Some(k) if k.status() == Some("FAILED") => Err(ProviderError::new(
-                    "ClusterFailed",
-                    format!("{urn}: ECS cluster `{name}` became FAILED while being created"),
-                )),
-                _ => Ok(None),
-            }
-        },
-    )
-    .await?;
-    let outputs = cluster_outputs(urn, &name, &live)?;
-    Ok(CreateResponse { id: name, outputs })
-}
 
-pub(crate) async fn read_cluster(
-    c: &Clients,
-    req: ReadRequest,
-) -> Result<Option<Outputs>, ProviderError> {
-    match describe(c, &req.urn, &req.id).await? {
-        Some(k) => cluster_outputs(&req.urn, &req.id, &k).map(Some),
-        None => Ok(None),
+    fn outputs(cx: &Cx<'_>, k: &Self::Live) -> Res<Self::Outputs> {
+        let name = ClusterName::new(k.cluster_name().unwrap_or_default());
+        let arn = k
+            .cluster_arn()
+            .ok_or_else(|| cx.missing("DescribeClusters", "cluster ARN"))?;
+        let count = u64::try_from(k.registered_container_instances_count()).unwrap_or_default();
+        Ok(EcsClusterOutputs {
+            id: name.clone(),
+            name,
+            arn: Arn::new(arn),
+            status: k.status().unwrap_or("UNKNOWN").to_string(),
+            registered_container_instances_count: count,
+        })
     }
-}
 
-pub(crate) async fn update_cluster(
-    c: &Clients,
-    req: UpdateRequest,
-) -> Result<Outputs, ProviderError> {
-    let urn = &req.urn;
-    let name = req.id.as_str();
-    let old: EcsCluster = parse(urn, &req.old_inputs)?;
-    let new: EcsCluster = parse(urn, &req.new_inputs)?;
-    let gone = || {
-        ProviderError::new(
-            "ClusterNotFoundException",
-            format!("{urn}: ECS cluster `{name}` no longer exists"),
-        )
-    };
-    let live = describe(c, urn, name).await?.ok_or_else(gone)?;
-    if insights_on(&live) != new.container_insights {
-        c.ecs
-            .update_cluster()
-            .cluster(name)
-            .settings(insights(new.container_insights))
-            .send()
-            .await
-            .map_err(aws_error(urn, "UpdateCluster"))?;
+    fn observe(recorded: &Self, k: &Self::Live) -> Self {
+        EcsCluster {
+            name: recorded
+                .name
+                .as_ref()
+                .map(|n| k.cluster_name().unwrap_or(n).to_string()),
+            container_insights: insights_on(k),
+            tags: tags_of(k),
+        }
     }
-    let arn = live.cluster_arn().ok_or_else(|| {
-        ProviderError::internal(format!(
-            "{urn}: ECS returned cluster `{name}` without an ARN"
-        ))
-    })?;
-    let removed: Vec<String> = old
-        .tags
-        .keys()
-        .filter(|k| !new.tags.contains_key(*k))
-        .cloned()
-        .collect();
-    if !removed.is_empty() {
-        c.ecs
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(removed))
-            .send()
-            .await
-            .map_err(aws_error(urn, "UntagResource"))?;
-    }
-    let changed: Tags = new
-        .tags
-        .iter()
-        .filter(|(k, v)| old.tags.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if !changed.is_empty() {
-        c.ecs
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(ecs_tags(&changed)))
-            .send()
-            .await
-            .map_err(aws_error(urn, "TagResource"))?;
-    }
-    let live = describe(c, urn, name).await?.ok_or_else(gone)?;
-    cluster_outputs(urn, name, &live)
-}
 
-pub(crate) async fn delete_cluster(c: &Clients, req: DeleteRequest) -> Result<(), ProviderError> {
-    let urn = &req.urn;
-    let name = req.id.as_str();
-    let Some(live) = describe(c, urn, name).await? else {
-        return Ok(());
-    };
-    if !live.capacity_providers().is_empty()
-        || !live.default_capacity_provider_strategy().is_empty()
-    {
-        c.ecs
-            .put_cluster_capacity_providers()
-            .cluster(name)
-            .set_capacity_providers(Some(Vec::new()))
-            .set_default_capacity_provider_strategy(Some(Vec::new()))
-            .send()
-            .await
-            .map_err(aws_error(urn, "PutClusterCapacityProviders"))?;
+    async fn update(cx: &Cx<'_>, id: &Self::Id, old: &Self, new: &Self) -> Res<Self::Outputs> {
+        let name = id.as_str();
+        let live = must_live::<Self>(cx, name, "before the update").await?;
+        if insights_on(&live) != new.container_insights {
+            let call = cx.c.ecs.update_cluster().cluster(name);
+            let call = call.settings(insights(new.container_insights));
+            send!(cx, "UpdateCluster", call)?;
+        }
+        let arn = live
+            .cluster_arn()
+            .ok_or_else(|| cx.missing("DescribeClusters", "cluster ARN"))?;
+        let (removed, changed) = tag_changes(&old.tags, &new.tags);
+        if !removed.is_empty() {
+            let call = cx.c.ecs.untag_resource().resource_arn(arn);
+            let call = call.set_tag_keys(Some(removed.into_keys().collect()));
+            send!(cx, "UntagResource", call)?;
+        }
+        if !changed.is_empty() {
+            let call = cx.c.ecs.tag_resource();
+            let call = call.resource_arn(arn).set_tags(Some(ecs_tags(&changed)));
+            send!(cx, "TagResource", call)?;
+        }
+        Self::outputs(cx, &must_live::<Self>(cx, name, "during the update").await?)
     }
-    // Hosts terminated a moment ago (their group deleted first) take a while
-    // to deregister, and their tasks to stop.
-    let busy = [
-        "ClusterContainsContainerInstancesException",
-        "ClusterContainsTasksException",
-        "UpdateInProgressException",
-    ];
-    let t = c.timeouts;
-    let deleted = retry_on(
-        urn,
-        "container instances to deregister from the cluster",
-        &busy,
-        t.capacity,
-        t.poll,
-        || async {
-            c.ecs
-                .delete_cluster()
-                .cluster(name)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(aws_error(urn, "DeleteCluster"))
-        },
-    )
-    .await;
-    match deleted {
-        Err(e) if !is_not_found(&e) => Err(e),
-        _ => Ok(()),
+
+    async fn delete(cx: &Cx<'_>, id: &Self::Id) -> Res<()> {
+        let name = id.as_str();
+        let Some(live) = super::resource::live::<Self>(cx, name).await? else {
+            return Ok(());
+        };
+        if !live.capacity_providers().is_empty()
+            || !live.default_capacity_provider_strategy().is_empty()
+        {
+            let call = cx.c.ecs.put_cluster_capacity_providers().cluster(name);
+            let call = call.set_capacity_providers(Some(Vec::new()));
+            let call = call.set_default_capacity_provider_strategy(Some(Vec::new()));
+            send!(cx, "PutClusterCapacityProviders", call)?;
+        }
+        // Hosts terminated a moment ago (their group deleted first) take a
+        // while to deregister, and their tasks to stop.
+        let busy = [
+            "ClusterContainsContainerInstancesException",
+            "ClusterContainsTasksException",
+            "UpdateInProgressException",
+        ];
+        let t = cx.c.timeouts;
+        let what = "container instances to deregister from the cluster";
+        let deleted = retry_on(cx.urn, what, &busy, t.capacity, t.poll, || async {
+            let call = cx.c.ecs.delete_cluster().cluster(name);
+            send!(cx, "DeleteCluster", call).map(drop)
+        })
+        .await;
+        gone_is_fine(deleted)
     }
 }

@@ -8,12 +8,14 @@
 //! `TagSpecifications` where the API has them). Calls are counted per
 //! operation by an interceptor.
 //!
-//! This module owns configuration and the [`Provider`] impl; `dispatch`
-//! routes each call to the resource type's implementation, and each
-//! service's resources live in their own file.
+//! This module owns configuration and the [`Provider`] impl; `resource`
+//! defines the typed contract every resource type implements (and what is
+//! the same for all of them), `dispatch` erases the types (the only place
+//! JSON is parsed and written) and routes each call to the resource type's
+//! implementation, and each service's resources live in their own file.
 
+mod autoscaling;
 mod calls;
-mod compute;
 mod dispatch;
 mod ec2_acls;
 mod ec2_endpoints;
@@ -21,16 +23,18 @@ mod ec2_gateways;
 mod ec2_network;
 mod ec2_routing;
 mod ec2_security;
+mod ec2_templates;
 mod ecs;
 mod iam;
+mod resource;
 mod retry;
 mod util;
 
 pub use calls::CallCounter;
 
 use super::{
-    CreateRequest, CreateResponse, DeleteRequest, Outputs, Provider, ProviderError, ReadRequest,
-    ReadResponse, UpdateRequest,
+    CreateRequest, CreateResponse, DeleteRequest, FindRequest, Found, Outputs, Provider,
+    ProviderError, ReadRequest, ReadResponse, UpdateRequest,
 };
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -203,7 +207,9 @@ impl Provider for AwsProvider {
     }
 
     async fn read(&self, req: ReadRequest) -> Result<Option<ReadResponse>, ProviderError> {
-        dispatch::ops(&req.urn)?.read(&self.clients, req).await
+        let ops = dispatch::ops(&req.urn)?;
+        let read = ops.read_many(&self.clients, vec![req]).await;
+        read.into_iter().next().unwrap_or(Ok(None))
     }
 
     async fn read_many(
@@ -231,5 +237,9 @@ impl Provider for AwsProvider {
 
     async fn delete(&self, req: DeleteRequest) -> Result<(), ProviderError> {
         dispatch::ops(&req.urn)?.delete(&self.clients, req).await
+    }
+
+    async fn find_by_tags(&self, req: FindRequest) -> Result<Vec<Found>, ProviderError> {
+        dispatch::ops(&req.urn)?.find(&self.clients, &req.urn).await
     }
 }

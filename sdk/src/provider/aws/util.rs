@@ -1,28 +1,30 @@
-//! Helpers every AWS resource module uses: typed inputs and outputs, tags,
-//! physical names, error mapping and bounded waits.
+//! Helpers every AWS resource module uses: EC2 tags (building them and
+//! syncing them on update), physical names, error mapping and bounded
+//! waits.
 
-use crate::provider::{Outputs, ProviderError};
-use crate::resource::{Tags, Urn};
+use super::resource::{Cx, observed_tags, send};
+use crate::provider::ProviderError;
+use crate::resource::{Input, Tags, Urn};
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use serde_json::Value;
 use std::future::Future;
 use std::time::Duration;
 
-/// The resolved inputs as the resource type.
-pub(crate) fn parse<R: DeserializeOwned>(urn: &Urn, inputs: &Value) -> Result<R, ProviderError> {
-    serde_json::from_value(inputs.clone()).map_err(|e| ProviderError::bad_inputs(urn, e))
+/// The resolved value of an input as AWS spells it (providers only see
+/// resolved inputs).
+pub(crate) fn val<T: ToString>(input: &Input<T>) -> String {
+    input.value().map(|v| v.to_string()).unwrap_or_default()
 }
 
-/// An `*Outputs` struct as the outputs map.
-pub(crate) fn outputs<T: Serialize>(value: &T) -> Result<Outputs, ProviderError> {
-    match serde_json::to_value(value) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ProviderError::internal("outputs are not an object")),
-        Err(e) => Err(ProviderError::internal(e.to_string())),
+/// The resolved values of a list of inputs, in order, without repeats.
+pub(crate) fn vals<T: ToString>(inputs: &[Input<T>]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for v in inputs.iter().map(val) {
+        if !out.contains(&v) {
+            out.push(v);
+        }
     }
+    out
 }
 
 /// EC2 tags.
@@ -30,6 +32,49 @@ pub(crate) fn ec2_tags(tags: &Tags) -> Vec<Tag> {
     tags.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
+}
+
+/// EC2 tags as keel's map, less AWS's own.
+pub(crate) fn tags_of(tags: &[Tag]) -> Tags {
+    observed_tags(tags.iter().filter_map(|t| Some((t.key()?, t.value()?))))
+}
+
+/// The tags of `old` that `new` drops, and those of `new` that are new or
+/// changed.
+pub(crate) fn tag_changes(old: &Tags, new: &Tags) -> (Tags, Tags) {
+    let pick = |from: &Tags, keep: &dyn Fn(&String, &String) -> bool| -> Tags {
+        from.iter()
+            .filter(|(k, v)| keep(k, v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    let removed = pick(old, &|k, _| !new.contains_key(k));
+    let changed = pick(new, &|k, v| old.get(k) != Some(v));
+    (removed, changed)
+}
+
+/// Adds, changes and removes EC2 tags so `id` carries exactly `new`.
+pub(crate) async fn sync_tags(
+    cx: &Cx<'_>,
+    id: &str,
+    old: &Tags,
+    new: &Tags,
+) -> Result<(), ProviderError> {
+    let (removed, changed) = tag_changes(old, new);
+    if !removed.is_empty() {
+        let removed = removed
+            .keys()
+            .map(|k| Tag::builder().key(k).build())
+            .collect();
+        let call = cx.c.ec2.delete_tags().resources(id).set_tags(Some(removed));
+        send!(cx, "DeleteTags", call)?;
+    }
+    if !changed.is_empty() {
+        let call = cx.c.ec2.create_tags().resources(id);
+        let call = call.set_tags(Some(ec2_tags(&changed)));
+        send!(cx, "CreateTags", call)?;
+    }
+    Ok(())
 }
 
 /// TagSpecifications for a create call, or none when there are no tags (AWS
@@ -84,11 +129,6 @@ fn aws_smithy_error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     parts.join(": ")
-}
-
-/// Whether an error says the resource doesn't exist.
-pub(crate) fn is_not_found(e: &ProviderError) -> bool {
-    e.is_not_found()
 }
 
 /// Polls `check` every `poll` until it yields a value, for at most
