@@ -30,6 +30,19 @@ macro_rules! resource_types {
 }
 pub(crate) use resource_types;
 
+/// Calls `$callback!` with the types only keel's own tests declare (the
+/// simulator serves them in its tests; no other provider knows them).
+#[cfg(test)]
+macro_rules! test_resource_types {
+    ($callback:ident) => {
+        $callback! {
+            crate::testing::queue::Queue,
+        }
+    };
+}
+#[cfg(test)]
+pub(crate) use test_resource_types;
+
 /// The entry of a provider's dispatch table (built with
 /// [`resource_types!`]) for `token`.
 pub(crate) fn find<T: ?Sized>(

@@ -5,6 +5,8 @@
 //! [`state_conformance`] is the suite every state store passes.
 
 mod conformance;
+#[cfg(test)]
+pub(crate) mod queue;
 
 pub use conformance::state_conformance;
 

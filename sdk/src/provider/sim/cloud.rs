@@ -22,6 +22,8 @@ use super::iam::{ProfileRec, RoleRec};
 use super::latency::{Op, SimLatency};
 use super::launch_templates::LaunchTemplateRec;
 use super::network::{SubnetRec, VpcRec};
+#[cfg(test)]
+use super::queues::QueueRec;
 use super::routing::RouteTableRec;
 use super::security::SecurityGroupRec;
 use super::table::{Kept, Stored, Table, Use, Users, listing};
@@ -34,6 +36,8 @@ use crate::aws::ecs::EcsCluster;
 use crate::aws::iam::{IamRole, InstanceProfile};
 use crate::provider::ProviderError;
 use crate::resource::{Arn, Resource, Tags};
+#[cfg(test)]
+use crate::testing::queue::Queue;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -67,7 +71,15 @@ impl Clock {
 /// [`Kept`] impl (the record and the Describe call); also what spans every
 /// table, resource counts and the reference index.
 macro_rules! tables {
-    ($($field:ident: $Rec:ty = $kind:ident, $plural:literal $(, $token:literal)? $(=> $R:ty, $describe:literal)?;)*) => {
+    (@kept [$(#[$attr:meta])*] $Rec:ty, $R:ty, $describe:literal) => {
+        $(#[$attr])*
+        impl Kept for $R {
+            type Rec = $Rec;
+            const DESCRIBE: &'static str = $describe;
+        }
+    };
+    (@kept [$(#[$attr:meta])*] $Rec:ty) => {};
+    ($($(#[$attr:meta])* $field:ident: $Rec:ty = $kind:ident, $plural:literal $(, $token:literal)? $(=> $R:ty, $describe:literal)?;)*) => {
         /// Every simulated resource, keyed by id (or name, where AWS uses names).
         #[derive(Clone, Debug, Serialize, Deserialize)]
         pub(super) struct Cloud {
@@ -75,7 +87,7 @@ macro_rules! tables {
             pub region: String,
             /// The simulated clock when the cloud was last brought up to date.
             pub clock_ms: u64,
-            $(#[serde(default)] pub $field: Table<$Rec>,)*
+            $($(#[$attr])* #[serde(default)] pub $field: Table<$Rec>,)*
         }
 
         impl Cloud {
@@ -85,7 +97,7 @@ macro_rules! tables {
                     format: FORMAT,
                     region: region.to_string(),
                     clock_ms: 0,
-                    $($field: Table::default(),)*
+                    $($(#[$attr])* $field: Table::default(),)*
                 }
             }
 
@@ -94,8 +106,12 @@ macro_rules! tables {
             /// VPC (its main route table, default security group and default
             /// network ACL) and deleted NAT gateways and endpoints still
             /// visible don't count.
+            // Pushed one by one: a table may be `cfg`'d out, which an array
+            // element can't be.
+            #[allow(clippy::vec_init_then_push)]
             pub(super) fn resource_counts(&self) -> BTreeMap<String, usize> {
-                let counts = [$((<$Rec as Stored>::TYPE, self.$field.count())),*];
+                let mut counts = Vec::new();
+                $($(#[$attr])* counts.push((<$Rec as Stored>::TYPE, self.$field.count()));)*
                 counts
                     .into_iter()
                     .filter(|(_, n)| *n > 0)
@@ -105,12 +121,15 @@ macro_rules! tables {
 
             /// The reference index: every use of a resource by a record
             /// that isn't gone, table by table.
+            #[allow(clippy::vec_init_then_push)]
             pub(super) fn index(&self) -> impl Iterator<Item = Use> + '_ {
-                std::iter::empty()$(.chain(self.$field.uses()))*
+                let mut uses: Vec<Box<dyn Iterator<Item = Use> + '_>> = Vec::new();
+                $($(#[$attr])* uses.push(Box::new(self.$field.uses()));)*
+                uses.into_iter().flatten()
             }
         }
 
-        $(impl Stored for $Rec {
+        $($(#[$attr])* impl Stored for $Rec {
             const KIND: Kind = Kind::$kind;
             const TYPE: &'static str = $($token)? $(<$R as Resource>::TYPE)?;
             const PLURAL: &'static str = $plural;
@@ -126,12 +145,9 @@ macro_rules! tables {
             fn tags_mut(&mut self) -> &mut Tags {
                 &mut self.tags
             }
-        }
+        })*
 
-        $(impl Kept for $R {
-            type Rec = $Rec;
-            const DESCRIBE: &'static str = $describe;
-        })?)*
+        $(tables!(@kept [$(#[$attr])*] $Rec $(, $R, $describe)?);)*
     };
 }
 
@@ -151,6 +167,8 @@ tables! {
     instance_profiles: ProfileRec = InstanceProfile, "instance profiles" => InstanceProfile, "GetInstanceProfile";
     groups: GroupRec = Group, "Auto Scaling groups" => AutoScalingGroup, "DescribeAutoScalingGroups";
     clusters: ClusterRec = Cluster, "clusters" => EcsCluster, "DescribeClusters";
+    #[cfg(test)]
+    queues: QueueRec = Queue, "queues" => Queue, "GetQueueAttributes";
 }
 
 /// A kind of taggable resource, for operations every kind shares.
@@ -171,6 +189,8 @@ pub(super) enum Kind {
     InstanceProfile,
     Group,
     Cluster,
+    #[cfg(test)]
+    Queue,
 }
 
 impl Kind {
@@ -181,6 +201,8 @@ impl Kind {
             Kind::InstanceProfile => ("TagInstanceProfile", "UntagInstanceProfile"),
             Kind::Group => ("CreateOrUpdateTags", "DeleteTags"),
             Kind::Cluster => ("TagResource", "UntagResource"),
+            #[cfg(test)]
+            Kind::Queue => ("TagQueue", "UntagQueue"),
             _ => ("CreateTags", "DeleteTags"),
         }
     }
@@ -246,6 +268,11 @@ impl Kind {
                 format!("AutoScalingGroup name not found - AutoScalingGroup '{id}' not found"),
             ),
             Kind::Cluster => ("ClusterNotFoundException", "Cluster not found.".to_string()),
+            #[cfg(test)]
+            Kind::Queue => (
+                "AWS.SimpleQueueService.NonExistentQueue",
+                "The specified queue does not exist.".to_string(),
+            ),
         };
         ProviderError::new(code, message)
     }

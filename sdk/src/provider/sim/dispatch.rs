@@ -299,7 +299,13 @@ pub(super) fn ops(urn: &Urn) -> Result<&'static dyn SimOps, ProviderError> {
     }
     let table: &[(&str, &'static dyn SimOps)] = crate::registry::resource_types!(table);
     let token = urn.type_token();
-    crate::registry::find(table, token).ok_or_else(|| {
+    let found = crate::registry::find(table, token);
+    #[cfg(test)]
+    let found = found.or_else(|| {
+        let tests: &[(&str, &'static dyn SimOps)] = crate::registry::test_resource_types!(table);
+        crate::registry::find(tests, token)
+    });
+    found.ok_or_else(|| {
         ProviderError::unsupported(format!(
             "the simulator doesn't know resource type `{token}`"
         ))

@@ -37,6 +37,8 @@ mod latency;
 mod launch_templates;
 mod model;
 mod network;
+#[cfg(test)]
+mod queues;
 mod routing;
 mod security;
 mod store;
