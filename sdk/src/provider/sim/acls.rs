@@ -128,6 +128,12 @@ fn no_entry(id: &str, number: u16) -> ProviderError {
 }
 
 impl Record for AclRec {
+    const NOT_FOUND: (&'static str, &'static str) = (
+        "InvalidNetworkAclID.NotFound",
+        "The networkAcl ID '{id}' does not exist",
+    );
+    const NOUN: &'static str = "networkAcl";
+
     fn built_in(&self) -> bool {
         self.default
     }

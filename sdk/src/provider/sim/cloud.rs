@@ -1,8 +1,9 @@
 //! The simulated cloud: [`Cloud`] holds every simulated resource of one
 //! account and region, and is what the simulator persists. This module owns
 //! the model's shape (the list of tables, one per record type), AWS-shaped
-//! ids, names and ARNs, the simulated clock, AWS's errors and tag APIs by
-//! resource kind, and `reconcile`, which brings time-driven state up to date
+//! ids, names and ARNs, the simulated clock, the `Kind` of each table (whose
+//! errors and tag APIs are its record type's, stated where the record is),
+//! and `reconcile`, which brings time-driven state up to date
 //! (NAT gateways and endpoints becoming available, instances booting, Auto
 //! Scaling groups converging, ECS agents registering). The API operations on
 //! each kind of resource live in the concept modules beside it; what every
@@ -22,11 +23,9 @@ use super::iam::{ProfileRec, RoleRec};
 use super::latency::{Op, SimLatency};
 use super::launch_templates::LaunchTemplateRec;
 use super::network::{SubnetRec, VpcRec};
-#[cfg(test)]
-use super::queues::QueueRec;
 use super::routing::RouteTableRec;
 use super::security::SecurityGroupRec;
-use super::table::{Kept, Stored, Table, Use, Users, listing};
+use super::table::{Kept, Record, Stored, Table, Use, Users};
 use crate::aws::autoscaling::AutoScalingGroup;
 use crate::aws::ec2::{
     ElasticIp, InternetGateway, LaunchTemplate, NatGateway, NetworkAcl, RouteTable, SecurityGroup,
@@ -36,8 +35,6 @@ use crate::aws::ecs::EcsCluster;
 use crate::aws::iam::{IamRole, InstanceProfile};
 use crate::provider::ProviderError;
 use crate::resource::{Arn, Resource, Tags};
-#[cfg(test)]
-use crate::testing::queue::Queue;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -65,7 +62,8 @@ impl Clock {
     }
 }
 
-/// Declares the cloud's tables: the [`Cloud`] struct with one [`Table`]
+/// Declares the cloud's tables (a line may carry attributes such as
+/// `#[cfg(test)]`): the [`Cloud`] struct with one [`Table`]
 /// per record type, each record type's [`Stored`] impl (its kind, type
 /// token, plural, table and tags) and, for the types keel declares, their
 /// [`Kept`] impl (the record and the Describe call); also what spans every
@@ -147,6 +145,38 @@ macro_rules! tables {
             }
         })*
 
+        /// A kind of simulated resource, one per table, for what every kind
+        /// answers in its own words (see [`Record`]'s AWS facts).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub(super) enum Kind {
+            $($(#[$attr])* $kind,)*
+        }
+
+        impl Kind {
+            /// The APIs that add and remove this kind's tags.
+            pub(super) fn tag_apis(self) -> (&'static str, &'static str) {
+                match self {
+                    $($(#[$attr])* Kind::$kind => <$Rec as Record>::TAG_APIS,)*
+                }
+            }
+
+            /// AWS's error for an id of this kind that doesn't exist.
+            pub(super) fn not_found(self, id: &str) -> ProviderError {
+                let (code, message) = match self {
+                    $($(#[$attr])* Kind::$kind => <$Rec as Record>::NOT_FOUND,)*
+                };
+                ProviderError::new(code, message.replace("{id}", id))
+            }
+
+            /// AWS's error for deleting resource `id` of this kind while
+            /// `users` still use it.
+            pub(super) fn in_use(self, id: &str, users: &Users) -> ProviderError {
+                match self {
+                    $($(#[$attr])* Kind::$kind => <$Rec as Record>::in_use(id, users),)*
+                }
+            }
+        }
+
         $(tables!(@kept [$(#[$attr])*] $Rec $(, $R, $describe)?);)*
     };
 }
@@ -168,145 +198,7 @@ tables! {
     groups: GroupRec = Group, "Auto Scaling groups" => AutoScalingGroup, "DescribeAutoScalingGroups";
     clusters: ClusterRec = Cluster, "clusters" => EcsCluster, "DescribeClusters";
     #[cfg(test)]
-    queues: QueueRec = Queue, "queues" => Queue, "GetQueueAttributes";
-}
-
-/// A kind of taggable resource, for operations every kind shares.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Kind {
-    Vpc,
-    Subnet,
-    InternetGateway,
-    Address,
-    NatGateway,
-    RouteTable,
-    SecurityGroup,
-    NetworkAcl,
-    VpcEndpoint,
-    LaunchTemplate,
-    Instance,
-    Role,
-    InstanceProfile,
-    Group,
-    Cluster,
-    #[cfg(test)]
-    Queue,
-}
-
-impl Kind {
-    /// The APIs that add and remove this kind's tags.
-    pub(super) fn tag_apis(self) -> (&'static str, &'static str) {
-        match self {
-            Kind::Role => ("TagRole", "UntagRole"),
-            Kind::InstanceProfile => ("TagInstanceProfile", "UntagInstanceProfile"),
-            Kind::Group => ("CreateOrUpdateTags", "DeleteTags"),
-            Kind::Cluster => ("TagResource", "UntagResource"),
-            #[cfg(test)]
-            Kind::Queue => ("TagQueue", "UntagQueue"),
-            _ => ("CreateTags", "DeleteTags"),
-        }
-    }
-
-    /// How EC2's messages name this kind (`internetGateway`).
-    fn noun(self) -> &'static str {
-        match self {
-            Kind::Vpc => "vpc",
-            Kind::Subnet => "subnet",
-            Kind::InternetGateway => "internetGateway",
-            Kind::RouteTable => "routeTable",
-            Kind::NetworkAcl => "networkAcl",
-            Kind::Instance => "instance",
-            _ => "resource",
-        }
-    }
-
-    /// AWS's error for an id of this kind that doesn't exist.
-    pub(super) fn not_found(self, id: &str) -> ProviderError {
-        let ec2 = |code: &'static str| {
-            (
-                code,
-                format!("The {} ID '{id}' does not exist", self.noun()),
-            )
-        };
-        let (code, message) = match self {
-            Kind::Vpc => ec2("InvalidVpcID.NotFound"),
-            Kind::Subnet => ec2("InvalidSubnetID.NotFound"),
-            Kind::InternetGateway => ec2("InvalidInternetGatewayID.NotFound"),
-            Kind::RouteTable => ec2("InvalidRouteTableID.NotFound"),
-            Kind::NetworkAcl => ec2("InvalidNetworkAclID.NotFound"),
-            Kind::Instance => ec2("InvalidInstanceID.NotFound"),
-            Kind::Address => (
-                "InvalidAllocationID.NotFound",
-                format!("The allocation ID '{id}' does not exist"),
-            ),
-            Kind::NatGateway => (
-                "NatGatewayNotFound",
-                format!("The Nat Gateway {id} was not found"),
-            ),
-            Kind::SecurityGroup => (
-                "InvalidGroup.NotFound",
-                format!("The security group '{id}' does not exist"),
-            ),
-            Kind::VpcEndpoint => (
-                "InvalidVpcEndpointId.NotFound",
-                format!("The Vpc Endpoint Id '{id}' does not exist"),
-            ),
-            Kind::LaunchTemplate => (
-                "InvalidLaunchTemplateId.NotFound",
-                format!("The specified launch template, with template ID {id}, does not exist."),
-            ),
-            Kind::Role => (
-                "NoSuchEntity",
-                format!("The role with name {id} cannot be found."),
-            ),
-            Kind::InstanceProfile => (
-                "NoSuchEntity",
-                format!("Instance Profile {id} cannot be found."),
-            ),
-            Kind::Group => (
-                "ValidationError",
-                format!("AutoScalingGroup name not found - AutoScalingGroup '{id}' not found"),
-            ),
-            Kind::Cluster => ("ClusterNotFoundException", "Cluster not found.".to_string()),
-            #[cfg(test)]
-            Kind::Queue => (
-                "AWS.SimpleQueueService.NonExistentQueue",
-                "The specified queue does not exist.".to_string(),
-            ),
-        };
-        ProviderError::new(code, message)
-    }
-
-    /// AWS's error for deleting resource `id` of this kind while `users`
-    /// still use it.
-    pub(super) fn in_use(self, id: &str, users: &Users) -> ProviderError {
-        let list = listing(users);
-        match self {
-            Kind::SecurityGroup => {
-                dependency(format!("resource {id} has a dependent object: {list}"))
-            }
-            Kind::Address => ProviderError::new(
-                "InvalidIPAddress.InUse",
-                format!("Address {id} is in use by {list}"),
-            ),
-            Kind::Role => ProviderError::new(
-                "DeleteConflict",
-                format!(
-                    "Cannot delete entity, must remove roles from instance profile first ({list})."
-                ),
-            ),
-            Kind::Cluster => ProviderError::new(
-                "ClusterContainsContainerInstancesException",
-                format!(
-                    "The Cluster cannot be deleted while Container Instances are active or draining ({list})."
-                ),
-            ),
-            _ => dependency(format!(
-                "The {} '{id}' has dependencies and cannot be deleted: {list}",
-                self.noun()
-            )),
-        }
-    }
+    queues: super::queues::QueueRec = Queue, "queues" => crate::testing::queue::Queue, "GetQueueAttributes";
 }
 
 /// What an operation that returns nothing returns.

@@ -131,6 +131,12 @@ fn validation(message: impl Into<String>) -> ProviderError {
 }
 
 impl Record for InstanceRec {
+    const NOT_FOUND: (&'static str, &'static str) = (
+        "InvalidInstanceID.NotFound",
+        "The instance ID '{id}' does not exist",
+    );
+    const NOUN: &'static str = "instance";
+
     fn life(&self) -> Life {
         match self.state {
             InstanceState::ShuttingDown => Life::Deleting,
@@ -152,6 +158,12 @@ impl Record for InstanceRec {
 }
 
 impl Record for GroupRec {
+    const NOT_FOUND: (&'static str, &'static str) = (
+        "ValidationError",
+        "AutoScalingGroup name not found - AutoScalingGroup '{id}' not found",
+    );
+    const TAG_APIS: (&'static str, &'static str) = ("CreateOrUpdateTags", "DeleteTags");
+
     fn life(&self) -> Life {
         match self.deleting {
             true => Life::Deleting,

@@ -18,7 +18,7 @@ use super::cloud::{Cloud, Done, physical_name};
 use super::compute::{InstanceRec, InstanceState};
 use super::dispatch::Simulated;
 use super::latency::Op;
-use super::table::{Life, Record};
+use super::table::{Life, Record, Users, listing};
 use crate::analysis::cluster_in_user_data;
 use crate::analysis::network::Model;
 use crate::analysis::reach::{Blocked, Code, Source, reach_service};
@@ -101,6 +101,20 @@ pub(super) struct ClusterRec {
 }
 
 impl Record for ClusterRec {
+    const NOT_FOUND: (&'static str, &'static str) =
+        ("ClusterNotFoundException", "Cluster not found.");
+    const TAG_APIS: (&'static str, &'static str) = ("TagResource", "UntagResource");
+
+    fn in_use(_: &str, users: &Users) -> ProviderError {
+        ProviderError::new(
+            "ClusterContainsContainerInstancesException",
+            format!(
+                "The Cluster cannot be deleted while Container Instances are active or draining ({}).",
+                listing(users)
+            ),
+        )
+    }
+
     fn life(&self) -> Life {
         match self.status.as_str() {
             "ACTIVE" => Life::Live,

@@ -128,6 +128,11 @@ fn invalid_parameter(message: impl Into<String>) -> ProviderError {
 }
 
 impl Record for EndpointRec {
+    const NOT_FOUND: (&'static str, &'static str) = (
+        "InvalidVpcEndpointId.NotFound",
+        "The Vpc Endpoint Id '{id}' does not exist",
+    );
+
     fn life(&self) -> Life {
         self.state.life()
     }

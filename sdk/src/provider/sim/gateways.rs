@@ -10,7 +10,7 @@ use super::SimProvider;
 use super::cloud::{Clock, Cloud, Done, Kind, fresh_id};
 use super::dispatch::{Made, Simulated, configured, resolved};
 use super::latency::Op;
-use super::table::{Life, Phase, Record, Use};
+use super::table::{Life, Phase, Record, Use, Users, listing};
 use crate::aws::ec2::{
     Connectivity, ElasticIp, ElasticIpOutputs, InternetGateway, InternetGatewayOutputs, NatGateway,
     NatGatewayOutputs,
@@ -60,6 +60,12 @@ impl NatGatewayRec {
 }
 
 impl Record for InternetGatewayRec {
+    const NOT_FOUND: (&'static str, &'static str) = (
+        "InvalidInternetGatewayID.NotFound",
+        "The internetGateway ID '{id}' does not exist",
+    );
+    const NOUN: &'static str = "internetGateway";
+
     fn vpc(&self) -> Option<&str> {
         self.vpc_id.as_deref()
     }
@@ -73,9 +79,24 @@ impl Record for InternetGatewayRec {
     }
 }
 
-impl Record for AddressRec {}
+impl Record for AddressRec {
+    const NOT_FOUND: (&'static str, &'static str) = (
+        "InvalidAllocationID.NotFound",
+        "The allocation ID '{id}' does not exist",
+    );
+
+    fn in_use(id: &str, users: &Users) -> ProviderError {
+        ProviderError::new(
+            "InvalidIPAddress.InUse",
+            format!("Address {id} is in use by {}", listing(users)),
+        )
+    }
+}
 
 impl Record for NatGatewayRec {
+    const NOT_FOUND: (&'static str, &'static str) =
+        ("NatGatewayNotFound", "The Nat Gateway {id} was not found");
+
     fn life(&self) -> Life {
         self.state.life()
     }

@@ -9,7 +9,7 @@ use super::SimProvider;
 use super::cloud::{Cloud, Done, Kind, iam_arn, physical_name};
 use super::dispatch::{Made, Simulated, configured, resolved};
 use super::latency::Op;
-use super::table::{Record, Use};
+use super::table::{Record, Use, Users, listing};
 use crate::aws::iam::{IamRole, IamRoleOutputs, InstanceProfile, InstanceProfileOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{InstanceProfileName, RoleName, Tags, Urn};
@@ -44,9 +44,27 @@ fn exists(what: &str, name: &str) -> ProviderError {
     )
 }
 
-impl Record for RoleRec {}
+impl Record for RoleRec {
+    const NOT_FOUND: (&'static str, &'static str) =
+        ("NoSuchEntity", "The role with name {id} cannot be found.");
+    const TAG_APIS: (&'static str, &'static str) = ("TagRole", "UntagRole");
+
+    fn in_use(_: &str, users: &Users) -> ProviderError {
+        ProviderError::new(
+            "DeleteConflict",
+            format!(
+                "Cannot delete entity, must remove roles from instance profile first ({}).",
+                listing(users)
+            ),
+        )
+    }
+}
 
 impl Record for ProfileRec {
+    const NOT_FOUND: (&'static str, &'static str) =
+        ("NoSuchEntity", "Instance Profile {id} cannot be found.");
+    const TAG_APIS: (&'static str, &'static str) = ("TagInstanceProfile", "UntagInstanceProfile");
+
     fn uses(&self, name: &str) -> Vec<Use> {
         let roles = self.roles.iter();
         roles

@@ -71,7 +71,12 @@ fn launch_spec(urn: &Urn, props: &LaunchTemplate) -> Result<LaunchSpec, Provider
     })
 }
 
-impl Record for LaunchTemplateRec {}
+impl Record for LaunchTemplateRec {
+    const NOT_FOUND: (&'static str, &'static str) = (
+        "InvalidLaunchTemplateId.NotFound",
+        "The specified launch template, with template ID {id}, does not exist.",
+    );
+}
 
 impl Cloud {
     /// What AWS checks of a template's security groups and instance profile.

@@ -48,9 +48,19 @@ fn bad_cidr(value: &str) -> ProviderError {
     ))
 }
 
-impl Record for VpcRec {}
+impl Record for VpcRec {
+    const NOT_FOUND: (&'static str, &'static str) =
+        ("InvalidVpcID.NotFound", "The vpc ID '{id}' does not exist");
+    const NOUN: &'static str = "vpc";
+}
 
 impl Record for SubnetRec {
+    const NOT_FOUND: (&'static str, &'static str) = (
+        "InvalidSubnetID.NotFound",
+        "The subnet ID '{id}' does not exist",
+    );
+    const NOUN: &'static str = "subnet";
+
     fn vpc(&self) -> Option<&str> {
         Some(&self.vpc_id)
     }

@@ -29,7 +29,13 @@ pub(super) struct QueueRec {
     pub tags: Tags,
 }
 
-impl Record for QueueRec {}
+impl Record for QueueRec {
+    const NOT_FOUND: (&'static str, &'static str) = (
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "The specified queue does not exist.",
+    );
+    const TAG_APIS: (&'static str, &'static str) = ("TagQueue", "UntagQueue");
+}
 
 fn invalid(message: impl Into<String>) -> ProviderError {
     ProviderError::new("InvalidParameterValue", message)

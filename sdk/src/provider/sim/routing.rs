@@ -52,6 +52,12 @@ pub(super) struct RouteTableRec {
 }
 
 impl Record for RouteTableRec {
+    const NOT_FOUND: (&'static str, &'static str) = (
+        "InvalidRouteTableID.NotFound",
+        "The routeTable ID '{id}' does not exist",
+    );
+    const NOUN: &'static str = "routeTable";
+
     fn built_in(&self) -> bool {
         self.main
     }

@@ -8,9 +8,10 @@
 //! network model (`model`).
 
 use super::SimProvider;
+use super::cloud::dependency;
 use super::cloud::{Cloud, Done, Kind, fresh_id, invalid, physical_name};
 use super::dispatch::{Simulated, configured, resolved};
-use super::table::{Record, Use};
+use super::table::{Record, Use, Users, listing};
 use crate::analysis::cidr;
 use crate::aws::ec2::{Peer, Protocol, Rule, SecurityGroup, SecurityGroupOutputs};
 use crate::provider::ProviderError;
@@ -113,6 +114,18 @@ pub(super) fn permissions(
 }
 
 impl Record for SecurityGroupRec {
+    const NOT_FOUND: (&'static str, &'static str) = (
+        "InvalidGroup.NotFound",
+        "The security group '{id}' does not exist",
+    );
+
+    fn in_use(id: &str, users: &Users) -> ProviderError {
+        dependency(format!(
+            "resource {id} has a dependent object: {}",
+            listing(users)
+        ))
+    }
+
     fn built_in(&self) -> bool {
         self.default
     }

@@ -7,8 +7,10 @@
 //! those and the dependency check built on them: [`Cloud::remove_unused`]
 //! asks one reference index, built from the uses of every record that isn't
 //! gone, whether anything still uses a resource, and answers with the error
-//! AWS gives for that kind (`DependencyViolation` for most, [`Kind::in_use`]
-//! has the rest). Records AWS takes a while to create and delete share
+//! AWS gives for that type (`DependencyViolation` unless the record's
+//! [`Record::in_use`] says otherwise). Each record type states its AWS facts
+//! in its own module: not-found code and message, tag APIs, how EC2 names
+//! it. Records AWS takes a while to create and delete share
 //! [`Phase`] and its timing ([`Timed`]). Which tables exist, with each
 //! record type's kind, plural and Describe call ([`Kept`]), is declared
 //! once in `cloud`.
@@ -160,6 +162,24 @@ pub(super) trait Kept: Resource {
 /// A simulated resource's record: what its type module says about it, with
 /// defaults for the common case (always live, counted, using nothing).
 pub(super) trait Record: Stored {
+    /// AWS's error code and message for an id of this type that doesn't
+    /// exist (`{id}` in the message stands for the id).
+    const NOT_FOUND: (&'static str, &'static str);
+    /// How EC2's messages name this type (`internetGateway`).
+    const NOUN: &'static str = "resource";
+    /// The APIs that add and remove this type's tags.
+    const TAG_APIS: (&'static str, &'static str) = ("CreateTags", "DeleteTags");
+
+    /// AWS's error for deleting `id` while `users` still use it:
+    /// `DependencyViolation` unless the type's API says otherwise.
+    fn in_use(id: &str, users: &Users) -> ProviderError {
+        super::cloud::dependency(format!(
+            "The {} '{id}' has dependencies and cannot be deleted: {}",
+            Self::NOUN,
+            listing(users)
+        ))
+    }
+
     /// Where it is in its life cycle.
     fn life(&self) -> Life {
         Life::Live
