@@ -59,7 +59,7 @@ pub mod __private {
 pub mod prelude {
     // Every registered resource type, from the registry's one list.
     macro_rules! use_types {
-        ($($R:path),* $(,)?) => { $(pub use $R;)* };
+        ($($R:path => $table:ident),* $(,)?) => { $(pub use $R;)* };
     }
     crate::registry::resource_types!(use_types);
 

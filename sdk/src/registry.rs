@@ -5,43 +5,57 @@
 //!
 //! The list is a macro that hands the types to another macro (`$callback!`),
 //! which each provider writes to build its own table (see
-//! `provider::sim::dispatch` and `provider::aws::dispatch`).
+//! `provider::sim::dispatch` and `provider::aws::dispatch`). Each entry also
+//! names the type's collection (`Vpc => vpcs`): the simulator's table of
+//! them, so the simulator's cloud is generated from this list too.
 
-/// Calls `$callback!` with every resource type, comma-separated.
+/// Calls `$callback!` with every resource type, each with the name of its
+/// collection (`Vpc => vpcs`: the simulator's table of them),
+/// comma-separated.
 macro_rules! resource_types {
     ($callback:ident) => {
+        $crate::registry::resource_types! { @list $callback [] }
+    };
+    (@list $callback:ident [$($extra:tt)*]) => {
         $callback! {
-            crate::aws::ec2::Vpc,
-            crate::aws::ec2::Subnet,
-            crate::aws::ec2::InternetGateway,
-            crate::aws::ec2::ElasticIp,
-            crate::aws::ec2::NatGateway,
-            crate::aws::ec2::RouteTable,
-            crate::aws::ec2::SecurityGroup,
-            crate::aws::ec2::NetworkAcl,
-            crate::aws::ec2::VpcEndpoint,
-            crate::aws::ec2::LaunchTemplate,
-            crate::aws::iam::IamRole,
-            crate::aws::iam::InstanceProfile,
-            crate::aws::autoscaling::AutoScalingGroup,
-            crate::aws::ecs::EcsCluster,
+            crate::aws::ec2::Vpc => vpcs,
+            crate::aws::ec2::Subnet => subnets,
+            crate::aws::ec2::InternetGateway => internet_gateways,
+            crate::aws::ec2::ElasticIp => addresses,
+            crate::aws::ec2::NatGateway => nat_gateways,
+            crate::aws::ec2::RouteTable => route_tables,
+            crate::aws::ec2::SecurityGroup => security_groups,
+            crate::aws::ec2::NetworkAcl => network_acls,
+            crate::aws::ec2::VpcEndpoint => vpc_endpoints,
+            crate::aws::ec2::LaunchTemplate => launch_templates,
+            crate::aws::iam::IamRole => roles,
+            crate::aws::iam::InstanceProfile => instance_profiles,
+            crate::aws::autoscaling::AutoScalingGroup => groups,
+            crate::aws::ecs::EcsCluster => clusters,
+            $($extra)*
         }
     };
 }
 pub(crate) use resource_types;
 
-/// Calls `$callback!` with the types only keel's own tests declare (the
-/// simulator serves them in its tests; no other provider knows them).
-#[cfg(test)]
-macro_rules! test_resource_types {
+/// [`resource_types!`] and, in keel's own tests, the test-only types, which
+/// only the simulator serves: what the simulator builds its tables and its
+/// dispatch from.
+#[cfg(not(test))]
+macro_rules! simulated_types {
     ($callback:ident) => {
-        $callback! {
-            crate::testing::queue::Queue,
-        }
+        $crate::registry::resource_types! { @list $callback [] }
     };
 }
 #[cfg(test)]
-pub(crate) use test_resource_types;
+macro_rules! simulated_types {
+    ($callback:ident) => {
+        $crate::registry::resource_types! { @list $callback [
+            crate::testing::queue::Queue => queues,
+        ] }
+    };
+}
+pub(crate) use simulated_types;
 
 /// The entry of a provider's dispatch table (built with
 /// [`resource_types!`]) for `token`.
@@ -59,7 +73,7 @@ pub(crate) fn find<T: ?Sized>(
 /// ```
 pub fn type_tokens() -> &'static [&'static str] {
     macro_rules! tokens {
-        ($($R:ty),* $(,)?) => {
+        ($($R:ty => $table:ident),* $(,)?) => {
             &[$(<$R as crate::Resource>::TYPE),*]
         };
     }

@@ -1,8 +1,9 @@
 //! A resource type that exists only in keel's own tests: a message queue
 //! shaped like SQS's, declared with the same derive every real type uses.
 //! It is the proof that a type is one declaration, one implementation per
-//! provider and one registry line (`registry::test_resource_types!`); the
-//! simulator implements it in `provider::sim::queues`. Its fields carry
+//! provider and one registry line (the test-only entry of
+//! `registry::simulated_types!`); the simulator implements it in
+//! `provider::sim::queues`. Its fields carry
 //! each kind of rule: `name` is immutable (replacing a queue would lose its
 //! messages), `fifo` forces replacement, the dead-letter target is another
 //! queue's output.

@@ -169,7 +169,7 @@ impl<R: AwsResource> AwsOps for Ops<R> {
 /// The implementation for the type named by `urn`.
 pub(crate) fn ops(urn: &Urn) -> Result<&'static dyn AwsOps, ProviderError> {
     macro_rules! table {
-        ($($R:ty),* $(,)?) => {
+        ($($R:ty => $collection:ident),* $(,)?) => {
             &[$((<$R as Resource>::TYPE, &Ops::<$R>(PhantomData) as &dyn AwsOps)),*]
         };
     }

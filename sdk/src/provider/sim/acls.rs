@@ -15,7 +15,7 @@ use super::SimProvider;
 use super::cloud::{Cloud, Done, fresh_id, invalid};
 use super::dispatch::{Simulated, configured, resolved};
 use super::security::Direction;
-use super::table::{Association, Record};
+use super::table::{Association, Kept, Record};
 use crate::analysis::cidr;
 use crate::aws::ec2::{AclAction, AclRule, NetworkAcl, NetworkAclOutputs, Protocol};
 use crate::provider::ProviderError;
@@ -128,6 +128,7 @@ fn no_entry(id: &str, number: u16) -> ProviderError {
 }
 
 impl Record for AclRec {
+    const PLURAL: &'static str = "network ACLs";
     const NOT_FOUND: (&'static str, &'static str) = (
         "InvalidNetworkAclID.NotFound",
         "The networkAcl ID '{id}' does not exist",
@@ -145,6 +146,11 @@ impl Record for AclRec {
     fn associations(&self) -> &[Association] {
         &self.associations
     }
+}
+
+impl Kept for NetworkAcl {
+    type Rec = AclRec;
+    const DESCRIBE: &'static str = "DescribeNetworkAcls";
 }
 
 impl Cloud {

@@ -14,25 +14,9 @@
 //! while `pending` stays pending for the rest of its creation time after the
 //! cloud is loaded again.
 
-use super::acls::AclRec;
-use super::compute::{GroupRec, InstanceRec};
-use super::ecs::ClusterRec;
-use super::endpoints::EndpointRec;
-use super::gateways::{AddressRec, InternetGatewayRec, NatGatewayRec};
-use super::iam::{ProfileRec, RoleRec};
+use super::compute::InstanceRec;
 use super::latency::{Op, SimLatency};
-use super::launch_templates::LaunchTemplateRec;
-use super::network::{SubnetRec, VpcRec};
-use super::routing::RouteTableRec;
-use super::security::SecurityGroupRec;
-use super::table::{Kept, Record, Stored, Table, Use, Users};
-use crate::aws::autoscaling::AutoScalingGroup;
-use crate::aws::ec2::{
-    ElasticIp, InternetGateway, LaunchTemplate, NatGateway, NetworkAcl, RouteTable, SecurityGroup,
-    Subnet, Vpc, VpcEndpoint,
-};
-use crate::aws::ecs::EcsCluster;
-use crate::aws::iam::{IamRole, InstanceProfile};
+use super::table::{Kept, Stored, Table, Use};
 use crate::provider::ProviderError;
 use crate::resource::{Arn, Resource, Tags};
 use serde::{Deserialize, Serialize};
@@ -62,22 +46,16 @@ impl Clock {
     }
 }
 
-/// Declares the cloud's tables (a line may carry attributes such as
-/// `#[cfg(test)]`): the [`Cloud`] struct with one [`Table`]
-/// per record type, each record type's [`Stored`] impl (its kind, type
-/// token, plural, table and tags) and, for the types keel declares, their
-/// [`Kept`] impl (the record and the Describe call); also what spans every
-/// table, resource counts and the reference index.
+/// Declares the cloud's tables: one per registered resource type, named in
+/// the registry (`Vpc => vpcs`) and holding the record its `Kept` impl
+/// names, plus the records no resource type declares (instances). Generates
+/// the [`Cloud`] struct, each record type's [`Stored`] impl (its type token,
+/// table and tags), resource counts and the reference index.
 macro_rules! tables {
-    (@kept [$(#[$attr:meta])*] $Rec:ty, $R:ty, $describe:literal) => {
-        $(#[$attr])*
-        impl Kept for $R {
-            type Rec = $Rec;
-            const DESCRIBE: &'static str = $describe;
-        }
-    };
-    (@kept [$(#[$attr:meta])*] $Rec:ty) => {};
-    ($($(#[$attr:meta])* $field:ident: $Rec:ty = $kind:ident, $plural:literal $(, $token:literal)? $(=> $R:ty, $describe:literal)?;)*) => {
+    (
+        registered: [$($R:ty => $field:ident),* $(,)?]
+        records: [$($xfield:ident: $XRec:ty = $xtoken:literal),* $(,)?]
+    ) => {
         /// Every simulated resource, keyed by id (or name, where AWS uses names).
         #[derive(Clone, Debug, Serialize, Deserialize)]
         pub(super) struct Cloud {
@@ -85,7 +63,8 @@ macro_rules! tables {
             pub region: String,
             /// The simulated clock when the cloud was last brought up to date.
             pub clock_ms: u64,
-            $($(#[$attr])* #[serde(default)] pub $field: Table<$Rec>,)*
+            $(#[serde(default)] pub $field: Table<<$R as Kept>::Rec>,)*
+            $(#[serde(default)] pub $xfield: Table<$XRec>,)*
         }
 
         impl Cloud {
@@ -95,7 +74,8 @@ macro_rules! tables {
                     format: FORMAT,
                     region: region.to_string(),
                     clock_ms: 0,
-                    $($(#[$attr])* $field: Table::default(),)*
+                    $($field: Table::default(),)*
+                    $($xfield: Table::default(),)*
                 }
             }
 
@@ -104,12 +84,11 @@ macro_rules! tables {
             /// VPC (its main route table, default security group and default
             /// network ACL) and deleted NAT gateways and endpoints still
             /// visible don't count.
-            // Pushed one by one: a table may be `cfg`'d out, which an array
-            // element can't be.
-            #[allow(clippy::vec_init_then_push)]
             pub(super) fn resource_counts(&self) -> BTreeMap<String, usize> {
-                let mut counts = Vec::new();
-                $($(#[$attr])* counts.push((<$Rec as Stored>::TYPE, self.$field.count()));)*
+                let counts = [
+                    $((<$R as Resource>::TYPE, self.$field.count()),)*
+                    $(($xtoken, self.$xfield.count()),)*
+                ];
                 counts
                     .into_iter()
                     .filter(|(_, n)| *n > 0)
@@ -119,18 +98,15 @@ macro_rules! tables {
 
             /// The reference index: every use of a resource by a record
             /// that isn't gone, table by table.
-            #[allow(clippy::vec_init_then_push)]
             pub(super) fn index(&self) -> impl Iterator<Item = Use> + '_ {
-                let mut uses: Vec<Box<dyn Iterator<Item = Use> + '_>> = Vec::new();
-                $($(#[$attr])* uses.push(Box::new(self.$field.uses()));)*
-                uses.into_iter().flatten()
+                std::iter::empty()
+                    $(.chain(self.$field.uses()))*
+                    $(.chain(self.$xfield.uses()))*
             }
         }
 
-        $($(#[$attr])* impl Stored for $Rec {
-            const KIND: Kind = Kind::$kind;
-            const TYPE: &'static str = $($token)? $(<$R as Resource>::TYPE)?;
-            const PLURAL: &'static str = $plural;
+        $(impl Stored for <$R as Kept>::Rec {
+            const TYPE: &'static str = <$R as Resource>::TYPE;
             fn table(cloud: &Cloud) -> &Table<Self> {
                 &cloud.$field
             }
@@ -145,61 +121,34 @@ macro_rules! tables {
             }
         })*
 
-        /// A kind of simulated resource, one per table, for what every kind
-        /// answers in its own words (see [`Record`]'s AWS facts).
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub(super) enum Kind {
-            $($(#[$attr])* $kind,)*
-        }
-
-        impl Kind {
-            /// The APIs that add and remove this kind's tags.
-            pub(super) fn tag_apis(self) -> (&'static str, &'static str) {
-                match self {
-                    $($(#[$attr])* Kind::$kind => <$Rec as Record>::TAG_APIS,)*
-                }
+        $(impl Stored for $XRec {
+            const TYPE: &'static str = $xtoken;
+            fn table(cloud: &Cloud) -> &Table<Self> {
+                &cloud.$xfield
             }
-
-            /// AWS's error for an id of this kind that doesn't exist.
-            pub(super) fn not_found(self, id: &str) -> ProviderError {
-                let (code, message) = match self {
-                    $($(#[$attr])* Kind::$kind => <$Rec as Record>::NOT_FOUND,)*
-                };
-                ProviderError::new(code, message.replace("{id}", id))
+            fn table_mut(cloud: &mut Cloud) -> &mut Table<Self> {
+                &mut cloud.$xfield
             }
-
-            /// AWS's error for deleting resource `id` of this kind while
-            /// `users` still use it.
-            pub(super) fn in_use(self, id: &str, users: &Users) -> ProviderError {
-                match self {
-                    $($(#[$attr])* Kind::$kind => <$Rec as Record>::in_use(id, users),)*
-                }
+            fn tags(&self) -> &Tags {
+                &self.tags
             }
-        }
-
-        $(tables!(@kept [$(#[$attr])*] $Rec $(, $R, $describe)?);)*
+            fn tags_mut(&mut self) -> &mut Tags {
+                &mut self.tags
+            }
+        })*
     };
 }
 
-tables! {
-    vpcs: VpcRec = Vpc, "VPCs" => Vpc, "DescribeVpcs";
-    subnets: SubnetRec = Subnet, "subnets" => Subnet, "DescribeSubnets";
-    internet_gateways: InternetGatewayRec = InternetGateway, "attached internet gateways" => InternetGateway, "DescribeInternetGateways";
-    addresses: AddressRec = Address, "Elastic IPs" => ElasticIp, "DescribeAddresses";
-    nat_gateways: NatGatewayRec = NatGateway, "NAT gateways" => NatGateway, "DescribeNatGateways";
-    route_tables: RouteTableRec = RouteTable, "route tables" => RouteTable, "DescribeRouteTables";
-    security_groups: SecurityGroupRec = SecurityGroup, "security groups" => SecurityGroup, "DescribeSecurityGroups";
-    network_acls: AclRec = NetworkAcl, "network ACLs" => NetworkAcl, "DescribeNetworkAcls";
-    vpc_endpoints: EndpointRec = VpcEndpoint, "VPC endpoints" => VpcEndpoint, "DescribeVpcEndpoints";
-    launch_templates: LaunchTemplateRec = LaunchTemplate, "launch templates" => LaunchTemplate, "DescribeLaunchTemplates";
-    instances: InstanceRec = Instance, "instances", "aws:ec2:Instance";
-    roles: RoleRec = Role, "roles" => IamRole, "GetRole";
-    instance_profiles: ProfileRec = InstanceProfile, "instance profiles" => InstanceProfile, "GetInstanceProfile";
-    groups: GroupRec = Group, "Auto Scaling groups" => AutoScalingGroup, "DescribeAutoScalingGroups";
-    clusters: ClusterRec = Cluster, "clusters" => EcsCluster, "DescribeClusters";
-    #[cfg(test)]
-    queues: super::queues::QueueRec = Queue, "queues" => crate::testing::queue::Queue, "GetQueueAttributes";
+/// The registry's types (with the test-only ones in tests) and instances.
+macro_rules! cloud_tables {
+    ($($R:ty => $field:ident),* $(,)?) => {
+        tables! {
+            registered: [$($R => $field),*]
+            records: [instances: InstanceRec = "aws:ec2:Instance"]
+        }
+    };
 }
+crate::registry::simulated_types!(cloud_tables);
 
 /// What an operation that returns nothing returns.
 pub(super) type Done = Result<(), ProviderError>;

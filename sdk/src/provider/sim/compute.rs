@@ -8,11 +8,14 @@
 //! and retried. Also the provider handler for [`AutoScalingGroup`], which
 //! waits for capacity the way Terraform does.
 
-use super::cloud::{Clock, Cloud, Done, Kind, fresh_id, physical_name, random_hex};
+use super::cloud::{Clock, Cloud, Done, fresh_id, physical_name, random_hex};
 use super::dispatch::{Made, Simulated, resolved};
+use super::ecs::ClusterRec;
 use super::latency::Op;
 use super::launch_templates::LaunchSpec;
-use super::table::{Kept, Life, Record, Use};
+use super::network::SubnetRec;
+use super::security::SecurityGroupRec;
+use super::table::{Kept, Life, Record, Stored, Use};
 use super::{Poll, SimProvider};
 use crate::aws::autoscaling::{AutoScalingGroup, AutoScalingGroupOutputs};
 use crate::provider::ProviderError;
@@ -131,6 +134,7 @@ fn validation(message: impl Into<String>) -> ProviderError {
 }
 
 impl Record for InstanceRec {
+    const PLURAL: &'static str = "instances";
     const NOT_FOUND: (&'static str, &'static str) = (
         "InvalidInstanceID.NotFound",
         "The instance ID '{id}' does not exist",
@@ -145,19 +149,20 @@ impl Record for InstanceRec {
     }
 
     fn uses(&self, id: &str) -> Vec<Use> {
-        let mut uses = vec![Use::new(Kind::Subnet, &self.subnet_id, "instances", id)];
+        let mut uses = vec![Use::new(SubnetRec::TYPE, &self.subnet_id, "instances", id)];
         uses.extend(
             self.security_group_ids
                 .iter()
-                .map(|g| Use::new(Kind::SecurityGroup, g, "used by instances", id)),
+                .map(|g| Use::new(SecurityGroupRec::TYPE, g, "used by instances", id)),
         );
         let cluster = self.registered_cluster.iter();
-        uses.extend(cluster.map(|c| Use::new(Kind::Cluster, c, "container instances", id)));
+        uses.extend(cluster.map(|c| Use::new(ClusterRec::TYPE, c, "container instances", id)));
         uses
     }
 }
 
 impl Record for GroupRec {
+    const PLURAL: &'static str = "Auto Scaling groups";
     const NOT_FOUND: (&'static str, &'static str) = (
         "ValidationError",
         "AutoScalingGroup name not found - AutoScalingGroup '{id}' not found",
@@ -170,6 +175,11 @@ impl Record for GroupRec {
             false => Life::Live,
         }
     }
+}
+
+impl Kept for AutoScalingGroup {
+    type Rec = GroupRec;
+    const DESCRIBE: &'static str = "DescribeAutoScalingGroups";
 }
 
 impl Cloud {

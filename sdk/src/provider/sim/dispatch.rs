@@ -6,7 +6,7 @@
 //! once: the create, update and delete flows built from those steps
 //! (latency, retagging, delete-if-present), reads and searches by tag on the
 //! type's table, and the type-erased [`SimOps`] table, built from
-//! `crate::registry::resource_types!`, that the provider dispatches to by a
+//! `crate::registry::simulated_types!`, that the provider dispatches to by a
 //! URN's type token.
 
 use super::cloud::{Cloud, Done};
@@ -141,7 +141,7 @@ impl SimProvider {
     /// Makes the tags of `id` equal `tags`, with the kind's tag APIs.
     pub(super) fn retag<R: Record>(&self, id: &str, tags: &Tags) -> Done {
         let current = self.peek(|c| R::table(c).get(id).map(|r| r.tags().clone()))?;
-        let (add, remove) = R::KIND.tag_apis();
+        let (add, remove) = R::TAG_APIS;
         let gone: Vec<&String> = current.keys().filter(|k| !tags.contains_key(*k)).collect();
         if !gone.is_empty() {
             self.api(remove, |c, _| {
@@ -293,19 +293,13 @@ impl<R: Simulated> SimOps for Ops<R> {
 /// registered type without a [`Simulated`] impl doesn't compile.
 pub(super) fn ops(urn: &Urn) -> Result<&'static dyn SimOps, ProviderError> {
     macro_rules! table {
-        ($($R:ty),* $(,)?) => {
+        ($($R:ty => $collection:ident),* $(,)?) => {
             &[$((<$R as Resource>::TYPE, &Ops::<$R>(std::marker::PhantomData) as &dyn SimOps)),*]
         };
     }
-    let table: &[(&str, &'static dyn SimOps)] = crate::registry::resource_types!(table);
+    let table: &[(&str, &'static dyn SimOps)] = crate::registry::simulated_types!(table);
     let token = urn.type_token();
-    let found = crate::registry::find(table, token);
-    #[cfg(test)]
-    let found = found.or_else(|| {
-        let tests: &[(&str, &'static dyn SimOps)] = crate::registry::test_resource_types!(table);
-        crate::registry::find(tests, token)
-    });
-    found.ok_or_else(|| {
+    crate::registry::find(table, token).ok_or_else(|| {
         ProviderError::unsupported(format!(
             "the simulator doesn't know resource type `{token}`"
         ))

@@ -18,7 +18,7 @@ use super::cloud::{Cloud, Done, physical_name};
 use super::compute::{InstanceRec, InstanceState};
 use super::dispatch::Simulated;
 use super::latency::Op;
-use super::table::{Life, Record, Users, listing};
+use super::table::{Kept, Life, Record, Users, listing};
 use crate::analysis::cluster_in_user_data;
 use crate::analysis::network::Model;
 use crate::analysis::reach::{Blocked, Code, Source, reach_service};
@@ -101,6 +101,7 @@ pub(super) struct ClusterRec {
 }
 
 impl Record for ClusterRec {
+    const PLURAL: &'static str = "clusters";
     const NOT_FOUND: (&'static str, &'static str) =
         ("ClusterNotFoundException", "Cluster not found.");
     const TAG_APIS: (&'static str, &'static str) = ("TagResource", "UntagResource");
@@ -121,6 +122,11 @@ impl Record for ClusterRec {
             _ => Life::Gone,
         }
     }
+}
+
+impl Kept for EcsCluster {
+    type Rec = ClusterRec;
+    const DESCRIBE: &'static str = "DescribeClusters";
 }
 
 impl Cloud {

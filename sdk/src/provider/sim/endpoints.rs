@@ -15,10 +15,12 @@
 //! (`model`), which sees available endpoints only.
 
 use super::SimProvider;
-use super::cloud::{Clock, Cloud, Done, Kind, fresh_id};
+use super::cloud::{Clock, Cloud, Done, fresh_id};
 use super::dispatch::{Made, Simulated, resolved};
 use super::latency::Op;
-use super::table::{Life, Phase, Record, Use};
+use super::network::SubnetRec;
+use super::security::SecurityGroupRec;
+use super::table::{Kept, Life, Phase, Record, Stored, Use};
 use crate::aws::ec2::{VpcEndpoint, VpcEndpointOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{Tags, Urn, VpcEndpointId};
@@ -128,6 +130,7 @@ fn invalid_parameter(message: impl Into<String>) -> ProviderError {
 }
 
 impl Record for EndpointRec {
+    const PLURAL: &'static str = "VPC endpoints";
     const NOT_FOUND: (&'static str, &'static str) = (
         "InvalidVpcEndpointId.NotFound",
         "The Vpc Endpoint Id '{id}' does not exist",
@@ -146,12 +149,17 @@ impl Record for EndpointRec {
         let interfaces = self.interfaces.iter().map(|i| {
             let eni = format!("{} ({id})", i.id);
             let what = "VPC endpoint network interfaces";
-            Use::new(Kind::Subnet, &i.subnet_id, what, &eni)
+            Use::new(SubnetRec::TYPE, &i.subnet_id, what, &eni)
         });
         let groups = self.security_group_ids.iter();
-        let groups = groups.map(|g| Use::of::<Self>(Kind::SecurityGroup, g, id));
+        let groups = groups.map(|g| Use::of::<Self>(SecurityGroupRec::TYPE, g, id));
         interfaces.chain(groups).collect()
     }
+}
+
+impl Kept for VpcEndpoint {
+    type Rec = EndpointRec;
+    const DESCRIBE: &'static str = "DescribeVpcEndpoints";
 }
 
 impl Cloud {

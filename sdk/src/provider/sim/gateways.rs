@@ -7,10 +7,11 @@
 //! way Terraform does.
 
 use super::SimProvider;
-use super::cloud::{Clock, Cloud, Done, Kind, fresh_id};
+use super::cloud::{Clock, Cloud, Done, fresh_id};
 use super::dispatch::{Made, Simulated, configured, resolved};
 use super::latency::Op;
-use super::table::{Life, Phase, Record, Use, Users, listing};
+use super::network::SubnetRec;
+use super::table::{Kept, Life, Phase, Record, Stored, Use, Users, listing};
 use crate::aws::ec2::{
     Connectivity, ElasticIp, ElasticIpOutputs, InternetGateway, InternetGatewayOutputs, NatGateway,
     NatGatewayOutputs,
@@ -60,6 +61,7 @@ impl NatGatewayRec {
 }
 
 impl Record for InternetGatewayRec {
+    const PLURAL: &'static str = "attached internet gateways";
     const NOT_FOUND: (&'static str, &'static str) = (
         "InvalidInternetGatewayID.NotFound",
         "The internetGateway ID '{id}' does not exist",
@@ -74,12 +76,18 @@ impl Record for InternetGatewayRec {
     fn uses(&self, id: &str) -> Vec<Use> {
         let attached = self.vpc_id.iter();
         attached
-            .map(|v| Use::new(Kind::InternetGateway, id, "attachments", v))
+            .map(|v| Use::new(InternetGatewayRec::TYPE, id, "attachments", v))
             .collect()
     }
 }
 
+impl Kept for InternetGateway {
+    type Rec = InternetGatewayRec;
+    const DESCRIBE: &'static str = "DescribeInternetGateways";
+}
+
 impl Record for AddressRec {
+    const PLURAL: &'static str = "Elastic IPs";
     const NOT_FOUND: (&'static str, &'static str) = (
         "InvalidAllocationID.NotFound",
         "The allocation ID '{id}' does not exist",
@@ -93,7 +101,13 @@ impl Record for AddressRec {
     }
 }
 
+impl Kept for ElasticIp {
+    type Rec = AddressRec;
+    const DESCRIBE: &'static str = "DescribeAddresses";
+}
+
 impl Record for NatGatewayRec {
+    const PLURAL: &'static str = "NAT gateways";
     const NOT_FOUND: (&'static str, &'static str) =
         ("NatGatewayNotFound", "The Nat Gateway {id} was not found");
 
@@ -106,11 +120,16 @@ impl Record for NatGatewayRec {
     }
 
     fn uses(&self, id: &str) -> Vec<Use> {
-        let mut uses = vec![Use::of::<Self>(Kind::Subnet, &self.subnet_id, id)];
+        let mut uses = vec![Use::of::<Self>(SubnetRec::TYPE, &self.subnet_id, id)];
         let address = self.allocation_id.iter();
-        uses.extend(address.map(|a| Use::of::<Self>(Kind::Address, a, id)));
+        uses.extend(address.map(|a| Use::of::<Self>(AddressRec::TYPE, a, id)));
         uses
     }
+}
+
+impl Kept for NatGateway {
+    type Rec = NatGatewayRec;
+    const DESCRIBE: &'static str = "DescribeNatGateways";
 }
 
 impl Cloud {
@@ -210,7 +229,7 @@ impl Cloud {
             }
             (Connectivity::Public, Some(alloc)) => {
                 self.addresses.get(alloc)?;
-                let users = self.users(Kind::Address, alloc);
+                let users = self.users(AddressRec::TYPE, alloc);
                 if let Some((_, other)) = users.first() {
                     return Err(ProviderError::new(
                         "Resource.AlreadyAssociated",

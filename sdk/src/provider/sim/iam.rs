@@ -6,10 +6,10 @@
 //! propagation delay, as instances launched sooner couldn't use it.
 
 use super::SimProvider;
-use super::cloud::{Cloud, Done, Kind, iam_arn, physical_name};
+use super::cloud::{Cloud, Done, iam_arn, physical_name};
 use super::dispatch::{Made, Simulated, configured, resolved};
 use super::latency::Op;
-use super::table::{Record, Use, Users, listing};
+use super::table::{Kept, Record, Stored, Use, Users, listing};
 use crate::aws::iam::{IamRole, IamRoleOutputs, InstanceProfile, InstanceProfileOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{InstanceProfileName, RoleName, Tags, Urn};
@@ -45,6 +45,7 @@ fn exists(what: &str, name: &str) -> ProviderError {
 }
 
 impl Record for RoleRec {
+    const PLURAL: &'static str = "roles";
     const NOT_FOUND: (&'static str, &'static str) =
         ("NoSuchEntity", "The role with name {id} cannot be found.");
     const TAG_APIS: (&'static str, &'static str) = ("TagRole", "UntagRole");
@@ -60,7 +61,13 @@ impl Record for RoleRec {
     }
 }
 
+impl Kept for IamRole {
+    type Rec = RoleRec;
+    const DESCRIBE: &'static str = "GetRole";
+}
+
 impl Record for ProfileRec {
+    const PLURAL: &'static str = "instance profiles";
     const NOT_FOUND: (&'static str, &'static str) =
         ("NoSuchEntity", "Instance Profile {id} cannot be found.");
     const TAG_APIS: (&'static str, &'static str) = ("TagInstanceProfile", "UntagInstanceProfile");
@@ -68,9 +75,14 @@ impl Record for ProfileRec {
     fn uses(&self, name: &str) -> Vec<Use> {
         let roles = self.roles.iter();
         roles
-            .map(|r| Use::of::<Self>(Kind::Role, r, name))
+            .map(|r| Use::of::<Self>(RoleRec::TYPE, r, name))
             .collect()
     }
+}
+
+impl Kept for InstanceProfile {
+    type Rec = ProfileRec;
+    const DESCRIBE: &'static str = "GetInstanceProfile";
 }
 
 impl Cloud {
@@ -167,7 +179,7 @@ impl Cloud {
         let before = profile.roles.len();
         profile.roles.retain(|r| r != role);
         if profile.roles.len() == before {
-            return Err(Kind::Role.not_found(role));
+            return Err(RoleRec::not_found(role));
         }
         Ok(())
     }

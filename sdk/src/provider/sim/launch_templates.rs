@@ -6,7 +6,7 @@
 use super::SimProvider;
 use super::cloud::{Cloud, Done, fresh_id, invalid, physical_name};
 use super::dispatch::{Simulated, resolved};
-use super::table::Record;
+use super::table::{Kept, Record};
 use crate::aws::ec2::{LaunchTemplate, LaunchTemplateOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{LaunchTemplateId, Tags, Urn};
@@ -72,10 +72,16 @@ fn launch_spec(urn: &Urn, props: &LaunchTemplate) -> Result<LaunchSpec, Provider
 }
 
 impl Record for LaunchTemplateRec {
+    const PLURAL: &'static str = "launch templates";
     const NOT_FOUND: (&'static str, &'static str) = (
         "InvalidLaunchTemplateId.NotFound",
         "The specified launch template, with template ID {id}, does not exist.",
     );
+}
+
+impl Kept for LaunchTemplate {
+    type Rec = LaunchTemplateRec;
+    const DESCRIBE: &'static str = "DescribeLaunchTemplates";
 }
 
 impl Cloud {

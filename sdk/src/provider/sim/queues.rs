@@ -6,12 +6,12 @@
 //! `.fifo`; a dead-letter target must exist and be of the same kind
 //! (standard or FIFO); deleting a queue that is another's dead-letter target
 //! is allowed, as in SQS. It is this type's whole simulator side: its table
-//! is one line in `cloud`'s list, its handlers one registry line away.
+//! and its dispatch come from its registry line.
 
 use super::SimProvider;
 use super::cloud::{ACCOUNT_ID, Cloud, Done};
 use super::dispatch::{Simulated, resolved};
-use super::table::Record;
+use super::table::{Kept, Record};
 use crate::provider::ProviderError;
 use crate::resource::{CloudId, Tags, Urn};
 use crate::testing::queue::{Queue, QueueOutputs, QueueUrl};
@@ -30,11 +30,17 @@ pub(super) struct QueueRec {
 }
 
 impl Record for QueueRec {
+    const PLURAL: &'static str = "queues";
     const NOT_FOUND: (&'static str, &'static str) = (
         "AWS.SimpleQueueService.NonExistentQueue",
         "The specified queue does not exist.",
     );
     const TAG_APIS: (&'static str, &'static str) = ("TagQueue", "UntagQueue");
+}
+
+impl Kept for Queue {
+    type Rec = QueueRec;
+    const DESCRIBE: &'static str = "GetQueueAttributes";
 }
 
 fn invalid(message: impl Into<String>) -> ProviderError {

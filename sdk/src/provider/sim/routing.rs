@@ -8,7 +8,7 @@
 use super::SimProvider;
 use super::cloud::{Cloud, Done, dependency, fresh_id, invalid};
 use super::dispatch::{Simulated, configured, resolved};
-use super::table::{Association, Record};
+use super::table::{Association, Kept, Record};
 use crate::analysis::cidr;
 use crate::aws::ec2::{RouteTable, RouteTableOutputs, RouteTarget};
 use crate::provider::ProviderError;
@@ -52,6 +52,7 @@ pub(super) struct RouteTableRec {
 }
 
 impl Record for RouteTableRec {
+    const PLURAL: &'static str = "route tables";
     const NOT_FOUND: (&'static str, &'static str) = (
         "InvalidRouteTableID.NotFound",
         "The routeTable ID '{id}' does not exist",
@@ -69,6 +70,11 @@ impl Record for RouteTableRec {
     fn associations(&self) -> &[Association] {
         &self.associations
     }
+}
+
+impl Kept for RouteTable {
+    type Rec = RouteTableRec;
+    const DESCRIBE: &'static str = "DescribeRouteTables";
 }
 
 impl Cloud {

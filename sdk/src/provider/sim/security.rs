@@ -9,9 +9,9 @@
 
 use super::SimProvider;
 use super::cloud::dependency;
-use super::cloud::{Cloud, Done, Kind, fresh_id, invalid, physical_name};
+use super::cloud::{Cloud, Done, fresh_id, invalid, physical_name};
 use super::dispatch::{Simulated, configured, resolved};
-use super::table::{Record, Use, Users, listing};
+use super::table::{Kept, Record, Stored, Use, Users, listing};
 use crate::analysis::cidr;
 use crate::aws::ec2::{Peer, Protocol, Rule, SecurityGroup, SecurityGroupOutputs};
 use crate::provider::ProviderError;
@@ -114,6 +114,7 @@ pub(super) fn permissions(
 }
 
 impl Record for SecurityGroupRec {
+    const PLURAL: &'static str = "security groups";
     const NOT_FOUND: (&'static str, &'static str) = (
         "InvalidGroup.NotFound",
         "The security group '{id}' does not exist",
@@ -146,9 +147,14 @@ impl Record for SecurityGroupRec {
         peers.dedup();
         let peers = peers.into_iter();
         peers
-            .map(|g| Use::of::<Self>(Kind::SecurityGroup, g, id))
+            .map(|g| Use::of::<Self>(SecurityGroupRec::TYPE, g, id))
             .collect()
     }
+}
+
+impl Kept for SecurityGroup {
+    type Rec = SecurityGroupRec;
+    const DESCRIBE: &'static str = "DescribeSecurityGroups";
 }
 
 impl Cloud {

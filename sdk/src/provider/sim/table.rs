@@ -15,9 +15,10 @@
 //! record type's kind, plural and Describe call ([`Kept`]), is declared
 //! once in `cloud`.
 
-use super::cloud::{Cloud, Done, Kind, fresh_id};
+use super::cloud::{Cloud, Done, fresh_id};
 use super::endpoints::EndpointRec;
 use super::gateways::NatGatewayRec;
+use super::network::VpcRec;
 use crate::provider::ProviderError;
 use crate::resource::{Resource, Tags};
 use serde::{Deserialize, Serialize};
@@ -103,19 +104,20 @@ pub(super) struct Association {
 }
 
 /// One use of a resource by another: `by` (an id, or a label such as
-/// `eni-… (vpce-…)`) uses resource `id` of `kind`; `what` names the users
-/// in a dependency message ("subnets", "used by instances").
+/// `eni-… (vpce-…)`) uses resource `id` of type `kind` (a record type's
+/// [`Stored::TYPE`]); `what` names the users in a dependency message
+/// ("subnets", "used by instances").
 #[derive(Clone, Debug)]
 pub(super) struct Use {
-    pub kind: Kind,
+    pub kind: &'static str,
     pub id: String,
     pub what: &'static str,
     pub by: String,
 }
 
 impl Use {
-    /// `by` uses resource `id` of `kind`, as one of `what`.
-    pub(super) fn new(kind: Kind, id: &str, what: &'static str, by: &str) -> Self {
+    /// `by` uses resource `id` of type `kind`, as one of `what`.
+    pub(super) fn new(kind: &'static str, id: &str, what: &'static str, by: &str) -> Self {
         Self {
             kind,
             id: id.to_string(),
@@ -124,8 +126,8 @@ impl Use {
         }
     }
 
-    /// Record `by` of type `R` uses resource `id` of `kind`.
-    pub(super) fn of<R: Stored>(kind: Kind, id: &str, by: &str) -> Self {
+    /// Record `by` of type `R` uses resource `id` of type `kind`.
+    pub(super) fn of<R: Record>(kind: &'static str, id: &str, by: &str) -> Self {
         Self::new(kind, id, R::PLURAL, by)
     }
 }
@@ -133,12 +135,8 @@ impl Use {
 /// Where a record type is stored: generated for every table by the list of
 /// tables in `cloud`.
 pub(super) trait Stored: Clone + 'static {
-    /// Its kind, for errors and tag APIs.
-    const KIND: Kind;
-    /// Its type token in resource counts.
+    /// Its type token: in resource counts, and what uses of it name.
     const TYPE: &'static str;
-    /// What dependency messages call several of them ("subnets").
-    const PLURAL: &'static str;
     /// Its table in the cloud.
     fn table(cloud: &Cloud) -> &Table<Self>;
     /// Its table in the cloud, mutable.
@@ -162,6 +160,8 @@ pub(super) trait Kept: Resource {
 /// A simulated resource's record: what its type module says about it, with
 /// defaults for the common case (always live, counted, using nothing).
 pub(super) trait Record: Stored {
+    /// What dependency messages call several of them ("subnets").
+    const PLURAL: &'static str;
     /// AWS's error code and message for an id of this type that doesn't
     /// exist (`{id}` in the message stands for the id).
     const NOT_FOUND: (&'static str, &'static str);
@@ -169,6 +169,12 @@ pub(super) trait Record: Stored {
     const NOUN: &'static str = "resource";
     /// The APIs that add and remove this type's tags.
     const TAG_APIS: (&'static str, &'static str) = ("CreateTags", "DeleteTags");
+
+    /// AWS's not-found error for `id`.
+    fn not_found(id: &str) -> ProviderError {
+        let (code, message) = Self::NOT_FOUND;
+        ProviderError::new(code, message.replace("{id}", id))
+    }
 
     /// AWS's error for deleting `id` while `users` still use it:
     /// `DependencyViolation` unless the type's API says otherwise.
@@ -234,13 +240,13 @@ impl<R> DerefMut for Table<R> {
 impl<R: Record> Table<R> {
     /// Record `id` unless it is gone, else AWS's not-found error.
     pub(super) fn get(&self, id: &str) -> Result<&R, ProviderError> {
-        self.find(id).ok_or_else(|| R::KIND.not_found(id))
+        self.find(id).ok_or_else(|| R::not_found(id))
     }
 
     /// Record `id` unless it is gone, mutable, else AWS's not-found error.
     pub(super) fn get_mut(&mut self, id: &str) -> Result<&mut R, ProviderError> {
         let found = self.0.get_mut(id).filter(|r| r.life() != Life::Gone);
-        found.ok_or_else(|| R::KIND.not_found(id))
+        found.ok_or_else(|| R::not_found(id))
     }
 
     /// Record `id` unless it is gone.
@@ -250,7 +256,7 @@ impl<R: Record> Table<R> {
 
     /// Removes record `id` (a gone one too), else AWS's not-found error.
     pub(super) fn remove(&mut self, id: &str) -> Result<R, ProviderError> {
-        self.0.remove(id).ok_or_else(|| R::KIND.not_found(id))
+        self.0.remove(id).ok_or_else(|| R::not_found(id))
     }
 
     /// The records that are neither gone nor being deleted, with their keys.
@@ -270,10 +276,10 @@ impl<R: Record> Table<R> {
         let present = self.0.iter().filter(|(_, r)| r.life() != Life::Gone);
         present.flat_map(|(id, r)| {
             let vpc = r.vpc().filter(|_| !r.built_in());
-            let vpc = vpc.map(|v| Use::of::<R>(Kind::Vpc, v, id));
+            let vpc = vpc.map(|v| Use::of::<R>(VpcRec::TYPE, v, id));
             let subnets = r.associations().iter();
             let associated =
-                subnets.map(|a| Use::new(R::KIND, id, "associated subnets", &a.subnet_id));
+                subnets.map(|a| Use::new(R::TYPE, id, "associated subnets", &a.subnet_id));
             vpc.into_iter().chain(associated).chain(r.uses(id))
         })
     }
@@ -332,7 +338,7 @@ pub(super) fn listing(users: &Users) -> String {
 
 impl Cloud {
     /// What uses resource `id` of `kind` now, from the reference index.
-    pub(super) fn users(&self, kind: Kind, id: &str) -> Users {
+    pub(super) fn users(&self, kind: &'static str, id: &str) -> Users {
         let mut users: Users = Vec::new();
         let mine = self.index().filter(|u| u.kind == kind && u.id == id);
         for u in mine {
@@ -348,9 +354,9 @@ impl Cloud {
     /// the error AWS gives for deleting it (or for an id that doesn't exist).
     pub(super) fn remove_unused<R: Record>(&mut self, id: &str) -> Result<R, ProviderError> {
         R::table(self).get(id)?;
-        let users = self.users(R::KIND, id);
+        let users = self.users(R::TYPE, id);
         if !users.is_empty() {
-            return Err(R::KIND.in_use(id, &users));
+            return Err(R::in_use(id, &users));
         }
         R::table_mut(self).remove(id)
     }
