@@ -15,7 +15,7 @@ use super::SimProvider;
 use super::cloud::{Cloud, Done, fresh_id, invalid};
 use super::dispatch::{Simulated, configured, resolved};
 use super::security::Direction;
-use super::table::{Association, Kept, Record};
+use super::table::{Association, Record, facts};
 use crate::analysis::cidr;
 use crate::aws::ec2::{AclAction, AclRule, NetworkAcl, NetworkAclOutputs, Protocol};
 use crate::provider::ProviderError;
@@ -127,14 +127,13 @@ fn no_entry(id: &str, number: u16) -> ProviderError {
     )
 }
 
-impl Record for AclRec {
-    const PLURAL: &'static str = "network ACLs";
-    const NOT_FOUND: (&'static str, &'static str) = (
-        "InvalidNetworkAclID.NotFound",
-        "The networkAcl ID '{id}' does not exist",
-    );
-    const NOUN: &'static str = "networkAcl";
+facts!(
+    AclRec for NetworkAcl, "DescribeNetworkAcls": "network ACLs",
+    not found "InvalidNetworkAclID.NotFound", "The networkAcl ID '{id}' does not exist",
+    noun "networkAcl"
+);
 
+impl Record for AclRec {
     fn built_in(&self) -> bool {
         self.default
     }
@@ -146,11 +145,6 @@ impl Record for AclRec {
     fn associations(&self) -> &[Association] {
         &self.associations
     }
-}
-
-impl Kept for NetworkAcl {
-    type Rec = AclRec;
-    const DESCRIBE: &'static str = "DescribeNetworkAcls";
 }
 
 impl Cloud {

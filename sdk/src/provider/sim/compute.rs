@@ -15,7 +15,7 @@ use super::latency::Op;
 use super::launch_templates::LaunchSpec;
 use super::network::SubnetRec;
 use super::security::SecurityGroupRec;
-use super::table::{Kept, Life, Record, Stored, Use};
+use super::table::{Kept, Life, Record, Stored, Use, facts};
 use super::{Poll, SimProvider};
 use crate::aws::autoscaling::{AutoScalingGroup, AutoScalingGroupOutputs};
 use crate::provider::ProviderError;
@@ -133,14 +133,13 @@ fn validation(message: impl Into<String>) -> ProviderError {
     ProviderError::new("ValidationError", message)
 }
 
-impl Record for InstanceRec {
-    const PLURAL: &'static str = "instances";
-    const NOT_FOUND: (&'static str, &'static str) = (
-        "InvalidInstanceID.NotFound",
-        "The instance ID '{id}' does not exist",
-    );
-    const NOUN: &'static str = "instance";
+facts!(
+    InstanceRec: "instances",
+    not found "InvalidInstanceID.NotFound", "The instance ID '{id}' does not exist",
+    noun "instance"
+);
 
+impl Record for InstanceRec {
     fn life(&self) -> Life {
         match self.state {
             InstanceState::ShuttingDown => Life::Deleting,
@@ -161,25 +160,19 @@ impl Record for InstanceRec {
     }
 }
 
-impl Record for GroupRec {
-    const PLURAL: &'static str = "Auto Scaling groups";
-    const NOT_FOUND: (&'static str, &'static str) = (
-        "ValidationError",
-        "AutoScalingGroup name not found - AutoScalingGroup '{id}' not found",
-    );
-    const TAG_APIS: (&'static str, &'static str) = ("CreateOrUpdateTags", "DeleteTags");
+facts!(
+    GroupRec for AutoScalingGroup, "DescribeAutoScalingGroups": "Auto Scaling groups",
+    not found "ValidationError", "AutoScalingGroup name not found - AutoScalingGroup '{id}' not found",
+    tags "CreateOrUpdateTags", "DeleteTags"
+);
 
+impl Record for GroupRec {
     fn life(&self) -> Life {
         match self.deleting {
             true => Life::Deleting,
             false => Life::Live,
         }
     }
-}
-
-impl Kept for AutoScalingGroup {
-    type Rec = GroupRec;
-    const DESCRIBE: &'static str = "DescribeAutoScalingGroups";
 }
 
 impl Cloud {

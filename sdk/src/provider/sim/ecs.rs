@@ -18,7 +18,7 @@ use super::cloud::{Cloud, Done, physical_name};
 use super::compute::{InstanceRec, InstanceState};
 use super::dispatch::Simulated;
 use super::latency::Op;
-use super::table::{Kept, Life, Record, Users, listing};
+use super::table::{Life, Record, Users, facts, listing};
 use crate::analysis::cluster_in_user_data;
 use crate::analysis::network::Model;
 use crate::analysis::reach::{Blocked, Code, Source, reach_service};
@@ -100,12 +100,13 @@ pub(super) struct ClusterRec {
     pub tags: Tags,
 }
 
-impl Record for ClusterRec {
-    const PLURAL: &'static str = "clusters";
-    const NOT_FOUND: (&'static str, &'static str) =
-        ("ClusterNotFoundException", "Cluster not found.");
-    const TAG_APIS: (&'static str, &'static str) = ("TagResource", "UntagResource");
+facts!(
+    ClusterRec for EcsCluster, "DescribeClusters": "clusters",
+    not found "ClusterNotFoundException", "Cluster not found.",
+    tags "TagResource", "UntagResource"
+);
 
+impl Record for ClusterRec {
     fn in_use(_: &str, users: &Users) -> ProviderError {
         ProviderError::new(
             "ClusterContainsContainerInstancesException",
@@ -122,11 +123,6 @@ impl Record for ClusterRec {
             _ => Life::Gone,
         }
     }
-}
-
-impl Kept for EcsCluster {
-    type Rec = ClusterRec;
-    const DESCRIBE: &'static str = "DescribeClusters";
 }
 
 impl Cloud {

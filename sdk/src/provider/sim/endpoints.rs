@@ -20,7 +20,7 @@ use super::dispatch::{Made, Simulated, resolved};
 use super::latency::Op;
 use super::network::SubnetRec;
 use super::security::SecurityGroupRec;
-use super::table::{Kept, Life, Phase, Record, Stored, Use};
+use super::table::{Life, Phase, Record, Stored, Use, facts};
 use crate::aws::ec2::{VpcEndpoint, VpcEndpointOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{Tags, Urn, VpcEndpointId};
@@ -129,13 +129,12 @@ fn invalid_parameter(message: impl Into<String>) -> ProviderError {
     ProviderError::new("InvalidParameter", message)
 }
 
-impl Record for EndpointRec {
-    const PLURAL: &'static str = "VPC endpoints";
-    const NOT_FOUND: (&'static str, &'static str) = (
-        "InvalidVpcEndpointId.NotFound",
-        "The Vpc Endpoint Id '{id}' does not exist",
-    );
+facts!(
+    EndpointRec for VpcEndpoint, "DescribeVpcEndpoints": "VPC endpoints",
+    not found "InvalidVpcEndpointId.NotFound", "The Vpc Endpoint Id '{id}' does not exist"
+);
 
+impl Record for EndpointRec {
     fn life(&self) -> Life {
         self.state.life()
     }
@@ -155,11 +154,6 @@ impl Record for EndpointRec {
         let groups = groups.map(|g| Use::of::<Self>(SecurityGroupRec::TYPE, g, id));
         interfaces.chain(groups).collect()
     }
-}
-
-impl Kept for VpcEndpoint {
-    type Rec = EndpointRec;
-    const DESCRIBE: &'static str = "DescribeVpcEndpoints";
 }
 
 impl Cloud {

@@ -11,7 +11,7 @@ use super::cloud::{Clock, Cloud, Done, fresh_id};
 use super::dispatch::{Made, Simulated, configured, resolved};
 use super::latency::Op;
 use super::network::SubnetRec;
-use super::table::{Kept, Life, Phase, Record, Stored, Use, Users, listing};
+use super::table::{Life, Phase, Record, Stored, Use, Users, facts, listing};
 use crate::aws::ec2::{
     Connectivity, ElasticIp, ElasticIpOutputs, InternetGateway, InternetGatewayOutputs, NatGateway,
     NatGatewayOutputs,
@@ -60,14 +60,13 @@ impl NatGatewayRec {
     }
 }
 
-impl Record for InternetGatewayRec {
-    const PLURAL: &'static str = "attached internet gateways";
-    const NOT_FOUND: (&'static str, &'static str) = (
-        "InvalidInternetGatewayID.NotFound",
-        "The internetGateway ID '{id}' does not exist",
-    );
-    const NOUN: &'static str = "internetGateway";
+facts!(
+    InternetGatewayRec for InternetGateway, "DescribeInternetGateways": "attached internet gateways",
+    not found "InvalidInternetGatewayID.NotFound", "The internetGateway ID '{id}' does not exist",
+    noun "internetGateway"
+);
 
+impl Record for InternetGatewayRec {
     fn vpc(&self) -> Option<&str> {
         self.vpc_id.as_deref()
     }
@@ -81,18 +80,12 @@ impl Record for InternetGatewayRec {
     }
 }
 
-impl Kept for InternetGateway {
-    type Rec = InternetGatewayRec;
-    const DESCRIBE: &'static str = "DescribeInternetGateways";
-}
+facts!(
+    AddressRec for ElasticIp, "DescribeAddresses": "Elastic IPs",
+    not found "InvalidAllocationID.NotFound", "The allocation ID '{id}' does not exist"
+);
 
 impl Record for AddressRec {
-    const PLURAL: &'static str = "Elastic IPs";
-    const NOT_FOUND: (&'static str, &'static str) = (
-        "InvalidAllocationID.NotFound",
-        "The allocation ID '{id}' does not exist",
-    );
-
     fn in_use(id: &str, users: &Users) -> ProviderError {
         ProviderError::new(
             "InvalidIPAddress.InUse",
@@ -101,16 +94,12 @@ impl Record for AddressRec {
     }
 }
 
-impl Kept for ElasticIp {
-    type Rec = AddressRec;
-    const DESCRIBE: &'static str = "DescribeAddresses";
-}
+facts!(
+    NatGatewayRec for NatGateway, "DescribeNatGateways": "NAT gateways",
+    not found "NatGatewayNotFound", "The Nat Gateway {id} was not found"
+);
 
 impl Record for NatGatewayRec {
-    const PLURAL: &'static str = "NAT gateways";
-    const NOT_FOUND: (&'static str, &'static str) =
-        ("NatGatewayNotFound", "The Nat Gateway {id} was not found");
-
     fn life(&self) -> Life {
         self.state.life()
     }
@@ -125,11 +114,6 @@ impl Record for NatGatewayRec {
         uses.extend(address.map(|a| Use::of::<Self>(AddressRec::TYPE, a, id)));
         uses
     }
-}
-
-impl Kept for NatGateway {
-    type Rec = NatGatewayRec;
-    const DESCRIBE: &'static str = "DescribeNatGateways";
 }
 
 impl Cloud {

@@ -9,7 +9,7 @@ use super::SimProvider;
 use super::cloud::{Cloud, Done, iam_arn, physical_name};
 use super::dispatch::{Made, Simulated, configured, resolved};
 use super::latency::Op;
-use super::table::{Kept, Record, Stored, Use, Users, listing};
+use super::table::{Record, Stored, Use, Users, facts, listing};
 use crate::aws::iam::{IamRole, IamRoleOutputs, InstanceProfile, InstanceProfileOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{InstanceProfileName, RoleName, Tags, Urn};
@@ -44,12 +44,13 @@ fn exists(what: &str, name: &str) -> ProviderError {
     )
 }
 
-impl Record for RoleRec {
-    const PLURAL: &'static str = "roles";
-    const NOT_FOUND: (&'static str, &'static str) =
-        ("NoSuchEntity", "The role with name {id} cannot be found.");
-    const TAG_APIS: (&'static str, &'static str) = ("TagRole", "UntagRole");
+facts!(
+    RoleRec for IamRole, "GetRole": "roles",
+    not found "NoSuchEntity", "The role with name {id} cannot be found.",
+    tags "TagRole", "UntagRole"
+);
 
+impl Record for RoleRec {
     fn in_use(_: &str, users: &Users) -> ProviderError {
         ProviderError::new(
             "DeleteConflict",
@@ -61,28 +62,19 @@ impl Record for RoleRec {
     }
 }
 
-impl Kept for IamRole {
-    type Rec = RoleRec;
-    const DESCRIBE: &'static str = "GetRole";
-}
+facts!(
+    ProfileRec for InstanceProfile, "GetInstanceProfile": "instance profiles",
+    not found "NoSuchEntity", "Instance Profile {id} cannot be found.",
+    tags "TagInstanceProfile", "UntagInstanceProfile"
+);
 
 impl Record for ProfileRec {
-    const PLURAL: &'static str = "instance profiles";
-    const NOT_FOUND: (&'static str, &'static str) =
-        ("NoSuchEntity", "Instance Profile {id} cannot be found.");
-    const TAG_APIS: (&'static str, &'static str) = ("TagInstanceProfile", "UntagInstanceProfile");
-
     fn uses(&self, name: &str) -> Vec<Use> {
         let roles = self.roles.iter();
         roles
             .map(|r| Use::of::<Self>(RoleRec::TYPE, r, name))
             .collect()
     }
-}
-
-impl Kept for InstanceProfile {
-    type Rec = ProfileRec;
-    const DESCRIBE: &'static str = "GetInstanceProfile";
 }
 
 impl Cloud {

@@ -6,7 +6,7 @@
 use super::SimProvider;
 use super::cloud::{Cloud, Done, fresh_id, invalid, physical_name};
 use super::dispatch::{Simulated, resolved};
-use super::table::{Kept, Record};
+use super::table::{Record, facts};
 use crate::aws::ec2::{LaunchTemplate, LaunchTemplateOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{LaunchTemplateId, Tags, Urn};
@@ -71,18 +71,12 @@ fn launch_spec(urn: &Urn, props: &LaunchTemplate) -> Result<LaunchSpec, Provider
     })
 }
 
-impl Record for LaunchTemplateRec {
-    const PLURAL: &'static str = "launch templates";
-    const NOT_FOUND: (&'static str, &'static str) = (
-        "InvalidLaunchTemplateId.NotFound",
-        "The specified launch template, with template ID {id}, does not exist.",
-    );
-}
+facts!(
+    LaunchTemplateRec for LaunchTemplate, "DescribeLaunchTemplates": "launch templates",
+    not found "InvalidLaunchTemplateId.NotFound", "The specified launch template, with template ID {id}, does not exist."
+);
 
-impl Kept for LaunchTemplate {
-    type Rec = LaunchTemplateRec;
-    const DESCRIBE: &'static str = "DescribeLaunchTemplates";
-}
+impl Record for LaunchTemplateRec {}
 
 impl Cloud {
     /// What AWS checks of a template's security groups and instance profile.

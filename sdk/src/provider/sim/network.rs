@@ -9,7 +9,7 @@
 use super::SimProvider;
 use super::cloud::{Cloud, Done, fresh_id, invalid};
 use super::dispatch::{Simulated, configured, resolved};
-use super::table::{Kept, Record};
+use super::table::{Record, facts};
 use crate::analysis::cidr::{self, MAX_PREFIX, MIN_PREFIX};
 use crate::aws::ec2::{Subnet, SubnetOutputs, Vpc, VpcOutputs};
 use crate::provider::ProviderError;
@@ -48,34 +48,24 @@ fn bad_cidr(value: &str) -> ProviderError {
     ))
 }
 
-impl Record for VpcRec {
-    const PLURAL: &'static str = "VPCs";
-    const NOT_FOUND: (&'static str, &'static str) =
-        ("InvalidVpcID.NotFound", "The vpc ID '{id}' does not exist");
-    const NOUN: &'static str = "vpc";
-}
+facts!(
+    VpcRec for Vpc, "DescribeVpcs": "VPCs",
+    not found "InvalidVpcID.NotFound", "The vpc ID '{id}' does not exist",
+    noun "vpc"
+);
 
-impl Kept for Vpc {
-    type Rec = VpcRec;
-    const DESCRIBE: &'static str = "DescribeVpcs";
-}
+impl Record for VpcRec {}
+
+facts!(
+    SubnetRec for Subnet, "DescribeSubnets": "subnets",
+    not found "InvalidSubnetID.NotFound", "The subnet ID '{id}' does not exist",
+    noun "subnet"
+);
 
 impl Record for SubnetRec {
-    const PLURAL: &'static str = "subnets";
-    const NOT_FOUND: (&'static str, &'static str) = (
-        "InvalidSubnetID.NotFound",
-        "The subnet ID '{id}' does not exist",
-    );
-    const NOUN: &'static str = "subnet";
-
     fn vpc(&self) -> Option<&str> {
         Some(&self.vpc_id)
     }
-}
-
-impl Kept for Subnet {
-    type Rec = SubnetRec;
-    const DESCRIBE: &'static str = "DescribeSubnets";
 }
 
 impl Cloud {

@@ -11,7 +11,7 @@
 use super::SimProvider;
 use super::cloud::{ACCOUNT_ID, Cloud, Done};
 use super::dispatch::{Simulated, resolved};
-use super::table::{Kept, Record};
+use super::table::{Record, facts};
 use crate::provider::ProviderError;
 use crate::resource::{CloudId, Tags, Urn};
 use crate::testing::queue::{Queue, QueueOutputs, QueueUrl};
@@ -29,19 +29,13 @@ pub(super) struct QueueRec {
     pub tags: Tags,
 }
 
-impl Record for QueueRec {
-    const PLURAL: &'static str = "queues";
-    const NOT_FOUND: (&'static str, &'static str) = (
-        "AWS.SimpleQueueService.NonExistentQueue",
-        "The specified queue does not exist.",
-    );
-    const TAG_APIS: (&'static str, &'static str) = ("TagQueue", "UntagQueue");
-}
+facts!(
+    QueueRec for Queue, "GetQueueAttributes": "queues",
+    not found "AWS.SimpleQueueService.NonExistentQueue", "The specified queue does not exist.",
+    tags "TagQueue", "UntagQueue"
+);
 
-impl Kept for Queue {
-    type Rec = QueueRec;
-    const DESCRIBE: &'static str = "GetQueueAttributes";
-}
+impl Record for QueueRec {}
 
 fn invalid(message: impl Into<String>) -> ProviderError {
     ProviderError::new("InvalidParameterValue", message)

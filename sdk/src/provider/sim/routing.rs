@@ -8,7 +8,7 @@
 use super::SimProvider;
 use super::cloud::{Cloud, Done, dependency, fresh_id, invalid};
 use super::dispatch::{Simulated, configured, resolved};
-use super::table::{Association, Kept, Record};
+use super::table::{Association, Record, facts};
 use crate::analysis::cidr;
 use crate::aws::ec2::{RouteTable, RouteTableOutputs, RouteTarget};
 use crate::provider::ProviderError;
@@ -51,14 +51,13 @@ pub(super) struct RouteTableRec {
     pub tags: Tags,
 }
 
-impl Record for RouteTableRec {
-    const PLURAL: &'static str = "route tables";
-    const NOT_FOUND: (&'static str, &'static str) = (
-        "InvalidRouteTableID.NotFound",
-        "The routeTable ID '{id}' does not exist",
-    );
-    const NOUN: &'static str = "routeTable";
+facts!(
+    RouteTableRec for RouteTable, "DescribeRouteTables": "route tables",
+    not found "InvalidRouteTableID.NotFound", "The routeTable ID '{id}' does not exist",
+    noun "routeTable"
+);
 
+impl Record for RouteTableRec {
     fn built_in(&self) -> bool {
         self.main
     }
@@ -70,11 +69,6 @@ impl Record for RouteTableRec {
     fn associations(&self) -> &[Association] {
         &self.associations
     }
-}
-
-impl Kept for RouteTable {
-    type Rec = RouteTableRec;
-    const DESCRIBE: &'static str = "DescribeRouteTables";
 }
 
 impl Cloud {

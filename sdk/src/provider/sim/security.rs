@@ -11,7 +11,7 @@ use super::SimProvider;
 use super::cloud::dependency;
 use super::cloud::{Cloud, Done, fresh_id, invalid, physical_name};
 use super::dispatch::{Simulated, configured, resolved};
-use super::table::{Kept, Record, Stored, Use, Users, listing};
+use super::table::{Record, Stored, Use, Users, facts, listing};
 use crate::analysis::cidr;
 use crate::aws::ec2::{Peer, Protocol, Rule, SecurityGroup, SecurityGroupOutputs};
 use crate::provider::ProviderError;
@@ -113,13 +113,12 @@ pub(super) fn permissions(
     Ok(out)
 }
 
-impl Record for SecurityGroupRec {
-    const PLURAL: &'static str = "security groups";
-    const NOT_FOUND: (&'static str, &'static str) = (
-        "InvalidGroup.NotFound",
-        "The security group '{id}' does not exist",
-    );
+facts!(
+    SecurityGroupRec for SecurityGroup, "DescribeSecurityGroups": "security groups",
+    not found "InvalidGroup.NotFound", "The security group '{id}' does not exist"
+);
 
+impl Record for SecurityGroupRec {
     fn in_use(id: &str, users: &Users) -> ProviderError {
         dependency(format!(
             "resource {id} has a dependent object: {}",
@@ -150,11 +149,6 @@ impl Record for SecurityGroupRec {
             .map(|g| Use::of::<Self>(SecurityGroupRec::TYPE, g, id))
             .collect()
     }
-}
-
-impl Kept for SecurityGroup {
-    type Rec = SecurityGroupRec;
-    const DESCRIBE: &'static str = "DescribeSecurityGroups";
 }
 
 impl Cloud {

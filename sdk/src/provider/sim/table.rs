@@ -157,9 +157,9 @@ pub(super) trait Kept: Resource {
     const DESCRIBE: &'static str;
 }
 
-/// A simulated resource's record: what its type module says about it, with
-/// defaults for the common case (always live, counted, using nothing).
-pub(super) trait Record: Stored {
+/// What AWS says about a record type, stated with [`facts!`] next to the
+/// record.
+pub(super) trait Facts {
     /// What dependency messages call several of them ("subnets").
     const PLURAL: &'static str;
     /// AWS's error code and message for an id of this type that doesn't
@@ -169,7 +169,35 @@ pub(super) trait Record: Stored {
     const NOUN: &'static str = "resource";
     /// The APIs that add and remove this type's tags.
     const TAG_APIS: (&'static str, &'static str) = ("CreateTags", "DeleteTags");
+}
 
+/// States a record type's [`Facts`] and, for a record of a resource type
+/// keel declares, that type's [`Kept`] impl (its record and Describe call):
+/// `facts!(VpcRec for Vpc, "DescribeVpcs": "VPCs", not found
+/// "InvalidVpcID.NotFound", "The vpc ID '{id}' does not exist", noun "vpc")`.
+macro_rules! facts {
+    (
+        $Rec:ident $(for $R:ty, $describe:literal)?: $plural:literal,
+        not found $code:literal, $message:literal
+        $(, noun $noun:literal)? $(, tags $add:literal, $remove:literal)?
+    ) => {
+        impl $crate::provider::sim::table::Facts for $Rec {
+            const PLURAL: &'static str = $plural;
+            const NOT_FOUND: (&'static str, &'static str) = ($code, $message);
+            $(const NOUN: &'static str = $noun;)?
+            $(const TAG_APIS: (&'static str, &'static str) = ($add, $remove);)?
+        }
+        $(impl $crate::provider::sim::table::Kept for $R {
+            type Rec = $Rec;
+            const DESCRIBE: &'static str = $describe;
+        })?
+    };
+}
+pub(super) use facts;
+
+/// A simulated resource's record: what its type module says about it, with
+/// defaults for the common case (always live, counted, using nothing).
+pub(super) trait Record: Stored + Facts {
     /// AWS's not-found error for `id`.
     fn not_found(id: &str) -> ProviderError {
         let (code, message) = Self::NOT_FOUND;
