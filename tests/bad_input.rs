@@ -259,3 +259,35 @@ fn a_second_run_on_the_same_stack_is_locked_out() {
         other => panic!("expected the lock to hold, got {other:?}"),
     }
 }
+
+/// Many pairs of runs racing for one stack: exactly one of each pair gets
+/// it, and a lock file left behind by a run that is gone blocks nobody.
+#[test]
+fn two_runs_racing_for_one_stack_never_both_proceed() {
+    let dir = state_dir();
+    for trial in 0..200 {
+        let barrier = std::sync::Barrier::new(2);
+        let opened: Vec<bool> = std::thread::scope(|scope| {
+            let racers: Vec<_> = (0..2)
+                .map(|_| {
+                    scope.spawn(|| {
+                        barrier.wait();
+                        let store = LocalStore::open(dir.path(), "race");
+                        // Hold it until both have tried.
+                        barrier.wait();
+                        store.is_ok()
+                    })
+                })
+                .collect();
+            racers.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        assert_eq!(
+            opened.iter().filter(|o| **o).count(),
+            1,
+            "trial {trial}: {opened:?}"
+        );
+    }
+    // The lock file stays (it is never deleted); it holds nobody out.
+    assert!(dir.path().join("race/lock").exists());
+    assert!(LocalStore::open(dir.path(), "race").is_ok());
+}

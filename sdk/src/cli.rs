@@ -125,9 +125,13 @@ where
     };
     let printer = Arc::new(Printer::new(args.json, out));
     // From `main` or from inside a tokio runtime alike.
-    let result = block_on(|| execute(stack, &args, printer.clone()))
-        .map_err(CliError::from)
-        .and_then(|r| r);
+    // A panic inside the command is a failed command (exit 1), as it was
+    // when the command ran on a thread of its own.
+    let run = std::panic::AssertUnwindSafe(|| block_on(|| execute(stack, &args, printer.clone())));
+    let Ok(result) = std::panic::catch_unwind(run) else {
+        return 1;
+    };
+    let result = result.map_err(CliError::from).and_then(|r| r);
     match result {
         Ok(true) => 0,
         Ok(false) => 1,

@@ -315,23 +315,23 @@ fn zone_warnings(d: &Declared, out: &mut Vec<Finding>) {
     let model = &d.model;
     let mut served: BTreeMap<&Key, BTreeSet<&str>> = BTreeMap::new();
     for (subnet_key, subnet) in &model.subnets {
-        if let Some((_, rt)) = model.route_table_of(subnet_key) {
-            if let Some((_, Target::NatGateway(n))) = model.best_route(rt, INTERNET) {
-                // A NAT gateway of another VPC serves nothing (E007 says so).
-                let same_vpc = |k: &Key| {
-                    let nat = &model.nat_gateways[k];
-                    model
-                        .subnets
-                        .get(&nat.subnet)
-                        .is_some_and(|s| s.vpc == subnet.vpc)
-                };
-                if let Some((k, _)) = model
-                    .nat_gateways
-                    .get_key_value(&n)
-                    .filter(|(k, _)| same_vpc(k))
-                {
-                    served.entry(k).or_default().insert(subnet.az.as_str());
-                }
+        if let Some((_, rt)) = model.route_table_of(subnet_key)
+            && let Some((_, Target::NatGateway(n))) = model.best_route(rt, INTERNET)
+        {
+            // A NAT gateway of another VPC serves nothing (E007 says so).
+            let same_vpc = |k: &Key| {
+                let nat = &model.nat_gateways[k];
+                model
+                    .subnets
+                    .get(&nat.subnet)
+                    .is_some_and(|s| s.vpc == subnet.vpc)
+            };
+            if let Some((k, _)) = model
+                .nat_gateways
+                .get_key_value(&n)
+                .filter(|(k, _)| same_vpc(k))
+            {
+                served.entry(k).or_default().insert(subnet.az.as_str());
             }
         }
     }

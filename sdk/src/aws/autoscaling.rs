@@ -97,16 +97,16 @@ impl AutoScalingGroup {
                 ),
             ));
         }
-        if let Some(d) = self.desired_capacity {
-            if d < self.min_size || d > self.max_size {
-                errors.push(FieldError::new(
-                    "desired_capacity",
-                    format!(
-                        "desired_capacity {d} is outside min_size..max_size ({}..{})",
-                        self.min_size, self.max_size
-                    ),
-                ));
-            }
+        if let Some(d) = self.desired_capacity
+            && (d < self.min_size || d > self.max_size)
+        {
+            errors.push(FieldError::new(
+                "desired_capacity",
+                format!(
+                    "desired_capacity {d} is outside min_size..max_size ({}..{})",
+                    self.min_size, self.max_size
+                ),
+            ));
         }
         if self.subnet_ids.is_empty() {
             errors.push(FieldError::new(

@@ -53,18 +53,17 @@ impl EcsCluster {
     /// Checks of this declaration alone (see [`Resource::validate`]).
     fn validate_fields(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
-        if let Some(n) = &self.name {
-            if n.is_empty()
+        if let Some(n) = &self.name
+            && (n.is_empty()
                 || n.len() > 255
                 || !n
                     .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
-                errors.push(FieldError::new(
-                    "name",
-                    format!("`{n}`: up to 255 letters, digits, hyphens and underscores"),
-                ));
-            }
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        {
+            errors.push(FieldError::new(
+                "name",
+                format!("`{n}`: up to 255 letters, digits, hyphens and underscores"),
+            ));
         }
         errors
     }

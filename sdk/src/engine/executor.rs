@@ -176,10 +176,10 @@ fn build_graph<'p>(plan: &'p Plan, state: &Snapshot) -> (Graph, BTreeMap<Node, &
         }
     }
     for (del, user) in preferred {
-        if !reaches(&nodes, &user, &del) {
-            if let Some((deps, _)) = nodes.get_mut(&del) {
-                deps.push(user);
-            }
+        if !reaches(&nodes, &user, &del)
+            && let Some((deps, _)) = nodes.get_mut(&del)
+        {
+            deps.push(user);
         }
     }
     (nodes, steps)
@@ -193,10 +193,10 @@ fn reaches(graph: &Graph, from: &Node, to: &Node) -> bool {
         if n == to {
             return true;
         }
-        if seen.insert(n) {
-            if let Some((deps, _)) = graph.get(n) {
-                todo.extend(deps.iter());
-            }
+        if seen.insert(n)
+            && let Some((deps, _)) = graph.get(n)
+        {
+            todo.extend(deps.iter());
         }
     }
     false

@@ -138,10 +138,11 @@ impl<K: Ord + Clone> ReadyQueue<K> {
         self.outstanding = self.outstanding.saturating_sub(1);
         let mut newly = Vec::new();
         for d in self.dependents.get(key).cloned().into_iter().flatten() {
-            if let Some(w) = self.waiting_on.get_mut(&d) {
-                if w.remove(key) && w.is_empty() {
-                    newly.push(d);
-                }
+            if let Some(w) = self.waiting_on.get_mut(&d)
+                && w.remove(key)
+                && w.is_empty()
+            {
+                newly.push(d);
             }
         }
         newly.sort_by_key(|k| self.order[k]);

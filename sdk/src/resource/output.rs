@@ -24,10 +24,12 @@ use std::sync::Arc;
 /// It never reaches a provider: the engine refuses inputs that contain it.
 pub(crate) const UNKNOWN: &str = "\u{1}keel:unknown-until-apply\u{1}";
 
-/// Whether `value` (or anything nested in it) is still unknown.
+/// Whether `value` (or anything nested in it) is still unknown. A
+/// reference marker a template didn't replace (an output returned from
+/// inside `map`) counts as unknown too: it must never reach a provider.
 pub(crate) fn contains_unknown(value: &Value) -> bool {
     match value {
-        Value::String(s) => s == UNKNOWN,
+        Value::String(s) => s == UNKNOWN || s.starts_with(super::template::REF_PREFIX),
         Value::Array(items) => items.iter().any(contains_unknown),
         Value::Object(map) => map.values().any(contains_unknown),
         _ => false,
@@ -473,6 +475,17 @@ mod tests {
         known.insert(urn("a"), serde_json::json!({"id": "vpc-1"}));
         assert_eq!(out.resolve(&known).as_deref(), Some("vpc-1"));
         assert_eq!(out.map(|s| s.len()).resolve(&known), Some(5));
+    }
+
+    #[test]
+    fn an_output_returned_from_map_is_never_a_value() {
+        let a: Output<String> = Output::field(urn("a"), "id");
+        let b: Output<String> = Output::field(urn("b"), "id");
+        let nested = a.map(move |_| b.clone());
+        let mut known = OutputValues::new();
+        known.insert(urn("a"), serde_json::json!({"id": "x"}));
+        known.insert(urn("b"), serde_json::json!({"id": "y"}));
+        assert_eq!(nested.resolve_json(&known), None);
     }
 
     #[test]

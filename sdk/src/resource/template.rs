@@ -14,7 +14,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The prefix of a reference inside a template; the output's identity follows.
-const REF_PREFIX: &str = "\u{1}keel:ref:";
+pub(super) const REF_PREFIX: &str = "\u{1}keel:ref:";
 
 /// The outputs a value reads: implemented by `#[derive(Resource)]` for a
 /// props struct and by `#[derive(References)]` for the types inside one

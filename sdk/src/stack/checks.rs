@@ -28,9 +28,10 @@ pub(super) fn cross_resource(stack: &Stack) -> Vec<(Urn, FieldError)> {
         let Some(vpc) = stack.get_as::<Vpc>(vpc_urn) else {
             continue;
         };
-        if let Ok(vpc_block) = cidr::parse_block(&vpc.cidr_block) {
-            if !vpc_block.contains(&block) {
-                errors.push((
+        if let Ok(vpc_block) = cidr::parse_block(&vpc.cidr_block)
+            && !vpc_block.contains(&block)
+        {
+            errors.push((
                     d.urn.clone(),
                     FieldError::new(
                         "cidr_block",
@@ -40,8 +41,7 @@ pub(super) fn cross_resource(stack: &Stack) -> Vec<(Urn, FieldError)> {
                         ),
                     ),
                 ));
-                continue;
-            }
+            continue;
         }
         by_vpc
             .entry(vpc_urn.clone())

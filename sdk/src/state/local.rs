@@ -1,8 +1,9 @@
 //! [`LocalStore`]: state as files under `<state-dir>/<stack>/`:
 //! `snapshot.json` (replaced atomically: temp file, fsync, rename, fsync of
 //! the directory), `journal.jsonl` (one record a line, fsynced per append) and
-//! `lock` (the process id of the run holding the stack).
+//! `lock` (an OS lock held while the store is open; see `lock`).
 
+use super::lock::StateLock;
 use super::{JournalRecord, SCHEMA_VERSION, Snapshot, StateError, StateStore};
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
@@ -23,7 +24,7 @@ pub struct LocalStore {
     dir: PathBuf,
     stack: String,
     journal: Option<File>,
-    locked: bool,
+    _lock: StateLock,
     /// The serial of the snapshot on disk, which journal lines build on.
     base_serial: u64,
 }
@@ -39,22 +40,22 @@ struct Line {
 
 impl LocalStore {
     /// Opens (creating the directory if needed) and locks the state of
-    /// `stack` under `state_dir`. Fails if another live process holds it.
+    /// `stack` under `state_dir`. Fails if another run holds it (the lock
+    /// dies with its holder, so a crashed run never blocks the next).
     pub fn open(state_dir: &Path, stack: &str) -> Result<Self, StateError> {
         let dir = state_dir.join(stack);
         fs::create_dir_all(&dir).map_err(|source| StateError::Io {
             path: dir.clone(),
             source,
         })?;
-        let mut store = Self {
+        let lock = StateLock::acquire(&dir.join("lock"))?;
+        Ok(Self {
             dir,
             stack: stack.to_string(),
             journal: None,
-            locked: false,
+            _lock: lock,
             base_serial: 0,
-        };
-        store.lock()?;
-        Ok(store)
+        })
     }
 
     /// The directory holding this stack's files.
@@ -70,46 +71,6 @@ impl LocalStore {
     /// The journal file.
     pub fn journal_path(&self) -> PathBuf {
         self.dir.join("journal.jsonl")
-    }
-
-    fn lock_path(&self) -> PathBuf {
-        self.dir.join("lock")
-    }
-
-    fn lock(&mut self) -> Result<(), StateError> {
-        let path = self.lock_path();
-        for _ in 0..2 {
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut f) => {
-                    let io = |source| StateError::Io {
-                        path: path.clone(),
-                        source,
-                    };
-                    write!(f, "{}", std::process::id()).map_err(io)?;
-                    f.sync_all().map_err(io)?;
-                    self.locked = true;
-                    return Ok(());
-                }
-                Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                    // A lock without a readable pid may be one another run is
-                    // writing this very moment: it counts as held.
-                    let pid = fs::read_to_string(&path)
-                        .ok()
-                        .and_then(|s| s.trim().parse::<u32>().ok())
-                        .unwrap_or(0);
-                    if pid == 0 || process_alive(pid) {
-                        return Err(StateError::Locked { path, pid });
-                    }
-                    // The holder is gone (it crashed): take the lock over.
-                    fs::remove_file(&path).map_err(|source| StateError::Io {
-                        path: path.clone(),
-                        source,
-                    })?;
-                }
-                Err(source) => return Err(StateError::Io { path, source }),
-            }
-        }
-        Err(StateError::Locked { path, pid: 0 })
     }
 
     fn read_snapshot(&self) -> Result<Option<Snapshot>, StateError> {
@@ -277,34 +238,6 @@ impl StateStore for LocalStore {
                 source,
             }),
         }
-    }
-}
-
-impl Drop for LocalStore {
-    fn drop(&mut self) {
-        if self.locked {
-            // Best effort, and only our own lock: one left behind is taken
-            // over by the next run once this process is gone.
-            let ours = fs::read_to_string(self.lock_path())
-                .is_ok_and(|s| s.trim() == std::process::id().to_string());
-            if ours {
-                let _ = fs::remove_file(self.lock_path());
-            }
-        }
-    }
-}
-
-/// Whether a process with this id is running (Linux: `/proc/<pid>`; other
-/// systems: assume it is, so a stale lock must be removed by hand).
-fn process_alive(pid: u32) -> bool {
-    if pid == std::process::id() {
-        return true;
-    }
-    let proc = Path::new("/proc");
-    if proc.is_dir() {
-        proc.join(pid.to_string()).exists()
-    } else {
-        true
     }
 }
 

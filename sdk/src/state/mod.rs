@@ -8,6 +8,7 @@
 //! [`MemoryStore`] keeps them in memory.
 
 pub mod local;
+mod lock;
 mod memory;
 
 pub use local::LocalStore;
@@ -233,13 +234,15 @@ pub enum StateError {
     },
     /// Another keel run holds the stack.
     #[error(
-        "stack is locked by another keel run (process {pid}, lock file {path}); if no run is active, delete the lock file"
+        "stack is locked by {holder} (lock file {path}); the lock is released when that run ends, however it ends"
     )]
     Locked {
         /// The lock file.
         path: PathBuf,
-        /// The process holding it.
+        /// The process holding it (0 if it couldn't be told).
         pid: u32,
+        /// Who holds it: process, host, command and how long it has run.
+        holder: String,
     },
 }
 

@@ -122,10 +122,10 @@ impl Rule {
             ));
         }
         for (j, p) in self.peers.iter().enumerate() {
-            if let Peer::Cidr(c) = p {
-                if let Err(e) = cidr::parse(c) {
-                    errors.push(FieldError::new(format!("{field}.peers[{j}]"), e));
-                }
+            if let Peer::Cidr(c) = p
+                && let Err(e) = cidr::parse(c)
+            {
+                errors.push(FieldError::new(format!("{field}.peers[{j}]"), e));
             }
         }
     }
@@ -224,13 +224,13 @@ impl SecurityGroup {
     fn validate_fields(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         crate::aws::check_name(&self.name, 255, &mut errors);
-        if let Some(n) = &self.name {
-            if n.to_ascii_lowercase().starts_with("sg-") {
-                errors.push(FieldError::new(
-                    "name",
-                    "a group name can't start with `sg-`",
-                ));
-            }
+        if let Some(n) = &self.name
+            && n.to_ascii_lowercase().starts_with("sg-")
+        {
+            errors.push(FieldError::new(
+                "name",
+                "a group name can't start with `sg-`",
+            ));
         }
         if self.description.is_empty() || self.description.len() > 255 {
             errors.push(FieldError::new(

@@ -74,6 +74,11 @@ fn answer<R: Resource>(
     let (was, is) = (json(recorded)?, json(&now.props)?);
     let mut inputs = recorded_json.clone();
     if let (Some(obj), Value::Object(was), Value::Object(is)) = (inputs.as_object_mut(), was, is) {
+        // A field the observation no longer has (an optional one AWS
+        // reports as absent, e.g. a detached gateway's VPC) is drift too.
+        for k in was.keys().filter(|k| !is.contains_key(*k)) {
+            obj.remove(k);
+        }
         for (k, v) in is {
             if was.get(&k) != Some(&v) {
                 obj.insert(k, v);

@@ -55,17 +55,17 @@ impl AwsResource for InternetGateway {
             "CreateInternetGateway",
             out.internet_gateway().and_then(|g| g.internet_gateway_id()),
         )?;
-        if let Some(vpc) = g.vpc_id.as_ref().and_then(|v| v.value()) {
-            if let Err(e) = attach(cx, &id, vpc.as_str()).await {
-                // Don't leave a gateway keel doesn't record.
-                let _ =
-                    cx.c.ec2
-                        .delete_internet_gateway()
-                        .internet_gateway_id(&id)
-                        .send()
-                        .await;
-                return Err(e);
-            }
+        if let Some(vpc) = g.vpc_id.as_ref().and_then(|v| v.value())
+            && let Err(e) = attach(cx, &id, vpc.as_str()).await
+        {
+            // Don't leave a gateway keel doesn't record.
+            let _ =
+                cx.c.ec2
+                    .delete_internet_gateway()
+                    .internet_gateway_id(&id)
+                    .send()
+                    .await;
+            return Err(e);
         }
         outputs_now::<Self>(cx, &id, "after creation").await
     }

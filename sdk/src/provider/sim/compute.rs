@@ -271,14 +271,14 @@ impl Cloud {
     }
 
     fn terminate_instance(&mut self, id: &str, clock: &Clock) {
-        if let Ok(i) = self.instances.get_mut(id) {
-            if i.state != InstanceState::ShuttingDown {
-                i.state = InstanceState::ShuttingDown;
-                i.until_ms = clock.after(Op::InstanceTerminate);
-                // The agent stops; ECS marks the container instance inactive.
-                i.registered_cluster = None;
-                i.agent_connected = false;
-            }
+        if let Ok(i) = self.instances.get_mut(id)
+            && i.state != InstanceState::ShuttingDown
+        {
+            i.state = InstanceState::ShuttingDown;
+            i.until_ms = clock.after(Op::InstanceTerminate);
+            // The agent stops; ECS marks the container instance inactive.
+            i.registered_cluster = None;
+            i.agent_connected = false;
         }
     }
 
@@ -309,12 +309,12 @@ impl Cloud {
             .clone();
         let vpc = self.vpcs.get(&subnet.vpc_id).map_err(|e| e.message)?;
         let spec = version.spec;
-        if let Some(p) = &spec.iam_instance_profile {
-            if !self.instance_profiles.contains_key(p) {
-                return Err(format!(
-                    "Value ({p}) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name"
-                ));
-            }
+        if let Some(p) = &spec.iam_instance_profile
+            && !self.instance_profiles.contains_key(p)
+        {
+            return Err(format!(
+                "Value ({p}) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name"
+            ));
         }
         let groups = if spec.security_group_ids.is_empty() {
             vec![vpc.default_security_group_id.clone()]

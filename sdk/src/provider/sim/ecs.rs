@@ -284,16 +284,16 @@ impl Simulated for EcsCluster {
             Ok(found.map(|k| k.tags.get(URN_TAG).cloned()))
         })?;
         let mine = props.tags.get(URN_TAG);
-        if let Some(owner) = existing {
-            if owner.is_none() || owner.as_ref() != mine {
-                let by = owner.map_or("outside keel".to_string(), |u| format!("by {u}"));
-                return Err(ProviderError::new(
-                    "ResourceInUseException",
-                    format!(
-                        "{urn}: ECS cluster `{name}` already exists (ACTIVE, created {by}); ECS would return it instead of creating a new one. Choose another name or delete that cluster."
-                    ),
-                ));
-            }
+        if let Some(owner) = existing
+            && (owner.is_none() || owner.as_ref() != mine)
+        {
+            let by = owner.map_or("outside keel".to_string(), |u| format!("by {u}"));
+            return Err(ProviderError::new(
+                "ResourceInUseException",
+                format!(
+                    "{urn}: ECS cluster `{name}` already exists (ACTIVE, created {by}); ECS would return it instead of creating a new one. Choose another name or delete that cluster."
+                ),
+            ));
         }
         sim.api("CreateCluster", |c, _| {
             c.create_cluster(&name, props.container_insights, props.tags.clone());

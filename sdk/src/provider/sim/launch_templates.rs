@@ -84,12 +84,12 @@ impl Cloud {
         for g in &spec.security_group_ids {
             self.security_groups.get(g)?;
         }
-        if let Some(p) = &spec.iam_instance_profile {
-            if !self.instance_profiles.contains_key(p) {
-                return Err(invalid(format!(
-                    "Value ({p}) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name"
-                )));
-            }
+        if let Some(p) = &spec.iam_instance_profile
+            && !self.instance_profiles.contains_key(p)
+        {
+            return Err(invalid(format!(
+                "Value ({p}) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name"
+            )));
         }
         Ok(())
     }

@@ -277,11 +277,11 @@ impl SimProvider {
         state.cloud.reconcile(&clock);
         let result = f(&mut state.cloud, &clock);
         state.cloud.reconcile(&clock);
-        if let (false, Some(path)) = (is_read_only(api), &self.inner.path) {
-            if let Err(e) = store::save(path, &state.cloud) {
-                let saved = ProviderError::internal(e.to_string());
-                return result.and(Err(saved));
-            }
+        if let (false, Some(path)) = (is_read_only(api), &self.inner.path)
+            && let Err(e) = store::save(path, &state.cloud)
+        {
+            let saved = ProviderError::internal(e.to_string());
+            return result.and(Err(saved));
         }
         result
     }
