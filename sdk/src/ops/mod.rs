@@ -145,7 +145,33 @@ impl fmt::Debug for Staged<'_> {
     }
 }
 
-impl Staged<'_> {
+impl<'a> Staged<'a> {
+    /// The staged run of `deployment`, with what was found and planned.
+    fn new(
+        deployment: Deployment<'a>,
+        interrupted: Vec<PendingOperation>,
+        checks: analysis::Report,
+        drift: Option<RefreshReport>,
+        plan: Plan,
+        blocked: bool,
+        options: &Options<'_>,
+    ) -> Self {
+        let preview = Preview {
+            stack: deployment.stack().name().to_string(),
+            provider: deployment.provider_name().to_string(),
+            interrupted,
+            checks,
+            drift,
+            plan,
+            blocked,
+        };
+        Self {
+            deployment,
+            preview,
+            parallel: options.parallel,
+        }
+    }
+
     /// What was found and planned.
     pub fn preview(&self) -> &Preview {
         &self.preview
@@ -225,19 +251,15 @@ pub async fn stage_up<'a>(
         None
     };
     let plan = deployment.plan()?;
-    Ok(Staged {
-        preview: Preview {
-            stack: deployment.stack().name().to_string(),
-            provider: deployment.provider_name().to_string(),
-            interrupted,
-            checks,
-            drift,
-            plan,
-            blocked,
-        },
+    Ok(Staged::new(
         deployment,
-        parallel: options.parallel,
-    })
+        interrupted,
+        checks,
+        drift,
+        plan,
+        blocked,
+        options,
+    ))
 }
 
 /// Brings the cloud in line with the program: [`stage_up`] then
@@ -280,20 +302,18 @@ pub async fn stage_destroy<'a>(
     options: &Options<'a>,
 ) -> Result<Staged<'a>, EngineError> {
     let deployment = open(stack, provider, store, options)?;
+    let interrupted = deployment.snapshot().pending_operations.clone();
     let plan = deployment.plan_destroy();
-    Ok(Staged {
-        preview: Preview {
-            stack: deployment.stack().name().to_string(),
-            provider: deployment.provider_name().to_string(),
-            interrupted: deployment.snapshot().pending_operations.clone(),
-            checks: analysis::Report::default(),
-            drift: None,
-            plan,
-            blocked: false,
-        },
+    let checks = analysis::Report::default();
+    Ok(Staged::new(
         deployment,
-        parallel: options.parallel,
-    })
+        interrupted,
+        checks,
+        None,
+        plan,
+        false,
+        options,
+    ))
 }
 
 /// Deletes every resource the stack's state records, dependents first.
