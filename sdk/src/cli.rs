@@ -8,7 +8,7 @@
 
 use crate::engine::{ApplyReport, Drift, EngineError, Event, EventSink, Outcome, RefreshReport};
 use crate::ops::{self, blocking::block_on};
-use crate::plan::{Action, Plan, render_json, render_text};
+use crate::plan::{Action, Plan, SENSITIVE, render_json, render_text};
 use crate::provider::Provider;
 use crate::provider::sim::{SimLatency, SimProvider};
 use crate::stack::Stack;
@@ -426,13 +426,25 @@ fn print_report(printer: &Printer<'_>, report: &ApplyReport, elapsed: std::time:
     for w in &report.warnings {
         printer.text(&format!("warning: {w}"));
     }
-    if !report.outputs.is_empty() {
+    let outputs = shown_outputs(report);
+    if !outputs.is_empty() {
         printer.text("\nOutputs:");
-        let width = report.outputs.keys().map(|k| k.len()).max().unwrap_or(0);
-        for (k, v) in &report.outputs {
+        let width = outputs.keys().map(|k| k.len()).max().unwrap_or(0);
+        for (k, v) in &outputs {
             printer.text(&format!("    {k:<width$}  {v}"));
         }
     }
+}
+
+/// The exported outputs as printed: secret ones as `[sensitive]`.
+fn shown_outputs(report: &ApplyReport) -> serde_json::Map<String, Value> {
+    let mut outputs = report.outputs.clone();
+    for name in &report.secret_outputs {
+        if let Some(v) = outputs.get_mut(name) {
+            *v = Value::String(SENSITIVE.to_string());
+        }
+    }
+    outputs
 }
 
 fn report_json(plan: &Plan, report: &ApplyReport) -> Value {
@@ -459,7 +471,7 @@ fn report_json(plan: &Plan, report: &ApplyReport) -> Value {
         "succeeded": report.succeeded(),
         "summary": plan.summary(),
         "steps": steps,
-        "outputs": report.outputs,
+        "outputs": shown_outputs(report),
         "warnings": report.warnings,
         "provider_calls": report.execution.provider_calls,
         "state_error": report.execution.state_error,

@@ -8,7 +8,10 @@
 
 use super::events::{Event, EventSink};
 use crate::graph::{Dag, ReadyQueue};
-use crate::plan::{Action, Plan, Step, decide, immutable_change, is_unresolved, resolve_inputs};
+use crate::plan::{
+    Action, Plan, Step, decide, immutable_change, is_unresolved, redact, resolve_inputs,
+    secret_paths,
+};
 use crate::provider::{
     CreateRequest, DeleteRequest, ErrorKind, Outputs, Provider, ProviderError, UpdateRequest,
 };
@@ -413,10 +416,12 @@ fn record(
     Ok(())
 }
 
+/// A provider call, with the dependencies to record and the secret paths
+/// of the inputs it sends (kept out of its error messages, sealed in state).
 enum Call {
-    Create(CreateRequest, Vec<Urn>),
-    Update(UpdateRequest, Vec<Urn>),
-    Delete(DeleteRequest),
+    Create(CreateRequest, Vec<Urn>, Vec<String>),
+    Update(UpdateRequest, Vec<Urn>, Vec<String>),
+    Delete(DeleteRequest, Vec<String>),
 }
 
 fn op_name(call: &Call) -> &'static str {
@@ -452,12 +457,15 @@ fn prepare(
         };
         return Prepared::Call(
             Action::Delete,
-            Call::Delete(DeleteRequest {
-                urn: urn.clone(),
-                id: old.id.clone(),
-                inputs: old.inputs.clone(),
-                outputs: old.outputs.clone(),
-            }),
+            Call::Delete(
+                DeleteRequest {
+                    urn: urn.clone(),
+                    id: old.id.clone(),
+                    inputs: old.inputs.clone(),
+                    outputs: old.outputs.clone(),
+                },
+                old.secret_paths.clone(),
+            ),
         );
     }
     let Some(declared) = stack.and_then(|s| s.get(urn)) else {
@@ -480,6 +488,7 @@ fn prepare(
         );
     }
     let deps = declared.deps.clone();
+    let secrets = secret_paths(declared, &inputs);
     let current = snapshot.get(urn);
     match (step.action, current) {
         (Action::Create | Action::Replace, _) | (_, None) => {
@@ -498,11 +507,12 @@ fn prepare(
                         inputs,
                     },
                     deps,
+                    secrets,
                 ),
             )
         }
         (_, Some(old)) => {
-            let (action, changes) = decide(Some(old), &declared.schema, &inputs);
+            let (action, changes) = decide(Some(old), &declared.schema, &inputs, &secrets);
             if action == Action::Same {
                 return Prepared::Nothing;
             }
@@ -536,6 +546,7 @@ fn prepare(
                         new_inputs: inputs,
                     },
                     deps,
+                    secrets,
                 ),
             )
         }
@@ -547,33 +558,42 @@ fn internal(urn: &Urn, e: impl std::fmt::Display) -> ProviderError {
 }
 
 async fn run(provider: &dyn Provider, call: Call) -> Result<JournalRecord, ProviderError> {
-    let put = |urn: Urn, id: String, inputs: Value, outputs: Outputs, deps: Vec<Urn>| {
-        JournalRecord::Put {
-            resource: ResourceState {
-                type_token: urn.type_token().to_string(),
-                urn,
-                id,
-                inputs,
-                outputs,
-                dependencies: deps,
-                pending_delete: false,
-            },
-        }
-    };
+    let put =
+        |urn: Urn, id: String, inputs: Value, outputs: Outputs, deps: Vec<Urn>, secret_paths| {
+            JournalRecord::Put {
+                resource: ResourceState {
+                    type_token: urn.type_token().to_string(),
+                    urn,
+                    id,
+                    inputs,
+                    outputs,
+                    dependencies: deps,
+                    pending_delete: false,
+                    secret_paths,
+                },
+            }
+        };
     match call {
-        Call::Create(req, deps) => {
+        Call::Create(req, deps, secrets) => {
             let (urn, inputs) = (req.urn.clone(), req.inputs.clone());
-            let resp = provider.create(req).await?;
-            Ok(put(urn, resp.id, inputs, resp.outputs, deps))
+            let resp = provider.create(req).await;
+            let resp = resp.map_err(|e| redact(e, &inputs, &secrets))?;
+            Ok(put(urn, resp.id, inputs, resp.outputs, deps, secrets))
         }
-        Call::Update(req, deps) => {
+        Call::Update(req, deps, secrets) => {
             let (urn, id, inputs) = (req.urn.clone(), req.id.clone(), req.new_inputs.clone());
-            let outputs = provider.update(req).await?;
-            Ok(put(urn, id, inputs, outputs, deps))
+            let old = req.old_inputs.clone();
+            let outputs = provider.update(req).await.map_err(|e| {
+                let e = redact(e, &inputs, &secrets);
+                // An error may quote the values being replaced.
+                redact(e, &old, &secrets)
+            })?;
+            Ok(put(urn, id, inputs, outputs, deps, secrets))
         }
-        Call::Delete(req) => {
-            let (urn, id) = (req.urn.clone(), req.id.clone());
-            provider.delete(req).await?;
+        Call::Delete(req, secrets) => {
+            let (urn, id, inputs) = (req.urn.clone(), req.id.clone(), req.inputs.clone());
+            let deleted = provider.delete(req).await;
+            deleted.map_err(|e| redact(e, &inputs, &secrets))?;
             Ok(JournalRecord::Removed { urn, id })
         }
     }

@@ -70,6 +70,10 @@ pub struct ApplyReport {
     pub execution: Execution,
     /// The stack's exported values (only after a successful `up`).
     pub outputs: Map<String, Value>,
+    /// The names of exported values that are secret (exported from a
+    /// [`crate::Output::secret`] or derived from one): the command line
+    /// shows them as `[sensitive]`.
+    pub secret_outputs: Vec<String>,
     /// Problems reading exports (e.g. a probe's bounded wait ran out).
     pub warnings: Vec<String>,
 }
@@ -227,14 +231,18 @@ impl<'a> Deployment<'a> {
         let mut report = ApplyReport {
             execution,
             outputs: Map::new(),
+            secret_outputs: Vec::new(),
             warnings: Vec::new(),
         };
         if report.execution.state_error.is_none() {
             if destroying || self.snapshot.resources.is_empty() {
                 self.snapshot.outputs.clear();
+                self.snapshot.secret_outputs.clear();
             } else if report.succeeded() {
                 let (outputs, warnings) = self.read_exports().await;
                 self.snapshot.outputs = outputs.clone();
+                self.snapshot.secret_outputs = self.stack.secret_exports();
+                report.secret_outputs = self.snapshot.secret_outputs.clone();
                 report.outputs = outputs;
                 report.warnings = warnings;
             }

@@ -5,7 +5,7 @@
 //! creates it again. `preview` keeps the result in memory; `refresh` and `up`
 //! record it.
 
-use crate::plan::{PropertyChange, diff};
+use crate::plan::{PropertyChange, diff, hide, redact};
 use crate::provider::{Provider, ProviderError, ReadRequest};
 use crate::resource::Urn;
 use crate::state::{JournalRecord, ResourceState, Snapshot, StateError, StateStore};
@@ -73,6 +73,7 @@ pub(crate) async fn refresh(
             report.read += 1;
             let update = match result {
                 Err(e) => {
+                    let e = redact(e, &record.inputs, &record.secret_paths);
                     report.errors.push((record.urn.clone(), e));
                     continue;
                 }
@@ -89,7 +90,8 @@ pub(crate) async fn refresh(
                 Ok(Some(now)) => {
                     // Drift is a difference in configuration; outputs that
                     // move on their own (instance counts) are just updated.
-                    let changes = diff(&record.inputs, &now.inputs, &[]);
+                    let mut changes = diff(&record.inputs, &now.inputs, &[]);
+                    hide(&mut changes, &[], &[&record.secret_paths]);
                     if changes.is_empty() && now.outputs == record.outputs {
                         continue;
                     }

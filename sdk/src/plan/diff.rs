@@ -11,9 +11,6 @@ use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// What plans show instead of a sensitive value.
-pub(super) const SENSITIVE: &str = "[sensitive]";
-
 /// One changed property.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PropertyChange {
@@ -189,7 +186,7 @@ pub fn diff(before: &Value, after: &Value, rules: &[FieldRule]) -> Vec<PropertyC
     let mut paths: Vec<&String> = a.keys().chain(b.keys()).collect();
     paths.sort();
     paths.dedup();
-    paths
+    let mut changes: Vec<PropertyChange> = paths
         .into_iter()
         .filter_map(|path| {
             let (old, new) = (a.get(path), b.get(path));
@@ -198,26 +195,18 @@ pub fn diff(before: &Value, after: &Value, rules: &[FieldRule]) -> Vec<PropertyC
                 return None;
             }
             let rule = rules.iter().find(|r| r.name == top_field(path));
-            let sensitive = rule.is_some_and(|r| r.sensitive);
-            let shown = |v: Option<&Value>| {
-                v.map(|v| {
-                    if sensitive {
-                        Value::String(SENSITIVE.to_string())
-                    } else {
-                        v.clone()
-                    }
-                })
-            };
             Some(PropertyChange {
                 path: path.clone(),
-                before: shown(old),
-                after: if unknown { None } else { shown(new) },
+                before: old.cloned(),
+                after: if unknown { None } else { new.cloned() },
                 after_unknown: unknown,
                 forces_replacement: rule.is_some_and(|r| r.replace),
-                sensitive,
+                sensitive: false,
             })
         })
-        .collect()
+        .collect();
+    super::sensitive::hide(&mut changes, rules, &[]);
+    changes
 }
 
 #[cfg(test)]

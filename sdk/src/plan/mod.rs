@@ -8,10 +8,13 @@
 
 mod diff;
 mod render;
+mod sensitive;
 
 use diff::top_field;
 pub use diff::{PropertyChange, diff};
 pub use render::{render_json, render_text};
+pub use sensitive::SENSITIVE;
+pub(crate) use sensitive::{hide, redact};
 
 use crate::resource::{OutputValues, Resolve, STACK_TAG, URN_TAG, Urn, contains_unknown};
 use crate::stack::{Declared, Schema, Stack};
@@ -171,19 +174,33 @@ pub(crate) fn resolve_inputs(
     Ok(inputs)
 }
 
-/// What a declared resource with resolved `inputs` needs, given its recorded
-/// state `old`: the one decision the planner makes ahead and the executor
-/// makes again once the dependencies' outputs are known.
+/// The secret paths (JSON pointers) of a program resource's resolved
+/// `inputs`: its sensitive fields and where it holds secret outputs.
+pub(crate) fn secret_paths(d: &Declared, inputs: &Value) -> Vec<String> {
+    let declared = d.inputs.as_ref().map_or(&[][..], |t| t.secret_paths());
+    sensitive::secret_paths(d.schema.fields, declared, inputs)
+}
+
+/// What a declared resource with resolved `inputs` (secret at
+/// `secret_paths`) needs, given its recorded state `old`: the one decision
+/// the planner makes ahead and the executor makes again once the
+/// dependencies' outputs are known.
 pub(crate) fn decide(
     old: Option<&ResourceState>,
     schema: &Schema,
     inputs: &Value,
+    secret_paths: &[String],
 ) -> (Action, Vec<PropertyChange>) {
     match old {
         None => (Action::Create, Vec::new()),
         Some(old) if old.type_token != schema.type_token => (Action::Replace, Vec::new()),
         Some(old) => {
-            let changes = diff(&old.inputs, inputs, schema.fields);
+            let mut changes = diff(&old.inputs, inputs, schema.fields);
+            hide(
+                &mut changes,
+                schema.fields,
+                &[&old.secret_paths, secret_paths],
+            );
             let action = if changes.is_empty() {
                 Action::Same
             } else if changes.iter().any(|c| c.forces_replacement) {
@@ -261,7 +278,8 @@ pub(crate) fn plan(stack: &Stack, state: &Snapshot) -> Result<Plan, PlanError> {
         let urn = &d.urn;
         let inputs = resolve_inputs(d, stack.name(), &known)?;
         let old = state.get(urn).cloned();
-        let (action, changes) = decide(old.as_ref(), &d.schema, &inputs);
+        let secrets = secret_paths(d, &inputs);
+        let (action, changes) = decide(old.as_ref(), &d.schema, &inputs, &secrets);
         immutable_change(urn, &d.schema, &changes)?;
         if let (Action::Same | Action::Update, Some(old)) = (action, &old) {
             known.insert(urn.clone(), Value::Object(old.outputs.clone()));

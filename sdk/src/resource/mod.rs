@@ -15,7 +15,7 @@ pub(crate) use output::{
     Placeholders, Resolve, UNKNOWN, contains_unknown, parse_placeholder, placeholder,
 };
 pub use template::References;
-pub(crate) use template::Template;
+pub(crate) use template::{Template, pointer_token};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};

@@ -151,6 +151,8 @@ pub struct Output<T> {
     deps: Arc<[Urn]>,
     source: Option<(Urn, &'static str)>,
     eval: Eval,
+    /// The value is sensitive: shown as `[sensitive]` and sealed in state.
+    secret: bool,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -160,6 +162,7 @@ impl<T> Clone for Output<T> {
             deps: self.deps.clone(),
             source: self.source.clone(),
             eval: self.eval.clone(),
+            secret: self.secret,
             _type: PhantomData,
         }
     }
@@ -170,6 +173,7 @@ impl<T> fmt::Debug for Output<T> {
         f.debug_struct("Output")
             .field("dependencies", &self.deps)
             .field("source", &self.source)
+            .field("secret", &self.secret)
             .finish_non_exhaustive()
     }
 }
@@ -181,8 +185,34 @@ impl<T> Output<T> {
             deps: Arc::from(vec![urn.clone()]),
             source: Some((urn.clone(), field)),
             eval: Arc::new(move |r: &dyn Resolve| r.output(&urn, field)),
+            secret: false,
             _type: PhantomData,
         }
+    }
+
+    /// The same output, marked sensitive: wherever keel would print its
+    /// value (plans, progress, errors, `--json`, exported outputs) it shows
+    /// `[sensitive]`, and state files hold it encrypted (see
+    /// `keel::state::secrets`). Outputs derived from it with [`Output::map`],
+    /// [`Output::zip`] or [`Output::all`] stay sensitive.
+    ///
+    /// ```
+    /// use keel::prelude::*;
+    /// let mut stack = Stack::new("demo");
+    /// let cluster = stack.add("app", EcsCluster::new());
+    /// let name = cluster.name().secret();
+    /// assert!(name.is_secret());
+    /// assert!(name.map(|n| format!("ECS_CLUSTER={n}")).is_secret());
+    /// assert!(!cluster.name().is_secret());
+    /// ```
+    pub fn secret(mut self) -> Self {
+        self.secret = true;
+        self
+    }
+
+    /// Whether the value is sensitive (see [`Output::secret`]).
+    pub fn is_secret(&self) -> bool {
+        self.secret
     }
 
     /// The resources this output waits for.
@@ -214,6 +244,7 @@ impl<T> Output<T> {
             deps: self.deps.clone(),
             source: self.source.clone(),
             eval: self.eval.clone(),
+            secret: self.secret,
             _type: PhantomData,
         }
     }
@@ -259,6 +290,7 @@ impl<T: DeserializeOwned> Output<T> {
                 let typed: T = serde_json::from_value(value).ok()?;
                 serde_json::to_value(f(typed)).ok()
             }),
+            secret: self.secret,
             _type: PhantomData,
         }
     }
@@ -288,6 +320,7 @@ impl<T: DeserializeOwned> Output<T> {
                 }
                 Some(Value::Array(vec![x, y]))
             }),
+            secret: self.secret || other.secret,
             _type: PhantomData,
         }
     }
@@ -314,6 +347,7 @@ impl<T: DeserializeOwned + Serialize> Output<Vec<T>> {
         deps.sort();
         deps.dedup();
         let evals: Vec<Eval> = outputs.iter().map(|o| o.eval.clone()).collect();
+        let secret = outputs.iter().any(|o| o.secret);
         Output {
             deps: Arc::from(deps),
             source: None,
@@ -324,6 +358,7 @@ impl<T: DeserializeOwned + Serialize> Output<Vec<T>> {
                     .collect();
                 values.map(Value::Array)
             }),
+            secret,
             _type: PhantomData,
         }
     }
@@ -409,6 +444,44 @@ impl<T> Input<T> {
             Input::Value(_) => None,
             Input::Output(o) => Some(o),
         }
+    }
+}
+
+impl<T: Serialize> Input<T> {
+    /// A sensitive value known when the program runs (a password, a token,
+    /// user data with credentials in it): it reaches the provider as it is,
+    /// but keel shows it as `[sensitive]` wherever it would print it and
+    /// keeps it encrypted in state files (see `keel::state::secrets`). It is
+    /// held as an [`Output`] with no dependencies, so [`Input::value`] is
+    /// `None` for it; providers see it resolved like any other value.
+    ///
+    /// ```
+    /// use keel::prelude::*;
+    /// let lt = LaunchTemplate::new("ami-0c55b159cbfafe1f0", "t3.small")
+    ///     .user_data(Input::secret("#!/bin/bash\nexport TOKEN=hunter2\n".to_string()));
+    /// let user_data = lt.user_data.as_ref().unwrap();
+    /// assert!(user_data.is_secret());
+    /// assert!(user_data.deps().is_empty());
+    /// assert!(!format!("{lt:?}").contains("hunter2"));
+    /// ```
+    pub fn secret(value: T) -> Self {
+        let json = serde_json::to_value(&value).ok();
+        Input::Output(Output {
+            deps: Arc::from(Vec::new()),
+            source: None,
+            eval: Arc::new(move |_: &dyn Resolve| json.clone()),
+            secret: true,
+            _type: PhantomData,
+        })
+    }
+}
+
+impl<T> Input<T> {
+    /// Whether the value is sensitive: made with [`Input::secret`] or from
+    /// an [`Output::secret`] (a plain value never is; a field can also be
+    /// sensitive by its type's rule, `#[resource(sensitive)]`).
+    pub fn is_secret(&self) -> bool {
+        self.as_output().is_some_and(Output::is_secret)
     }
 }
 

@@ -6,6 +6,12 @@
 //! dependencies at declaration time; resolving the template against known
 //! outputs is a pure function, so planning and applying never serialize the
 //! user's resource again.
+//!
+//! A template also knows where its secrets are: the JSON pointers
+//! (`/user_data`, `/routes/0/target`) at which it holds an output marked
+//! secret ([`Output::secret`], [`Input::secret`]). Those paths, with the
+//! fields a type marks `#[resource(sensitive)]`, are what plans mask and
+//! state files seal.
 
 use super::Urn;
 use super::output::{Input, Output, Resolve, UNKNOWN};
@@ -106,6 +112,31 @@ pub(crate) struct Template {
     json: Value,
     refs: BTreeMap<String, Output<Value>>,
     deps: Vec<Urn>,
+    secret_paths: Vec<String>,
+}
+
+/// Escapes one JSON pointer token (RFC 6901).
+pub(crate) fn pointer_token(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+/// The JSON pointers under `prefix` of every reference in `value` whose
+/// marker is in `secret`.
+fn secret_pointers(value: &Value, prefix: &str, secret: &BTreeSet<String>, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) if secret.contains(s) => out.push(prefix.to_string()),
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                secret_pointers(v, &format!("{prefix}/{i}"), secret, out);
+            }
+        }
+        Value::Object(map) => {
+            for (k, v) in map {
+                secret_pointers(v, &format!("{prefix}/{}", pointer_token(k)), secret, out);
+            }
+        }
+        _ => {}
+    }
 }
 
 impl Template {
@@ -120,8 +151,28 @@ impl Template {
             .collect();
         deps.sort();
         deps.dedup();
+        // Clones of one output share a marker: secret if any of them is.
+        let secret: BTreeSet<String> = outputs
+            .iter()
+            .filter(|o| o.is_secret())
+            .map(marker)
+            .collect();
+        let mut secret_paths = Vec::new();
+        if !secret.is_empty() {
+            secret_pointers(&json, "", &secret, &mut secret_paths);
+        }
         let refs = outputs.into_iter().map(|o| (marker(&o), o)).collect();
-        Ok(Self { json, refs, deps })
+        Ok(Self {
+            json,
+            refs,
+            deps,
+            secret_paths,
+        })
+    }
+
+    /// The JSON pointers at which the inputs hold secret outputs.
+    pub(crate) fn secret_paths(&self) -> &[String] {
+        &self.secret_paths
     }
 
     /// The resources the inputs read outputs of, sorted and deduplicated.
@@ -180,5 +231,33 @@ mod tests {
         // serializing never reads a value: an output is only a reference
         let plain = serde_json::to_value(&inputs).unwrap();
         assert!(plain[1].as_str().unwrap().starts_with(REF_PREFIX));
+        assert!(template.secret_paths().is_empty());
+    }
+
+    #[test]
+    fn a_template_knows_the_paths_of_its_secrets() {
+        let vpc = Urn::new("s", "aws:ec2:Vpc", "main");
+        let id: Output<String> = Output::field(vpc.clone(), "id");
+        let mut inputs: BTreeMap<String, Vec<Input<String>>> = BTreeMap::new();
+        inputs.insert(
+            "a/b".into(),
+            vec!["plain".into(), Input::secret("pw".to_string())],
+        );
+        inputs.insert(
+            "c".into(),
+            vec![
+                id.clone().into(),
+                id.map(|v| format!("{v}!")).secret().into(),
+            ],
+        );
+        let template = Template::of(&inputs).unwrap();
+        assert_eq!(template.secret_paths(), ["/a~1b/1", "/c/1"]);
+        assert_eq!(template.deps(), std::slice::from_ref(&vpc));
+        let mut known = OutputValues::new();
+        known.insert(vpc, json!({"id": "vpc-1"}));
+        assert_eq!(
+            template.resolve(&known),
+            json!({"a/b": ["plain", "pw"], "c": ["vpc-1", "vpc-1!"]})
+        );
     }
 }

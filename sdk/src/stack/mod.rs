@@ -307,10 +307,20 @@ impl Stack {
         handle
     }
 
-    /// Exports an output (shown after `up`, and in `--json` output).
+    /// Exports an output (shown after `up`, and in `--json` output; as
+    /// `[sensitive]` if the output is secret, see [`Output::secret`]).
     pub fn export<T>(&mut self, name: &str, output: Output<T>) {
         self.exports
             .push((name.to_string(), Export::Value(output.erase())));
+    }
+
+    /// The names of exports whose value is secret ([`Output::secret`]).
+    pub(crate) fn secret_exports(&self) -> Vec<String> {
+        self.exports
+            .iter()
+            .filter(|(_, e)| matches!(e, Export::Value(o) if o.is_secret()))
+            .map(|(name, _)| name.clone())
+            .collect()
     }
 
     /// Exports a value read from the cloud after `up` (see [`Probe`]).

@@ -1,9 +1,11 @@
 //! [`LocalStore`]: state as files under `<state-dir>/<stack>/`:
 //! `snapshot.json` (replaced atomically: temp file, fsync, rename, fsync of
 //! the directory), `journal.jsonl` (one record a line, fsynced per append) and
-//! `lock` (an OS lock held while the store is open; see `lock`).
+//! `lock` (an OS lock held while the store is open; see `lock`). Secret
+//! values are sealed in both files (see `secrets`, and `secrets.key`).
 
 use super::lock::StateLock;
+use super::secrets::Secrets;
 use super::{JournalRecord, SCHEMA_VERSION, Snapshot, StateError, StateStore};
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
@@ -27,6 +29,7 @@ pub struct LocalStore {
     _lock: StateLock,
     /// The serial of the snapshot on disk, which journal lines build on.
     base_serial: u64,
+    secrets: Secrets,
 }
 
 /// A journal line with the serial of the snapshot it applies on top of, so
@@ -50,6 +53,7 @@ impl LocalStore {
         })?;
         let lock = StateLock::acquire(&dir.join("lock"))?;
         Ok(Self {
+            secrets: Secrets::new(&dir, stack),
             dir,
             stack: stack.to_string(),
             journal: None,
@@ -80,7 +84,7 @@ impl LocalStore {
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(StateError::Io { path, source }),
         };
-        let value: serde_json::Value =
+        let mut value: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| StateError::Corrupt {
                 path: path.clone(),
                 detail: e.to_string(),
@@ -102,6 +106,7 @@ impl LocalStore {
             }
             Some(_) => {}
         }
+        self.secrets.open(&mut value, &path)?;
         let snapshot: Snapshot =
             serde_json::from_value(value).map_err(|e| StateError::Corrupt {
                 path: path.clone(),
@@ -130,7 +135,7 @@ impl LocalStore {
             .filter(|l| !l.is_empty())
             .collect();
         for (i, line) in lines.iter().enumerate() {
-            match serde_json::from_slice::<Line>(line) {
+            match self.secrets.parse::<Line>(line, &path)? {
                 Ok(l) if l.base >= snapshot.serial => snapshot.apply(&l.record),
                 Ok(_) => {}
                 // The last line of a run that died mid-write: its step never
@@ -190,14 +195,11 @@ impl StateStore for LocalStore {
             self.journal = Some(f);
         }
         let base = self.base_serial;
-        let mut line = serde_json::to_vec(&Line {
+        let line = Line {
             base,
             record: record.clone(),
-        })
-        .map_err(|e| StateError::Corrupt {
-            path: path.clone(),
-            detail: e.to_string(),
-        })?;
+        };
+        let mut line = self.secrets.to_vec(&line, false, &path)?;
         line.push(b'\n');
         let f = self
             .journal
@@ -214,10 +216,7 @@ impl StateStore for LocalStore {
             let p = p.to_path_buf();
             move |source| StateError::Io { path: p, source }
         };
-        let json = serde_json::to_vec_pretty(snapshot).map_err(|e| StateError::Corrupt {
-            path: path.clone(),
-            detail: e.to_string(),
-        })?;
+        let json = self.secrets.to_vec(snapshot, true, &path)?;
         {
             let mut f = File::create(&tmp).map_err(io(&tmp))?;
             f.write_all(&json).map_err(io(&tmp))?;
@@ -267,6 +266,7 @@ mod tests {
                 outputs: Default::default(),
                 dependencies: vec![],
                 pending_delete: false,
+                secret_paths: vec![],
             },
         }
     }

@@ -10,6 +10,7 @@
 pub mod local;
 mod lock;
 mod memory;
+pub mod secrets;
 
 pub use local::LocalStore;
 pub use memory::MemoryStore;
@@ -43,6 +44,10 @@ pub struct ResourceState {
     /// A replaced resource whose delete hasn't happened yet.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pending_delete: bool,
+    /// The JSON pointers (`/user_data`) of `inputs` that are secret: shown
+    /// as `[sensitive]`, and sealed in state files ([`secrets`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_paths: Vec<String>,
 }
 
 /// An operation that started and never finished (the process died).
@@ -74,6 +79,10 @@ pub struct Snapshot {
     /// The stack's exported outputs after the last `up`.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub outputs: serde_json::Map<String, Value>,
+    /// The names of exported outputs that are secret (derived from a
+    /// secret): shown as `[sensitive]`, and sealed in state files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_outputs: Vec<String>,
 }
 
 impl Snapshot {
@@ -93,6 +102,7 @@ impl Snapshot {
             resources: Vec::new(),
             pending_operations: Vec::new(),
             outputs: serde_json::Map::new(),
+            secret_outputs: Vec::new(),
         }
     }
 
@@ -231,6 +241,15 @@ pub enum StateError {
         found: String,
         /// The stack being run.
         expected: String,
+    },
+    /// A state file holds sealed secrets that can't be opened (no key, or
+    /// another key), or the key can't be read.
+    #[error("state file {path}: {detail} (the file was not modified; see keel::state::secrets)")]
+    Secrets {
+        /// The file (or where the key was looked for).
+        path: PathBuf,
+        /// What is wrong and what to do.
+        detail: String,
     },
     /// Another keel run holds the stack.
     #[error(

@@ -34,7 +34,10 @@ pub struct LaunchTemplate {
     /// The instance type, e.g. `t3.small`.
     pub instance_type: String,
     /// User data as plain text (providers encode it as AWS requires).
+    /// Sensitive: it often carries tokens or passwords, so plans show it as
+    /// `[sensitive]` and state files hold it encrypted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[resource(sensitive)]
     pub user_data: Option<Input<String>>,
     /// The instance profile instances run with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
