@@ -465,14 +465,36 @@ impl<T: Serialize> Input<T> {
     /// assert!(!format!("{lt:?}").contains("hunter2"));
     /// ```
     pub fn secret(value: T) -> Self {
+        Input::Output(Output::secret_value(value))
+    }
+}
+
+impl<T: Serialize> Output<T> {
+    /// A sensitive value known when the program runs, as an output with no
+    /// dependencies, so it can be combined with other outputs ([`Output::zip`],
+    /// [`Output::map`]) and whatever derives from it stays sensitive.
+    ///
+    /// ```
+    /// use keel::prelude::*;
+    /// let mut stack = Stack::new("demo");
+    /// let cluster = stack.add("app", EcsCluster::new());
+    /// let token = Output::secret_value("hunter2".to_string());
+    /// let user_data = token
+    ///     .zip(&cluster.name())
+    ///     .map(|(t, c)| format!("echo ECS_CLUSTER={c} >> /etc/ecs/ecs.config\nexport TOKEN={t}\n"));
+    /// assert!(user_data.is_secret());
+    /// assert_eq!(user_data.dependencies(), &[cluster.urn().clone()]);
+    /// stack.export("user_data", user_data); // shown as [sensitive]
+    /// ```
+    pub fn secret_value(value: T) -> Self {
         let json = serde_json::to_value(&value).ok();
-        Input::Output(Output {
+        Output {
             deps: Arc::from(Vec::new()),
             source: None,
             eval: Arc::new(move |_: &dyn Resolve| json.clone()),
             secret: true,
             _type: PhantomData,
-        })
+        }
     }
 }
 
