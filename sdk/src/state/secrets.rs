@@ -480,6 +480,21 @@ mod tests {
     }
 
     #[test]
+    fn any_record_that_lists_secret_paths_beside_its_inputs_is_sealed() {
+        // The shape of a journal record that carries the inputs it sends
+        // (a `begin` with the resolved inputs of a create).
+        let d = dir();
+        let secrets = Secrets::with_env_key(&d.0, "s", Some(STANDARD.encode([2u8; 32])));
+        let begin = json!({"base": 0, "record": "begin", "operation": "create",
+            "inputs": {"user_data": SECRET, "image_id": "ami-1"}, "secret_paths": ["/user_data"]});
+        let bytes = secrets.to_vec(&begin, false, Path::new("j")).unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(!text.contains(SECRET) && text.contains("ami-1"), "{text}");
+        let back: Value = secrets.parse(&bytes, Path::new("j")).unwrap().unwrap();
+        assert_eq!(back, begin);
+    }
+
+    #[test]
     fn an_env_key_is_used_and_no_key_file_is_written() {
         let d = dir();
         let key = STANDARD.encode([1u8; 32]);
