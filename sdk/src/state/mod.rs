@@ -45,13 +45,24 @@ pub struct ResourceState {
     pub pending_delete: bool,
 }
 
-/// An operation that started and never finished (the process died).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// An operation that started and never finished (the process died), with
+/// what its begin record holds to find the result later.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PendingOperation {
     /// The resource.
     pub urn: Urn,
     /// What was being done: `create`, `update`, `delete`.
     pub operation: String,
+    /// The cloud id an update or delete was about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The resolved inputs a create was called with (its `keel:urn` tag
+    /// among them, which is how recovery finds what it made).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<Value>,
+    /// The resources a create depended on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<Urn>,
 }
 
 /// The saved state of one stack.
@@ -108,10 +119,19 @@ impl Snapshot {
     /// contains it is harmless.
     pub fn apply(&mut self, record: &JournalRecord) {
         match record {
-            JournalRecord::Begin { urn, operation } => {
+            JournalRecord::Begin {
+                urn,
+                operation,
+                id,
+                inputs,
+                dependencies,
+            } => {
                 let op = PendingOperation {
                     urn: urn.clone(),
                     operation: operation.clone(),
+                    id: id.clone(),
+                    inputs: inputs.clone(),
+                    dependencies: dependencies.clone(),
                 };
                 if !self.pending_operations.contains(&op) {
                     self.pending_operations.push(op);
@@ -160,12 +180,23 @@ impl Resolve for Snapshot {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
 pub enum JournalRecord {
-    /// A provider call is about to start (durable before it does).
+    /// A provider call is about to start (durable before it does), with
+    /// what recovery needs to find its result if the run dies before the
+    /// call's end is recorded.
     Begin {
         /// The resource.
         urn: Urn,
         /// `create`, `update` or `delete`.
         operation: String,
+        /// The cloud id an update or delete is about.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        /// The resolved inputs of a create, tags included.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        inputs: Option<Value>,
+        /// The resources a create depends on.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        dependencies: Vec<Urn>,
     },
     /// A create or update finished: the resource as it now is.
     Put {
@@ -184,6 +215,26 @@ pub enum JournalRecord {
         /// The resource.
         urn: Urn,
     },
+}
+
+impl JournalRecord {
+    /// A begin record of `operation` on `urn` that carries nothing else.
+    ///
+    /// ```
+    /// use keel::state::JournalRecord;
+    /// let urn = keel::resource::Urn::new("demo", "aws:ec2:Vpc", "main");
+    /// let begin = JournalRecord::begin(urn, "delete");
+    /// assert!(matches!(begin, JournalRecord::Begin { id: None, .. }));
+    /// ```
+    pub fn begin(urn: Urn, operation: &str) -> Self {
+        JournalRecord::Begin {
+            urn,
+            operation: operation.to_string(),
+            id: None,
+            inputs: None,
+            dependencies: Vec::new(),
+        }
+    }
 }
 
 /// Why state can't be read or written. Every variant leaves existing files

@@ -25,10 +25,7 @@ fn put(stack: &str, name: &str, id: &str) -> JournalRecord {
 }
 
 fn begin(stack: &str, name: &str, operation: &str) -> JournalRecord {
-    JournalRecord::Begin {
-        urn: urn(stack, name),
-        operation: operation.into(),
-    }
+    JournalRecord::begin(urn(stack, name), operation)
 }
 
 /// Runs the suite against stores made by `open`, which opens the state of
