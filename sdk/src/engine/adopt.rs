@@ -221,6 +221,7 @@ async fn take(
             outputs: read.outputs,
             dependencies: d.deps.clone(),
             pending_delete: false,
+            repair: false,
         },
     };
     store.append(&record)?;

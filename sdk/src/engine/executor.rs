@@ -576,6 +576,7 @@ async fn run(provider: &dyn Provider, call: Call) -> Result<JournalRecord, Provi
                 outputs,
                 dependencies: deps,
                 pending_delete: false,
+                repair: false,
             },
         }
     };

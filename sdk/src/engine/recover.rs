@@ -239,6 +239,8 @@ async fn create(
         outputs: read.outputs,
         dependencies: op.dependencies.clone(),
         pending_delete: false,
+        // The create may have stopped between its calls.
+        repair: true,
     };
     let outcome = Recovery::Adopted {
         id: kept.id,

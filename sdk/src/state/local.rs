@@ -267,6 +267,7 @@ mod tests {
                 outputs: Default::default(),
                 dependencies: vec![],
                 pending_delete: false,
+                repair: false,
             },
         }
     }

@@ -43,6 +43,11 @@ pub struct ResourceState {
     /// A replaced resource whose delete hasn't happened yet.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pending_delete: bool,
+    /// Adopted by crash recovery after an interrupted create, which may
+    /// have stopped between its calls: the next plan updates it even if
+    /// its inputs match, so every part of its configuration is applied.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub repair: bool,
 }
 
 /// An operation that started and never finished (the process died), with

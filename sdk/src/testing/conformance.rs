@@ -20,6 +20,7 @@ fn put(stack: &str, name: &str, id: &str) -> JournalRecord {
             outputs: json!({"id": id}).as_object().cloned().unwrap_or_default(),
             dependencies: Vec::new(),
             pending_delete: false,
+            repair: false,
         },
     }
 }
