@@ -201,8 +201,11 @@ pub(crate) fn decide(
                 schema.fields,
                 &[&old.secret_paths, secret_paths],
             );
-            let action = if changes.is_empty() {
+            let action = if changes.is_empty() && !old.repair {
                 Action::Same
+            } else if changes.is_empty() {
+                // Adopted after an interrupted create: apply it all again.
+                Action::Update
             } else if changes.iter().any(|c| c.forces_replacement) {
                 Action::Replace
             } else {

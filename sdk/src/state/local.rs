@@ -266,6 +266,7 @@ mod tests {
                 outputs: Default::default(),
                 dependencies: vec![],
                 pending_delete: false,
+                repair: false,
                 secret_paths: vec![],
             },
         }
@@ -300,10 +301,10 @@ mod tests {
         let mut store = LocalStore::open(&d, "s").unwrap();
         store.load().unwrap();
         store
-            .append(&JournalRecord::Begin {
-                urn: Urn::new("s", "aws:ec2:Vpc", "a"),
-                operation: "create".into(),
-            })
+            .append(&JournalRecord::begin(
+                Urn::new("s", "aws:ec2:Vpc", "a"),
+                "create",
+            ))
             .unwrap();
         store.append(&put("a", "vpc-1")).unwrap();
         let path = store.journal_path();
@@ -333,10 +334,10 @@ mod tests {
         let mut store = LocalStore::open(&d, "s").unwrap();
         store.load().unwrap();
         store
-            .append(&JournalRecord::Begin {
-                urn: Urn::new("s", "aws:ec2:Vpc", "a"),
-                operation: "create".into(),
-            })
+            .append(&JournalRecord::begin(
+                Urn::new("s", "aws:ec2:Vpc", "a"),
+                "create",
+            ))
             .unwrap();
         let snap = store.load().unwrap();
         assert_eq!(snap.pending_operations.len(), 1);

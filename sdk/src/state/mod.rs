@@ -44,19 +44,38 @@ pub struct ResourceState {
     /// A replaced resource whose delete hasn't happened yet.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pending_delete: bool,
+    /// Adopted by crash recovery after an interrupted create, which may
+    /// have stopped between its calls: the next plan updates it even if
+    /// its inputs match, so every part of its configuration is applied.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub repair: bool,
     /// The JSON pointers (`/user_data`) of `inputs` that are secret: shown
     /// as `[sensitive]`, and sealed in state files ([`secrets`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secret_paths: Vec<String>,
 }
 
-/// An operation that started and never finished (the process died).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// An operation that started and never finished (the process died), with
+/// what its begin record holds to find the result later.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PendingOperation {
     /// The resource.
     pub urn: Urn,
     /// What was being done: `create`, `update`, `delete`.
     pub operation: String,
+    /// The cloud id an update or delete was about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The resolved inputs a create was called with (its `keel:urn` tag
+    /// among them, which is how recovery finds what it made).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<Value>,
+    /// The resources a create depended on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<Urn>,
+    /// The JSON pointers of `inputs` that are secret (sealed in files).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_paths: Vec<String>,
 }
 
 /// The saved state of one stack.
@@ -118,10 +137,21 @@ impl Snapshot {
     /// contains it is harmless.
     pub fn apply(&mut self, record: &JournalRecord) {
         match record {
-            JournalRecord::Begin { urn, operation } => {
+            JournalRecord::Begin {
+                urn,
+                operation,
+                id,
+                inputs,
+                dependencies,
+                secret_paths,
+            } => {
                 let op = PendingOperation {
                     urn: urn.clone(),
                     operation: operation.clone(),
+                    id: id.clone(),
+                    inputs: inputs.clone(),
+                    dependencies: dependencies.clone(),
+                    secret_paths: secret_paths.clone(),
                 };
                 if !self.pending_operations.contains(&op) {
                     self.pending_operations.push(op);
@@ -170,12 +200,26 @@ impl Resolve for Snapshot {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
 pub enum JournalRecord {
-    /// A provider call is about to start (durable before it does).
+    /// A provider call is about to start (durable before it does), with
+    /// what recovery needs to find its result if the run dies before the
+    /// call's end is recorded.
     Begin {
         /// The resource.
         urn: Urn,
         /// `create`, `update` or `delete`.
         operation: String,
+        /// The cloud id an update or delete is about.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        /// The resolved inputs of a create, tags included.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        inputs: Option<Value>,
+        /// The resources a create depends on.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        dependencies: Vec<Urn>,
+        /// The JSON pointers of `inputs` that are secret (sealed in files).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        secret_paths: Vec<String>,
     },
     /// A create or update finished: the resource as it now is.
     Put {
@@ -194,6 +238,27 @@ pub enum JournalRecord {
         /// The resource.
         urn: Urn,
     },
+}
+
+impl JournalRecord {
+    /// A begin record of `operation` on `urn` that carries nothing else.
+    ///
+    /// ```
+    /// use keel::state::JournalRecord;
+    /// let urn = keel::resource::Urn::new("demo", "aws:ec2:Vpc", "main");
+    /// let begin = JournalRecord::begin(urn, "delete");
+    /// assert!(matches!(begin, JournalRecord::Begin { id: None, .. }));
+    /// ```
+    pub fn begin(urn: Urn, operation: &str) -> Self {
+        JournalRecord::Begin {
+            urn,
+            operation: operation.to_string(),
+            id: None,
+            inputs: None,
+            dependencies: Vec::new(),
+            secret_paths: Vec::new(),
+        }
+    }
 }
 
 /// Why state can't be read or written. Every variant leaves existing files

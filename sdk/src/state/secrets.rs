@@ -375,6 +375,7 @@ mod tests {
                 outputs: Default::default(),
                 dependencies: vec![],
                 pending_delete: false,
+                repair: false,
                 secret_paths: vec!["/env/0".into(), "/user_data".into()],
             },
         }
@@ -480,18 +481,34 @@ mod tests {
     }
 
     #[test]
-    fn any_record_that_lists_secret_paths_beside_its_inputs_is_sealed() {
-        // The shape of a journal record that carries the inputs it sends
-        // (a `begin` with the resolved inputs of a create).
+    fn a_begin_record_and_the_pending_operation_it_leaves_are_sealed() {
         let d = dir();
-        let secrets = Secrets::with_env_key(&d.0, "s", Some(STANDARD.encode([2u8; 32])));
-        let begin = json!({"base": 0, "record": "begin", "operation": "create",
-            "inputs": {"user_data": SECRET, "image_id": "ami-1"}, "secret_paths": ["/user_data"]});
-        let bytes = secrets.to_vec(&begin, false, Path::new("j")).unwrap();
-        let text = String::from_utf8(bytes.clone()).unwrap();
-        assert!(!text.contains(SECRET) && text.contains("ami-1"), "{text}");
-        let back: Value = secrets.parse(&bytes, Path::new("j")).unwrap().unwrap();
-        assert_eq!(back, begin);
+        let mut store = LocalStore::open(&d.0, "s").unwrap();
+        store.load().unwrap();
+        let begin = JournalRecord::Begin {
+            urn: Urn::new("s", "aws:ec2:LaunchTemplate", "lt"),
+            operation: "create".into(),
+            id: None,
+            inputs: Some(json!({"user_data": SECRET, "image_id": "ami-1"})),
+            dependencies: vec![],
+            secret_paths: vec!["/user_data".into()],
+        };
+        store.append(&begin).unwrap();
+        let journal = raw(&d.0);
+        assert!(
+            !journal.contains(SECRET) && journal.contains("ami-1"),
+            "{journal}"
+        );
+        let mut snap = store.load().unwrap();
+        let pending = &snap.pending_operations[0];
+        assert_eq!(pending.inputs.as_ref().unwrap()["user_data"], SECRET);
+        assert_eq!(pending.secret_paths, ["/user_data"]);
+        // A snapshot written while the operation is pending seals it too.
+        snap.serial += 1;
+        store.compact(&snap).unwrap();
+        let snapshot = raw(&d.0);
+        assert!(!snapshot.contains(SECRET), "{snapshot}");
+        assert_eq!(store.load().unwrap(), snap);
     }
 
     #[test]
