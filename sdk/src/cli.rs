@@ -1,5 +1,6 @@
 //! The command line every keel program gets from [`run`]: `preview`, `up`,
-//! `destroy` and `check`, with `--yes`, `--json`, `--parallel N`,
+//! `destroy`, `check`, `refresh` and `state` (`verify`, `backups`,
+//! `restore`), with `--yes`, `--json`, `--parallel N`,
 //! `--state-dir DIR`, `--skip-checks` and `--provider`. `preview` and `up` run
 //! the pre-deploy checks first and stop on errors. With no subcommand it previews and applies on the simulator
 //! without asking. This module owns argument parsing, confirmation, and
@@ -20,6 +21,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+mod state_command;
 
 /// Where resources are created.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -75,6 +78,11 @@ enum Command {
     Check,
     /// Read every resource back from the cloud and record what drifted.
     Refresh,
+    /// Check, list and restore the stack's saved state.
+    State {
+        #[command(subcommand)]
+        command: state_command::StateCommand,
+    },
 }
 
 /// Runs the command line for `stack` with the process's arguments, printing
@@ -200,6 +208,9 @@ async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Resul
             printer.text(report.render_text().trim_end());
         }
         return Ok(!report.has_errors());
+    }
+    if let Some(Command::State { command }) = command {
+        return state_command::run(stack.name(), args, command, &printer);
     }
     let store =
         Box::new(LocalStore::open(&args.state_dir, stack.name()).map_err(EngineError::from)?);
