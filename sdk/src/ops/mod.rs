@@ -303,7 +303,7 @@ pub async fn stage_destroy<'a>(
 ) -> Result<Staged<'a>, EngineError> {
     let deployment = open(stack, provider, store, options)?;
     let interrupted = deployment.snapshot().pending_operations.clone();
-    let plan = deployment.plan_destroy();
+    let plan = deployment.plan_destroy()?;
     let checks = analysis::Report::default();
     Ok(Staged::new(
         deployment,

@@ -267,6 +267,8 @@ mod tests {
                 outputs: Default::default(),
                 dependencies: vec![],
                 pending_delete: false,
+                protect: false,
+                retain_on_delete: false,
             },
         }
     }

@@ -20,6 +20,8 @@ fn put(stack: &str, name: &str, id: &str) -> JournalRecord {
             outputs: json!({"id": id}).as_object().cloned().unwrap_or_default(),
             dependencies: Vec::new(),
             pending_delete: false,
+            protect: false,
+            retain_on_delete: false,
         },
     }
 }
