@@ -599,6 +599,12 @@ impl EventSink for Printer<'_> {
                 verb(*action, false),
                 elapsed.as_secs_f64()
             ),
+            Event::Retained { urn, id } => format!(
+                "  {:<3} {} {}: removed from state, {id} retained in the cloud",
+                Action::Delete.symbol(),
+                urn.type_token(),
+                urn.name(),
+            ),
             Event::Skipped {
                 urn,
                 action,

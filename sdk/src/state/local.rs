@@ -380,6 +380,8 @@ mod tests {
                 dependencies: vec![],
                 pending_delete: false,
                 repair: false,
+                protect: false,
+                retain_on_delete: false,
             },
         }
     }

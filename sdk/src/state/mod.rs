@@ -1,6 +1,6 @@
 //! Saved state: what keel believes exists. A [`Snapshot`] (schema version,
 //! lineage, serial, and per resource its URN, type, cloud id, inputs,
-//! outputs and dependencies) plus an append-only journal of
+//! outputs, dependencies and lifecycle guards) plus an append-only journal of
 //! [`JournalRecord`]s. Each step is durable in the journal before it counts
 //! as done, at a cost that doesn't grow with the stack; at the end of a run
 //! the journal is compacted into a new snapshot. This module owns the data
@@ -55,6 +55,14 @@ pub struct ResourceState {
     /// its inputs match, so every part of its configuration is applied.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub repair: bool,
+    /// Declared with `protect()`: no plan may delete or replace it, even
+    /// once the program no longer declares it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
+    /// Declared with `retain_on_delete()`: deleting it drops it from state
+    /// and leaves it in the cloud.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retain_on_delete: bool,
 }
 
 /// An operation that started and never finished (the process died), with
