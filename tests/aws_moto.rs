@@ -331,7 +331,7 @@ async fn private_ecs_deploys_verifies_is_idempotent_and_destroys_on_moto() {
     );
 
     // Destroy: nothing tagged with the stack is left.
-    let plan = d.plan_destroy();
+    let plan = d.plan_destroy().expect("plan destroy");
     let report = d.apply(&plan, ApplyOptions::default()).await.unwrap();
     assert!(report.succeeded(), "{report:#?}");
     assert!(

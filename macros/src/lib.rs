@@ -30,7 +30,9 @@ use syn::{
 /// On the struct: `#[resource(token = "aws:ec2:Vpc", outputs = VpcOutputs)]`,
 /// optionally `cost = 120` (typical seconds to create), `delete_before_replace`
 /// and `validate = path::to::fn` (a `fn(&Self) -> Vec<keel::FieldError>`).
-/// The struct needs a `tags: keel::Tags` field.
+/// The struct needs a `tags: keel::Tags` field. Every field gets a
+/// `keel::Field<Self>` constant named after it in upper case
+/// (`cidr_block` → `Vpc::CIDR_BLOCK`), for resource options that name fields.
 ///
 /// On a field: `#[resource(replace)]` (a change replaces the resource),
 /// `#[resource(immutable)]` (a change is refused when planning: the resource
@@ -194,13 +196,22 @@ fn resource(input: &DeriveInput) -> syn::Result<Tokens> {
     }
     let mut field_consts = Vec::new();
     let mut key_fns = Vec::new();
+    let mut name_consts = Vec::new();
     for f in &fields.named {
         let ident = f
             .ident
             .as_ref()
             .ok_or_else(|| Error::new_spanned(f, "unnamed field"))?;
         let r = field_rules(&f.attrs)?;
-        let field_name = LitStr::new(&ident.to_string(), Span::call_site());
+        let plain = ident.to_string().trim_start_matches("r#").to_string();
+        let field_name = LitStr::new(&plain, Span::call_site());
+        let const_name = format_ident!("{}", plain.to_uppercase());
+        let const_doc =
+            format!("The `{plain}` field, to name in `ResourceOptions::ignore_changes`.");
+        name_consts.push(quote! {
+            #[doc = #const_doc]
+            pub const #const_name: ::keel::Field<Self> = ::keel::Field::new_unchecked(#field_name);
+        });
         let list = match &r.list {
             ListRule::Ordered => quote!(::keel::ListRule::Ordered),
             ListRule::Set => {
@@ -271,6 +282,11 @@ fn resource(input: &DeriveInput) -> syn::Result<Tokens> {
     Ok(quote! {
         #key_impl
         #refs
+
+        /// Its fields, by name (see `keel::Field`).
+        impl #name {
+            #(#name_consts)*
+        }
 
         impl ::keel::Resource for #name {
             const TYPE: &'static str = #token;

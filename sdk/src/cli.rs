@@ -1,5 +1,6 @@
 //! The command line every keel program gets from [`run`]: `preview`, `up`,
-//! `destroy`, `check`, `refresh`, `adopt` and `import`, with `--yes`, `--json`, `--parallel N`,
+//! `destroy`, `check`, `refresh`, `adopt`, `import` and `state` (`verify`,
+//! `backups`, `restore`), with `--yes`, `--json`, `--parallel N`,
 //! `--state-dir DIR`, `--skip-checks` and `--provider`. `preview` and `up` run
 //! the pre-deploy checks first and stop on errors. With no subcommand it previews and applies on the simulator
 //! without asking. This module owns argument parsing, confirmation, and
@@ -22,6 +23,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+mod state_command;
 
 /// Where resources are created.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -86,6 +89,11 @@ enum Command {
         resource: String,
         /// Its cloud id.
         id: String,
+    },
+    /// Check, list and restore the stack's saved state.
+    State {
+        #[command(subcommand)]
+        command: state_command::StateCommand,
     },
 }
 
@@ -212,6 +220,9 @@ async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Resul
             printer.text(report.render_text().trim_end());
         }
         return Ok(!report.has_errors());
+    }
+    if let Some(Command::State { command }) = &command {
+        return state_command::run(stack.name(), args, command.clone(), &printer);
     }
     let store =
         Box::new(LocalStore::open(&args.state_dir, stack.name()).map_err(EngineError::from)?);
@@ -599,6 +610,12 @@ impl EventSink for Printer<'_> {
                 urn.name(),
                 verb(*action, false),
                 elapsed.as_secs_f64()
+            ),
+            Event::Retained { urn, id } => format!(
+                "  {:<3} {} {}: removed from state, {id} retained in the cloud",
+                Action::Delete.symbol(),
+                urn.type_token(),
+                urn.name(),
             ),
             Event::Skipped {
                 urn,

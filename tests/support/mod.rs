@@ -52,7 +52,7 @@ pub async fn destroy(
 ) -> (Plan, ApplyReport) {
     let store = LocalStore::open(dir, stack.name()).expect("open state");
     let mut d = Deployment::open(stack, provider, Box::new(store)).expect("open deployment");
-    let plan = d.plan_destroy();
+    let plan = d.plan_destroy().expect("plan destroy");
     let report = d
         .apply(&plan, ApplyOptions::default())
         .await

@@ -213,19 +213,21 @@ async fn take(
     let Some(read) = read else {
         return Ok(false);
     };
-    let record = JournalRecord::Put {
-        resource: ResourceState {
-            urn: urn.clone(),
-            type_token: urn.type_token().to_string(),
-            id,
-            inputs: read.inputs,
-            outputs: read.outputs,
-            dependencies: d.deps.clone(),
-            pending_delete: false,
-            repair: false,
-            secret_paths,
-        },
+    let mut resource = ResourceState {
+        urn: urn.clone(),
+        type_token: urn.type_token().to_string(),
+        id,
+        inputs: read.inputs,
+        outputs: read.outputs,
+        dependencies: d.deps.clone(),
+        pending_delete: false,
+        repair: false,
+        protect: false,
+        retain_on_delete: false,
+        secret_paths,
     };
+    d.guards.record(&mut resource);
+    let record = JournalRecord::Put { resource };
     store.append(&record)?;
     snapshot.apply(&record);
     Ok(true)

@@ -40,6 +40,14 @@ pub enum Event {
         /// How long the call took.
         elapsed: Duration,
     },
+    /// A resource declared with `retain_on_delete()` was dropped from state
+    /// and left in the cloud (no provider call).
+    Retained {
+        /// The resource.
+        urn: Urn,
+        /// Its cloud id, still in use.
+        id: String,
+    },
     /// A step didn't run because a step it depends on failed.
     Skipped {
         /// The resource.

@@ -4,13 +4,15 @@
 //! (see [`ReadyQueue`]). A `begin` record is durable before a call starts and
 //! its result is durable before dependents are released. A failure never
 //! aborts the loop: calls in flight finish and are recorded, dependents are
-//! skipped once, independent branches go on.
+//! skipped once, independent branches go on. Lifecycle guards act here too:
+//! a retained resource's delete only drops it from state, and guards whose
+//! recorded flags changed are recorded without a provider call.
 
 use super::events::{Event, EventSink};
 use crate::graph::{Dag, ReadyQueue};
 use crate::plan::{
-    Action, Plan, Step, decide, immutable_change, is_unresolved, redact, resolve_inputs,
-    secret_paths,
+    Action, Plan, Step, decide, immutable_change, is_unresolved, keep_ignored, redact,
+    resolve_inputs, secret_paths,
 };
 use crate::provider::{
     CreateRequest, DeleteRequest, ErrorKind, Outputs, Provider, ProviderError, UpdateRequest,
@@ -261,6 +263,24 @@ pub(crate) async fn execute(
                     ));
                     queue.finish(&node);
                 }
+                Prepared::Record(action, rec) => {
+                    if let Err(e) = record(store, snapshot, &rec) {
+                        exec.state_error = Some(e.to_string());
+                        stopping = true;
+                        break;
+                    }
+                    if let JournalRecord::Removed { urn, id } = &rec {
+                        events.event(&Event::Retained {
+                            urn: urn.clone(),
+                            id: id.clone(),
+                        });
+                    }
+                    if !is_old_half(&node, &steps) {
+                        exec.outcomes
+                            .push((node.urn().clone(), Outcome::Done { action }));
+                    }
+                    queue.finish(&node);
+                }
                 Prepared::Invalid(action, error) => {
                     fail(
                         &mut exec,
@@ -317,7 +337,10 @@ pub(crate) async fn execute(
             }
         };
         match job.record {
-            Ok(rec) => {
+            Ok(mut rec) => {
+                if let JournalRecord::Put { resource } = &mut rec {
+                    steps[&job.node].guards.record(resource);
+                }
                 if let Err(e) = record(store, snapshot, &rec) {
                     exec.state_error = Some(e.to_string());
                     stopping = true;
@@ -335,10 +358,7 @@ pub(crate) async fn execute(
                     id,
                     elapsed: job.elapsed,
                 });
-                // The old half of a replacement is part of that replacement.
-                let old_half = matches!(job.node, Node::Delete(..))
-                    && steps[&job.node].action == Action::Replace;
-                if !old_half {
+                if !is_old_half(&job.node, &steps) {
                     exec.outcomes
                         .push((job.node.urn().clone(), Outcome::Done { action: job.action }));
                 }
@@ -366,6 +386,12 @@ pub(crate) async fn execute(
         }
     }
     exec
+}
+
+/// Whether `node` is the old half of a replacement, which is part of that
+/// replacement (its outcome is the replacement's).
+fn is_old_half(node: &Node, steps: &BTreeMap<Node, &Step>) -> bool {
+    matches!(node, Node::Delete(..)) && steps[node].action == Action::Replace
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -457,6 +483,9 @@ fn begin_record(call: &Call) -> JournalRecord {
 
 enum Prepared {
     Nothing,
+    /// A change to state alone, no provider call: a retained delete, or
+    /// guards whose recorded flags changed.
+    Record(Action, JournalRecord),
     Invalid(Action, ProviderError),
     Call(Action, Call),
 }
@@ -478,6 +507,15 @@ fn prepare(
         else {
             return Prepared::Nothing; // already gone
         };
+        if step.guards.retain_on_delete {
+            return Prepared::Record(
+                Action::Delete,
+                JournalRecord::Removed {
+                    urn: urn.clone(),
+                    id: old.id.clone(),
+                },
+            );
+        }
         return Prepared::Call(
             Action::Delete,
             Call::Delete(
@@ -497,10 +535,20 @@ fn prepare(
             internal(urn, "planned for a stack that doesn't declare it"),
         );
     };
-    let inputs = match resolve_inputs(declared, &plan.stack, snapshot) {
+    let mut inputs = match resolve_inputs(declared, &plan.stack, snapshot) {
         Ok(i) => i,
         Err(e) => return Prepared::Invalid(step.action, internal(urn, e)),
     };
+    let current = snapshot.get(urn);
+    // Ignored fields keep the recorded value, also for a replacement whose
+    // old half is already gone (delete before create).
+    if let Some(recorded) = current.or(step.old.as_ref()) {
+        keep_ignored(
+            &mut inputs,
+            &recorded.inputs,
+            &declared.guards.ignore_changes,
+        );
+    }
     if is_unresolved(&inputs) {
         return Prepared::Invalid(
             step.action,
@@ -512,7 +560,6 @@ fn prepare(
     }
     let deps = declared.deps.clone();
     let secrets = secret_paths(declared, &inputs);
-    let current = snapshot.get(urn);
     match (step.action, current) {
         (Action::Create | Action::Replace, _) | (_, None) => {
             let action = if step.action == Action::Same || step.action == Action::Update {
@@ -537,7 +584,12 @@ fn prepare(
         (_, Some(old)) => {
             let (action, changes) = decide(Some(old), &declared.schema, &inputs, &secrets);
             if action == Action::Same {
-                return Prepared::Nothing;
+                if !step.guards.differ_from(old) {
+                    return Prepared::Nothing;
+                }
+                let mut resource = old.clone();
+                step.guards.record(&mut resource);
+                return Prepared::Record(Action::Same, JournalRecord::Put { resource });
             }
             // A value known only now may change a field that must not.
             if let Err(e) = immutable_change(urn, &declared.schema, &changes) {
@@ -593,6 +645,8 @@ async fn run(provider: &dyn Provider, call: Call) -> Result<JournalRecord, Provi
                     dependencies: deps,
                     pending_delete: false,
                     repair: false,
+                    protect: false,
+                    retain_on_delete: false,
                     secret_paths,
                 },
             }

@@ -276,9 +276,10 @@ impl<'a> Deployment<'a> {
         Ok(plan(self.stack, &self.snapshot)?)
     }
 
-    /// The plan to delete everything the stack's state records.
-    pub fn plan_destroy(&self) -> Plan {
-        plan_destroy(&self.snapshot)
+    /// The plan to delete everything the stack's state records; refused if
+    /// that would delete a protected resource.
+    pub fn plan_destroy(&self) -> Result<Plan, EngineError> {
+        Ok(plan_destroy(Some(self.stack), &self.snapshot)?)
     }
 
     /// Executes `plan` (from [`Deployment::plan`] or

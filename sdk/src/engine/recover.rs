@@ -241,6 +241,9 @@ async fn create(
         pending_delete: false,
         // The create may have stopped between its calls.
         repair: true,
+        // The next plan records the declared guards.
+        protect: false,
+        retain_on_delete: false,
         secret_paths: op.secret_paths.clone(),
     };
     let outcome = Recovery::Adopted {

@@ -338,7 +338,7 @@ pub async fn stage_destroy<'a>(
     let interrupted = deployment.snapshot().pending_operations.clone();
     let recovered = deployment.recover(true).await?;
     deployment.guard_unrecorded(options.parallel).await?;
-    let plan = deployment.plan_destroy();
+    let plan = deployment.plan_destroy()?;
     let checks = analysis::Report::default();
     Ok(Staged::new(
         deployment,

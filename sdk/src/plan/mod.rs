@@ -3,15 +3,20 @@
 //! delete, or same) with property-level before/after; outputs of resources
 //! not yet created are `(known after apply)`. Steps come in a deterministic
 //! order: declared resources in dependency order, then deletes in reverse
-//! dependency order. This module owns computing and rendering plans; the
-//! engine executes them.
+//! dependency order. Each step carries the resource's lifecycle [`Guards`];
+//! a plan that would delete or replace a protected resource is refused
+//! (`guards`). This module owns computing and rendering plans; the engine
+//! executes them.
 
 mod diff;
+mod guards;
 mod render;
 mod sensitive;
 
 use diff::top_field;
 pub use diff::{PropertyChange, diff};
+pub(crate) use guards::keep_ignored;
+pub use guards::{Guards, ProtectedBecause, ProtectedChange};
 pub use render::{render_json, render_text};
 pub use sensitive::SENSITIVE;
 pub(crate) use sensitive::{hide, redact};
@@ -86,6 +91,8 @@ pub struct Step {
     pub dependencies: Vec<Urn>,
     /// Scheduling cost (typical seconds on AWS).
     pub cost: u32,
+    /// The lifecycle guards that hold for this step (see [`Guards`]).
+    pub guards: Guards,
 }
 
 /// Counts of steps by action.
@@ -226,6 +233,14 @@ pub enum PlanError {
     /// exists (`#[resource(immutable)]`).
     #[error("{0}")]
     Immutable(Box<RefusedChange>),
+    /// The plan would delete or replace resources declared with
+    /// `protect()` (each named with why and what to do).
+    #[error(
+        "refusing to plan: {} protected resource(s) would be deleted or replaced; nothing was changed\n{}",
+        .0.len(),
+        .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n")
+    )]
+    Protected(Vec<ProtectedChange>),
 }
 
 /// A change to a field marked `#[resource(immutable)]`.
@@ -279,8 +294,11 @@ pub(crate) fn plan(stack: &Stack, state: &Snapshot) -> Result<Plan, PlanError> {
     let mut steps = Vec::new();
     for d in stack.dependency_order() {
         let urn = &d.urn;
-        let inputs = resolve_inputs(d, stack.name(), &known)?;
+        let mut inputs = resolve_inputs(d, stack.name(), &known)?;
         let old = state.get(urn).cloned();
+        if let Some(old) = &old {
+            keep_ignored(&mut inputs, &old.inputs, &d.guards.ignore_changes);
+        }
         let secrets = secret_paths(d, &inputs);
         let (action, changes) = decide(old.as_ref(), &d.schema, &inputs, &secrets);
         immutable_change(urn, &d.schema, &changes)?;
@@ -302,29 +320,47 @@ pub(crate) fn plan(stack: &Stack, state: &Snapshot) -> Result<Plan, PlanError> {
             old,
             dependencies: d.deps.clone(),
             cost: d.schema.cost,
+            guards: d.guards.clone(),
         });
     }
-    steps.extend(delete_steps(state, |r| {
+    steps.extend(delete_steps(Some(stack), state, false, |r| {
         r.pending_delete || stack.get(&r.urn).is_none()
     }));
-    Ok(Plan {
+    refuse_protected(Plan {
         stack: stack.name().to_string(),
         steps,
         destroy: false,
     })
 }
 
-/// Plans deleting everything in `state`.
-pub(crate) fn plan_destroy(state: &Snapshot) -> Plan {
-    Plan {
+/// Plans deleting everything in `state`. `stack`, the program, adds its
+/// guards to those state records.
+pub(crate) fn plan_destroy(stack: Option<&Stack>, state: &Snapshot) -> Result<Plan, PlanError> {
+    refuse_protected(Plan {
         stack: state.stack.clone(),
-        steps: delete_steps(state, |_| true),
+        steps: delete_steps(stack, state, true, |_| true),
         destroy: true,
+    })
+}
+
+/// `plan`, unless it deletes or replaces a protected resource.
+fn refuse_protected(plan: Plan) -> Result<Plan, PlanError> {
+    let refused = guards::protected_changes(plan.destroy, &plan.steps);
+    if refused.is_empty() {
+        Ok(plan)
+    } else {
+        Err(PlanError::Protected(refused))
     }
 }
 
-/// Delete steps for the state records `select` picks, dependents first.
-fn delete_steps(state: &Snapshot, select: impl Fn(&ResourceState) -> bool) -> Vec<Step> {
+/// Delete steps for the state records `select` picks, dependents first,
+/// with the guards that hold for each (see `guards::for_delete`).
+fn delete_steps(
+    stack: Option<&Stack>,
+    state: &Snapshot,
+    destroy: bool,
+    select: impl Fn(&ResourceState) -> bool,
+) -> Vec<Step> {
     let doomed: Vec<&ResourceState> = state.resources.iter().filter(|r| select(r)).collect();
     // Order: a resource comes after everything that depends on it.
     let mut dag = crate::graph::Dag::new();
@@ -363,6 +399,7 @@ fn delete_steps(state: &Snapshot, select: impl Fn(&ResourceState) -> bool) -> Ve
             old: Some((*r).clone()),
             dependencies: Vec::new(),
             cost: 1,
+            guards: guards::for_delete(stack, r, destroy),
         })
         .collect()
 }

@@ -197,6 +197,67 @@ pub struct FieldRule {
     pub sensitive: bool,
 }
 
+/// One field of resource type `R`, named by a constant `#[derive(Resource)]`
+/// generates for every field (`Vpc::CIDR_BLOCK`, `AutoScalingGroup::DESIRED_CAPACITY`),
+/// so a misspelt field doesn't compile. [`crate::ResourceOptions::ignore_changes`]
+/// takes them.
+///
+/// ```
+/// use keel::prelude::*;
+/// let f: Field<AutoScalingGroup> = AutoScalingGroup::DESIRED_CAPACITY;
+/// assert_eq!(f.name(), "desired_capacity");
+/// assert_eq!(f.to_string(), "aws:autoscaling:AutoScalingGroup.desired_capacity");
+/// ```
+pub struct Field<R> {
+    name: &'static str,
+    resource: std::marker::PhantomData<fn() -> R>,
+}
+
+impl<R> Field<R> {
+    /// The field `name` of `R`: what the generated constants call. Use the
+    /// constants; a name given here isn't checked against the type.
+    #[doc(hidden)]
+    pub const fn new_unchecked(name: &'static str) -> Self {
+        Self {
+            name,
+            resource: std::marker::PhantomData,
+        }
+    }
+
+    /// The field's name, as it serializes.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+impl<R> Clone for Field<R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<R> Copy for Field<R> {}
+
+impl<R> PartialEq for Field<R> {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl<R> Eq for Field<R> {}
+
+impl<R: Resource> fmt::Debug for Field<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Field({self})")
+    }
+}
+
+impl<R: Resource> fmt::Display for Field<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", R::TYPE, self.name)
+    }
+}
+
 /// A resource type, declared once with `#[derive(Resource)]`: its props are
 /// the struct (serialized for state and diffs), its typed id and outputs are
 /// associated types, and the per-field rules are attributes on the fields.

@@ -5,8 +5,12 @@
 //! valid stack, and planning and applying it live in `plan` and `engine`.
 
 mod checks;
+mod options;
+
+pub use options::ResourceOptions;
 
 use crate::graph::Dag;
+use crate::plan::Guards;
 use crate::resource::{FieldError, FieldRule, Handle, Output, Resource, Template, Urn};
 use serde::Serialize;
 use serde_json::Value;
@@ -60,40 +64,14 @@ pub(crate) struct Declared {
     pub inputs: Result<Template, serde_json::Error>,
     /// Data dependencies (from inputs) and explicit ones, sorted, deduplicated.
     pub deps: Vec<Urn>,
+    /// Its lifecycle guards (protect, retain on delete, ignored fields).
+    pub guards: Guards,
 }
 
 impl Declared {
     /// The declaration as type `R`, if it is one.
     pub(crate) fn downcast<R: Resource>(&self) -> Option<&R> {
         self.resource.as_any().downcast_ref::<R>()
-    }
-}
-
-/// Options that are not properties of the resource itself.
-///
-/// ```
-/// use keel::prelude::*;
-/// let mut stack = Stack::new("demo");
-/// let igw = stack.add("igw", InternetGateway::new());
-/// // Something that needs the gateway without consuming any of its outputs:
-/// let eip = stack.add_with("nat-ip", ElasticIp::new(), ResourceOptions::new().depends_on(igw.urn()));
-/// # let _ = eip;
-/// ```
-#[derive(Clone, Debug, Default)]
-pub struct ResourceOptions {
-    depends_on: Vec<Urn>,
-}
-
-impl ResourceOptions {
-    /// No options.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds an explicit dependency for ordering that data flow doesn't show.
-    pub fn depends_on(mut self, urn: &Urn) -> Self {
-        self.depends_on.push(urn.clone());
-        self
     }
 }
 
@@ -218,7 +196,8 @@ pub struct Stack {
     pub(crate) resources: Vec<Declared>,
     index: BTreeMap<Urn, usize>,
     pub(crate) exports: Vec<(String, Export)>,
-    duplicates: Vec<DeclarationError>,
+    /// Problems found as resources are added (duplicates, bad options).
+    add_errors: Vec<DeclarationError>,
 }
 
 impl fmt::Debug for Stack {
@@ -241,7 +220,7 @@ impl Stack {
             resources: Vec::new(),
             index: BTreeMap::new(),
             exports: Vec::new(),
-            duplicates: Vec::new(),
+            add_errors: Vec::new(),
         }
     }
 
@@ -271,7 +250,8 @@ impl Stack {
         self.add_with(name, resource, ResourceOptions::default())
     }
 
-    /// Declares resource `name` with options such as explicit dependencies.
+    /// Declares resource `name` with options such as explicit dependencies
+    /// and lifecycle guards.
     pub fn add_with<R: Resource>(
         &mut self,
         name: &str,
@@ -281,7 +261,7 @@ impl Stack {
         let urn = Urn::new(&self.name, R::TYPE, name);
         let handle = Handle::new(urn.clone());
         if self.index.contains_key(&urn) {
-            self.duplicates.push(DeclarationError::Duplicate {
+            self.add_errors.push(DeclarationError::Duplicate {
                 urn: urn.clone(),
                 name: name.to_string(),
                 type_token: R::TYPE.to_string(),
@@ -293,6 +273,8 @@ impl Stack {
             .as_ref()
             .map(|t| t.deps().to_vec())
             .unwrap_or_default();
+        let (guards, errors) = options.guards::<R>(&urn);
+        self.add_errors.extend(errors);
         deps.extend(options.depends_on);
         deps.sort();
         deps.dedup();
@@ -303,6 +285,7 @@ impl Stack {
             resource: Box::new(resource),
             inputs,
             deps,
+            guards,
         });
         handle
     }
@@ -389,7 +372,7 @@ impl Stack {
                 message: message.to_string(),
             });
         }
-        errors.extend(self.duplicates.iter().cloned());
+        errors.extend(self.add_errors.iter().cloned());
         for d in &self.resources {
             for e in d.resource.validate() {
                 errors.push(DeclarationError::Field {

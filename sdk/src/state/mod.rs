@@ -1,19 +1,26 @@
 //! Saved state: what keel believes exists. A [`Snapshot`] (schema version,
 //! lineage, serial, and per resource its URN, type, cloud id, inputs,
-//! outputs and dependencies) plus an append-only journal of
+//! outputs, dependencies and lifecycle guards) plus an append-only journal of
 //! [`JournalRecord`]s. Each step is durable in the journal before it counts
 //! as done, at a cost that doesn't grow with the stack; at the end of a run
 //! the journal is compacted into a new snapshot. This module owns the data
-//! model and the [`StateStore`] contract; [`local`] stores files on disk,
-//! [`MemoryStore`] keeps them in memory.
+//! model and the [`StateStore`] contract; [`local`] stores files on disk
+//! (checksummed, with backups of past snapshots), [`MemoryStore`] keeps them
+//! in memory, and [`verify`] checks a snapshot's consistency.
 
+mod backups;
+pub(crate) mod files;
+mod format;
 pub mod local;
 mod lock;
 mod memory;
 pub mod secrets;
+mod verify;
 
-pub use local::LocalStore;
+pub use backups::{Backup, Restored};
+pub use local::{DEFAULT_BACKUPS, LocalStore};
 pub use memory::MemoryStore;
+pub use verify::{Problem, Severity, Verification, verify};
 
 use crate::provider::Outputs;
 use crate::resource::{Resolve, Urn};
@@ -49,6 +56,14 @@ pub struct ResourceState {
     /// its inputs match, so every part of its configuration is applied.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub repair: bool,
+    /// Declared with `protect()`: no plan may delete or replace it, even
+    /// once the program no longer declares it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
+    /// Declared with `retain_on_delete()`: deleting it drops it from state
+    /// and leaves it in the cloud.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retain_on_delete: bool,
     /// The JSON pointers (`/user_data`) of `inputs` that are secret: shown
     /// as `[sensitive]`, and sealed in state files ([`secrets`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -245,7 +260,7 @@ impl JournalRecord {
     ///
     /// ```
     /// use keel::state::JournalRecord;
-    /// let urn = keel::resource::Urn::new("demo", "aws:ec2:Vpc", "main");
+    /// let urn = keel::Urn::new("demo", "aws:ec2:Vpc", "main");
     /// let begin = JournalRecord::begin(urn, "delete");
     /// assert!(matches!(begin, JournalRecord::Begin { id: None, .. }));
     /// ```
@@ -261,12 +276,16 @@ impl JournalRecord {
     }
 }
 
+/// What a damaged-state message suggests: the commands that inspect state
+/// and put a kept snapshot back.
+const RECOVER: &str = "`state verify` lists every problem, `state backups` lists the snapshots kept in backups/, and `state restore <serial>` puts one back, replaying the journal over it (`--force` sets a damaged journal aside instead)";
+
 /// Why state can't be read or written. Every variant leaves existing files
-/// as they were.
+/// as they were, and its message says what happened and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     /// A file couldn't be read or written.
-    #[error("state file {path}: {source}")]
+    #[error("state file {path}: {source}; {}", io_advice(source))]
     Io {
         /// The file.
         path: PathBuf,
@@ -275,7 +294,7 @@ pub enum StateError {
     },
     /// A file exists but isn't valid state (truncated, edited, another format).
     #[error(
-        "state file {path} is unreadable: {detail}; refusing to continue (the file was not modified)"
+        "state file {path} is unreadable: {detail}; refusing to continue (the file was not modified). {RECOVER}"
     )]
     Corrupt {
         /// The file.
@@ -283,9 +302,38 @@ pub enum StateError {
         /// What is wrong.
         detail: String,
     },
+    /// A file's content doesn't match the checksum keel wrote with it.
+    #[error(
+        "state file {path}{} is damaged: {detail}; refusing to continue (the file was not modified). {RECOVER}",
+        line.map(|l| format!(" line {l}")).unwrap_or_default()
+    )]
+    Checksum {
+        /// The file.
+        path: PathBuf,
+        /// The journal line (1-based), for a journal.
+        line: Option<usize>,
+        /// What the checksum says.
+        detail: String,
+    },
+    /// The journal continues a snapshot other than the one on disk: the
+    /// snapshot was deleted, or replaced by an older one.
+    #[error(
+        "journal {journal} records changes made on top of snapshot serial {base}, but {path} {}; replaying it over another snapshot would lose or repeat resources, so keel stopped (no file was modified). `state restore {base}` puts back the copy of snapshot serial {base} kept in backups/ and replays the journal over it; `state backups` lists the copies kept",
+        found.map_or_else(|| "is missing".to_string(), |s| format!("has serial {s}"))
+    )]
+    JournalAhead {
+        /// The snapshot file.
+        path: PathBuf,
+        /// The journal file.
+        journal: PathBuf,
+        /// The serial of the snapshot the journal continues.
+        base: u64,
+        /// The serial of the snapshot on disk, if there is one.
+        found: Option<u64>,
+    },
     /// Written by a newer keel.
     #[error(
-        "state file {path} has schema version {found}, newer than {supported} which this keel understands; upgrade keel (the file was not modified)"
+        "state file {path} has schema version {found}, newer than {supported} which this keel understands; upgrade keel, or use the version that wrote it (the file was not modified)"
     )]
     NewerSchema {
         /// The file.
@@ -297,7 +345,7 @@ pub enum StateError {
     },
     /// The file belongs to another stack.
     #[error(
-        "state file {path} belongs to stack `{found}`, not `{expected}` (the file was not modified)"
+        "state file {path} belongs to stack `{found}`, not `{expected}` (the file was not modified); check `--state-dir` and the stack's name: each stack's state lives in <state-dir>/<stack>/, and one stack's files must not be copied under another's name"
     )]
     WrongStack {
         /// The file.
@@ -318,7 +366,7 @@ pub enum StateError {
     },
     /// Another keel run holds the stack.
     #[error(
-        "stack is locked by {holder} (lock file {path}); the lock is released when that run ends, however it ends"
+        "stack is locked by {holder} (lock file {path}); the lock is released when that run ends, however it ends: wait for it to finish, or stop that process, then run again"
     )]
     Locked {
         /// The lock file.
@@ -328,6 +376,48 @@ pub enum StateError {
         /// Who holds it: process, host, command and how long it has run.
         holder: String,
     },
+    /// `state restore` of a serial no backup has.
+    #[error(
+        "no backup of snapshot serial {serial} in {dir} (kept: {}); `state backups` lists them",
+        if available.is_empty() { "none".to_string() } else { available.iter().map(u64::to_string).collect::<Vec<_>>().join(", ") }
+    )]
+    NoBackup {
+        /// The backups directory.
+        dir: PathBuf,
+        /// The serial asked for.
+        serial: u64,
+        /// The serials kept.
+        available: Vec<u64>,
+    },
+    /// `state restore` without `--force` while operations are unsettled.
+    #[error(
+        "not restoring: {} operation(s) began and never recorded an end ({}); the next `up` or `refresh` settles them against the cloud, so run one of those first. `--force` restores anyway: they stay listed as interrupted, and their results must then be checked by hand",
+        pending.len(),
+        pending.iter().map(|p| format!("{} {}", p.operation, p.urn)).collect::<Vec<_>>().join(", ")
+    )]
+    Unsettled {
+        /// The operations.
+        pending: Vec<PendingOperation>,
+    },
+}
+
+/// What to do about an I/O error on a state file.
+fn io_advice(e: &std::io::Error) -> &'static str {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::PermissionDenied | K::ReadOnlyFilesystem => {
+            "keel may not access it: check its owner and permissions (keel creates state files 0600 and directories 0700 for the user running it) and run again; no state file was modified"
+        }
+        K::StorageFull | K::QuotaExceeded => {
+            "free some space and run again; existing state files were left as they were"
+        }
+        K::IsADirectory | K::NotADirectory => {
+            "something else is in the way at that path: move it away and run again; no state file was modified"
+        }
+        _ => {
+            "fix the cause (the path, the disk, the mount) and run again; existing state files were left as they were"
+        }
+    }
 }
 
 /// Where a stack's state lives. Every store passes the same conformance

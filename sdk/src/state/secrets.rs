@@ -37,9 +37,10 @@ use base64::engine::general_purpose::STANDARD;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use serde::Serialize;
+#[cfg(test)]
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -144,7 +145,8 @@ impl Secrets {
 
     /// Parses `bytes` of `path` as a `T` after opening its secrets. The
     /// outer error is about the secrets; the inner one, about the JSON.
-    pub(super) fn parse<T: DeserializeOwned>(
+    #[cfg(test)]
+    fn parse<T: DeserializeOwned>(
         &self,
         bytes: &[u8],
         path: &Path,
@@ -277,15 +279,15 @@ impl Secrets {
             Err(e) => return Err(io(e)),
         }
         let key = XChaCha20Poly1305::generate_key(&mut OsRng);
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut f = options.open(path).map_err(io)?;
+        let mut f = super::files::private_options()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(io)?;
         writeln!(f, "{}", STANDARD.encode(key)).map_err(io)?;
         f.sync_all().map_err(io)?;
         if let Some(dir) = path.parent() {
-            File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+            super::files::sync_dir(dir).map_err(io)?;
         }
         Ok(Some((key, source)))
     }
@@ -376,6 +378,8 @@ mod tests {
                 dependencies: vec![],
                 pending_delete: false,
                 repair: false,
+                protect: false,
+                retain_on_delete: false,
                 secret_paths: vec!["/env/0".into(), "/user_data".into()],
             },
         }

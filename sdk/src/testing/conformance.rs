@@ -21,6 +21,8 @@ fn put(stack: &str, name: &str, id: &str) -> JournalRecord {
             dependencies: Vec::new(),
             pending_delete: false,
             repair: false,
+            protect: false,
+            retain_on_delete: false,
             secret_paths: Vec::new(),
         },
     }
