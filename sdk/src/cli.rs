@@ -1,10 +1,13 @@
 //! The command line every keel program gets from [`run`]: `preview`, `up`,
-//! `destroy` and `check`, with `--yes`, `--json`, `--parallel N`,
+//! `destroy`, `check`, `refresh`, `adopt`, `import` and `state` (`verify`,
+//! `backups`, `restore`), with `--yes`, `--json`, `--parallel N`,
 //! `--state-dir DIR`, `--skip-checks` and `--provider`. `preview` and `up` run
 //! the pre-deploy checks first and stop on errors. With no subcommand it previews and applies on the simulator
 //! without asking. This module owns argument parsing, confirmation, and
 //! printing (progress lines, summaries, JSON documents); the work is the
 //! engine's.
+
+mod adopt;
 
 use crate::engine::{ApplyReport, Drift, EngineError, Event, EventSink, Outcome, RefreshReport};
 use crate::ops::{self, blocking::block_on};
@@ -20,6 +23,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+mod state_command;
 
 /// Where resources are created.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -63,7 +68,7 @@ struct Args {
     verbose: bool,
 }
 
-#[derive(Subcommand, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
 enum Command {
     /// Show what `up` would do.
     Preview,
@@ -75,6 +80,21 @@ enum Command {
     Check,
     /// Read every resource back from the cloud and record what drifted.
     Refresh,
+    /// Take every resource of the program found in the cloud by its
+    /// `keel:urn` tag into state (after lost state).
+    Adopt,
+    /// Take one existing resource into state as a resource of the program.
+    Import {
+        /// The program's resource, by URN or by `type::name` or name.
+        resource: String,
+        /// Its cloud id.
+        id: String,
+    },
+    /// Check, list and restore the stack's saved state.
+    State {
+        #[command(subcommand)]
+        command: state_command::StateCommand,
+    },
 }
 
 /// Runs the command line for `stack` with the process's arguments, printing
@@ -189,7 +209,7 @@ async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Resul
     // The one validation of this command, before the state directory is
     // touched (the stack's name is a path component there).
     let stack = stack.validated().map_err(EngineError::from)?;
-    let command = args.command;
+    let command = args.command.clone();
     if command == Some(Command::Check) {
         let report = ops::check(stack).map_err(EngineError::from)?;
         if args.json {
@@ -200,6 +220,9 @@ async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Resul
             printer.text(report.render_text().trim_end());
         }
         return Ok(!report.has_errors());
+    }
+    if let Some(Command::State { command }) = &command {
+        return state_command::run(stack.name(), args, command.clone(), &printer);
     }
     let store =
         Box::new(LocalStore::open(&args.state_dir, stack.name()).map_err(EngineError::from)?);
@@ -213,6 +236,8 @@ async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Resul
         Some(Command::Destroy) => "Destroying",
         Some(Command::Preview) => "Previewing",
         Some(Command::Refresh) => "Refreshing",
+        Some(Command::Adopt) => "Adopting resources into",
+        Some(Command::Import { .. }) => "Importing into",
         _ => "Updating",
     };
     printer.text(&format!(
@@ -220,6 +245,15 @@ async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Resul
         stack.name(),
         provider.name()
     ));
+    match &command {
+        Some(Command::Adopt) => {
+            return adopt::adopt(stack, provider, store, &options, &printer).await;
+        }
+        Some(Command::Import { resource, id }) => {
+            return adopt::import(stack, provider, store, &options, &printer, resource, id).await;
+        }
+        _ => {}
+    }
     if command == Some(Command::Refresh) {
         let report = ops::refresh(stack, provider.clone(), store, &options).await?;
         print_drift(&printer, &report);
@@ -244,12 +278,11 @@ async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Resul
         _ => ops::stage_up(stack, provider.clone(), store, &options).await?,
     };
     let preview = staged.preview();
-    for p in &preview.interrupted {
-        printer.text(&format!(
-            "warning: a previous run started to {} {} and never recorded the result; the cloud may differ from state",
-            p.operation, p.urn
-        ));
-    }
+    adopt::print_recovered(
+        &printer,
+        &preview.recovered,
+        command == Some(Command::Preview),
+    );
     let checks = &preview.checks;
     if !checks.findings.is_empty() {
         printer.text(checks.render_text().trim_end());
@@ -264,6 +297,7 @@ async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Resul
             let mut doc = render_json(plan);
             doc["findings"] = json!(checks.findings);
             doc["drift"] = json!(preview.drift.as_ref().map(|d| &d.drift));
+            doc["recovered"] = json!(preview.recovered);
             printer.line(&serde_json::to_string_pretty(&doc).unwrap_or_default());
         } else {
             printer.text(render_text(plan).trim_end());
@@ -282,7 +316,7 @@ async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Resul
     }
     printer.text(render_text(plan).trim_end());
     let changes = plan.summary().has_changes();
-    if changes && !confirm(command, plan, args, &printer)? {
+    if changes && !confirm(command.as_ref(), plan, args, &printer)? {
         return Err(CliError::Refused("cancelled; nothing was changed".into()));
     }
     if changes {
@@ -302,6 +336,7 @@ async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Resul
         let mut doc = report_json(plan, applied);
         doc["findings"] = json!(checks.findings);
         doc["drift"] = json!(report.preview.drift.as_ref().map(|d| &d.drift));
+        doc["recovered"] = json!(report.preview.recovered);
         doc["api_calls"] = json!(calls);
         doc["api_calls_total"] = json!(calls.values().sum::<u64>());
         printer.line(&serde_json::to_string_pretty(&doc).unwrap_or_default());
@@ -357,7 +392,7 @@ fn print_drift(printer: &Printer<'_>, report: &RefreshReport) {
 }
 
 fn confirm(
-    command: Option<Command>,
+    command: Option<&Command>,
     plan: &Plan,
     args: &Args,
     printer: &Printer<'_>,
@@ -365,11 +400,11 @@ fn confirm(
     // Destroy always asks; `up` asks when real resources are at stake (not
     // on the simulator).
     let real = args.provider != ProviderKind::Sim;
-    if args.yes || !(command == Some(Command::Destroy) || real) {
+    if args.yes || !(command == Some(&Command::Destroy) || real) {
         return Ok(true);
     }
     let s = plan.summary();
-    let what = if command == Some(Command::Destroy) {
+    let what = if command == Some(&Command::Destroy) {
         format!("delete {} resources", s.delete)
     } else {
         format!(

@@ -6,6 +6,10 @@
 //!   to end on the simulator (up, up again with no changes, destroy).
 //! - `emulator start|stop`: a moto server that outlives xtask, for running
 //!   tests or examples against it by hand (see `emulator.rs`).
+//! - `crash-test [--all | --every N] [--random N] [--signal kill|int]
+//!   [--provider aws]`: kills the example's `up` at its crash points and at
+//!   random times and checks that the next run recovers (the harness is
+//!   `tests/crash/main.rs`); CI runs a sample.
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -18,7 +22,7 @@ mod emulator;
 #[path = "../../tests/support/moto.rs"]
 mod moto;
 
-const USAGE: &str = "usage: cargo xtask <ci | emulator start | emulator stop>";
+const USAGE: &str = "usage: cargo xtask <ci | emulator start | emulator stop | crash-test [--all | --every N] [--random N] [--signal kill|int] [--provider sim|aws]>";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -28,6 +32,7 @@ fn main() -> Result<()> {
         ["ci"] => ci(&root),
         ["emulator", "start"] => emulator::start(),
         ["emulator", "stop"] => emulator::stop(),
+        ["crash-test", rest @ ..] => crash_test(&root, rest),
         _ => {
             eprintln!("{USAGE}");
             bail!("unknown task `{}`", args.join(" "))
@@ -85,6 +90,9 @@ fn ci(root: &Path) -> Result<()> {
     )?;
     test_against_moto(root)?;
     example_end_to_end(root)?;
+    // A sample of the crash sweep: every 6th crash point and one random
+    // kill, on the simulator.
+    crash_test(root, &["--every", "6", "--random", "1"])?;
     eprintln!("ci: all checks passed");
     Ok(())
 }
@@ -103,6 +111,21 @@ fn test_against_moto(root: &Path) -> Result<()> {
     );
     drop(moto);
     tests.map(drop)
+}
+
+/// The crash harness with `args` (see `tests/crash/main.rs`).
+fn crash_test(root: &Path, args: &[&str]) -> Result<()> {
+    let mut cmd = vec![
+        "run",
+        "--quiet",
+        "-p",
+        "keel-tests",
+        "--bin",
+        "crash-test",
+        "--",
+    ];
+    cmd.extend_from_slice(args);
+    cargo(root, &cmd).map(drop)
 }
 
 /// The README's first command, on a fresh state directory: it must create

@@ -293,15 +293,13 @@ pub(crate) async fn execute(
                     );
                 }
                 Prepared::Call(action, call) => {
-                    let begin = JournalRecord::Begin {
-                        urn: node.urn().clone(),
-                        operation: op_name(&call).to_string(),
-                    };
+                    let begin = begin_record(&call);
                     if let Err(e) = record(store, snapshot, &begin) {
                         exec.state_error = Some(e.to_string());
                         stopping = true;
                         break;
                     }
+                    super::crash::point(|| format!("begin {} {}", op_name(&call), node.urn()));
                     events.event(&Event::Started {
                         urn: node.urn().clone(),
                         action,
@@ -311,7 +309,9 @@ pub(crate) async fn execute(
                     let node = node.clone();
                     in_flight.spawn(async move {
                         let start = Instant::now();
+                        let what = format!("{} {} returned", op_name(&call), node.urn());
                         let record = run(&*provider, call).await;
+                        super::crash::point(|| what);
                         Job {
                             node,
                             action,
@@ -345,6 +345,7 @@ pub(crate) async fn execute(
                     stopping = true;
                     continue;
                 }
+                super::crash::point(|| format!("end {}", job.node.urn()));
                 let id = match &rec {
                     JournalRecord::Put { resource } => resource.id.clone(),
                     JournalRecord::Removed { id, .. } => id.clone(),
@@ -452,6 +453,24 @@ fn op_name(call: &Call) -> &'static str {
         Call::Create(..) => "create",
         Call::Update(..) => "update",
         Call::Delete(..) => "delete",
+    }
+}
+
+/// The begin record of `call`: what recovery needs to find its result if
+/// the run dies before the end is recorded (a create's inputs carry the
+/// `keel:urn` tag it is found by).
+fn begin_record(call: &Call) -> JournalRecord {
+    let (urn, id, inputs, dependencies) = match call {
+        Call::Create(r, deps) => (&r.urn, None, Some(&r.inputs), deps.clone()),
+        Call::Update(r, _) => (&r.urn, Some(&r.id), None, Vec::new()),
+        Call::Delete(r) => (&r.urn, Some(&r.id), None, Vec::new()),
+    };
+    JournalRecord::Begin {
+        urn: urn.clone(),
+        operation: op_name(call).to_string(),
+        id: id.cloned(),
+        inputs: inputs.cloned(),
+        dependencies,
     }
 }
 
@@ -611,6 +630,7 @@ async fn run(provider: &dyn Provider, call: Call) -> Result<JournalRecord, Provi
                 outputs,
                 dependencies: deps,
                 pending_delete: false,
+                repair: false,
                 protect: false,
                 retain_on_delete: false,
             },

@@ -3,12 +3,18 @@
 //! snapshot. [`Deployment`] is the entry point programs and tests use; the
 //! drain loop lives in `executor`, progress events in `events`.
 
+mod adopt;
+mod crash;
 mod events;
 mod executor;
+mod recover;
 mod refresh;
 
+pub use adopt::{AdoptError, Adopted, Adoption, Unrecorded};
+pub use crash::{CRASH_AT_ENV, CRASH_SIGNAL_ENV};
 pub use events::{Event, EventLog, EventSink, NullSink};
 pub use executor::{Execution, Outcome};
+pub use recover::{Recovered, Recovery, RecoveryError};
 pub use refresh::{Drift, RefreshReport};
 
 use crate::plan::{Plan, plan, plan_destroy};
@@ -32,6 +38,16 @@ pub enum EngineError {
     /// No plan could be made (a refused change, unserializable inputs).
     #[error(transparent)]
     Plan(#[from] crate::plan::PlanError),
+    /// An operation a previous run left unfinished could not be reconciled
+    /// with the cloud; nothing was planned.
+    #[error(transparent)]
+    Recovery(#[from] RecoveryError),
+    /// State records nothing but the cloud holds the program's resources.
+    #[error("{0}")]
+    Unrecorded(Unrecorded),
+    /// A resource could not be adopted or imported.
+    #[error(transparent)]
+    Adopt(#[from] AdoptError),
     /// The async runtime a blocking call needs could not start.
     #[error("could not start the async runtime: {0}")]
     Runtime(std::io::Error),
@@ -185,6 +201,62 @@ impl<'a> Deployment<'a> {
         };
         let report = refresh::refresh(&*self.provider, &mut self.snapshot, store).await?;
         Ok(report)
+    }
+
+    /// Reconciles the operations a previous run began and never finished
+    /// with the cloud (see [`Recovered`]). With `persist`, the results are
+    /// recorded and the calls recovery needs are made (deleting copies left
+    /// by earlier runs, finishing deletes); without, it only reads, and
+    /// plans made by this deployment see what `up` would record.
+    pub async fn recover(&mut self, persist: bool) -> Result<Vec<Recovered>, EngineError> {
+        let store: Option<&mut dyn StateStore> = if persist {
+            Some(&mut *self.store)
+        } else {
+            None
+        };
+        recover::recover(&*self.provider, &mut self.snapshot, store).await
+    }
+
+    /// Fails with [`EngineError::Unrecorded`] if state records no resource
+    /// but the cloud holds resources tagged as the program's (a lost state
+    /// directory): `up` would create second copies.
+    pub async fn guard_unrecorded(&self, parallel: usize) -> Result<(), EngineError> {
+        adopt::guard_unrecorded(&self.provider, self.stack, &self.snapshot, parallel).await
+    }
+
+    /// Takes every declared resource that state doesn't record, and that
+    /// exactly one live resource carries the tag of, into state (read back
+    /// from the cloud), then writes a new snapshot.
+    pub async fn adopt(&mut self, parallel: usize) -> Result<Vec<Adopted>, EngineError> {
+        let adopted = adopt::adopt(
+            &self.provider,
+            self.stack,
+            &mut self.snapshot,
+            &mut *self.store,
+            parallel,
+        )
+        .await?;
+        self.commit()?;
+        Ok(adopted)
+    }
+
+    /// Takes live resource `id` into state as declared resource `urn` (read
+    /// back from the cloud), then writes a new snapshot.
+    pub async fn import(
+        &mut self,
+        urn: &crate::resource::Urn,
+        id: &str,
+    ) -> Result<(), EngineError> {
+        adopt::import(
+            &*self.provider,
+            self.stack,
+            &mut self.snapshot,
+            &mut *self.store,
+            urn,
+            id,
+        )
+        .await?;
+        self.commit()
     }
 
     /// Writes the state as it now is into a new snapshot (after a

@@ -14,7 +14,8 @@ pub mod blocking;
 
 use crate::analysis;
 use crate::engine::{
-    ApplyOptions, ApplyReport, Deployment, EngineError, EventSink, NullSink, RefreshReport,
+    Adopted, ApplyOptions, ApplyReport, Deployment, EngineError, EventSink, NullSink, Recovered,
+    RefreshReport,
 };
 use crate::plan::Plan;
 use crate::provider::Provider;
@@ -103,6 +104,9 @@ pub struct Preview {
     pub provider: String,
     /// Operations a previous run started and never recorded as finished.
     pub interrupted: Vec<PendingOperation>,
+    /// What recovery found and did about them, one entry each (in a
+    /// preview: what it would record; nothing is written or deleted).
+    pub recovered: Vec<Recovered>,
     /// The pre-deploy checks (empty for `destroy`).
     pub checks: analysis::Report,
     /// What a refresh read, if one ran.
@@ -147,9 +151,11 @@ impl fmt::Debug for Staged<'_> {
 
 impl<'a> Staged<'a> {
     /// The staged run of `deployment`, with what was found and planned.
+    #[allow(clippy::too_many_arguments)]
     fn new(
         deployment: Deployment<'a>,
         interrupted: Vec<PendingOperation>,
+        recovered: Vec<Recovered>,
         checks: analysis::Report,
         drift: Option<RefreshReport>,
         plan: Plan,
@@ -160,6 +166,7 @@ impl<'a> Staged<'a> {
             stack: deployment.stack().name().to_string(),
             provider: deployment.provider_name().to_string(),
             interrupted,
+            recovered,
             checks,
             drift,
             plan,
@@ -230,20 +237,42 @@ pub async fn preview<'a>(
     store: Box<dyn StateStore + 'a>,
     options: &Options<'a>,
 ) -> Result<Preview, EngineError> {
-    Ok(stage_up(stack, provider, store, options).await?.preview)
+    Ok(stage(stack, provider, store, options, false).await?.preview)
 }
 
-/// The first stage of [`up`]: reads, checks and plans.
+/// The first stage of [`up`]: recovers what a previous run left unfinished
+/// (see [`Recovered`]), refuses to create a second copy of a stack whose
+/// state was lost ([`EngineError::Unrecorded`]), reads, checks and plans.
 pub async fn stage_up<'a>(
     stack: impl IntoValid<'a>,
     provider: Arc<dyn Provider>,
     store: Box<dyn StateStore + 'a>,
     options: &Options<'a>,
 ) -> Result<Staged<'a>, EngineError> {
+    stage(stack, provider, store, options, true).await
+}
+
+/// [`stage_up`], recording recovery with `persist`, else (a preview) only
+/// reading.
+async fn stage<'a>(
+    stack: impl IntoValid<'a>,
+    provider: Arc<dyn Provider>,
+    store: Box<dyn StateStore + 'a>,
+    options: &Options<'a>,
+    persist: bool,
+) -> Result<Staged<'a>, EngineError> {
     let mut deployment = open(stack, provider, store, options)?;
     let interrupted = deployment.snapshot().pending_operations.clone();
     let checks = analysis::check(deployment.stack());
     let blocked = checks.has_errors() && !options.skip_checks;
+    // Blocked runs make no provider call.
+    let recovered = if blocked {
+        Vec::new()
+    } else {
+        let recovered = deployment.recover(persist).await?;
+        deployment.guard_unrecorded(options.parallel).await?;
+        recovered
+    };
     // Refreshing reads the cloud; blocked runs make no provider call.
     let drift = if options.refresh && !blocked {
         Some(deployment.refresh(false).await?)
@@ -254,6 +283,7 @@ pub async fn stage_up<'a>(
     Ok(Staged::new(
         deployment,
         interrupted,
+        recovered,
         checks,
         drift,
         plan,
@@ -293,21 +323,27 @@ pub async fn up<'a>(
         .await
 }
 
-/// The first stage of [`destroy`]: plans deleting everything the stack's
-/// state records (no checks, no refresh).
+/// The first stage of [`destroy`]: recovers what a previous run left
+/// unfinished (so what an interrupted `up` created is deleted too), then
+/// plans deleting everything the stack's state records (no checks, no
+/// refresh). If state records nothing but the cloud holds the program's
+/// resources, fails with [`EngineError::Unrecorded`] (adopt them first).
 pub async fn stage_destroy<'a>(
     stack: impl IntoValid<'a>,
     provider: Arc<dyn Provider>,
     store: Box<dyn StateStore + 'a>,
     options: &Options<'a>,
 ) -> Result<Staged<'a>, EngineError> {
-    let deployment = open(stack, provider, store, options)?;
+    let mut deployment = open(stack, provider, store, options)?;
     let interrupted = deployment.snapshot().pending_operations.clone();
+    let recovered = deployment.recover(true).await?;
+    deployment.guard_unrecorded(options.parallel).await?;
     let plan = deployment.plan_destroy()?;
     let checks = analysis::Report::default();
     Ok(Staged::new(
         deployment,
         interrupted,
+        recovered,
         checks,
         None,
         plan,
@@ -356,9 +392,60 @@ pub async fn refresh<'a>(
     options: &Options<'a>,
 ) -> Result<RefreshReport, EngineError> {
     let mut deployment = open(stack, provider, store, options)?;
+    deployment.recover(true).await?;
     let report = deployment.refresh(true).await?;
     deployment.commit()?;
     Ok(report)
+}
+
+/// Takes every resource of the program that state doesn't record, and that
+/// exactly one live resource carries the `keel:urn` tag of, into state, read
+/// back from the cloud: how a stack whose state was lost gets it back.
+///
+/// ```
+/// use keel::prelude::*;
+/// use keel::engine::Adoption;
+/// use keel::provider::sim::SimProvider;
+/// use keel::state::MemoryStore;
+/// use std::sync::Arc;
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let mut stack = Stack::new("demo");
+/// stack.add("main", Vpc::new("10.0.0.0/16"));
+/// let sim = SimProvider::in_memory();
+/// let opts = Default::default();
+/// keel::ops::up(&stack, Arc::new(sim.clone()), Box::new(MemoryStore::new("demo")), &opts).await.unwrap();
+/// // The state is lost: a new, empty store.
+/// let store = MemoryStore::new("demo");
+/// let adopted = keel::ops::adopt(&stack, Arc::new(sim.clone()), Box::new(store.clone()), &opts).await.unwrap();
+/// assert!(matches!(adopted[0].outcome, Adoption::Adopted { .. }));
+/// let preview = keel::ops::preview(&stack, Arc::new(sim), Box::new(store), &opts).await.unwrap();
+/// assert!(!preview.plan.summary().has_changes());
+/// # });
+/// ```
+pub async fn adopt<'a>(
+    stack: impl IntoValid<'a>,
+    provider: Arc<dyn Provider>,
+    store: Box<dyn StateStore + 'a>,
+    options: &Options<'a>,
+) -> Result<Vec<Adopted>, EngineError> {
+    let mut deployment = open(stack, provider, store, options)?;
+    deployment.recover(true).await?;
+    deployment.adopt(options.parallel).await
+}
+
+/// Takes live resource `id` (made outside keel, or untagged) into state as
+/// the program's resource `urn`, read back from the cloud.
+pub async fn import<'a>(
+    stack: impl IntoValid<'a>,
+    provider: Arc<dyn Provider>,
+    store: Box<dyn StateStore + 'a>,
+    urn: &crate::resource::Urn,
+    id: &str,
+    options: &Options<'a>,
+) -> Result<(), EngineError> {
+    let mut deployment = open(stack, provider, store, options)?;
+    deployment.recover(true).await?;
+    deployment.import(urn, id).await
 }
 
 /// The pre-deploy checks alone: no state, no provider.

@@ -191,8 +191,11 @@ pub(crate) fn decide(
         Some(old) if old.type_token != schema.type_token => (Action::Replace, Vec::new()),
         Some(old) => {
             let changes = diff(&old.inputs, inputs, schema.fields);
-            let action = if changes.is_empty() {
+            let action = if changes.is_empty() && !old.repair {
                 Action::Same
+            } else if changes.is_empty() {
+                // Adopted after an interrupted create: apply it all again.
+                Action::Update
             } else if changes.iter().any(|c| c.forces_replacement) {
                 Action::Replace
             } else {

@@ -322,6 +322,13 @@ pub trait Provider: Send + Sync {
             self.name()
         )))
     }
+    /// Reads a resource whose create was interrupted, once it has finished
+    /// what a create waits for (a NAT gateway available, an Auto Scaling
+    /// group in service), so recovery records it as a create would have;
+    /// `None` if it no longer exists. By default, a plain [`read`](Self::read).
+    async fn settle(&self, request: ReadRequest) -> Result<Option<ReadResponse>, ProviderError> {
+        self.read(request).await
+    }
     /// API calls made so far, by operation name (empty if not counted).
     fn api_calls(&self) -> BTreeMap<String, u64> {
         BTreeMap::new()
@@ -356,6 +363,9 @@ macro_rules! forward_provider {
             }
             async fn find_by_tags(&self, request: FindRequest) -> Result<Vec<Found>, ProviderError> {
                 (**self).find_by_tags(request).await
+            }
+            async fn settle(&self, request: ReadRequest) -> Result<Option<ReadResponse>, ProviderError> {
+                (**self).settle(request).await
             }
             fn api_calls(&self) -> BTreeMap<String, u64> {
                 (**self).api_calls()

@@ -9,7 +9,7 @@
 
 use super::StateError;
 use serde::{Deserialize, Serialize};
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -70,7 +70,7 @@ impl StateLock {
             path: path.to_path_buf(),
             source,
         };
-        let mut file = OpenOptions::new()
+        let mut file = super::files::private_options()
             .read(true)
             .write(true)
             .create(true)

@@ -23,7 +23,7 @@ struct Saved {
 /// let reopened = store.clone();
 /// assert!(store.load().unwrap().resources.is_empty());
 /// store
-///     .append(&JournalRecord::Begin { urn: Urn::new("demo", "aws:ec2:Vpc", "main"), operation: "create".into() })
+///     .append(&JournalRecord::begin(Urn::new("demo", "aws:ec2:Vpc", "main"), "create"))
 ///     .unwrap();
 /// drop(store); // no compaction: the journal is what survives
 /// assert_eq!(reopened.clone().load().unwrap().pending_operations.len(), 1);

@@ -4,15 +4,22 @@
 //! [`JournalRecord`]s. Each step is durable in the journal before it counts
 //! as done, at a cost that doesn't grow with the stack; at the end of a run
 //! the journal is compacted into a new snapshot. This module owns the data
-//! model and the [`StateStore`] contract; [`local`] stores files on disk,
-//! [`MemoryStore`] keeps them in memory.
+//! model and the [`StateStore`] contract; [`local`] stores files on disk
+//! (checksummed, with backups of past snapshots), [`MemoryStore`] keeps them
+//! in memory, and [`verify`] checks a snapshot's consistency.
 
+mod backups;
+pub(crate) mod files;
+mod format;
 pub mod local;
 mod lock;
 mod memory;
+mod verify;
 
-pub use local::LocalStore;
+pub use backups::{Backup, Restored};
+pub use local::{DEFAULT_BACKUPS, LocalStore};
 pub use memory::MemoryStore;
+pub use verify::{Problem, Severity, Verification, verify};
 
 use crate::provider::Outputs;
 use crate::resource::{Resolve, Urn};
@@ -43,6 +50,11 @@ pub struct ResourceState {
     /// A replaced resource whose delete hasn't happened yet.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pending_delete: bool,
+    /// Adopted by crash recovery after an interrupted create, which may
+    /// have stopped between its calls: the next plan updates it even if
+    /// its inputs match, so every part of its configuration is applied.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub repair: bool,
     /// Declared with `protect()`: no plan may delete or replace it, even
     /// once the program no longer declares it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -53,13 +65,24 @@ pub struct ResourceState {
     pub retain_on_delete: bool,
 }
 
-/// An operation that started and never finished (the process died).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// An operation that started and never finished (the process died), with
+/// what its begin record holds to find the result later.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PendingOperation {
     /// The resource.
     pub urn: Urn,
     /// What was being done: `create`, `update`, `delete`.
     pub operation: String,
+    /// The cloud id an update or delete was about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The resolved inputs a create was called with (its `keel:urn` tag
+    /// among them, which is how recovery finds what it made).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<Value>,
+    /// The resources a create depended on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<Urn>,
 }
 
 /// The saved state of one stack.
@@ -116,10 +139,19 @@ impl Snapshot {
     /// contains it is harmless.
     pub fn apply(&mut self, record: &JournalRecord) {
         match record {
-            JournalRecord::Begin { urn, operation } => {
+            JournalRecord::Begin {
+                urn,
+                operation,
+                id,
+                inputs,
+                dependencies,
+            } => {
                 let op = PendingOperation {
                     urn: urn.clone(),
                     operation: operation.clone(),
+                    id: id.clone(),
+                    inputs: inputs.clone(),
+                    dependencies: dependencies.clone(),
                 };
                 if !self.pending_operations.contains(&op) {
                     self.pending_operations.push(op);
@@ -168,12 +200,23 @@ impl Resolve for Snapshot {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
 pub enum JournalRecord {
-    /// A provider call is about to start (durable before it does).
+    /// A provider call is about to start (durable before it does), with
+    /// what recovery needs to find its result if the run dies before the
+    /// call's end is recorded.
     Begin {
         /// The resource.
         urn: Urn,
         /// `create`, `update` or `delete`.
         operation: String,
+        /// The cloud id an update or delete is about.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        /// The resolved inputs of a create, tags included.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        inputs: Option<Value>,
+        /// The resources a create depends on.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        dependencies: Vec<Urn>,
     },
     /// A create or update finished: the resource as it now is.
     Put {
@@ -194,12 +237,36 @@ pub enum JournalRecord {
     },
 }
 
+impl JournalRecord {
+    /// A begin record of `operation` on `urn` that carries nothing else.
+    ///
+    /// ```
+    /// use keel::state::JournalRecord;
+    /// let urn = keel::resource::Urn::new("demo", "aws:ec2:Vpc", "main");
+    /// let begin = JournalRecord::begin(urn, "delete");
+    /// assert!(matches!(begin, JournalRecord::Begin { id: None, .. }));
+    /// ```
+    pub fn begin(urn: Urn, operation: &str) -> Self {
+        JournalRecord::Begin {
+            urn,
+            operation: operation.to_string(),
+            id: None,
+            inputs: None,
+            dependencies: Vec::new(),
+        }
+    }
+}
+
+/// What a damaged-state message suggests: the commands that inspect state
+/// and put a kept snapshot back.
+const RECOVER: &str = "`state verify` lists every problem, `state backups` lists the snapshots kept in backups/, and `state restore <serial>` puts one back, replaying the journal over it (`--force` sets a damaged journal aside instead)";
+
 /// Why state can't be read or written. Every variant leaves existing files
-/// as they were.
+/// as they were, and its message says what happened and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     /// A file couldn't be read or written.
-    #[error("state file {path}: {source}")]
+    #[error("state file {path}: {source}; {}", io_advice(source))]
     Io {
         /// The file.
         path: PathBuf,
@@ -208,7 +275,7 @@ pub enum StateError {
     },
     /// A file exists but isn't valid state (truncated, edited, another format).
     #[error(
-        "state file {path} is unreadable: {detail}; refusing to continue (the file was not modified)"
+        "state file {path} is unreadable: {detail}; refusing to continue (the file was not modified). {RECOVER}"
     )]
     Corrupt {
         /// The file.
@@ -216,9 +283,38 @@ pub enum StateError {
         /// What is wrong.
         detail: String,
     },
+    /// A file's content doesn't match the checksum keel wrote with it.
+    #[error(
+        "state file {path}{} is damaged: {detail}; refusing to continue (the file was not modified). {RECOVER}",
+        line.map(|l| format!(" line {l}")).unwrap_or_default()
+    )]
+    Checksum {
+        /// The file.
+        path: PathBuf,
+        /// The journal line (1-based), for a journal.
+        line: Option<usize>,
+        /// What the checksum says.
+        detail: String,
+    },
+    /// The journal continues a snapshot other than the one on disk: the
+    /// snapshot was deleted, or replaced by an older one.
+    #[error(
+        "journal {journal} records changes made on top of snapshot serial {base}, but {path} {}; replaying it over another snapshot would lose or repeat resources, so keel stopped (no file was modified). `state restore {base}` puts back the copy of snapshot serial {base} kept in backups/ and replays the journal over it; `state backups` lists the copies kept",
+        found.map_or_else(|| "is missing".to_string(), |s| format!("has serial {s}"))
+    )]
+    JournalAhead {
+        /// The snapshot file.
+        path: PathBuf,
+        /// The journal file.
+        journal: PathBuf,
+        /// The serial of the snapshot the journal continues.
+        base: u64,
+        /// The serial of the snapshot on disk, if there is one.
+        found: Option<u64>,
+    },
     /// Written by a newer keel.
     #[error(
-        "state file {path} has schema version {found}, newer than {supported} which this keel understands; upgrade keel (the file was not modified)"
+        "state file {path} has schema version {found}, newer than {supported} which this keel understands; upgrade keel, or use the version that wrote it (the file was not modified)"
     )]
     NewerSchema {
         /// The file.
@@ -230,7 +326,7 @@ pub enum StateError {
     },
     /// The file belongs to another stack.
     #[error(
-        "state file {path} belongs to stack `{found}`, not `{expected}` (the file was not modified)"
+        "state file {path} belongs to stack `{found}`, not `{expected}` (the file was not modified); check `--state-dir` and the stack's name: each stack's state lives in <state-dir>/<stack>/, and one stack's files must not be copied under another's name"
     )]
     WrongStack {
         /// The file.
@@ -242,7 +338,7 @@ pub enum StateError {
     },
     /// Another keel run holds the stack.
     #[error(
-        "stack is locked by {holder} (lock file {path}); the lock is released when that run ends, however it ends"
+        "stack is locked by {holder} (lock file {path}); the lock is released when that run ends, however it ends: wait for it to finish, or stop that process, then run again"
     )]
     Locked {
         /// The lock file.
@@ -252,6 +348,48 @@ pub enum StateError {
         /// Who holds it: process, host, command and how long it has run.
         holder: String,
     },
+    /// `state restore` of a serial no backup has.
+    #[error(
+        "no backup of snapshot serial {serial} in {dir} (kept: {}); `state backups` lists them",
+        if available.is_empty() { "none".to_string() } else { available.iter().map(u64::to_string).collect::<Vec<_>>().join(", ") }
+    )]
+    NoBackup {
+        /// The backups directory.
+        dir: PathBuf,
+        /// The serial asked for.
+        serial: u64,
+        /// The serials kept.
+        available: Vec<u64>,
+    },
+    /// `state restore` without `--force` while operations are unsettled.
+    #[error(
+        "not restoring: {} operation(s) began and never recorded an end ({}); the next `up` or `refresh` settles them against the cloud, so run one of those first. `--force` restores anyway: they stay listed as interrupted, and their results must then be checked by hand",
+        pending.len(),
+        pending.iter().map(|p| format!("{} {}", p.operation, p.urn)).collect::<Vec<_>>().join(", ")
+    )]
+    Unsettled {
+        /// The operations.
+        pending: Vec<PendingOperation>,
+    },
+}
+
+/// What to do about an I/O error on a state file.
+fn io_advice(e: &std::io::Error) -> &'static str {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::PermissionDenied | K::ReadOnlyFilesystem => {
+            "keel may not access it: check its owner and permissions (keel creates state files 0600 and directories 0700 for the user running it) and run again; no state file was modified"
+        }
+        K::StorageFull | K::QuotaExceeded => {
+            "free some space and run again; existing state files were left as they were"
+        }
+        K::IsADirectory | K::NotADirectory => {
+            "something else is in the way at that path: move it away and run again; no state file was modified"
+        }
+        _ => {
+            "fix the cause (the path, the disk, the mount) and run again; existing state files were left as they were"
+        }
+    }
 }
 
 /// Where a stack's state lives. Every store passes the same conformance

@@ -20,6 +20,7 @@ fn put(stack: &str, name: &str, id: &str) -> JournalRecord {
             outputs: json!({"id": id}).as_object().cloned().unwrap_or_default(),
             dependencies: Vec::new(),
             pending_delete: false,
+            repair: false,
             protect: false,
             retain_on_delete: false,
         },
@@ -27,10 +28,7 @@ fn put(stack: &str, name: &str, id: &str) -> JournalRecord {
 }
 
 fn begin(stack: &str, name: &str, operation: &str) -> JournalRecord {
-    JournalRecord::Begin {
-        urn: urn(stack, name),
-        operation: operation.into(),
-    }
+    JournalRecord::begin(urn(stack, name), operation)
 }
 
 /// Runs the suite against stores made by `open`, which opens the state of

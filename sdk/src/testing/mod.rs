@@ -1,13 +1,17 @@
 //! Test helpers for programs and for keel itself. [`TestProvider`] wraps any
 //! provider (usually the simulator), counts calls, tracks how many run at
 //! once, can hold calls open for a set time and injects failures chosen by
-//! closures (the shape of Pulumi's `deploytest.Provider`).
-//! [`state_conformance`] is the suite every state store passes.
+//! closures (the shape of Pulumi's `deploytest.Provider`), and can stand
+//! for a process killed at a chosen call ([`TestProvider::crash_at`]).
+//! [`state_conformance`] is the suite every state store passes; [`audit`]
+//! compares the cloud with a stack's state (orphans, duplicates).
 
+mod audit;
 mod conformance;
 #[cfg(test)]
 pub(crate) mod queue;
 
+pub use audit::{Audit, audit, audit_sim};
 pub use conformance::state_conformance;
 
 use crate::provider::{
@@ -37,6 +41,54 @@ pub enum Op {
 
 type FailRule = Arc<dyn Fn(&Urn, Op) -> Option<ProviderError> + Send + Sync>;
 
+/// Where a simulated crash stops a mutating call (see
+/// [`TestProvider::crash_at`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CrashPoint {
+    /// After its begin record, before the call reaches the cloud.
+    BeforeCall,
+    /// After the call took effect in the cloud, before its result is
+    /// recorded.
+    AfterCall,
+}
+
+/// Fires when a [`TestProvider::crash_at`] crash point is reached.
+#[derive(Clone, Debug, Default)]
+pub struct Crash {
+    hit: Arc<tokio::sync::Notify>,
+    fired: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Crash {
+    /// Waits until the crash point is reached; the run should then be
+    /// dropped, as a killed process stops.
+    pub async fn reached(&self) {
+        let notified = self.hit.notified();
+        if self.fired.load(Ordering::SeqCst) {
+            return;
+        }
+        notified.await;
+    }
+
+    /// Whether the crash point was reached.
+    pub fn fired(&self) -> bool {
+        self.fired.load(Ordering::SeqCst)
+    }
+
+    fn fire(&self) {
+        self.fired.store(true, Ordering::SeqCst);
+        self.hit.notify_waiters();
+    }
+}
+
+#[derive(Clone, Debug)]
+struct CrashPlan {
+    at: usize,
+    point: CrashPoint,
+    seen: Arc<AtomicUsize>,
+    crash: Crash,
+}
+
 /// Wraps a provider with counters, a concurrency gauge, a per-call delay and
 /// failure injection.
 ///
@@ -56,6 +108,7 @@ pub struct TestProvider {
     counts: Arc<[AtomicUsize; 5]>,
     current: Arc<AtomicUsize>,
     max: Arc<AtomicUsize>,
+    crash: Option<CrashPlan>,
 }
 
 impl std::fmt::Debug for TestProvider {
@@ -82,7 +135,50 @@ impl TestProvider {
             counts: Arc::new(Default::default()),
             current: Arc::new(AtomicUsize::new(0)),
             max: Arc::new(AtomicUsize::new(0)),
+            crash: None,
         }
+    }
+
+    /// Stands for a process killed at the `n`th mutating call (0-based, in
+    /// the order calls start): that call stops at `point` and never
+    /// returns, and the returned [`Crash`] fires. Dropping the run then
+    /// leaves state and cloud as a kill at that moment would.
+    ///
+    /// ```
+    /// use keel::testing::{CrashPoint, TestProvider};
+    /// use keel::provider::sim::SimProvider;
+    /// let (provider, crash) = TestProvider::new(SimProvider::in_memory()).crash_at(3, CrashPoint::AfterCall);
+    /// assert!(!crash.fired());
+    /// # let _ = provider;
+    /// ```
+    pub fn crash_at(mut self, n: usize, point: CrashPoint) -> (Self, Crash) {
+        let crash = Crash::default();
+        self.crash = Some(CrashPlan {
+            at: n,
+            point,
+            seen: Arc::new(AtomicUsize::new(0)),
+            crash: crash.clone(),
+        });
+        (self, crash)
+    }
+
+    /// Runs mutating call `call`, unless it is the one a crash stops.
+    async fn mutate<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, ProviderError>>,
+    ) -> Result<T, ProviderError> {
+        let Some(plan) = &self.crash else {
+            return call.await;
+        };
+        if plan.seen.fetch_add(1, Ordering::SeqCst) != plan.at {
+            return call.await;
+        }
+        if plan.point == CrashPoint::AfterCall {
+            // The call's effect happens; its answer is lost.
+            let _ = call.await;
+        }
+        plan.crash.fire();
+        std::future::pending().await
     }
 
     /// Fails the calls for which `rule` returns an error (without calling
@@ -153,7 +249,7 @@ impl Provider for TestProvider {
     }
     async fn create(&self, request: CreateRequest) -> Result<CreateResponse, ProviderError> {
         let _g = self.enter(&request.urn, Op::Create).await?;
-        self.inner.create(request).await
+        self.mutate(self.inner.create(request)).await
     }
     async fn read(&self, request: ReadRequest) -> Result<Option<ReadResponse>, ProviderError> {
         let _g = self.enter(&request.urn, Op::Read).await?;
@@ -161,15 +257,19 @@ impl Provider for TestProvider {
     }
     async fn update(&self, request: UpdateRequest) -> Result<Outputs, ProviderError> {
         let _g = self.enter(&request.urn, Op::Update).await?;
-        self.inner.update(request).await
+        self.mutate(self.inner.update(request)).await
     }
     async fn delete(&self, request: DeleteRequest) -> Result<(), ProviderError> {
         let _g = self.enter(&request.urn, Op::Delete).await?;
-        self.inner.delete(request).await
+        self.mutate(self.inner.delete(request)).await
     }
     async fn find_by_tags(&self, request: FindRequest) -> Result<Vec<Found>, ProviderError> {
         let _g = self.enter(&request.urn, Op::Find).await?;
         self.inner.find_by_tags(request).await
+    }
+    async fn settle(&self, request: ReadRequest) -> Result<Option<ReadResponse>, ProviderError> {
+        let _g = self.enter(&request.urn, Op::Read).await?;
+        self.inner.settle(request).await
     }
     fn api_calls(&self) -> std::collections::BTreeMap<String, u64> {
         self.inner.api_calls()

@@ -262,6 +262,7 @@ pub(super) trait SimOps: Send + Sync {
     async fn update(&self, sim: &SimProvider, r: UpdateRequest) -> Result<Outputs, Error>;
     async fn delete(&self, sim: &SimProvider, r: &DeleteRequest) -> Done;
     async fn find(&self, sim: &SimProvider, r: &FindRequest) -> Result<Vec<Found>, Error>;
+    async fn settle(&self, sim: &SimProvider, r: &ReadRequest) -> Result<Option<Outputs>, Error>;
 }
 
 /// [`SimOps`] for type `R`.
@@ -286,6 +287,12 @@ impl<R: Simulated> SimOps for Ops<R> {
     }
     async fn find(&self, sim: &SimProvider, r: &FindRequest) -> Result<Vec<Found>, Error> {
         R::find(sim, &r.urn).await?.iter().map(found).collect()
+    }
+    async fn settle(&self, sim: &SimProvider, r: &ReadRequest) -> Result<Option<Outputs>, Error> {
+        match present(R::settle(sim, &r.id).await)? {
+            Some(made) => outputs(&made).map(Some),
+            None => Ok(None),
+        }
     }
 }
 

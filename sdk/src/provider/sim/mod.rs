@@ -369,4 +369,12 @@ impl Provider for SimProvider {
     async fn find_by_tags(&self, r: FindRequest) -> Result<Vec<Found>, ProviderError> {
         dispatch::ops(&r.urn)?.find(self, &r).await
     }
+
+    async fn settle(&self, r: ReadRequest) -> Result<Option<ReadResponse>, ProviderError> {
+        let outputs = dispatch::ops(&r.urn)?.settle(self, &r).await?;
+        Ok(outputs.map(|outputs| ReadResponse {
+            inputs: r.inputs,
+            outputs,
+        }))
+    }
 }

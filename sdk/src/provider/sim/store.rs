@@ -77,10 +77,10 @@ pub(super) fn save(path: &Path, cloud: &Cloud) -> Result<(), SimStoreError> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "cloud.json".to_string());
-    fs::create_dir_all(&dir).map_err(io_error(path))?;
+    crate::state::files::create_private_dir_all(&dir).map_err(io_error(path))?;
     let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
     let written = (|| {
-        let mut file = fs::File::create(&tmp)?;
+        let mut file = crate::state::files::create_private(&tmp)?;
         file.write_all(json.as_bytes())?;
         file.sync_all()?;
         fs::rename(&tmp, path)
