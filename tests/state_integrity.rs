@@ -63,10 +63,7 @@ fn refused(dir: &Path) -> StateError {
 }
 
 fn begin(name: &str) -> JournalRecord {
-    JournalRecord::Begin {
-        urn: Urn::new("app", "aws:ec2:Subnet", name),
-        operation: "create".into(),
-    }
+    JournalRecord::begin(Urn::new("app", "aws:ec2:Subnet", name), "create")
 }
 
 #[test]

@@ -273,6 +273,7 @@ mod tests {
                 outputs: Default::default(),
                 dependencies: Vec::new(),
                 pending_delete: false,
+                repair: false,
                 protect: false,
                 retain_on_delete: false,
             };

@@ -102,6 +102,9 @@ impl std::fmt::Display for Problem {
 ///     outputs: Default::default(),
 ///     dependencies: vec![Urn::new("demo", "aws:ec2:Vpc", "gone")],
 ///     pending_delete: false,
+///     repair: false,
+///     protect: false,
+///     retain_on_delete: false,
 /// });
 /// let problems = verify(&snapshot);
 /// assert_eq!(problems.len(), 2, "{problems:?}"); // no id, dangling dependency
@@ -273,6 +276,9 @@ mod tests {
                 .map(|d| Urn::new("s", "aws:ec2:Vpc", d))
                 .collect(),
             pending_delete: false,
+            repair: false,
+            protect: false,
+            retain_on_delete: false,
         }
     }
 
