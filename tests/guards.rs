@@ -10,9 +10,9 @@ use keel::engine::{EngineError, Event, EventLog};
 use keel::ops::{self, Options};
 use keel::plan::{Action, PlanError, ProtectedBecause, render_text};
 use keel::prelude::*;
-use keel::provider::Provider;
 use keel::provider::sim::{SimLatency, SimProvider};
-use keel::state::{MemoryStore, StateStore};
+use keel::provider::{CreateRequest, Provider};
+use keel::state::{JournalRecord, MemoryStore, StateStore};
 use keel_tests::state_dir;
 use std::sync::Arc;
 
@@ -220,6 +220,83 @@ async fn retain_on_delete_leaves_the_resource_in_the_cloud_and_drops_it_from_sta
     assert!(report.succeeded(), "{report:?}");
     assert_eq!(count(&sim, "aws:ec2:Vpc"), 3);
     assert!(store.clone().load().unwrap().resources.is_empty());
+}
+
+/// A retained resource keeps this stack's `keel:urn` tag in the cloud, but
+/// state remembers keel let go of it: the lost-state guard doesn't count it,
+/// `adopt` doesn't take it, and recovering an interrupted create of the same
+/// URN neither adopts it nor deletes it as a copy.
+#[tokio::test]
+async fn a_released_resource_is_never_taken_back_by_its_tag() {
+    let sim = sim();
+    let provider: Arc<dyn Provider> = Arc::new(sim.clone());
+    let store = MemoryStore::new("guards");
+    let opts = Options::new();
+    let mut retained = Stack::new("guards");
+    retained.add_with(
+        "main",
+        Vpc::new("10.0.0.0/16"),
+        ResourceOptions::new().retain_on_delete(),
+    );
+    ops::up(&retained, provider.clone(), Box::new(store.clone()), &opts)
+        .await
+        .unwrap();
+    let old = store.clone().load().unwrap().resources[0].id.clone();
+    let report = ops::destroy(&retained, provider.clone(), Box::new(store.clone()), &opts)
+        .await
+        .unwrap();
+    assert!(report.succeeded(), "{report:?}");
+    let state = store.clone().load().unwrap();
+    assert!(state.resources.is_empty());
+    assert!(state.is_released(&old));
+
+    // A run that dies right after creating the VPC again.
+    let vpc = urn("aws:ec2:Vpc", "main");
+    let mut inputs = serde_json::to_value(Vpc::new("10.0.0.0/16")).unwrap();
+    inputs["tags"][URN_TAG] = vpc.to_string().into();
+    inputs["tags"][STACK_TAG] = "guards".into();
+    let made = provider
+        .create(CreateRequest {
+            urn: vpc.clone(),
+            inputs: inputs.clone(),
+        })
+        .await
+        .unwrap();
+    let mut journal = store.clone();
+    journal
+        .append(&JournalRecord::Begin {
+            urn: vpc.clone(),
+            operation: "create".into(),
+            id: None,
+            inputs: Some(inputs),
+            dependencies: Vec::new(),
+            secret_paths: Vec::new(),
+        })
+        .unwrap();
+    let report = ops::up(&retained, provider.clone(), Box::new(store.clone()), &opts)
+        .await
+        .unwrap();
+    assert!(report.succeeded(), "{report:?}");
+    let state = store.clone().load().unwrap();
+    assert_eq!(
+        state.get(&vpc).unwrap().id,
+        made.id,
+        "the new one is adopted"
+    );
+    assert_eq!(count(&sim, "aws:ec2:Vpc"), 2, "the released one is kept");
+
+    // Everything released again, state records nothing: the lost-state guard
+    // doesn't count released resources, so a new `up` creates one.
+    let report = ops::destroy(&retained, provider.clone(), Box::new(store.clone()), &opts)
+        .await
+        .unwrap();
+    assert!(report.succeeded(), "{report:?}");
+    let report = ops::up(&retained, provider.clone(), Box::new(store.clone()), &opts)
+        .await
+        .unwrap();
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(report.preview.plan.summary().create, 1);
+    assert_eq!(count(&sim, "aws:ec2:Vpc"), 3);
 }
 
 /// A VPC whose DNS hostnames setting is left to whoever changes it.

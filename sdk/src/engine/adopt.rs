@@ -115,7 +115,8 @@ pub enum Adoption {
 }
 
 /// For each declared resource state doesn't record, the live resources
-/// carrying its tag (only those with at least one), looked up concurrently.
+/// carrying its tag (only those with at least one, and not those keel let
+/// go of: [`Snapshot::released`]), looked up concurrently.
 pub(crate) async fn tagged(
     provider: &Arc<dyn Provider>,
     stack: &Stack,
@@ -146,10 +147,11 @@ pub(crate) async fn tagged(
         };
         // A search that panicked panics here: nothing is hidden.
         let (urn, result) = joined.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-        let hits = result.map_err(|error| AdoptError::Provider {
+        let mut hits = result.map_err(|error| AdoptError::Provider {
             urn: urn.clone(),
             error,
         })?;
+        hits.retain(|h| !snapshot.is_released(&h.id));
         if !hits.is_empty() {
             found.push((urn, hits));
         }

@@ -269,7 +269,7 @@ pub(crate) async fn execute(
                         stopping = true;
                         break;
                     }
-                    if let JournalRecord::Removed { urn, id } = &rec {
+                    if let JournalRecord::Released { urn, id } = &rec {
                         events.event(&Event::Retained {
                             urn: urn.clone(),
                             id: id.clone(),
@@ -510,7 +510,7 @@ fn prepare(
         if step.guards.retain_on_delete {
             return Prepared::Record(
                 Action::Delete,
-                JournalRecord::Removed {
+                JournalRecord::Released {
                     urn: urn.clone(),
                     id: old.id.clone(),
                 },

@@ -191,8 +191,9 @@ async fn create(
         .find_by_tags(FindRequest { urn: urn.clone() })
         .await?;
     // What state already records (the live half of a replacement) isn't
-    // what the interrupted create made.
-    found.retain(|f| !known.contains(&f.id.as_str()));
+    // what the interrupted create made, nor is what keel let go of
+    // (`retain_on_delete`), which is never deleted as a copy.
+    found.retain(|f| !known.contains(&f.id.as_str()) && !snapshot.is_released(&f.id));
     if found.is_empty() {
         return Ok((Recovery::NotCreated, dropped(op)));
     }

@@ -20,11 +20,16 @@ use std::fmt;
 ///
 /// ```
 /// use keel::prelude::*;
+/// use keel::provider::sim::SimProvider;
+/// use keel::state::MemoryStore;
+/// use std::sync::Arc;
 /// let mut stack = Stack::new("demo");
-/// stack.add_with("main", Vpc::new("10.0.0.0/16"), ResourceOptions::new().protect());
-/// let guards = keel::plan::Guards { protect: true, ..Default::default() };
-/// assert!(!guards.is_empty());
-/// assert_eq!(guards.labels(), vec!["protect".to_string()]);
+/// let options = ResourceOptions::new().protect().ignore_changes([Vpc::TAGS]);
+/// stack.add_with("main", Vpc::new("10.0.0.0/16"), options);
+/// let (sim, store) = (Arc::new(SimProvider::in_memory()), Box::new(MemoryStore::new("demo")));
+/// let preview = keel::ops::blocking::preview(&stack, sim, store, &Default::default()).unwrap();
+/// let guards = &preview.plan.steps[0].guards;
+/// assert_eq!(guards.labels(), ["protect", "ignore_changes(tags)"]);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Guards {

@@ -206,7 +206,7 @@ pub struct FieldRule {
 /// use keel::prelude::*;
 /// let f: Field<AutoScalingGroup> = AutoScalingGroup::DESIRED_CAPACITY;
 /// assert_eq!(f.name(), "desired_capacity");
-/// assert_eq!(f.to_string(), "aws:autoscaling:AutoScalingGroup.desired_capacity");
+/// assert_eq!(f.to_string(), "aws:autoscaling:Group.desired_capacity");
 /// ```
 pub struct Field<R> {
     name: &'static str,

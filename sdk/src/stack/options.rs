@@ -101,11 +101,13 @@ impl ResourceOptions {
     /// ```
     /// use keel::prelude::*;
     /// let mut stack = Stack::new("demo");
+    /// # let vpc = stack.add("main", Vpc::new("10.0.0.0/16"));
+    /// # let a = stack.add("a", Subnet::new(vpc.id(), "10.0.1.0/24", "us-east-1a"));
     /// # let lt = stack.add("web", LaunchTemplate::new("ami-0123456789abcdef0", "t3.micro"));
     /// // Autoscaling policies move the desired capacity; don't move it back.
     /// stack.add_with(
     ///     "web",
-    ///     AutoScalingGroup::new(lt.id(), 1, 4).desired_capacity(2),
+    ///     AutoScalingGroup::new(lt.id(), 1, 4).desired_capacity(2).subnet(a.id()),
     ///     ResourceOptions::new().ignore_changes([AutoScalingGroup::DESIRED_CAPACITY]),
     /// );
     /// assert!(stack.validate().is_ok());

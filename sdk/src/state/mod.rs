@@ -117,6 +117,20 @@ pub struct Snapshot {
     /// secret): shown as `[sensitive]`, and sealed in state files.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secret_outputs: Vec<String>,
+    /// Resources keel let go of (`retain_on_delete`): left in the cloud and
+    /// still carrying this stack's tags, so searches by tag (recovery,
+    /// `adopt`, the lost-state guard) skip them rather than take them back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub released: Vec<Released>,
+}
+
+/// A resource keel dropped from state and left in the cloud.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Released {
+    /// The URN it had.
+    pub urn: Urn,
+    /// Its cloud id.
+    pub id: String,
 }
 
 impl Snapshot {
@@ -137,7 +151,13 @@ impl Snapshot {
             pending_operations: Vec::new(),
             outputs: serde_json::Map::new(),
             secret_outputs: Vec::new(),
+            released: Vec::new(),
         }
+    }
+
+    /// Whether `id` is a resource keel let go of (see [`Snapshot::released`]).
+    pub fn is_released(&self, id: &str) -> bool {
+        self.released.iter().any(|r| r.id == id)
     }
 
     /// The live (not pending-delete) record of `urn`.
@@ -174,6 +194,8 @@ impl Snapshot {
             }
             JournalRecord::Put { resource } => {
                 self.finish(&resource.urn);
+                // Taken back (an import of a released resource).
+                self.released.retain(|r| r.id != resource.id);
                 match self
                     .resources
                     .iter_mut()
@@ -193,6 +215,17 @@ impl Snapshot {
             JournalRecord::Removed { urn, id } => {
                 self.finish(urn);
                 self.resources.retain(|r| !(&r.urn == urn && &r.id == id));
+            }
+            JournalRecord::Released { urn, id } => {
+                self.finish(urn);
+                self.resources.retain(|r| !(&r.urn == urn && &r.id == id));
+                let released = Released {
+                    urn: urn.clone(),
+                    id: id.clone(),
+                };
+                if !self.released.contains(&released) {
+                    self.released.push(released);
+                }
             }
             JournalRecord::Failed { urn } => self.finish(urn),
         }
@@ -246,6 +279,14 @@ pub enum JournalRecord {
         /// The resource.
         urn: Urn,
         /// The cloud id that was deleted.
+        id: String,
+    },
+    /// A resource declared with `retain_on_delete()` was let go of instead
+    /// of deleted: dropped from state, left in the cloud (no provider call).
+    Released {
+        /// The resource.
+        urn: Urn,
+        /// Its cloud id.
         id: String,
     },
     /// The call failed; nothing changed in the cloud as far as keel knows.
@@ -438,6 +479,46 @@ pub trait StateStore: Send {
 mod tests {
     use super::*;
     use crate::testing::state_conformance;
+
+    #[test]
+    fn a_released_resource_leaves_state_and_is_remembered_until_taken_back() {
+        let urn = Urn::new("s", "aws:ec2:Vpc", "main");
+        let resource = ResourceState {
+            urn: urn.clone(),
+            type_token: "aws:ec2:Vpc".into(),
+            id: "vpc-1".into(),
+            inputs: Value::Null,
+            outputs: Default::default(),
+            dependencies: Vec::new(),
+            pending_delete: false,
+            repair: false,
+            protect: false,
+            retain_on_delete: true,
+            secret_paths: Vec::new(),
+        };
+        let mut s = Snapshot::new("s");
+        s.apply(&JournalRecord::Put {
+            resource: resource.clone(),
+        });
+        let released = JournalRecord::Released {
+            urn: urn.clone(),
+            id: "vpc-1".into(),
+        };
+        s.apply(&released);
+        s.apply(&released);
+        assert!(s.resources.is_empty());
+        assert_eq!(s.released.len(), 1, "replaying is harmless");
+        assert!(s.is_released("vpc-1"));
+        // Older state has no list; an empty list isn't written.
+        let json = serde_json::to_value(Snapshot::new("s")).unwrap();
+        assert!(json.get("released").is_none());
+        let old: Snapshot = serde_json::from_value(json).unwrap();
+        assert!(old.released.is_empty());
+        // An import takes it back.
+        s.apply(&JournalRecord::Put { resource });
+        assert!(!s.is_released("vpc-1"));
+        assert_eq!(s.resources.len(), 1);
+    }
 
     #[test]
     fn the_memory_store_conforms() {
