@@ -7,7 +7,17 @@
 //!
 //! This file owns the provider: the [`Provider`] impl (each call handed to
 //! `dispatch` by the URN's type token), API-call accounting, latency waits,
-//! polling, saving after mutations, and inspection for tests and examples.
+//! polling, keeping a file-backed cloud in step with the file, and
+//! inspection for tests and examples.
+//!
+//! A cloud in a file is shared: every API call, reads included, runs under
+//! the file's OS lock on the cloud as the file has it (reloaded if another
+//! handle or process saved since), brings time-driven state up to date,
+//! and saves if anything but the clock changed, so stacks that share one
+//! state directory never overwrite each other and a deleting group finishes
+//! being deleted whoever looks next (see `store`). The clock never runs
+//! backwards: a handle that loads a cloud whose clock is ahead of its own
+//! runs on from there.
 //! `dispatch` owns what every type's handlers share (the create, update and
 //! delete flows, reads and searches by tag, retagging, delete-if-present).
 //! The model is in `cloud` (the account: its list of tables, clock, and
@@ -86,12 +96,16 @@ struct Inner {
     /// tokio's clock when the simulator opened; the cloud's clock is
     /// `base_ms` plus the time elapsed since.
     epoch: Instant,
-    base_ms: u64,
 }
 
 struct State {
     cloud: Cloud,
     calls: BTreeMap<String, u64>,
+    /// The cloud's clock at `epoch` (moved on when a reloaded cloud's clock
+    /// is ahead).
+    base_ms: u64,
+    /// The file the cloud is shared through, if any.
+    file: Option<store::Shared>,
 }
 
 /// Whether an AWS API name is read-only (`Describe*`, `Get*`, `List*`).
@@ -99,6 +113,14 @@ fn is_read_only(api: &str) -> bool {
     ["Describe", "Get", "List"]
         .iter()
         .any(|p| api.starts_with(p))
+}
+
+/// A cloud as loaded from its file (a new one if there is none), with what
+/// older versions didn't save filled in.
+fn loaded(cloud: Option<Cloud>) -> Cloud {
+    let mut cloud = cloud.unwrap_or_else(|| Cloud::new(DEFAULT_REGION));
+    cloud.backfill_network_acls();
+    cloud
 }
 
 /// The result of one look at something that completes over time.
@@ -118,10 +140,15 @@ impl SimProvider {
     /// A simulator whose cloud is saved at `path` after every mutating call
     /// and loaded from it if it exists. A file that can't be read or parsed
     /// is an error (it is never silently replaced).
+    ///
+    /// Every handle opened on one file (in this process or another) sees
+    /// the others' changes: each call takes the file's lock and works on
+    /// the cloud as saved last.
     pub fn open(path: &Path, latency: SimLatency) -> Result<Self, SimStoreError> {
-        let mut cloud = store::load(path)?.unwrap_or_else(|| Cloud::new(DEFAULT_REGION));
-        cloud.backfill_network_acls();
-        Ok(Self::with_cloud(cloud, Some(path.to_path_buf()), latency))
+        let (file, cloud) = store::Shared::open(path)?;
+        let sim = Self::with_cloud(loaded(cloud), Some(path.to_path_buf()), latency);
+        sim.lock().file = Some(file);
+        Ok(sim)
     }
 
     fn with_cloud(cloud: Cloud, path: Option<PathBuf>, latency: SimLatency) -> Self {
@@ -131,10 +158,11 @@ impl SimProvider {
                 state: Mutex::new(State {
                     cloud,
                     calls: BTreeMap::new(),
+                    base_ms,
+                    file: None,
                 }),
                 path,
                 epoch: Instant::now(),
-                base_ms,
             }),
             latency,
         }
@@ -235,53 +263,72 @@ impl SimProvider {
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn clock(&self, cloud: &Cloud) -> Clock {
+    /// The cloud's time now: this handle's own clock, unless the cloud's
+    /// (saved by another handle) is ahead, in which case this handle's
+    /// clock moves on to it first.
+    fn clock(&self, base_ms: &mut u64, cloud: &Cloud) -> Clock {
         let elapsed = u64::try_from(self.inner.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let own = base_ms.saturating_add(elapsed);
+        if cloud.clock_ms > own {
+            *base_ms += cloud.clock_ms - own;
+        }
         Clock {
-            now: self
-                .inner
-                .base_ms
-                .saturating_add(elapsed)
-                .max(cloud.clock_ms),
+            now: own.max(cloud.clock_ms),
             latency: self.latency,
         }
     }
 
     /// Looks at the (up-to-date) cloud without making an API call.
     fn peek<T>(&self, f: impl FnOnce(&Cloud) -> T) -> T {
-        let mut state = self.lock();
-        let clock = self.clock(&state.cloud);
-        state.cloud.reconcile(&clock);
-        f(&state.cloud)
+        self.peek_mut(|c| f(c))
     }
 
-    /// Like [`peek`](Self::peek), for lookups that need `&mut` access
-    /// (no API call, nothing saved).
+    /// Like [`peek`](Self::peek), for lookups that need `&mut` access (no
+    /// API call, nothing saved). A cloud file that can't be reloaded leaves
+    /// the copy in memory; the next API call reports why.
     fn peek_mut<T>(&self, f: impl FnOnce(&mut Cloud) -> T) -> T {
         let mut state = self.lock();
-        let clock = self.clock(&state.cloud);
+        let state = &mut *state;
+        if let Some(file) = &mut state.file
+            && let Ok(Some(fresh)) = file.hold().and_then(|mut held| held.changed())
+        {
+            state.cloud = loaded(fresh);
+        }
+        let clock = self.clock(&mut state.base_ms, &state.cloud);
         state.cloud.reconcile(&clock);
         f(&mut state.cloud)
     }
 
     /// One AWS API call named `api`: counted, applied to the up-to-date
-    /// cloud, and saved if it may have changed anything.
+    /// cloud (for a cloud in a file: under its lock, reloaded first if
+    /// another handle saved since), and saved if anything but the clock
+    /// changed — by the call or by time.
     fn api<T>(
         &self,
         api: &str,
         f: impl FnOnce(&mut Cloud, &Clock) -> Result<T, ProviderError>,
     ) -> Result<T, ProviderError> {
         let mut state = self.lock();
+        let state = &mut *state;
         *state.calls.entry(api.to_string()).or_default() += 1;
-        let clock = self.clock(&state.cloud);
+        let store_error = |e: SimStoreError| ProviderError::internal(e.to_string());
+        let mut held = match &mut state.file {
+            Some(file) => Some(file.hold().map_err(store_error)?),
+            None => None,
+        };
+        if let Some(held) = &mut held
+            && let Some(fresh) = held.changed().map_err(store_error)?
+        {
+            state.cloud = loaded(fresh);
+        }
+        let clock = self.clock(&mut state.base_ms, &state.cloud);
         state.cloud.reconcile(&clock);
         let result = f(&mut state.cloud, &clock);
         state.cloud.reconcile(&clock);
-        if let (false, Some(path)) = (is_read_only(api), &self.inner.path)
-            && let Err(e) = store::save(path, &state.cloud)
+        if let Some(mut held) = held
+            && let Err(e) = held.save_if_changed(&state.cloud)
         {
-            let saved = ProviderError::internal(e.to_string());
-            return result.and(Err(saved));
+            return result.and(Err(store_error(e)));
         }
         result
     }
