@@ -4,9 +4,11 @@
 //! (see [`ReadyQueue`]). A `begin` record is durable before a call starts and
 //! its result is durable before dependents are released. A failure never
 //! aborts the loop: calls in flight finish and are recorded, dependents are
-//! skipped once, independent branches go on.
+//! skipped once, independent branches go on. Each provider call is retried
+//! as `retry` says (by the run's [`RetryPolicy`]).
 
 use super::events::{Event, EventSink};
+use super::retry::{self, RetryPolicy};
 use crate::graph::{Dag, ReadyQueue};
 use crate::plan::{Action, Plan, Step, decide, immutable_change, is_unresolved, resolve_inputs};
 use crate::provider::{
@@ -67,8 +69,10 @@ pub struct Execution {
     pub outcomes: Vec<(Urn, Outcome)>,
     /// The most provider calls that were ever in flight at once.
     pub max_in_flight: usize,
-    /// Provider calls made.
+    /// Provider calls made (retries not counted).
     pub provider_calls: usize,
+    /// Retries of provider calls that had failed transiently.
+    pub retries: usize,
     /// Set if state could not be recorded; the run stopped starting work.
     pub state_error: Option<String>,
 }
@@ -89,6 +93,7 @@ struct Job {
     action: Action,
     record: Result<JournalRecord, ProviderError>,
     elapsed: Duration,
+    retries: u32,
 }
 
 /// Each node with its dependencies and scheduling cost.
@@ -210,10 +215,10 @@ pub(crate) async fn execute(
     provider: Arc<dyn Provider>,
     store: &mut dyn StateStore,
     snapshot: &mut Snapshot,
-    parallel: usize,
+    options: &super::ApplyOptions,
     events: &dyn EventSink,
 ) -> Execution {
-    let parallel = parallel.max(1);
+    let (parallel, policy) = (options.parallel.max(1), &options.retry);
     let (graph, steps) = build_graph(plan, snapshot);
     let mut exec = Execution::default();
 
@@ -287,14 +292,16 @@ pub(crate) async fn execute(
                     exec.provider_calls += 1;
                     let provider = provider.clone();
                     let node = node.clone();
+                    let (policy, fresh) = (*policy, retry::references_new(plan, step));
                     in_flight.spawn(async move {
                         let start = Instant::now();
-                        let record = run(&*provider, call).await;
+                        let (record, retries) = run(&*provider, call, &policy, fresh).await;
                         Job {
                             node,
                             action,
                             record,
                             elapsed: start.elapsed(),
+                            retries,
                         }
                     });
                     exec.max_in_flight = exec.max_in_flight.max(in_flight.len());
@@ -305,7 +312,10 @@ pub(crate) async fn execute(
             break;
         };
         let job = match joined {
-            Ok(job) => job,
+            Ok(job) => {
+                exec.retries += job.retries as usize;
+                job
+            }
             Err(e) => {
                 // A panicking provider: its step's outcome is unknown.
                 exec.state_error = Some(format!("a provider task panicked: {e}"));
@@ -546,7 +556,14 @@ fn internal(urn: &Urn, e: impl std::fmt::Display) -> ProviderError {
     ProviderError::internal(format!("{urn}: {e}"))
 }
 
-async fn run(provider: &dyn Provider, call: Call) -> Result<JournalRecord, ProviderError> {
+/// Makes `call`, retried by `policy` (`fresh`: it references something
+/// created in this run); what to record, and how many retries it took.
+async fn run(
+    provider: &dyn Provider,
+    call: Call,
+    policy: &RetryPolicy,
+    fresh: bool,
+) -> (Result<JournalRecord, ProviderError>, u32) {
     let put = |urn: Urn, id: String, inputs: Value, outputs: Outputs, deps: Vec<Urn>| {
         JournalRecord::Put {
             resource: ResourceState {
@@ -562,19 +579,22 @@ async fn run(provider: &dyn Provider, call: Call) -> Result<JournalRecord, Provi
     };
     match call {
         Call::Create(req, deps) => {
-            let (urn, inputs) = (req.urn.clone(), req.inputs.clone());
-            let resp = provider.create(req).await?;
-            Ok(put(urn, resp.id, inputs, resp.outputs, deps))
+            let (resp, retries) = retry::create(provider, &req, policy, fresh).await;
+            let record = resp.map(|r| put(req.urn, r.id, req.inputs, r.outputs, deps));
+            (record, retries)
         }
         Call::Update(req, deps) => {
-            let (urn, id, inputs) = (req.urn.clone(), req.id.clone(), req.new_inputs.clone());
-            let outputs = provider.update(req).await?;
-            Ok(put(urn, id, inputs, outputs, deps))
+            let transient = |e: &ProviderError| retry::transient(e, fresh);
+            let update = || provider.update(req.clone());
+            let (outputs, retries) = retry::with(policy, transient, update).await;
+            let record = outputs.map(|o| put(req.urn, req.id, req.new_inputs, o, deps));
+            (record, retries)
         }
         Call::Delete(req) => {
-            let (urn, id) = (req.urn.clone(), req.id.clone());
-            provider.delete(req).await?;
-            Ok(JournalRecord::Removed { urn, id })
+            let delete = || provider.delete(req.clone());
+            let (done, retries) = retry::with(policy, ProviderError::retryable, delete).await;
+            let (urn, id) = (req.urn, req.id);
+            (done.map(|()| JournalRecord::Removed { urn, id }), retries)
         }
     }
 }

@@ -34,6 +34,11 @@
 //! create rolls back what it made), and each call is counted by its AWS name.
 //! Registration with ECS is evaluated lazily: whenever the cloud is read or
 //! changed, running instances whose agent isn't registered yet try again.
+//!
+//! A handle can inject faults ([`Faults`], module `faults`): each provider
+//! call asks the handle's fault plan first, which may refuse it with a
+//! transient or permanent AWS error, or let it take effect and lose the
+//! answer; `KEEL_SIM_FAULTS` ([`FAULTS_ENV`]) sets one for the command line.
 
 mod acls;
 mod cloud;
@@ -41,6 +46,7 @@ mod compute;
 mod dispatch;
 mod ecs;
 mod endpoints;
+mod faults;
 mod gateways;
 mod iam;
 mod latency;
@@ -57,6 +63,7 @@ mod table;
 mod tests;
 
 pub use compute::SimInstance;
+pub use faults::{FAULTS_ENV, Faults};
 pub use latency::{LATENCY_ENV, SimLatency};
 pub use store::SimStoreError;
 
@@ -88,6 +95,8 @@ use tokio::time::Instant;
 pub struct SimProvider {
     inner: Arc<Inner>,
     latency: SimLatency,
+    /// This handle's faults (clones made after `with_faults` share them).
+    faults: Option<Arc<Mutex<faults::Plan>>>,
 }
 
 struct Inner {
@@ -165,6 +174,49 @@ impl SimProvider {
                 epoch: Instant::now(),
             }),
             latency,
+            faults: None,
+        }
+    }
+
+    /// This handle with faults injected into its calls, drawn from
+    /// `faults`'s seed (other clones keep theirs; clones of this one share
+    /// the draws).
+    pub fn with_faults(mut self, faults: Faults) -> Self {
+        self.faults = Some(Arc::new(Mutex::new(faults::Plan::new(faults))));
+        self
+    }
+
+    /// The faults this handle injected so far, by kind (`server`,
+    /// `throttling`, `timeout`, `consistency`, `permanent`).
+    pub fn faults_injected(&self) -> BTreeMap<String, u64> {
+        let plan = self.faults.as_ref();
+        plan.map(|p| p.lock().unwrap_or_else(|e| e.into_inner()).injected())
+            .unwrap_or_default()
+    }
+
+    /// Runs provider call `call` of `urn`, whose request names `named`,
+    /// through this handle's faults.
+    async fn faulty<T>(
+        &self,
+        call: faults::Call,
+        urn: &Urn,
+        named: &[&str],
+        run: impl std::future::Future<Output = Result<T, ProviderError>>,
+    ) -> Result<T, ProviderError> {
+        let verdict = match &self.faults {
+            Some(plan) => {
+                let mut plan = plan.lock().unwrap_or_else(|e| e.into_inner());
+                plan.before(call, urn, named)
+            }
+            None => faults::Verdict::Pass,
+        };
+        match verdict {
+            faults::Verdict::Refuse(e) => Err(e),
+            faults::Verdict::LoseAnswer => {
+                run.await?;
+                Err(faults::timeout(urn, call))
+            }
+            faults::Verdict::Pass => run.await,
         }
     }
 
@@ -392,11 +444,20 @@ impl Provider for SimProvider {
     }
 
     async fn create(&self, r: CreateRequest) -> Result<CreateResponse, ProviderError> {
-        dispatch::ops(&r.urn)?.create(self, r).await
+        let urn = r.urn.clone();
+        let named = faults::strings(&r.inputs);
+        let run = dispatch::ops(&urn)?.create(self, r.clone());
+        let made = self.faulty(faults::Call::Create, &urn, &named, run).await?;
+        if let Some(plan) = &self.faults {
+            let mut plan = plan.lock().unwrap_or_else(|e| e.into_inner());
+            plan.created(&urn, &made.id);
+        }
+        Ok(made)
     }
 
     async fn read(&self, r: ReadRequest) -> Result<Option<ReadResponse>, ProviderError> {
-        let outputs = dispatch::ops(&r.urn)?.read(self, &r).await?;
+        let run = dispatch::ops(&r.urn)?.read(self, &r);
+        let outputs = self.faulty(faults::Call::Read, &r.urn, &[], run).await?;
         // The simulator's resources change only through keel, so their
         // configuration is what was recorded.
         Ok(outputs.map(|outputs| ReadResponse {
@@ -406,14 +467,19 @@ impl Provider for SimProvider {
     }
 
     async fn update(&self, r: UpdateRequest) -> Result<Outputs, ProviderError> {
-        dispatch::ops(&r.urn)?.update(self, r).await
+        let urn = r.urn.clone();
+        let named = faults::strings(&r.new_inputs);
+        let run = dispatch::ops(&urn)?.update(self, r.clone());
+        self.faulty(faults::Call::Update, &urn, &named, run).await
     }
 
     async fn delete(&self, r: DeleteRequest) -> Result<(), ProviderError> {
-        dispatch::ops(&r.urn)?.delete(self, &r).await
+        let run = dispatch::ops(&r.urn)?.delete(self, &r);
+        self.faulty(faults::Call::Delete, &r.urn, &[], run).await
     }
 
     async fn find_by_tags(&self, r: FindRequest) -> Result<Vec<Found>, ProviderError> {
-        dispatch::ops(&r.urn)?.find(self, &r).await
+        let run = dispatch::ops(&r.urn)?.find(self, &r);
+        self.faulty(faults::Call::Find, &r.urn, &[], run).await
     }
 }
