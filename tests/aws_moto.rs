@@ -582,3 +582,83 @@ async fn reads_report_what_changed_behind_keels_back_on_moto() {
     assert!(subnet_now["tags"].get("team").is_none(), "{subnet_now}");
     assert_eq!(subnet_now["tags"]["keel:urn"], subnet_urn.to_string());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_is_deleted_or_deleting_reads_as_gone_and_deletes_cleanly_on_moto() {
+    let _turn = MOTO_TURN.lock().await;
+    let aws = aws_on_fresh_moto().await;
+    let p: &dyn Provider = &aws;
+    let (vpc_urn, vpc) = create(p, "vpc", Vpc::new("10.0.0.0/16")).await;
+    let (subnet_urn, subnet) = create(
+        p,
+        "subnet",
+        Subnet::new(VpcId::new(&vpc), "10.0.0.0/24", "us-east-1a"),
+    )
+    .await;
+    let (eip_urn, eip) = create(p, "eip", ElasticIp::new()).await;
+    let nat_props = NatGateway::public(SubnetId::new(&subnet), AllocationId::new(&eip));
+    let nat_inputs = serde_json::to_value(&nat_props).unwrap();
+    let (nat_urn, nat) = create(p, "nat", nat_props).await;
+    let endpoint = VpcEndpoint::interface(VpcId::new(&vpc), "com.amazonaws.us-east-1.ecs")
+        .subnet(SubnetId::new(&subnet));
+    let endpoint_inputs = serde_json::to_value(&endpoint).unwrap();
+    let (endpoint_urn, endpoint) = create(p, "endpoint", endpoint).await;
+    let read = |urn: &Urn, id: &str, inputs: &serde_json::Value| {
+        let req = ReadRequest {
+            urn: urn.clone(),
+            id: id.to_string(),
+            inputs: inputs.clone(),
+            outputs: Default::default(),
+        };
+        async move { p.read(req).await.unwrap() }
+    };
+    assert!(read(&nat_urn, &nat, &nat_inputs).await.is_some());
+    assert!(
+        read(&endpoint_urn, &endpoint, &endpoint_inputs)
+            .await
+            .is_some()
+    );
+
+    // Deleted behind keel's back (a delete cut short, another tool): moto
+    // answers `deleted` at once where AWS goes through `deleting`, which
+    // counts as gone the same way.
+    let ec2 = aws_sdk_ec2::Client::new(&keel_tests::moto_config().await);
+    ec2.delete_nat_gateway()
+        .nat_gateway_id(&nat)
+        .send()
+        .await
+        .unwrap();
+    ec2.delete_vpc_endpoints()
+        .vpc_endpoint_ids(&endpoint)
+        .send()
+        .await
+        .unwrap();
+    assert!(read(&nat_urn, &nat, &nat_inputs).await.is_none());
+    assert!(
+        read(&endpoint_urn, &endpoint, &endpoint_inputs)
+            .await
+            .is_none()
+    );
+    assert_eq!(found_ids(p, &nat_urn).await, Vec::<String>::new());
+    assert_eq!(found_ids(p, &endpoint_urn).await, Vec::<String>::new());
+
+    // keel's own deletes of them wait until they are gone and succeed, so
+    // what they used can go next.
+    for (urn, id) in [
+        (nat_urn, nat),
+        (endpoint_urn, endpoint),
+        (eip_urn, eip),
+        (subnet_urn, subnet),
+        (vpc_urn, vpc),
+    ] {
+        let request = DeleteRequest {
+            urn: urn.clone(),
+            id,
+            inputs: serde_json::Value::Null,
+            outputs: Default::default(),
+        };
+        p.delete(request)
+            .await
+            .unwrap_or_else(|e| panic!("delete {urn}: {e}"));
+    }
+}

@@ -9,11 +9,13 @@
 
 mod adopt;
 
-use crate::engine::{ApplyReport, Drift, EngineError, Event, EventSink, Outcome, RefreshReport};
+use crate::engine::{
+    ApplyReport, Drift, EngineError, Event, EventSink, Outcome, RefreshReport, RetryPolicy,
+};
 use crate::ops::{self, blocking::block_on};
 use crate::plan::{Action, Plan, SENSITIVE, render_json, render_text};
 use crate::provider::Provider;
-use crate::provider::sim::{SimLatency, SimProvider};
+use crate::provider::sim::{Faults, SimLatency, SimProvider};
 use crate::stack::Stack;
 use crate::state::LocalStore;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -185,6 +187,10 @@ async fn open_provider(args: &Args) -> Result<Arc<dyn Provider>, CliError> {
             let path = sim_path(&args.state_dir);
             let sim = SimProvider::open(&path, SimLatency::from_env())
                 .map_err(|e| CliError::Sim(e.to_string()))?;
+            let sim = match Faults::from_env().map_err(CliError::Sim)? {
+                Some(faults) => sim.with_faults(faults),
+                None => sim,
+            };
             Ok(Arc::new(sim))
         }
         #[cfg(feature = "aws")]
@@ -196,6 +202,20 @@ async fn open_provider(args: &Args) -> Result<Arc<dyn Provider>, CliError> {
                 })?;
             Ok(Arc::new(aws))
         }
+    }
+}
+
+/// How provider calls are retried: AWS's policy, or for the simulator the
+/// same waits at its speed (times its latency scale, at least 1 ms).
+fn retry_policy(args: &Args) -> RetryPolicy {
+    let aws = RetryPolicy::default();
+    match args.provider {
+        ProviderKind::Sim => {
+            let scaled = aws.base.mul_f64(SimLatency::from_env().scale());
+            aws.base(scaled.max(std::time::Duration::from_millis(1)))
+        }
+        #[cfg(feature = "aws")]
+        ProviderKind::Aws => aws,
     }
 }
 
@@ -231,6 +251,7 @@ async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Resul
         .parallel(usize::from(args.parallel))
         .refresh(!args.no_refresh)
         .skip_checks(args.skip_checks)
+        .retry(retry_policy(args))
         .events(printer.clone());
     let verb = match command {
         Some(Command::Destroy) => "Destroying",

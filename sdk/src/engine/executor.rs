@@ -7,8 +7,11 @@
 //! skipped once, independent branches go on. Lifecycle guards act here too:
 //! a retained resource's delete only drops it from state, and guards whose
 //! recorded flags changed are recorded without a provider call.
+//! Each provider call is retried as `retry` says (by the run's
+//! [`RetryPolicy`]).
 
 use super::events::{Event, EventSink};
+use super::retry::{self, RetryPolicy};
 use crate::graph::{Dag, ReadyQueue};
 use crate::plan::{
     Action, Plan, Step, decide, immutable_change, is_unresolved, keep_ignored, redact,
@@ -72,8 +75,10 @@ pub struct Execution {
     pub outcomes: Vec<(Urn, Outcome)>,
     /// The most provider calls that were ever in flight at once.
     pub max_in_flight: usize,
-    /// Provider calls made.
+    /// Provider calls made (retries not counted).
     pub provider_calls: usize,
+    /// Retries of provider calls that had failed transiently.
+    pub retries: usize,
     /// Set if state could not be recorded; the run stopped starting work.
     pub state_error: Option<String>,
 }
@@ -94,6 +99,7 @@ struct Job {
     action: Action,
     record: Result<JournalRecord, ProviderError>,
     elapsed: Duration,
+    retries: u32,
 }
 
 /// Each node with its dependencies and scheduling cost.
@@ -215,10 +221,10 @@ pub(crate) async fn execute(
     provider: Arc<dyn Provider>,
     store: &mut dyn StateStore,
     snapshot: &mut Snapshot,
-    parallel: usize,
+    options: &super::ApplyOptions,
     events: &dyn EventSink,
 ) -> Execution {
-    let parallel = parallel.max(1);
+    let (parallel, policy) = (options.parallel.max(1), &options.retry);
     let (graph, steps) = build_graph(plan, snapshot);
     let mut exec = Execution::default();
 
@@ -308,16 +314,18 @@ pub(crate) async fn execute(
                     exec.provider_calls += 1;
                     let provider = provider.clone();
                     let node = node.clone();
+                    let (policy, fresh) = (*policy, retry::references_new(plan, step));
                     in_flight.spawn(async move {
                         let start = Instant::now();
                         let what = format!("{} {} returned", op_name(&call), node.urn());
-                        let record = run(&*provider, call).await;
+                        let (record, retries) = run(&*provider, call, &policy, fresh).await;
                         super::crash::point(|| what);
                         Job {
                             node,
                             action,
                             record,
                             elapsed: start.elapsed(),
+                            retries,
                         }
                     });
                     exec.max_in_flight = exec.max_in_flight.max(in_flight.len());
@@ -328,7 +336,10 @@ pub(crate) async fn execute(
             break;
         };
         let job = match joined {
-            Ok(job) => job,
+            Ok(job) => {
+                exec.retries += job.retries as usize;
+                job
+            }
             Err(e) => {
                 // A panicking provider: its step's outcome is unknown.
                 exec.state_error = Some(format!("a provider task panicked: {e}"));
@@ -632,7 +643,15 @@ fn internal(urn: &Urn, e: impl std::fmt::Display) -> ProviderError {
     ProviderError::internal(format!("{urn}: {e}"))
 }
 
-async fn run(provider: &dyn Provider, call: Call) -> Result<JournalRecord, ProviderError> {
+/// Makes `call`, retried by `policy` (`fresh`: it references something
+/// created in this run); what to record, and how many retries it took.
+/// Errors have secret values replaced by `[sensitive]`.
+async fn run(
+    provider: &dyn Provider,
+    call: Call,
+    policy: &RetryPolicy,
+    fresh: bool,
+) -> (Result<JournalRecord, ProviderError>, u32) {
     let put =
         |urn: Urn, id: String, inputs: Value, outputs: Outputs, deps: Vec<Urn>, secret_paths| {
             JournalRecord::Put {
@@ -653,26 +672,38 @@ async fn run(provider: &dyn Provider, call: Call) -> Result<JournalRecord, Provi
         };
     match call {
         Call::Create(req, deps, secrets) => {
-            let (urn, inputs) = (req.urn.clone(), req.inputs.clone());
-            let resp = provider.create(req).await;
-            let resp = resp.map_err(|e| redact(e, &inputs, &secrets))?;
-            Ok(put(urn, resp.id, inputs, resp.outputs, deps, secrets))
+            let (resp, retries) = retry::create(provider, &req, policy, fresh).await;
+            let record = match resp {
+                Ok(r) => Ok(put(req.urn, r.id, req.inputs, r.outputs, deps, secrets)),
+                Err(e) => Err(redact(e, &req.inputs, &secrets)),
+            };
+            (record, retries)
         }
         Call::Update(req, deps, secrets) => {
-            let (urn, id, inputs) = (req.urn.clone(), req.id.clone(), req.new_inputs.clone());
-            let old = req.old_inputs.clone();
-            let outputs = provider.update(req).await.map_err(|e| {
-                let e = redact(e, &inputs, &secrets);
-                // An error may quote the values being replaced.
-                redact(e, &old, &secrets)
-            })?;
-            Ok(put(urn, id, inputs, outputs, deps, secrets))
+            let transient = |e: &ProviderError| retry::transient(e, fresh);
+            let update = || provider.update(req.clone());
+            let (outputs, retries) = retry::with(policy, transient, update).await;
+            let record = match outputs {
+                Ok(o) => Ok(put(req.urn, req.id, req.new_inputs, o, deps, secrets)),
+                Err(e) => {
+                    let e = redact(e, &req.new_inputs, &secrets);
+                    // An error may quote the values being replaced.
+                    Err(redact(e, &req.old_inputs, &secrets))
+                }
+            };
+            (record, retries)
         }
         Call::Delete(req, secrets) => {
-            let (urn, id, inputs) = (req.urn.clone(), req.id.clone(), req.inputs.clone());
-            let deleted = provider.delete(req).await;
-            deleted.map_err(|e| redact(e, &inputs, &secrets))?;
-            Ok(JournalRecord::Removed { urn, id })
+            let delete = || provider.delete(req.clone());
+            let (done, retries) = retry::with(policy, ProviderError::retryable, delete).await;
+            let record = match done {
+                Ok(()) => Ok(JournalRecord::Removed {
+                    urn: req.urn,
+                    id: req.id,
+                }),
+                Err(e) => Err(redact(e, &req.inputs, &secrets)),
+            };
+            (record, retries)
         }
     }
 }

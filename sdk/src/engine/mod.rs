@@ -1,7 +1,8 @@
 //! The engine: opens a stack's state, plans, executes plans through a
 //! provider, reads exported outputs and compacts the journal into the
 //! snapshot. [`Deployment`] is the entry point programs and tests use; the
-//! drain loop lives in `executor`, progress events in `events`.
+//! drain loop lives in `executor`, progress events in `events`, how
+//! provider calls are retried in `retry`.
 
 mod adopt;
 mod crash;
@@ -9,6 +10,7 @@ mod events;
 mod executor;
 mod recover;
 mod refresh;
+mod retry;
 
 pub use adopt::{AdoptError, Adopted, Adoption, Unrecorded};
 pub use crash::{CRASH_AT_ENV, CRASH_SIGNAL_ENV};
@@ -16,6 +18,7 @@ pub use events::{Event, EventLog, EventSink, NullSink};
 pub use executor::{Execution, Outcome};
 pub use recover::{Recovered, Recovery, RecoveryError};
 pub use refresh::{Drift, RefreshReport};
+pub use retry::RetryPolicy;
 
 use crate::plan::{Plan, plan, plan_destroy};
 use crate::provider::{Provider, ProviderError, ReadRequest};
@@ -63,11 +66,16 @@ pub enum EngineError {
 pub struct ApplyOptions {
     /// The most provider calls in flight at once.
     pub parallel: usize,
+    /// How failed provider calls are retried.
+    pub retry: RetryPolicy,
 }
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        Self { parallel: 10 }
+        Self {
+            parallel: 10,
+            retry: RetryPolicy::default(),
+        }
     }
 }
 
@@ -75,6 +83,12 @@ impl ApplyOptions {
     /// Sets the bound on concurrent provider calls (at least 1).
     pub fn parallel(mut self, n: usize) -> Self {
         self.parallel = n.max(1);
+        self
+    }
+
+    /// Sets how failed provider calls are retried.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
         self
     }
 }
@@ -130,6 +144,7 @@ pub struct Deployment<'a> {
     store: Box<dyn StateStore + 'a>,
     snapshot: crate::state::Snapshot,
     events: Arc<dyn EventSink + 'a>,
+    retry: RetryPolicy,
 }
 
 impl std::fmt::Debug for Deployment<'_> {
@@ -166,7 +181,14 @@ impl<'a> Deployment<'a> {
             store,
             snapshot,
             events: Arc::new(NullSink),
+            retry: RetryPolicy::default(),
         })
+    }
+
+    /// Retries failed reads of [`Deployment::refresh`] by `policy`.
+    pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
     }
 
     /// Sends progress events to `sink`.
@@ -203,7 +225,8 @@ impl<'a> Deployment<'a> {
         } else {
             None
         };
-        let report = refresh::refresh(&*self.provider, &mut self.snapshot, store).await?;
+        let provider = &*self.provider;
+        let report = refresh::refresh(provider, &mut self.snapshot, store, &self.retry).await?;
         Ok(report)
     }
 
@@ -297,7 +320,7 @@ impl<'a> Deployment<'a> {
             self.provider.clone(),
             &mut *self.store,
             &mut self.snapshot,
-            options.parallel,
+            &options,
             &*self.events,
         )
         .await;

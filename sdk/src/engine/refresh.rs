@@ -2,9 +2,11 @@
 //! type, so N resources of one type cost one Describe call per page where the
 //! API allows) and compare with state. Drift is reported per property; a
 //! resource gone from the cloud is dropped from state so the next plan
-//! creates it again. `preview` keeps the result in memory; `refresh` and `up`
+//! creates it again. A read that fails retryably is tried again alone, by
+//! the run's [`RetryPolicy`]. `preview` keeps the result in memory; `refresh` and `up`
 //! record it.
 
+use super::retry::{self, RetryPolicy};
 use crate::plan::{PropertyChange, diff, hide, redact};
 use crate::provider::{Provider, ProviderError, ReadRequest};
 use crate::resource::Urn;
@@ -49,6 +51,7 @@ pub(crate) async fn refresh(
     provider: &dyn Provider,
     snapshot: &mut Snapshot,
     mut store: Option<&mut dyn StateStore>,
+    policy: &RetryPolicy,
 ) -> Result<RefreshReport, StateError> {
     let mut by_type: BTreeMap<String, Vec<ResourceState>> = BTreeMap::new();
     for r in snapshot.resources.iter().filter(|r| !r.pending_delete) {
@@ -68,7 +71,13 @@ pub(crate) async fn refresh(
                 outputs: r.outputs.clone(),
             })
             .collect();
-        let results = provider.read_many(requests).await;
+        let mut results = provider.read_many(requests.clone()).await;
+        for (result, request) in results.iter_mut().zip(&requests) {
+            if matches!(result, Err(e) if e.retryable()) {
+                let read = || provider.read(request.clone());
+                (*result, _) = retry::with(policy, ProviderError::retryable, read).await;
+            }
+        }
         for (record, result) in records.into_iter().zip(results) {
             report.read += 1;
             let update = match result {

@@ -15,7 +15,7 @@ pub mod blocking;
 use crate::analysis;
 use crate::engine::{
     Adopted, ApplyOptions, ApplyReport, Deployment, EngineError, EventSink, NullSink, Recovered,
-    RefreshReport,
+    RefreshReport, RetryPolicy,
 };
 use crate::plan::Plan;
 use crate::provider::Provider;
@@ -40,6 +40,8 @@ pub struct Options<'a> {
     pub refresh: bool,
     /// Apply even if the pre-deploy checks find errors (default off).
     pub skip_checks: bool,
+    /// How failed provider calls (refresh reads included) are retried.
+    pub retry: RetryPolicy,
     events: Arc<dyn EventSink + 'a>,
 }
 
@@ -49,6 +51,7 @@ impl fmt::Debug for Options<'_> {
             .field("parallel", &self.parallel)
             .field("refresh", &self.refresh)
             .field("skip_checks", &self.skip_checks)
+            .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
 }
@@ -59,6 +62,7 @@ impl Default for Options<'_> {
             parallel: 10,
             refresh: true,
             skip_checks: false,
+            retry: RetryPolicy::default(),
             events: Arc::new(NullSink),
         }
     }
@@ -85,6 +89,12 @@ impl<'a> Options<'a> {
     /// Whether to apply despite failed checks.
     pub fn skip_checks(mut self, on: bool) -> Self {
         self.skip_checks = on;
+        self
+    }
+
+    /// Sets how failed provider calls are retried.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
         self
     }
 
@@ -139,6 +149,7 @@ pub struct Staged<'a> {
     deployment: Deployment<'a>,
     preview: Preview,
     parallel: usize,
+    retry: RetryPolicy,
 }
 
 impl fmt::Debug for Staged<'_> {
@@ -176,6 +187,7 @@ impl<'a> Staged<'a> {
             deployment,
             preview,
             parallel: options.parallel,
+            retry: options.retry,
         }
     }
 
@@ -192,7 +204,9 @@ impl<'a> Staged<'a> {
                 applied: None,
             });
         }
-        let options = ApplyOptions::default().parallel(self.parallel);
+        let options = ApplyOptions::default()
+            .parallel(self.parallel)
+            .retry(self.retry);
         let applied = self.deployment.apply(&self.preview.plan, options).await?;
         Ok(UpReport {
             preview: self.preview,
@@ -210,7 +224,8 @@ fn open<'a>(
 ) -> Result<Deployment<'a>, EngineError> {
     Ok(
         Deployment::open_valid(stack.into_valid()?, provider, store)?
-            .with_events(options.events.clone()),
+            .with_events(options.events.clone())
+            .with_retry(options.retry),
     )
 }
 

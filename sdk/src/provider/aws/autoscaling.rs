@@ -5,11 +5,12 @@
 //! A group is created or updated, then polled until its desired capacity is
 //! `InService` (bounded by [`Timeouts::capacity`](super::Timeouts), with an
 //! error naming the group, the counts and the last failed scaling activity).
-//! Deleting forces the instances to terminate and waits for the group to go;
-//! a group being deleted counts as gone. Reads observe the sizes, the
-//! launch template, the subnets, the name (when the program gave one) and
-//! the tags. What instances do once running (ECS registration) is not this
-//! module's.
+//! Deleting forces the instances to terminate and waits for the group to go,
+//! also when it was already being deleted; a read or search counts a group
+//! being deleted (Status `Delete in progress`) as gone, as the simulator
+//! does. Reads observe the sizes, the launch template, the subnets, the
+//! name (when the program gave one) and the tags. What instances do once
+//! running (ECS registration) is not this module's.
 
 use super::resource::{AwsResource, Cx, Query, Res, keep_order, observed_tags, send};
 use super::retry::retry_on;
@@ -265,7 +266,9 @@ impl AwsResource for AutoScalingGroup {
         })
         .await;
         match deleted {
-            Err(e) if group_not_found(&e) => return Ok(()),
+            // Not found, it may still be deleting (a delete cut short): the
+            // wait below finds out.
+            Err(e) if group_not_found(&e) => {}
             Err(e) => return Err(e),
             Ok(_) => {}
         }

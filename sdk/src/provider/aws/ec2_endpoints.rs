@@ -9,7 +9,9 @@
 //! security groups uses its VPC's default group, as AWS does. Deleting is
 //! asynchronous too: `DeleteVpcEndpoints` reports per-endpoint failures in
 //! its answer (not as an error), then keel polls until the endpoint is
-//! `deleted` or no longer described; a `deleted` one counts as gone.
+//! `deleted` or no longer described. A read counts one `deleting` or
+//! `deleted` as gone, as the simulator does; a search by tag leaves out
+//! `failed` and `rejected` ones too (nothing to adopt).
 //!
 //! Reads observe the VPC, service, subnets, private DNS flag, tags and the
 //! security groups (an endpoint declared without groups keeps none while
@@ -18,7 +20,7 @@
 //! are compared as lower-case strings.
 
 use super::resource::{
-    AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, keep_order, live, must_live, send,
+    AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, keep_order, must_live, send,
 };
 use super::util::{sync_tags, tag_specs, tags_of, val, vals, wait_for};
 use crate::aws::ec2::{VpcEndpoint, VpcEndpointOutputs};
@@ -146,8 +148,15 @@ impl AwsResource for VpcEndpoint {
     async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Res<Vec<Self::Live>> {
         let out = ec2_describe!(cx, query, "DescribeVpcEndpoints" =>
             describe_vpc_endpoints(set_vpc_endpoint_ids, filters))?;
+        let gone: &[&str] = match query {
+            Query::Ids(_) => &["deleting", "deleted"],
+            Query::Tagged => &["deleting", "deleted", "failed", "rejected"],
+        };
         let mut found = Vec::new();
-        for e in out.vpc_endpoints().iter().filter(|e| state(e) != "deleted") {
+        for e in out.vpc_endpoints() {
+            if gone.contains(&state(e).as_str()) {
+                continue;
+            }
             let private_ips = private_ips(cx, e).await?;
             found.push(LiveEndpoint {
                 e: e.clone(),
@@ -234,26 +243,35 @@ impl AwsResource for VpcEndpoint {
     async fn delete(cx: &Cx<'_>, id: &Self::Id) -> Res<()> {
         let id = id.as_str();
         let call = cx.c.ec2.delete_vpc_endpoints().vpc_endpoint_ids(id);
-        let out = match send!(cx, "DeleteVpcEndpoints", call) {
-            Ok(out) => out,
-            Err(e) => return gone_is_fine::<()>(Err(e)),
-        };
         // Failures come back per endpoint in the answer, not as an error.
-        if let Some(err) = out.unsuccessful().iter().filter_map(|u| u.error()).next() {
-            let failed = ProviderError::new(
-                err.code().unwrap_or("Unknown"),
-                format!(
-                    "{}: DeleteVpcEndpoints: {}",
-                    cx.urn,
-                    err.message().unwrap_or("EC2 gave no reason")
-                ),
-            );
-            return gone_is_fine::<()>(Err(failed));
-        }
+        // One not found may still be deleting (a delete cut short): the
+        // wait below finds out.
+        let answer = send!(cx, "DeleteVpcEndpoints", call).and_then(|out| {
+            match out.unsuccessful().iter().filter_map(|u| u.error()).next() {
+                Some(err) => Err(ProviderError::new(
+                    err.code().unwrap_or("Unknown"),
+                    format!(
+                        "{}: DeleteVpcEndpoints: {}",
+                        cx.urn,
+                        err.message().unwrap_or("EC2 gave no reason")
+                    ),
+                )),
+                None => Ok(()),
+            }
+        });
+        gone_is_fine(answer)?;
         let t = cx.c.timeouts;
         let what = format!("VPC endpoint {id} to be deleted");
         wait_for(cx.urn, &what, t.endpoint, t.poll, || async {
-            Ok(live::<Self>(cx, id).await?.is_none().then_some(()))
+            let call = cx.c.ec2.describe_vpc_endpoints().vpc_endpoint_ids(id);
+            let remaining = match send!(cx, "DescribeVpcEndpoints", call) {
+                Ok(out) => out.vpc_endpoints().iter().any(|e| state(e) != "deleted"),
+                Err(e) if e.is_not_found() => false,
+                Err(e) => return Err(e),
+            };
+            // One `deleting` still holds its network interfaces (and with
+            // them its subnets): wait until it is really gone.
+            Ok((!remaining).then_some(()))
         })
         .await
     }

@@ -1,6 +1,7 @@
 //! Internet gateways (with their VPC attachment), Elastic IPs and NAT
 //! gateways on EC2. NAT gateways are waited for until `available` on create
-//! and `deleted` on delete, and one `deleting` or `deleted` counts as gone;
+//! and `deleted` on delete, and one `deleting`, `deleted` or `failed` (which
+//! AWS deletes by itself) counts as gone, as in the simulator;
 //! an Elastic IP is released only once AWS no longer reports it in use.
 //! Observed: a gateway's attachment and tags, an address's tags, a NAT
 //! gateway's subnet, address, connectivity and tags.
@@ -189,7 +190,7 @@ impl AwsResource for ElasticIp {
 fn nat_gone(n: &LiveNat) -> bool {
     matches!(
         n.state(),
-        Some(NatGatewayState::Deleted | NatGatewayState::Deleting)
+        Some(NatGatewayState::Deleted | NatGatewayState::Deleting | NatGatewayState::Failed)
     )
 }
 
@@ -310,11 +311,9 @@ impl AwsResource for NatGateway {
 
     async fn delete(cx: &Cx<'_>, id: &Self::Id) -> Res<()> {
         let call = cx.c.ec2.delete_nat_gateway().nat_gateway_id(id.as_str());
-        match send!(cx, "DeleteNatGateway", call) {
-            Err(e) if e.is_not_found() => return Ok(()),
-            Err(e) => return Err(e),
-            Ok(_) => {}
-        }
+        // One not found may still be deleting (a delete cut short): the
+        // wait below finds out.
+        gone_is_fine(send!(cx, "DeleteNatGateway", call))?;
         let t = cx.c.timeouts;
         let what = "the NAT gateway to be deleted";
         wait_for(cx.urn, what, t.nat_gateway, t.poll, || async {

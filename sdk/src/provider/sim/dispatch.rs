@@ -81,9 +81,14 @@ pub(super) trait Simulated: Kept + Sized {
             None => Ok(()),
         }
     }
-    /// Current outputs, or `None` if it no longer exists.
+    /// Current outputs, or `None` if it no longer exists or is being
+    /// deleted (a delete of it still waits until it is gone).
     async fn read(sim: &SimProvider, id: &str) -> Result<Option<Self::Outputs>, ProviderError> {
-        let found = |c: &Cloud| Self::Rec::table(c).find(id).map(|r| Self::outputs(c, r));
+        let found = |c: &Cloud| {
+            Self::Rec::table(c)
+                .find_live(id)
+                .map(|r| Self::outputs(c, r))
+        };
         sim.describe(Self::DESCRIBE, found).await
     }
     /// Every live (not deleting) one tagged with `urn`, with its outputs.

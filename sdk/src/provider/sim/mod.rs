@@ -7,7 +7,17 @@
 //!
 //! This file owns the provider: the [`Provider`] impl (each call handed to
 //! `dispatch` by the URN's type token), API-call accounting, latency waits,
-//! polling, saving after mutations, and inspection for tests and examples.
+//! polling, keeping a file-backed cloud in step with the file, and
+//! inspection for tests and examples.
+//!
+//! A cloud in a file is shared: every API call, reads included, runs under
+//! the file's OS lock on the cloud as the file has it (reloaded if another
+//! handle or process saved since), brings time-driven state up to date,
+//! and saves if anything but the clock changed, so stacks that share one
+//! state directory never overwrite each other and a deleting group finishes
+//! being deleted whoever looks next (see `store`). The clock never runs
+//! backwards: a handle that loads a cloud whose clock is ahead of its own
+//! runs on from there.
 //! `dispatch` owns what every type's handlers share (the create, update and
 //! delete flows, reads and searches by tag, retagging, delete-if-present).
 //! The model is in `cloud` (the account: its list of tables, clock, and
@@ -24,6 +34,11 @@
 //! create rolls back what it made), and each call is counted by its AWS name.
 //! Registration with ECS is evaluated lazily: whenever the cloud is read or
 //! changed, running instances whose agent isn't registered yet try again.
+//!
+//! A handle can inject faults ([`Faults`], module `faults`): each provider
+//! call asks the handle's fault plan first, which may refuse it with a
+//! transient or permanent AWS error, or let it take effect and lose the
+//! answer; `KEEL_SIM_FAULTS` ([`FAULTS_ENV`]) sets one for the command line.
 
 mod acls;
 mod cloud;
@@ -31,6 +46,7 @@ mod compute;
 mod dispatch;
 mod ecs;
 mod endpoints;
+mod faults;
 mod gateways;
 mod iam;
 mod latency;
@@ -47,6 +63,7 @@ mod table;
 mod tests;
 
 pub use compute::SimInstance;
+pub use faults::{FAULTS_ENV, Faults};
 pub use latency::{LATENCY_ENV, SimLatency};
 pub use store::SimStoreError;
 
@@ -78,6 +95,8 @@ use tokio::time::Instant;
 pub struct SimProvider {
     inner: Arc<Inner>,
     latency: SimLatency,
+    /// This handle's faults (clones made after `with_faults` share them).
+    faults: Option<Arc<Mutex<faults::Plan>>>,
 }
 
 struct Inner {
@@ -86,12 +105,16 @@ struct Inner {
     /// tokio's clock when the simulator opened; the cloud's clock is
     /// `base_ms` plus the time elapsed since.
     epoch: Instant,
-    base_ms: u64,
 }
 
 struct State {
     cloud: Cloud,
     calls: BTreeMap<String, u64>,
+    /// The cloud's clock at `epoch` (moved on when a reloaded cloud's clock
+    /// is ahead).
+    base_ms: u64,
+    /// The file the cloud is shared through, if any.
+    file: Option<store::Shared>,
 }
 
 /// Whether an AWS API name is read-only (`Describe*`, `Get*`, `List*`).
@@ -99,6 +122,14 @@ fn is_read_only(api: &str) -> bool {
     ["Describe", "Get", "List"]
         .iter()
         .any(|p| api.starts_with(p))
+}
+
+/// A cloud as loaded from its file (a new one if there is none), with what
+/// older versions didn't save filled in.
+fn loaded(cloud: Option<Cloud>) -> Cloud {
+    let mut cloud = cloud.unwrap_or_else(|| Cloud::new(DEFAULT_REGION));
+    cloud.backfill_network_acls();
+    cloud
 }
 
 /// The result of one look at something that completes over time.
@@ -118,10 +149,15 @@ impl SimProvider {
     /// A simulator whose cloud is saved at `path` after every mutating call
     /// and loaded from it if it exists. A file that can't be read or parsed
     /// is an error (it is never silently replaced).
+    ///
+    /// Every handle opened on one file (in this process or another) sees
+    /// the others' changes: each call takes the file's lock and works on
+    /// the cloud as saved last.
     pub fn open(path: &Path, latency: SimLatency) -> Result<Self, SimStoreError> {
-        let mut cloud = store::load(path)?.unwrap_or_else(|| Cloud::new(DEFAULT_REGION));
-        cloud.backfill_network_acls();
-        Ok(Self::with_cloud(cloud, Some(path.to_path_buf()), latency))
+        let (file, cloud) = store::Shared::open(path)?;
+        let sim = Self::with_cloud(loaded(cloud), Some(path.to_path_buf()), latency);
+        sim.lock().file = Some(file);
+        Ok(sim)
     }
 
     fn with_cloud(cloud: Cloud, path: Option<PathBuf>, latency: SimLatency) -> Self {
@@ -131,12 +167,56 @@ impl SimProvider {
                 state: Mutex::new(State {
                     cloud,
                     calls: BTreeMap::new(),
+                    base_ms,
+                    file: None,
                 }),
                 path,
                 epoch: Instant::now(),
-                base_ms,
             }),
             latency,
+            faults: None,
+        }
+    }
+
+    /// This handle with faults injected into its calls, drawn from
+    /// `faults`'s seed (other clones keep theirs; clones of this one share
+    /// the draws).
+    pub fn with_faults(mut self, faults: Faults) -> Self {
+        self.faults = Some(Arc::new(Mutex::new(faults::Plan::new(faults))));
+        self
+    }
+
+    /// The faults this handle injected so far, by kind (`server`,
+    /// `throttling`, `timeout`, `consistency`, `permanent`).
+    pub fn faults_injected(&self) -> BTreeMap<String, u64> {
+        let plan = self.faults.as_ref();
+        plan.map(|p| p.lock().unwrap_or_else(|e| e.into_inner()).injected())
+            .unwrap_or_default()
+    }
+
+    /// Runs provider call `call` of `urn`, whose request names `named`,
+    /// through this handle's faults.
+    async fn faulty<T>(
+        &self,
+        call: faults::Call,
+        urn: &Urn,
+        named: &[&str],
+        run: impl std::future::Future<Output = Result<T, ProviderError>>,
+    ) -> Result<T, ProviderError> {
+        let verdict = match &self.faults {
+            Some(plan) => {
+                let mut plan = plan.lock().unwrap_or_else(|e| e.into_inner());
+                plan.before(call, urn, named)
+            }
+            None => faults::Verdict::Pass,
+        };
+        match verdict {
+            faults::Verdict::Refuse(e) => Err(e),
+            faults::Verdict::LoseAnswer => {
+                run.await?;
+                Err(faults::timeout(urn, call))
+            }
+            faults::Verdict::Pass => run.await,
         }
     }
 
@@ -235,53 +315,72 @@ impl SimProvider {
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn clock(&self, cloud: &Cloud) -> Clock {
+    /// The cloud's time now: this handle's own clock, unless the cloud's
+    /// (saved by another handle) is ahead, in which case this handle's
+    /// clock moves on to it first.
+    fn clock(&self, base_ms: &mut u64, cloud: &Cloud) -> Clock {
         let elapsed = u64::try_from(self.inner.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let own = base_ms.saturating_add(elapsed);
+        if cloud.clock_ms > own {
+            *base_ms += cloud.clock_ms - own;
+        }
         Clock {
-            now: self
-                .inner
-                .base_ms
-                .saturating_add(elapsed)
-                .max(cloud.clock_ms),
+            now: own.max(cloud.clock_ms),
             latency: self.latency,
         }
     }
 
     /// Looks at the (up-to-date) cloud without making an API call.
     fn peek<T>(&self, f: impl FnOnce(&Cloud) -> T) -> T {
-        let mut state = self.lock();
-        let clock = self.clock(&state.cloud);
-        state.cloud.reconcile(&clock);
-        f(&state.cloud)
+        self.peek_mut(|c| f(c))
     }
 
-    /// Like [`peek`](Self::peek), for lookups that need `&mut` access
-    /// (no API call, nothing saved).
+    /// Like [`peek`](Self::peek), for lookups that need `&mut` access (no
+    /// API call, nothing saved). A cloud file that can't be reloaded leaves
+    /// the copy in memory; the next API call reports why.
     fn peek_mut<T>(&self, f: impl FnOnce(&mut Cloud) -> T) -> T {
         let mut state = self.lock();
-        let clock = self.clock(&state.cloud);
+        let state = &mut *state;
+        if let Some(file) = &mut state.file
+            && let Ok(Some(fresh)) = file.hold().and_then(|mut held| held.changed())
+        {
+            state.cloud = loaded(fresh);
+        }
+        let clock = self.clock(&mut state.base_ms, &state.cloud);
         state.cloud.reconcile(&clock);
         f(&mut state.cloud)
     }
 
     /// One AWS API call named `api`: counted, applied to the up-to-date
-    /// cloud, and saved if it may have changed anything.
+    /// cloud (for a cloud in a file: under its lock, reloaded first if
+    /// another handle saved since), and saved if anything but the clock
+    /// changed — by the call or by time.
     fn api<T>(
         &self,
         api: &str,
         f: impl FnOnce(&mut Cloud, &Clock) -> Result<T, ProviderError>,
     ) -> Result<T, ProviderError> {
         let mut state = self.lock();
+        let state = &mut *state;
         *state.calls.entry(api.to_string()).or_default() += 1;
-        let clock = self.clock(&state.cloud);
+        let store_error = |e: SimStoreError| ProviderError::internal(e.to_string());
+        let mut held = match &mut state.file {
+            Some(file) => Some(file.hold().map_err(store_error)?),
+            None => None,
+        };
+        if let Some(held) = &mut held
+            && let Some(fresh) = held.changed().map_err(store_error)?
+        {
+            state.cloud = loaded(fresh);
+        }
+        let clock = self.clock(&mut state.base_ms, &state.cloud);
         state.cloud.reconcile(&clock);
         let result = f(&mut state.cloud, &clock);
         state.cloud.reconcile(&clock);
-        if let (false, Some(path)) = (is_read_only(api), &self.inner.path)
-            && let Err(e) = store::save(path, &state.cloud)
+        if let Some(mut held) = held
+            && let Err(e) = held.save_if_changed(&state.cloud)
         {
-            let saved = ProviderError::internal(e.to_string());
-            return result.and(Err(saved));
+            return result.and(Err(store_error(e)));
         }
         result
     }
@@ -345,11 +444,20 @@ impl Provider for SimProvider {
     }
 
     async fn create(&self, r: CreateRequest) -> Result<CreateResponse, ProviderError> {
-        dispatch::ops(&r.urn)?.create(self, r).await
+        let urn = r.urn.clone();
+        let named = faults::strings(&r.inputs);
+        let run = dispatch::ops(&urn)?.create(self, r.clone());
+        let made = self.faulty(faults::Call::Create, &urn, &named, run).await?;
+        if let Some(plan) = &self.faults {
+            let mut plan = plan.lock().unwrap_or_else(|e| e.into_inner());
+            plan.created(&urn, &made.id);
+        }
+        Ok(made)
     }
 
     async fn read(&self, r: ReadRequest) -> Result<Option<ReadResponse>, ProviderError> {
-        let outputs = dispatch::ops(&r.urn)?.read(self, &r).await?;
+        let run = dispatch::ops(&r.urn)?.read(self, &r);
+        let outputs = self.faulty(faults::Call::Read, &r.urn, &[], run).await?;
         // The simulator's resources change only through keel, so their
         // configuration is what was recorded.
         Ok(outputs.map(|outputs| ReadResponse {
@@ -359,15 +467,20 @@ impl Provider for SimProvider {
     }
 
     async fn update(&self, r: UpdateRequest) -> Result<Outputs, ProviderError> {
-        dispatch::ops(&r.urn)?.update(self, r).await
+        let urn = r.urn.clone();
+        let named = faults::strings(&r.new_inputs);
+        let run = dispatch::ops(&urn)?.update(self, r.clone());
+        self.faulty(faults::Call::Update, &urn, &named, run).await
     }
 
     async fn delete(&self, r: DeleteRequest) -> Result<(), ProviderError> {
-        dispatch::ops(&r.urn)?.delete(self, &r).await
+        let run = dispatch::ops(&r.urn)?.delete(self, &r);
+        self.faulty(faults::Call::Delete, &r.urn, &[], run).await
     }
 
     async fn find_by_tags(&self, r: FindRequest) -> Result<Vec<Found>, ProviderError> {
-        dispatch::ops(&r.urn)?.find(self, &r).await
+        let run = dispatch::ops(&r.urn)?.find(self, &r);
+        self.faulty(faults::Call::Find, &r.urn, &[], run).await
     }
 
     async fn settle(&self, r: ReadRequest) -> Result<Option<ReadResponse>, ProviderError> {

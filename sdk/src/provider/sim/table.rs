@@ -282,6 +282,12 @@ impl<R: Record> Table<R> {
         self.0.get(id).filter(|r| r.life() != Life::Gone)
     }
 
+    /// Record `id` if it is live: neither gone nor being deleted. What a
+    /// read reports, as Terraform does: one on its way out is gone.
+    pub(super) fn find_live(&self, id: &str) -> Option<&R> {
+        self.0.get(id).filter(|r| r.life() == Life::Live)
+    }
+
     /// Removes record `id` (a gone one too), else AWS's not-found error.
     pub(super) fn remove(&mut self, id: &str) -> Result<R, ProviderError> {
         self.0.remove(id).ok_or_else(|| R::not_found(id))

@@ -2,8 +2,9 @@
 //! AWS's rules and error codes per service (`network`, `services`, `acls`,
 //! `endpoints`), the ECS registration rule on whole topologies
 //! (`registration`, and with network ACLs and endpoints in `acls` and
-//! `endpoints`), persistence, API accounting and time (`lifecycle`), and
-//! finding resources by their ownership tags (`find`).
+//! `endpoints`), persistence, API accounting and time (`lifecycle`), one
+//! cloud file shared by several handles (`shared`), and finding resources
+//! by their ownership tags (`find`).
 //! This file holds the helpers that build requests from keel's resource
 //! structs and the topology under test.
 
@@ -28,6 +29,7 @@ mod lifecycle;
 mod network;
 mod registration;
 mod services;
+mod shared;
 
 use super::*;
 use crate::aws::autoscaling::AutoScalingGroup;
