@@ -1,14 +1,17 @@
 //! The engine: opens a stack's state, plans, executes plans through a
 //! provider, reads exported outputs and compacts the journal into the
 //! snapshot. [`Deployment`] is the entry point programs and tests use; the
-//! drain loop lives in `executor`, progress events in `events`.
+//! drain loop lives in `executor`, progress events in `events`, the
+//! handle that stops a run in `interrupt`.
 
 mod events;
 mod executor;
+mod interrupt;
 mod refresh;
 
 pub use events::{Event, EventLog, EventSink, NullSink};
 pub use executor::{Execution, Outcome};
+pub use interrupt::{DEFAULT_GRACE, Interrupt};
 pub use refresh::{Drift, RefreshReport};
 
 use crate::plan::{Plan, plan, plan_destroy};
@@ -40,18 +43,27 @@ pub enum EngineError {
 /// Options of [`Deployment::apply`].
 ///
 /// ```
-/// let opts = keel::engine::ApplyOptions::default().parallel(4);
+/// use keel::engine::{ApplyOptions, Interrupt};
+/// let stop = Interrupt::new();
+/// let opts = ApplyOptions::default().parallel(4).interrupt(stop.clone());
 /// assert_eq!(opts.parallel, 4);
+/// stop.interrupt(); // from elsewhere: the run stops starting steps
+/// assert!(opts.interrupt.is_interrupted());
 /// ```
 #[derive(Clone, Debug)]
 pub struct ApplyOptions {
     /// The most provider calls in flight at once.
     pub parallel: usize,
+    /// Stops the run starting steps when triggered (see [`Interrupt`]).
+    pub interrupt: Interrupt,
 }
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        Self { parallel: 10 }
+        Self {
+            parallel: 10,
+            interrupt: Interrupt::new(),
+        }
     }
 }
 
@@ -59,6 +71,16 @@ impl ApplyOptions {
     /// Sets the bound on concurrent provider calls (at least 1).
     pub fn parallel(mut self, n: usize) -> Self {
         self.parallel = n.max(1);
+        self
+    }
+
+    /// Stops the run when `interrupt` is triggered: no further step
+    /// starts, calls in flight get its grace period to finish and are
+    /// recorded, those still running then are abandoned (left pending in
+    /// state for the next run to reconcile), and the report says which
+    /// steps were not started.
+    pub fn interrupt(mut self, interrupt: Interrupt) -> Self {
+        self.interrupt = interrupt;
         self
     }
 }
@@ -207,7 +229,9 @@ impl<'a> Deployment<'a> {
 
     /// Executes `plan` (from [`Deployment::plan`] or
     /// [`Deployment::plan_destroy`]), then reads the exports and compacts
-    /// the journal into a new snapshot.
+    /// the journal into a new snapshot. When `options.interrupt` fires, the
+    /// run stops as [`ApplyOptions::interrupt`] says and the state reached
+    /// is compacted all the same.
     pub async fn apply(
         &mut self,
         plan: &Plan,
@@ -220,7 +244,7 @@ impl<'a> Deployment<'a> {
             self.provider.clone(),
             &mut *self.store,
             &mut self.snapshot,
-            options.parallel,
+            &options,
             &*self.events,
         )
         .await;
@@ -233,10 +257,21 @@ impl<'a> Deployment<'a> {
             if destroying || self.snapshot.resources.is_empty() {
                 self.snapshot.outputs.clear();
             } else if report.succeeded() {
-                let (outputs, warnings) = self.read_exports().await;
-                self.snapshot.outputs = outputs.clone();
-                report.outputs = outputs;
-                report.warnings = warnings;
+                // Probes may wait long; an interrupt keeps the last outputs.
+                match options
+                    .interrupt
+                    .unless_interrupted(self.read_exports())
+                    .await
+                {
+                    Some((outputs, warnings)) => {
+                        self.snapshot.outputs = outputs.clone();
+                        report.outputs = outputs;
+                        report.warnings = warnings;
+                    }
+                    None => report.warnings.push(
+                        "interrupted while reading the exports; they were not updated".into(),
+                    ),
+                }
             }
             self.snapshot.serial += 1;
             self.store.compact(&self.snapshot)?;

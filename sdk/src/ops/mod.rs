@@ -14,7 +14,8 @@ pub mod blocking;
 
 use crate::analysis;
 use crate::engine::{
-    ApplyOptions, ApplyReport, Deployment, EngineError, EventSink, NullSink, RefreshReport,
+    ApplyOptions, ApplyReport, Deployment, EngineError, EventSink, Interrupt, NullSink,
+    RefreshReport,
 };
 use crate::plan::Plan;
 use crate::provider::Provider;
@@ -40,6 +41,7 @@ pub struct Options<'a> {
     /// Apply even if the pre-deploy checks find errors (default off).
     pub skip_checks: bool,
     events: Arc<dyn EventSink + 'a>,
+    interrupt: Interrupt,
 }
 
 impl fmt::Debug for Options<'_> {
@@ -59,6 +61,7 @@ impl Default for Options<'_> {
             refresh: true,
             skip_checks: false,
             events: Arc::new(NullSink),
+            interrupt: Interrupt::new(),
         }
     }
 }
@@ -90,6 +93,14 @@ impl<'a> Options<'a> {
     /// Sends progress events of the apply to `sink`.
     pub fn events(mut self, sink: Arc<dyn EventSink + 'a>) -> Self {
         self.events = sink;
+        self
+    }
+
+    /// Stops the apply when `interrupt` fires (see
+    /// [`ApplyOptions::interrupt`]); an apply staged after it fired starts
+    /// no step.
+    pub fn interrupt(mut self, interrupt: Interrupt) -> Self {
+        self.interrupt = interrupt;
         self
     }
 }
@@ -135,6 +146,7 @@ pub struct Staged<'a> {
     deployment: Deployment<'a>,
     preview: Preview,
     parallel: usize,
+    interrupt: Interrupt,
 }
 
 impl fmt::Debug for Staged<'_> {
@@ -169,6 +181,7 @@ impl<'a> Staged<'a> {
             deployment,
             preview,
             parallel: options.parallel,
+            interrupt: options.interrupt.clone(),
         }
     }
 
@@ -185,7 +198,9 @@ impl<'a> Staged<'a> {
                 applied: None,
             });
         }
-        let options = ApplyOptions::default().parallel(self.parallel);
+        let options = ApplyOptions::default()
+            .parallel(self.parallel)
+            .interrupt(self.interrupt);
         let applied = self.deployment.apply(&self.preview.plan, options).await?;
         Ok(UpReport {
             preview: self.preview,
