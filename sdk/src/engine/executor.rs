@@ -325,7 +325,7 @@ pub(crate) async fn execute(
         }
         let job = match in_flight.next().await {
             None => break,
-            Some(Joined::Job(job)) => job,
+            Some(Joined::Job(job)) => *job,
             Some(Joined::Interrupted) => continue,
             Some(Joined::Abandoned(node, action, elapsed)) => {
                 stop::abandoned(&mut exec, node, action, elapsed, events);

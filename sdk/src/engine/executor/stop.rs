@@ -19,7 +19,7 @@ use tokio::task::{self, JoinSet};
 /// What waiting on the calls in flight produced.
 pub(super) enum Joined {
     /// A call ended (successfully or not).
-    Job(Job),
+    Job(Box<Job>),
     /// The interrupt fired: stop starting steps.
     Interrupted,
     /// A call still running at the end of the grace period was aborted.
@@ -109,7 +109,7 @@ impl<'i> InFlight<'i> {
             return Some(match joined {
                 Ok((id, job)) => {
                     self.running.remove(&id);
-                    Joined::Job(job)
+                    Joined::Job(Box::new(job))
                 }
                 Err(e) => match self.running.remove(&e.id()) {
                     Some((node, action, start)) if e.is_cancelled() => {
