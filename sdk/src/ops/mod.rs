@@ -99,6 +99,28 @@ impl<'a> Options<'a> {
     /// Stops the apply when `interrupt` fires (see
     /// [`ApplyOptions::interrupt`]); an apply staged after it fired starts
     /// no step.
+    ///
+    /// ```
+    /// use keel::prelude::*;
+    /// use keel::engine::{Interrupt, Outcome};
+    /// use keel::provider::sim::SimProvider;
+    /// use keel::state::MemoryStore;
+    /// use std::sync::Arc;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut stack = Stack::new("demo");
+    /// stack.add("main", Vpc::new("10.0.0.0/16"));
+    /// let stop = Interrupt::new();
+    /// let options = keel::ops::Options::new().interrupt(stop.clone());
+    /// let sim = Arc::new(SimProvider::in_memory());
+    /// let store = Box::new(MemoryStore::new("demo"));
+    /// let staged = keel::ops::stage_up(&stack, sim.clone(), store, &options).await.unwrap();
+    /// stop.interrupt(); // e.g. Ctrl-C while the plan is shown
+    /// let execution = staged.apply().await.unwrap().applied.unwrap().execution;
+    /// assert!(execution.interrupted);
+    /// assert!(matches!(execution.outcomes[..], [(_, Outcome::NotStarted { .. })]));
+    /// assert_eq!(sim.resource_count(), 0);
+    /// # });
+    /// ```
     pub fn interrupt(mut self, interrupt: Interrupt) -> Self {
         self.interrupt = interrupt;
         self
