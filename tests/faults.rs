@@ -146,6 +146,7 @@ async fn a_permanent_fault_fails_only_its_step_and_its_dependents() {
                 let found = sim.find_by_tags(FindRequest { urn: urn.clone() });
                 assert_eq!(found.await.unwrap().len(), 1, "{urn}");
             }
+            other => panic!("{urn}: nothing interrupted this run: {other:?}"),
         }
     }
     let done = execution

@@ -5,12 +5,14 @@
 //! the pre-deploy checks first and stop on errors. With no subcommand it previews and applies on the simulator
 //! without asking. This module owns argument parsing, confirmation, and
 //! printing (progress lines, summaries, JSON documents); the work is the
-//! engine's.
+//! engine's. Signals (Ctrl-C) are `signals`'.
 
 mod adopt;
+mod signals;
 
 use crate::engine::{
-    ApplyReport, Drift, EngineError, Event, EventSink, Outcome, RefreshReport, RetryPolicy,
+    ApplyReport, DEFAULT_GRACE, Drift, EngineError, Event, EventSink, Outcome, RefreshReport,
+    RetryPolicy,
 };
 use crate::ops::{self, blocking::block_on};
 use crate::plan::{Action, Plan, SENSITIVE, render_json, render_text};
@@ -20,6 +22,8 @@ use crate::stack::Stack;
 use crate::state::LocalStore;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
+use signals::Signals;
+use std::ffi::OsString;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -68,6 +72,10 @@ struct Args {
     /// Also print the provider's API calls per operation.
     #[arg(long, short = 'v', global = true)]
     verbose: bool,
+    /// After Ctrl-C, how long calls in flight may take to finish before
+    /// they are left to the next run.
+    #[arg(long, global = true, value_name = "SECS", default_value_t = DEFAULT_GRACE.as_secs())]
+    grace_period: u64,
 }
 
 #[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
@@ -100,7 +108,8 @@ enum Command {
 }
 
 /// Runs the command line for `stack` with the process's arguments, printing
-/// to stdout, and returns the process exit code.
+/// to stdout, and returns the process exit code. SIGINT, SIGTERM and SIGHUP
+/// stop an apply gracefully, then exit 130, 143 or 129 (see `signals`).
 ///
 /// ```no_run
 /// use keel::prelude::*;
@@ -112,14 +121,14 @@ enum Command {
 /// ```
 pub fn run(stack: Stack) -> ExitCode {
     let mut out = std::io::stdout();
-    let code = run_with(&stack, std::env::args_os(), &mut out);
+    let code = run_main(&stack, std::env::args_os().collect(), &mut out, true);
     ExitCode::from(code)
 }
 
 /// Like [`run`], with explicit arguments (the first is the program name) and
 /// output; returns 0 on success, 1 on failure, 2 on bad arguments. Works from
 /// `main` and from inside a tokio runtime (the command then runs on a thread
-/// of its own).
+/// of its own). It installs no signal handler.
 ///
 /// ```
 /// use keel::prelude::*;
@@ -137,6 +146,12 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    run_main(stack, args, out, false)
+}
+
+/// [`run_with`], catching signals with `catch`.
+fn run_main(stack: &Stack, args: Vec<OsString>, out: &mut (dyn Write + Send), catch: bool) -> u8 {
     let args = match Args::try_parse_from(args) {
         Ok(a) => a,
         Err(e) => {
@@ -146,24 +161,28 @@ where
         }
     };
     let printer = Arc::new(Printer::new(args.json, out));
+    let signals = Signals::new(std::time::Duration::from_secs(args.grace_period), catch);
     // From `main` or from inside a tokio runtime alike.
     // A panic inside the command is a failed command (exit 1), as it was
     // when the command ran on a thread of its own.
-    let run = std::panic::AssertUnwindSafe(|| block_on(|| execute(stack, &args, printer.clone())));
+    let run = std::panic::AssertUnwindSafe(|| {
+        block_on(|| execute(stack, &args, printer.clone(), &signals))
+    });
     let Ok(result) = std::panic::catch_unwind(run) else {
         return 1;
     };
     let result = result.map_err(CliError::from).and_then(|r| r);
+    let code = signals.received().map(signals::Signal::exit_code);
     match result {
-        Ok(true) => 0,
-        Ok(false) => 1,
+        Ok(true) => code.unwrap_or(0),
+        Ok(false) => code.unwrap_or(1),
         Err(e) => {
             if args.json {
                 printer.line(&json!({"stack": stack.name(), "error": e.to_string()}).to_string());
             } else {
                 printer.line(&format!("error: {e}"));
             }
-            1
+            code.unwrap_or(1)
         }
     }
 }
@@ -225,7 +244,13 @@ pub fn sim_path(state_dir: &Path) -> PathBuf {
     state_dir.join("sim").join("cloud.json")
 }
 
-async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Result<bool, CliError> {
+async fn execute(
+    stack: &Stack,
+    args: &Args,
+    printer: Arc<Printer<'_>>,
+    signals: &Signals,
+) -> Result<bool, CliError> {
+    signals.listen()?;
     // The one validation of this command, before the state directory is
     // touched (the stack's name is a path component there).
     let stack = stack.validated().map_err(EngineError::from)?;
@@ -252,7 +277,8 @@ async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Resul
         .refresh(!args.no_refresh)
         .skip_checks(args.skip_checks)
         .retry(retry_policy(args))
-        .events(printer.clone());
+        .events(printer.clone())
+        .interrupt(signals.interrupt());
     let verb = match command {
         Some(Command::Destroy) => "Destroying",
         Some(Command::Preview) => "Previewing",
@@ -344,6 +370,7 @@ async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Resul
         printer.text("");
     }
     printer.progress(true);
+    signals.applying();
     let started = Instant::now();
     let report = staged.apply().await;
     printer.progress(false);
@@ -360,6 +387,7 @@ async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Resul
         doc["recovered"] = json!(report.preview.recovered);
         doc["api_calls"] = json!(calls);
         doc["api_calls_total"] = json!(calls.values().sum::<u64>());
+        doc["signal"] = json!(signals.received().map(signals::Signal::name));
         printer.line(&serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
         print_report(&printer, applied, started.elapsed());
@@ -371,6 +399,10 @@ async fn execute(stack: &Stack, args: &Args, printer: Arc<Printer<'_>>) -> Resul
             for (op, n) in &calls {
                 printer.text(&format!("    {op:<48} {n}"));
             }
+        }
+        if let Some(signal) = signals.received() {
+            let command = if plan.destroy { "destroy" } else { "up" };
+            signals::print_summary(&printer, signal, command, applied);
         }
     }
     Ok(report.succeeded())
@@ -449,7 +481,7 @@ fn confirm(
 }
 
 fn print_report(printer: &Printer<'_>, report: &ApplyReport, elapsed: std::time::Duration) {
-    let mut counts = [0usize; 7];
+    let mut counts = [0usize; 9];
     for (_, o) in &report.execution.outcomes {
         let i = match o {
             Outcome::Done {
@@ -466,15 +498,22 @@ fn print_report(printer: &Printer<'_>, report: &ApplyReport, elapsed: std::time:
             } => 3,
             Outcome::Done {
                 action: Action::Same,
+            }
+            | Outcome::NotStarted {
+                action: Action::Same,
             } => 4,
             Outcome::Failed { .. } => 5,
             Outcome::Skipped { .. } => 6,
+            Outcome::NotStarted { .. } => 7,
+            Outcome::Abandoned { .. } => 8,
         };
         counts[i] += 1;
     }
+    let stopped = (report.execution.interrupted)
+        .then(|| format!(", {} not started, {} abandoned", counts[7], counts[8]));
     printer.text(&format!(
-        "\nResources: {} created, {} updated, {} replaced, {} deleted, {} unchanged, {} failed, {} skipped. Duration: {:.1}s",
-        counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], counts[6], elapsed.as_secs_f64()
+        "\nResources: {} created, {} updated, {} replaced, {} deleted, {} unchanged, {} failed, {} skipped{}. Duration: {:.1}s",
+        counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], counts[6], stopped.unwrap_or_default(), elapsed.as_secs_f64()
     ));
     if let Some(e) = &report.execution.state_error {
         printer.text(&format!("error: {e}"));
@@ -520,6 +559,9 @@ fn report_json(plan: &Plan, report: &ApplyReport) -> Value {
                 "urn": urn.to_string(), "action": action, "status": "skipped",
                 "blocked_by": blocked_by.to_string(),
             }),
+            Outcome::NotStarted { action } | Outcome::Abandoned { action } => {
+                json!({"urn": urn.to_string(), "action": action, "status": signals::status(o)})
+            }
         })
         .collect();
     json!({
@@ -531,6 +573,7 @@ fn report_json(plan: &Plan, report: &ApplyReport) -> Value {
         "warnings": report.warnings,
         "provider_calls": report.execution.provider_calls,
         "state_error": report.execution.state_error,
+        "interrupted": report.execution.interrupted,
     })
 }
 
@@ -650,6 +693,9 @@ impl EventSink for Printer<'_> {
                 action,
                 blocked_by.name()
             ),
+            Event::Interrupted { .. } | Event::Abandoned { .. } => {
+                signals::event_line(event).unwrap_or_default()
+            }
         };
         self.line(&line);
     }

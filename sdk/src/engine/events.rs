@@ -1,6 +1,7 @@
-//! Progress events the executor emits as steps start, finish, fail or are
-//! skipped, and the [`EventSink`] that receives them (the CLI prints them;
-//! tests collect them).
+//! Progress events the executor emits as steps start, finish, fail, are
+//! skipped or, once the run is interrupted, are abandoned, and the
+//! [`EventSink`] that receives them (the CLI prints them; tests collect
+//! them).
 
 use crate::plan::Action;
 use crate::provider::ProviderError;
@@ -56,6 +57,26 @@ pub enum Event {
         action: Action,
         /// The failed resource that blocked it.
         blocked_by: Urn,
+    },
+    /// The run was interrupted: no further step starts, and the calls in
+    /// flight get `grace` to finish.
+    Interrupted {
+        /// Calls still running.
+        in_flight: usize,
+        /// Steps withdrawn before they started.
+        not_started: usize,
+        /// How long the calls in flight may still take.
+        grace: Duration,
+    },
+    /// A call still running at the end of the grace period was abandoned;
+    /// the next run reconciles it with the cloud.
+    Abandoned {
+        /// The resource.
+        urn: Urn,
+        /// What was being done.
+        action: Action,
+        /// How long the call had run.
+        elapsed: Duration,
     },
 }
 

@@ -9,7 +9,11 @@
 //! recorded flags changed are recorded without a provider call.
 //! Each provider call is retried as `retry` says (by the run's
 //! [`RetryPolicy`]).
+//! An [`super::Interrupt`] stops it starting steps (see `stop`).
 
+mod stop;
+
+use super::ApplyOptions;
 use super::events::{Event, EventSink};
 use super::retry::{self, RetryPolicy};
 use crate::graph::{Dag, ReadyQueue};
@@ -27,7 +31,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::task::JoinSet;
+use stop::{InFlight, Joined};
 
 /// A unit of execution: apply a declared resource, or delete a recorded one.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -66,6 +70,18 @@ pub enum Outcome {
         /// The failure that blocked it.
         blocked_by: Urn,
     },
+    /// Not attempted: the run was interrupted first.
+    NotStarted {
+        /// What would have been done.
+        action: Action,
+    },
+    /// The call was still running when the run, interrupted, stopped
+    /// waiting for it: its begin record stays pending in state until the
+    /// next run reconciles it with the cloud.
+    Abandoned {
+        /// What was being done.
+        action: Action,
+    },
 }
 
 /// The result of executing a plan.
@@ -81,6 +97,8 @@ pub struct Execution {
     pub retries: usize,
     /// Set if state could not be recorded; the run stopped starting work.
     pub state_error: Option<String>,
+    /// Whether an [`super::Interrupt`] stopped the run starting steps.
+    pub interrupted: bool,
 }
 
 impl Execution {
@@ -214,14 +232,15 @@ fn reaches(graph: &Graph, from: &Node, to: &Node) -> bool {
 }
 
 /// Runs `plan` against `provider`, recording every step in `store` and
-/// `snapshot`. `stack` is `None` for a destroy.
+/// `snapshot`, with `options`' bound on calls in flight and interrupt.
+/// `stack` is `None` for a destroy.
 pub(crate) async fn execute(
     stack: Option<&Stack>,
     plan: &Plan,
     provider: Arc<dyn Provider>,
     store: &mut dyn StateStore,
     snapshot: &mut Snapshot,
-    options: &super::ApplyOptions,
+    options: &ApplyOptions,
     events: &dyn EventSink,
 ) -> Execution {
     let (parallel, policy) = (options.parallel.max(1), &options.retry);
@@ -253,10 +272,13 @@ pub(crate) async fn execute(
     }
     queue.seal();
 
-    let mut in_flight: JoinSet<Job> = JoinSet::new();
+    let mut in_flight = InFlight::new(&options.interrupt);
     let mut stopping = false;
     loop {
-        while !stopping && in_flight.len() < parallel {
+        if in_flight.take_interrupt() {
+            stop::stop_starting(&mut exec, &mut queue, &steps, &in_flight, events);
+        }
+        while !stopping && in_flight.accepting() && in_flight.len() < parallel {
             let Some(node) = queue.dequeue() else { break };
             let step = steps[&node];
             match prepare(stack, plan, step, &node, snapshot) {
@@ -315,7 +337,7 @@ pub(crate) async fn execute(
                     let provider = provider.clone();
                     let node = node.clone();
                     let (policy, fresh) = (*policy, retry::references_new(plan, step));
-                    in_flight.spawn(async move {
+                    in_flight.spawn(node.clone(), action, async move {
                         let start = Instant::now();
                         let what = format!("{} {} returned", op_name(&call), node.urn());
                         let (record, retries) = run(&*provider, call, &policy, fresh).await;
@@ -332,15 +354,18 @@ pub(crate) async fn execute(
                 }
             }
         }
-        let Some(joined) = in_flight.join_next().await else {
-            break;
-        };
-        let job = match joined {
-            Ok(job) => {
+        let job = match in_flight.next().await {
+            None => break,
+            Some(Joined::Job(job)) => {
                 exec.retries += job.retries as usize;
-                job
+                *job
             }
-            Err(e) => {
+            Some(Joined::Interrupted) => continue,
+            Some(Joined::Abandoned(node, action, elapsed)) => {
+                stop::abandoned(&mut exec, node, action, elapsed, events);
+                continue;
+            }
+            Some(Joined::Panicked(e)) => {
                 // A panicking provider: its step's outcome is unknown.
                 exec.state_error = Some(format!("a provider task panicked: {e}"));
                 stopping = true;

@@ -2,12 +2,14 @@
 //! provider, reads exported outputs and compacts the journal into the
 //! snapshot. [`Deployment`] is the entry point programs and tests use; the
 //! drain loop lives in `executor`, progress events in `events`, how
-//! provider calls are retried in `retry`.
+//! provider calls are retried in `retry`, the handle that stops a run in
+//! `interrupt`.
 
 mod adopt;
 mod crash;
 mod events;
 mod executor;
+mod interrupt;
 mod recover;
 mod refresh;
 mod retry;
@@ -16,6 +18,7 @@ pub use adopt::{AdoptError, Adopted, Adoption, Unrecorded};
 pub use crash::{CRASH_AT_ENV, CRASH_SIGNAL_ENV};
 pub use events::{Event, EventLog, EventSink, NullSink};
 pub use executor::{Execution, Outcome};
+pub use interrupt::{DEFAULT_GRACE, Interrupt};
 pub use recover::{Recovered, Recovery, RecoveryError};
 pub use refresh::{Drift, RefreshReport};
 pub use retry::RetryPolicy;
@@ -59,8 +62,12 @@ pub enum EngineError {
 /// Options of [`Deployment::apply`].
 ///
 /// ```
-/// let opts = keel::engine::ApplyOptions::default().parallel(4);
+/// use keel::engine::{ApplyOptions, Interrupt};
+/// let stop = Interrupt::new();
+/// let opts = ApplyOptions::default().parallel(4).interrupt(stop.clone());
 /// assert_eq!(opts.parallel, 4);
+/// stop.interrupt(); // from elsewhere: the run stops starting steps
+/// assert!(opts.interrupt.is_interrupted());
 /// ```
 #[derive(Clone, Debug)]
 pub struct ApplyOptions {
@@ -68,6 +75,8 @@ pub struct ApplyOptions {
     pub parallel: usize,
     /// How failed provider calls are retried.
     pub retry: RetryPolicy,
+    /// Stops the run starting steps when triggered (see [`Interrupt`]).
+    pub interrupt: Interrupt,
 }
 
 impl Default for ApplyOptions {
@@ -75,6 +84,7 @@ impl Default for ApplyOptions {
         Self {
             parallel: 10,
             retry: RetryPolicy::default(),
+            interrupt: Interrupt::new(),
         }
     }
 }
@@ -89,6 +99,16 @@ impl ApplyOptions {
     /// Sets how failed provider calls are retried.
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
+        self
+    }
+
+    /// Stops the run when `interrupt` is triggered: no further step
+    /// starts, calls in flight get its grace period to finish and are
+    /// recorded, those still running then are abandoned (left pending in
+    /// state for the next run to reconcile), and the report says which
+    /// steps were not started.
+    pub fn interrupt(mut self, interrupt: Interrupt) -> Self {
+        self.interrupt = interrupt;
         self
     }
 }
@@ -307,7 +327,9 @@ impl<'a> Deployment<'a> {
 
     /// Executes `plan` (from [`Deployment::plan`] or
     /// [`Deployment::plan_destroy`]), then reads the exports and compacts
-    /// the journal into a new snapshot.
+    /// the journal into a new snapshot. When `options.interrupt` fires, the
+    /// run stops as [`ApplyOptions::interrupt`] says and the state reached
+    /// is compacted all the same.
     pub async fn apply(
         &mut self,
         plan: &Plan,
@@ -335,12 +357,23 @@ impl<'a> Deployment<'a> {
                 self.snapshot.outputs.clear();
                 self.snapshot.secret_outputs.clear();
             } else if report.succeeded() {
-                let (outputs, warnings) = self.read_exports().await;
-                self.snapshot.outputs = outputs.clone();
-                self.snapshot.secret_outputs = self.stack.secret_exports();
-                report.secret_outputs = self.snapshot.secret_outputs.clone();
-                report.outputs = outputs;
-                report.warnings = warnings;
+                // Probes may wait long; an interrupt keeps the last outputs.
+                match options
+                    .interrupt
+                    .unless_interrupted(self.read_exports())
+                    .await
+                {
+                    Some((outputs, warnings)) => {
+                        self.snapshot.outputs = outputs.clone();
+                        self.snapshot.secret_outputs = self.stack.secret_exports();
+                        report.secret_outputs = self.snapshot.secret_outputs.clone();
+                        report.outputs = outputs;
+                        report.warnings = warnings;
+                    }
+                    None => report.warnings.push(
+                        "interrupted while reading the exports; they were not updated".into(),
+                    ),
+                }
             }
             self.snapshot.serial += 1;
             self.store.compact(&self.snapshot)?;

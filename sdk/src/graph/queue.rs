@@ -177,6 +177,42 @@ impl<K: Ord + Clone> ReadyQueue<K> {
         blocked
     }
 
+    /// Stops handing out work: every node not yet dequeued (ready, or still
+    /// waiting on dependencies) is withdrawn and returned in queue order.
+    /// Nodes already dequeued may still be finished or failed; they release
+    /// nothing.
+    ///
+    /// ```
+    /// use keel::graph::ReadyQueue;
+    /// let mut q = ReadyQueue::new();
+    /// q.queue("vpc", [], 1);
+    /// q.queue("subnet", ["vpc"], 1);
+    /// q.queue("cluster", [], 1);
+    /// q.seal();
+    /// assert_eq!(q.dequeue(), Some("vpc"));
+    /// assert_eq!(q.withdraw_all(), vec!["subnet", "cluster"]);
+    /// assert!(q.finish(&"vpc").is_empty());
+    /// assert_eq!(q.dequeue(), None);
+    /// assert_eq!(q.outstanding(), 0);
+    /// ```
+    pub fn withdraw_all(&mut self) -> Vec<K> {
+        // A node waiting on nothing was dequeued unless it is still ready.
+        let mut withdrawn: BTreeSet<K> = self.ready.drain().map(|(_, _, k)| k).collect();
+        withdrawn.extend(
+            self.waiting_on
+                .iter()
+                .filter(|(_, deps)| !deps.is_empty())
+                .map(|(k, _)| k.clone()),
+        );
+        for k in &withdrawn {
+            self.waiting_on.remove(k);
+        }
+        self.outstanding = self.outstanding.saturating_sub(withdrawn.len());
+        let mut withdrawn: Vec<K> = withdrawn.into_iter().collect();
+        withdrawn.sort_by_key(|k| self.order[k]);
+        withdrawn
+    }
+
     /// Nodes not yet finished, failed or withdrawn.
     pub fn outstanding(&self) -> usize {
         self.outstanding
@@ -248,6 +284,31 @@ mod tests {
         q.finish(&6);
         assert_eq!(q.dequeue(), None);
         assert_eq!(q.outstanding(), 0);
+    }
+
+    #[test]
+    fn withdrawing_keeps_nodes_in_hand_and_releases_nothing() {
+        let mut q = ReadyQueue::new();
+        q.queue(1, [], 1);
+        q.queue(2, [1], 1);
+        q.queue(3, [], 1);
+        q.queue(4, [3], 1);
+        q.queue(5, [], 1);
+        q.seal();
+        let first = q.dequeue().unwrap();
+        let second = q.dequeue().unwrap();
+        // 1 and 3 head the longest chains; 5 is ready, 2 and 4 wait.
+        assert_eq!((first, second), (1, 3));
+        assert_eq!(q.withdraw_all(), vec![2, 4, 5]);
+        assert_eq!(q.outstanding(), 2);
+        assert!(q.finish(&1).is_empty());
+        assert!(
+            q.fail(&3).is_empty(),
+            "withdrawn nodes aren't blocked again"
+        );
+        assert_eq!(q.dequeue(), None);
+        assert_eq!(q.outstanding(), 0);
+        assert!(q.withdraw_all().is_empty());
     }
 
     #[test]

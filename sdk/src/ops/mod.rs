@@ -14,8 +14,8 @@ pub mod blocking;
 
 use crate::analysis;
 use crate::engine::{
-    Adopted, ApplyOptions, ApplyReport, Deployment, EngineError, EventSink, NullSink, Recovered,
-    RefreshReport, RetryPolicy,
+    Adopted, ApplyOptions, ApplyReport, Deployment, EngineError, EventSink, Interrupt, NullSink,
+    Recovered, RefreshReport, RetryPolicy,
 };
 use crate::plan::Plan;
 use crate::provider::Provider;
@@ -43,6 +43,7 @@ pub struct Options<'a> {
     /// How failed provider calls (refresh reads included) are retried.
     pub retry: RetryPolicy,
     events: Arc<dyn EventSink + 'a>,
+    interrupt: Interrupt,
 }
 
 impl fmt::Debug for Options<'_> {
@@ -64,6 +65,7 @@ impl Default for Options<'_> {
             skip_checks: false,
             retry: RetryPolicy::default(),
             events: Arc::new(NullSink),
+            interrupt: Interrupt::new(),
         }
     }
 }
@@ -101,6 +103,36 @@ impl<'a> Options<'a> {
     /// Sends progress events of the apply to `sink`.
     pub fn events(mut self, sink: Arc<dyn EventSink + 'a>) -> Self {
         self.events = sink;
+        self
+    }
+
+    /// Stops the apply when `interrupt` fires (see
+    /// [`ApplyOptions::interrupt`]); an apply staged after it fired starts
+    /// no step.
+    ///
+    /// ```
+    /// use keel::prelude::*;
+    /// use keel::engine::{Interrupt, Outcome};
+    /// use keel::provider::sim::SimProvider;
+    /// use keel::state::MemoryStore;
+    /// use std::sync::Arc;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut stack = Stack::new("demo");
+    /// stack.add("main", Vpc::new("10.0.0.0/16"));
+    /// let stop = Interrupt::new();
+    /// let options = keel::ops::Options::new().interrupt(stop.clone());
+    /// let sim = Arc::new(SimProvider::in_memory());
+    /// let store = Box::new(MemoryStore::new("demo"));
+    /// let staged = keel::ops::stage_up(&stack, sim.clone(), store, &options).await.unwrap();
+    /// stop.interrupt(); // e.g. Ctrl-C while the plan is shown
+    /// let execution = staged.apply().await.unwrap().applied.unwrap().execution;
+    /// assert!(execution.interrupted);
+    /// assert!(matches!(execution.outcomes[..], [(_, Outcome::NotStarted { .. })]));
+    /// assert_eq!(sim.resource_count(), 0);
+    /// # });
+    /// ```
+    pub fn interrupt(mut self, interrupt: Interrupt) -> Self {
+        self.interrupt = interrupt;
         self
     }
 }
@@ -150,6 +182,7 @@ pub struct Staged<'a> {
     preview: Preview,
     parallel: usize,
     retry: RetryPolicy,
+    interrupt: Interrupt,
 }
 
 impl fmt::Debug for Staged<'_> {
@@ -188,6 +221,7 @@ impl<'a> Staged<'a> {
             preview,
             parallel: options.parallel,
             retry: options.retry,
+            interrupt: options.interrupt.clone(),
         }
     }
 
@@ -206,7 +240,8 @@ impl<'a> Staged<'a> {
         }
         let options = ApplyOptions::default()
             .parallel(self.parallel)
-            .retry(self.retry);
+            .retry(self.retry)
+            .interrupt(self.interrupt);
         let applied = self.deployment.apply(&self.preview.plan, options).await?;
         Ok(UpReport {
             preview: self.preview,
