@@ -10,7 +10,7 @@
 //!
 //! ```text
 //! crash-test [--all | --every N] [--random N] [--signal kill|int] [--provider sim|aws]
-//! crash-test program <cli args>     # the example stack's command line
+//! KEEL_CRASH_TEST_PROGRAM=1 crash-test <cli args>   # the example's command line
 //! ```
 
 use anyhow::{Context, Result, bail};
@@ -31,6 +31,8 @@ use keel_tests::moto;
 /// How long `up` waits for the instances to register (the simulator
 /// registers them at once; moto never does).
 const TIMEOUT_ENV: &str = "KEEL_CRASH_TEST_REGISTRATION_SECS";
+/// Set when the harness runs itself as the program under test.
+const PROGRAM_ENV: &str = "KEEL_CRASH_TEST_PROGRAM";
 
 fn stack() -> Stack {
     let secs = std::env::var(TIMEOUT_ENV)
@@ -90,14 +92,22 @@ fn parse(args: &[String]) -> Result<Config> {
     Ok(c.every.max(1)).map(|every| Config { every, ..c })
 }
 
-fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("program") {
-        let mut cli = vec!["crash-test".to_string()];
-        cli.extend(args.into_iter().skip(1));
-        let code = keel::cli::run_with(&stack(), cli, &mut std::io::stdout());
-        std::process::exit(i32::from(code));
+fn main() -> std::process::ExitCode {
+    if std::env::var_os(PROGRAM_ENV).is_some() {
+        // The example's command line, signal handling included.
+        return keel::cli::run(stack());
     }
+    match harness() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn harness() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
     let config = parse(&args)?;
     let moto = match config.provider {
         ProviderKind::Aws => Some(moto::Moto::from_env_or_start()?),
@@ -178,7 +188,7 @@ impl Harness {
 
     fn command(&self, dir: &Path, args: &[&str]) -> Command {
         let mut c = Command::new(&self.exe);
-        c.arg("program")
+        c.env(PROGRAM_ENV, "1")
             .args(args)
             .args(["--yes", "--state-dir"])
             .arg(dir)

@@ -7,6 +7,7 @@
 //! untagged, into state as a declared resource).
 
 use super::EngineError;
+use super::retry::{self, RetryPolicy};
 use crate::plan::resolve_inputs;
 use crate::provider::{FindRequest, Found, Provider, ProviderError, ReadRequest};
 use crate::resource::Urn;
@@ -122,6 +123,7 @@ pub(crate) async fn tagged(
     stack: &Stack,
     snapshot: &Snapshot,
     parallel: usize,
+    policy: RetryPolicy,
 ) -> Result<Vec<(Urn, Vec<Found>)>, AdoptError> {
     let mut urns = stack
         .urns()
@@ -136,9 +138,8 @@ pub(crate) async fn tagged(
             let Some(urn) = urns.next() else { break };
             let provider = provider.clone();
             tasks.spawn(async move {
-                let r = provider
-                    .find_by_tags(FindRequest { urn: urn.clone() })
-                    .await;
+                let find = || provider.find_by_tags(FindRequest { urn: urn.clone() });
+                let (r, _) = retry::with(&policy, ProviderError::retryable, find).await;
                 (urn, r)
             });
         }
@@ -168,11 +169,12 @@ pub(crate) async fn guard_unrecorded(
     stack: &Stack,
     snapshot: &Snapshot,
     parallel: usize,
+    policy: RetryPolicy,
 ) -> Result<(), EngineError> {
     if !snapshot.resources.is_empty() || stack.is_empty() {
         return Ok(());
     }
-    let found = tagged(provider, stack, snapshot, parallel).await?;
+    let found = tagged(provider, stack, snapshot, parallel, policy).await?;
     if found.is_empty() {
         return Ok(());
     }
@@ -243,8 +245,9 @@ pub(crate) async fn adopt(
     snapshot: &mut Snapshot,
     store: &mut dyn StateStore,
     parallel: usize,
+    policy: RetryPolicy,
 ) -> Result<Vec<Adopted>, EngineError> {
-    let mut found = tagged(provider, stack, snapshot, parallel).await?;
+    let mut found = tagged(provider, stack, snapshot, parallel, policy).await?;
     let mut report = Vec::new();
     for d in stack.dependency_order() {
         let urn = d.urn.clone();

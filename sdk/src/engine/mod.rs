@@ -47,16 +47,28 @@ pub enum EngineError {
     /// An operation a previous run left unfinished could not be reconciled
     /// with the cloud; nothing was planned.
     #[error(transparent)]
-    Recovery(#[from] RecoveryError),
+    Recovery(Box<RecoveryError>),
     /// State records nothing but the cloud holds the program's resources.
     #[error("{0}")]
     Unrecorded(Unrecorded),
     /// A resource could not be adopted or imported.
     #[error(transparent)]
-    Adopt(#[from] AdoptError),
+    Adopt(Box<AdoptError>),
     /// The async runtime a blocking call needs could not start.
     #[error("could not start the async runtime: {0}")]
     Runtime(std::io::Error),
+}
+
+impl From<RecoveryError> for EngineError {
+    fn from(e: RecoveryError) -> Self {
+        EngineError::Recovery(Box::new(e))
+    }
+}
+
+impl From<AdoptError> for EngineError {
+    fn from(e: AdoptError) -> Self {
+        EngineError::Adopt(Box::new(e))
+    }
 }
 
 /// Options of [`Deployment::apply`].
@@ -261,14 +273,15 @@ impl<'a> Deployment<'a> {
         } else {
             None
         };
-        recover::recover(&*self.provider, &mut self.snapshot, store).await
+        recover::recover(&*self.provider, &mut self.snapshot, store, self.retry).await
     }
 
     /// Fails with [`EngineError::Unrecorded`] if state records no resource
     /// but the cloud holds resources tagged as the program's (a lost state
     /// directory): `up` would create second copies.
     pub async fn guard_unrecorded(&self, parallel: usize) -> Result<(), EngineError> {
-        adopt::guard_unrecorded(&self.provider, self.stack, &self.snapshot, parallel).await
+        let policy = self.retry;
+        adopt::guard_unrecorded(&self.provider, self.stack, &self.snapshot, parallel, policy).await
     }
 
     /// Takes every declared resource that state doesn't record, and that
@@ -281,6 +294,7 @@ impl<'a> Deployment<'a> {
             &mut self.snapshot,
             &mut *self.store,
             parallel,
+            self.retry,
         )
         .await?;
         self.commit()?;

@@ -21,7 +21,10 @@
 //! snapshot only, so the preview plans what `up` will do.
 
 use super::EngineError;
-use crate::provider::{DeleteRequest, FindRequest, Provider, ProviderError, ReadRequest};
+use super::retry::{self, RetryPolicy};
+use crate::provider::{
+    DeleteRequest, FindRequest, Found, Provider, ProviderError, ReadRequest, ReadResponse,
+};
 use crate::resource::Urn;
 use crate::state::{JournalRecord, PendingOperation, ResourceState, Snapshot, StateStore};
 use serde::Serialize;
@@ -138,7 +141,13 @@ pub(crate) async fn recover(
     provider: &dyn Provider,
     snapshot: &mut Snapshot,
     mut store: Option<&mut dyn StateStore>,
+    policy: RetryPolicy,
 ) -> Result<Vec<Recovered>, EngineError> {
+    // Every call recovery makes is retried as the run's calls are.
+    let provider = &Retrying {
+        inner: provider,
+        policy,
+    };
     let pending = snapshot.pending_operations.clone();
     let mut done = Vec::with_capacity(pending.len());
     for op in pending {
@@ -168,6 +177,39 @@ pub(crate) async fn recover(
 
 type Step = Result<(Recovery, JournalRecord), ProviderError>;
 
+/// The provider with recovery's calls retried by the run's policy.
+struct Retrying<'p> {
+    inner: &'p dyn Provider,
+    policy: RetryPolicy,
+}
+
+impl Retrying<'_> {
+    async fn find_by_tags(&self, r: FindRequest) -> Result<Vec<Found>, ProviderError> {
+        let call = || self.inner.find_by_tags(r.clone());
+        retry::with(&self.policy, ProviderError::retryable, call)
+            .await
+            .0
+    }
+    async fn read(&self, r: ReadRequest) -> Result<Option<ReadResponse>, ProviderError> {
+        let call = || self.inner.read(r.clone());
+        retry::with(&self.policy, ProviderError::retryable, call)
+            .await
+            .0
+    }
+    async fn settle(&self, r: ReadRequest) -> Result<Option<ReadResponse>, ProviderError> {
+        let call = || self.inner.settle(r.clone());
+        retry::with(&self.policy, ProviderError::retryable, call)
+            .await
+            .0
+    }
+    async fn delete(&self, r: DeleteRequest) -> Result<(), ProviderError> {
+        let call = || self.inner.delete(r.clone());
+        retry::with(&self.policy, ProviderError::retryable, call)
+            .await
+            .0
+    }
+}
+
 fn dropped(op: &PendingOperation) -> JournalRecord {
     JournalRecord::Failed {
         urn: op.urn.clone(),
@@ -175,7 +217,7 @@ fn dropped(op: &PendingOperation) -> JournalRecord {
 }
 
 async fn create(
-    provider: &dyn Provider,
+    provider: &Retrying<'_>,
     snapshot: &Snapshot,
     op: &PendingOperation,
     live: bool,
@@ -274,7 +316,7 @@ fn read_request(record: &ResourceState) -> ReadRequest {
     }
 }
 
-async fn update(provider: &dyn Provider, snapshot: &Snapshot, op: &PendingOperation) -> Step {
+async fn update(provider: &Retrying<'_>, snapshot: &Snapshot, op: &PendingOperation) -> Step {
     let Some(record) = target(snapshot, op) else {
         return Ok((Recovery::NotCreated, dropped(op)));
     };
@@ -297,7 +339,7 @@ async fn update(provider: &dyn Provider, snapshot: &Snapshot, op: &PendingOperat
 }
 
 async fn delete(
-    provider: &dyn Provider,
+    provider: &Retrying<'_>,
     snapshot: &Snapshot,
     op: &PendingOperation,
     live: bool,

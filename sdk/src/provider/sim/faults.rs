@@ -19,9 +19,10 @@
 //!   short while ([`Faults::consistency`]), which answer the type's AWS
 //!   not-found code (`InvalidVpcID.NotFound`…) before taking effect.
 //!
-//! Permanent faults ([`Faults::fail`]) make every call of one resource (by
-//! its logical name) or one operation of one type fail with
-//! `UnauthorizedOperation`, which is never retryable.
+//! Permanent faults ([`Faults::fail`]) make every create, update and delete
+//! of one resource (by its logical name; its reads still answer) or one
+//! operation of one type fail with `UnauthorizedOperation`, which is never
+//! retryable.
 
 use crate::provider::ProviderError;
 use crate::resource::{Resource, Urn};
@@ -107,8 +108,9 @@ impl Faults {
         self
     }
 
-    /// Every call of resource `target` (its logical name, `nat-a`), or of
-    /// one operation of one type (`aws:ec2:Subnet/create`; operations are
+    /// Every create, update and delete of resource `target` (its logical
+    /// name, `nat-a`; reads still answer, as under a policy that denies
+    /// only changes), or every call of one operation of one type (`aws:ec2:Subnet/create`; operations are
     /// `create`, `read`, `update`, `delete`, `find`), fails for good.
     pub fn fail(mut self, target: impl Into<String>) -> Self {
         self.permanent.push(target.into());
@@ -159,7 +161,12 @@ impl Faults {
 
     fn fails_for_good(&self, urn: &Urn, call: Call) -> bool {
         let op = format!("{}/{}", urn.type_token(), call.as_str());
-        self.permanent.iter().any(|t| *t == urn.name() || *t == op)
+        // A logical name fails the calls that change the resource; its
+        // reads still answer, as with a policy that denies only changes.
+        let changes = matches!(call, Call::Create | Call::Update | Call::Delete);
+        self.permanent
+            .iter()
+            .any(|t| (*t == urn.name() && changes) || *t == op)
     }
 }
 
@@ -343,7 +350,7 @@ mod tests {
     #[test]
     fn injected_errors_are_retryable_and_permanent_ones_are_not() {
         let mut plan = Plan::new(Faults::transient(1.0).fail("x"));
-        let Verdict::Refuse(e) = plan.before(Call::Read, &urn("aws:iam:Role"), &[]) else {
+        let Verdict::Refuse(e) = plan.before(Call::Create, &urn("aws:iam:Role"), &[]) else {
             panic!("a permanent fault");
         };
         assert_eq!(e.code(), "UnauthorizedOperation");

@@ -139,7 +139,7 @@ impl Shared {
     /// none yet.
     pub(super) fn open(path: &Path) -> Result<(Self, Option<Cloud>), SimStoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir).map_err(io_error(path))?;
+            crate::state::files::create_private_dir_all(dir).map_err(io_error(path))?;
         }
         let mut name = path.file_name().unwrap_or_default().to_os_string();
         name.push(".lock");
