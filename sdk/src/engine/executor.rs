@@ -335,9 +335,9 @@ pub(crate) async fn execute(
                     let (policy, fresh) = (*policy, retry::references_new(plan, step));
                     in_flight.spawn(node.clone(), action, async move {
                         let start = Instant::now();
-                        let what = format!("{} {} returned", op_name(&call), node.urn());
+                        let op = op_name(&call);
                         let (record, retries) = run(&*provider, call, &policy, fresh).await;
-                        super::crash::point(|| what);
+                        super::crash::point(|| format!("{op} {} returned", node.urn()));
                         Job {
                             node,
                             action,
