@@ -10,6 +10,11 @@ use serde::{Deserialize, Serialize};
 pub const ECS_INSTANCE_POLICY_ARN: &str =
     "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role";
 
+/// The AWS managed policy a task execution role needs (pull images from
+/// ECR, write logs to CloudWatch Logs).
+pub const ECS_TASK_EXECUTION_POLICY_ARN: &str =
+    "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
+
 /// An IAM role.
 ///
 /// ```

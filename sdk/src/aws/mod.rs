@@ -7,6 +7,8 @@
 pub mod autoscaling;
 pub mod ec2;
 pub mod ecs;
+pub mod ecs_task;
+pub mod elb;
 pub mod iam;
 
 /// Checks that an optional physical name fits AWS's usual rule for names.
