@@ -191,9 +191,14 @@ fn the_example_passes_the_checks_and_its_broken_variant_is_stopped_before_anythi
     assert_eq!(doc["findings"][0]["code"], "E001");
     assert_eq!(doc["findings"][0]["severity"], "error");
 
-    // --skip-checks deploys anyway, and the simulator agrees: nothing registers.
+    // --skip-checks deploys anyway, and the simulator agrees: nothing
+    // registers, so the export's wait isn't met and `up` exits non-zero.
     let (code, out) = run(&["up", "--skip-checks"]);
-    assert_eq!(code, 0, "{out}");
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("error: applied, but `registered_container_instances` did not reach"),
+        "{out}"
+    );
     assert!(out.contains("deploying despite failed checks"), "{out}");
     assert!(out.contains("registered_container_instances  0"), "{out}");
 }

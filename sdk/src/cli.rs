@@ -408,7 +408,7 @@ async fn execute(
             signals::print_summary(&printer, signal, command, applied);
         }
     }
-    Ok(report.succeeded())
+    Ok(report.succeeded() && applied.unmet.is_empty())
 }
 
 fn confirm(

@@ -93,6 +93,17 @@ pub(super) fn print_report(
             printer.text(&format!("    {k:<width$}  {v}"));
         }
     }
+    if !report.unmet.is_empty() {
+        printer.text(&format!(
+            "\nerror: applied, but {} did not reach what the program waits for (see the warnings above)",
+            report
+                .unmet
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
 }
 
 /// The exported outputs as printed: secret ones as `[sensitive]`.
@@ -135,6 +146,7 @@ pub(super) fn report_json(plan: &Plan, report: &ApplyReport) -> Value {
         "steps": steps,
         "outputs": shown_outputs(report),
         "warnings": report.warnings,
+        "unmet": report.unmet,
         "provider_calls": report.execution.provider_calls,
         "state_error": report.execution.state_error,
         "interrupted": report.execution.interrupted,

@@ -125,6 +125,14 @@ impl ApplyOptions {
     }
 }
 
+/// What reading the exports after `up` found.
+#[derive(Debug, Default)]
+struct Exports {
+    outputs: Map<String, Value>,
+    warnings: Vec<String>,
+    unmet: Vec<String>,
+}
+
 /// The result of [`Deployment::apply`].
 #[derive(Debug)]
 pub struct ApplyReport {
@@ -138,12 +146,21 @@ pub struct ApplyReport {
     pub secret_outputs: Vec<String>,
     /// Problems reading exports (e.g. a probe's bounded wait ran out).
     pub warnings: Vec<String>,
+    /// Exports whose probe didn't reach its minimum in time (each also has
+    /// a warning saying what it read): the stack was applied but doesn't do
+    /// what the program expects, so `up` exits non-zero.
+    pub unmet: Vec<String>,
 }
 
 impl ApplyReport {
     /// Whether every step succeeded.
     pub fn succeeded(&self) -> bool {
         self.execution.succeeded()
+    }
+
+    /// Whether every step succeeded and every probe reached its minimum.
+    pub fn met(&self) -> bool {
+        self.succeeded() && self.unmet.is_empty()
     }
 }
 
@@ -365,6 +382,7 @@ impl<'a> Deployment<'a> {
             outputs: Map::new(),
             secret_outputs: Vec::new(),
             warnings: Vec::new(),
+            unmet: Vec::new(),
         };
         if report.execution.state_error.is_none() {
             if destroying || self.snapshot.resources.is_empty() {
@@ -377,12 +395,13 @@ impl<'a> Deployment<'a> {
                     .unless_interrupted(self.read_exports())
                     .await
                 {
-                    Some((outputs, warnings)) => {
-                        self.snapshot.outputs = outputs.clone();
+                    Some(exports) => {
+                        self.snapshot.outputs = exports.outputs.clone();
                         self.snapshot.secret_outputs = self.stack.secret_exports();
                         report.secret_outputs = self.snapshot.secret_outputs.clone();
-                        report.outputs = outputs;
-                        report.warnings = warnings;
+                        report.outputs = exports.outputs;
+                        report.warnings = exports.warnings;
+                        report.unmet = exports.unmet;
                     }
                     None => report.warnings.push(
                         "interrupted while reading the exports; they were not updated".into(),
@@ -395,27 +414,36 @@ impl<'a> Deployment<'a> {
         Ok(report)
     }
 
-    async fn read_exports(&self) -> (Map<String, Value>, Vec<String>) {
-        let mut outputs = Map::new();
-        let mut warnings = Vec::new();
+    async fn read_exports(&self) -> Exports {
+        let mut exports = Exports::default();
         for (name, export) in &self.stack.exports {
             let value = match export {
                 Export::Value(output) => output.resolve_json(&self.snapshot).unwrap_or(Value::Null),
-                Export::Probe(probe) => match self.probe(probe).await {
-                    Ok((value, None)) => value,
-                    Ok((value, Some(w))) => {
-                        warnings.push(format!("export `{name}`: {w}"));
-                        value
+                Export::Probe(probe) => {
+                    let value = match self.probe(probe).await {
+                        Ok((value, None)) => value,
+                        Ok((value, Some(w))) => {
+                            exports.warnings.push(format!("export `{name}`: {w}"));
+                            exports.unmet.push(name.clone());
+                            value
+                        }
+                        Err(e) => {
+                            exports.warnings.push(format!("export `{name}`: {e}"));
+                            if probe.at_least.is_some() {
+                                exports.unmet.push(name.clone());
+                            }
+                            Value::Null
+                        }
+                    };
+                    match (probe.as_fraction, probe.at_least, value.as_u64()) {
+                        (true, Some(min), Some(v)) => Value::String(format!("{v}/{min}")),
+                        _ => value,
                     }
-                    Err(e) => {
-                        warnings.push(format!("export `{name}`: {e}"));
-                        Value::Null
-                    }
-                },
+                }
             };
-            outputs.insert(name.clone(), value);
+            exports.outputs.insert(name.clone(), value);
         }
-        (outputs, warnings)
+        exports
     }
 
     /// Reads a probe, polling until its minimum is reached or time runs out.

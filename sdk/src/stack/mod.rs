@@ -93,6 +93,7 @@ pub struct Probe {
     pub(crate) field: &'static str,
     pub(crate) at_least: Option<u64>,
     pub(crate) timeout: Duration,
+    pub(crate) as_fraction: bool,
 }
 
 impl Probe {
@@ -102,13 +103,31 @@ impl Probe {
             field,
             at_least: None,
             timeout: Duration::ZERO,
+            as_fraction: false,
         }
     }
 
-    /// Polls until the value is at least `n`, for at most `timeout`.
+    /// Polls until the value is at least `n`, for at most `timeout`. If it
+    /// isn't reached, `up` reports the export as not met and exits non-zero.
     pub fn wait_for_at_least(mut self, n: u64, timeout: Duration) -> Self {
         self.at_least = Some(n);
         self.timeout = timeout;
+        self
+    }
+
+    /// Exports the value as `value/minimum` (`"2/2"`), as a fraction of the
+    /// minimum [`Probe::wait_for_at_least`] waits for, rather than a number.
+    ///
+    /// ```
+    /// use keel::prelude::*;
+    /// use std::time::Duration;
+    /// let mut stack = Stack::new("demo");
+    /// let cluster = stack.add("app", EcsCluster::new());
+    /// let probe = cluster.registered_container_instances().wait_for_at_least(2, Duration::from_secs(60));
+    /// stack.export_probe("registered", probe.as_fraction());
+    /// ```
+    pub fn as_fraction(mut self) -> Self {
+        self.as_fraction = true;
         self
     }
 }
