@@ -6,11 +6,13 @@
 //! CIDR arithmetic is [`cidr`] (at the crate root, re-exported here).
 
 pub use crate::cidr;
+mod codes;
 mod declared;
 mod ecs;
 mod findings;
 pub mod network;
 pub mod reach;
+pub mod serving;
 
 pub use declared::cluster_in_user_data;
 pub use findings::{Finding, Report, Severity};
