@@ -118,6 +118,10 @@ fn unplaceable(service: &str, reason: &str) -> String {
     )
 }
 
+/// Where a task fits on an instance: its container → host ports, or
+/// (awsvpc) the subnet of its interface.
+type Fit = (Vec<(u16, u16)>, Option<String>);
+
 /// A service's view of its cluster for one placement: where tasks of every
 /// service already are.
 struct Placement<'a> {
@@ -131,11 +135,7 @@ struct Placement<'a> {
 impl Placement<'_> {
     /// Whether `i` can take one more task, and the task's ports or
     /// interface subnet; else why not.
-    fn fit(
-        &self,
-        i: &InstanceRec,
-        extra: &[TaskRec],
-    ) -> Result<(Vec<(u16, u16)>, Option<String>), String> {
+    fn fit(&self, i: &InstanceRec, extra: &[TaskRec]) -> Result<Fit, String> {
         let on: Vec<&TaskRec> = self
             .placed
             .iter()
