@@ -1,7 +1,8 @@
 //! ECS services in the simulated cloud, with ECS's rules. A service runs on an ACTIVE cluster, an ACTIVE
 //! task definition, and binds containers and ports the task definition
 //! has to target groups a load balancer forwards to; `awsvpc` tasks need a
-//! network configuration and `ip` target groups. A service is deleted by
+//! network configuration and `ip` target groups (and only they take `ip`
+//! target groups). A service is deleted by
 //! scaling it to 0 and then DeleteService (`DRAINING` until its tasks have
 //! stopped, then `INACTIVE`), and a cluster with services can't be deleted.
 //! Running the tasks is `tasks`' job. Also the provider handler for
@@ -263,6 +264,13 @@ impl Cloud {
                 return Err(invalid_parameter(format!(
                     "The provided target group {} has target type instance, which is incompatible with the awsvpc network mode specified in the task definition.",
                     tg.arn
+                )));
+            }
+            if !awsvpc && tg.target_type == TargetType::Ip {
+                return Err(invalid_parameter(format!(
+                    "The provided target group {} has target type ip, which is incompatible with the {} network mode specified in the task definition.",
+                    tg.arn,
+                    td.network_mode.as_str()
                 )));
             }
         }

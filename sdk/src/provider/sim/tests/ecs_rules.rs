@@ -165,6 +165,19 @@ async fn services_follow_ecs_rules() {
         refused(&sim, "wrong-type", &wrong_type).await,
         "InvalidParameterException"
     );
+    let ip_tg = create(&sim, "ip", &TargetGroup::http(80, vpc.clone()).ip_targets()).await;
+    let lb = LoadBalancerArn::new(stack.id::<crate::aws::elb::LoadBalancer>("web"));
+    create(
+        &sim,
+        "ip",
+        &Listener::http(lb, 8082, TargetGroupArn::new(&ip_tg)),
+    )
+    .await;
+    let bridge_to_ip = service("app").load_balancer(TargetGroupArn::new(&ip_tg), "web", 80);
+    assert_eq!(
+        refused(&sim, "bridge-ip", &bridge_to_ip).await,
+        "InvalidParameterException"
+    );
 
     // An inactive revision can't start a new service.
     let old = create(&sim, "old", &TaskDefinition::new().container(web("nginx"))).await;
