@@ -77,6 +77,7 @@ pub use compute::SimInstance;
 pub use faults::{FAULTS_ENV, Faults};
 pub use latency::{LATENCY_ENV, SimLatency};
 pub use store::SimStoreError;
+pub use target_health::SimTarget;
 
 use super::*;
 use crate::analysis::network::Model;

@@ -173,17 +173,16 @@ async fn targets_are_unhealthy_when_the_hosts_group_shuts_out_the_load_balancer(
     let tg = targets(&sim, &stack).await;
     assert_eq!(tg["registered_targets"], 2);
     assert_eq!(tg["healthy_targets"], 0);
-    let verdicts = sim.peek(|c| {
-        let tg = c.target_groups.values().next().expect("a target group");
-        let each = tg.targets.iter();
-        each.map(|t| (t.health, t.reason.clone(), t.description.clone()))
-            .collect::<Vec<_>>()
-    });
+    let verdicts = sim.targets();
+    assert_eq!(verdicts.len(), 2);
+    let event = service(&sim, &stack).await["last_event"].to_string();
+    assert!(event.contains("is unhealthy in target-group"), "{event}");
+    assert!(event.contains("Request timed out"), "{event}");
     let hosts = stack.id::<SecurityGroup>("ecs-hosts");
-    for (health, reason, why) in verdicts {
-        assert_eq!(health, Health::Unhealthy);
-        assert_eq!(reason.as_deref(), Some("Target.Timeout"));
-        let why = why.unwrap_or_default();
+    for t in verdicts {
+        assert_eq!(t.health, "unhealthy");
+        assert_eq!(t.reason.as_deref(), Some("Target.Timeout"));
+        let why = t.description.unwrap_or_default();
         assert!(why.contains(hosts), "names the hosts' group: {why}");
     }
     teardown(&sim, &stack).await;
