@@ -339,3 +339,20 @@ async fn tasks_and_targets_take_their_time_on_the_simulated_clock() {
     teardown(&sim, &stack).await;
     assert_eq!(sim.resource_count(), 0);
 }
+
+#[tokio::test]
+async fn a_running_service_survives_a_reopen() {
+    let dir = super::lifecycle::temp_dir("serving");
+    let path = dir.join("cloud.json");
+    let sim = SimProvider::open(&path, SimLatency::none()).unwrap();
+    let stack = deploy_serving(&sim, &Shape::default(), &Serving::default()).await;
+    let before = sim.targets();
+    assert_eq!(before.len(), 2);
+    drop(sim);
+    let again = SimProvider::open(&path, SimLatency::none()).unwrap();
+    assert_eq!(service(&again, &stack).await["running_count"], 2);
+    assert_eq!(again.targets(), before, "the same targets, still healthy");
+    teardown(&again, &stack).await;
+    assert_eq!(again.resource_count(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
