@@ -26,7 +26,10 @@
 //! `network` (VPCs, subnets), `gateways` (internet and NAT gateways, Elastic
 //! IPs), `routing`, `security`, `acls` (network ACLs), `endpoints` (interface
 //! VPC endpoints), `launch_templates`, `compute` (Auto Scaling groups and
-//! instances), `iam` and `ecs`, each with its types' `Simulated` steps;
+//! instances), `iam` and `ecs`, `elb` (load balancers, listeners) and
+//! `target_groups`, `task_definitions`, `ecs_services` (capacity providers,
+//! services), each with its types' `Simulated` steps; `tasks` runs
+//! services' tasks as time passes (placement, image pulls, target health);
 //! `model` translates the cloud into the shared network model.
 //!
 //! Each resource type's handler makes the AWS API calls a careful provider
@@ -45,6 +48,8 @@ mod cloud;
 mod compute;
 mod dispatch;
 mod ecs;
+mod ecs_services;
+mod elb;
 mod endpoints;
 mod faults;
 mod gateways;
@@ -59,6 +64,10 @@ mod routing;
 mod security;
 mod store;
 mod table;
+mod target_groups;
+mod target_health;
+mod task_definitions;
+mod tasks;
 #[cfg(test)]
 mod tests;
 

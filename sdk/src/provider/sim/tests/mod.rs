@@ -29,6 +29,7 @@ mod lifecycle;
 mod network;
 mod registration;
 mod services;
+mod serving;
 mod shared;
 
 use super::*;
