@@ -11,6 +11,7 @@ use crate::aws::ecs_task::{NetworkMode, TaskDefinition};
 use crate::aws::elb::{HealthCheckPort, Listener, LoadBalancer, Scheme, TargetGroup, TargetType};
 use crate::resource::Urn;
 use crate::stack::Stack;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A declared listener.
 #[derive(Clone, Debug)]
@@ -48,6 +49,10 @@ pub(crate) struct ServiceDecl {
     /// `awsvpc` subnets and groups as model keys.
     pub subnets: Vec<Key>,
     pub security_groups: Vec<Key>,
+    /// Everything created before it (its dependencies, transitively).
+    pub after: BTreeSet<Urn>,
+    /// The cluster its capacity provider is associated with, if it names one.
+    pub capacity_cluster: Option<Key>,
 }
 
 impl ServiceDecl {
@@ -152,10 +157,12 @@ pub(super) fn serving(stack: &Stack) -> Serving {
                 .find(|(u, _, _)| Some(u) == td_urn.as_ref())
                 .map(|(u, _, td)| (u.clone(), td.clone()));
             let cp_urn = s.capacity_provider.as_ref().and_then(|c| urn_of(&key(c)));
-            let capacity_group = providers
+            let provider = providers
                 .iter()
-                .find(|(u, _, _)| Some(u) == cp_urn.as_ref())
-                .and_then(|(_, _, cp)| urn_of(&key(&cp.auto_scaling_group_arn)));
+                .find(|(u, _, _)| Some(u) == cp_urn.as_ref());
+            let capacity_group =
+                provider.and_then(|(_, _, cp)| urn_of(&key(&cp.auto_scaling_group_arn)));
+            let capacity_cluster = provider.map(|(_, _, cp)| key(&cp.cluster));
             let (subnets, security_groups) =
                 s.network.as_ref().map_or_else(Default::default, |n| {
                     (
@@ -164,12 +171,14 @@ pub(super) fn serving(stack: &Stack) -> Serving {
                     )
                 });
             ServiceDecl {
-                urn,
+                urn: urn.clone(),
                 cluster: key(&s.cluster),
                 task_definition,
                 capacity_group,
                 subnets,
                 security_groups,
+                after: dependencies(stack, &urn),
+                capacity_cluster,
                 service: s,
             }
         })
@@ -179,4 +188,21 @@ pub(super) fn serving(stack: &Stack) -> Serving {
         target_groups,
         services,
     }
+}
+
+/// What `urn` depends on, directly or not: all of it exists before `urn`
+/// is created.
+fn dependencies(stack: &Stack, urn: &Urn) -> BTreeSet<Urn> {
+    let deps: BTreeMap<&Urn, &Vec<Urn>> =
+        stack.resources.iter().map(|d| (&d.urn, &d.deps)).collect();
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![urn.clone()];
+    while let Some(u) = todo.pop() {
+        for d in deps.get(&u).map(|v| v.as_slice()).unwrap_or_default() {
+            if seen.insert(d.clone()) {
+                todo.push(d.clone());
+            }
+        }
+    }
+    seen
 }

@@ -280,6 +280,16 @@ fn consistent(d: &Declared, s: &ServiceDecl, out: &mut Vec<Finding>) -> bool {
         )),
         _ => {}
     }
+    if let Some(cp_cluster) = &s.capacity_cluster
+        && cluster_identity(d, cp_cluster) != cluster_identity(d, &s.cluster)
+    {
+        out.push(finding(
+            Code::Inconsistent,
+            &s.urn,
+            format!("service {name}'s capacity provider is associated with another cluster than the service's: ECS rejects it"),
+            format!("give the capacity provider service {name}'s cluster (CapacityProvider::new(asg.arn(), cluster.name()))"),
+        ));
+    }
     let names: Vec<&str> = td.containers.iter().map(|c| c.name.as_str()).collect();
     for (i, b) in s.service.load_balancers.iter().enumerate() {
         let field = format!("load_balancers[{i}]");
@@ -347,17 +357,27 @@ fn consistent(d: &Declared, s: &ServiceDecl, out: &mut Vec<Finding>) -> bool {
             )),
             _ => {}
         }
-        if !d
+        let listeners: Vec<&Urn> = d
             .serving
             .listeners
             .iter()
-            .any(|l| l.target_group.as_ref() == Some(&tg.urn))
-        {
+            .filter(|l| l.target_group.as_ref() == Some(&tg.urn))
+            .map(|l| &l.urn)
+            .collect();
+        if listeners.is_empty() {
             out.push(finding(
                 Code::Inconsistent,
                 &s.urn,
                 format!("target group {tg_name} of service {name} is not the target of any listener: ECS rejects a target group with no load balancer"),
                 format!("add a listener that forwards to it: Listener::http(lb.arn(), 80, {tg_name}.arn())"),
+            ));
+        } else if !listeners.iter().any(|l| s.after.contains(*l)) {
+            let l = listeners[0].name();
+            out.push(finding(
+                Code::Inconsistent,
+                &s.urn,
+                format!("service {name} doesn't wait for listener {l}: keel creates them in parallel, and ECS rejects a service whose target group {tg_name} has no load balancer yet"),
+                format!("make service {name} depend on the listener: stack.add_with(\"{name}\", service, ResourceOptions::new().depends_on(listener.urn()))"),
             ));
         }
         let task_subnets = if mode == NetworkMode::Awsvpc {
