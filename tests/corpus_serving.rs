@@ -537,3 +537,63 @@ async fn analysis_and_simulator_agree_on_the_serving_stack() {
         failures.join("\n")
     );
 }
+
+/// The report of the topology named `name`.
+fn report_of(name: &str) -> keel::analysis::Report {
+    let t = corpus()
+        .into_iter()
+        .find(|t| t.name == name)
+        .unwrap_or_else(|| panic!("no topology {name}"));
+    keel::analysis::check(&build(&t))
+}
+
+#[test]
+fn fixes_name_the_program_s_own_resources() {
+    let fix = |name: &str| {
+        let r = report_of(name);
+        r.findings.iter().map(|f| f.fix.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        fix("hosts-shut-out-the-dynamic-range")[0],
+        "allow tcp 32768-65535 from security group alb to security group ecs-hosts: .ingress(Rule::tcp_range(32768, 65535).group(alb.id())) on ecs-hosts"
+    );
+    assert_eq!(
+        fix("health-port-not-admitted")[0],
+        "allow tcp 9000 from security group alb to security group ecs-hosts: .ingress(Rule::tcp(9000).group(alb.id())) on ecs-hosts"
+    );
+    assert_eq!(
+        fix("lb-group-does-not-admit-80"),
+        [
+            "allow tcp 80 from 0.0.0.0/0 in security group alb: .ingress(Rule::tcp(80).cidr(\"0.0.0.0/0\"))"
+        ]
+    );
+    assert_eq!(
+        fix("lb-in-private-subnets"),
+        [
+            "put load balancer web in public subnets (public-a, public-b: their route table sends 0.0.0.0/0 to an attached internet gateway) instead of private-a, private-b"
+        ]
+    );
+    // The service's one finding names the hosts' cause and its fix.
+    let r = report_of("hosts-without-nat-route");
+    let service = r
+        .findings
+        .iter()
+        .find(|f| f.code.as_str() == "E026")
+        .expect("E026");
+    assert_eq!(
+        service.fix,
+        "fix E001 on hosts first: route 0.0.0.0/0 of route table private-a to NAT gateway nat-a (in public subnet public-a)"
+    );
+    assert_eq!(
+        service.urn.to_string(),
+        "urn:keel:hosts-without-nat-route::aws:ecs:Service::web"
+    );
+}
+
+#[test]
+fn every_report_reads_the_same() {
+    for t in corpus().iter().filter(|t| !t.codes.is_empty()) {
+        let text = keel::analysis::check(&build(t)).render_text();
+        insta::assert_snapshot!(format!("serving_{}", t.name), text);
+    }
+}

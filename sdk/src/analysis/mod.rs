@@ -14,6 +14,7 @@ mod findings;
 pub mod network;
 pub mod reach;
 mod service;
+mod service_decl;
 mod service_fix;
 pub mod serving;
 

@@ -4,7 +4,7 @@
 //! needs.
 
 use super::declared::EcsHosts;
-use super::ecs::{fix_for, public_gateway, working_nats};
+use super::ecs::{fix_for, public_gateway, public_subnet_in, working_nats};
 use super::network::Model;
 use super::reach::{Blocked, Code, Source};
 use super::serving::{Registry, registry_of};
@@ -135,16 +135,33 @@ pub(super) fn target_fix(
             "allow tcp {p} from security group {lb_group} to security group {target_group}: .egress({}.group({target_group}.id())) on {lb_group}",
             rule(range)
         ),
-        Code::AclRequest => format!(
-            "allow tcp {p} between the load balancer's subnets and subnet {} in network ACL {} (outbound on the load balancer's side, inbound on the targets'), numbered below any rule that denies it",
-            l(target.subnet),
-            acl_name(model, b)
-        ),
-        Code::AclReturn => format!(
-            "network ACLs are stateless: allow the replies on tcp 1024-65535 between subnet {} and the load balancer's subnets in network ACL {} (AclRule::allow_tcp(110, 1024, 65535, <the other side's block>))",
-            l(target.subnet),
-            acl_name(model, b)
-        ),
+        Code::AclRequest | Code::AclReturn => {
+            let vpc_block = model
+                .subnets
+                .get(target.subnet)
+                .and_then(|s| model.vpcs.get(&s.vpc))
+                .and_then(|v| v.cidr)
+                .map_or("<the VPC's block>".to_string(), |c| c.to_string());
+            let dir = if b.reason.contains("outbound") {
+                "egress"
+            } else {
+                "ingress"
+            };
+            let (what, ports) = if b.code == Code::AclReturn {
+                (
+                    "network ACLs are stateless: allow the replies (tcp 1024-65535, the load balancer's ports)",
+                    (1024, 65535),
+                )
+            } else {
+                ("allow the load balancer's requests", range)
+            };
+            format!(
+                "{what} in network ACL {}, numbered below any rule that denies them: .{dir}(AclRule::allow_tcp(110, {}, {}, \"{vpc_block}\"))",
+                acl_name(model, b),
+                ports.0,
+                ports.1
+            )
+        }
         Code::OtherVpc => format!(
             "run the targets in load balancer {}'s VPC, or give them a load balancer of their own VPC",
             l(lb)
@@ -178,19 +195,38 @@ pub(super) fn image_fix(
             format!("subnet {}'s route table", model.label(subnet)),
             |t| format!("route table {}", t.label),
         );
-    let nat = facts
-        .and_then(|f| working_nats(model, &f.vpc, &f.az).first().copied())
-        .map_or("a public NAT gateway".to_string(), |(n, s)| {
-            format!(
-                "NAT gateway {} (in public subnet {})",
-                model.label(n),
-                model.label(s)
-            )
-        });
-    match registry {
-        Registry::Ecr { region } => format!(
-            "add interface endpoints with private DNS for com.amazonaws.{region}.ecr.api, com.amazonaws.{region}.ecr.dkr and com.amazonaws.{region}.s3 (image layers live in S3), or route 0.0.0.0/0 of {rt} to {nat}"
+    let nat = match facts.and_then(|f| working_nats(model, &f.vpc, &f.az).first().copied()) {
+        Some((n, s)) => format!(
+            "NAT gateway {} (in public subnet {})",
+            model.label(n),
+            model.label(s)
         ),
+        None => match facts.and_then(|f| public_subnet_in(model, &f.vpc, &f.az)) {
+            Some(p) => format!(
+                "a public NAT gateway (with an Elastic IP) in public subnet {}",
+                model.label(&p)
+            ),
+            None => "a public NAT gateway in a public subnet".to_string(),
+        },
+    };
+    match registry {
+        Registry::Ecr { region } => {
+            let vpc = facts.map(|f| f.vpc.as_str()).unwrap_or_default();
+            let missing: Vec<String> = ["ecr.api", "ecr.dkr", "s3"]
+                .into_iter()
+                .filter(|svc| {
+                    !model
+                        .endpoints
+                        .values()
+                        .any(|e| e.vpc == vpc && e.service == *svc && e.private_dns)
+                })
+                .map(|svc| format!("com.amazonaws.{region}.{svc}"))
+                .collect();
+            format!(
+                "add interface endpoints with private DNS for {} (pulling from ECR needs ecr.api, ecr.dkr and s3, where image layers live), or route 0.0.0.0/0 of {rt} to {nat}",
+                missing.join(", ")
+            )
+        }
         Registry::Public { host } => format!(
             "{image} comes from {host}, which only the internet serves (no VPC endpoint): route 0.0.0.0/0 of {rt} to {nat}, or push the image to ECR and pull it through endpoints for ecr.api, ecr.dkr and s3"
         ),
