@@ -62,7 +62,8 @@ pub enum Code {
     /// 0.0.0.0/0 to an internet gateway attached to its VPC.
     #[serde(rename = "E021")]
     LoadBalancerNoInternetRoute,
-    /// E022: a load balancer's subnets span fewer than two availability zones.
+    /// E022: a load balancer's subnets span fewer than two availability
+    /// zones, or two of them share a zone (ELB rejects both).
     #[serde(rename = "E022")]
     LoadBalancerOneZone,
     /// E023: the load balancer's security groups allow no outbound traffic
@@ -90,6 +91,10 @@ pub enum Code {
     /// E028: the load balancer and its target lie in different VPCs.
     #[serde(rename = "E028")]
     OtherVpc,
+    /// E029: the health check connects to a port the tasks don't listen
+    /// on: every target stays unhealthy.
+    #[serde(rename = "E029")]
+    HealthCheckPortClosed,
     /// W100: something on the path is outside what keel can see.
     #[serde(rename = "W100")]
     Unknown,
@@ -132,6 +137,7 @@ impl Code {
             Code::NoCapacity => "E026",
             Code::Inconsistent => "E027",
             Code::OtherVpc => "E028",
+            Code::HealthCheckPortClosed => "E029",
             Code::Unknown => "W100",
             Code::SingleNatManyZones => "W101",
             Code::ZoneWithoutNat => "W102",
