@@ -1,70 +1,30 @@
-//! ECS capacity providers and services in the simulated cloud, with ECS's
-//! rules. A capacity provider names an existing Auto Scaling group (by ARN)
-//! that no other provider uses, and is associated with its cluster when
-//! created (PutClusterCapacityProviders) and disassociated before it is
-//! deleted, which fails while a service uses it; its managed scaling is
-//! recorded, not acted on. A service runs on an ACTIVE cluster, an ACTIVE
+//! ECS services in the simulated cloud, with ECS's rules. A service runs on an ACTIVE cluster, an ACTIVE
 //! task definition, and binds containers and ports the task definition
 //! has to target groups a load balancer forwards to; `awsvpc` tasks need a
-//! network configuration and `ip` target groups. A service is deleted by
+//! network configuration and `ip` target groups (and only they take `ip`
+//! target groups). A service is deleted by
 //! scaling it to 0 and then DeleteService (`DRAINING` until its tasks have
 //! stopped, then `INACTIVE`), and a cluster with services can't be deleted.
-//! Running the tasks is `tasks`' job. Also the provider handlers for
-//! [`CapacityProvider`] and [`EcsService`].
+//! Running the tasks is `tasks`' job. Also the provider handler for
+//! [`EcsService`].
 
 use super::Poll;
 use super::SimProvider;
+use super::capacity_providers::CapacityProviderRec;
 use super::cloud::{Cloud, Done, physical_name};
-use super::dispatch::{Made, Simulated, configured, resolved};
+use super::dispatch::{Simulated, configured, resolved};
 use super::ecs::ClusterRec;
 use super::network::SubnetRec;
 use super::security::SecurityGroupRec;
-use super::table::{Life, Record, Stored, Use, Users, facts, listing};
+use super::table::{Life, Record, Stored, Use, facts};
 use super::tasks::TaskRec;
-use crate::aws::ecs::{
-    CapacityProvider, CapacityProviderName, CapacityProviderOutputs, EcsService, EcsServiceOutputs,
-    ManagedScaling, ServiceArn,
-};
+use crate::aws::ecs::{EcsService, EcsServiceOutputs, ServiceArn};
 use crate::aws::ecs_task::NetworkMode;
 use crate::aws::elb::TargetType;
 use crate::provider::ProviderError;
-use crate::resource::{Arn, Tags, Urn};
+use crate::resource::{Tags, Urn};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-
-/// A capacity provider, keyed by name.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub(super) struct CapacityProviderRec {
-    pub name: String,
-    pub arn: String,
-    pub auto_scaling_group_arn: String,
-    /// The Auto Scaling group's name.
-    pub group: String,
-    /// The cluster it is associated with (PutClusterCapacityProviders).
-    pub cluster: Option<String>,
-    /// Recorded only: the simulator doesn't scale the group for it.
-    pub managed_scaling: Option<ManagedScaling>,
-    pub managed_termination_protection: bool,
-    pub tags: Tags,
-}
-
-facts!(
-    CapacityProviderRec for CapacityProvider, "DescribeCapacityProviders": "capacity providers",
-    not found "ClientException", "The specified capacity provider '{id}' does not exist.",
-    tags "TagResource", "UntagResource"
-);
-
-impl Record for CapacityProviderRec {
-    fn in_use(id: &str, users: &Users) -> ProviderError {
-        ProviderError::new(
-            "ResourceInUseException",
-            format!(
-                "The specified capacity provider {id} is in use and cannot be removed: {}",
-                listing(users)
-            ),
-        )
-    }
-}
 
 /// A service's binding to a target group.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,7 +115,7 @@ pub(super) fn invalid_parameter(message: impl Into<String>) -> ProviderError {
 }
 
 /// ECS's `ClientException`.
-fn client(message: impl Into<String>) -> ProviderError {
+pub(super) fn client(message: impl Into<String>) -> ProviderError {
     ProviderError::new("ClientException", message)
 }
 
@@ -223,81 +183,6 @@ impl ServiceSpec {
 }
 
 impl Cloud {
-    /// CreateCapacityProvider: the name is free, the group exists and has
-    /// no other provider.
-    fn create_capacity_provider(
-        &mut self,
-        rec: CapacityProviderRec,
-    ) -> Result<String, ProviderError> {
-        if self.capacity_providers.contains_key(&rec.name) {
-            return Err(client(format!(
-                "The specified capacity provider {} already exists.",
-                rec.name
-            )));
-        }
-        let group = self
-            .groups
-            .values()
-            .find(|g| g.arn == rec.auto_scaling_group_arn && !g.deleting);
-        let group = group.ok_or_else(|| {
-            client(format!(
-                "The specified Auto Scaling group ARN {} does not exist.",
-                rec.auto_scaling_group_arn
-            ))
-        })?;
-        let group = group.name.clone();
-        if let Some(other) = self.capacity_providers.values().find(|p| p.group == group) {
-            return Err(client(format!(
-                "The specified Auto Scaling group {group} is already used by capacity provider {}.",
-                other.name
-            )));
-        }
-        let name = rec.name.clone();
-        let arn = self
-            .arn("ecs", &format!("capacity-provider/{name}"))
-            .as_str()
-            .to_string();
-        let rec = CapacityProviderRec {
-            arn,
-            group,
-            cluster: None,
-            ..rec
-        };
-        self.capacity_providers.insert(name.clone(), rec);
-        Ok(name)
-    }
-
-    /// PutClusterCapacityProviders adding `name` to ACTIVE cluster `cluster`.
-    fn associate_capacity_provider(&mut self, name: &str, cluster: &str) -> Done {
-        self.clusters.get(cluster)?;
-        self.capacity_providers.get_mut(name)?.cluster = Some(cluster.to_string());
-        Ok(())
-    }
-
-    /// PutClusterCapacityProviders without `name`: not while a service uses it.
-    fn disassociate_capacity_provider(&mut self, name: &str) -> Done {
-        self.capacity_providers.get(name)?;
-        let users = self.users(CapacityProviderRec::TYPE, name);
-        if !users.is_empty() {
-            return Err(CapacityProviderRec::in_use(name, &users));
-        }
-        self.capacity_providers.get_mut(name)?.cluster = None;
-        Ok(())
-    }
-
-    /// DeleteCapacityProvider: only once disassociated.
-    fn delete_capacity_provider(&mut self, name: &str) -> Done {
-        if let Some(cluster) = &self.capacity_providers.get(name)?.cluster {
-            return Err(ProviderError::new(
-                "ResourceInUseException",
-                format!(
-                    "The capacity provider {name} is associated with cluster {cluster}; disassociate it first."
-                ),
-            ));
-        }
-        self.capacity_providers.remove(name).map(drop)
-    }
-
     /// The checks CreateService and UpdateService share.
     fn check_service(&self, spec: &ServiceSpec) -> Done {
         let cluster = self.clusters.find(&spec.cluster);
@@ -379,6 +264,13 @@ impl Cloud {
                 return Err(invalid_parameter(format!(
                     "The provided target group {} has target type instance, which is incompatible with the awsvpc network mode specified in the task definition.",
                     tg.arn
+                )));
+            }
+            if !awsvpc && tg.target_type == TargetType::Ip {
+                return Err(invalid_parameter(format!(
+                    "The provided target group {} has target type ip, which is incompatible with the {} network mode specified in the task definition.",
+                    tg.arn,
+                    td.network_mode.as_str()
                 )));
             }
         }
@@ -480,79 +372,6 @@ impl Cloud {
     }
 }
 
-impl Simulated for CapacityProvider {
-    fn outputs(_: &Cloud, p: &CapacityProviderRec) -> CapacityProviderOutputs {
-        CapacityProviderOutputs {
-            id: CapacityProviderName::new(&p.name),
-            name: CapacityProviderName::new(&p.name),
-            arn: Arn::new(&p.arn),
-            status: "ACTIVE".into(),
-        }
-    }
-
-    fn make(sim: &SimProvider, urn: &Urn, props: &Self) -> Result<String, ProviderError> {
-        let cluster = resolved(urn, "cluster", &props.cluster)?
-            .as_str()
-            .to_string();
-        let rec = CapacityProviderRec {
-            name: physical_name(props.name.as_deref(), urn.name()),
-            arn: String::new(),
-            auto_scaling_group_arn: resolved(
-                urn,
-                "auto_scaling_group_arn",
-                &props.auto_scaling_group_arn,
-            )?
-            .as_str()
-            .to_string(),
-            group: String::new(),
-            cluster: None,
-            managed_scaling: props.managed_scaling.clone(),
-            managed_termination_protection: props.managed_termination_protection,
-            tags: props.tags.clone(),
-        };
-        let name = sim.api("CreateCapacityProvider", |c, _| {
-            c.create_capacity_provider(rec)
-        })?;
-        let associated = sim.api("PutClusterCapacityProviders", |c, _| {
-            c.associate_capacity_provider(&name, &cluster)
-        });
-        if let Err(e) = associated {
-            sim.api("DeleteCapacityProvider", |c, _| {
-                c.delete_capacity_provider(&name)
-            })?;
-            return Err(e);
-        }
-        Ok(name)
-    }
-
-    /// UpdateCapacityProvider: managed scaling and termination protection.
-    fn modify(sim: &SimProvider, _: &Urn, id: &str, props: &Self) -> Done {
-        let now =
-            |p: &CapacityProviderRec| (p.managed_scaling.clone(), p.managed_termination_protection);
-        let want = (
-            props.managed_scaling.clone(),
-            props.managed_termination_protection,
-        );
-        sim.change(id, "UpdateCapacityProvider", now, want, |c, (m, t)| {
-            let p = c.capacity_providers.get_mut(id)?;
-            (p.managed_scaling, p.managed_termination_protection) = (m, t);
-            Ok(())
-        })
-    }
-
-    fn remove(sim: &SimProvider, id: &str) -> Done {
-        let associated = sim.peek(|c| c.capacity_providers.get(id).map(|p| p.cluster.is_some()))?;
-        if associated {
-            sim.api("PutClusterCapacityProviders", |c, _| {
-                c.disassociate_capacity_provider(id)
-            })?;
-        }
-        sim.api("DeleteCapacityProvider", |c, _| {
-            c.delete_capacity_provider(id)
-        })
-    }
-}
-
 #[async_trait]
 impl Simulated for EcsService {
     fn outputs(_: &Cloud, s: &ServiceRec) -> EcsServiceOutputs {
@@ -621,9 +440,5 @@ impl Simulated for EcsService {
             })
         })
         .await
-    }
-
-    async fn settle(sim: &SimProvider, id: &str) -> Made<Self> {
-        sim.outputs_of::<Self>(id)
     }
 }

@@ -424,6 +424,8 @@ impl Simulated for LoadBalancer {
             scheme: props.scheme,
             subnets: ids(urn, "subnet_ids", &props.subnet_ids)?,
             groups: ids(urn, "security_group_ids", &props.security_group_ids)?,
+            // CreateLoadBalancer takes no attributes: a new one has ELB's
+            // default, and `modify` sets the declared one.
             idle_timeout: 60,
             tags: props.tags.clone(),
         };

@@ -27,9 +27,10 @@
 //! IPs), `routing`, `security`, `acls` (network ACLs), `endpoints` (interface
 //! VPC endpoints), `launch_templates`, `compute` (Auto Scaling groups and
 //! instances), `iam` and `ecs`, `elb` (load balancers, listeners) and
-//! `target_groups`, `task_definitions`, `ecs_services` (capacity providers,
-//! services), each with its types' `Simulated` steps; `tasks` runs
-//! services' tasks as time passes (placement, image pulls, target health);
+//! `target_groups`, `task_definitions`, `capacity_providers`,
+//! `ecs_services`, each with its types' `Simulated` steps; `tasks` runs
+//! services' tasks as time passes (placement, image pulls) and
+//! `target_health` registers them as targets and decides their health;
 //! `model` translates the cloud into the shared network model.
 //!
 //! Each resource type's handler makes the AWS API calls a careful provider
@@ -44,6 +45,7 @@
 //! answer; `KEEL_SIM_FAULTS` ([`FAULTS_ENV`]) sets one for the command line.
 
 mod acls;
+mod capacity_providers;
 mod cloud;
 mod compute;
 mod dispatch;
@@ -75,6 +77,7 @@ pub use compute::SimInstance;
 pub use faults::{FAULTS_ENV, Faults};
 pub use latency::{LATENCY_ENV, SimLatency};
 pub use store::SimStoreError;
+pub use target_health::SimTarget;
 
 use super::*;
 use crate::analysis::network::Model;

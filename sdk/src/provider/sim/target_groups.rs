@@ -31,6 +31,18 @@ pub(super) enum Health {
     Unused,
 }
 
+impl Health {
+    /// As ELB writes it.
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Health::Initial => "initial",
+            Health::Healthy => "healthy",
+            Health::Unhealthy => "unhealthy",
+            Health::Unused => "unused",
+        }
+    }
+}
+
 /// A registered target: an instance and port, or an IP address and port.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(super) struct TargetRec {

@@ -10,8 +10,12 @@
 //! the target on the health-check port (`analysis::serving::lb_reaches_target`,
 //! the rules the pre-deploy checks apply), else `unhealthy` with
 //! `Target.Timeout`; a health check on a port the task doesn't listen on is
-//! refused (`Target.FailedHealthChecks`).
+//! refused (`Target.FailedHealthChecks`). An unhealthy target is its
+//! service's `last_event`, in the words of ECS's service event. ECS would
+//! also stop such tasks and start new ones; the simulator leaves them
+//! running.
 
+use super::SimProvider;
 use super::cloud::{Clock, Cloud};
 use super::table::{Life, Phase, Record};
 use super::target_groups::{Health, TargetRec};
@@ -19,14 +23,62 @@ use super::tasks::TaskStatus;
 use crate::analysis::network::Model;
 use crate::analysis::reach::Source;
 use crate::analysis::serving::lb_reaches_target;
-use crate::aws::elb::HealthCheckPort;
+use crate::aws::elb::{HealthCheckPort, TargetGroupArn};
 use ipnet::Ipv4Net;
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
+
+/// One registered target, as [`SimProvider::targets`] reports it (ELB's
+/// DescribeTargetHealth).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SimTarget {
+    /// Its target group.
+    pub target_group: TargetGroupArn,
+    /// `i-…`, or the task's IP address.
+    pub id: String,
+    /// The port it receives traffic on.
+    pub port: u16,
+    /// `initial`, `healthy`, `unhealthy` or `unused`.
+    pub health: String,
+    /// ELB's reason code unless healthy (`Target.Timeout`,
+    /// `Target.FailedHealthChecks`, `Target.NotInUse`,
+    /// `Elb.RegistrationInProgress`).
+    pub reason: Option<String>,
+    /// Why, in words: for a timeout, where the path from the load balancer
+    /// is blocked.
+    pub description: Option<String>,
+}
+
+impl SimProvider {
+    /// Every registered target of every target group, with its health now.
+    ///
+    /// ```
+    /// let sim = keel::provider::sim::SimProvider::in_memory();
+    /// assert!(sim.targets().is_empty());
+    /// ```
+    pub fn targets(&self) -> Vec<SimTarget> {
+        self.peek(|c| {
+            let groups = c.target_groups.values();
+            let each = groups.flat_map(|g| g.targets.iter().map(move |t| (g, t)));
+            each.map(|(g, t)| SimTarget {
+                target_group: TargetGroupArn::new(&g.arn),
+                id: t.id.clone(),
+                port: t.port,
+                health: t.health.as_str().to_string(),
+                reason: t.reason.clone(),
+                description: t.description.clone(),
+            })
+            .collect()
+        })
+    }
+}
 
 /// A target a RUNNING task should be, and where health checks reach it.
 #[derive(Clone, Debug)]
 struct Wanted {
+    /// The service whose task it is (its ARN).
+    service: String,
     /// `i-…` or the task's address.
     id: String,
     port: u16,
@@ -60,6 +112,7 @@ impl Cloud {
                     };
                     let target = match &t.eni {
                         Some(e) => Wanted {
+                            service: s.arn.clone(),
                             id: e.private_ip.to_string(),
                             port,
                             listening: t.ports.iter().map(|(c, _)| *c).chain([port]).collect(),
@@ -74,6 +127,7 @@ impl Cloud {
                                 .collect(),
                         },
                         None => Wanted {
+                            service: s.arn.clone(),
                             id: i.id.clone(),
                             port,
                             listening: t.ports.iter().map(|(_, h)| *h).collect(),
@@ -95,9 +149,11 @@ impl Cloud {
     }
 
     /// Registers and deregisters targets to match the RUNNING tasks, and
-    /// decides every target's health.
+    /// decides every target's health; unhealthy ones are their service's
+    /// last event.
     pub(super) fn sync_targets(&mut self, model: &Model, clock: &Clock) {
         let mut wanted = self.wanted_targets();
+        let mut events = Vec::new();
         let arns: Vec<String> = self.target_groups.keys().cloned().collect();
         for arn in arns {
             let want = wanted.remove(&arn).unwrap_or_default();
@@ -110,6 +166,19 @@ impl Cloud {
                 let registered_ms = old.map_or(clock.now, |t| t.registered_ms);
                 let (health, reason, description) =
                     self.verdict(&arn, w, registered_ms, model, clock);
+                if health == Health::Unhealthy {
+                    let event = format!(
+                        "(service {}) ({}) (port {}) is unhealthy in target-group {} due to (reason {})",
+                        self.services
+                            .find(&w.service)
+                            .map_or("?", |s| s.name.as_str()),
+                        w.label,
+                        w.port,
+                        tg.name,
+                        description.as_deref().unwrap_or_default()
+                    );
+                    events.push((w.service.clone(), event));
+                }
                 targets.push(TargetRec {
                     id: w.id.clone(),
                     port: w.port,
@@ -121,6 +190,11 @@ impl Cloud {
             }
             if let Ok(tg) = self.target_groups.get_mut(&arn) {
                 tg.targets = targets;
+            }
+        }
+        for (service, event) in events {
+            if let Ok(s) = self.services.get_mut(&service) {
+                s.last_event = event;
             }
         }
     }

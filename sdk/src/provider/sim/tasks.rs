@@ -11,7 +11,8 @@
 //! while ECS pulls its images (over the network of the instance, or of the
 //! task's interface, as `analysis::serving::image_pull` decides) and then
 //! `RUNNING`, or stops with `CannotPullContainerError`. Failures are the
-//! service's `last_event`, and the scheduler retries after a while. A task
+//! service's `last_event` until it reaches a steady state, and the
+//! scheduler retries after a while. A task
 //! whose instance stops running or registered stops too. A new task
 //! definition replaces old tasks once as many new ones run as desired; a
 //! DRAINING service stops its tasks and becomes INACTIVE. Target
@@ -118,6 +119,10 @@ fn unplaceable(service: &str, reason: &str) -> String {
     )
 }
 
+/// Where a task fits on an instance: its container → host ports, or
+/// (awsvpc) the subnet of its interface.
+type Fit = (Vec<(u16, u16)>, Option<String>);
+
 /// A service's view of its cluster for one placement: where tasks of every
 /// service already are.
 struct Placement<'a> {
@@ -131,11 +136,7 @@ struct Placement<'a> {
 impl Placement<'_> {
     /// Whether `i` can take one more task, and the task's ports or
     /// interface subnet; else why not.
-    fn fit(
-        &self,
-        i: &InstanceRec,
-        extra: &[TaskRec],
-    ) -> Result<(Vec<(u16, u16)>, Option<String>), String> {
+    fn fit(&self, i: &InstanceRec, extra: &[TaskRec]) -> Result<Fit, String> {
         let on: Vec<&TaskRec> = self
             .placed
             .iter()
@@ -314,6 +315,14 @@ impl Cloud {
                     s.retry_at_ms = retry;
                 }
             }
+        }
+        let steady = s.tasks.len() == desired
+            && s.tasks
+                .iter()
+                .all(|t| t.status == TaskStatus::Running && t.task_definition == s.task_definition);
+        if steady {
+            // ECS's "has reached a steady state": nothing to report.
+            s.last_event.clear();
         }
         if s.status == "DRAINING" && s.tasks.is_empty() {
             s.status = "INACTIVE".into();

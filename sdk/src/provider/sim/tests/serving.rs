@@ -10,6 +10,7 @@ use super::*;
 use crate::aws::ecs::EcsService;
 use crate::aws::ecs_task::{Container, PortMapping, TaskDefinition};
 use crate::aws::elb::{HealthCheck, Listener, LoadBalancer, TargetGroup};
+use crate::provider::sim::latency::Op;
 use crate::provider::sim::target_groups::Health;
 use crate::resource::ClusterName;
 
@@ -172,17 +173,16 @@ async fn targets_are_unhealthy_when_the_hosts_group_shuts_out_the_load_balancer(
     let tg = targets(&sim, &stack).await;
     assert_eq!(tg["registered_targets"], 2);
     assert_eq!(tg["healthy_targets"], 0);
-    let verdicts = sim.peek(|c| {
-        let tg = c.target_groups.values().next().expect("a target group");
-        let each = tg.targets.iter();
-        each.map(|t| (t.health, t.reason.clone(), t.description.clone()))
-            .collect::<Vec<_>>()
-    });
+    let verdicts = sim.targets();
+    assert_eq!(verdicts.len(), 2);
+    let event = service(&sim, &stack).await["last_event"].to_string();
+    assert!(event.contains("is unhealthy in target-group"), "{event}");
+    assert!(event.contains("Request timed out"), "{event}");
     let hosts = stack.id::<SecurityGroup>("ecs-hosts");
-    for (health, reason, why) in verdicts {
-        assert_eq!(health, Health::Unhealthy);
-        assert_eq!(reason.as_deref(), Some("Target.Timeout"));
-        let why = why.unwrap_or_default();
+    for t in verdicts {
+        assert_eq!(t.health, "unhealthy");
+        assert_eq!(t.reason.as_deref(), Some("Target.Timeout"));
+        let why = t.description.unwrap_or_default();
         assert!(why.contains(hosts), "names the hosts' group: {why}");
     }
     teardown(&sim, &stack).await;
@@ -256,6 +256,22 @@ async fn tasks_stop_with_cannot_pull_container_error_without_a_path_to_the_regis
     let event = svc["last_event"].as_str().unwrap_or_default();
     assert!(event.contains("CannotPullContainerError"), "{event}");
     assert!(event.contains("public.ecr.aws/nginx/nginx:1.27"), "{event}");
+    // The scheduler keeps retrying: once the private subnets route to the
+    // NAT gateways, the tasks start and the event clears.
+    for i in 0..2 {
+        let private = SubnetId::new(stack.id::<Subnet>(&format!("private-{i}")));
+        let nat = NatGatewayId::new(&stack.nats[i]);
+        let rt = RouteTable::new(VpcId::new(stack.id::<Vpc>("main")))
+            .associate(private)
+            .route_to_nat_gateway("0.0.0.0/0", nat);
+        let id = &stack.private_route_tables[i];
+        update(&sim, &format!("private-{i}"), id, &rt)
+            .await
+            .unwrap();
+    }
+    let svc = service(&sim, &stack).await;
+    assert_eq!(svc["running_count"], 2, "{svc:?}");
+    assert_eq!(svc["last_event"], "");
     teardown(&sim, &stack).await;
     assert_eq!(sim.resource_count(), 0);
 }
@@ -281,4 +297,62 @@ async fn delete_order_is_enforced() {
     assert_eq!(code(direct), "InvalidParameterException");
     teardown(&sim, &stack).await;
     assert_eq!(sim.resource_count(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn tasks_and_targets_take_their_time_on_the_simulated_clock() {
+    let sim = SimProvider::in_memory().with_latency(SimLatency::realistic());
+    let stack = deploy_serving(&sim, &Shape::default(), &Serving::default()).await;
+    // Just created: the tasks are pulling their images.
+    let svc = service(&sim, &stack).await;
+    assert_eq!(
+        (svc["pending_count"].as_u64(), svc["running_count"].as_u64()),
+        (Some(2), Some(0)),
+        "{svc:?}"
+    );
+    let start = SimLatency::realistic().duration(Op::TaskStart);
+    tokio::time::sleep(start).await;
+    assert_eq!(service(&sim, &stack).await["running_count"], 2);
+    // Registered, the targets are `initial` for the first healthy_threshold checks.
+    let tg = targets(&sim, &stack).await;
+    assert_eq!(
+        (
+            tg["registered_targets"].as_u64(),
+            tg["healthy_targets"].as_u64()
+        ),
+        (Some(2), Some(0)),
+        "{tg:?}"
+    );
+    let healthy = sim.peek(|c| {
+        c.target_groups
+            .values()
+            .flat_map(|t| t.targets.clone())
+            .collect::<Vec<_>>()
+    });
+    assert!(
+        healthy.iter().all(|t| t.health == Health::Initial),
+        "{healthy:?}"
+    );
+    // 5 checks 30 s apart, at a sixtieth of AWS's speed.
+    tokio::time::sleep(std::time::Duration::from_millis(5 * 30_000 / 60)).await;
+    assert_eq!(targets(&sim, &stack).await["healthy_targets"], 2);
+    teardown(&sim, &stack).await;
+    assert_eq!(sim.resource_count(), 0);
+}
+
+#[tokio::test]
+async fn a_running_service_survives_a_reopen() {
+    let dir = super::lifecycle::temp_dir("serving");
+    let path = dir.join("cloud.json");
+    let sim = SimProvider::open(&path, SimLatency::none()).unwrap();
+    let stack = deploy_serving(&sim, &Shape::default(), &Serving::default()).await;
+    let before = sim.targets();
+    assert_eq!(before.len(), 2);
+    drop(sim);
+    let again = SimProvider::open(&path, SimLatency::none()).unwrap();
+    assert_eq!(service(&again, &stack).await["running_count"], 2);
+    assert_eq!(again.targets(), before, "the same targets, still healthy");
+    teardown(&again, &stack).await;
+    assert_eq!(again.resource_count(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
 }
