@@ -193,7 +193,7 @@ fn places(
     d: &Declared,
     s: &ServiceDecl,
     host_findings: &[Finding],
-) -> Result<Vec<TaskPlace>, Finding> {
+) -> Result<Vec<TaskPlace>, Box<Finding>> {
     let name = s.urn.name();
     let hosts = hosts_of(d, s);
     let cluster = match urn_of(&s.cluster) {
@@ -201,7 +201,7 @@ fn places(
         None => s.cluster.clone(),
     };
     if hosts.is_empty() {
-        return Err(finding(
+        return Err(Box::new(finding(
             Code::NoCapacity,
             &s.urn,
             format!(
@@ -210,7 +210,7 @@ fn places(
             format!(
                 "declare an Auto Scaling group whose launch template's user data writes ECS_CLUSTER from cluster {cluster} (cluster.name().map(|n| format!(\"echo ECS_CLUSTER={{n}} >> /etc/ecs/ecs.config\"))), with an instance profile and a path to ECS"
             ),
-        ));
+        )));
     }
     let mut places = Vec::new();
     let mut cause = None;
@@ -249,7 +249,7 @@ fn places(
             f.path = c.path.clone();
             f.fix = format!("fix {} on {} first: {}", c.code, c.urn.name(), c.fix);
         }
-        return Err(f);
+        return Err(Box::new(f));
     }
     if s.mode() != NetworkMode::Awsvpc {
         return Ok(places);
@@ -292,7 +292,7 @@ fn places(
     }
     if tasks.is_empty() {
         let zones: Vec<&str> = host_zones.keys().map(String::as_str).collect();
-        return Err(finding(
+        return Err(Box::new(finding(
             Code::NoCapacity,
             &s.urn,
             format!(
@@ -303,7 +303,7 @@ fn places(
                 "add a subnet of {} to service {name}'s network",
                 list(&zones)
             ),
-        ));
+        )));
     }
     Ok(tasks)
 }
@@ -353,7 +353,7 @@ fn service_checks(d: &Declared, host_findings: &[Finding], out: &mut Vec<Finding
         let places = match places(d, s, host_findings) {
             Ok(p) => p,
             Err(f) => {
-                out.push(f);
+                out.push(*f);
                 continue;
             }
         };
