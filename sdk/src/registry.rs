@@ -44,7 +44,14 @@ pub(crate) use resource_types;
 #[cfg(not(test))]
 macro_rules! simulated_types {
     ($callback:ident) => {
-        $crate::registry::resource_types! { @list $callback [] }
+        $crate::registry::resource_types! { @list $callback [
+            crate::aws::elb::LoadBalancer => load_balancers,
+            crate::aws::elb::TargetGroup => target_groups,
+            crate::aws::elb::Listener => listeners,
+            crate::aws::ecs_task::TaskDefinition => task_definitions,
+            crate::aws::ecs::CapacityProvider => capacity_providers,
+            crate::aws::ecs::EcsService => services,
+        ] }
     };
 }
 #[cfg(test)]
@@ -52,6 +59,12 @@ macro_rules! simulated_types {
     ($callback:ident) => {
         $crate::registry::resource_types! { @list $callback [
             crate::testing::queue::Queue => queues,
+            crate::aws::elb::LoadBalancer => load_balancers,
+            crate::aws::elb::TargetGroup => target_groups,
+            crate::aws::elb::Listener => listeners,
+            crate::aws::ecs_task::TaskDefinition => task_definitions,
+            crate::aws::ecs::CapacityProvider => capacity_providers,
+            crate::aws::ecs::EcsService => services,
         ] }
     };
 }

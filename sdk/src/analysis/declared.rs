@@ -39,6 +39,8 @@ pub(crate) struct EcsHosts {
     pub instance_profile: bool,
     /// The cluster its user data names (`default` when none).
     pub cluster: String,
+    /// The number of instances it keeps (desired capacity, else minimum).
+    pub capacity: u32,
 }
 
 /// A declared ECS cluster: its key and, if given, its literal name.
@@ -55,6 +57,9 @@ pub(crate) struct Declared {
     pub model: Model,
     pub hosts: Vec<EcsHosts>,
     pub clusters: Vec<ClusterDecl>,
+    /// The load balancers, listeners, target groups, task definitions and
+    /// services.
+    pub serving: super::declared_lb::Serving,
 }
 
 /// The cluster an ECS agent joins given its user data: the last
@@ -96,7 +101,7 @@ pub(crate) fn configures_ecs(user_data: Option<&str>) -> bool {
     user_data.is_some_and(|u| u.contains("ECS_CLUSTER") || u.contains("/etc/ecs/"))
 }
 
-fn key(input: &Input<impl AsRef<str>>) -> Key {
+pub(super) fn key(input: &Input<impl AsRef<str>>) -> Key {
     input
         .value()
         .map(|v| v.as_ref().to_string())
@@ -108,7 +113,7 @@ pub(crate) fn urn_of(key: &str) -> Option<Urn> {
     parse_placeholder(key).map(|(u, _)| u)
 }
 
-fn sibling(vpc_key: &str, field: &str) -> Key {
+pub(super) fn sibling(vpc_key: &str, field: &str) -> Key {
     match parse_placeholder(vpc_key) {
         Some((urn, _)) => placeholder(&urn, field),
         None => format!("{vpc_key}#{field}"),
@@ -153,7 +158,7 @@ fn acl_rules(rules: &[AclRule]) -> Vec<AclRuleFacts> {
 }
 
 /// Every declaration of type `R`, with references replaced by placeholders.
-fn all<R: Resource>(stack: &Stack) -> Vec<(Urn, Key, R)> {
+pub(super) fn all<R: Resource>(stack: &Stack) -> Vec<(Urn, Key, R)> {
     stack
         .resources
         .iter()
@@ -307,6 +312,8 @@ pub(crate) fn declared(stack: &Stack) -> Declared {
             name: c.name,
         });
     }
+    super::declared_lb::load_balancers(stack, m);
+    out.serving = super::declared_lb::serving(stack);
     let templates = all::<LaunchTemplate>(stack);
     let profiles = all::<InstanceProfile>(stack);
     for (urn, _, asg) in all::<AutoScalingGroup>(stack) {
@@ -350,6 +357,7 @@ pub(crate) fn declared(stack: &Stack) -> Declared {
             public_ip: lt.associate_public_ip_address,
             instance_profile,
             cluster: cluster_in_user_data(user_data.as_deref()),
+            capacity: asg.capacity(),
         });
     }
     out

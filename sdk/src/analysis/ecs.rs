@@ -21,7 +21,7 @@ fn region_of(az: &str) -> &str {
 
 /// Whether `subnet`'s route table sends the internet to an attached
 /// internet gateway (the gateway's key if so).
-fn public_gateway(model: &Model, subnet: &str) -> Option<Key> {
+pub(super) fn public_gateway(model: &Model, subnet: &str) -> Option<Key> {
     let vpc = &model.subnets.get(subnet)?.vpc;
     let (_, rt) = model.route_table_of(subnet)?;
     match model.best_route(rt, INTERNET)? {
@@ -36,7 +36,7 @@ fn public_gateway(model: &Model, subnet: &str) -> Option<Key> {
 
 /// Public NAT gateways of `vpc` that really reach the internet, those in
 /// `az` first.
-fn working_nats<'m>(model: &'m Model, vpc: &str, az: &str) -> Vec<(&'m Key, &'m Key)> {
+pub(super) fn working_nats<'m>(model: &'m Model, vpc: &str, az: &str) -> Vec<(&'m Key, &'m Key)> {
     let mut nats: Vec<(&Key, &Key, bool)> = model
         .nat_gateways
         .iter()
@@ -55,7 +55,7 @@ fn working_nats<'m>(model: &'m Model, vpc: &str, az: &str) -> Vec<(&'m Key, &'m 
     nats.into_iter().map(|(k, s, _)| (k, s)).collect()
 }
 
-fn public_subnet_in(model: &Model, vpc: &str, az: &str) -> Option<Key> {
+pub(super) fn public_subnet_in(model: &Model, vpc: &str, az: &str) -> Option<Key> {
     model
         .subnets
         .iter()
@@ -64,7 +64,7 @@ fn public_subnet_in(model: &Model, vpc: &str, az: &str) -> Option<Key> {
         .map(|(k, _)| k.clone())
 }
 
-fn fix_for(model: &Model, b: &Blocked, hosts: &EcsHosts, subnet_key: &str) -> String {
+pub(super) fn fix_for(model: &Model, b: &Blocked, hosts: &EcsHosts, subnet_key: &str) -> String {
     let l = |k: &str| model.label(k).to_string();
     let subnet = model.subnets.get(subnet_key);
     let (vpc, az) = subnet

@@ -6,11 +6,17 @@
 //! CIDR arithmetic is [`cidr`] (at the crate root, re-exported here).
 
 pub use crate::cidr;
+mod codes;
 mod declared;
+mod declared_lb;
 mod ecs;
 mod findings;
 pub mod network;
 pub mod reach;
+mod service;
+mod service_decl;
+mod service_fix;
+pub mod serving;
 
 pub use declared::cluster_in_user_data;
 pub use findings::{Finding, Report, Severity};
@@ -40,6 +46,8 @@ use crate::stack::Stack;
 pub fn check(stack: &Stack) -> Report {
     let d = declared::declared(stack);
     let mut findings = ecs::check(&d);
+    let serving = service::check(&d, &findings);
+    findings.extend(serving);
     findings.sort_by(|a, b| (a.severity, &a.urn, a.code).cmp(&(b.severity, &b.urn, b.code)));
     Report { findings }
 }

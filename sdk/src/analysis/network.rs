@@ -187,6 +187,21 @@ pub struct EndpointFacts {
     pub security_groups: Vec<Key>,
 }
 
+/// A load balancer: where it sits and which groups guard it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadBalancerFacts {
+    /// For messages.
+    pub label: String,
+    /// Its VPC.
+    pub vpc: Key,
+    /// Internet-facing (else internal).
+    pub internet_facing: bool,
+    /// Its subnets (one node in each).
+    pub subnets: Vec<Key>,
+    /// Its security groups.
+    pub security_groups: Vec<Key>,
+}
+
 /// Everything reachability looks at.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Model {
@@ -206,6 +221,8 @@ pub struct Model {
     pub network_acls: BTreeMap<Key, AclFacts>,
     /// Interface endpoints.
     pub endpoints: BTreeMap<Key, EndpointFacts>,
+    /// Load balancers.
+    pub load_balancers: BTreeMap<Key, LoadBalancerFacts>,
 }
 
 impl Model {
@@ -219,6 +236,7 @@ impl Model {
             .or_else(|| self.security_groups.get(key).map(|f| f.label.as_str()))
             .or_else(|| self.network_acls.get(key).map(|f| f.label.as_str()))
             .or_else(|| self.endpoints.get(key).map(|f| f.label.as_str()))
+            .or_else(|| self.load_balancers.get(key).map(|f| f.label.as_str()))
             .unwrap_or(key)
     }
 
@@ -270,18 +288,27 @@ impl Model {
 }
 
 /// The public address the simulator and the analysis give an AWS service's
-/// regional endpoint (`ecs.<region>.amazonaws.com` and friends): Amazon
-/// addresses outside every private range, reachable only via the internet.
+/// regional endpoint (`ecs.<region>.amazonaws.com` and friends), or a public
+/// host such as a container registry (`registry-1.docker.io`, `ghcr.io`,
+/// `public.ecr.aws`): addresses outside every private range, reachable only
+/// via the internet. Any other name gets one shared public address.
 ///
 /// ```
-/// let a = keel::analysis::network::service_address("ecs");
-/// assert!(!a.is_private());
+/// use keel::analysis::network::service_address;
+/// assert!(!service_address("ecs").is_private());
+/// assert_ne!(service_address("ecr.dkr"), service_address("registry-1.docker.io"));
 /// ```
 pub fn service_address(service: &str) -> Ipv4Addr {
     match service {
         "ecs" => Ipv4Addr::new(52, 46, 141, 38),
         "ecs-agent" => Ipv4Addr::new(52, 46, 141, 52),
         "ecs-telemetry" => Ipv4Addr::new(52, 46, 142, 17),
+        "ecr.api" => Ipv4Addr::new(52, 46, 144, 10),
+        "ecr.dkr" => Ipv4Addr::new(52, 46, 144, 20),
+        "s3" => Ipv4Addr::new(52, 216, 8, 11),
+        "registry-1.docker.io" => Ipv4Addr::new(54, 236, 113, 205),
+        "public.ecr.aws" => Ipv4Addr::new(99, 83, 145, 10),
+        "ghcr.io" => Ipv4Addr::new(140, 82, 112, 34),
         _ => Ipv4Addr::new(52, 46, 143, 1),
     }
 }

@@ -8,111 +8,10 @@
 //! reported with a stable [`Code`]. Used by the simulator at run time and by
 //! the analysis before deploy.
 
+pub use super::codes::Code;
 use super::network::{AclFacts, AclRuleFacts, Key, Model, Target};
 use crate::aws::ec2::{EPHEMERAL_PORTS, Protocol};
 use ipnet::Ipv4Net;
-use serde::Serialize;
-use std::fmt;
-
-/// Stable codes of findings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum Code {
-    /// E001: the subnet's route table has no route to the endpoint.
-    #[serde(rename = "E001")]
-    NoRoute,
-    /// E002: the route goes to an internet gateway not attached to the VPC.
-    #[serde(rename = "E002")]
-    GatewayNotAttached,
-    /// E003: the route goes to an internet gateway but instances have no public address.
-    #[serde(rename = "E003")]
-    NoPublicIp,
-    /// E004: the route goes to a private NAT gateway.
-    #[serde(rename = "E004")]
-    NatPrivate,
-    /// E005: the NAT gateway has no Elastic IP.
-    #[serde(rename = "E005")]
-    NatNoEip,
-    /// E006: the NAT gateway's own subnet doesn't route to an attached internet gateway.
-    #[serde(rename = "E006")]
-    NatNoInternet,
-    /// E007: the route goes to a NAT gateway of another VPC.
-    #[serde(rename = "E007")]
-    NatOtherVpc,
-    /// E008: the NAT gateway isn't available.
-    #[serde(rename = "E008")]
-    NatNotAvailable,
-    /// E009: security group egress doesn't allow TCP 443 to the endpoint.
-    #[serde(rename = "E009")]
-    SecurityGroupEgress,
-    /// E010: a network ACL blocks the HTTPS request.
-    #[serde(rename = "E010")]
-    AclRequest,
-    /// E011: a network ACL blocks the return traffic (ephemeral ports).
-    #[serde(rename = "E011")]
-    AclReturn,
-    /// E012: the interface endpoint's security group doesn't admit TCP 443 from the instances.
-    #[serde(rename = "E012")]
-    EndpointSecurityGroup,
-    /// E013: the VPC can't resolve the service's name (DNS support off).
-    #[serde(rename = "E013")]
-    DnsDisabled,
-    /// E014: instances have no instance profile, so the agent can't call ECS.
-    #[serde(rename = "E014")]
-    NoInstanceProfile,
-    /// E015: the user data registers instances with another cluster.
-    #[serde(rename = "E015")]
-    WrongCluster,
-    /// W100: something on the path is outside what keel can see.
-    #[serde(rename = "W100")]
-    Unknown,
-    /// W101: one NAT gateway serves subnets in several availability zones.
-    #[serde(rename = "W101")]
-    SingleNatManyZones,
-    /// W102: instances launch in an availability zone that has no NAT gateway of its own.
-    #[serde(rename = "W102")]
-    ZoneWithoutNat,
-    /// W103: the agent's other endpoints (`ecs-agent`, `ecs-telemetry`) are unreachable.
-    #[serde(rename = "W103")]
-    AgentEndpointUnreachable,
-}
-
-impl Code {
-    /// The code as shown: `E001`…
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Code::NoRoute => "E001",
-            Code::GatewayNotAttached => "E002",
-            Code::NoPublicIp => "E003",
-            Code::NatPrivate => "E004",
-            Code::NatNoEip => "E005",
-            Code::NatNoInternet => "E006",
-            Code::NatOtherVpc => "E007",
-            Code::NatNotAvailable => "E008",
-            Code::SecurityGroupEgress => "E009",
-            Code::AclRequest => "E010",
-            Code::AclReturn => "E011",
-            Code::EndpointSecurityGroup => "E012",
-            Code::DnsDisabled => "E013",
-            Code::NoInstanceProfile => "E014",
-            Code::WrongCluster => "E015",
-            Code::Unknown => "W100",
-            Code::SingleNatManyZones => "W101",
-            Code::ZoneWithoutNat => "W102",
-            Code::AgentEndpointUnreachable => "W103",
-        }
-    }
-
-    /// Whether findings with this code stop a deploy.
-    pub fn is_error(self) -> bool {
-        self.as_str().starts_with('E')
-    }
-}
-
-impl fmt::Display for Code {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// Where traffic starts: an instance (or, statically, any instance of a
 /// subnet).
@@ -143,7 +42,7 @@ pub struct Blocked {
     pub hops: Vec<String>,
 }
 
-fn blocked(code: Code, element: &str, reason: String, hops: &[String]) -> Blocked {
+pub(super) fn blocked(code: Code, element: &str, reason: String, hops: &[String]) -> Blocked {
     Blocked {
         code,
         element: element.to_string(),
@@ -153,13 +52,17 @@ fn blocked(code: Code, element: &str, reason: String, hops: &[String]) -> Blocke
 }
 
 /// The port range a client's return traffic arrives on.
-const CLIENT_RETURN: (u16, u16) = EPHEMERAL_PORTS;
+pub(super) const CLIENT_RETURN: (u16, u16) = EPHEMERAL_PORTS;
 /// The port range a NAT gateway's return traffic from the internet arrives on.
-const NAT_RETURN: (u16, u16) = (1024, 65535);
+pub(super) const NAT_RETURN: (u16, u16) = (1024, 65535);
 
 /// Whether `rules` (first match by number, implicit deny) allow TCP on every
 /// port of `ports` with peer `peer`.
-fn acl_allows(rules: &[AclRuleFacts], ports: (u16, u16), peer: Ipv4Net) -> Result<(), Option<u16>> {
+pub(super) fn acl_allows(
+    rules: &[AclRuleFacts],
+    ports: (u16, u16),
+    peer: Ipv4Net,
+) -> Result<(), Option<u16>> {
     let mut sorted: Vec<&AclRuleFacts> = rules.iter().collect();
     sorted.sort_by_key(|r| r.number);
     // The decision is constant between rule boundaries: test each segment.
@@ -200,7 +103,7 @@ fn describe_acl_block(acl: &AclFacts, dir: &str, what: &str, rule: Option<u16>) 
 }
 
 /// Checks one subnet's ACL for traffic leaving (`out_*`) and coming back.
-fn check_acl(
+pub(super) fn check_acl(
     model: &Model,
     subnet: &str,
     out: (&str, (u16, u16), Ipv4Net),
@@ -250,9 +153,12 @@ fn check_acl(
     Ok(())
 }
 
-fn check_egress(
+/// Whether `src`'s security groups let TCP `port` out to `dest` (or to a
+/// member of `dest_groups`).
+pub(super) fn check_egress(
     model: &Model,
     src: &Source<'_>,
+    port: u16,
     dest: Ipv4Net,
     dest_groups: &[Key],
     hops: &[String],
@@ -263,7 +169,7 @@ fn check_egress(
         .filter_map(|g| model.security_groups.get(g))
         .any(|sg| {
             sg.egress.iter().any(|r| {
-                r.admits_tcp(443)
+                r.admits_tcp(port)
                     && (r.cidrs.iter().any(|c| c.contains(&dest))
                         || r.groups.iter().any(|g| dest_groups.contains(g)))
             })
@@ -281,7 +187,7 @@ fn check_egress(
         "the instances have no security group".to_string()
     } else {
         format!(
-            "security group {} allows no outbound TCP 443 to {dest}",
+            "security group {} allows no outbound TCP {port} to {dest}",
             names.join(", ")
         )
     };
@@ -289,11 +195,47 @@ fn check_egress(
 }
 
 /// Decides whether `src` reaches `service` (`ecs`, `ecs-agent`,
-/// `ecs-telemetry`…) over HTTPS. On success, the path hop by hop.
+/// `ecs-telemetry`, `ecr.api`…) over HTTPS: through an interface endpoint
+/// with private DNS when its VPC has one, else over the internet. On
+/// success, the path hop by hop.
+///
+/// ```
+/// use keel::analysis::network::{Model, SubnetFacts, VpcFacts};
+/// use keel::analysis::reach::{Code, Source, reach_service};
+/// let mut m = Model::default();
+/// m.vpcs.insert("vpc".into(), VpcFacts { label: "main".into(), cidr: "10.0.0.0/16".parse().ok(), dns_support: true, dns_hostnames: true });
+/// m.subnets.insert("s".into(), SubnetFacts { label: "a".into(), vpc: "vpc".into(), cidr: "10.0.1.0/24".parse().ok(), az: "us-east-1a".into(), map_public_ip: false });
+/// let src = Source { label: "host", subnet: "s", address: "10.0.1.0/24".parse().unwrap(), public_ip: false, security_groups: &[] };
+/// // no security group, no route table: blocked at the first check
+/// assert_eq!(reach_service(&m, &src, "ecs").unwrap_err().code, Code::SecurityGroupEgress);
+/// ```
 pub fn reach_service(
     model: &Model,
     src: &Source<'_>,
     service: &str,
+) -> Result<Vec<String>, Blocked> {
+    reach_https(model, src, service, true)
+}
+
+/// Decides whether `src` reaches `host` (a public name such as
+/// `registry-1.docker.io`) over HTTPS through the internet: interface
+/// endpoints don't serve it. On success, the path hop by hop.
+///
+/// ```
+/// use keel::analysis::network::Model;
+/// use keel::analysis::reach::{Code, Source, reach_internet};
+/// let src = Source { label: "host", subnet: "s", address: "10.0.1.0/24".parse().unwrap(), public_ip: false, security_groups: &[] };
+/// assert_eq!(reach_internet(&Model::default(), &src, "ghcr.io").unwrap_err().code, Code::Unknown);
+/// ```
+pub fn reach_internet(model: &Model, src: &Source<'_>, host: &str) -> Result<Vec<String>, Blocked> {
+    reach_https(model, src, host, false)
+}
+
+fn reach_https(
+    model: &Model,
+    src: &Source<'_>,
+    service: &str,
+    endpoints: bool,
 ) -> Result<Vec<String>, Blocked> {
     let mut hops = Vec::new();
     let Some(subnet) = model.subnets.get(src.subnet) else {
@@ -325,7 +267,11 @@ pub fn reach_service(
     }
 
     let endpoint = model.endpoints.iter().find(|(_, e)| {
-        e.vpc == subnet.vpc && e.service == service && e.private_dns && !e.subnets.is_empty()
+        endpoints
+            && e.vpc == subnet.vpc
+            && e.service == service
+            && e.private_dns
+            && !e.subnets.is_empty()
     });
     if let (Some((ep_key, ep)), true) = (endpoint, vpc.dns_hostnames) {
         hops.push(format!(
@@ -345,7 +291,7 @@ pub fn reach_service(
                 &hops,
             ));
         };
-        check_egress(model, src, ep_net, &ep.security_groups, &hops)?;
+        check_egress(model, src, 443, ep_net, &ep.security_groups, &hops)?;
         hops.push(format!(
             "local route to the endpoint's interface in {}",
             model.label(ep_subnet_key)
@@ -399,7 +345,7 @@ pub fn reach_service(
     let dest_ip = super::network::service_address(service);
     let dest = Ipv4Net::from(dest_ip);
     hops.push(format!("{service} resolves to {dest_ip} (public)"));
-    check_egress(model, src, dest, &[], &hops)?;
+    check_egress(model, src, 443, dest, &[], &hops)?;
     let Some((rt_key, rt)) = model.route_table_of(src.subnet) else {
         let reason = format!("subnet {} has no route table", subnet.label);
         return Err(blocked(Code::NoRoute, src.subnet, reason, &hops));

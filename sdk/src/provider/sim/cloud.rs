@@ -233,10 +233,12 @@ impl Cloud {
         };
         self.nat_gateways.advance(clock.now);
         self.vpc_endpoints.advance(clock.now);
+        self.load_balancers.advance(clock.now);
         self.advance_instances(clock.now);
         self.converge_groups(&clock);
         // Instances launched with no boot time are running at once.
         self.advance_instances(clock.now);
         self.register_instances();
+        self.run_services(&clock);
     }
 }

@@ -1,6 +1,6 @@
 //! ECS in the simulated cloud: clusters (CreateCluster is idempotent for an
-//! ACTIVE cluster of that name, as in AWS; no deleting one with registered
-//! container instances) and the rule keel exists for, container instance
+//! ACTIVE cluster of that name, as in AWS; no deleting one with services or
+//! registered container instances) and the rule keel exists for, container instance
 //! registration. A running instance's agent registers with the cluster its
 //! user data names (`ECS_CLUSTER=…`, else `default`) only if the cluster is
 //! active, the instance has an instance profile holding a role, and it
@@ -107,7 +107,18 @@ facts!(
 );
 
 impl Record for ClusterRec {
+    /// Services first (`ClusterContainsServicesException`), then
+    /// container instances.
     fn in_use(_: &str, users: &Users) -> ProviderError {
+        if let Some((_, services)) = users.iter().find(|(what, _)| *what == "services") {
+            return ProviderError::new(
+                "ClusterContainsServicesException",
+                format!(
+                    "The Cluster cannot be deleted while Services are active ({}).",
+                    services.join(", ")
+                ),
+            );
+        }
         ProviderError::new(
             "ClusterContainsContainerInstancesException",
             format!(

@@ -36,6 +36,12 @@ pub(super) enum Op {
     InstanceTerminate,
     /// ECS creating a cluster.
     EcsCluster,
+    /// A load balancer going from `provisioning` to `active`.
+    LoadBalancerCreate,
+    /// ECS starting a placed task: pulling its image and starting its
+    /// containers (also how long a service waits before it retries placing
+    /// or starting a task that failed).
+    TaskStart,
 }
 
 impl Op {
@@ -52,6 +58,8 @@ impl Op {
             Op::InstanceBoot => 60_000,
             Op::InstanceTerminate => 30_000,
             Op::EcsCluster => 3_000,
+            Op::LoadBalancerCreate => 180_000,
+            Op::TaskStart => 20_000,
         }
     }
 }

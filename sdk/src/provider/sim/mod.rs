@@ -26,7 +26,11 @@
 //! `network` (VPCs, subnets), `gateways` (internet and NAT gateways, Elastic
 //! IPs), `routing`, `security`, `acls` (network ACLs), `endpoints` (interface
 //! VPC endpoints), `launch_templates`, `compute` (Auto Scaling groups and
-//! instances), `iam` and `ecs`, each with its types' `Simulated` steps;
+//! instances), `iam` and `ecs`, `elb` (load balancers, listeners) and
+//! `target_groups`, `task_definitions`, `capacity_providers`,
+//! `ecs_services`, each with its types' `Simulated` steps; `tasks` runs
+//! services' tasks as time passes (placement, image pulls) and
+//! `target_health` registers them as targets and decides their health;
 //! `model` translates the cloud into the shared network model.
 //!
 //! Each resource type's handler makes the AWS API calls a careful provider
@@ -41,10 +45,13 @@
 //! answer; `KEEL_SIM_FAULTS` ([`FAULTS_ENV`]) sets one for the command line.
 
 mod acls;
+mod capacity_providers;
 mod cloud;
 mod compute;
 mod dispatch;
 mod ecs;
+mod ecs_services;
+mod elb;
 mod endpoints;
 mod faults;
 mod gateways;
@@ -59,6 +66,10 @@ mod routing;
 mod security;
 mod store;
 mod table;
+mod target_groups;
+mod target_health;
+mod task_definitions;
+mod tasks;
 #[cfg(test)]
 mod tests;
 
@@ -66,6 +77,7 @@ pub use compute::SimInstance;
 pub use faults::{FAULTS_ENV, Faults};
 pub use latency::{LATENCY_ENV, SimLatency};
 pub use store::SimStoreError;
+pub use target_health::SimTarget;
 
 use super::*;
 use crate::analysis::network::Model;

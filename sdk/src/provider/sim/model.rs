@@ -5,7 +5,8 @@
 //! in the `available` state; security group rules are the effective ones
 //! (AWS's default egress included unless revoked), with CIDR and group
 //! peers; only available endpoints are in it, since their private DNS names
-//! resolve only then. This module owns the translation and nothing else:
+//! resolve only then; only active load balancers, keyed by ARN, since
+//! a provisioning one has no nodes yet. This module owns the translation and nothing else:
 //! the rules live in `analysis::reach`, so the simulator and the pre-deploy
 //! analysis can differ only in the facts they feed it.
 
@@ -15,10 +16,11 @@ use super::routing::Target as RouteTarget;
 use super::security::{PeerRec, Permission};
 use super::table::Phase;
 use crate::analysis::network::{
-    AclFacts, AclRuleFacts, EndpointFacts, GatewayFacts, Model, NatFacts, RouteFacts,
-    RouteTableFacts, SgFacts, SgRuleFacts, SubnetFacts, Target, VpcFacts,
+    AclFacts, AclRuleFacts, EndpointFacts, GatewayFacts, LoadBalancerFacts, Model, NatFacts,
+    RouteFacts, RouteTableFacts, SgFacts, SgRuleFacts, SubnetFacts, Target, VpcFacts,
 };
 use crate::aws::ec2::{Connectivity, Protocol};
+use crate::aws::elb::Scheme;
 use crate::resource::{Tags, URN_TAG};
 
 /// A resource's label: the logical name in its `keel:urn` tag (the URN's
@@ -153,6 +155,21 @@ impl Cloud {
                 security_groups: e.security_group_ids.clone(),
             };
             m.endpoints.insert(e.id.clone(), facts);
+        }
+        // Only active load balancers have nodes in their subnets.
+        let active = self
+            .load_balancers
+            .values()
+            .filter(|l| l.state == Phase::Available);
+        for l in active {
+            let facts = LoadBalancerFacts {
+                label: label(&l.tags, &l.name),
+                vpc: l.vpc_id.clone(),
+                internet_facing: l.scheme == Scheme::InternetFacing,
+                subnets: l.subnet_ids.clone(),
+                security_groups: l.security_group_ids.clone(),
+            };
+            m.load_balancers.insert(l.arn.clone(), facts);
         }
         m
     }

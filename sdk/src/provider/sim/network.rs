@@ -200,7 +200,19 @@ impl Cloud {
 
     /// The lowest free private address of subnet `id`.
     pub(super) fn allocate_private_ip(&self, id: &str) -> Result<Ipv4Addr, ProviderError> {
+        self.allocate_private_ip_except(id, Vec::new())
+    }
+
+    /// The lowest free private address of subnet `id` that isn't one of
+    /// `also_used` (addresses handed out but not yet recorded).
+    pub(super) fn allocate_private_ip_except(
+        &self,
+        id: &str,
+        also_used: Vec<Ipv4Addr>,
+    ) -> Result<Ipv4Addr, ProviderError> {
         let block = self.subnets.get(id)?.cidr_block;
+        let task_enis = self.services.values().flat_map(|s| &s.tasks);
+        let task_enis = task_enis.filter_map(|t| t.eni.as_ref());
         let used: BTreeSet<Ipv4Addr> = self
             .instances
             .values()
@@ -218,6 +230,12 @@ impl Cloud {
                     .filter(|i| i.subnet_id == id)
                     .map(|i| i.private_ip),
             )
+            .chain(
+                task_enis
+                    .filter(|e| e.subnet_id == id)
+                    .map(|e| e.private_ip),
+            )
+            .chain(also_used)
             .collect();
         let first = u32::from(block.network()).saturating_add(4);
         let last = u32::from(block.broadcast()).saturating_sub(1);

@@ -16,6 +16,7 @@
 //! once in `cloud`.
 
 use super::cloud::{Cloud, Done, fresh_id};
+use super::elb::LoadBalancerRec;
 use super::endpoints::EndpointRec;
 use super::gateways::NatGatewayRec;
 use super::network::VpcRec;
@@ -92,7 +93,7 @@ macro_rules! timed {
     )*};
 }
 
-timed!(NatGatewayRec, EndpointRec);
+timed!(NatGatewayRec, EndpointRec, LoadBalancerRec);
 
 /// A subnet's explicit association with a route table or network ACL.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,7 +1,8 @@
 //! Tests of the simulator through the [`Provider`] trait, with no latency:
 //! AWS's rules and error codes per service (`network`, `services`, `acls`,
-//! `endpoints`), the ECS registration rule on whole topologies
-//! (`registration`, and with network ACLs and endpoints in `acls` and
+//! `endpoints`, `elb`, `ecs_rules`), the load balancer stack serving from
+//! private container instances (`serving`), the ECS registration rule on
+//! whole topologies (`registration`, and with network ACLs and endpoints in `acls` and
 //! `endpoints`), persistence, API accounting and time (`lifecycle`), one
 //! cloud file shared by several handles (`shared`), and finding resources
 //! by their ownership tags (`find`).
@@ -23,12 +24,15 @@ macro_rules! unregistered_tests {
 }
 
 mod acls;
+mod ecs_rules;
+mod elb;
 mod endpoints;
 mod find;
 mod lifecycle;
 mod network;
 mod registration;
 mod services;
+mod serving;
 mod shared;
 
 use super::*;

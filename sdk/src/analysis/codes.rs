@@ -1,0 +1,158 @@
+//! The stable codes of findings (`E001`…, `W100`…), shared by the
+//! reachability rules, the pre-deploy checks and the simulator's failure
+//! reasons. A code never changes meaning; new problems get new numbers.
+
+use serde::Serialize;
+use std::fmt;
+
+/// Stable codes of findings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Code {
+    /// E001: the subnet's route table has no route to the endpoint.
+    #[serde(rename = "E001")]
+    NoRoute,
+    /// E002: the route goes to an internet gateway not attached to the VPC.
+    #[serde(rename = "E002")]
+    GatewayNotAttached,
+    /// E003: the route goes to an internet gateway but instances have no public address.
+    #[serde(rename = "E003")]
+    NoPublicIp,
+    /// E004: the route goes to a private NAT gateway.
+    #[serde(rename = "E004")]
+    NatPrivate,
+    /// E005: the NAT gateway has no Elastic IP.
+    #[serde(rename = "E005")]
+    NatNoEip,
+    /// E006: the NAT gateway's own subnet doesn't route to an attached internet gateway.
+    #[serde(rename = "E006")]
+    NatNoInternet,
+    /// E007: the route goes to a NAT gateway of another VPC.
+    #[serde(rename = "E007")]
+    NatOtherVpc,
+    /// E008: the NAT gateway isn't available.
+    #[serde(rename = "E008")]
+    NatNotAvailable,
+    /// E009: security group egress doesn't allow TCP 443 to the endpoint.
+    #[serde(rename = "E009")]
+    SecurityGroupEgress,
+    /// E010: a network ACL blocks the HTTPS request.
+    #[serde(rename = "E010")]
+    AclRequest,
+    /// E011: a network ACL blocks the return traffic (ephemeral ports).
+    #[serde(rename = "E011")]
+    AclReturn,
+    /// E012: the interface endpoint's security group doesn't admit TCP 443 from the instances.
+    #[serde(rename = "E012")]
+    EndpointSecurityGroup,
+    /// E013: the VPC can't resolve the service's name (DNS support off).
+    #[serde(rename = "E013")]
+    DnsDisabled,
+    /// E014: instances have no instance profile, so the agent can't call ECS.
+    #[serde(rename = "E014")]
+    NoInstanceProfile,
+    /// E015: the user data registers instances with another cluster.
+    #[serde(rename = "E015")]
+    WrongCluster,
+    /// E020: internet clients can't reach a listener: the load balancer is
+    /// internal, or its security groups don't admit the listener port from
+    /// the internet.
+    #[serde(rename = "E020")]
+    ListenerUnreachable,
+    /// E021: a subnet of an internet-facing load balancer doesn't route
+    /// 0.0.0.0/0 to an internet gateway attached to its VPC.
+    #[serde(rename = "E021")]
+    LoadBalancerNoInternetRoute,
+    /// E022: a load balancer's subnets span fewer than two availability
+    /// zones, or two of them share a zone (ELB rejects both).
+    #[serde(rename = "E022")]
+    LoadBalancerOneZone,
+    /// E023: the load balancer's security groups allow no outbound traffic
+    /// to the targets on the traffic or health-check port.
+    #[serde(rename = "E023")]
+    LoadBalancerEgress,
+    /// E024: the targets' security groups don't admit the load balancer on
+    /// the traffic or health-check port.
+    #[serde(rename = "E024")]
+    TargetIngress,
+    /// E025: the tasks' image can't be pulled (no path to the registry, or
+    /// for a private ECR image to `ecr.api`, `ecr.dkr` or `s3`).
+    #[serde(rename = "E025")]
+    ImagePull,
+    /// E026: a service has no instances to run on: its cluster has no Auto
+    /// Scaling group, or the cluster's instances can't register or connect
+    /// (the root cause is named).
+    #[serde(rename = "E026")]
+    NoCapacity,
+    /// E027: the declaration is inconsistent in a way the API rejects (a
+    /// service's container or port not in its task definition, a target
+    /// group of the wrong type or VPC).
+    #[serde(rename = "E027")]
+    Inconsistent,
+    /// E028: the load balancer and its target lie in different VPCs.
+    #[serde(rename = "E028")]
+    OtherVpc,
+    /// E029: the health check connects to a port the tasks don't listen
+    /// on: every target stays unhealthy.
+    #[serde(rename = "E029")]
+    HealthCheckPortClosed,
+    /// W100: something on the path is outside what keel can see.
+    #[serde(rename = "W100")]
+    Unknown,
+    /// W101: one NAT gateway serves subnets in several availability zones.
+    #[serde(rename = "W101")]
+    SingleNatManyZones,
+    /// W102: instances launch in an availability zone that has no NAT gateway of its own.
+    #[serde(rename = "W102")]
+    ZoneWithoutNat,
+    /// W103: the agent's other endpoints (`ecs-agent`, `ecs-telemetry`) are unreachable.
+    #[serde(rename = "W103")]
+    AgentEndpointUnreachable,
+}
+
+impl Code {
+    /// The code as shown: `E001`…
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::NoRoute => "E001",
+            Code::GatewayNotAttached => "E002",
+            Code::NoPublicIp => "E003",
+            Code::NatPrivate => "E004",
+            Code::NatNoEip => "E005",
+            Code::NatNoInternet => "E006",
+            Code::NatOtherVpc => "E007",
+            Code::NatNotAvailable => "E008",
+            Code::SecurityGroupEgress => "E009",
+            Code::AclRequest => "E010",
+            Code::AclReturn => "E011",
+            Code::EndpointSecurityGroup => "E012",
+            Code::DnsDisabled => "E013",
+            Code::NoInstanceProfile => "E014",
+            Code::WrongCluster => "E015",
+            Code::ListenerUnreachable => "E020",
+            Code::LoadBalancerNoInternetRoute => "E021",
+            Code::LoadBalancerOneZone => "E022",
+            Code::LoadBalancerEgress => "E023",
+            Code::TargetIngress => "E024",
+            Code::ImagePull => "E025",
+            Code::NoCapacity => "E026",
+            Code::Inconsistent => "E027",
+            Code::OtherVpc => "E028",
+            Code::HealthCheckPortClosed => "E029",
+            Code::Unknown => "W100",
+            Code::SingleNatManyZones => "W101",
+            Code::ZoneWithoutNat => "W102",
+            Code::AgentEndpointUnreachable => "W103",
+        }
+    }
+
+    /// Whether findings with this code stop a deploy.
+    pub fn is_error(self) -> bool {
+        self.as_str().starts_with('E')
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
