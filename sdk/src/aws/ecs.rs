@@ -228,8 +228,11 @@ impl CapacityProvider {
             let lower = n.to_ascii_lowercase();
             let ok = !n.is_empty()
                 && n.len() <= 255
-                && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-                && !["aws", "ecs", "fargate"].iter().any(|p| lower.starts_with(p));
+                && n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && !["aws", "ecs", "fargate"]
+                    .iter()
+                    .any(|p| lower.starts_with(p));
             if !ok {
                 errors.push(FieldError::new(
                     "name",

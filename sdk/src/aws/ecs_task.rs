@@ -296,12 +296,8 @@ impl TaskDefinition {
     }
     /// The memory a task reserves on an instance (MiB).
     pub fn reserved_memory(&self) -> u32 {
-        self.memory.unwrap_or_else(|| {
-            self.containers
-                .iter()
-                .map(Container::reserved_memory)
-                .sum()
-        })
+        self.memory
+            .unwrap_or_else(|| self.containers.iter().map(Container::reserved_memory).sum())
     }
     /// The container named `name`.
     pub fn find_container(&self, name: &str) -> Option<&Container> {
@@ -406,7 +402,12 @@ impl crate::Handle<TaskDefinition> {
     /// stack.export("task", web.family_revision());
     /// ```
     pub fn family_revision(&self) -> Output<String> {
-        self.arn()
-            .map(|a| a.as_str().rsplit('/').next().unwrap_or_default().to_string())
+        self.arn().map(|a| {
+            a.as_str()
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
     }
 }

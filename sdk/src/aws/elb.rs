@@ -342,7 +342,8 @@ impl HealthCheck {
                 format!("{} is outside 5..=300", self.interval_seconds),
             );
         }
-        if !(2..=120).contains(&self.timeout_seconds) || self.timeout_seconds >= self.interval_seconds
+        if !(2..=120).contains(&self.timeout_seconds)
+            || self.timeout_seconds >= self.interval_seconds
         {
             bad(
                 "timeout_seconds",

@@ -184,6 +184,9 @@ pub(crate) fn ops(urn: &Urn) -> Result<&'static dyn AwsOps, ProviderError> {
         crate::aws::elb::LoadBalancer => load_balancers,
         crate::aws::elb::TargetGroup => target_groups,
         crate::aws::elb::Listener => listeners,
+        crate::aws::ecs_task::TaskDefinition => task_definitions,
+        crate::aws::ecs::CapacityProvider => capacity_providers,
+        crate::aws::ecs::EcsService => services,
     ] };
     let token = urn.type_token();
     crate::registry::find(table, token).ok_or_else(|| {

@@ -67,7 +67,10 @@ pub(super) fn elb_name(urn: &Urn, given: &Option<String>) -> String {
 pub(super) async fn tags_by_arn(cx: &Cx<'_>, arns: &[String]) -> Res<BTreeMap<String, Tags>> {
     let mut out = BTreeMap::new();
     for chunk in arns.chunks(ELB_BATCH) {
-        let call = cx.c.elb.describe_tags().set_resource_arns(Some(chunk.to_vec()));
+        let call =
+            cx.c.elb
+                .describe_tags()
+                .set_resource_arns(Some(chunk.to_vec()));
         let found = send!(cx, "DescribeTags", call)?;
         for d in found.tag_descriptions() {
             let Some(arn) = d.resource_arn() else {
@@ -107,7 +110,10 @@ pub(crate) struct LiveLoadBalancer {
 pub(super) async fn describe_lbs(cx: &Cx<'_>, arns: Option<&[String]>) -> Res<Vec<LiveLb>> {
     let Some(arns) = arns else {
         let pages = cx.c.elb.describe_load_balancers().into_paginator().send();
-        let pages = pages.try_collect().await.map_err(cx.err("DescribeLoadBalancers"))?;
+        let pages = pages
+            .try_collect()
+            .await
+            .map_err(cx.err("DescribeLoadBalancers"))?;
         return Ok(pages
             .iter()
             .flat_map(|p| p.load_balancers().to_vec())
@@ -116,7 +122,11 @@ pub(super) async fn describe_lbs(cx: &Cx<'_>, arns: Option<&[String]>) -> Res<Ve
     let mut found = Vec::new();
     for chunk in arns.chunks(ELB_BATCH) {
         let call = cx.c.elb.describe_load_balancers();
-        let out = send!(cx, "DescribeLoadBalancers", call.set_load_balancer_arns(Some(chunk.to_vec())))?;
+        let out = send!(
+            cx,
+            "DescribeLoadBalancers",
+            call.set_load_balancer_arns(Some(chunk.to_vec()))
+        )?;
         found.extend(out.load_balancers().iter().cloned());
     }
     Ok(found)
@@ -124,7 +134,11 @@ pub(super) async fn describe_lbs(cx: &Cx<'_>, arns: Option<&[String]>) -> Res<Ve
 
 async fn idle_timeout(cx: &Cx<'_>, arn: &str) -> Res<Option<u32>> {
     let call = cx.c.elb.describe_load_balancer_attributes();
-    let out = send!(cx, "DescribeLoadBalancerAttributes", call.load_balancer_arn(arn))?;
+    let out = send!(
+        cx,
+        "DescribeLoadBalancerAttributes",
+        call.load_balancer_arn(arn)
+    )?;
     Ok(out
         .attributes()
         .iter()
@@ -157,7 +171,10 @@ async fn wait_active(cx: &Cx<'_>, arn: &str) -> Res<LoadBalancerOutputs> {
         match state_of(&l.lb) {
             "active" => Ok(Some(l)),
             "failed" => {
-                let why = l.lb.state().and_then(|s| s.reason()).unwrap_or("no reason given");
+                let why =
+                    l.lb.state()
+                        .and_then(|s| s.reason())
+                        .unwrap_or("no reason given");
                 Err(ProviderError::new(
                     "LoadBalancerFailed",
                     format!("{}: load balancer {arn} failed to provision: {why}", cx.urn),
@@ -192,7 +209,10 @@ impl AwsResource for LoadBalancer {
         let call = call.set_tags((!lb.tags.is_empty()).then(|| elb_tags(&lb.tags)));
         let out = send!(cx, "CreateLoadBalancer", call)?;
         let made = out.load_balancers().first();
-        let arn = cx.new_id("CreateLoadBalancer", made.and_then(|l| l.load_balancer_arn()))?;
+        let arn = cx.new_id(
+            "CreateLoadBalancer",
+            made.and_then(|l| l.load_balancer_arn()),
+        )?;
         if lb.idle_timeout_seconds != 60 {
             set_idle_timeout(cx, &arn, lb.idle_timeout_seconds).await?;
         }
@@ -238,7 +258,10 @@ impl AwsResource for LoadBalancer {
             arn: LoadBalancerArn::new(arn),
             name: lb.load_balancer_name().unwrap_or_default().to_string(),
             dns_name: lb.dns_name().unwrap_or_default().to_string(),
-            canonical_hosted_zone_id: lb.canonical_hosted_zone_id().unwrap_or_default().to_string(),
+            canonical_hosted_zone_id: lb
+                .canonical_hosted_zone_id()
+                .unwrap_or_default()
+                .to_string(),
             vpc_id: VpcId::new(lb.vpc_id().unwrap_or_default()),
             state: state_of(lb).to_string(),
         })
@@ -286,12 +309,19 @@ impl AwsResource for LoadBalancer {
             let call = cx.c.elb.set_subnets().load_balancer_arn(arn);
             send!(cx, "SetSubnets", call.set_subnets(Some(want)))?;
         }
-        let (mut want, mut have) = (vals(&new.security_group_ids), live.lb.security_groups().to_vec());
+        let (mut want, mut have) = (
+            vals(&new.security_group_ids),
+            live.lb.security_groups().to_vec(),
+        );
         want.sort();
         have.sort();
         if !want.is_empty() && want != have {
             let call = cx.c.elb.set_security_groups().load_balancer_arn(arn);
-            send!(cx, "SetSecurityGroups", call.set_security_groups(Some(want)))?;
+            send!(
+                cx,
+                "SetSecurityGroups",
+                call.set_security_groups(Some(want))
+            )?;
         }
         if live.idle_timeout != Some(new.idle_timeout_seconds) {
             set_idle_timeout(cx, arn, new.idle_timeout_seconds).await?;
@@ -320,4 +350,3 @@ impl AwsResource for LoadBalancer {
         .await
     }
 }
-

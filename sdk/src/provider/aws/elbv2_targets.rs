@@ -88,7 +88,11 @@ pub(crate) struct LiveTargetGroup {
 
 async fn deregistration_delay(cx: &Cx<'_>, arn: &str) -> Res<Option<u32>> {
     let call = cx.c.elb.describe_target_group_attributes();
-    let out = send!(cx, "DescribeTargetGroupAttributes", call.target_group_arn(arn))?;
+    let out = send!(
+        cx,
+        "DescribeTargetGroupAttributes",
+        call.target_group_arn(arn)
+    )?;
     Ok(out
         .attributes()
         .iter()
@@ -153,7 +157,9 @@ impl AwsResource for TargetGroup {
     async fn create(cx: &Cx<'_>, tg: &Self) -> Res<Self::Outputs> {
         let name = elb_name(cx.urn, &tg.name);
         let call = cx.c.elb.create_target_group().name(&name);
-        let call = call.protocol(protocol(tg.protocol)).port(i32::from(tg.port));
+        let call = call
+            .protocol(protocol(tg.protocol))
+            .port(i32::from(tg.port));
         let call = call.vpc_id(val(&tg.vpc_id));
         let kind = match tg.target_type {
             crate::aws::elb::TargetType::Instance => TargetTypeEnum::Instance,
@@ -198,10 +204,9 @@ impl AwsResource for TargetGroup {
     }
 
     fn outputs(cx: &Cx<'_>, l: &Self::Live) -> Res<Self::Outputs> {
-        let arn = l
-            .tg
-            .target_group_arn()
-            .ok_or_else(|| cx.missing("DescribeTargetGroups", "target group ARN"))?;
+        let arn =
+            l.tg.target_group_arn()
+                .ok_or_else(|| cx.missing("DescribeTargetGroups", "target group ARN"))?;
         Ok(TargetGroupOutputs {
             id: TargetGroupArn::new(arn),
             arn: TargetGroupArn::new(arn),
@@ -248,10 +253,7 @@ impl AwsResource for TargetGroup {
                 path: tg.health_check_path().unwrap_or(&was.path).to_string(),
                 port,
                 healthy_threshold: count(tg.healthy_threshold_count(), was.healthy_threshold),
-                unhealthy_threshold: count(
-                    tg.unhealthy_threshold_count(),
-                    was.unhealthy_threshold,
-                ),
+                unhealthy_threshold: count(tg.unhealthy_threshold_count(), was.unhealthy_threshold),
                 interval_seconds: num(tg.health_check_interval_seconds(), was.interval_seconds),
                 timeout_seconds: num(tg.health_check_timeout_seconds(), was.timeout_seconds),
                 matcher: tg
@@ -271,7 +273,11 @@ impl AwsResource for TargetGroup {
         let arn = id.as_str();
         if old.health_check != new.health_check {
             let call = cx.c.elb.modify_target_group().target_group_arn(arn);
-            send!(cx, "ModifyTargetGroup", with_health_check!(call, &new.health_check))?;
+            send!(
+                cx,
+                "ModifyTargetGroup",
+                with_health_check!(call, &new.health_check)
+            )?;
         }
         if old.deregistration_delay_seconds != new.deregistration_delay_seconds {
             set_deregistration_delay(cx, arn, new.deregistration_delay_seconds).await?;
@@ -284,10 +290,17 @@ impl AwsResource for TargetGroup {
         let arn = id.as_str();
         let t = cx.c.timeouts;
         let what = format!("target group {arn} to be released by its listeners and rules");
-        let deleted = retry_on(cx.urn, &what, &["ResourceInUse"], t.load_balancer, t.poll, || async {
-            let call = cx.c.elb.delete_target_group().target_group_arn(arn);
-            send!(cx, "DeleteTargetGroup", call).map(drop)
-        })
+        let deleted = retry_on(
+            cx.urn,
+            &what,
+            &["ResourceInUse"],
+            t.load_balancer,
+            t.poll,
+            || async {
+                let call = cx.c.elb.delete_target_group().target_group_arn(arn);
+                send!(cx, "DeleteTargetGroup", call).map(drop)
+            },
+        )
         .await;
         gone_is_fine(deleted)
     }
@@ -322,7 +335,9 @@ fn forward(target_group_arn: String) -> Action {
 
 fn certificates(l: &Listener) -> Option<Vec<Certificate>> {
     let arn = l.certificate_arn.as_ref()?;
-    Some(vec![Certificate::builder().certificate_arn(val(arn)).build()])
+    Some(vec![
+        Certificate::builder().certificate_arn(val(arn)).build(),
+    ])
 }
 
 async fn describe_listeners(cx: &Cx<'_>, query: Query<'_>) -> Res<Vec<LiveListenerDesc>> {
@@ -434,7 +449,9 @@ impl AwsResource for Listener {
     async fn update(cx: &Cx<'_>, id: &Self::Id, old: &Self, new: &Self) -> Res<Self::Outputs> {
         let arn = id.as_str();
         let call = cx.c.elb.modify_listener().listener_arn(arn);
-        let call = call.port(i32::from(new.port)).protocol(protocol(new.protocol));
+        let call = call
+            .port(i32::from(new.port))
+            .protocol(protocol(new.protocol));
         let call = call.default_actions(forward(val(&new.target_group_arn)));
         let call = call.set_certificates(certificates(new));
         let https = new.protocol == AppProtocol::Https;
