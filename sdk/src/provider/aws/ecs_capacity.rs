@@ -17,6 +17,11 @@
 //! (`aws/ecs.rs`) empties its list first, so the two orders both work.
 //! `UpdateCapacityProvider` changes managed scaling and termination
 //! protection. Observed: both of those, the tags and the given name.
+//!
+//! A search by tag describes every capacity provider (no names). moto 5.2
+//! fails that call (HTTP 500); then keel describes the providers the
+//! account's clusters list, which misses one no cluster lists (a create
+//! cut short between its two calls) on such an endpoint only.
 
 use super::ecs::{ecs_tags, sync_ecs_tags};
 use super::resource::{AwsResource, Cx, Query, Res, gone_is_fine, observed_tags, send};
@@ -208,7 +213,24 @@ impl AwsResource for CapacityProvider {
         match query {
             Query::Ids(names) => describe_providers(cx, Some(names)).await,
             Query::Tagged => {
-                let all = describe_providers(cx, None).await?;
+                let all = match describe_providers(cx, None).await {
+                    Ok(all) => all,
+                    // moto fails the call without names; ask for the
+                    // providers the clusters list instead.
+                    Err(e) if !e.is_not_found() => {
+                        let mut names = Vec::new();
+                        for cluster in all_clusters(cx).await? {
+                            if let Some((list, _)) = cluster_providers(cx, &cluster).await? {
+                                names.extend(list);
+                            }
+                        }
+                        if names.is_empty() {
+                            return Ok(Vec::new());
+                        }
+                        describe_providers(cx, Some(&names)).await?
+                    }
+                    Err(e) => return Err(e),
+                };
                 Ok(all.into_iter().filter(|p| cx.owns(&cp_tags(p))).collect())
             }
         }

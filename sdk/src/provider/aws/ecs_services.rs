@@ -14,7 +14,10 @@
 //! their cluster comes from a long-format ARN (`service/cluster/name`) or,
 //! for a short one (moto's default, old AWS accounts), from asking each
 //! cluster. Observed: task definition, desired count, network, deployment
-//! percentages, grace period, load balancers, tags, the given name.
+//! percentages, grace period, load balancers, tags, the given name. moto
+//! 5.2 ignores `CreateService`'s capacity provider strategy, deployment
+//! configuration and grace period and reports none of them; keel reads a
+//! field that is not reported as unchanged.
 
 use super::ecs::{ecs_tags, sync_ecs_tags};
 use super::ecs_capacity::all_clusters;
@@ -320,10 +323,13 @@ impl AwsResource for EcsService {
                 deploy.and_then(|d| d.maximum_percent()),
                 r.deployment_maximum_percent,
             ),
-            health_check_grace_period_seconds: s
-                .health_check_grace_period_seconds()
-                .and_then(|g| u32::try_from(g).ok())
-                .filter(|g| *g != 0 || r.health_check_grace_period_seconds.is_some()),
+            // AWS reports 0 for none; an endpoint that reports nothing
+            // (moto) leaves the recorded value.
+            health_check_grace_period_seconds: match s.health_check_grace_period_seconds() {
+                None => r.health_check_grace_period_seconds,
+                Some(0) if r.health_check_grace_period_seconds.is_none() => None,
+                Some(g) => u32::try_from(g).ok(),
+            },
             tags: service_tags(s),
         }
     }
