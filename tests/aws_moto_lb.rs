@@ -21,7 +21,7 @@ use keel::aws::iam::ECS_INSTANCE_POLICY_ARN;
 use keel::components::Network;
 use keel::engine::{ApplyOptions, Deployment};
 use keel::prelude::*;
-use keel::provider::Provider;
+use keel::provider::{FindRequest, Provider};
 use keel::state::LocalStore;
 use keel_tests::{aws_on_fresh_moto, state_dir};
 use std::sync::Arc;
@@ -244,6 +244,26 @@ async fn a_load_balanced_ecs_service_deploys_updates_and_destroys_on_moto() {
         .unwrap();
     let container = &task.task_definition().unwrap().container_definitions()[0];
     assert_eq!(container.port_mappings()[0].host_port(), Some(0));
+
+    // Each new resource is found again by its `keel:urn` tag alone.
+    let tagged = [
+        (LoadBalancer::TYPE, "web", lb_arn.clone()),
+        (TargetGroup::TYPE, "web", tg_arn.clone()),
+        (
+            Listener::TYPE,
+            "http",
+            l.listener_arn().unwrap().to_string(),
+        ),
+        (TaskDefinition::TYPE, "web", out(&report, "task_arn")),
+        (CapacityProvider::TYPE, "hosts", "web-hosts".to_string()),
+        (EcsService::TYPE, "web", service_arn.clone()),
+    ];
+    for (token, name, id) in tagged {
+        let urn = keel::Urn::new(STACK, token, name);
+        let found = aws.find_by_tags(FindRequest { urn: urn.clone() }).await;
+        let ids: Vec<String> = found.unwrap().into_iter().map(|f| f.id).collect();
+        assert_eq!(ids, [id], "{urn}");
+    }
 
     // Nothing changed: nothing to do.
     let store = LocalStore::open(dir.path(), STACK).unwrap();
