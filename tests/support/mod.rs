@@ -85,6 +85,8 @@ pub async fn aws_on_fresh_moto() -> keel::provider::aws::AwsProvider {
             nat_gateway: std::time::Duration::from_secs(60),
             capacity: std::time::Duration::from_secs(60),
             endpoint: std::time::Duration::from_secs(60),
+            load_balancer: std::time::Duration::from_secs(60),
+            service: std::time::Duration::from_secs(60),
             poll: std::time::Duration::from_millis(200),
         })
 }

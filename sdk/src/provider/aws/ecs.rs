@@ -27,10 +27,25 @@ use async_trait::async_trait;
 use aws_sdk_ecs::types::{Cluster, ClusterField, ClusterSetting, ClusterSettingName, Tag};
 use std::time::Duration;
 
-fn ecs_tags(tags: &Tags) -> Vec<Tag> {
+pub(super) fn ecs_tags(tags: &Tags) -> Vec<Tag> {
     tags.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
+}
+
+/// Adds, changes and removes ECS tags so `arn` carries `new`.
+pub(super) async fn sync_ecs_tags(cx: &Cx<'_>, arn: &str, old: &Tags, new: &Tags) -> Res<()> {
+    let (removed, changed) = tag_changes(old, new);
+    if !removed.is_empty() {
+        let call = cx.c.ecs.untag_resource().resource_arn(arn);
+        let call = call.set_tag_keys(Some(removed.into_keys().collect()));
+        send!(cx, "UntagResource", call)?;
+    }
+    if !changed.is_empty() {
+        let call = cx.c.ecs.tag_resource().resource_arn(arn);
+        send!(cx, "TagResource", call.set_tags(Some(ecs_tags(&changed))))?;
+    }
+    Ok(())
 }
 
 fn tags_of(k: &Cluster) -> Tags {

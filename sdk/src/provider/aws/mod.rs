@@ -25,6 +25,11 @@ mod ec2_routing;
 mod ec2_security;
 mod ec2_templates;
 mod ecs;
+mod ecs_capacity;
+mod ecs_services;
+mod ecs_tasks;
+mod elbv2;
+mod elbv2_targets;
 mod iam;
 mod resource;
 mod retry;
@@ -50,6 +55,11 @@ pub struct Timeouts {
     pub capacity: Duration,
     /// An interface endpoint becoming available or deleted.
     pub endpoint: Duration,
+    /// A load balancer becoming `active`, or going once deleted.
+    pub load_balancer: Duration,
+    /// An ECS service's deployment starting after a create or an update,
+    /// or the service draining to `INACTIVE` once deleted.
+    pub service: Duration,
     /// Between two polls.
     pub poll: Duration,
 }
@@ -60,6 +70,8 @@ impl Default for Timeouts {
             nat_gateway: Duration::from_secs(600),
             capacity: Duration::from_secs(600),
             endpoint: Duration::from_secs(600),
+            load_balancer: Duration::from_secs(600),
+            service: Duration::from_secs(600),
             poll: Duration::from_secs(5),
         }
     }
@@ -72,6 +84,7 @@ pub(crate) struct Clients {
     pub ecs: aws_sdk_ecs::Client,
     pub asg: aws_sdk_autoscaling::Client,
     pub iam: aws_sdk_iam::Client,
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
     pub region: String,
     pub timeouts: Timeouts,
 }
@@ -156,6 +169,11 @@ impl AwsProvider {
             ),
             iam: aws_sdk_iam::Client::from_conf(
                 aws_sdk_iam::config::Builder::from(&conf)
+                    .interceptor(calls.interceptor())
+                    .build(),
+            ),
+            elb: aws_sdk_elasticloadbalancingv2::Client::from_conf(
+                aws_sdk_elasticloadbalancingv2::config::Builder::from(&conf)
                     .interceptor(calls.interceptor())
                     .build(),
             ),
