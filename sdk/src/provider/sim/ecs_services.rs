@@ -52,6 +52,13 @@ pub(super) struct ServiceRec {
     pub load_balancers: Vec<BindingRec>,
     pub network: Option<NetworkRec>,
     pub capacity_provider: Option<String>,
+    /// Percent of the desired tasks a deployment keeps running.
+    #[serde(default = "hundred")]
+    pub minimum_healthy_percent: u32,
+    /// Percent of the desired tasks that may be running or starting
+    /// during a deployment.
+    #[serde(default = "two_hundred")]
+    pub maximum_percent: u32,
     /// `ACTIVE`, `DRAINING` or `INACTIVE`.
     pub status: String,
     /// Why the last task stopped or couldn't be placed; empty when all is well.
@@ -62,6 +69,14 @@ pub(super) struct ServiceRec {
     #[serde(default)]
     pub retry_at_ms: u64,
     pub tags: Tags,
+}
+
+fn hundred() -> u32 {
+    100
+}
+
+fn two_hundred() -> u32 {
+    200
 }
 
 facts!(
@@ -129,6 +144,8 @@ struct ServiceSpec {
     load_balancers: Vec<BindingRec>,
     network: Option<NetworkRec>,
     capacity_provider: Option<String>,
+    /// Minimum healthy and maximum percent.
+    deployment: (u32, u32),
     tags: Tags,
 }
 
@@ -177,6 +194,10 @@ impl ServiceSpec {
             load_balancers: bindings.collect::<Result<_, ProviderError>>()?,
             network,
             capacity_provider: provider.map(|p| p.as_str().to_string()),
+            deployment: (
+                props.deployment_minimum_healthy_percent,
+                props.deployment_maximum_percent,
+            ),
             tags: props.tags.clone(),
         })
     }
@@ -324,6 +345,8 @@ impl Cloud {
             load_balancers: spec.load_balancers,
             network: spec.network,
             capacity_provider: spec.capacity_provider,
+            minimum_healthy_percent: spec.deployment.0,
+            maximum_percent: spec.deployment.1,
             status: "ACTIVE".into(),
             last_event: String::new(),
             tasks: Vec::new(),
@@ -334,7 +357,8 @@ impl Cloud {
         Ok(arn)
     }
 
-    /// UpdateService: desired count, task definition and network.
+    /// UpdateService: desired count, task definition, network and
+    /// deployment configuration.
     fn update_service(&mut self, arn: &str, want: &ServiceSpec) -> Done {
         let s = self.services.get(arn)?;
         if s.status != "ACTIVE" {
@@ -353,6 +377,7 @@ impl Cloud {
         s.desired_count = want.desired_count;
         s.task_definition = want.task_definition.clone();
         s.network = want.network.clone();
+        (s.minimum_healthy_percent, s.maximum_percent) = want.deployment;
         s.retry_at_ms = 0;
         Ok(())
     }
@@ -399,20 +424,24 @@ impl Simulated for EcsService {
         configured(sim, urn, arn, props)
     }
 
-    /// UpdateService when the desired count, task definition or network differ.
+    /// UpdateService when the desired count, task definition, network or
+    /// deployment configuration differ.
     fn modify(sim: &SimProvider, urn: &Urn, id: &str, props: &Self) -> Done {
         let want = ServiceSpec::of(urn, props)?;
         let now = |s: &ServiceRec| {
+            let deployment = (s.minimum_healthy_percent, s.maximum_percent);
             (
                 s.desired_count,
                 s.task_definition.clone(),
                 s.network.clone(),
+                deployment,
             )
         };
         let key = (
             want.desired_count,
             want.task_definition.clone(),
             want.network.clone(),
+            want.deployment,
         );
         sim.change(id, "UpdateService", now, key, |c, _| {
             c.update_service(id, &want)

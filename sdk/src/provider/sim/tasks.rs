@@ -13,9 +13,11 @@
 //! `RUNNING`, or stops with `CannotPullContainerError`. Failures are the
 //! service's `last_event` until it reaches a steady state, and the
 //! scheduler retries after a while. A task
-//! whose instance stops running or registered stops too. A new task
-//! definition replaces old tasks once as many new ones run as desired; a
-//! DRAINING service stops its tasks and becomes INACTIVE. Target
+//! whose instance stops running or registered stops too. A deployment (a
+//! new task definition) stops old tasks down to the minimum healthy
+//! percent, starts new ones up to the maximum percent, and stops the rest
+//! of the old ones once as many new ones run as desired; a DRAINING
+//! service stops its tasks and becomes INACTIVE. Target
 //! registration and health are in `target_health`.
 
 use super::cloud::{Clock, Cloud, random_hex};
@@ -288,6 +290,19 @@ impl Cloud {
         if running_new >= desired {
             s.tasks.retain(|t| t.task_definition == s.task_definition);
         }
+        // A deployment stops old tasks down to the minimum healthy percent
+        // at once, and starts new ones up to the maximum percent.
+        let keep = (desired * s.minimum_healthy_percent as usize).div_ceil(100);
+        let running = s.tasks.iter().filter(|t| t.status == TaskStatus::Running);
+        let mut stoppable = running.count().saturating_sub(keep);
+        s.tasks.retain(|t| {
+            let stop = stoppable > 0 && t.task_definition != s.task_definition;
+            if stop {
+                stoppable -= 1;
+            }
+            !stop
+        });
+        let room = (desired * s.maximum_percent as usize / 100).saturating_sub(s.tasks.len());
         let live_new = s.tasks.iter().filter(current).count();
         if live_new > desired {
             // Pending ones first, then the newest.
@@ -306,8 +321,8 @@ impl Cloud {
                 }
                 !stop
             });
-        } else if live_new < desired && clock.now >= s.retry_at_ms {
-            match self.place(&s, desired - live_new, clock) {
+        } else if live_new < desired && room > 0 && clock.now >= s.retry_at_ms {
+            match self.place(&s, (desired - live_new).min(room), clock) {
                 Ok(new) => s.tasks.extend(new),
                 Err((new, why)) => {
                     s.tasks.extend(new);

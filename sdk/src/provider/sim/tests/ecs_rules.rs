@@ -271,3 +271,54 @@ async fn awsvpc_tasks_get_interfaces_and_register_as_ip_targets() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn deployments_respect_the_minimum_healthy_and_maximum_percent() {
+    let sim = sim();
+    deploy(&sim, &Shape::default()).await;
+    // A fixed host port: one task per instance, two instances.
+    let fixed = |mode: &str| {
+        let c = Container::new("web", "public.ecr.aws/nginx/nginx:1.27")
+            .memory(256)
+            .port(PortMapping::host(80, 80))
+            .env("MODE", mode);
+        TaskDefinition::new().family("fixed").container(c)
+    };
+    let one = TaskDefinitionArn::new(create(&sim, "one", &fixed("one")).await);
+    let two = TaskDefinitionArn::new(create(&sim, "two", &fixed("two")).await);
+    let svc = EcsService::new(ClusterName::new("app"), one.clone(), 2);
+    let id = create(&sim, "web", &svc).await;
+    assert_eq!(
+        read::<EcsService>(&sim, "web", &id).await.unwrap()["running_count"],
+        2
+    );
+    let revisions = |sim: &SimProvider| {
+        sim.peek(|c| {
+            let tasks = c.services[&id].tasks.iter();
+            let mut r: Vec<String> = tasks.map(|t| t.task_definition.clone()).collect();
+            r.sort();
+            r
+        })
+    };
+
+    // 100/200 (the default): the new tasks find port 80 taken, the old keep running.
+    let stuck = EcsService::new(ClusterName::new("app"), two.clone(), 2);
+    let out = update(&sim, "web", &id, &stuck).await.unwrap();
+    assert_eq!(out["running_count"], 2);
+    let event = out["last_event"].as_str().unwrap_or_default().to_string();
+    assert!(event.contains("already using a port"), "{event}");
+    assert_eq!(revisions(&sim), [one.as_str(), one.as_str()]);
+
+    // 50/100: one old task stops at once, so a new one fits; then the other.
+    let rolling = stuck.deployment(50, 100);
+    update(&sim, "web", &id, &rolling).await.unwrap();
+    for _ in 0..4 {
+        read::<EcsService>(&sim, "web", &id).await;
+    }
+    assert_eq!(revisions(&sim), [two.as_str(), two.as_str()]);
+    let out = read::<EcsService>(&sim, "web", &id).await.unwrap();
+    assert_eq!(
+        (out["running_count"].as_u64(), out["last_event"].as_str()),
+        (Some(2), Some(""))
+    );
+}
