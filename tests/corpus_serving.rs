@@ -87,6 +87,8 @@ struct Topology {
     desired: u32,
     /// The service doesn't depend on the listener.
     no_listener_dependency: bool,
+    /// A second load balancer forwards to the same target group.
+    second_lb: bool,
     /// Expected finding codes, sorted.
     codes: &'static [&'static str],
 }
@@ -111,6 +113,7 @@ const OK: Topology = Topology {
     unmapped_port: false,
     desired: 2,
     no_listener_dependency: false,
+    second_lb: false,
     codes: &[],
 };
 
@@ -217,6 +220,16 @@ fn build(t: &Topology) -> Stack {
     }
     let tg = s.add("web", tg);
     let listener = s.add("http", Listener::http(lb.arn(), 80, tg.arn()));
+    if t.second_lb {
+        let other = s.add(
+            "other",
+            LoadBalancer::new()
+                .subnet(publics[0].id())
+                .subnet(publics[1].id())
+                .security_group(alb.id()),
+        );
+        s.add("other-http", Listener::http(other.arn(), 80, tg.arn()));
+    }
 
     let mut web = Container::new("web", t.image).memory(256);
     web = match t.tasks {
@@ -373,6 +386,9 @@ fn corpus() -> Vec<Topology> {
         t("service-does-not-wait-for-the-listener", &["E027"], &|x| {
             x.no_listener_dependency = true
         }),
+        t("two-load-balancers-one-target-group", &["E027"], &|x| {
+            x.second_lb = true
+        }),
         t("fixed-host-port-more-tasks-than-hosts", &["E026"], &|x| {
             x.tasks = Tasks::Fixed;
             x.desired = 3;
@@ -473,7 +489,7 @@ fn symptom(code: &str) -> Option<&'static str> {
         "E022" => {
             "A load balancer cannot be attached to multiple subnets in the same Availability Zone"
         }
-        "E027" => "InvalidParameterException",
+        "E027" => "the apply failed",
         _ => return None,
     })
 }

@@ -206,3 +206,70 @@ fn dependencies(stack: &Stack, urn: &Urn) -> BTreeSet<Urn> {
     }
     seen
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::ecs_task::{Container, PortMapping};
+    use crate::prelude::*;
+    use crate::resource::placeholder;
+    use crate::stack::ResourceOptions;
+
+    #[test]
+    fn references_resolve_to_the_declarations_they_name() {
+        let mut s = Stack::new("t");
+        let vpc = s.add("main", Vpc::new("10.0.0.0/16"));
+        let a = s.add("a", Subnet::new(vpc.id(), "10.0.0.0/24", "us-east-1a"));
+        let b = s.add("b", Subnet::new(vpc.id(), "10.0.1.0/24", "us-east-1b"));
+        let lb = s.add("web", LoadBalancer::new().subnet(a.id()).subnet(b.id()));
+        let tg = s.add("web", TargetGroup::http(80, vpc.id()));
+        let listener = s.add("http", Listener::http(lb.arn(), 80, tg.arn()));
+        let td = s.add(
+            "web",
+            TaskDefinition::new().container(
+                Container::new("web", "nginx:1.27")
+                    .memory(256)
+                    .port(PortMapping::dynamic(80)),
+            ),
+        );
+        let cluster = s.add("app", EcsCluster::new());
+        let service =
+            EcsService::new(cluster.name(), td.arn(), 2).load_balancer(tg.arn(), "web", 80);
+        s.add_with(
+            "web",
+            service,
+            ResourceOptions::new().depends_on(listener.urn()),
+        );
+
+        let mut m = Model::default();
+        for (h, az) in [(&a, "us-east-1a"), (&b, "us-east-1b")] {
+            m.subnets.insert(
+                placeholder(h.urn(), "id"),
+                crate::analysis::network::SubnetFacts {
+                    label: h.urn().name().into(),
+                    vpc: placeholder(vpc.urn(), "id"),
+                    cidr: None,
+                    az: az.into(),
+                    map_public_ip: false,
+                },
+            );
+        }
+        load_balancers(&s, &mut m);
+        let lb_key = placeholder(lb.urn(), "id");
+        let facts = &m.load_balancers[&lb_key];
+        assert!(facts.internet_facing);
+        assert_eq!(facts.vpc, placeholder(vpc.urn(), "id"));
+        // no group named: the VPC's default group
+        assert!(facts.security_groups[0].ends_with("#default_security_group_id"));
+
+        let serving = serving(&s);
+        assert_eq!(serving.listeners[0].lb.as_deref(), Some(lb_key.as_str()));
+        assert_eq!(serving.listeners[0].target_group.as_ref(), Some(tg.urn()));
+        let svc = &serving.services[0];
+        assert_eq!(svc.task_definition.as_ref().map(|(u, _)| u), Some(td.urn()));
+        assert_eq!(urn_of(&svc.cluster).as_ref(), Some(cluster.urn()));
+        // the listener, and through it the load balancer, come first
+        assert!(svc.after.contains(listener.urn()) && svc.after.contains(lb.urn()));
+        assert_eq!(svc.mode(), NetworkMode::Bridge);
+    }
+}

@@ -1,6 +1,8 @@
 //! Pre-deploy analysis of a valid declaration: whether the network the
 //! stack declares lets its instances do what they must (reach the ECS
-//! endpoints, register with the cluster), as [`Finding`]s. Declaration
+//! endpoints, register with the cluster) and lets its load balancers serve
+//! (internet to listener, load balancer to tasks, image pulls; see
+//! [`serving`]), as [`Finding`]s. Declaration
 //! errors (a field, a name, a reference, a subnet outside its VPC) are the
 //! stack's own checks (`Stack::validate`), which this module builds on;
 //! CIDR arithmetic is [`cidr`] (at the crate root, re-exported here).
@@ -26,7 +28,11 @@ use crate::stack::Stack;
 /// Analyses a declared stack before anything is created: for every group of
 /// instances that runs the ECS agent, whether they can register with the
 /// stack's cluster (reachability of the ECS endpoints hop by hop, instance
-/// profile, cluster name), and availability warnings. No provider calls.
+/// profile, cluster name), availability warnings, and for every load
+/// balancer and ECS service whether it can serve: declarations the APIs
+/// reject, internet to each listener, the service's instances, image pulls
+/// from every task subnet, and the load balancer to its targets on the
+/// traffic and health-check ports. No provider calls.
 ///
 /// ```
 /// use keel::prelude::*;

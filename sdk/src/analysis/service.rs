@@ -69,6 +69,26 @@ pub(super) fn list(items: &[&str]) -> String {
 
 fn listener_checks(d: &Declared, out: &mut Vec<Finding>) {
     let model = &d.model;
+    // ELB associates a target group with one load balancer only.
+    let mut by_group: BTreeMap<&Urn, BTreeSet<&Key>> = BTreeMap::new();
+    for l in &d.serving.listeners {
+        if let (Some(tg), Some(lb)) = (&l.target_group, &l.lb) {
+            by_group.entry(tg).or_default().insert(lb);
+        }
+    }
+    for (tg, lbs) in by_group.iter().filter(|(_, lbs)| lbs.len() > 1) {
+        let names: Vec<&str> = lbs.iter().map(|k| model.label(k)).collect();
+        out.push(finding(
+            Code::Inconsistent,
+            tg,
+            format!(
+                "target group {} is forwarded to by load balancers {}: ELB associates a target group with one load balancer",
+                tg.name(),
+                names.join(" and ")
+            ),
+            "give each load balancer its own target group (and bind the service to each), or forward from one load balancer only".to_string(),
+        ));
+    }
     for l in &d.serving.listeners {
         let Some((lb_key, lb)) =
             l.lb.as_ref()
