@@ -199,7 +199,7 @@ async fn a_load_balanced_ecs_service_deploys_updates_and_destroys_on_moto() {
         .unwrap();
     assert_eq!(
         tgs.target_groups()[0].load_balancer_arns(),
-        [lb_arn.clone()]
+        std::slice::from_ref(&lb_arn)
     );
     assert_eq!(tgs.target_groups()[0].health_check_path(), Some("/"));
 

@@ -98,7 +98,7 @@ impl AppProtocol {
 /// let vpc = stack.add("main", Vpc::new("10.0.0.0/16"));
 /// let a = stack.add("public-a", Subnet::new(vpc.id(), "10.0.0.0/24", "us-east-1a"));
 /// let b = stack.add("public-b", Subnet::new(vpc.id(), "10.0.1.0/24", "us-east-1b"));
-/// let sg = stack.add("alb", SecurityGroup::new(vpc.id()).ingress(Rule::tcp(80).cidr("0.0.0.0/0")));
+/// let sg = stack.add("alb", SecurityGroup::new(vpc.id(), "load balancer").ingress(Rule::tcp(80).cidr("0.0.0.0/0")));
 /// let lb = stack.add("web", LoadBalancer::new().subnet(a.id()).subnet(b.id()).security_group(sg.id()));
 /// stack.export("url", lb.url());
 /// ```

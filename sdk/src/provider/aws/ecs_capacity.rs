@@ -19,9 +19,10 @@
 //! protection. Observed: both of those, the tags and the given name.
 //!
 //! A search by tag describes every capacity provider (no names). moto 5.2
-//! fails that call (HTTP 500); then keel describes the providers the
-//! account's clusters list, which misses one no cluster lists (a create
-//! cut short between its two calls) on such an endpoint only.
+//! fails that call (HTTP 500, which the SDK retries first: a few seconds);
+//! then keel describes the providers the account's clusters list, which
+//! misses one no cluster lists (a create cut short between its two calls)
+//! on such an endpoint only.
 
 use super::ecs::{ecs_tags, sync_ecs_tags};
 use super::resource::{AwsResource, Cx, Query, Res, gone_is_fine, observed_tags, send};

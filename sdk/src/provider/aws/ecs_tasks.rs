@@ -354,3 +354,38 @@ impl AwsResource for TaskDefinition {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live(container_port: i32, host_port: i32) -> ContainerDefinition {
+        let port = LivePort::builder()
+            .container_port(container_port)
+            .host_port(host_port)
+            .build();
+        ContainerDefinition::builder()
+            .name("web")
+            .image("nginx")
+            .memory(128)
+            .port_mappings(port)
+            .build()
+    }
+
+    #[test]
+    fn a_host_port_ecs_filled_in_is_not_drift() {
+        let same = Container::new("web", "nginx")
+            .memory(128)
+            .port(PortMapping::same(80));
+        let read = container_of(&live(80, 80), Some(&same));
+        assert_eq!(read.port_mappings, same.port_mappings);
+        let dynamic = Container::new("web", "nginx")
+            .memory(128)
+            .port(PortMapping::dynamic(80));
+        let read = container_of(&live(80, 0), Some(&dynamic));
+        assert_eq!(read.port_mappings, dynamic.port_mappings);
+        // Changed behind keel's back: reported as it is.
+        let read = container_of(&live(80, 8080), Some(&same));
+        assert_eq!(read.port_mappings, vec![PortMapping::host(80, 8080)]);
+    }
+}

@@ -350,3 +350,25 @@ impl AwsResource for LoadBalancer {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::elb_name;
+    use crate::resource::Urn;
+
+    #[test]
+    fn generated_names_fit_elbs_rule() {
+        let long = Urn::new(
+            "s",
+            "aws:elbv2:LoadBalancer",
+            "a_very_long_logical_name_of_a_balancer",
+        );
+        let name = elb_name(&long, &None);
+        assert!(name.len() <= 32, "{name}");
+        assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+        let internal = Urn::new("s", "aws:elbv2:LoadBalancer", "internal-web");
+        assert!(elb_name(&internal, &None).starts_with("keel-"));
+        let given = Some("web".to_string());
+        assert_eq!(elb_name(&long, &given), "web");
+    }
+}
