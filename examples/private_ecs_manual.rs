@@ -1,5 +1,6 @@
 //! The `private_ecs` stack wired resource by resource: VPC, internet gateway,
-//! subnets, Elastic IPs, NAT gateways and route tables declared one by one.
+//! subnets, Elastic IPs, NAT gateways and route tables declared one by one,
+//! with the same ECS hosts, load balancer and web service on top.
 //!
 //! ```text
 //! cargo run --example private_ecs_manual

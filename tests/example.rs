@@ -94,6 +94,7 @@ async fn without_the_nat_route_no_instance_registers() {
     let stack = build_manual(&Options {
         omit_private_nat_route: true,
         registration_timeout: Duration::from_millis(200),
+        service_timeout: Duration::from_millis(200),
         ..Options::default()
     });
     let (_, report) = up(&stack, Arc::new(sim.clone()), dir.path(), 10).await;
@@ -102,7 +103,17 @@ async fn without_the_nat_route_no_instance_registers() {
         "every resource is created; the cluster just stays empty"
     );
     assert_eq!(report.outputs["registered_container_instances"], 0);
-    assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
+    // Nothing registers, so no task runs and no target is healthy: each
+    // export's wait is reported, and none is met.
+    assert_eq!(report.warnings.len(), 3, "{:?}", report.warnings);
+    assert_eq!(
+        report.unmet,
+        [
+            "registered_container_instances",
+            "running_tasks",
+            "healthy_targets"
+        ]
+    );
     let cluster = report.outputs["cluster_name"].as_str().unwrap();
     assert_eq!(sim.registered_instances(cluster), 0);
 }
@@ -156,6 +167,7 @@ fn the_example_passes_the_checks_and_its_broken_variant_is_stopped_before_anythi
         stack: "private-ecs-broken".into(),
         omit_private_nat_route: true,
         registration_timeout: Duration::from_millis(200),
+        service_timeout: Duration::from_millis(200),
         ..Options::default()
     });
     let report = keel::analysis::check(&broken);
@@ -196,7 +208,7 @@ fn the_example_passes_the_checks_and_its_broken_variant_is_stopped_before_anythi
     let (code, out) = run(&["up", "--skip-checks"]);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("error: applied, but `registered_container_instances` did not reach"),
+        out.contains("error: applied, but `registered_container_instances`, `running_tasks`, `healthy_targets` did not reach"),
         "{out}"
     );
     assert!(out.contains("deploying despite failed checks"), "{out}");
@@ -210,7 +222,14 @@ fn the_component_without_nat_gateways_fails_the_checks() {
         ..Options::default()
     });
     let report = keel::analysis::check(&stack);
-    assert_eq!(report.codes(), ["E001", "E001"], "{}", report.render_text());
+    // The hosts can't register (E001 per subnet), so the service has
+    // nowhere to run: one E026 naming that root cause.
+    assert_eq!(
+        report.codes(),
+        ["E001", "E001", "E026"],
+        "{}",
+        report.render_text()
+    );
     assert!(
         report.findings[0]
             .fix

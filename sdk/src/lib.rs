@@ -69,11 +69,6 @@ pub mod prelude {
     pub use crate::aws::ecs::{ManagedScaling, TaskNetwork};
     pub use crate::aws::ecs_task::{Container, NetworkMode, PortMapping};
     pub use crate::aws::elb::HealthCheck;
-    // Being added (issue 10): moved into the registry's list once both
-    // providers serve them.
-    pub use crate::aws::ecs::{CapacityProvider, EcsService};
-    pub use crate::aws::ecs_task::TaskDefinition;
-    pub use crate::aws::elb::{Listener, LoadBalancer, TargetGroup};
     pub use crate::resource::*;
     pub use crate::stack::{Probe, ResourceOptions, Stack};
 }

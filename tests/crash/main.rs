@@ -39,8 +39,11 @@ fn stack() -> Stack {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
+    // 0 (moto, which runs no ECS agents): no waits, so `up` can succeed.
     build(&Options {
+        wait: secs > 0,
         registration_timeout: Duration::from_secs(secs),
+        service_timeout: Duration::from_secs(secs),
         ..Options::default()
     })
 }

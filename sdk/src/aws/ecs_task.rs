@@ -289,6 +289,24 @@ impl TaskDefinition {
         self.execution_role_arn = Some(arn.into());
         self
     }
+    /// The family registered for the resource named `logical`: the given
+    /// one, else the logical name (letters, digits, `-` and `_` kept, others
+    /// made `-`). It carries no random suffix, so a replacement registers
+    /// the family's next revision, as ECS users expect.
+    ///
+    /// ```
+    /// use keel::prelude::*;
+    /// assert_eq!(TaskDefinition::new().family_name("web.app"), "web-app");
+    /// assert_eq!(TaskDefinition::new().family("api").family_name("web"), "api");
+    /// ```
+    pub fn family_name(&self, logical: &str) -> String {
+        self.family.clone().unwrap_or_else(|| {
+            logical.replace(
+                |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_',
+                "-",
+            )
+        })
+    }
     /// The CPU units a task reserves on an instance.
     pub fn reserved_cpu(&self) -> u32 {
         self.cpu

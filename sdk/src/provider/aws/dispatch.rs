@@ -178,16 +178,7 @@ pub(crate) fn ops(urn: &Urn) -> Result<&'static dyn AwsOps, ProviderError> {
             &[$((<$R as Resource>::TYPE, &Ops::<$R>(PhantomData) as &dyn AwsOps)),*]
         };
     }
-    // The registry's list plus the load balancer stack, which the registry
-    // lists once the simulator serves it too.
-    let table: &[(&str, &'static dyn AwsOps)] = crate::registry::resource_types! { @list table [
-        crate::aws::elb::LoadBalancer => load_balancers,
-        crate::aws::elb::TargetGroup => target_groups,
-        crate::aws::elb::Listener => listeners,
-        crate::aws::ecs_task::TaskDefinition => task_definitions,
-        crate::aws::ecs::CapacityProvider => capacity_providers,
-        crate::aws::ecs::EcsService => services,
-    ] };
+    let table: &[(&str, &'static dyn AwsOps)] = crate::registry::resource_types!(table);
     let token = urn.type_token();
     crate::registry::find(table, token).ok_or_else(|| {
         ProviderError::unsupported(format!("the aws provider does not manage {token} yet"))

@@ -23,7 +23,7 @@
 
 use super::ecs::{ecs_tags, sync_ecs_tags};
 use super::resource::{AwsResource, Cx, Query, Res, observed_tags, send};
-use super::util::{physical_name, val};
+use super::util::val;
 use crate::aws::ecs_task::{
     Container, LogConfiguration, NetworkMode, PortMapping, TaskDefinition, TaskDefinitionArn,
     TaskDefinitionOutputs,
@@ -201,7 +201,7 @@ impl AwsResource for TaskDefinition {
     type Live = LiveTaskDefinition;
 
     async fn create(cx: &Cx<'_>, t: &Self) -> Res<Self::Outputs> {
-        let family = physical_name(cx.urn, &t.family);
+        let family = t.family_name(cx.urn.name());
         let containers = t
             .containers
             .iter()

@@ -191,7 +191,13 @@ impl Simulated for CapacityProvider {
     }
 
     fn remove(sim: &SimProvider, id: &str) -> Done {
-        let associated = sim.peek(|c| c.capacity_providers.get(id).map(|p| p.cluster.is_some()))?;
+        // ECS answers a missing one with ClientException; for keel it is gone.
+        let found = sim.peek(|c| Ok(c.capacity_providers.find(id).map(|p| p.cluster.is_some())))?;
+        let Some(associated) = found else {
+            return Err(ProviderError::not_found(format!(
+                "capacity provider {id} does not exist"
+            )));
+        };
         if associated {
             sim.api("PutClusterCapacityProviders", |c, _| {
                 c.disassociate_capacity_provider(id)

@@ -152,12 +152,7 @@ impl Simulated for TaskDefinition {
         };
         let rec = TaskDefinitionRec {
             arn: String::new(),
-            family: props.family.clone().unwrap_or_else(|| {
-                urn.name().replace(
-                    |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_',
-                    "-",
-                )
-            }),
+            family: props.family_name(urn.name()),
             revision: 0,
             containers: props.containers.clone(),
             network_mode: props.network_mode,
