@@ -89,6 +89,9 @@ struct Topology {
     no_listener_dependency: bool,
     /// A second load balancer forwards to the same target group.
     second_lb: bool,
+    /// The internet gateway is created after the load balancer (it
+    /// depends on it) instead of before.
+    igw_after_lb: bool,
     /// Expected finding codes, sorted.
     codes: &'static [&'static str],
 }
@@ -114,6 +117,7 @@ const OK: Topology = Topology {
     desired: 2,
     no_listener_dependency: false,
     second_lb: false,
+    igw_after_lb: false,
     codes: &[],
 };
 
@@ -130,7 +134,14 @@ fn build(t: &Topology) -> Stack {
             .enable_dns_hostnames(true)
             .enable_dns_support(true),
     );
-    let igw = s.add("main", InternetGateway::new().vpc(vpc.id()));
+    let igw = InternetGateway::new().vpc(vpc.id());
+    let igw_urn = Urn::new(t.name, InternetGateway::TYPE, "main");
+    let lb_urn = Urn::new(t.name, LoadBalancer::TYPE, "web");
+    let igw = if t.igw_after_lb {
+        s.add_with("main", igw, ResourceOptions::new().depends_on(&lb_urn))
+    } else {
+        s.add("main", igw)
+    };
     let mut public_rt = RouteTable::new(vpc.id()).route_to_internet_gateway("0.0.0.0/0", igw.id());
     let (mut publics, mut privates) = (Vec::new(), Vec::new());
     for (az, pub_block, priv_block) in ZONES {
@@ -209,7 +220,12 @@ fn build(t: &Topology) -> Stack {
     if t.internal {
         lb = lb.internal();
     }
-    let lb = s.add("web", lb);
+    let lb = if t.igw_after_lb {
+        s.add("web", lb)
+    } else {
+        // ELB refuses an internet-facing load balancer before the gateway.
+        s.add_with("web", lb, ResourceOptions::new().depends_on(&igw_urn))
+    };
     let mut check = HealthCheck::http("/");
     if let Some(p) = t.health_port {
         check = check.port(p);
@@ -221,12 +237,13 @@ fn build(t: &Topology) -> Stack {
     let tg = s.add("web", tg);
     let listener = s.add("http", Listener::http(lb.arn(), 80, tg.arn()));
     if t.second_lb {
-        let other = s.add(
+        let other = s.add_with(
             "other",
             LoadBalancer::new()
                 .subnet(publics[0].id())
                 .subnet(publics[1].id())
                 .security_group(alb.id()),
+            ResourceOptions::new().depends_on(&igw_urn),
         );
         s.add("other-http", Listener::http(other.arn(), 80, tg.arn()));
     }
@@ -389,6 +406,11 @@ fn corpus() -> Vec<Topology> {
         t("two-load-balancers-one-target-group", &["E027"], &|x| {
             x.second_lb = true
         }),
+        t(
+            "internet-gateway-after-the-load-balancer",
+            &["E027"],
+            &|x| x.igw_after_lb = true,
+        ),
         t("fixed-host-port-more-tasks-than-hosts", &["E026"], &|x| {
             x.tasks = Tasks::Fixed;
             x.desired = 3;

@@ -67,6 +67,8 @@ impl ServiceDecl {
 /// Everything serving-related a stack declares.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Serving {
+    /// Each declared load balancer's dependencies, transitively.
+    pub lb_after: BTreeMap<Urn, BTreeSet<Urn>>,
     pub listeners: Vec<ListenerDecl>,
     pub target_groups: Vec<TargetGroupDecl>,
     pub services: Vec<ServiceDecl>,
@@ -183,7 +185,15 @@ pub(super) fn serving(stack: &Stack) -> Serving {
             }
         })
         .collect();
+    let lb_after = all::<LoadBalancer>(stack)
+        .into_iter()
+        .map(|(urn, _, _)| {
+            let after = dependencies(stack, &urn);
+            (urn, after)
+        })
+        .collect();
     Serving {
+        lb_after,
         listeners,
         target_groups,
         services,

@@ -13,7 +13,7 @@ use super::declared_lb::{ServiceDecl, TargetGroupDecl};
 use super::findings::{Finding, Severity};
 use super::network::{Key, Model};
 use super::reach::{Blocked, Code, Source};
-use super::service_decl::{consistent, hosts_of, load_balancer_checks};
+use super::service_decl::{consistent, hosts_of, load_balancer_checks, load_balancer_waits};
 use super::service_fix::{image_fix, listener_fix, target_fix};
 use super::serving::{image_pull_detail, internet_reaches_listener, lb_reaches_target, zones};
 use crate::aws::ecs_task::NetworkMode;
@@ -554,6 +554,7 @@ fn target_checks(
 pub(crate) fn check(d: &Declared, host_findings: &[Finding]) -> Vec<Finding> {
     let mut out = Vec::new();
     load_balancer_checks(&d.model, &mut out);
+    load_balancer_waits(d, &mut out);
     listener_checks(d, &mut out);
     service_checks(d, host_findings, &mut out);
     let mut seen = BTreeSet::new();

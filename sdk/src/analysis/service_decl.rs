@@ -73,6 +73,45 @@ pub(super) fn load_balancer_checks(model: &Model, out: &mut Vec<Finding>) {
     }
 }
 
+/// An internet-facing load balancer must be created after its VPC's
+/// internet gateway: ELB refuses one in a VPC with no gateway attached
+/// (`InvalidSubnet`), and keel creates resources that don't depend on each
+/// other in parallel.
+pub(super) fn load_balancer_waits(d: &Declared, out: &mut Vec<Finding>) {
+    for (k, lb) in &d.model.load_balancers {
+        let Some(urn) = urn_of(k) else { continue };
+        let Some(after) = d.serving.lb_after.get(&urn) else {
+            continue;
+        };
+        if !lb.internet_facing {
+            continue;
+        }
+        let gateways: Vec<(Urn, &str)> = d
+            .model
+            .internet_gateways
+            .iter()
+            .filter(|(_, g)| g.vpc.as_ref() == Some(&lb.vpc))
+            .filter_map(|(gk, g)| Some((urn_of(gk)?, g.label.as_str())))
+            .collect();
+        if gateways.is_empty() || gateways.iter().any(|(g, _)| after.contains(g)) {
+            continue;
+        }
+        let igw = gateways[0].1;
+        out.push(finding(
+            Code::Inconsistent,
+            &urn,
+            format!(
+                "internet-facing load balancer {} doesn't depend on internet gateway {igw}, so keel may create it first, and ELB rejects an internet-facing load balancer in a VPC with no internet gateway attached (InvalidSubnet)",
+                lb.label
+            ),
+            format!(
+                "make load balancer {} depend on the gateway: stack.add_with(\"{}\", lb, ResourceOptions::new().depends_on({igw}.urn()))",
+                lb.label, lb.label
+            ),
+        ));
+    }
+}
+
 /// A cluster reference as one comparable name: a declared cluster's
 /// literal name, else its URN; a literal as is.
 pub(super) fn cluster_identity(d: &Declared, reference: &str) -> String {
