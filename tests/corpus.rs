@@ -95,6 +95,17 @@ struct Topology {
     nat_other_vpc: bool,
     /// Expected finding codes, in report order.
     codes: &'static [&'static str],
+    // Egress as declared (issue 11, item 7).
+    /// The hosts' group declares TCP egress on this port to anywhere, with
+    /// no `revoke_default_egress()` call: only that port goes out.
+    declared_egress_port: Option<u16>,
+    // Regional NAT gateways (issue 11, item 2).
+    /// One regional NAT gateway for the VPC, which both private tables
+    /// route to (with `no_nat`: no zonal ones).
+    regional_nat: bool,
+    /// The whole network from the `Network` component with
+    /// `NatStrategy::Regional` instead of the hand-wired one.
+    regional_network: bool,
 }
 
 const OK: Topology = Topology {
@@ -118,6 +129,11 @@ const OK: Topology = Topology {
     dns_support: true,
     nat_other_vpc: false,
     codes: &[],
+    // Egress as declared.
+    declared_egress_port: None,
+    // Regional NAT gateways.
+    regional_nat: false,
+    regional_network: false,
 };
 
 const ZONES: [(&str, &str, &str); 2] = [
@@ -126,6 +142,9 @@ const ZONES: [(&str, &str, &str); 2] = [
 ];
 
 fn build(t: &Topology) -> Stack {
+    if t.regional_network {
+        return regional_network(t);
+    }
     let mut s = Stack::new(t.name);
     let vpc = s.add(
         "main",
@@ -189,6 +208,7 @@ fn build(t: &Topology) -> Stack {
         let nat = s.add("other", NatGateway::public(other_public.id(), eip.id()));
         nats = vec![nat];
     }
+    regional_nat(t, &mut s, &vpc, &mut nats);
     for (i, private) in privates.iter().enumerate() {
         let z = &ZONES[i].0[ZONES[i].0.len() - 1..];
         let mut rt = RouteTable::new(vpc.id()).associate(private.id());
@@ -280,7 +300,7 @@ fn build(t: &Topology) -> Stack {
             .revoke_default_egress()
             .egress(Rule::tcp(443).cidr("10.0.0.0/16")),
     };
-    let sg = s.add("hosts", sg);
+    let sg = s.add("hosts", declared_egress(t, sg));
     let role = s.add(
         "ecs",
         IamRole::for_service("ec2.amazonaws.com").managed_policy(ECS_INSTANCE_POLICY_ARN),
@@ -311,6 +331,64 @@ fn build(t: &Topology) -> Stack {
     let mut asg = AutoScalingGroup::new(lt.id(), 0, 4).desired_capacity(2);
     for h in hosts {
         asg = asg.subnet(h.id());
+    }
+    s.add("hosts", asg);
+    s
+}
+
+/// Egress as declared: the declared rule replaces AWS's default.
+fn declared_egress(t: &Topology, sg: SecurityGroup) -> SecurityGroup {
+    match t.declared_egress_port {
+        Some(port) => sg.egress(Rule::tcp(port).cidr("0.0.0.0/0")),
+        None => sg,
+    }
+}
+
+/// Regional NAT gateways: one for the VPC, in no subnet, that the private
+/// tables route to instead of the zonal ones.
+fn regional_nat(
+    t: &Topology,
+    s: &mut Stack,
+    vpc: &Handle<Vpc>,
+    nats: &mut Vec<Handle<NatGateway>>,
+) {
+    if t.regional_nat {
+        *nats = vec![s.add("regional", NatGateway::regional(vpc.id()))];
+    }
+}
+
+/// The `Network` component with one regional NAT gateway, and the hosts
+/// (HTTPS egress only) in its private subnets.
+fn regional_network(t: &Topology) -> Stack {
+    use keel::components::{NatStrategy, Network};
+    let mut s = Stack::new(t.name);
+    let net = Network::new("10.0.0.0/16", ["us-east-1a", "us-east-1b"])
+        .nat(NatStrategy::Regional)
+        .declare(&mut s, "net");
+    let sg = s.add(
+        "hosts",
+        SecurityGroup::new(net.vpc.id(), "ECS container instances")
+            .egress(Rule::tcp(443).cidr("0.0.0.0/0")),
+    );
+    let role = s.add(
+        "ecs",
+        IamRole::for_service("ec2.amazonaws.com").managed_policy(ECS_INSTANCE_POLICY_ARN),
+    );
+    let profile = s.add("ecs", InstanceProfile::new(role.name()));
+    let cluster = s.add("app", EcsCluster::new());
+    let user_data = cluster
+        .name()
+        .map(|c| format!("#!/bin/bash\necho ECS_CLUSTER={c} >> /etc/ecs/ecs.config\n"));
+    let lt = s.add(
+        "hosts",
+        LaunchTemplate::new("ami-0a3c14e1ddbe7f23c", "t3.small")
+            .user_data(user_data)
+            .iam_instance_profile(profile.name())
+            .security_group(sg.id()),
+    );
+    let mut asg = AutoScalingGroup::new(lt.id(), 0, 4).desired_capacity(2);
+    for subnet in net.private_subnet_ids() {
+        asg = asg.subnet(subnet);
     }
     s.add("hosts", asg);
     s
@@ -433,6 +511,36 @@ fn corpus() -> Vec<Topology> {
         t("no-profile-and-no-route", &["E001", "E001", "E014"], &|x| {
             x.profile = false;
             x.nat_route = [false, false];
+        }),
+        // Egress as declared: a declared rule replaces AWS's default.
+        t("ok-https-declared-without-revoke", &[], &|x| {
+            x.declared_egress_port = Some(443)
+        }),
+        t("egress-only-8443", &["E009", "E009"], &|x| {
+            x.declared_egress_port = Some(8443)
+        }),
+        // Regional NAT gateways: the VPC's attached internet gateway is
+        // their way out; no public subnet or route of their own.
+        t("ok-regional-nat", &[], &|x| {
+            x.no_nat = true;
+            x.regional_nat = true;
+        }),
+        t("ok-regional-nat-without-public-route", &[], &|x| {
+            x.no_nat = true;
+            x.regional_nat = true;
+            x.public_igw_route = false;
+        }),
+        t(
+            "regional-nat-without-attached-igw",
+            &["E040", "E040"],
+            &|x| {
+                x.no_nat = true;
+                x.regional_nat = true;
+                x.igw_attached = false;
+            },
+        ),
+        t("ok-network-component-regional-nat", &[], &|x| {
+            x.regional_network = true
         }),
     ]
 }

@@ -215,6 +215,45 @@ fn the_example_passes_the_checks_and_its_broken_variant_is_stopped_before_anythi
     assert!(out.contains("registered_container_instances  0"), "{out}");
 }
 
+/// The hosts' group declares exactly the egress they need: HTTPS. Declared
+/// egress replaces AWS's default rule, so moving that one port to 8443
+/// leaves the agent unable to reach ECS, and the checks say so, naming ECS
+/// and the group.
+#[test]
+fn the_hosts_egress_on_8443_instead_of_443_is_an_error_naming_ecs_and_the_group() {
+    for stack in [
+        build(&Options {
+            hosts_egress_port: 8443,
+            ..Options::default()
+        }),
+        build_manual(&Options {
+            hosts_egress_port: 8443,
+            ..Options::default()
+        }),
+    ] {
+        let report = keel::analysis::check(&stack);
+        let text = report.render_text();
+        let e009: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|f| f.code.as_str() == "E009")
+            .collect();
+        assert_eq!(e009.len(), 2, "one per private subnet: {text}");
+        for f in e009 {
+            assert!(f.message.contains("ECS"), "{text}");
+            assert_eq!(f.urn.name(), "ecs-hosts", "{text}");
+            assert!(
+                f.blocked_at
+                    .as_deref()
+                    .is_some_and(|b| b.contains("ecs-hosts")),
+                "{text}"
+            );
+            assert!(f.fix.contains("security group ecs-hosts"), "{text}");
+        }
+        assert!(report.codes().iter().all(|c| c.starts_with('E')), "{text}");
+    }
+}
+
 #[test]
 fn the_component_without_nat_gateways_fails_the_checks() {
     let stack = build(&Options {

@@ -76,3 +76,45 @@ async fn reordered_rules_are_no_change_and_one_new_rule_is_one_line() {
     assert_eq!(sg.changes.len(), 1);
     assert_eq!(sg.changes[0].after, None);
 }
+
+/// A group with egress declared, as saved when declared egress was added
+/// to AWS's default rule (`revoke_default_egress: false`), or as declared
+/// today (the declared rules replace the default).
+fn hosts(saved_before_egress_replaced_the_default: bool) -> Stack {
+    let mut s = Stack::new("egress");
+    let vpc = s.add("main", Vpc::new("10.0.0.0/16"));
+    let mut sg = SecurityGroup::new(vpc.id(), "ECS hosts").egress(Rule::tcp(443).cidr("0.0.0.0/0"));
+    if saved_before_egress_replaced_the_default {
+        sg.revoke_default_egress = false;
+    }
+    s.add("hosts", sg);
+    s
+}
+
+#[tokio::test]
+async fn a_stack_saved_with_the_default_egress_previews_its_revocation() {
+    let dir = state_dir();
+    let sim = Arc::new(SimProvider::in_memory().with_latency(SimLatency::none()));
+    let (_, report) = up(&hosts(true), sim.clone(), dir.path(), 4).await;
+    assert!(report.succeeded(), "{report:?}");
+
+    let p = plan(&hosts(false), sim.clone(), dir.path());
+    let sg = p
+        .step(&Urn::new("egress", SecurityGroup::TYPE, "hosts"))
+        .expect("the group has a step");
+    assert_eq!(sg.action, Action::Update, "{}", render_text(&p));
+    assert_eq!(sg.changes.len(), 1, "{}", render_text(&p));
+    let change = &sg.changes[0];
+    assert_eq!(change.path, "revoke_default_egress");
+    assert_eq!(change.before, Some(serde_json::json!(false)));
+    assert_eq!(change.after, Some(serde_json::json!(true)));
+    assert!(
+        render_text(&p).contains("revoke_default_egress"),
+        "{}",
+        render_text(&p)
+    );
+
+    let (_, report) = up(&hosts(false), sim.clone(), dir.path(), 4).await;
+    assert!(report.succeeded(), "{report:?}");
+    assert!(!plan(&hosts(false), sim, dir.path()).summary().has_changes());
+}

@@ -2,8 +2,9 @@
 //! availability zones: a public and a private subnet per AZ, an internet
 //! gateway, an Elastic IP and NAT gateway per AZ (or one shared), a public
 //! route table sending 0.0.0.0/0 to the internet gateway, private route tables
-//! sending 0.0.0.0/0 to a NAT gateway, a security group that allows outbound
-//! traffic, the ECS instance role and profile, a launch template whose user
+//! sending 0.0.0.0/0 to a NAT gateway, a security group for the instances
+//! that allows exactly the outbound traffic they need (HTTPS to ECS, ECR and
+//! the image registry), the ECS instance role and profile, a launch template whose user
 //! data names the cluster, an Auto Scaling group of two instances in the
 //! private subnets, and the ECS cluster; then the tutorial's whole picture:
 //! an internet-facing load balancer in the public subnets whose listener
@@ -15,6 +16,9 @@ use keel::aws::iam::{ECS_INSTANCE_POLICY_ARN, ECS_TASK_EXECUTION_POLICY_ARN};
 use keel::components::{NatStrategy, Network};
 use keel::prelude::*;
 use std::time::Duration;
+
+/// The VPC's address block.
+pub const VPC_BLOCK: &str = "10.0.0.0/16";
 
 /// The two availability zones and their subnet blocks.
 pub const ZONES: [(&str, &str, &str); 2] = [
@@ -34,7 +38,7 @@ pub const WEB_IMAGE: &str = "public.ecr.aws/nginx/nginx:1.27-alpine";
 pub struct Options {
     /// The stack name.
     pub stack: String,
-    /// NAT gateways: one per zone, one shared, or none.
+    /// NAT gateways: one per zone, one shared, one regional, or none.
     pub nat: NatStrategy,
     /// Hand-wired stack only: leave the 0.0.0.0/0 route out of the private
     /// route tables — the tutorial's failure, where instances never register.
@@ -58,6 +62,10 @@ pub struct Options {
     /// Put the load balancer in the private subnets (which have no route
     /// to the internet gateway): the internet can't reach it.
     pub load_balancer_in_private_subnets: bool,
+    /// The one port the instances' security group lets out (HTTPS, 443:
+    /// ECS, ECR and the image registry all listen there). Any other port
+    /// leaves the agent unable to reach ECS.
+    pub hosts_egress_port: u16,
 }
 
 impl Default for Options {
@@ -73,6 +81,7 @@ impl Default for Options {
             service_timeout: Duration::from_secs(120),
             hosts_admit_load_balancer: true,
             load_balancer_in_private_subnets: false,
+            hosts_egress_port: 443,
         }
     }
 }
@@ -81,7 +90,7 @@ impl Default for Options {
 pub fn build(options: &Options) -> Stack {
     let mut stack = Stack::new(options.stack.clone());
     let zones: Vec<&str> = ZONES.iter().map(|(az, _, _)| *az).collect();
-    let net = Network::new("10.0.0.0/16", zones)
+    let net = Network::new(VPC_BLOCK, zones)
         .nat(options.nat)
         .declare(&mut stack, "net");
     stack.export("vpc_id", net.vpc.id());
@@ -100,7 +109,7 @@ pub fn build(options: &Options) -> Stack {
 /// Declares the same architecture resource by resource.
 pub fn build_manual(options: &Options) -> Stack {
     let mut stack = Stack::new(options.stack.clone());
-    let vpc = stack.add("main", Vpc::new("10.0.0.0/16").enable_dns_hostnames(true));
+    let vpc = stack.add("main", Vpc::new(VPC_BLOCK).enable_dns_hostnames(true));
     let igw = stack.add("main", InternetGateway::new().vpc(vpc.id()));
 
     let mut public_rt = RouteTable::new(vpc.id()).route_to_internet_gateway("0.0.0.0/0", igw.id());
@@ -120,7 +129,7 @@ pub fn build_manual(options: &Options) -> Stack {
         );
         public_rt = public_rt.associate(public.id());
         let wants_nat = match options.nat {
-            NatStrategy::None => false,
+            NatStrategy::None | NatStrategy::Regional => false,
             NatStrategy::Single => i == 0,
             NatStrategy::OnePerAz => true,
         };
@@ -137,6 +146,11 @@ pub fn build_manual(options: &Options) -> Stack {
         private_subnets.push(private);
     }
     stack.add("public", public_rt);
+    if options.nat == NatStrategy::Regional {
+        // One for the VPC, in no subnet, going out through the internet gateway.
+        let after_igw = ResourceOptions::new().depends_on(igw.urn());
+        nats.push(stack.add_with("nat", NatGateway::regional(vpc.id()), after_igw));
+    }
     for (i, private) in private_subnets.iter().enumerate() {
         let suffix = &ZONES[i].0[ZONES[i].0.len() - 1..];
         let mut rt = RouteTable::new(vpc.id()).associate(private.id());
@@ -177,13 +191,22 @@ struct Subnets {
 /// Everything on top of the network: the ECS hosts and the web service
 /// behind the load balancer.
 fn declare_app(stack: &mut Stack, vpc: &Handle<Vpc>, subnets: Subnets, options: &Options) {
+    // The load balancer talks to the instances on their dynamic host ports
+    // (traffic and health checks); in the VPC's block, since the hosts'
+    // group already names this one.
     let alb_sg = stack.add(
         "alb",
-        SecurityGroup::new(vpc.id(), "web load balancer").ingress(
-            Rule::tcp(80)
-                .cidr("0.0.0.0/0")
-                .describe("HTTP from anywhere"),
-        ),
+        SecurityGroup::new(vpc.id(), "web load balancer")
+            .ingress(
+                Rule::tcp(80)
+                    .cidr("0.0.0.0/0")
+                    .describe("HTTP from anywhere"),
+            )
+            .egress(
+                Rule::tcp_range(32768, 65535)
+                    .cidr(VPC_BLOCK)
+                    .describe("dynamic host ports of the ECS instances"),
+            ),
     );
     let hosts = ecs_hosts(stack, vpc, &alb_sg, subnets.private.clone(), options);
     let lb_subnets = if options.load_balancer_in_private_subnets {
@@ -221,10 +244,12 @@ fn ecs_hosts(
     subnets: Vec<Output<SubnetId>>,
     options: &Options,
 ) -> Hosts {
+    // Declared egress replaces AWS's default allow-all rule: HTTPS out is
+    // all the instances get.
     let mut hosts_sg = SecurityGroup::new(vpc.id(), "ECS container instances").egress(
-        Rule::tcp(443)
+        Rule::tcp(options.hosts_egress_port)
             .cidr("0.0.0.0/0")
-            .describe("ECS, ECR and S3 endpoints"),
+            .describe("ECS, ECR, S3 and the image registry (HTTPS)"),
     );
     if options.hosts_admit_load_balancer {
         hosts_sg = hosts_sg.ingress(

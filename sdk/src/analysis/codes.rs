@@ -95,6 +95,10 @@ pub enum Code {
     /// on: every target stays unhealthy.
     #[serde(rename = "E029")]
     HealthCheckPortClosed,
+    /// E040: a regional NAT gateway's VPC has no attached internet gateway,
+    /// so its traffic has no way out.
+    #[serde(rename = "E040")]
+    RegionalNatNoInternetGateway,
     /// W100: something on the path is outside what keel can see.
     #[serde(rename = "W100")]
     Unknown,
@@ -138,6 +142,7 @@ impl Code {
             Code::Inconsistent => "E027",
             Code::OtherVpc => "E028",
             Code::HealthCheckPortClosed => "E029",
+            Code::RegionalNatNoInternetGateway => "E040",
             Code::Unknown => "W100",
             Code::SingleNatManyZones => "W101",
             Code::ZoneWithoutNat => "W102",

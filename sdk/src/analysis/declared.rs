@@ -13,8 +13,9 @@ use super::network::{
 };
 use crate::aws::autoscaling::AutoScalingGroup;
 use crate::aws::ec2::{
-    AclAction, AclRule, Connectivity, InternetGateway, LaunchTemplate, NatGateway, NetworkAcl,
-    Peer, RouteTable, RouteTarget, Rule, SecurityGroup, Subnet, Vpc, VpcEndpoint,
+    AclAction, AclRule, AvailabilityMode, Connectivity, InternetGateway, LaunchTemplate,
+    NatGateway, NetworkAcl, Peer, RouteTable, RouteTarget, Rule, SecurityGroup, Subnet, Vpc,
+    VpcEndpoint,
 };
 use crate::aws::ecs::EcsCluster;
 use crate::aws::iam::InstanceProfile;
@@ -261,9 +262,13 @@ pub(crate) fn declared(stack: &Stack) -> Declared {
     for (urn, k, nat) in all::<NatGateway>(stack) {
         let facts = NatFacts {
             label: urn.name().to_string(),
-            subnet: key(&nat.subnet_id),
+            subnet: nat.subnet_id.as_ref().map(key).unwrap_or_default(),
+            regional: (nat.availability_mode == AvailabilityMode::Regional)
+                .then(|| nat.vpc_id.as_ref().map(key).unwrap_or_default()),
             public: nat.connectivity == Connectivity::Public,
-            has_eip: nat.allocation_id.is_some(),
+            // A regional gateway's addresses are AWS's unless given.
+            has_eip: nat.allocation_id.is_some()
+                || nat.availability_mode == AvailabilityMode::Regional,
             available: true,
         };
         m.nat_gateways.insert(k, facts);

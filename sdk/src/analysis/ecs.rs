@@ -148,6 +148,11 @@ pub(super) fn fix_for(model: &Model, b: &Blocked, hosts: &EcsHosts, subnet_key: 
             ),
             None => format!("route 0.0.0.0/0 to a public NAT gateway in VPC {}", l(vpc)),
         },
+        Code::RegionalNatNoInternetGateway => format!(
+            "attach an internet gateway to VPC {} (InternetGateway::new().vpc(vpc.id())): regional NAT gateway {} sends traffic out through it",
+            l(vpc),
+            l(&b.element)
+        ),
         Code::NatNotAvailable => {
             format!("wait for NAT gateway {} to become available", l(&b.element))
         }

@@ -91,8 +91,11 @@ pub struct GatewayFacts {
 pub struct NatFacts {
     /// For messages.
     pub label: String,
-    /// The subnet it sits in.
+    /// The subnet it sits in (empty for a regional gateway).
     pub subnet: Key,
+    /// A regional gateway's VPC: it sits in no subnet and serves every zone
+    /// of that VPC through the VPC's internet gateway.
+    pub regional: Option<Key>,
     /// Public connectivity (else private).
     pub public: bool,
     /// Has an Elastic IP.

@@ -422,6 +422,14 @@ fn reach_https(
                     &hops,
                 ));
             };
+            if let Some(nat_vpc) = &nat.regional {
+                let via = super::reach_nat::Regional {
+                    key: &n,
+                    nat,
+                    vpc: nat_vpc,
+                };
+                return via.reach(model, src, dest, hops);
+            }
             let Some(nat_subnet) = model.subnets.get(&nat.subnet) else {
                 return Err(blocked(
                     Code::Unknown,

@@ -72,6 +72,7 @@ fn model() -> Model {
         NatFacts {
             label: "nat".into(),
             subnet: "a".into(),
+            regional: None,
             public: true,
             has_eip: true,
             available: true,

@@ -6,7 +6,7 @@
 use crate::aws::ec2::{ElasticIp, InternetGateway, NatGateway, RouteTable, Subnet, Vpc};
 use crate::cidr;
 use crate::resource::{Handle, Output, SubnetId};
-use crate::stack::Stack;
+use crate::stack::{ResourceOptions, Stack};
 use ipnet::Ipv4Net;
 
 /// How private subnets reach the internet.
@@ -21,6 +21,12 @@ pub enum NatStrategy {
     Single,
     /// One NAT gateway per zone, each private subnet using its own zone's.
     OnePerAz,
+    /// One regional NAT gateway for the VPC (AWS, November 2025): it
+    /// serves every zone under one id, sits in no public subnet and needs no
+    /// Elastic IP of the program's (AWS allocates its addresses); it goes
+    /// out through the network's internet gateway. Every private subnet
+    /// routes to it.
+    Regional,
 }
 
 /// The resources of one availability zone.
@@ -34,7 +40,8 @@ pub struct Zone {
     pub private_subnet: Handle<Subnet>,
     /// The private subnet's route table.
     pub private_route_table: Handle<RouteTable>,
-    /// The zone's NAT gateway and its Elastic IP, if it has one.
+    /// The zone's NAT gateway and its Elastic IP, if it has one (a
+    /// regional gateway is the network's, in [`NetworkHandles`]).
     pub nat_gateway: Option<(Handle<NatGateway>, Handle<ElasticIp>)>,
 }
 
@@ -49,6 +56,8 @@ pub struct NetworkHandles {
     pub public_route_table: Handle<RouteTable>,
     /// Per zone, in the order given.
     pub zones: Vec<Zone>,
+    /// The regional NAT gateway ([`NatStrategy::Regional`]).
+    pub regional_nat_gateway: Option<Handle<NatGateway>>,
 }
 
 impl NetworkHandles {
@@ -60,7 +69,8 @@ impl NetworkHandles {
     pub fn public_subnet_ids(&self) -> Vec<Output<SubnetId>> {
         self.zones.iter().map(|z| z.public_subnet.id()).collect()
     }
-    /// The NAT gateways' public addresses, in zone order.
+    /// The zonal NAT gateways' public addresses, in zone order (a regional
+    /// gateway's are AWS's).
     pub fn nat_public_ips(&self) -> Vec<Output<String>> {
         self.zones
             .iter()
@@ -82,6 +92,15 @@ impl NetworkHandles {
 /// assert_eq!(net.zones.len(), 2);
 /// assert!(net.zones.iter().all(|z| z.nat_gateway.is_some()));
 /// assert!(stack.validate().is_ok());
+///
+/// // One regional NAT gateway instead, for every zone.
+/// let mut stack = Stack::new("regional");
+/// let net = Network::new("10.0.0.0/16", ["us-east-1a", "us-east-1b"])
+///     .nat(NatStrategy::Regional)
+///     .declare(&mut stack, "net");
+/// assert!(net.regional_nat_gateway.is_some());
+/// assert!(net.zones.iter().all(|z| z.nat_gateway.is_none()));
+/// assert!(keel::analysis::check(&stack).findings.is_empty());
 /// ```
 #[derive(Clone, Debug)]
 pub struct Network {
@@ -156,7 +175,7 @@ impl Network {
             );
             public_rt = public_rt.associate(public.id());
             let wants_nat = match self.nat {
-                NatStrategy::None => false,
+                NatStrategy::None | NatStrategy::Regional => false,
                 NatStrategy::Single => i == 0,
                 NatStrategy::OnePerAz => true,
             };
@@ -171,6 +190,11 @@ impl Network {
             publics.push(public);
         }
         let public_route_table = stack.add(&format!("{name}-public"), public_rt);
+        // After the internet gateway: it is the regional gateway's way out.
+        let regional_nat_gateway = (self.nat == NatStrategy::Regional).then(|| {
+            let after_igw = ResourceOptions::new().depends_on(igw.urn());
+            stack.add_with(name, NatGateway::regional(vpc.id()), after_igw)
+        });
         let mut zones = Vec::new();
         for (i, (az, public)) in self.zones.iter().zip(publics).enumerate() {
             let suffix = zone_suffix(az);
@@ -181,10 +205,11 @@ impl Network {
             let mut rt = RouteTable::new(vpc.id()).associate(private.id());
             let nat = match self.nat {
                 NatStrategy::None => None,
-                NatStrategy::Single => nats[0].as_ref(),
-                NatStrategy::OnePerAz => nats[i].as_ref(),
+                NatStrategy::Single => nats[0].as_ref().map(|(n, _)| n),
+                NatStrategy::OnePerAz => nats[i].as_ref().map(|(n, _)| n),
+                NatStrategy::Regional => regional_nat_gateway.as_ref(),
             };
-            if let Some((nat, _)) = nat {
+            if let Some(nat) = nat {
                 rt = rt.route_to_nat_gateway("0.0.0.0/0", nat.id());
             }
             let private_route_table = stack.add(&format!("{name}-private-{suffix}"), rt);
@@ -201,6 +226,7 @@ impl Network {
             internet_gateway: igw,
             public_route_table,
             zones,
+            regional_nat_gateway,
         }
     }
 }
@@ -216,7 +242,7 @@ fn zone_suffix(az: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::ec2::NatGateway;
+    use crate::aws::ec2::{AvailabilityMode, NatGateway, RouteTarget};
     use crate::resource::Resource;
 
     fn count(stack: &Stack, ty: &str) -> usize {
@@ -240,6 +266,35 @@ mod tests {
             assert_eq!(net.private_subnet_ids().len(), 3);
             assert_eq!(net.nat_public_ips().len(), nats);
         }
+    }
+
+    #[test]
+    fn the_regional_strategy_declares_one_nat_gateway_every_private_table_routes_to() {
+        let mut stack = Stack::new("t");
+        let net = Network::new("10.0.0.0/16", ["us-east-1a", "us-east-1b", "us-east-1c"])
+            .nat(NatStrategy::Regional)
+            .declare(&mut stack, "net");
+        assert!(stack.validate().is_ok());
+        assert_eq!(count(&stack, NatGateway::TYPE), 1);
+        assert_eq!(count(&stack, ElasticIp::TYPE), 0);
+        let nat = net
+            .regional_nat_gateway
+            .clone()
+            .expect("a regional NAT gateway");
+        let declared = stack.get_as::<NatGateway>(nat.urn()).expect("declared");
+        assert_eq!(declared.availability_mode, AvailabilityMode::Regional);
+        for zone in &net.zones {
+            let table = stack.get_as::<RouteTable>(zone.private_route_table.urn());
+            let routes = &table.expect("declared").routes;
+            assert_eq!(routes.len(), 1);
+            // The stack's one NAT gateway (counted above).
+            assert!(
+                matches!(routes[0].target, RouteTarget::NatGateway(_)),
+                "{:?}",
+                routes[0].target
+            );
+        }
+        assert!(net.nat_public_ips().is_empty());
     }
 
     #[test]

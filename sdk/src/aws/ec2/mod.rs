@@ -15,7 +15,9 @@ mod vpc_endpoint;
 pub use elastic_ip::{ElasticIp, ElasticIpOutputRefs, ElasticIpOutputs};
 pub use internet_gateway::{InternetGateway, InternetGatewayOutputRefs, InternetGatewayOutputs};
 pub use launch_template::{LaunchTemplate, LaunchTemplateOutputRefs, LaunchTemplateOutputs};
-pub use nat_gateway::{Connectivity, NatGateway, NatGatewayOutputRefs, NatGatewayOutputs};
+pub use nat_gateway::{
+    AvailabilityMode, Connectivity, NatGateway, NatGatewayOutputRefs, NatGatewayOutputs,
+};
 pub use network_acl::{
     AclAction, AclRule, EPHEMERAL_PORTS, NetworkAcl, NetworkAclOutputRefs, NetworkAclOutputs,
 };

@@ -1,6 +1,9 @@
-//! [`SecurityGroup`]: stateful instance-level firewall rules. Like AWS (and
-//! the CDK's `allowAllOutbound`), a new group allows all outbound traffic
-//! unless the program revokes that default.
+//! [`SecurityGroup`]: stateful instance-level firewall rules. Outbound
+//! traffic is what the program declares: declared egress rules replace AWS's
+//! default allow-all rule (as Terraform's `aws_security_group` does), and
+//! [`SecurityGroup::allow_all_egress`] says "everything" explicitly (the
+//! CDK's `allowAllOutbound`). A group that declares no egress at all keeps
+//! AWS's default.
 
 use crate::cidr;
 use crate::resource::{
@@ -161,11 +164,17 @@ pub struct SecurityGroup {
     #[serde(default)]
     #[resource(set)]
     pub ingress: Vec<Rule>,
-    /// Outbound rules, in addition to the default allow-all unless revoked.
+    /// Outbound rules. [`SecurityGroup::egress`] also sets
+    /// `revoke_default_egress`, so the declared rules are the only ones.
     #[serde(default)]
     #[resource(set)]
     pub egress: Vec<Rule>,
     /// Whether AWS's default "all outbound to 0.0.0.0/0" rule is removed.
+    /// Declaring egress sets it; it stays `false` only for a group that
+    /// declares none (AWS's default applies). State saved before egress
+    /// replaced the default may hold `false` next to declared rules: that
+    /// group has the default rule too, and the next preview shows its
+    /// revocation (`revoke_default_egress: false → true`).
     #[serde(default)]
     pub revoke_default_egress: bool,
     /// Tags.
@@ -174,7 +183,8 @@ pub struct SecurityGroup {
 }
 
 impl SecurityGroup {
-    /// A group in `vpc_id`, allowing all outbound traffic and no inbound.
+    /// A group in `vpc_id` with no inbound rules. Until egress is declared
+    /// it keeps AWS's default rule: all outbound traffic allowed.
     pub fn new(vpc_id: impl Into<Input<VpcId>>, description: impl Into<String>) -> Self {
         Self {
             vpc_id: vpc_id.into(),
@@ -196,19 +206,59 @@ impl SecurityGroup {
         self.ingress.push(rule);
         self
     }
-    /// Adds an outbound rule.
+    /// Adds an outbound rule. Declared egress replaces AWS's default
+    /// allow-all rule: the group allows exactly the declared outbound
+    /// traffic (add [`SecurityGroup::allow_all_egress`] to keep everything).
+    ///
+    /// ```
+    /// use keel::prelude::*;
+    /// let https_only = SecurityGroup::new(VpcId::new("vpc-1"), "ECS hosts")
+    ///     .egress(Rule::tcp(443).cidr("0.0.0.0/0"));
+    /// let rules = https_only.effective_egress();
+    /// assert_eq!(rules.len(), 1);
+    /// assert_eq!((rules[0].from_port, rules[0].to_port), (443, 443));
+    /// ```
     pub fn egress(mut self, rule: Rule) -> Self {
         self.egress.push(rule);
+        self.revoke_default_egress = true;
         self
     }
-    /// Removes the default allow-all outbound rule: only `egress` rules apply.
+    /// Allows all outbound traffic, explicitly: the rule AWS gives a new
+    /// group (every protocol to 0.0.0.0/0), declared so that other egress
+    /// rules don't replace it.
+    ///
+    /// ```
+    /// use keel::prelude::*;
+    /// let open = SecurityGroup::new(VpcId::new("vpc-1"), "bastion").allow_all_egress();
+    /// assert_eq!(open.effective_egress()[0].protocol, Protocol::All);
+    /// assert_eq!(open.effective_egress().len(), 1);
+    /// ```
+    pub fn allow_all_egress(self) -> Self {
+        self.egress(Rule::all().cidr("0.0.0.0/0"))
+    }
+    /// Removes AWS's default allow-all outbound rule. Declaring egress
+    /// already does; on a group that declares none, this leaves it with no
+    /// outbound traffic at all.
+    ///
+    /// ```
+    /// use keel::prelude::*;
+    /// let closed = SecurityGroup::new(VpcId::new("vpc-1"), "isolated").revoke_default_egress();
+    /// assert!(closed.effective_egress().is_empty());
+    /// ```
     pub fn revoke_default_egress(mut self) -> Self {
         self.revoke_default_egress = true;
         self
     }
 
     /// The egress rules in force: the declared ones, plus AWS's default
-    /// unless revoked.
+    /// unless revoked (which a group declaring egress always is, except in
+    /// state saved before declared egress replaced the default).
+    ///
+    /// ```
+    /// use keel::prelude::*;
+    /// let default = SecurityGroup::new(VpcId::new("vpc-1"), "web");
+    /// assert_eq!(default.effective_egress()[0].protocol, Protocol::All);
+    /// ```
     pub fn effective_egress(&self) -> Vec<Rule> {
         let mut rules = Vec::new();
         if !self.revoke_default_egress {

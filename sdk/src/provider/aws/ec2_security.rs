@@ -1,7 +1,9 @@
 //! Security groups on EC2. A new group has AWS's default allow-all egress;
-//! keel revokes it only when the program says so (`revoke_default_egress`).
-//! Rule updates authorize what is new and revoke what is gone, so unchanged
-//! rules never flap.
+//! keel revokes it when the group declares egress of its own (declared rules
+//! replace the default) or says `revoke_default_egress`. Rule updates
+//! authorize what is new and revoke what is gone, so unchanged rules never
+//! flap; a stack saved with the default kept next to declared rules loses
+//! the default on its next update.
 //!
 //! Reads observe the description, the VPC, the tags, the name (when the
 //! program gave one) and the rules. Rules are compared as AWS holds them,
@@ -102,14 +104,9 @@ fn default_egress() -> Rule {
     Rule::all().cidr("0.0.0.0/0")
 }
 
-/// The declared egress rules AWS doesn't already have by default.
-fn declared_egress(sg: &SecurityGroup) -> Vec<Rule> {
-    let default = key(&default_egress());
-    sg.egress
-        .iter()
-        .filter(|r| sg.revoke_default_egress || key(r) != default)
-        .cloned()
-        .collect()
+/// The egress changes from rules `old` to rules `new`: (revoke, grant).
+fn egress_delta<'a>(old: &'a [Rule], new: &'a [Rule]) -> (Vec<&'a Rule>, Vec<&'a Rule>) {
+    (minus(old, new), minus(new, old))
 }
 
 /// One (protocol, from, to, peer) as AWS holds it; a self peer as `self`.
@@ -199,12 +196,12 @@ impl AwsResource for SecurityGroup {
         let out = send!(cx, "CreateSecurityGroup", call)?;
         let id = cx.new_id("CreateSecurityGroup", out.group_id())?;
         let rules = async {
-            if sg.revoke_default_egress {
-                change(cx, &id, false, &[], &[&default_egress()]).await?;
-            }
+            // AWS gave the group its default rule: revoke it unless declared.
+            let (have, want) = ([default_egress()], sg.effective_egress());
+            let (revoke, grant) = egress_delta(&have, &want);
+            change(cx, &id, false, &[], &revoke).await?;
             let ingress: Vec<&Rule> = sg.ingress.iter().collect();
-            let egress = declared_egress(sg);
-            change(cx, &id, true, &ingress, &egress.iter().collect::<Vec<_>>()).await
+            change(cx, &id, true, &ingress, &grant).await
         };
         if let Err(e) = rules.await {
             let _ = cx.c.ec2.delete_security_group().group_id(&id).send().await;
@@ -245,11 +242,7 @@ impl AwsResource for SecurityGroup {
             sg.ingress = ingress_rules;
         }
         let (egress, egress_rules) = described(g.ip_permissions_egress(), own);
-        let mut want = atoms(&declared_egress(r));
-        if !r.revoke_default_egress {
-            want.extend(atoms(&[default_egress()]));
-        }
-        if egress != want {
+        if egress != atoms(&r.effective_egress()) {
             let default = atoms(&[default_egress()]);
             sg.revoke_default_egress = !default.is_subset(&egress);
             let dflt = key(&default_egress());
@@ -263,15 +256,8 @@ impl AwsResource for SecurityGroup {
 
     async fn update(cx: &Cx<'_>, id: &Self::Id, old: &Self, new: &Self) -> Res<Self::Outputs> {
         let id = id.as_str();
-        let default = [default_egress()];
-        let (old_egress, new_egress) = (declared_egress(old), declared_egress(new));
-        let mut revoke_egress = minus(&old_egress, &new_egress);
-        let mut grant_egress = minus(&new_egress, &old_egress);
-        match (old.revoke_default_egress, new.revoke_default_egress) {
-            (false, true) => revoke_egress.push(&default[0]),
-            (true, false) => grant_egress.push(&default[0]),
-            _ => {}
-        }
+        let (old_egress, new_egress) = (old.effective_egress(), new.effective_egress());
+        let (revoke_egress, grant_egress) = egress_delta(&old_egress, &new_egress);
         change(
             cx,
             id,
@@ -373,5 +359,52 @@ mod tests {
         // The default egress is gone: as if the program had revoked it.
         assert!(seen.revoke_default_egress);
         assert!(seen.egress.is_empty());
+    }
+
+    /// Ports of rules, for comparing deltas.
+    fn ports(rules: &[&Rule]) -> Vec<(Protocol, u16)> {
+        rules.iter().map(|r| (r.protocol, r.from_port)).collect()
+    }
+
+    #[test]
+    fn creating_a_group_with_declared_egress_revokes_the_default_rule() {
+        let default = [default_egress()];
+        let https = declared().egress(Rule::tcp(443).cidr("0.0.0.0/0"));
+        let want = https.effective_egress();
+        let (revoke, grant) = egress_delta(&default, &want);
+        assert_eq!(ports(&revoke), [(Protocol::All, 0)]);
+        assert_eq!(ports(&grant), [(Protocol::Tcp, 443)]);
+
+        // No egress declared, or all of it said explicitly: nothing to do.
+        for sg in [declared(), declared().allow_all_egress()] {
+            let want = sg.effective_egress();
+            let (revoke, grant) = egress_delta(&default, &want);
+            assert!(revoke.is_empty() && grant.is_empty(), "{sg:?}");
+        }
+    }
+
+    #[test]
+    fn a_saved_group_keeping_the_default_next_to_its_rules_loses_it_on_update() {
+        let new = declared().egress(Rule::tcp(443).cidr("0.0.0.0/0"));
+        let mut old = new.clone();
+        old.revoke_default_egress = false;
+        let (old_rules, new_rules) = (old.effective_egress(), new.effective_egress());
+        let (revoke, grant) = egress_delta(&old_rules, &new_rules);
+        assert_eq!(ports(&revoke), [(Protocol::All, 0)]);
+        assert!(grant.is_empty());
+        // Observed as recorded while AWS holds the default and 443.
+        let group = live(
+            vec![],
+            vec![
+                perm("-1", None, "0.0.0.0/0"),
+                perm("tcp", Some(443), "0.0.0.0/0"),
+            ],
+        );
+        let mut recorded = old.clone();
+        recorded.ingress.clear();
+        assert_eq!(
+            json(&SecurityGroup::observe(&recorded, &group)),
+            json(&recorded)
+        );
     }
 }

@@ -2,7 +2,9 @@
 //! attachment rules (one internet gateway per VPC, detach before delete), an
 //! Elastic IP in use by a NAT gateway can't be released, and a NAT gateway's
 //! life cycle (`pending` → `available`, `deleting` → `deleted`, the slowest
-//! thing in a VPC). Also the provider handlers for [`InternetGateway`],
+//! thing in a VPC); a regional NAT gateway is created for a VPC, in no
+//! subnet, with an Elastic IP only if one is given (AWS allocates the rest as
+//! zones gain workloads). Also the provider handlers for [`InternetGateway`],
 //! [`ElasticIp`] and [`NatGateway`]; the handlers wait for NAT gateways the
 //! way Terraform does.
 
@@ -13,8 +15,8 @@ use super::latency::Op;
 use super::network::SubnetRec;
 use super::table::{Life, Phase, Record, Stored, Use, Users, facts, listing};
 use crate::aws::ec2::{
-    Connectivity, ElasticIp, ElasticIpOutputs, InternetGateway, InternetGatewayOutputs, NatGateway,
-    NatGatewayOutputs,
+    AvailabilityMode, Connectivity, ElasticIp, ElasticIpOutputs, InternetGateway,
+    InternetGatewayOutputs, NatGateway, NatGatewayOutputs,
 };
 use crate::provider::ProviderError;
 use crate::resource::{AllocationId, InternetGatewayId, NatGatewayId, SubnetId, Tags, Urn, VpcId};
@@ -43,10 +45,16 @@ pub(super) struct AddressRec {
 pub(super) struct NatGatewayRec {
     pub id: String,
     pub vpc_id: String,
-    pub subnet_id: String,
+    /// A zonal gateway's subnet (a regional one has none).
+    #[serde(default)]
+    pub subnet_id: Option<String>,
     pub connectivity: Connectivity,
+    #[serde(default)]
+    pub availability_mode: AvailabilityMode,
     pub allocation_id: Option<String>,
-    pub private_ip: Ipv4Addr,
+    /// A zonal gateway's address in its subnet.
+    #[serde(default)]
+    pub private_ip: Option<Ipv4Addr>,
     pub state: Phase,
     /// When the current `pending` or `deleting` state ends (cloud clock).
     pub until_ms: u64,
@@ -109,7 +117,10 @@ impl Record for NatGatewayRec {
     }
 
     fn uses(&self, id: &str) -> Vec<Use> {
-        let mut uses = vec![Use::of::<Self>(SubnetRec::TYPE, &self.subnet_id, id)];
+        let subnet = self.subnet_id.iter();
+        let mut uses: Vec<Use> = subnet
+            .map(|s| Use::of::<Self>(SubnetRec::TYPE, s, id))
+            .collect();
         let address = self.allocation_id.iter();
         uses.extend(address.map(|a| Use::of::<Self>(AddressRec::TYPE, a, id)));
         uses
@@ -188,7 +199,7 @@ impl Cloud {
         self.remove_unused::<AddressRec>(id).map(drop)
     }
 
-    /// CreateNatGateway: `pending` until `clock` says it is available.
+    /// CreateNatGateway (zonal): `pending` until `clock` says it is available.
     pub(super) fn create_nat_gateway(
         &mut self,
         subnet_id: &str,
@@ -211,36 +222,74 @@ impl Cloud {
                     "A private NAT gateway can't have an Elastic IP allocation",
                 ));
             }
-            (Connectivity::Public, Some(alloc)) => {
-                self.addresses.get(alloc)?;
-                let users = self.users(AddressRec::TYPE, alloc);
-                if let Some((_, other)) = users.first() {
-                    return Err(ProviderError::new(
-                        "Resource.AlreadyAssociated",
-                        format!(
-                            "Elastic IP address [{alloc}] is already associated with {}",
-                            other.join(", ")
-                        ),
-                    ));
-                }
-            }
+            (Connectivity::Public, Some(alloc)) => self.free_address(alloc)?,
             (Connectivity::Private, None) => {}
         }
         let private_ip = self.allocate_private_ip(subnet_id)?;
-        let id = fresh_id("nat", &self.nat_gateways);
         let nat = NatGatewayRec {
-            id: id.clone(),
+            id: fresh_id("nat", &self.nat_gateways),
             vpc_id,
-            subnet_id: subnet_id.to_string(),
+            subnet_id: Some(subnet_id.to_string()),
             connectivity,
+            availability_mode: AvailabilityMode::Zonal,
             allocation_id: allocation_id.map(str::to_string),
-            private_ip,
+            private_ip: Some(private_ip),
             state: Phase::Pending,
             until_ms: clock.after(Op::NatCreate),
             tags,
         };
+        Ok(self.add_nat_gateway(nat))
+    }
+
+    /// CreateNatGateway with AvailabilityMode `regional`: for VPC `vpc_id`,
+    /// in no subnet, public. Whether traffic gets out (the VPC's internet
+    /// gateway) is the network model's question, not the call's.
+    pub(super) fn create_regional_nat_gateway(
+        &mut self,
+        vpc_id: &str,
+        allocation_id: Option<&str>,
+        tags: Tags,
+        clock: &Clock,
+    ) -> Result<String, ProviderError> {
+        self.vpcs.get(vpc_id)?;
+        if let Some(alloc) = allocation_id {
+            self.free_address(alloc)?;
+        }
+        let nat = NatGatewayRec {
+            id: fresh_id("nat", &self.nat_gateways),
+            vpc_id: vpc_id.to_string(),
+            subnet_id: None,
+            connectivity: Connectivity::Public,
+            availability_mode: AvailabilityMode::Regional,
+            allocation_id: allocation_id.map(str::to_string),
+            private_ip: None,
+            state: Phase::Pending,
+            until_ms: clock.after(Op::NatCreate),
+            tags,
+        };
+        Ok(self.add_nat_gateway(nat))
+    }
+
+    fn add_nat_gateway(&mut self, nat: NatGatewayRec) -> String {
+        let id = nat.id.clone();
         self.nat_gateways.insert(id.clone(), nat);
-        Ok(id)
+        id
+    }
+
+    /// Elastic IP `alloc` exists and nothing uses it yet.
+    fn free_address(&self, alloc: &str) -> Done {
+        self.addresses.get(alloc)?;
+        let users = self.users(AddressRec::TYPE, alloc);
+        if let Some((_, other)) = users.first() {
+            return Err(ProviderError::new(
+                "Resource.AlreadyAssociated",
+                format!(
+                    "Elastic IP address [{alloc}] is already associated with {}",
+                    other.join(", ")
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// DeleteNatGateway: `deleting`, then `deleted` (its Elastic IP free again).
@@ -322,6 +371,14 @@ impl Simulated for ElasticIp {
     }
 }
 
+/// AWS's answer to a CreateNatGateway without a required parameter.
+fn missing(parameter: &str) -> ProviderError {
+    ProviderError::new(
+        "MissingParameter",
+        format!("The request must contain the parameter {parameter}"),
+    )
+}
+
 #[async_trait]
 impl Simulated for NatGateway {
     fn outputs(cloud: &Cloud, n: &NatGatewayRec) -> NatGatewayOutputs {
@@ -331,22 +388,34 @@ impl Simulated for NatGateway {
             .and_then(|a| cloud.addresses.find(a));
         NatGatewayOutputs {
             id: NatGatewayId::new(&n.id),
-            subnet_id: SubnetId::new(&n.subnet_id),
+            subnet_id: n.subnet_id.as_deref().map(SubnetId::new),
             public_ip: address.map(|a| a.public_ip.to_string()),
-            private_ip: n.private_ip.to_string(),
+            private_ip: n.private_ip.map(|ip| ip.to_string()),
             state: n.state.as_str().to_string(),
         }
     }
 
     fn make(sim: &SimProvider, urn: &Urn, props: &Self) -> Result<String, ProviderError> {
-        let subnet = resolved(urn, "subnet_id", &props.subnet_id)?.as_str();
         let alloc = props.allocation_id.as_ref();
         let alloc = alloc
             .map(|a| resolved(urn, "allocation_id", a))
             .transpose()?;
+        let alloc = alloc.map(|a| a.as_str());
+        let tags = || props.tags.clone();
+        if props.availability_mode == AvailabilityMode::Regional {
+            let vpc = props.vpc_id.as_ref().ok_or_else(|| missing("VpcId"))?;
+            let vpc = resolved(urn, "vpc_id", vpc)?.as_str();
+            return sim.api("CreateNatGateway", |c, clock| {
+                c.create_regional_nat_gateway(vpc, alloc, tags(), clock)
+            });
+        }
+        let subnet = props
+            .subnet_id
+            .as_ref()
+            .ok_or_else(|| missing("SubnetId"))?;
+        let subnet = resolved(urn, "subnet_id", subnet)?.as_str();
         sim.api("CreateNatGateway", |c, clock| {
-            let alloc = alloc.map(|a| a.as_str());
-            c.create_nat_gateway(subnet, alloc, props.connectivity, props.tags.clone(), clock)
+            c.create_nat_gateway(subnet, alloc, props.connectivity, tags(), clock)
         })
     }
 

@@ -19,7 +19,7 @@ use crate::analysis::network::{
     AclFacts, AclRuleFacts, EndpointFacts, GatewayFacts, LoadBalancerFacts, Model, NatFacts,
     RouteFacts, RouteTableFacts, SgFacts, SgRuleFacts, SubnetFacts, Target, VpcFacts,
 };
-use crate::aws::ec2::{Connectivity, Protocol};
+use crate::aws::ec2::{AvailabilityMode, Connectivity, Protocol};
 use crate::aws::elb::Scheme;
 use crate::resource::{Tags, URN_TAG};
 
@@ -114,9 +114,12 @@ impl Cloud {
         for n in self.nat_gateways.values() {
             let facts = NatFacts {
                 label: label(&n.tags, &n.id),
-                subnet: n.subnet_id.clone(),
+                subnet: n.subnet_id.clone().unwrap_or_default(),
+                regional: (n.availability_mode == AvailabilityMode::Regional)
+                    .then(|| n.vpc_id.clone()),
                 public: n.connectivity == Connectivity::Public,
-                has_eip: n.allocation_id.is_some(),
+                has_eip: n.allocation_id.is_some()
+                    || n.availability_mode == AvailabilityMode::Regional,
                 available: n.state == Phase::Available,
             };
             m.nat_gateways.insert(n.id.clone(), facts);

@@ -221,8 +221,8 @@ impl Cloud {
             .chain(
                 self.nat_gateways
                     .values()
-                    .filter(|n| n.subnet_id == id && !n.is_gone())
-                    .map(|n| n.private_ip),
+                    .filter(|n| n.subnet_id.as_deref() == Some(id) && !n.is_gone())
+                    .filter_map(|n| n.private_ip),
             )
             .chain(
                 self.live_endpoints()

@@ -3,7 +3,9 @@
 //! and security groups, each with AWS's error code.
 
 use super::*;
-use crate::aws::ec2::{NatGatewayOutputs, Route, RouteTableOutputs, RouteTarget, VpcOutputs};
+use crate::aws::ec2::{
+    AvailabilityMode, NatGatewayOutputs, Route, RouteTableOutputs, RouteTarget, VpcOutputs,
+};
 
 fn is_aws_id(id: &str, prefix: &str) -> bool {
     id.strip_prefix(prefix)
@@ -237,7 +239,7 @@ async fn nat_gateways_hold_their_elastic_ip_and_subnet() {
     let r = try_create(&sim, "nat", &nat).await.unwrap();
     let out: NatGatewayOutputs = serde_json::from_value(Value::Object(r.outputs)).unwrap();
     assert_eq!(out.state, "available");
-    assert_eq!(out.private_ip, "10.0.1.4");
+    assert_eq!(out.private_ip.as_deref(), Some("10.0.1.4"));
     assert_eq!(out.public_ip.as_deref(), eip.outputs["public_ip"].as_str());
     assert!(is_aws_id(&r.id, "nat"));
 
@@ -317,4 +319,93 @@ async fn security_groups_are_unique_per_vpc_and_guard_their_references() {
     );
     delete::<SecurityGroup>(&sim, "db", &db_id).await.unwrap();
     delete::<SecurityGroup>(&sim, "web", &web_id).await.unwrap();
+}
+
+/// The group's egress as the simulator holds it: (protocol, from port, peer).
+fn egress_of(sim: &SimProvider, id: &str) -> Vec<(String, u16, String)> {
+    let mut rules: Vec<_> = sim.peek(|c| {
+        c.security_groups[id]
+            .egress
+            .iter()
+            .map(|p| (p.protocol.clone(), p.from_port, format!("{:?}", p.peer)))
+            .collect()
+    });
+    rules.sort();
+    rules
+}
+
+#[tokio::test]
+async fn declared_egress_replaces_the_default_rule_and_none_keeps_it() {
+    let sim = sim();
+    let (vpc, _) = vpc_with_subnet(&sim).await;
+    let vpc = VpcId::new(&vpc);
+    let all = ("-1".to_string(), 0, "Cidr(0.0.0.0/0)".to_string());
+    let https = ("tcp".to_string(), 443, "Cidr(0.0.0.0/0)".to_string());
+
+    // No egress declared: AWS's default stays.
+    let open_id = create(&sim, "open", &SecurityGroup::new(vpc.clone(), "open")).await;
+    assert_eq!(egress_of(&sim, &open_id), vec![all.clone()]);
+
+    // Egress declared, no revoke call: only what is declared.
+    let https_only =
+        SecurityGroup::new(vpc.clone(), "hosts").egress(Rule::tcp(443).cidr("0.0.0.0/0"));
+    let id = create(&sim, "hosts", &https_only).await;
+    assert_eq!(egress_of(&sim, &id), vec![https.clone()]);
+
+    // Everything, said explicitly, next to a declared rule.
+    let both = https_only.clone().allow_all_egress();
+    update(&sim, "hosts", &id, &both).await.unwrap();
+    assert_eq!(egress_of(&sim, &id), vec![all.clone(), https.clone()]);
+
+    // State saved when egress was added to the default: the default rule
+    // stands until the group is updated to the declared rules.
+    let mut legacy = https_only.clone();
+    legacy.revoke_default_egress = false;
+    update(&sim, "hosts", &id, &legacy).await.unwrap();
+    assert_eq!(egress_of(&sim, &id), vec![all.clone(), https.clone()]);
+    update(&sim, "hosts", &id, &https_only).await.unwrap();
+    assert_eq!(egress_of(&sim, &id), vec![https]);
+
+    // Nothing declared and the default revoked: no outbound at all.
+    let closed = SecurityGroup::new(vpc, "closed").revoke_default_egress();
+    let closed_id = create(&sim, "closed", &closed).await;
+    assert!(egress_of(&sim, &closed_id).is_empty());
+    for (name, id) in [("open", open_id), ("hosts", id), ("closed", closed_id)] {
+        delete::<SecurityGroup>(&sim, name, &id).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_regional_nat_gateway_is_made_for_a_vpc_in_no_subnet() {
+    let sim = sim();
+    let (vpc, _) = vpc_with_subnet(&sim).await;
+    let eip = create(&sim, "eip", &ElasticIp::new()).await;
+    let nat = create(&sim, "regional", &NatGateway::regional(VpcId::new(&vpc))).await;
+    let rec = sim.peek(|c| c.nat_gateways[&nat].clone());
+    assert_eq!(rec.availability_mode, AvailabilityMode::Regional);
+    assert_eq!((rec.vpc_id.as_str(), rec.subnet_id), (vpc.as_str(), None));
+    let out: NatGatewayOutputs = serde_json::from_value(Value::Object(
+        read::<NatGateway>(&sim, "regional", &nat).await.unwrap(),
+    ))
+    .unwrap();
+    assert_eq!((out.subnet_id, out.private_ip), (None, None));
+
+    // Private tables of any zone route to it.
+    let table = RouteTable::new(VpcId::new(&vpc))
+        .route_to_nat_gateway("0.0.0.0/0", NatGatewayId::new(&nat));
+    create(&sim, "private", &table).await;
+
+    // An Elastic IP it is given is its own, as with a zonal gateway.
+    let second = NatGateway::regional(VpcId::new(&vpc)).allocation_id(AllocationId::new(&eip));
+    create(&sim, "second", &second).await;
+    let third = NatGateway::regional(VpcId::new(&vpc)).allocation_id(AllocationId::new(&eip));
+    assert_eq!(
+        refused(&sim, "third", &third).await,
+        "Resource.AlreadyAssociated"
+    );
+    let nowhere = NatGateway::regional(VpcId::new("vpc-00000000000000000"));
+    assert_eq!(
+        refused(&sim, "nowhere", &nowhere).await,
+        "InvalidVpcID.NotFound"
+    );
 }
