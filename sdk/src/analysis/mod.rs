@@ -15,6 +15,7 @@ mod ecs;
 mod findings;
 pub mod network;
 pub mod reach;
+mod reach_route;
 mod service;
 mod service_decl;
 mod service_fix;

@@ -3,7 +3,7 @@
 //! and security groups, each with AWS's error code.
 
 use super::*;
-use crate::aws::ec2::{NatGatewayOutputs, Route, RouteTableOutputs, RouteTarget, VpcOutputs};
+use crate::aws::ec2::{NatGatewayOutputs, RouteEntry, RouteTableOutputs, RouteTarget, VpcOutputs};
 
 fn is_aws_id(id: &str, prefix: &str) -> bool {
     id.strip_prefix(prefix)
@@ -165,10 +165,10 @@ async fn routes_must_target_gateways_of_the_same_vpc() {
     assert_eq!(sim.resource_count(), before);
 
     let local_ok =
-        RouteTable::new(VpcId::new(&vpc)).route(Route::new("10.0.0.0/16", RouteTarget::Local));
+        RouteTable::new(VpcId::new(&vpc)).route(RouteEntry::new("10.0.0.0/16", RouteTarget::Local));
     create(&sim, "local", &local_ok).await;
     let local_bad =
-        RouteTable::new(VpcId::new(&vpc)).route(Route::new("10.9.0.0/16", RouteTarget::Local));
+        RouteTable::new(VpcId::new(&vpc)).route(RouteEntry::new("10.9.0.0/16", RouteTarget::Local));
     assert_eq!(
         refused(&sim, "local2", &local_bad).await,
         "InvalidParameterValue"
