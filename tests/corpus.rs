@@ -359,7 +359,10 @@ fn build_routing(
         (None, Some(nat)) if t.nat_route[0] => RouteTarget::nat_gateway(nat.id()),
         _ => return,
     };
-    s.add("private-default", Route::new(main_table, "0.0.0.0/0", target));
+    s.add(
+        "private-default",
+        Route::new(main_table, "0.0.0.0/0", target),
+    );
 }
 
 fn corpus() -> Vec<Topology> {
@@ -526,15 +529,24 @@ fn outside_corpus() -> Vec<Topology> {
 async fn routes_that_leave_the_stack_are_reported_not_guessed() {
     for t in outside_corpus() {
         let stack = build(&t);
-        stack.validate().unwrap_or_else(|e| panic!("{}: {e}", t.name));
+        stack
+            .validate()
+            .unwrap_or_else(|e| panic!("{}: {e}", t.name));
         let report = keel::analysis::check(&stack);
-        assert_eq!(report.codes(), t.codes, "{}\n{}", t.name, report.render_text());
+        assert_eq!(
+            report.codes(),
+            t.codes,
+            "{}\n{}",
+            t.name,
+            report.render_text()
+        );
         let (kind, id) = t.outside.unwrap();
         assert!(
-            report
-                .findings
-                .iter()
-                .all(|f| f.blocked_at.as_deref().unwrap_or_default().contains(id)),
+            report.findings.iter().all(|f| f
+                .blocked_at
+                .as_deref()
+                .unwrap_or_default()
+                .contains(id)),
             "{}: {}",
             t.name,
             report.render_text()
@@ -568,10 +580,13 @@ async fn routes_that_leave_the_stack_are_reported_not_guessed() {
         d.apply(&plan, ApplyOptions::default()).await.unwrap();
         let routed = sim.network_model();
         assert!(
-            routed.route_tables.values().any(|rt| rt
-                .routes
-                .iter()
-                .any(|r| format!("{:?}", r.target).contains(id))),
+            routed
+                .route_tables
+                .values()
+                .any(|rt| rt
+                    .routes
+                    .iter()
+                    .any(|r| format!("{:?}", r.target).contains(id))),
             "{}: the route to {id} wasn't made",
             t.name
         );

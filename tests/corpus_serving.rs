@@ -393,12 +393,16 @@ fn corpus() -> Vec<Topology> {
             x.endpoints = NO_S3;
             x.s3_gateway = S3Gateway::Private;
         }),
-        t("ecr-image-s3-gateway-on-public-table-only", &["E025", "E025"], &|x| {
-            x.image = ECR_IMAGE;
-            x.nat = false;
-            x.endpoints = NO_S3;
-            x.s3_gateway = S3Gateway::PublicOnly;
-        }),
+        t(
+            "ecr-image-s3-gateway-on-public-table-only",
+            &["E025", "E025"],
+            &|x| {
+                x.image = ECR_IMAGE;
+                x.nat = false;
+                x.endpoints = NO_S3;
+                x.s3_gateway = S3Gateway::PublicOnly;
+            },
+        ),
         t("ecr-image-without-ecr-endpoints", &["E025", "E025"], &|x| {
             x.nat = false;
             x.image = ECR_IMAGE;

@@ -202,7 +202,9 @@ fn routes_and_gateway_endpoints(stack: &Stack, m: &mut Model) {
     for (urn, k, ep) in gateways {
         let service = ep.service().unwrap_or_default().to_string();
         let tables: Vec<Key> = ep.route_table_ids.iter().map(key).collect();
-        let blocks = gateway_prefix_list(&service).map(|(_, b)| b).unwrap_or_default();
+        let blocks = gateway_prefix_list(&service)
+            .map(|(_, b)| b)
+            .unwrap_or_default();
         for t in &tables {
             if let Some(table) = m.route_tables.get_mut(t) {
                 table.routes.extend(blocks.iter().map(|b| RouteFacts {

@@ -409,14 +409,9 @@ fn reach_https(
             ));
             Ok(hops)
         }
-        Some((net, Target::GatewayEndpoint(e))) => super::reach_route::via_gateway_endpoint(
-            model,
-            src,
-            (rt, net, &e),
-            service,
-            dest,
-            hops,
-        ),
+        Some((net, Target::GatewayEndpoint(e))) => {
+            super::reach_route::via_gateway_endpoint(model, src, (rt, net, &e), service, dest, hops)
+        }
         Some((
             net,
             t @ (Target::TransitGateway(_) | Target::PeeringConnection(_) | Target::VpnGateway(_)),

@@ -225,7 +225,9 @@ pub(super) fn image_fix(
                 .collect();
             let table = model.route_table_of(subnet).map(|(k, _)| k);
             let s3_routed = model.gateway_endpoints.values().any(|e| {
-                e.vpc == vpc && e.service == "s3" && table.is_some_and(|t| e.route_tables.contains(t))
+                e.vpc == vpc
+                    && e.service == "s3"
+                    && table.is_some_and(|t| e.route_tables.contains(t))
             });
             let mut adds = Vec::new();
             if !missing.is_empty() {

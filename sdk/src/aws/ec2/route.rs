@@ -103,7 +103,10 @@ impl Route {
     /// The destination as AWS names it: the block, else the prefix list id
     /// (`None` while that id is not known yet).
     pub fn destination(&self) -> Option<String> {
-        match (&self.destination_cidr_block, &self.destination_prefix_list_id) {
+        match (
+            &self.destination_cidr_block,
+            &self.destination_prefix_list_id,
+        ) {
             (Some(block), _) => Some(block.clone()),
             (None, Some(list)) => list.value().map(|l| l.to_string()),
             (None, None) => None,
@@ -187,7 +190,11 @@ mod tests {
         assert_eq!(fields(&none), ["destination_cidr_block"]);
         let bad = Route::new(RouteTableId::new("rtb-1"), "10.0.0.0/33", nat());
         assert_eq!(fields(&bad), ["destination_cidr_block"]);
-        let local = Route::new(RouteTableId::new("rtb-1"), "10.0.0.0/16", RouteTarget::Local);
+        let local = Route::new(
+            RouteTableId::new("rtb-1"),
+            "10.0.0.0/16",
+            RouteTarget::Local,
+        );
         assert_eq!(fields(&local), ["target"]);
         let eigw = RouteTarget::EgressOnlyInternetGateway(
             EgressOnlyInternetGatewayId::new("eigw-1").into(),
@@ -196,11 +203,8 @@ mod tests {
         let errors = v6.validate_fields();
         assert_eq!(errors[0].field, "target");
         assert!(errors[0].message.contains("IPv6"));
-        let list = Route::to_prefix_list(
-            RouteTableId::new("rtb-1"),
-            PrefixListId::new("sg-1"),
-            nat(),
-        );
+        let list =
+            Route::to_prefix_list(RouteTableId::new("rtb-1"), PrefixListId::new("sg-1"), nat());
         assert_eq!(fields(&list), ["destination_prefix_list_id"]);
     }
 }

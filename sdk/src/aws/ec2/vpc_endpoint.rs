@@ -8,8 +8,8 @@
 //! fetch image layers from S3.
 
 use crate::resource::{
-    FieldError, Input, Outputs, PrefixListId, References, Resource, RouteTableId, SecurityGroupId, SubnetId,
-    Tags, VpcEndpointId, VpcId,
+    FieldError, Input, Outputs, PrefixListId, References, Resource, RouteTableId, SecurityGroupId,
+    SubnetId, Tags, VpcEndpointId, VpcId,
 };
 use serde::{Deserialize, Serialize};
 

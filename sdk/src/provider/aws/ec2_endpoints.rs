@@ -51,7 +51,12 @@ async fn prefix_list(cx: &Cx<'_>, e: &Described) -> Result<Option<String>, Provi
         return Ok(None);
     };
     let call = cx.c.ec2.describe_prefix_lists();
-    let call = call.filters(Filter::builder().name("prefix-list-name").values(service).build());
+    let call = call.filters(
+        Filter::builder()
+            .name("prefix-list-name")
+            .values(service)
+            .build(),
+    );
     let out = send!(cx, "DescribePrefixLists", call)?;
     let found = out.prefix_lists().iter().find_map(|p| p.prefix_list_id());
     Ok(found.map(str::to_string))
@@ -299,7 +304,9 @@ impl AwsResource for VpcEndpoint {
         let call = call.set_add_security_group_ids(minus(&want_groups, &have_groups));
         let call = call.set_remove_security_group_ids(minus(&have_groups, &want_groups));
         let call = call.set_private_dns_enabled(private_dns);
-        let policy = (old.policy != new.policy).then(|| new.policy.clone()).flatten();
+        let policy = (old.policy != new.policy)
+            .then(|| new.policy.clone())
+            .flatten();
         let call = call.set_policy_document(policy.clone());
         let changes = policy.is_some()
             || call.get_add_subnet_ids().is_some()
@@ -371,15 +378,24 @@ mod tests {
             .policy(r#"{"Statement":[]}"#);
         e.tags = Tags::new();
         let call = create_request(&client(), &e);
-        assert_eq!(call.get_vpc_endpoint_type(), &Some(VpcEndpointType::Gateway));
+        assert_eq!(
+            call.get_vpc_endpoint_type(),
+            &Some(VpcEndpointType::Gateway)
+        );
         assert_eq!(call.get_route_table_ids(), &Some(vec!["rtb-1".to_string()]));
-        assert_eq!(call.get_policy_document().as_deref(), Some(r#"{"Statement":[]}"#));
+        assert_eq!(
+            call.get_policy_document().as_deref(),
+            Some(r#"{"Statement":[]}"#)
+        );
         assert_eq!(call.get_subnet_ids(), &None);
         assert_eq!(call.get_private_dns_enabled(), &None);
         let i = VpcEndpoint::interface(VpcId::new("vpc-1"), "com.amazonaws.us-east-1.ecs")
             .subnet(SubnetId::new("subnet-1"));
         let call = create_request(&client(), &i);
-        assert_eq!(call.get_vpc_endpoint_type(), &Some(VpcEndpointType::Interface));
+        assert_eq!(
+            call.get_vpc_endpoint_type(),
+            &Some(VpcEndpointType::Interface)
+        );
         assert_eq!(call.get_route_table_ids(), &None);
         assert_eq!(call.get_private_dns_enabled(), &Some(true));
     }

@@ -22,7 +22,8 @@ pub(crate) struct LiveEntry {
 
 /// The destination of a described route, as keel's ids spell it.
 fn destination_of(r: &LiveRoute) -> Option<&str> {
-    r.destination_cidr_block().or(r.destination_prefix_list_id())
+    r.destination_cidr_block()
+        .or(r.destination_prefix_list_id())
 }
 
 /// The CreateRoute request for `route` (resolved inputs).
@@ -37,7 +38,9 @@ pub(crate) fn create_request(
             format!("a route can't target {}", route.target.kind()),
         )
     })?;
-    let call = ec2.create_route().route_table_id(val(&route.route_table_id));
+    let call = ec2
+        .create_route()
+        .route_table_id(val(&route.route_table_id));
     let call = call.set_destination_cidr_block(route.destination_cidr_block.clone());
     let list = route.destination_prefix_list_id.as_ref().map(val);
     let call = call.set_destination_prefix_list_id(list);
@@ -53,7 +56,10 @@ impl AwsResource for Route {
         let table = val(&r.route_table_id);
         send!(cx, "CreateRoute", create_request(&cx.c.ec2, r)?)?;
         let id = RouteId::of(&table, &dest);
-        Self::outputs(cx, &must_live::<Self>(cx, id.as_str(), "after creation").await?)
+        Self::outputs(
+            cx,
+            &must_live::<Self>(cx, id.as_str(), "after creation").await?,
+        )
     }
 
     async fn describe(cx: &Cx<'_>, query: Query<'_>) -> Res<Vec<Self::Live>> {
@@ -99,11 +105,13 @@ impl AwsResource for Route {
 
     async fn update(cx: &Cx<'_>, id: &Self::Id, _old: &Self, new: &Self) -> Res<Self::Outputs> {
         let Some((table, dest)) = id.parts() else {
-            return Err(ProviderError::bad_inputs(cx.urn, format!("`{id}` is not a route id")));
+            return Err(ProviderError::bad_inputs(
+                cx.urn,
+                format!("`{id}` is not a route id"),
+            ));
         };
-        let via = Via::of(&new.target).ok_or_else(|| {
-            ProviderError::new("InvalidParameterValue", "a route needs a target")
-        })?;
+        let via = Via::of(&new.target)
+            .ok_or_else(|| ProviderError::new("InvalidParameterValue", "a route needs a target"))?;
         let call = cx.c.ec2.replace_route().route_table_id(table);
         let call = if dest.starts_with("pl-") {
             call.destination_prefix_list_id(dest)
@@ -111,7 +119,10 @@ impl AwsResource for Route {
             call.destination_cidr_block(dest)
         };
         send!(cx, "ReplaceRoute", route_to!(call, &via))?;
-        Self::outputs(cx, &must_live::<Self>(cx, id.as_str(), "after ReplaceRoute").await?)
+        Self::outputs(
+            cx,
+            &must_live::<Self>(cx, id.as_str(), "after ReplaceRoute").await?,
+        )
     }
 
     async fn delete(cx: &Cx<'_>, id: &Self::Id) -> Res<()> {
@@ -151,7 +162,10 @@ mod tests {
         );
         let call = create_request(&client(), &to_nat).unwrap();
         assert_eq!(call.get_route_table_id().as_deref(), Some("rtb-1"));
-        assert_eq!(call.get_destination_cidr_block().as_deref(), Some("0.0.0.0/0"));
+        assert_eq!(
+            call.get_destination_cidr_block().as_deref(),
+            Some("0.0.0.0/0")
+        );
         assert_eq!(call.get_nat_gateway_id().as_deref(), Some("nat-1"));
         assert_eq!(call.get_gateway_id(), &None);
 
@@ -161,7 +175,10 @@ mod tests {
             RouteTarget::transit_gateway(TransitGatewayId::new("tgw-1")),
         );
         let call = create_request(&client(), &to_tgw).unwrap();
-        assert_eq!(call.get_destination_prefix_list_id().as_deref(), Some("pl-1"));
+        assert_eq!(
+            call.get_destination_prefix_list_id().as_deref(),
+            Some("pl-1")
+        );
         assert_eq!(call.get_destination_cidr_block(), &None);
         assert_eq!(call.get_transit_gateway_id().as_deref(), Some("tgw-1"));
 

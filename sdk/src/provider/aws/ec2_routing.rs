@@ -67,7 +67,9 @@ impl Via {
     /// As a declared target.
     pub(crate) fn target(&self) -> RouteTarget {
         match self {
-            Via::Gateway(g) => RouteTarget::InternetGateway(Input::Value(InternetGatewayId::new(g))),
+            Via::Gateway(g) => {
+                RouteTarget::InternetGateway(Input::Value(InternetGatewayId::new(g)))
+            }
             Via::Nat(n) => RouteTarget::NatGateway(Input::Value(NatGatewayId::new(n))),
             Via::Transit(t) => RouteTarget::TransitGateway(Input::Value(TransitGatewayId::new(t))),
             Via::Peering(p) => {
@@ -250,7 +252,10 @@ impl AwsResource for RouteTable {
             if matches!(r.target, RouteTarget::Local) {
                 routes.push(r.clone());
             } else if let Some(via) = t.routes.get(&r.destination_cidr_block) {
-                routes.push(RouteEntry::new(r.destination_cidr_block.clone(), via.target()));
+                routes.push(RouteEntry::new(
+                    r.destination_cidr_block.clone(),
+                    via.target(),
+                ));
             }
         }
         let seen: Vec<String> = t.associations.keys().cloned().collect();

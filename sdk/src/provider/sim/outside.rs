@@ -110,14 +110,21 @@ impl SimProvider {
     /// let err = sim.seed_outside("tgw-0123456789abcdef0", OutsideKind::TransitGateway, &["vpc-0123456789abcdef0"]);
     /// assert_eq!(err.unwrap_err().code(), "InvalidVpcID.NotFound");
     /// ```
-    pub fn seed_outside(&self, id: &str, kind: OutsideKind, vpc_ids: &[&str]) -> Result<(), ProviderError> {
+    pub fn seed_outside(
+        &self,
+        id: &str,
+        kind: OutsideKind,
+        vpc_ids: &[&str],
+    ) -> Result<(), ProviderError> {
         let api = match kind {
             OutsideKind::TransitGateway => "CreateTransitGatewayVpcAttachment",
             OutsideKind::PeeringConnection => "AcceptVpcPeeringConnection",
             OutsideKind::VpnGateway => "AttachVpnGateway",
         };
         self.api(api, |c, _| {
-            let well_formed = id.split_once('-').is_some_and(|(p, rest)| p == kind.prefix() && !rest.is_empty());
+            let well_formed = id
+                .split_once('-')
+                .is_some_and(|(p, rest)| p == kind.prefix() && !rest.is_empty());
             if !well_formed || c.outside.contains_key(id) {
                 return Err(ProviderError::new(
                     "InvalidParameterValue",

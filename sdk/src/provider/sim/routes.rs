@@ -40,10 +40,7 @@ impl Cloud {
     fn owned_route(&self, id: &str) -> Option<&super::routing::RouteRec> {
         let handle = self.routes.find(id)?;
         let table = self.route_tables.find(&handle.route_table_id)?;
-        table
-            .routes
-            .iter()
-            .find(|r| r.owner.as_deref() == Some(id))
+        table.routes.iter().find(|r| r.owner.as_deref() == Some(id))
     }
 
     /// Whether a route's target still exists (else AWS shows `blackhole`).
@@ -60,15 +57,24 @@ impl Cloud {
 /// The table, the destination as AWS names it, and the target `props` declare.
 fn parts(urn: &Urn, props: &Route) -> Result<(String, String, Target), ProviderError> {
     let table = resolved(urn, "route_table_id", &props.route_table_id)?.to_string();
-    let dest = match (&props.destination_cidr_block, &props.destination_prefix_list_id) {
+    let dest = match (
+        &props.destination_cidr_block,
+        &props.destination_prefix_list_id,
+    ) {
         (Some(block), _) => block.clone(),
         (None, Some(list)) => resolved(urn, "destination_prefix_list_id", list)?.to_string(),
         (None, None) => {
-            return Err(ProviderError::bad_inputs(urn, "a route needs a destination"));
+            return Err(ProviderError::bad_inputs(
+                urn,
+                "a route needs a destination",
+            ));
         }
     };
     let Some(target) = Target::of(urn, "target", &props.target)? else {
-        return Err(ProviderError::bad_inputs(urn, "the local route can't be added"));
+        return Err(ProviderError::bad_inputs(
+            urn,
+            "the local route can't be added",
+        ));
     };
     Ok((table, dest, target))
 }
@@ -76,7 +82,9 @@ fn parts(urn: &Urn, props: &Route) -> Result<(String, String, Target), ProviderE
 #[async_trait]
 impl Simulated for Route {
     fn outputs(c: &Cloud, h: &RouteHandleRec) -> RouteOutputs {
-        let active = c.owned_route(&h.id).is_some_and(|r| c.target_exists(&r.target));
+        let active = c
+            .owned_route(&h.id)
+            .is_some_and(|r| c.target_exists(&r.target));
         RouteOutputs {
             id: RouteId::new(&h.id),
             route_table_id: RouteTableId::new(&h.route_table_id),
@@ -140,6 +148,7 @@ impl Simulated for Route {
             c.owned_route(id)?;
             c.routes.find_live(id).map(|h| Self::outputs(c, h))
         };
-        sim.describe(<Self as super::table::Kept>::DESCRIBE, found).await
+        sim.describe(<Self as super::table::Kept>::DESCRIBE, found)
+            .await
     }
 }

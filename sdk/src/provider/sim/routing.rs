@@ -14,8 +14,8 @@ use super::dispatch::{Simulated, configured, resolved};
 use super::table::{Association, Record, facts};
 use crate::analysis::cidr;
 use crate::aws::ec2::{RouteTable, RouteTableOutputs, RouteTarget};
-use crate::resource::Input;
 use crate::provider::ProviderError;
+use crate::resource::Input;
 use crate::resource::{RouteTableId, Tags, Urn, VpcId};
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
@@ -50,7 +50,11 @@ impl Target {
         field: &str,
         target: &RouteTarget,
     ) -> Result<Option<Self>, ProviderError> {
-        fn id<T: AsRef<str>>(urn: &Urn, field: &str, i: &Input<T>) -> Result<String, ProviderError> {
+        fn id<T: AsRef<str>>(
+            urn: &Urn,
+            field: &str,
+            i: &Input<T>,
+        ) -> Result<String, ProviderError> {
             Ok(resolved(urn, field, i)?.as_ref().to_string())
         }
         Ok(Some(match target {
@@ -197,7 +201,11 @@ impl Cloud {
 
     /// Parses a destination (a block, or a prefix list id) and checks it
     /// against the VPC's local route and the prefix lists AWS has.
-    pub(super) fn destination(&self, table_id: &str, destination: &str) -> Result<Dest, ProviderError> {
+    pub(super) fn destination(
+        &self,
+        table_id: &str,
+        destination: &str,
+    ) -> Result<Dest, ProviderError> {
         if destination.starts_with("pl-") {
             self.route_tables.get(table_id)?;
             return match crate::analysis::network::prefix_list_service(destination) {
