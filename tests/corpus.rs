@@ -573,6 +573,7 @@ async fn routes_that_leave_the_stack_are_reported_not_guessed() {
             .find(|r| r.urn.type_token() == "aws:ec2:Vpc")
             .map(|r| r.id.clone())
             .unwrap();
+        drop(d); // releases the state lock
         sim.seed_outside(id, kind, &[vpc.as_str()]).unwrap();
         let store = LocalStore::open(dir.path(), stack.name()).unwrap();
         let mut d = Deployment::open(&stack, provider, Box::new(store)).unwrap();
