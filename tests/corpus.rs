@@ -10,7 +10,7 @@ use keel::aws::iam::ECS_INSTANCE_POLICY_ARN;
 use keel::engine::{ApplyOptions, Deployment};
 use keel::prelude::*;
 use keel::provider::Provider;
-use keel::provider::sim::{SimLatency, SimProvider};
+use keel::provider::sim::{OutsideKind, SimLatency, SimProvider};
 use keel::state::LocalStore;
 use keel_tests::state_dir;
 use std::collections::BTreeMap;
@@ -106,6 +106,14 @@ struct Topology {
     /// The whole network from the `Network` component with
     /// `NatStrategy::Regional` instead of the hand-wired one.
     regional_network: bool,
+    // Routing (issue 11, items 1 and 3).
+    /// The private subnets have no table of their own: they use the VPC's
+    /// main table, which a standalone `Route` sends to NAT gateway a
+    /// (when `nat_route[0]`) or to `outside`.
+    main_table: bool,
+    /// The private tables send 0.0.0.0/0 to this object outside the stack
+    /// (by id) instead of a NAT gateway.
+    outside: Option<(OutsideKind, &'static str)>,
 }
 
 const OK: Topology = Topology {
@@ -134,6 +142,9 @@ const OK: Topology = Topology {
     // Regional NAT gateways.
     regional_nat: false,
     regional_network: false,
+    // Routing.
+    main_table: false,
+    outside: None,
 };
 
 const ZONES: [(&str, &str, &str); 2] = [
@@ -210,9 +221,14 @@ fn build(t: &Topology) -> Stack {
     }
     regional_nat(t, &mut s, &vpc, &mut nats);
     for (i, private) in privates.iter().enumerate() {
+        if t.main_table {
+            break; // see build_routing
+        }
         let z = &ZONES[i].0[ZONES[i].0.len() - 1..];
         let mut rt = RouteTable::new(vpc.id()).associate(private.id());
-        if let (true, Some(nat)) = (
+        if let Some((kind, id)) = t.outside {
+            rt = rt.route(RouteEntry::new("0.0.0.0/0", outside_target(kind, id)));
+        } else if let (true, Some(nat)) = (
             t.nat_route[i],
             nats.get(i.min(nats.len().saturating_sub(1))),
         ) {
@@ -226,6 +242,7 @@ fn build(t: &Topology) -> Stack {
         }
         s.add(&format!("private-{z}"), rt);
     }
+    build_routing(t, &mut s, vpc.main_route_table_id(), &nats);
     match t.acl {
         Acl::None => {}
         Acl::Correct | Acl::DenyHttpsOut | Acl::NoReturn => {
@@ -394,6 +411,38 @@ fn regional_network(t: &Topology) -> Stack {
     s
 }
 
+/// A route target outside the stack.
+fn outside_target(kind: OutsideKind, id: &str) -> RouteTarget {
+    match kind {
+        OutsideKind::TransitGateway => RouteTarget::transit_gateway(TransitGatewayId::new(id)),
+        OutsideKind::PeeringConnection => {
+            RouteTarget::peering_connection(VpcPeeringConnectionId::new(id))
+        }
+        OutsideKind::VpnGateway => RouteTarget::vpn_gateway(VpnGatewayId::new(id)),
+    }
+}
+
+/// The routing topic's part of the stack: the main table's route.
+fn build_routing(
+    t: &Topology,
+    s: &mut Stack,
+    main_table: Output<RouteTableId>,
+    nats: &[keel::Handle<NatGateway>],
+) {
+    if !t.main_table {
+        return;
+    }
+    let target = match (t.outside, nats.first()) {
+        (Some((kind, id)), _) => outside_target(kind, id),
+        (None, Some(nat)) if t.nat_route[0] => RouteTarget::nat_gateway(nat.id()),
+        _ => return,
+    };
+    s.add(
+        "private-default",
+        Route::new(main_table, "0.0.0.0/0", target),
+    );
+}
+
 fn corpus() -> Vec<Topology> {
     let t = |name, codes, f: &dyn Fn(&mut Topology)| {
         let mut x = Topology { name, codes, ..OK };
@@ -542,7 +591,122 @@ fn corpus() -> Vec<Topology> {
         t("ok-network-component-regional-nat", &[], &|x| {
             x.regional_network = true
         }),
+        // Routing: the VPC's main table, routed by a standalone Route.
+        t("ok-main-table-routes-to-nat", &["W101", "W102"], &|x| {
+            x.main_table = true;
+            x.single_nat = true;
+        }),
+        t("main-table-without-route", &["E001", "E001"], &|x| {
+            x.main_table = true;
+            x.nat_route = [false, false];
+        }),
     ]
+}
+
+/// Topologies whose route leaves the stack: the simulator needs the outside
+/// object seeded (with the stack's VPC) before the route can be made.
+fn outside_corpus() -> Vec<Topology> {
+    let t = |name, f: &dyn Fn(&mut Topology)| {
+        let mut x = Topology {
+            name,
+            codes: &["W100", "W100"],
+            ..OK
+        };
+        f(&mut x);
+        x
+    };
+    vec![
+        t("main-table-to-transit-gateway", &|x| {
+            x.main_table = true;
+            x.outside = Some((OutsideKind::TransitGateway, "tgw-0a1b2c3d4e5f67890"));
+        }),
+        t("private-tables-to-peering-connection", &|x| {
+            x.outside = Some((OutsideKind::PeeringConnection, "pcx-0a1b2c3d4e5f67890"));
+        }),
+        t("private-tables-to-vpn-gateway", &|x| {
+            x.outside = Some((OutsideKind::VpnGateway, "vgw-0a1b2c3d4e5f67890"));
+        }),
+    ]
+}
+
+/// A route to a transit gateway, peering connection or virtual private
+/// gateway outside the stack: the analysis warns (W100, naming the target)
+/// rather than guess, and the simulator, which can't see past it either,
+/// doesn't register the instances: no path to ECS is known.
+#[tokio::test]
+async fn routes_that_leave_the_stack_are_reported_not_guessed() {
+    for t in outside_corpus() {
+        let stack = build(&t);
+        stack
+            .validate()
+            .unwrap_or_else(|e| panic!("{}: {e}", t.name));
+        let report = keel::analysis::check(&stack);
+        assert_eq!(
+            report.codes(),
+            t.codes,
+            "{}\n{}",
+            t.name,
+            report.render_text()
+        );
+        let (kind, id) = t.outside.unwrap();
+        assert!(
+            report.findings.iter().all(|f| f
+                .blocked_at
+                .as_deref()
+                .unwrap_or_default()
+                .contains(id)),
+            "{}: {}",
+            t.name,
+            report.render_text()
+        );
+
+        // First the network without the route (the outside object needs
+        // the VPC), then the outside object, then the whole stack.
+        let dir = state_dir();
+        let sim = SimProvider::in_memory().with_latency(SimLatency::none());
+        let provider: Arc<dyn Provider> = Arc::new(sim.clone());
+        let before = build(&Topology {
+            outside: None,
+            nat_route: [false, false],
+            ..t
+        });
+        let store = LocalStore::open(dir.path(), stack.name()).unwrap();
+        let mut d = Deployment::open(&before, provider.clone(), Box::new(store)).unwrap();
+        let plan = d.plan().unwrap();
+        d.apply(&plan, ApplyOptions::default()).await.unwrap();
+        let vpc = d
+            .snapshot()
+            .resources
+            .iter()
+            .find(|r| r.urn.type_token() == "aws:ec2:Vpc")
+            .map(|r| r.id.clone())
+            .unwrap();
+        drop(d); // releases the state lock
+        sim.seed_outside(id, kind, &[vpc.as_str()]).unwrap();
+        let store = LocalStore::open(dir.path(), stack.name()).unwrap();
+        let mut d = Deployment::open(&stack, provider, Box::new(store)).unwrap();
+        let plan = d.plan().unwrap();
+        d.apply(&plan, ApplyOptions::default()).await.unwrap();
+        let routed = sim.network_model();
+        assert!(
+            routed
+                .route_tables
+                .values()
+                .any(|rt| rt
+                    .routes
+                    .iter()
+                    .any(|r| format!("{:?}", r.target).contains(id))),
+            "{}: the route to {id} wasn't made",
+            t.name
+        );
+        let instances = sim.instances();
+        assert_eq!(instances.len(), 2, "{}", t.name);
+        for i in &instances {
+            assert!(i.registered_cluster.is_none(), "{}: {i:?}", t.name);
+            let why = i.registration_error.clone().unwrap_or_default();
+            assert!(why.contains(id), "{}: {why}", t.name);
+        }
+    }
 }
 
 #[tokio::test]

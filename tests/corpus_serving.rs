@@ -94,6 +94,19 @@ struct Topology {
     igw_after_lb: bool,
     /// Expected finding codes, sorted.
     codes: &'static [&'static str],
+    // Gateway endpoints (issue 11, item 3).
+    /// An S3 gateway endpoint, and which route tables it is associated with.
+    s3_gateway: S3Gateway,
+}
+
+/// An S3 gateway endpoint.
+#[derive(Clone, Copy, PartialEq)]
+enum S3Gateway {
+    None,
+    /// Associated with the private subnets' tables.
+    Private,
+    /// Associated with the public table only.
+    PublicOnly,
 }
 
 const OK: Topology = Topology {
@@ -119,6 +132,8 @@ const OK: Topology = Topology {
     second_lb: false,
     igw_after_lb: false,
     codes: &[],
+    // Gateway endpoints.
+    s3_gateway: S3Gateway::None,
 };
 
 const ZONES: [(&str, &str, &str); 2] = [
@@ -143,7 +158,7 @@ fn build(t: &Topology) -> Stack {
         s.add("main", igw)
     };
     let mut public_rt = RouteTable::new(vpc.id()).route_to_internet_gateway("0.0.0.0/0", igw.id());
-    let (mut publics, mut privates) = (Vec::new(), Vec::new());
+    let (mut publics, mut privates, mut private_tables) = (Vec::new(), Vec::new(), Vec::new());
     for (az, pub_block, priv_block) in ZONES {
         let z = &az[az.len() - 1..];
         let public = s.add(
@@ -166,11 +181,12 @@ fn build(t: &Topology) -> Stack {
                 rt = rt.route_to_nat_gateway("0.0.0.0/0", nat.id());
             }
         }
-        s.add(&format!("private-{z}"), rt);
+        private_tables.push(s.add(&format!("private-{z}"), rt).id());
         publics.push(public);
         privates.push(private);
     }
-    s.add("public", public_rt);
+    let public_table = s.add("public", public_rt).id();
+    build_gateway_endpoint(t, &mut s, vpc.id(), public_table, &private_tables);
     if t.acl_drops_lb_replies {
         let mut acl = NetworkAcl::new(vpc.id())
             .ingress(AclRule::allow_all(100, "0.0.0.0/0"))
@@ -315,6 +331,23 @@ fn build(t: &Topology) -> Stack {
     s
 }
 
+/// The gateway endpoint topic's part of the stack.
+fn build_gateway_endpoint(
+    t: &Topology,
+    s: &mut Stack,
+    vpc: Output<VpcId>,
+    public: Output<RouteTableId>,
+    private: &[Output<RouteTableId>],
+) {
+    let ep = VpcEndpoint::gateway(vpc, "com.amazonaws.us-east-1.s3");
+    let ep = match t.s3_gateway {
+        S3Gateway::None => return,
+        S3Gateway::Private => private.iter().fold(ep, |ep, rt| ep.route_table(rt.clone())),
+        S3Gateway::PublicOnly => ep.route_table(public),
+    };
+    s.add("s3-gateway", ep);
+}
+
 fn corpus() -> Vec<Topology> {
     let t = |name, codes, f: &dyn Fn(&mut Topology)| {
         let mut x = Topology { name, codes, ..OK };
@@ -371,6 +404,22 @@ fn corpus() -> Vec<Topology> {
             x.image = ECR_IMAGE;
             x.endpoints = NO_S3;
         }),
+        t("ok-ecr-through-endpoints-and-s3-gateway", &[], &|x| {
+            x.image = ECR_IMAGE;
+            x.nat = false;
+            x.endpoints = NO_S3;
+            x.s3_gateway = S3Gateway::Private;
+        }),
+        t(
+            "ecr-image-s3-gateway-on-public-table-only",
+            &["E025", "E025"],
+            &|x| {
+                x.image = ECR_IMAGE;
+                x.nat = false;
+                x.endpoints = NO_S3;
+                x.s3_gateway = S3Gateway::PublicOnly;
+            },
+        ),
         t("ecr-image-without-ecr-endpoints", &["E025", "E025"], &|x| {
             x.nat = false;
             x.image = ECR_IMAGE;

@@ -64,7 +64,7 @@ pub mod prelude {
     crate::registry::resource_types!(use_types);
 
     pub use crate::aws::ec2::{
-        AclAction, AclRule, Connectivity, Peer, Protocol, Route, RouteTarget, Rule,
+        AclAction, AclRule, Connectivity, Peer, Protocol, RouteEntry, RouteTarget, Rule,
     };
     pub use crate::aws::ecs::{ManagedScaling, TaskNetwork};
     pub use crate::aws::ecs_task::{Container, NetworkMode, PortMapping};

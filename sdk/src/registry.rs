@@ -24,6 +24,7 @@ macro_rules! resource_types {
             crate::aws::ec2::ElasticIp => addresses,
             crate::aws::ec2::NatGateway => nat_gateways,
             crate::aws::ec2::RouteTable => route_tables,
+            crate::aws::ec2::Route => routes,
             crate::aws::ec2::SecurityGroup => security_groups,
             crate::aws::ec2::NetworkAcl => network_acls,
             crate::aws::ec2::VpcEndpoint => vpc_endpoints,
@@ -95,6 +96,6 @@ mod tests {
         let tokens = super::type_tokens();
         let unique: BTreeSet<_> = tokens.iter().collect();
         assert_eq!(unique.len(), tokens.len());
-        assert_eq!(tokens.len(), 20);
+        assert_eq!(tokens.len(), 21);
     }
 }

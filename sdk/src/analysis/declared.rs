@@ -4,17 +4,20 @@
 //! route's target, a subnet's VPC or the cluster named in user data built
 //! with `Output::map` are all known by the resource they come from. Things AWS
 //! creates implicitly are added too: each VPC's main route table (local route
-//! only) and default security group (all egress allowed).
+//! only) and default security group (all egress allowed). Standalone
+//! routes join the table they name (the main table included); a gateway
+//! endpoint's prefix-list route joins each table it is associated with.
 
 use super::cidr;
 use super::network::{
-    AclFacts, AclRuleFacts, EndpointFacts, GatewayFacts, Key, Model, NatFacts, RouteFacts,
-    RouteTableFacts, SgFacts, SgRuleFacts, SubnetFacts, Target, VpcFacts,
+    AclFacts, AclRuleFacts, EndpointFacts, GatewayEndpointFacts, GatewayFacts, Key, Model,
+    NatFacts, RouteFacts, RouteTableFacts, SgFacts, SgRuleFacts, SubnetFacts, Target, VpcFacts,
+    gateway_prefix_list, prefix_list_service,
 };
 use crate::aws::autoscaling::AutoScalingGroup;
 use crate::aws::ec2::{
     AclAction, AclRule, AvailabilityMode, Connectivity, InternetGateway, LaunchTemplate,
-    NatGateway, NetworkAcl, Peer, RouteTable, RouteTarget, Rule, SecurityGroup, Subnet, Vpc,
+    NatGateway, NetworkAcl, Peer, Route, RouteTable, RouteTarget, Rule, SecurityGroup, Subnet, Vpc,
     VpcEndpoint,
 };
 use crate::aws::ecs::EcsCluster;
@@ -176,6 +179,82 @@ fn from_json<R: DeserializeOwned>(json: serde_json::Value) -> Option<R> {
     serde_json::from_value(json).ok()
 }
 
+/// A declared route target in the model (`None`: local, or one AWS refuses
+/// for IPv4, which validation reports).
+fn target(t: &RouteTarget) -> Option<Target> {
+    Some(match t {
+        RouteTarget::Local | RouteTarget::EgressOnlyInternetGateway(_) => return None,
+        RouteTarget::InternetGateway(g) => Target::InternetGateway(key(g)),
+        RouteTarget::NatGateway(n) => Target::NatGateway(key(n)),
+        RouteTarget::TransitGateway(g) => Target::TransitGateway(key(g)),
+        RouteTarget::VpcPeeringConnection(p) => Target::PeeringConnection(key(p)),
+        RouteTarget::VpnGateway(g) => Target::VpnGateway(key(g)),
+    })
+}
+
+/// Adds standalone routes to the tables they name, and gateway endpoints
+/// with their prefix-list routes. A route on a table the model doesn't have
+/// (one outside the stack) changes nothing the analysis follows; a prefix
+/// list is followed when it is AWS's list for a service or a gateway
+/// endpoint's output.
+fn routes_and_gateway_endpoints(stack: &Stack, m: &mut Model) {
+    let endpoints = all::<VpcEndpoint>(stack);
+    let gateways = endpoints.iter().filter(|(_, _, e)| e.is_gateway());
+    for (urn, k, ep) in gateways {
+        let service = ep.service().unwrap_or_default().to_string();
+        let tables: Vec<Key> = ep.route_table_ids.iter().map(key).collect();
+        let blocks = gateway_prefix_list(&service)
+            .map(|(_, b)| b)
+            .unwrap_or_default();
+        for t in &tables {
+            if let Some(table) = m.route_tables.get_mut(t) {
+                table.routes.extend(blocks.iter().map(|b| RouteFacts {
+                    destination: *b,
+                    target: Target::GatewayEndpoint(k.clone()),
+                }));
+            }
+        }
+        let facts = GatewayEndpointFacts {
+            label: urn.name().to_string(),
+            vpc: key(&ep.vpc_id),
+            service,
+            route_tables: tables,
+        };
+        m.gateway_endpoints.insert(k.clone(), facts);
+    }
+    for (_, _, r) in all::<Route>(stack) {
+        let Some(target) = target(&r.target) else {
+            continue;
+        };
+        let blocks = match (&r.destination_cidr_block, &r.destination_prefix_list_id) {
+            (Some(block), _) => cidr::parse(block).ok().into_iter().collect(),
+            (None, Some(list)) => prefix_list_blocks(&key(list), &endpoints),
+            (None, None) => Vec::new(),
+        };
+        if let Some(table) = m.route_tables.get_mut(&key(&r.route_table_id)) {
+            let routes = blocks.into_iter().map(|destination| RouteFacts {
+                destination,
+                target: target.clone(),
+            });
+            table.routes.extend(routes);
+        }
+    }
+}
+
+/// The blocks of prefix list `list`: AWS's list for a service, or a
+/// declared gateway endpoint's `prefix_list_id` output.
+fn prefix_list_blocks(list: &str, endpoints: &[(Urn, Key, VpcEndpoint)]) -> Vec<ipnet::Ipv4Net> {
+    let service = prefix_list_service(list).map(str::to_string).or_else(|| {
+        let urn = urn_of(list)?;
+        let (_, _, ep) = endpoints.iter().find(|(u, _, _)| *u == urn)?;
+        ep.service().map(str::to_string)
+    });
+    service
+        .and_then(|s| gateway_prefix_list(&s))
+        .map(|(_, blocks)| blocks)
+        .unwrap_or_default()
+}
+
 /// Builds what analysis needs from `stack`.
 pub(crate) fn declared(stack: &Stack) -> Declared {
     let mut out = Declared::default();
@@ -229,14 +308,9 @@ pub(crate) fn declared(stack: &Stack) -> Declared {
             .routes
             .iter()
             .filter_map(|r| {
-                let target = match &r.target {
-                    RouteTarget::Local => return None,
-                    RouteTarget::InternetGateway(g) => Target::InternetGateway(key(g)),
-                    RouteTarget::NatGateway(n) => Target::NatGateway(key(n)),
-                };
                 Some(RouteFacts {
                     destination: cidr::parse(&r.destination_cidr_block).ok()?,
-                    target,
+                    target: target(&r.target)?,
                 })
             })
             .collect();
@@ -294,6 +368,9 @@ pub(crate) fn declared(stack: &Stack) -> Declared {
         m.network_acls.insert(k, facts);
     }
     for (urn, k, ep) in all::<VpcEndpoint>(stack) {
+        if ep.is_gateway() {
+            continue; // see routes_and_gateway_endpoints
+        }
         let vpc = key(&ep.vpc_id);
         let mut groups: Vec<Key> = ep.security_group_ids.iter().map(key).collect();
         if groups.is_empty() {
@@ -309,6 +386,7 @@ pub(crate) fn declared(stack: &Stack) -> Declared {
         };
         m.endpoints.insert(k, facts);
     }
+    routes_and_gateway_endpoints(stack, m);
     for (urn, k, c) in all::<EcsCluster>(stack) {
         let _ = k;
         out.clusters.push(ClusterDecl {

@@ -16,6 +16,7 @@ mod findings;
 pub mod network;
 pub mod reach;
 mod reach_nat;
+mod reach_route;
 mod service;
 mod service_decl;
 mod service_fix;

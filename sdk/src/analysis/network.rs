@@ -1,5 +1,5 @@
 //! The network facts reachability is decided on: VPCs, subnets, route tables,
-//! gateways, security groups, network ACLs and interface endpoints, each
+//! gateways, security groups, network ACLs, interface and gateway endpoints, each
 //! keyed by a string (a cloud id in the simulator, a reference placeholder in
 //! static analysis) and labelled for messages. Both the simulator (from its
 //! cloud) and the pre-deploy analysis (from a declared stack) build a
@@ -51,6 +51,27 @@ pub enum Target {
     InternetGateway(Key),
     /// A NAT gateway.
     NatGateway(Key),
+    /// A transit gateway (outside the stack: where it leads isn't known).
+    TransitGateway(Key),
+    /// A VPC peering connection (outside the stack).
+    PeeringConnection(Key),
+    /// A virtual private gateway (outside the stack).
+    VpnGateway(Key),
+    /// A gateway endpoint: the routes its prefix list adds to each
+    /// associated table.
+    GatewayEndpoint(Key),
+}
+
+impl Target {
+    /// The kind and key of a target outside the stack, if it is one.
+    pub fn outside(&self) -> Option<(&'static str, &Key)> {
+        match self {
+            Target::TransitGateway(k) => Some(("transit gateway", k)),
+            Target::PeeringConnection(k) => Some(("VPC peering connection", k)),
+            Target::VpnGateway(k) => Some(("virtual private gateway", k)),
+            _ => None,
+        }
+    }
 }
 
 /// One route.
@@ -190,6 +211,20 @@ pub struct EndpointFacts {
     pub security_groups: Vec<Key>,
 }
 
+/// A gateway endpoint (S3, DynamoDB): no interfaces, no DNS; its prefix
+/// list's blocks are routed to it in each associated route table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GatewayEndpointFacts {
+    /// For messages.
+    pub label: String,
+    /// Its VPC.
+    pub vpc: Key,
+    /// The short service name (`s3`, `dynamodb`).
+    pub service: String,
+    /// The associated route tables.
+    pub route_tables: Vec<Key>,
+}
+
 /// A load balancer: where it sits and which groups guard it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LoadBalancerFacts {
@@ -226,6 +261,8 @@ pub struct Model {
     pub endpoints: BTreeMap<Key, EndpointFacts>,
     /// Load balancers.
     pub load_balancers: BTreeMap<Key, LoadBalancerFacts>,
+    /// Gateway endpoints.
+    pub gateway_endpoints: BTreeMap<Key, GatewayEndpointFacts>,
 }
 
 impl Model {
@@ -240,6 +277,7 @@ impl Model {
             .or_else(|| self.network_acls.get(key).map(|f| f.label.as_str()))
             .or_else(|| self.endpoints.get(key).map(|f| f.label.as_str()))
             .or_else(|| self.load_balancers.get(key).map(|f| f.label.as_str()))
+            .or_else(|| self.gateway_endpoints.get(key).map(|f| f.label.as_str()))
             .unwrap_or(key)
     }
 
@@ -272,7 +310,8 @@ impl Model {
     }
 
     /// The most specific route for `dest` in `table`, the local route
-    /// included (`None`: no route).
+    /// included (`None`: no route). A gateway endpoint's prefix-list route
+    /// yields to a block route of the same length, as in AWS.
     pub fn best_route(&self, table: &RouteTableFacts, dest: Ipv4Addr) -> Option<(Ipv4Net, Target)> {
         let local = self
             .vpcs
@@ -286,7 +325,10 @@ impl Model {
             .filter(|r| r.destination.contains(&dest))
             .map(|r| (r.destination, r.target.clone()))
             .chain(local)
-            .max_by_key(|(net, t)| (net.prefix_len(), matches!(t, Target::Local)))
+            .max_by_key(|(net, t)| {
+                let endpoint = matches!(t, Target::GatewayEndpoint(_));
+                (net.prefix_len(), matches!(t, Target::Local), !endpoint)
+            })
     }
 }
 
@@ -309,9 +351,42 @@ pub fn service_address(service: &str) -> Ipv4Addr {
         "ecr.api" => Ipv4Addr::new(52, 46, 144, 10),
         "ecr.dkr" => Ipv4Addr::new(52, 46, 144, 20),
         "s3" => Ipv4Addr::new(52, 216, 8, 11),
+        "dynamodb" => Ipv4Addr::new(3, 218, 180, 10),
         "registry-1.docker.io" => Ipv4Addr::new(54, 236, 113, 205),
         "public.ecr.aws" => Ipv4Addr::new(99, 83, 145, 10),
         "ghcr.io" => Ipv4Addr::new(140, 82, 112, 34),
         _ => Ipv4Addr::new(52, 46, 143, 1),
     }
+}
+
+/// AWS's prefix list for a gateway endpoint service in `us-east-1` (the
+/// simulator's region): its id and blocks, which hold the service's
+/// [`service_address`]. `None` for services without gateway endpoints.
+///
+/// ```
+/// use keel::analysis::network::{gateway_prefix_list, service_address};
+/// let (id, blocks) = gateway_prefix_list("s3").unwrap();
+/// assert_eq!(id, "pl-63a5400a");
+/// assert!(blocks.iter().any(|b| b.contains(&service_address("s3"))));
+/// assert!(gateway_prefix_list("ecs").is_none());
+/// ```
+pub fn gateway_prefix_list(service: &str) -> Option<(&'static str, Vec<Ipv4Net>)> {
+    let (id, blocks): (&str, &[&str]) = match service {
+        "s3" => ("pl-63a5400a", &["52.216.0.0/15", "3.5.0.0/19"]),
+        "dynamodb" => ("pl-02cd2c6b", &["3.218.180.0/22"]),
+        _ => return None,
+    };
+    Some((id, blocks.iter().filter_map(|b| b.parse().ok()).collect()))
+}
+
+/// The service whose AWS prefix list has id `id` (see
+/// [`gateway_prefix_list`]).
+///
+/// ```
+/// assert_eq!(keel::analysis::network::prefix_list_service("pl-02cd2c6b"), Some("dynamodb"));
+/// ```
+pub fn prefix_list_service(id: &str) -> Option<&'static str> {
+    ["s3", "dynamodb"]
+        .into_iter()
+        .find(|s| gateway_prefix_list(s).is_some_and(|(pl, _)| pl == id))
 }

@@ -4,7 +4,8 @@
 //! egress, the subnet's route table by longest prefix, internet gateway
 //! attachment and public address, NAT gateway connectivity, Elastic IP and
 //! its own subnet's route, network ACLs both ways (they are stateless), and an
-//! endpoint's security group. The first thing that stops the traffic is
+//! endpoint's security group; gateway endpoints and targets outside the
+//! stack in [`super::reach_route`]. The first thing that stops the traffic is
 //! reported with a stable [`Code`]. Used by the simulator at run time and by
 //! the analysis before deploy.
 
@@ -408,6 +409,20 @@ fn reach_https(
             ));
             Ok(hops)
         }
+        Some((net, Target::GatewayEndpoint(e))) => {
+            super::reach_route::via_gateway_endpoint(model, src, (rt, net, &e), service, dest, hops)
+        }
+        Some((
+            net,
+            t @ (Target::TransitGateway(_) | Target::PeeringConnection(_) | Target::VpnGateway(_)),
+        )) => Err(super::reach_route::leaves_stack(
+            model,
+            (rt_key, rt),
+            net,
+            &t,
+            &format!("{service} ({dest_ip})"),
+            &hops,
+        )),
         Some((net, Target::NatGateway(n))) => {
             hops.push(format!(
                 "route table {}: {net} → NAT gateway {}",

@@ -212,19 +212,38 @@ pub(super) fn image_fix(
     match registry {
         Registry::Ecr { region } => {
             let vpc = facts.map(|f| f.vpc.as_str()).unwrap_or_default();
-            let missing: Vec<String> = ["ecr.api", "ecr.dkr", "s3"]
+            let interface = |svc: &str| {
+                model
+                    .endpoints
+                    .values()
+                    .any(|e| e.vpc == vpc && e.service == svc && e.private_dns)
+            };
+            let missing: Vec<String> = ["ecr.api", "ecr.dkr"]
                 .into_iter()
-                .filter(|svc| {
-                    !model
-                        .endpoints
-                        .values()
-                        .any(|e| e.vpc == vpc && e.service == *svc && e.private_dns)
-                })
+                .filter(|svc| !interface(svc))
                 .map(|svc| format!("com.amazonaws.{region}.{svc}"))
                 .collect();
+            let table = model.route_table_of(subnet).map(|(k, _)| k);
+            let s3_routed = model.gateway_endpoints.values().any(|e| {
+                e.vpc == vpc
+                    && e.service == "s3"
+                    && table.is_some_and(|t| e.route_tables.contains(t))
+            });
+            let mut adds = Vec::new();
+            if !missing.is_empty() {
+                adds.push(format!(
+                    "interface endpoints with private DNS for {}",
+                    missing.join(", ")
+                ));
+            }
+            if !s3_routed && !interface("s3") {
+                adds.push(format!(
+                    "a gateway endpoint for com.amazonaws.{region}.s3 associated with {rt}"
+                ));
+            }
             format!(
-                "add interface endpoints with private DNS for {} (pulling from ECR needs ecr.api, ecr.dkr and s3, where image layers live), or route 0.0.0.0/0 of {rt} to {nat}",
-                missing.join(", ")
+                "add {} (pulling from ECR needs ecr.api, ecr.dkr and s3, where image layers live), or route 0.0.0.0/0 of {rt} to {nat}",
+                adds.join(" and ")
             )
         }
         Registry::Public { host } => format!(

@@ -417,7 +417,8 @@ pub fn registry_of(image: &str) -> Registry {
 
 /// Decides whether `src` (an instance, or an `awsvpc` task) can pull
 /// `image`: a private ECR image needs HTTPS to `ecr.api`, `ecr.dkr` and
-/// `s3` (each by an interface endpoint with private DNS or the internet);
+/// `s3` (each by an interface endpoint with private DNS or the internet,
+/// `s3` also by a gateway endpoint's route in the subnet's table);
 /// any other registry needs the internet. On success, the path hop by hop;
 /// blocked, [`Code::ImagePull`] with the underlying reason (the element is
 /// the one that stops it).

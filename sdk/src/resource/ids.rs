@@ -231,3 +231,82 @@ cloud_id!(
     /// ```
     Arn, "arn"
 );
+cloud_id!(
+    /// The id of a transit gateway, `tgw-…` (keel doesn't create them: it
+    /// routes to one made elsewhere).
+    ///
+    /// ```
+    /// let id = keel::TransitGatewayId::new("tgw-0a1b2c3d4e5f67890");
+    /// assert_eq!(keel::TransitGatewayId::PREFIX, "tgw");
+    /// # let _ = id;
+    /// ```
+    TransitGatewayId, "tgw"
+);
+cloud_id!(
+    /// The id of a VPC peering connection, `pcx-…` (made elsewhere).
+    ///
+    /// ```
+    /// let id = keel::VpcPeeringConnectionId::new("pcx-0a1b2c3d4e5f67890");
+    /// assert_eq!(id.as_str(), "pcx-0a1b2c3d4e5f67890");
+    /// ```
+    VpcPeeringConnectionId, "pcx"
+);
+cloud_id!(
+    /// The id of a virtual private gateway, `vgw-…` (made elsewhere).
+    ///
+    /// ```
+    /// let id = keel::VpnGatewayId::new("vgw-0a1b2c3d4e5f67890");
+    /// assert_eq!(id.as_str(), "vgw-0a1b2c3d4e5f67890");
+    /// ```
+    VpnGatewayId, "vgw"
+);
+cloud_id!(
+    /// The id of an egress-only internet gateway, `eigw-…` (IPv6 only).
+    ///
+    /// ```
+    /// let id = keel::EgressOnlyInternetGatewayId::new("eigw-0a1b2c3d4e5f67890");
+    /// assert_eq!(keel::EgressOnlyInternetGatewayId::PREFIX, "eigw");
+    /// # let _ = id;
+    /// ```
+    EgressOnlyInternetGatewayId, "eigw"
+);
+cloud_id!(
+    /// The id of a prefix list, `pl-…`: a named set of address blocks, such
+    /// as the one AWS keeps for S3 in a region.
+    ///
+    /// ```
+    /// let id = keel::PrefixListId::new("pl-63a5400a");
+    /// assert_eq!(id.as_str(), "pl-63a5400a");
+    /// ```
+    PrefixListId, "pl"
+);
+cloud_id!(
+    /// The id keel gives one route: `<route table id>_<destination>`, the
+    /// form Terraform imports `aws_route` by (AWS gives routes no id).
+    ///
+    /// ```
+    /// let id = keel::RouteId::new("rtb-0a1b2c3d4e5f67890_0.0.0.0/0");
+    /// assert_eq!(id.parts(), Some(("rtb-0a1b2c3d4e5f67890", "0.0.0.0/0")));
+    /// ```
+    RouteId, ""
+);
+
+impl RouteId {
+    /// The id of the route to `destination` (a block or a prefix list id)
+    /// in `table`.
+    ///
+    /// ```
+    /// let id = keel::RouteId::of("rtb-1", "pl-63a5400a");
+    /// assert_eq!(id.as_str(), "rtb-1_pl-63a5400a");
+    /// ```
+    pub fn of(table: &str, destination: &str) -> Self {
+        Self(format!("{table}_{destination}"))
+    }
+
+    /// The route table and the destination this id names.
+    pub fn parts(&self) -> Option<(&str, &str)> {
+        self.0
+            .split_once('_')
+            .filter(|(t, d)| !t.is_empty() && !d.is_empty())
+    }
+}

@@ -1,11 +1,12 @@
 //! EC2 networking and compute resources: VPCs, subnets, gateways, Elastic
-//! IPs, route tables, security groups and launch templates.
+//! IPs, route tables and routes, security groups and launch templates.
 
 mod elastic_ip;
 mod internet_gateway;
 mod launch_template;
 mod nat_gateway;
 mod network_acl;
+mod route;
 mod route_table;
 mod security_group;
 mod subnet;
@@ -21,12 +22,16 @@ pub use nat_gateway::{
 pub use network_acl::{
     AclAction, AclRule, EPHEMERAL_PORTS, NetworkAcl, NetworkAclOutputRefs, NetworkAclOutputs,
 };
-pub use route_table::{Route, RouteTable, RouteTableOutputRefs, RouteTableOutputs, RouteTarget};
+pub use route::{Route, RouteOutputRefs, RouteOutputs};
+pub use route_table::{
+    RouteEntry, RouteTable, RouteTableOutputRefs, RouteTableOutputs, RouteTarget,
+};
 pub use security_group::{
     Peer, Protocol, Rule, SecurityGroup, SecurityGroupOutputRefs, SecurityGroupOutputs,
 };
 pub use subnet::{Subnet, SubnetOutputRefs, SubnetOutputs};
 pub use vpc::{Vpc, VpcOutputRefs, VpcOutputs};
 pub use vpc_endpoint::{
-    ECS_AGENT_SERVICES, VpcEndpoint, VpcEndpointOutputRefs, VpcEndpointOutputs,
+    ECS_AGENT_SERVICES, EndpointType, GATEWAY_SERVICES, VpcEndpoint, VpcEndpointOutputRefs,
+    VpcEndpointOutputs,
 };

@@ -1,4 +1,7 @@
-//! Interface VPC endpoints on EC2.
+//! VPC endpoints on EC2: interface endpoints and gateway endpoints (S3,
+//! DynamoDB: `RouteTableIds` instead of subnets and groups; EC2 adds their
+//! prefix-list routes to the tables; `ModifyVpcEndpoint` adds and removes
+//! tables and sets the policy document).
 //!
 //! Creating one is asynchronous: EC2 answers `pending` and provisions a
 //! network interface in each subnet; keel polls until `available` (bounded by
@@ -23,9 +26,11 @@ use super::resource::{
     AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, keep_order, must_live, send,
 };
 use super::util::{sync_tags, tag_specs, tags_of, val, vals, wait_for};
-use crate::aws::ec2::{VpcEndpoint, VpcEndpointOutputs};
+use crate::aws::ec2::{EndpointType, VpcEndpoint, VpcEndpointOutputs};
 use crate::provider::ProviderError;
-use crate::resource::{Input, SecurityGroupId, SubnetId, VpcEndpointId, VpcId};
+use crate::resource::{
+    Input, PrefixListId, RouteTableId, SecurityGroupId, SubnetId, VpcEndpointId, VpcId,
+};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, ResourceType, VpcEndpoint as Described, VpcEndpointType};
 
@@ -33,6 +38,48 @@ use aws_sdk_ec2::types::{Filter, ResourceType, VpcEndpoint as Described, VpcEndp
 pub(crate) struct LiveEndpoint {
     e: Described,
     private_ips: Vec<String>,
+    /// The service's prefix list (gateway endpoints).
+    prefix_list: Option<String>,
+}
+
+/// The prefix list of a gateway endpoint's service.
+async fn prefix_list(cx: &Cx<'_>, e: &Described) -> Result<Option<String>, ProviderError> {
+    if e.vpc_endpoint_type() != Some(&VpcEndpointType::Gateway) {
+        return Ok(None);
+    }
+    let Some(service) = e.service_name() else {
+        return Ok(None);
+    };
+    let call = cx.c.ec2.describe_prefix_lists();
+    let call = call.filters(
+        Filter::builder()
+            .name("prefix-list-name")
+            .values(service)
+            .build(),
+    );
+    let out = send!(cx, "DescribePrefixLists", call)?;
+    let found = out.prefix_lists().iter().find_map(|p| p.prefix_list_id());
+    Ok(found.map(str::to_string))
+}
+
+/// The CreateVpcEndpoint request `e` declares.
+pub(crate) fn create_request(
+    ec2: &aws_sdk_ec2::Client,
+    e: &VpcEndpoint,
+) -> aws_sdk_ec2::operation::create_vpc_endpoint::builders::CreateVpcEndpointFluentBuilder {
+    let call = ec2.create_vpc_endpoint();
+    let call = call.vpc_id(val(&e.vpc_id)).service_name(&e.service_name);
+    let call = call.set_policy_document(e.policy.clone());
+    let call = call.set_tag_specifications(tag_specs(ResourceType::VpcEndpoint, &e.tags));
+    if e.is_gateway() {
+        let call = call.vpc_endpoint_type(VpcEndpointType::Gateway);
+        return call.set_route_table_ids(Some(vals(&e.route_table_ids)));
+    }
+    let groups = vals(&e.security_group_ids);
+    let call = call.vpc_endpoint_type(VpcEndpointType::Interface);
+    let call = call.set_subnet_ids(Some(vals(&e.subnet_ids)));
+    let call = call.set_security_group_ids((!groups.is_empty()).then_some(groups));
+    call.private_dns_enabled(e.private_dns_enabled)
 }
 
 fn state(e: &Described) -> String {
@@ -128,15 +175,7 @@ impl AwsResource for VpcEndpoint {
     type Live = LiveEndpoint;
 
     async fn create(cx: &Cx<'_>, e: &Self) -> Res<Self::Outputs> {
-        let groups = vals(&e.security_group_ids);
-        let vpc = val(&e.vpc_id);
-        let call = cx.c.ec2.create_vpc_endpoint();
-        let call = call.vpc_endpoint_type(VpcEndpointType::Interface);
-        let call = call.vpc_id(vpc).service_name(&e.service_name);
-        let call = call.set_subnet_ids(Some(vals(&e.subnet_ids)));
-        let call = call.set_security_group_ids((!groups.is_empty()).then_some(groups));
-        let call = call.private_dns_enabled(e.private_dns_enabled);
-        let call = call.set_tag_specifications(tag_specs(ResourceType::VpcEndpoint, &e.tags));
+        let call = create_request(&cx.c.ec2, e);
         let out = send!(cx, "CreateVpcEndpoint", call)?;
         let id = cx.new_id(
             "CreateVpcEndpoint",
@@ -158,9 +197,11 @@ impl AwsResource for VpcEndpoint {
                 continue;
             }
             let private_ips = private_ips(cx, e).await?;
+            let prefix_list = prefix_list(cx, e).await?;
             found.push(LiveEndpoint {
                 e: e.clone(),
                 private_ips,
+                prefix_list,
             });
         }
         Ok(found)
@@ -171,6 +212,7 @@ impl AwsResource for VpcEndpoint {
             id: VpcEndpointId::new(l.e.vpc_endpoint_id().unwrap_or_default()),
             state: state(&l.e),
             private_ips: l.private_ips.clone(),
+            prefix_list_id: l.prefix_list.as_deref().map(PrefixListId::new),
         })
     }
 
@@ -200,6 +242,18 @@ impl AwsResource for VpcEndpoint {
                 .map(|g| Input::Value(SecurityGroupId::new(g)))
                 .collect(),
             private_dns_enabled: e.private_dns_enabled().unwrap_or(r.private_dns_enabled),
+            vpc_endpoint_type: match e.vpc_endpoint_type() {
+                Some(VpcEndpointType::Gateway) => EndpointType::Gateway,
+                Some(VpcEndpointType::Interface) => EndpointType::Interface,
+                _ => r.vpc_endpoint_type,
+            },
+            route_table_ids: keep_order(&vals(&r.route_table_ids), e.route_table_ids())
+                .iter()
+                .map(|t| Input::Value(RouteTableId::new(t)))
+                .collect(),
+            // EC2 reports AWS's default policy when none was given; keep
+            // the declared document (JSON spelling differs).
+            policy: r.policy.clone(),
             tags: tags_of(e.tags()),
         }
     }
@@ -207,6 +261,28 @@ impl AwsResource for VpcEndpoint {
     async fn update(cx: &Cx<'_>, id: &Self::Id, old: &Self, new: &Self) -> Res<Self::Outputs> {
         let id = id.as_str();
         let live = must_live::<Self>(cx, id, "before the update").await?.e;
+        if new.is_gateway() {
+            let want = vals(&new.route_table_ids);
+            let have = live.route_table_ids();
+            let call = cx.c.ec2.modify_vpc_endpoint().vpc_endpoint_id(id);
+            let call = call.set_add_route_table_ids(minus(&want, have));
+            let call = call.set_remove_route_table_ids(minus(have, &want));
+            let policy = (old.policy != new.policy).then(|| {
+                // No policy: back to AWS's default, full access.
+                new.policy.clone().unwrap_or_else(|| {
+                    r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#.to_string()
+                })
+            });
+            let call = call.set_policy_document(policy.clone());
+            if call.get_add_route_table_ids().is_some()
+                || call.get_remove_route_table_ids().is_some()
+                || policy.is_some()
+            {
+                send!(cx, "ModifyVpcEndpoint", call)?;
+            }
+            sync_tags(cx, id, &old.tags, &new.tags).await?;
+            return wait_available(cx, id).await;
+        }
         let want_subnets = vals(&new.subnet_ids);
         let mut want_groups = vals(&new.security_group_ids);
         if want_groups.is_empty() {
@@ -228,7 +304,12 @@ impl AwsResource for VpcEndpoint {
         let call = call.set_add_security_group_ids(minus(&want_groups, &have_groups));
         let call = call.set_remove_security_group_ids(minus(&have_groups, &want_groups));
         let call = call.set_private_dns_enabled(private_dns);
-        let changes = call.get_add_subnet_ids().is_some()
+        let policy = (old.policy != new.policy)
+            .then(|| new.policy.clone())
+            .flatten();
+        let call = call.set_policy_document(policy.clone());
+        let changes = policy.is_some()
+            || call.get_add_subnet_ids().is_some()
             || call.get_remove_subnet_ids().is_some()
             || call.get_add_security_group_ids().is_some()
             || call.get_remove_security_group_ids().is_some()
@@ -274,5 +355,48 @@ impl AwsResource for VpcEndpoint {
             Ok((!remaining).then_some(()))
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resource::Tags;
+
+    fn client() -> aws_sdk_ec2::Client {
+        let conf = aws_sdk_ec2::Config::builder()
+            .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
+            .region(aws_sdk_ec2::config::Region::new("us-east-1"))
+            .build();
+        aws_sdk_ec2::Client::from_conf(conf)
+    }
+
+    #[test]
+    fn gateway_endpoints_ask_for_route_tables_and_a_policy() {
+        let mut e = VpcEndpoint::gateway(VpcId::new("vpc-1"), "com.amazonaws.us-east-1.s3")
+            .route_table(RouteTableId::new("rtb-1"))
+            .policy(r#"{"Statement":[]}"#);
+        e.tags = Tags::new();
+        let call = create_request(&client(), &e);
+        assert_eq!(
+            call.get_vpc_endpoint_type(),
+            &Some(VpcEndpointType::Gateway)
+        );
+        assert_eq!(call.get_route_table_ids(), &Some(vec!["rtb-1".to_string()]));
+        assert_eq!(
+            call.get_policy_document().as_deref(),
+            Some(r#"{"Statement":[]}"#)
+        );
+        assert_eq!(call.get_subnet_ids(), &None);
+        assert_eq!(call.get_private_dns_enabled(), &None);
+        let i = VpcEndpoint::interface(VpcId::new("vpc-1"), "com.amazonaws.us-east-1.ecs")
+            .subnet(SubnetId::new("subnet-1"));
+        let call = create_request(&client(), &i);
+        assert_eq!(
+            call.get_vpc_endpoint_type(),
+            &Some(VpcEndpointType::Interface)
+        );
+        assert_eq!(call.get_route_table_ids(), &None);
+        assert_eq!(call.get_private_dns_enabled(), &Some(true));
     }
 }

@@ -1,17 +1,22 @@
 //! Route tables on EC2: the table, its routes (local is implicit) and its
 //! subnet associations. Updates compare against what AWS reports, so a
-//! route changed out of band is put back; reads observe the routes, the
-//! associated subnets (recorded order kept for what is still there), the
-//! VPC and the tags. Association ids are output in subnet-id order.
+//! declared route changed or deleted out of band is put back; a table
+//! deletes only the routes it declared before and no longer does, so routes
+//! of standalone `Route` resources and gateway endpoints stay. Reads observe
+//! the declared routes, the associated subnets (recorded order kept for what
+//! is still there), the VPC and the tags. Association ids are output in
+//! subnet-id order. Also [`Via`], a route's target as EC2 names it, shared
+//! with the standalone route's handler.
 
 use super::resource::{
     AwsResource, Cx, Query, Res, ec2_describe, gone_is_fine, keep_order, must_live, send,
 };
 use super::util::{sync_tags, tag_specs, tags_of, val, vals};
-use crate::aws::ec2::{Route, RouteTable, RouteTableOutputs, RouteTarget};
+use crate::aws::ec2::{RouteEntry, RouteTable, RouteTableOutputs, RouteTarget};
 use crate::provider::ProviderError;
 use crate::resource::{
-    Input, InternetGatewayId, NatGatewayId, RouteTableId, SubnetId, Tags, VpcId,
+    Input, InternetGatewayId, NatGatewayId, RouteTableId, SubnetId, Tags, TransitGatewayId, VpcId,
+    VpcPeeringConnectionId, VpnGatewayId,
 };
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
@@ -19,22 +24,79 @@ use std::collections::BTreeMap;
 
 /// Where a route goes, as keel and AWS both can name it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Via {
+pub(crate) enum Via {
     Gateway(String),
     Nat(String),
+    Transit(String),
+    Peering(String),
+    Vpn(String),
 }
+
+impl Via {
+    /// The declared target (`None`: local, unresolved, or one EC2 refuses
+    /// for IPv4, which validation stops first).
+    pub(crate) fn of(target: &RouteTarget) -> Option<Self> {
+        Some(match target {
+            RouteTarget::Local | RouteTarget::EgressOnlyInternetGateway(_) => return None,
+            RouteTarget::InternetGateway(g) => Via::Gateway(g.value()?.to_string()),
+            RouteTarget::NatGateway(n) => Via::Nat(n.value()?.to_string()),
+            RouteTarget::TransitGateway(t) => Via::Transit(t.value()?.to_string()),
+            RouteTarget::VpcPeeringConnection(p) => Via::Peering(p.value()?.to_string()),
+            RouteTarget::VpnGateway(v) => Via::Vpn(v.value()?.to_string()),
+        })
+    }
+
+    /// The target of a described route, if keel can declare it.
+    pub(crate) fn of_live(r: &aws_sdk_ec2::types::Route) -> Option<Self> {
+        if let Some(g) = r.gateway_id() {
+            return match g.split_once('-') {
+                Some(("igw", _)) => Some(Via::Gateway(g.to_string())),
+                Some(("vgw", _)) => Some(Via::Vpn(g.to_string())),
+                _ => None, // `local`, or a gateway endpoint's route
+            };
+        }
+        let found = (r.nat_gateway_id().map(|n| Via::Nat(n.to_string())))
+            .or_else(|| r.transit_gateway_id().map(|t| Via::Transit(t.to_string())))
+            .or_else(|| {
+                let p = r.vpc_peering_connection_id();
+                p.map(|p| Via::Peering(p.to_string()))
+            });
+        found
+    }
+
+    /// As a declared target.
+    pub(crate) fn target(&self) -> RouteTarget {
+        match self {
+            Via::Gateway(g) => {
+                RouteTarget::InternetGateway(Input::Value(InternetGatewayId::new(g)))
+            }
+            Via::Nat(n) => RouteTarget::NatGateway(Input::Value(NatGatewayId::new(n))),
+            Via::Transit(t) => RouteTarget::TransitGateway(Input::Value(TransitGatewayId::new(t))),
+            Via::Peering(p) => {
+                RouteTarget::VpcPeeringConnection(Input::Value(VpcPeeringConnectionId::new(p)))
+            }
+            Via::Vpn(v) => RouteTarget::VpnGateway(Input::Value(VpnGatewayId::new(v))),
+        }
+    }
+}
+
+/// Sets the target of a CreateRoute or ReplaceRoute call.
+macro_rules! route_to {
+    ($call:expr_2021, $via:expr_2021) => {
+        match $via {
+            Via::Gateway(g) | Via::Vpn(g) => $call.gateway_id(g),
+            Via::Nat(n) => $call.nat_gateway_id(n),
+            Via::Transit(t) => $call.transit_gateway_id(t),
+            Via::Peering(p) => $call.vpc_peering_connection_id(p),
+        }
+    };
+}
+pub(crate) use route_to;
 
 fn wanted_routes(rt: &RouteTable) -> BTreeMap<String, Via> {
     rt.routes
         .iter()
-        .filter_map(|r| {
-            let via = match &r.target {
-                RouteTarget::Local => return None,
-                RouteTarget::InternetGateway(g) => Via::Gateway(g.value()?.to_string()),
-                RouteTarget::NatGateway(n) => Via::Nat(n.value()?.to_string()),
-            };
-            Some((r.destination_cidr_block.clone(), via))
-        })
+        .filter_map(|r| Some((r.destination_cidr_block.clone(), Via::of(&r.target)?)))
         .collect()
 }
 
@@ -54,10 +116,8 @@ fn live_of(t: &aws_sdk_ec2::types::RouteTable) -> LiveTable {
         let Some(dest) = r.destination_cidr_block() else {
             continue;
         };
-        let via = match (r.gateway_id(), r.nat_gateway_id()) {
-            (Some(g), _) if g.starts_with("igw-") => Via::Gateway(g.to_string()),
-            (_, Some(n)) => Via::Nat(n.to_string()),
-            _ => continue, // the local route, or a target keel doesn't manage
+        let Some(via) = Via::of_live(r) else {
+            continue; // the local route, or a target keel doesn't manage
         };
         routes.insert(dest.to_string(), via);
     }
@@ -90,16 +150,7 @@ async fn put_route(
 ) -> Result<(), ProviderError> {
     macro_rules! to {
         ($call:expr_2021) => {
-            match via {
-                Via::Gateway(g) => $call
-                    .route_table_id(id)
-                    .destination_cidr_block(dest)
-                    .gateway_id(g),
-                Via::Nat(n) => $call
-                    .route_table_id(id)
-                    .destination_cidr_block(dest)
-                    .nat_gateway_id(n),
-            }
+            route_to!($call.route_table_id(id).destination_cidr_block(dest), via)
         };
     }
     if replace {
@@ -110,15 +161,22 @@ async fn put_route(
     Ok(())
 }
 
-/// Makes the table's routes and associations match `rt`.
+/// Makes the table's routes and associations match `rt`; of the routes it
+/// doesn't declare, deletes those `old` (what it declared before) did.
 async fn converge(
     cx: &Cx<'_>,
     id: &str,
+    old: Option<&RouteTable>,
     rt: &RouteTable,
 ) -> Result<RouteTableOutputs, ProviderError> {
     let cur = must_live::<RouteTable>(cx, id, "before its routes were set").await?;
     let want = wanted_routes(rt);
-    for dest in cur.routes.keys().filter(|d| !want.contains_key(*d)) {
+    let before = old.map(wanted_routes).unwrap_or_default();
+    let dropped = cur
+        .routes
+        .keys()
+        .filter(|d| !want.contains_key(*d) && before.contains_key(*d));
+    for dest in dropped {
         let call = cx.c.ec2.delete_route();
         let call = call.route_table_id(id).destination_cidr_block(dest);
         send!(cx, "DeleteRoute", call)?;
@@ -161,7 +219,7 @@ impl AwsResource for RouteTable {
             "CreateRouteTable",
             out.route_table().and_then(|t| t.route_table_id()),
         )?;
-        let made = converge(cx, &id, rt).await;
+        let made = converge(cx, &id, None, rt).await;
         if made.is_err() {
             // Don't leave a half-made table keel doesn't record.
             let _ = Self::delete(cx, &RouteTableId::new(&id)).await;
@@ -183,31 +241,21 @@ impl AwsResource for RouteTable {
         })
     }
 
-    /// The routes and subnets AWS reports (recorded order kept for what is
-    /// still there), so a route deleted out of band shows up as drift and
-    /// the next `up` puts it back.
+    /// The declared routes as AWS reports them and the subnets (recorded
+    /// order kept for what is still there), so a declared route deleted or
+    /// changed out of band shows up as drift and the next `up` puts it
+    /// back. Routes the table doesn't declare belong to others (route
+    /// resources, gateway endpoints) and are not its drift.
     fn observe(recorded: &Self, t: &Self::Live) -> Self {
-        let target = |via: &Via| match via {
-            Via::Gateway(g) => {
-                RouteTarget::InternetGateway(Input::Value(InternetGatewayId::new(g)))
-            }
-            Via::Nat(n) => RouteTarget::NatGateway(Input::Value(NatGatewayId::new(n))),
-        };
         let mut routes = Vec::new();
         for r in &recorded.routes {
             if matches!(r.target, RouteTarget::Local) {
                 routes.push(r.clone());
             } else if let Some(via) = t.routes.get(&r.destination_cidr_block) {
-                routes.push(Route::new(r.destination_cidr_block.clone(), target(via)));
-            }
-        }
-        for (dest, via) in &t.routes {
-            if !recorded
-                .routes
-                .iter()
-                .any(|r| r.destination_cidr_block == *dest)
-            {
-                routes.push(Route::new(dest.clone(), target(via)));
+                routes.push(RouteEntry::new(
+                    r.destination_cidr_block.clone(),
+                    via.target(),
+                ));
             }
         }
         let seen: Vec<String> = t.associations.keys().cloned().collect();
@@ -224,7 +272,7 @@ impl AwsResource for RouteTable {
     }
 
     async fn update(cx: &Cx<'_>, id: &Self::Id, old: &Self, new: &Self) -> Res<Self::Outputs> {
-        let made = converge(cx, id.as_str(), new).await?;
+        let made = converge(cx, id.as_str(), Some(old), new).await?;
         sync_tags(cx, id.as_str(), &old.tags, &new.tags).await?;
         Ok(made)
     }

@@ -21,6 +21,7 @@ mod ec2_acls;
 mod ec2_endpoints;
 mod ec2_gateways;
 mod ec2_network;
+mod ec2_routes;
 mod ec2_routing;
 mod ec2_security;
 mod ec2_templates;

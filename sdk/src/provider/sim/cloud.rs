@@ -144,7 +144,10 @@ macro_rules! cloud_tables {
     ($($R:ty => $field:ident),* $(,)?) => {
         tables! {
             registered: [$($R => $field),*]
-            records: [instances: InstanceRec = "aws:ec2:Instance"]
+            records: [
+                instances: InstanceRec = "aws:ec2:Instance",
+                outside: super::outside::OutsideRec = "aws:ec2:Outside",
+            ]
         }
     };
 }

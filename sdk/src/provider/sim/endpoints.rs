@@ -11,6 +11,7 @@
 //! waits for both, and changes subnets, groups and private DNS in place with
 //! ModifyVpcEndpoint.
 //!
+//! Gateway endpoints (S3, DynamoDB) live in `gateway_endpoints`.
 //! What an endpoint does for reachability is decided on the network model
 //! (`model`), which sees available endpoints only.
 
@@ -21,9 +22,9 @@ use super::latency::Op;
 use super::network::SubnetRec;
 use super::security::SecurityGroupRec;
 use super::table::{Life, Phase, Record, Stored, Use, facts};
-use crate::aws::ec2::{VpcEndpoint, VpcEndpointOutputs};
+use crate::aws::ec2::{EndpointType, VpcEndpoint, VpcEndpointOutputs};
 use crate::provider::ProviderError;
-use crate::resource::{Tags, Urn, VpcEndpointId};
+use crate::resource::{PrefixListId, Tags, Urn, VpcEndpointId};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -42,6 +43,7 @@ const SERVICES: &[&str] = &[
     "ssmmessages",
     "ec2messages",
     "s3",
+    "dynamodb",
     "sts",
     "secretsmanager",
     "kms",
@@ -75,6 +77,15 @@ pub(super) struct EndpointRec {
     pub security_group_ids: Vec<String>,
     /// The service's regional name resolves to the interfaces.
     pub private_dns: bool,
+    /// Interface or gateway.
+    #[serde(default)]
+    pub endpoint_type: EndpointType,
+    /// The route tables with its prefix-list route (gateway endpoints).
+    #[serde(default)]
+    pub route_table_ids: Vec<String>,
+    /// The policy document, if one was given.
+    #[serde(default)]
+    pub policy: Option<String>,
     /// Its life-cycle state.
     pub state: Phase,
     /// When the current `pending` or `deleting` state ends (cloud clock).
@@ -87,6 +98,11 @@ impl EndpointRec {
     /// Deleted (AWS keeps showing deleted endpoints for a while).
     pub(super) fn is_gone(&self) -> bool {
         self.state == Phase::Deleted
+    }
+
+    /// A gateway endpoint.
+    pub(super) fn is_gateway(&self) -> bool {
+        self.endpoint_type == EndpointType::Gateway
     }
 
     /// The subnets it has interfaces in.
@@ -108,6 +124,12 @@ pub(super) struct EndpointSpec {
     pub security_group_ids: Vec<String>,
     /// Private DNS on.
     pub private_dns: bool,
+    /// Interface or gateway.
+    pub endpoint_type: EndpointType,
+    /// Route tables (gateway endpoints).
+    pub route_table_ids: Vec<String>,
+    /// The policy document.
+    pub policy: Option<String>,
 }
 
 /// What ModifyVpcEndpoint changes.
@@ -123,9 +145,15 @@ pub(super) struct EndpointChange {
     pub remove_groups: Vec<String>,
     /// Private DNS on or off, if it changes.
     pub private_dns: Option<bool>,
+    /// Route tables to associate (gateway endpoints).
+    pub add_route_tables: Vec<String>,
+    /// Route tables to disassociate.
+    pub remove_route_tables: Vec<String>,
+    /// The new policy, if it changes (`Some(None)`: back to AWS's default).
+    pub policy: Option<Option<String>>,
 }
 
-fn invalid_parameter(message: impl Into<String>) -> ProviderError {
+pub(super) fn invalid_parameter(message: impl Into<String>) -> ProviderError {
     ProviderError::new("InvalidParameter", message)
 }
 
@@ -163,7 +191,7 @@ impl Cloud {
     }
 
     /// The short name of a service this region offers, or `InvalidServiceName`.
-    fn endpoint_service(&self, service_name: &str) -> Result<String, ProviderError> {
+    pub(super) fn endpoint_service(&self, service_name: &str) -> Result<String, ProviderError> {
         let prefix = format!("com.amazonaws.{}.", self.region);
         service_name
             .strip_prefix(&prefix)
@@ -267,6 +295,9 @@ impl Cloud {
         tags: Tags,
         clock: &Clock,
     ) -> Result<String, ProviderError> {
+        if spec.endpoint_type == EndpointType::Gateway {
+            return self.create_gateway_endpoint(spec, tags, clock);
+        }
         let vpc = self.vpcs.get(&spec.vpc_id)?;
         let default_group = vpc.default_security_group_id.clone();
         let service = self.endpoint_service(&spec.service_name)?;
@@ -291,6 +322,9 @@ impl Cloud {
             interfaces,
             security_group_ids: groups,
             private_dns: spec.private_dns,
+            endpoint_type: EndpointType::Interface,
+            route_table_ids: Vec::new(),
+            policy: spec.policy,
             state: Phase::Pending,
             until_ms: clock.after(Op::EndpointCreate),
             tags,
@@ -308,6 +342,9 @@ impl Cloud {
                 "IncorrectState",
                 format!("The Vpc Endpoint {id} is being deleted"),
             ));
+        }
+        if current.is_gateway() {
+            return self.modify_gateway_endpoint(id, change);
         }
         let kept: Vec<&EndpointInterface> = current
             .interfaces
@@ -341,13 +378,18 @@ impl Cloud {
         e.interfaces = interfaces;
         e.security_group_ids = groups;
         e.private_dns = private_dns;
+        if let Some(policy) = &change.policy {
+            e.policy = policy.clone();
+        }
         Ok(())
     }
 
     /// DeleteVpcEndpoints (one id): `deleting`, then `deleted`.
     pub(super) fn delete_vpc_endpoint(&mut self, id: &str, clock: &Clock) -> Done {
         let done = clock.after(Op::EndpointDelete);
-        self.vpc_endpoints.start_deleting(id, done)
+        self.vpc_endpoints.start_deleting(id, done)?;
+        self.drop_endpoint_routes(id);
+        Ok(())
     }
 }
 
@@ -364,12 +406,22 @@ fn endpoint_spec(urn: &Urn, props: &VpcEndpoint) -> Result<EndpointSpec, Provide
             security_group_ids.push(g);
         }
     }
+    let mut route_table_ids = Vec::new();
+    for t in &props.route_table_ids {
+        let t = resolved(urn, "route_table_ids", t)?.to_string();
+        if !route_table_ids.contains(&t) {
+            route_table_ids.push(t);
+        }
+    }
     Ok(EndpointSpec {
         vpc_id: resolved(urn, "vpc_id", &props.vpc_id)?.to_string(),
         service_name: props.service_name.clone(),
         subnet_ids,
         security_group_ids,
         private_dns: props.private_dns_enabled,
+        endpoint_type: props.vpc_endpoint_type,
+        route_table_ids,
+        policy: props.policy.clone(),
     })
 }
 
@@ -384,6 +436,7 @@ impl Simulated for VpcEndpoint {
                 .iter()
                 .map(|i| i.private_ip.to_string())
                 .collect(),
+            prefix_list_id: e.prefix_list().map(PrefixListId::new),
         }
     }
 
@@ -398,6 +451,26 @@ impl Simulated for VpcEndpoint {
     fn modify(sim: &SimProvider, urn: &Urn, id: &str, props: &Self) -> Done {
         let want = endpoint_spec(urn, props)?;
         let have = sim.peek(|c| c.vpc_endpoints.get(id).cloned())?;
+        if have.is_gateway() {
+            let change = EndpointChange {
+                add_route_tables: (want.route_table_ids.iter())
+                    .filter(|t| !have.route_table_ids.contains(t))
+                    .cloned()
+                    .collect(),
+                remove_route_tables: (have.route_table_ids.iter())
+                    .filter(|t| !want.route_table_ids.contains(t))
+                    .cloned()
+                    .collect(),
+                policy: (want.policy != have.policy).then_some(want.policy),
+                ..EndpointChange::default()
+            };
+            if change != EndpointChange::default() {
+                sim.api("ModifyVpcEndpoint", |c, _| {
+                    c.modify_vpc_endpoint(id, &change)
+                })?;
+            }
+            return Ok(());
+        }
         let have_subnets: Vec<&String> = have.subnet_ids().collect();
         let want_groups = if want.security_group_ids.is_empty() {
             let default = sim.peek(|c| {
@@ -427,6 +500,8 @@ impl Simulated for VpcEndpoint {
                 .cloned()
                 .collect(),
             private_dns: (want.private_dns != have.private_dns).then_some(want.private_dns),
+            policy: (want.policy != have.policy).then_some(want.policy.clone()),
+            ..EndpointChange::default()
         };
         if change != EndpointChange::default() {
             sim.api("ModifyVpcEndpoint", |c, _| {

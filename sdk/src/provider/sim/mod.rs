@@ -54,14 +54,17 @@ mod ecs_services;
 mod elb;
 mod endpoints;
 mod faults;
+mod gateway_endpoints;
 mod gateways;
 mod iam;
 mod latency;
 mod launch_templates;
 mod model;
 mod network;
+mod outside;
 #[cfg(test)]
 mod queues;
+mod routes;
 mod routing;
 mod security;
 mod store;
@@ -76,6 +79,7 @@ mod tests;
 pub use compute::SimInstance;
 pub use faults::{FAULTS_ENV, Faults};
 pub use latency::{LATENCY_ENV, SimLatency};
+pub use outside::OutsideKind;
 pub use store::SimStoreError;
 pub use target_health::SimTarget;
 

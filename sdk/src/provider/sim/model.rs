@@ -4,7 +4,8 @@
 //! default network ACLs are marked as such; NAT gateways are available only
 //! in the `available` state; security group rules are the effective ones
 //! (AWS's default egress included unless revoked), with CIDR and group
-//! peers; only available endpoints are in it, since their private DNS names
+//! peers; a route to a prefix list stands for the list's blocks; only
+//! available endpoints are in it (gateway endpoints apart), since their private DNS names
 //! resolve only then; only active load balancers, keyed by ARN, since
 //! a provisioning one has no nodes yet. This module owns the translation and nothing else:
 //! the rules live in `analysis::reach`, so the simulator and the pre-deploy
@@ -12,12 +13,13 @@
 
 use super::acls::AclEntry;
 use super::cloud::Cloud;
-use super::routing::Target as RouteTarget;
+use super::routing::{Dest, Target as RouteTarget};
 use super::security::{PeerRec, Permission};
 use super::table::Phase;
 use crate::analysis::network::{
-    AclFacts, AclRuleFacts, EndpointFacts, GatewayFacts, LoadBalancerFacts, Model, NatFacts,
-    RouteFacts, RouteTableFacts, SgFacts, SgRuleFacts, SubnetFacts, Target, VpcFacts,
+    AclFacts, AclRuleFacts, EndpointFacts, GatewayEndpointFacts, GatewayFacts, LoadBalancerFacts,
+    Model, NatFacts, RouteFacts, RouteTableFacts, SgFacts, SgRuleFacts, SubnetFacts, Target,
+    VpcFacts, gateway_prefix_list, prefix_list_service,
 };
 use crate::aws::ec2::{AvailabilityMode, Connectivity, Protocol};
 use crate::aws::elb::Scheme;
@@ -31,6 +33,18 @@ pub(super) fn label(tags: &Tags, id: &str) -> String {
         .and_then(|urn| urn.rsplit("::").next())
         .filter(|name| !name.is_empty());
     logical.unwrap_or(id).to_string()
+}
+
+/// The blocks a route's destination stands for: its block, or the blocks
+/// of the AWS prefix list it names.
+fn destinations(dest: &Dest) -> Vec<ipnet::Ipv4Net> {
+    match dest {
+        Dest::Cidr(net) => vec![*net],
+        Dest::PrefixList(pl) => prefix_list_service(pl)
+            .and_then(gateway_prefix_list)
+            .map(|(_, blocks)| blocks)
+            .unwrap_or_default(),
+    }
 }
 
 /// A security group permission as a rule of the model.
@@ -88,12 +102,21 @@ impl Cloud {
             m.subnets.insert(s.id.clone(), facts);
         }
         for t in self.route_tables.values() {
-            let routes = t.routes.iter().map(|r| RouteFacts {
-                destination: r.destination,
-                target: match &r.target {
+            let routes = t.routes.iter().flat_map(|r| {
+                let target = match &r.target {
                     RouteTarget::InternetGateway(g) => Target::InternetGateway(g.clone()),
                     RouteTarget::NatGateway(n) => Target::NatGateway(n.clone()),
-                },
+                    RouteTarget::TransitGateway(g) => Target::TransitGateway(g.clone()),
+                    RouteTarget::PeeringConnection(p) => Target::PeeringConnection(p.clone()),
+                    RouteTarget::VpnGateway(g) => Target::VpnGateway(g.clone()),
+                    RouteTarget::GatewayEndpoint(e) => Target::GatewayEndpoint(e.clone()),
+                };
+                destinations(&r.destination)
+                    .into_iter()
+                    .map(move |destination| RouteFacts {
+                        destination,
+                        target: target.clone(),
+                    })
             });
             let facts = RouteTableFacts {
                 label: label(&t.tags, &t.id),
@@ -149,6 +172,16 @@ impl Cloud {
             .values()
             .filter(|e| e.state == Phase::Available);
         for e in available {
+            if e.is_gateway() {
+                let facts = GatewayEndpointFacts {
+                    label: label(&e.tags, &e.id),
+                    vpc: e.vpc_id.clone(),
+                    service: e.service.clone(),
+                    route_tables: e.route_table_ids.clone(),
+                };
+                m.gateway_endpoints.insert(e.id.clone(), facts);
+                continue;
+            }
             let facts = EndpointFacts {
                 label: label(&e.tags, &e.id),
                 vpc: e.vpc_id.clone(),

@@ -1,9 +1,12 @@
-//! Route tables in the simulated cloud: the implicit local route, routes to
-//! internet and NAT gateways of the same VPC only, one explicit association
-//! per subnet (others use the VPC's main table), and no deleting the main
-//! table. Where routes lead is decided on the network model (`model`). Also
-//! the provider handler for [`RouteTable`], which makes the live table
-//! match the declared one route by route and association by association.
+//! Route tables in the simulated cloud: the implicit local route, routes
+//! (to a block or a prefix list) to internet and NAT gateways of the same
+//! VPC and to outside objects the cloud was seeded with (`outside`), one
+//! explicit association per subnet (others use the VPC's main table), and no
+//! deleting the main table. A route made by a standalone route resource or a
+//! gateway endpoint names its owner. Where routes lead is decided on the
+//! network model (`model`). Also the provider handler for [`RouteTable`],
+//! which makes the live table match the declared one route by route and
+//! association by association, leaving routes others own alone.
 
 use super::SimProvider;
 use super::cloud::{Cloud, Done, dependency, fresh_id, invalid};
@@ -12,6 +15,7 @@ use super::table::{Association, Record, facts};
 use crate::analysis::cidr;
 use crate::aws::ec2::{RouteTable, RouteTableOutputs, RouteTarget};
 use crate::provider::ProviderError;
+use crate::resource::Input;
 use crate::resource::{RouteTableId, Tags, Urn, VpcId};
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
@@ -22,12 +26,67 @@ use serde::{Deserialize, Serialize};
 pub(super) enum Target {
     InternetGateway(String),
     NatGateway(String),
+    TransitGateway(String),
+    PeeringConnection(String),
+    VpnGateway(String),
+    GatewayEndpoint(String),
 }
 
 impl Target {
-    fn id(&self) -> &str {
+    pub(super) fn id(&self) -> &str {
         match self {
-            Target::InternetGateway(id) | Target::NatGateway(id) => id,
+            Target::InternetGateway(id)
+            | Target::NatGateway(id)
+            | Target::TransitGateway(id)
+            | Target::PeeringConnection(id)
+            | Target::VpnGateway(id)
+            | Target::GatewayEndpoint(id) => id,
+        }
+    }
+
+    /// The declared target, resolved (`None` for the local route).
+    pub(super) fn of(
+        urn: &Urn,
+        field: &str,
+        target: &RouteTarget,
+    ) -> Result<Option<Self>, ProviderError> {
+        fn id<T: AsRef<str>>(
+            urn: &Urn,
+            field: &str,
+            i: &Input<T>,
+        ) -> Result<String, ProviderError> {
+            Ok(resolved(urn, field, i)?.as_ref().to_string())
+        }
+        Ok(Some(match target {
+            RouteTarget::Local => return Ok(None),
+            RouteTarget::InternetGateway(g) => Target::InternetGateway(id(urn, field, g)?),
+            RouteTarget::NatGateway(n) => Target::NatGateway(id(urn, field, n)?),
+            RouteTarget::TransitGateway(t) => Target::TransitGateway(id(urn, field, t)?),
+            RouteTarget::VpcPeeringConnection(p) => Target::PeeringConnection(id(urn, field, p)?),
+            RouteTarget::VpnGateway(v) => Target::VpnGateway(id(urn, field, v)?),
+            RouteTarget::EgressOnlyInternetGateway(e) => {
+                return Err(invalid(format!(
+                    "egress-only internet gateway {} routes IPv6 traffic only",
+                    id(urn, field, e)?
+                )));
+            }
+        }))
+    }
+}
+
+/// A route's destination: a block, or a prefix list (`pl-…`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub(super) enum Dest {
+    Cidr(Ipv4Net),
+    PrefixList(String),
+}
+
+impl std::fmt::Display for Dest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Dest::Cidr(net) => net.fmt(f),
+            Dest::PrefixList(pl) => f.write_str(pl),
         }
     }
 }
@@ -35,8 +94,12 @@ impl Target {
 /// A route other than the local one.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(super) struct RouteRec {
-    pub destination: Ipv4Net,
+    pub destination: Dest,
     pub target: Target,
+    /// What made it, if not the table's own declaration: a route
+    /// resource's id or a gateway endpoint's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// A route table.
@@ -101,25 +164,33 @@ impl Cloud {
         Ok(id)
     }
 
-    /// Checks that `target` may be used in table `table_id`.
+    /// Checks that `target` may be used in table `table_id`: it exists
+    /// (AWS's not-found code for its kind) and belongs to the table's VPC.
     fn check_target(&self, table_id: &str, target: &Target) -> Done {
         let vpc = &self.route_tables.get(table_id)?.vpc_id;
-        let gateway_vpc = match target {
-            Target::InternetGateway(id) => self.internet_gateways.get(id)?.vpc_id.clone(),
-            Target::NatGateway(id) => Some(
-                self.nat_gateways
-                    .get(id)
-                    .map_err(|_| {
-                        ProviderError::new(
-                            "InvalidNatGatewayID.NotFound",
-                            format!("The natGateway ID '{id}' does not exist"),
-                        )
-                    })?
-                    .vpc_id
-                    .clone(),
-            ),
+        let in_vpc = match target {
+            Target::InternetGateway(id) => {
+                self.internet_gateways.get(id)?.vpc_id.as_deref() == Some(vpc.as_str())
+            }
+            Target::NatGateway(id) => {
+                let nat = self.nat_gateways.get(id).map_err(|_| {
+                    ProviderError::new(
+                        "InvalidNatGatewayID.NotFound",
+                        format!("The natGateway ID '{id}' does not exist"),
+                    )
+                })?;
+                &nat.vpc_id == vpc
+            }
+            Target::TransitGateway(_) | Target::PeeringConnection(_) | Target::VpnGateway(_) => {
+                self.check_outside_target(vpc, target)?
+            }
+            Target::GatewayEndpoint(id) => {
+                return Err(invalid(format!(
+                    "route table {table_id}: a gateway endpoint ({id}) is not a route target; associate the route table with the endpoint instead"
+                )));
+            }
         };
-        if gateway_vpc.as_deref() != Some(vpc.as_str()) {
+        if !in_vpc {
             return Err(invalid(format!(
                 "route table {table_id} and network gateway {} belong to different networks",
                 target.id()
@@ -128,8 +199,23 @@ impl Cloud {
         Ok(())
     }
 
-    /// Parses a destination and checks it against the VPC's local route.
-    fn destination(&self, table_id: &str, destination: &str) -> Result<Ipv4Net, ProviderError> {
+    /// Parses a destination (a block, or a prefix list id) and checks it
+    /// against the VPC's local route and the prefix lists AWS has.
+    pub(super) fn destination(
+        &self,
+        table_id: &str,
+        destination: &str,
+    ) -> Result<Dest, ProviderError> {
+        if destination.starts_with("pl-") {
+            self.route_tables.get(table_id)?;
+            return match crate::analysis::network::prefix_list_service(destination) {
+                Some(_) => Ok(Dest::PrefixList(destination.to_string())),
+                None => Err(ProviderError::new(
+                    "InvalidPrefixListID.NotFound",
+                    format!("The prefix list ID '{destination}' does not exist"),
+                )),
+            };
+        }
         let dest = cidr::parse(destination).map_err(|_| {
             invalid(format!(
                 "Value ({destination}) for parameter destinationCidrBlock is invalid. This is not a valid CIDR block."
@@ -142,7 +228,7 @@ impl Cloud {
                 format!("The route identified by {dest} already exists (the local route)."),
             ));
         }
-        Ok(dest)
+        Ok(Dest::Cidr(dest))
     }
 
     /// The declared local route: valid only for exactly the VPC's block, and
@@ -159,43 +245,54 @@ impl Cloud {
     }
 
     /// CreateRoute (`replace` false: no route to the destination may exist)
-    /// or ReplaceRoute (`replace` true: one must).
+    /// or ReplaceRoute (`replace` true: one must); `owner` made it, if not
+    /// the table's own declaration.
     pub(super) fn put_route(
         &mut self,
         table: &str,
         to: &str,
         target: Target,
         replace: bool,
+        owner: Option<&str>,
     ) -> Done {
         let dest = self.destination(table, to)?;
         let routes = &self.route_tables.get(table)?.routes;
         match (routes.iter().any(|r| r.destination == dest), replace) {
-            (true, false) => {
-                return Err(ProviderError::new(
-                    "RouteAlreadyExists",
-                    format!("The route identified by {dest} already exists."),
-                ));
-            }
-            (false, true) => return Err(no_route(table, dest)),
+            (true, false) => return Err(route_exists(&dest)),
+            (false, true) => return Err(no_route(table, &dest)),
             _ => {}
         }
         self.check_target(table, &target)?;
+        self.add_route(table, dest, target, owner)
+    }
+
+    /// Puts a checked route in `table`, replacing the one to the same
+    /// destination.
+    pub(super) fn add_route(
+        &mut self,
+        table: &str,
+        dest: Dest,
+        target: Target,
+        owner: Option<&str>,
+    ) -> Done {
         let routes = &mut self.route_tables.get_mut(table)?.routes;
+        let owner = owner.map(str::to_string);
         match routes.iter_mut().find(|r| r.destination == dest) {
-            Some(route) => route.target = target,
+            Some(route) => (route.target, route.owner) = (target, owner),
             None => routes.push(RouteRec {
                 destination: dest,
                 target,
+                owner,
             }),
         }
         Ok(())
     }
 
     /// DeleteRoute.
-    pub(super) fn delete_route(&mut self, table_id: &str, dest: Ipv4Net) -> Done {
+    pub(super) fn delete_route(&mut self, table_id: &str, dest: &Dest) -> Done {
         let table = self.route_tables.get_mut(table_id)?;
         let before = table.routes.len();
-        table.routes.retain(|r| r.destination != dest);
+        table.routes.retain(|r| &r.destination != dest);
         if table.routes.len() == before {
             return Err(no_route(table_id, dest));
         }
@@ -265,10 +362,17 @@ impl Cloud {
     }
 }
 
-fn no_route(table_id: &str, dest: Ipv4Net) -> ProviderError {
+pub(super) fn no_route(table_id: &str, dest: &Dest) -> ProviderError {
     ProviderError::new(
         "InvalidRoute.NotFound",
-        format!("no route with destination-cidr-block {dest} in route table {table_id}"),
+        format!("no route with destination {dest} in route table {table_id}"),
+    )
+}
+
+pub(super) fn route_exists(dest: &Dest) -> ProviderError {
+    ProviderError::new(
+        "RouteAlreadyExists",
+        format!("The route identified by {dest} already exists."),
     )
 }
 
@@ -292,41 +396,36 @@ impl Simulated for RouteTable {
     /// Makes table `id`'s routes and associations match `props`.
     fn modify(sim: &SimProvider, urn: &Urn, id: &str, props: &Self) -> Done {
         // The declared routes, local ones checked and dropped.
-        let mut want: Vec<(Ipv4Net, String, Target)> = Vec::new();
+        let mut want: Vec<(Dest, String, Target)> = Vec::new();
         for route in &props.routes {
             let dest_text = &route.destination_cidr_block;
-            let target = match &route.target {
-                RouteTarget::Local => {
-                    sim.peek(|c| c.check_local_route(id, dest_text))?;
-                    continue;
-                }
-                RouteTarget::InternetGateway(g) => {
-                    Target::InternetGateway(resolved(urn, "routes", g)?.to_string())
-                }
-                RouteTarget::NatGateway(n) => {
-                    Target::NatGateway(resolved(urn, "routes", n)?.to_string())
-                }
+            let Some(target) = Target::of(urn, "routes", &route.target)? else {
+                sim.peek(|c| c.check_local_route(id, dest_text))?;
+                continue;
             };
             let dest = sim.peek(|c| c.destination(id, dest_text))?;
             if want.iter().any(|(d, _, _)| *d == dest) {
-                return Err(ProviderError::new(
-                    "RouteAlreadyExists",
-                    format!("The route identified by {dest} already exists."),
-                ));
+                return Err(route_exists(&dest));
             }
             want.push((dest, dest_text.clone(), target));
         }
+        // Routes others own (route resources, gateway endpoints) stay.
         let have = sim.peek(|c| c.route_tables.get(id).cloned())?;
-        for route in &have.routes {
+        for route in have.routes.iter().filter(|r| r.owner.is_none()) {
             if !want.iter().any(|(d, _, _)| *d == route.destination) {
-                sim.api("DeleteRoute", |c, _| c.delete_route(id, route.destination))?;
+                sim.api("DeleteRoute", |c, _| c.delete_route(id, &route.destination))?;
             }
         }
         for (dest, text, target) in want {
             match have.routes.iter().find(|r| r.destination == dest) {
+                Some(r) if r.owner.is_some() => return Err(route_exists(&dest)),
                 Some(r) if r.target == target => {}
-                Some(_) => sim.api("ReplaceRoute", |c, _| c.put_route(id, &text, target, true))?,
-                None => sim.api("CreateRoute", |c, _| c.put_route(id, &text, target, false))?,
+                Some(_) => sim.api("ReplaceRoute", |c, _| {
+                    c.put_route(id, &text, target, true, None)
+                })?,
+                None => sim.api("CreateRoute", |c, _| {
+                    c.put_route(id, &text, target, false, None)
+                })?,
             }
         }
         // Associations: keep unchanged ones (and their ids), in declared order.

@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::aws::ec2::{
-    AvailabilityMode, NatGatewayOutputs, Route, RouteTableOutputs, RouteTarget, VpcOutputs,
+    AvailabilityMode, NatGatewayOutputs, RouteEntry, RouteTableOutputs, RouteTarget, VpcOutputs,
 };
 
 fn is_aws_id(id: &str, prefix: &str) -> bool {
@@ -167,10 +167,10 @@ async fn routes_must_target_gateways_of_the_same_vpc() {
     assert_eq!(sim.resource_count(), before);
 
     let local_ok =
-        RouteTable::new(VpcId::new(&vpc)).route(Route::new("10.0.0.0/16", RouteTarget::Local));
+        RouteTable::new(VpcId::new(&vpc)).route(RouteEntry::new("10.0.0.0/16", RouteTarget::Local));
     create(&sim, "local", &local_ok).await;
     let local_bad =
-        RouteTable::new(VpcId::new(&vpc)).route(Route::new("10.9.0.0/16", RouteTarget::Local));
+        RouteTable::new(VpcId::new(&vpc)).route(RouteEntry::new("10.9.0.0/16", RouteTarget::Local));
     assert_eq!(
         refused(&sim, "local2", &local_bad).await,
         "InvalidParameterValue"
