@@ -187,7 +187,7 @@ fn ecs(cluster: &str, template: &str) -> Stack {
         template,
         LaunchTemplate::new("ami-0123456789abcdef0", "t3.micro").user_data(
             c.name()
-                .map(|n| format!("echo ECS_CLUSTER={n} >> /etc/ecs/ecs.config")),
+                .map(|n| format!("#!/bin/bash\necho ECS_CLUSTER={n} >> /etc/ecs/ecs.config\n")),
         ),
     );
     s.add(
@@ -375,7 +375,7 @@ async fn operations_refuse_bad_declarations_and_failed_checks() {
             .user_data(
                 cluster
                     .name()
-                    .map(|c| format!("echo ECS_CLUSTER={c} >> /etc/ecs/ecs.config")),
+                    .map(|c| format!("#!/bin/bash\necho ECS_CLUSTER={c} >> /etc/ecs/ecs.config\n")),
             ),
     );
     broken.add(
