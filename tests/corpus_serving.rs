@@ -410,6 +410,13 @@ fn corpus() -> Vec<Topology> {
                 x.endpoints = ALL_ENDPOINTS;
             },
         ),
+        // The hosts register but their agent can't connect: E036, named
+        // once as the service's root cause.
+        t("hosts-agent-disconnected", &["E026", "E036", "E036"], &|x| {
+            x.nat = false;
+            x.image = ECR_IMAGE;
+            x.endpoints = &["ecs", "ecr.api", "ecr.dkr", "s3"];
+        }),
     ]
 }
 
