@@ -91,6 +91,9 @@ struct Topology {
     second_lb: bool,
     /// Expected finding codes, sorted.
     codes: &'static [&'static str],
+    // Which cluster the agent joins.
+    /// The hosts' user data never sets ECS_CLUSTER: they join `default`.
+    hosts_join_default: bool,
 }
 
 const OK: Topology = Topology {
@@ -115,6 +118,8 @@ const OK: Topology = Topology {
     no_listener_dependency: false,
     second_lb: false,
     codes: &[],
+    // Which cluster the agent joins.
+    hosts_join_default: false,
 };
 
 const ZONES: [(&str, &str, &str); 2] = [
@@ -253,9 +258,14 @@ fn build(t: &Topology) -> Stack {
     let profile = s.add("ecs", InstanceProfile::new(role.name()));
     let cluster = s.add("app", EcsCluster::new());
     if !t.no_hosts {
-        let user_data = cluster
-            .name()
-            .map(|c| format!("#!/bin/bash\necho ECS_CLUSTER={c} >> /etc/ecs/ecs.config\n"));
+        let user_data: Input<String> = if t.hosts_join_default {
+            "#!/bin/bash\nyum install -y amazon-efs-utils\n".into()
+        } else {
+            cluster
+                .name()
+                .map(|c| format!("#!/bin/bash\necho ECS_CLUSTER={c} >> /etc/ecs/ecs.config\n"))
+                .into()
+        };
         let lt = s.add(
             "hosts",
             LaunchTemplate::new("ami-0a3c14e1ddbe7f23c", "t3.small")
@@ -416,6 +426,10 @@ fn corpus() -> Vec<Topology> {
             x.nat = false;
             x.image = ECR_IMAGE;
             x.endpoints = &["ecs", "ecr.api", "ecr.dkr", "s3"];
+        }),
+        // The hosts join `default` (E035): E026 names it as the root cause.
+        t("hosts-join-default", &["E026", "E035"], &|x| {
+            x.hosts_join_default = true
         }),
     ]
 }

@@ -30,30 +30,40 @@ fn line_to_add(d: &Declared, form: UserDataForm, template: &str) -> String {
         None => ("{n}".to_string(), true),
     };
     let echo = format!("echo ECS_CLUSTER={name} >> {ECS_CONFIG}");
-    let script = |prefix: &str| {
+    // How to write it in the program, `{n}` being the cluster's name.
+    let program = |prefix: &str| {
         if from_output {
             format!(
-                "{prefix}launch template {template}'s user data from the cluster's name: .user_data({cluster}.name().map(|n| format!(\"#!/bin/bash\\n{echo}\\n\")))"
+                ", {{n}} being cluster {cluster}'s name: cluster.name().map(|n| format!(\"{prefix}{echo}\\n\"))"
             )
         } else {
-            format!("{prefix}launch template {template}'s user data: `{echo}`")
+            String::new()
         }
     };
     match form {
-        UserDataForm::None => script("give the instances a script that sets it, in "),
+        UserDataForm::None => match from_output {
+            true => format!(
+                "give launch template {template} user data that sets it: .user_data(cluster.name().map(|n| format!(\"#!/bin/bash\\n{echo}\\n\"))), cluster being cluster {cluster}"
+            ),
+            false => format!(
+                "give launch template {template} user data that sets it: .user_data(\"#!/bin/bash\\n{echo}\\n\")"
+            ),
+        },
         UserDataForm::Text => format!(
-            "start the user data with a `#!/bin/bash` line so cloud-init runs it, and have it write the cluster: {}",
-            script("in ")
+            "start the user data of launch template {template} with a `#!/bin/bash` line so cloud-init runs it, and have it run `{echo}`{}",
+            program("#!/bin/bash\\n…\\n")
         ),
-        UserDataForm::Script | UserDataForm::Mime => script(&format!(
-            "add `{echo}` (cluster {cluster}) to the script in "
-        )),
+        UserDataForm::Script | UserDataForm::Mime => format!(
+            "add `{echo}` to the script in the user data of launch template {template}{}",
+            program("…\\n")
+        ),
         UserDataForm::CloudConfig => format!(
-            "add to the cloud-config's write_files of launch template {template}: `- path: {ECS_CONFIG}` with `append: true` and `content: ECS_CLUSTER={name}` (cluster {cluster}{})",
-            if from_output { ", its name from cluster.name().map(…)" } else { "" }
+            "add to the cloud-config's write_files of launch template {template}: `- path: {ECS_CONFIG}` with `append: true` and `content: ECS_CLUSTER={name}`{}",
+            if from_output { format!(", {{n}} being cluster {cluster}'s name (cluster.name().map(…))") } else { String::new() }
         ),
         UserDataForm::Bottlerocket => format!(
-            "add `[settings.ecs]` with `cluster = \"{name}\"` (cluster {cluster}) to launch template {template}'s Bottlerocket settings"
+            "add `[settings.ecs]` with `cluster = \"{name}\"` to the Bottlerocket settings of launch template {template}{}",
+            if from_output { format!(", {{n}} being cluster {cluster}'s name (cluster.name().map(…))") } else { String::new() }
         ),
     }
 }
@@ -211,7 +221,7 @@ mod tests {
         );
         assert_eq!(f.blocked_at.as_deref(), Some("launch template hosts: user data"));
         assert!(
-            f.fix.contains(".user_data(app.name().map(|n| format!(\"#!/bin/bash\\necho ECS_CLUSTER={n} >> /etc/ecs/ecs.config\\n\")))"),
+            f.fix.contains(".user_data(cluster.name().map(|n| format!(\"#!/bin/bash\\necho ECS_CLUSTER={n} >> /etc/ecs/ecs.config\\n\"))), cluster being cluster app"),
             "{}",
             f.fix
         );
@@ -228,7 +238,7 @@ mod tests {
         let text = stack(EcsCluster::new().name("prod"), literal("echo ECS_CLUSTER=prod >> /etc/ecs/ecs.config"));
         let report = crate::analysis::check(&text);
         assert_eq!(report.codes(), ["E035"]);
-        assert!(report.findings[0].fix.starts_with("start the user data with a `#!/bin/bash` line"));
+        assert!(report.findings[0].fix.starts_with("start the user data of launch template hosts with a `#!/bin/bash` line"));
         let bottlerocket = stack(EcsCluster::new().name("prod"), literal("[settings.ecs]\nloglevel = \"debug\"\n"));
         let report = crate::analysis::check(&bottlerocket);
         assert_eq!(report.codes(), ["E035"]);

@@ -228,7 +228,7 @@ fn places(
                 "service {name} has no instances to run on: no Auto Scaling group's instances join cluster {cluster}"
             ),
             format!(
-                "declare an Auto Scaling group whose launch template's user data writes ECS_CLUSTER from cluster {cluster} (cluster.name().map(|n| format!(\"echo ECS_CLUSTER={{n}} >> /etc/ecs/ecs.config\"))), with an instance profile and a path to ECS"
+                "declare an Auto Scaling group whose launch template's user data writes ECS_CLUSTER from cluster {cluster} (cluster.name().map(|n| format!(\"#!/bin/bash\\necho ECS_CLUSTER={{n}} >> /etc/ecs/ecs.config\\n\"))), with an instance profile and a path to ECS"
             ),
         );
         // Groups whose user data sends their agent elsewhere: the root cause.
