@@ -413,10 +413,14 @@ fn corpus() -> Vec<Topology> {
             x.single_nat = true
         }),
         // Registered but disconnected: an error since issue 11 (was W103).
-        t("ecs-endpoint-only-agent-disconnected", &["E036", "E036"], &|x| {
-            x.no_nat = true;
-            x.endpoints = Endpoints::EcsOnly;
-        }),
+        t(
+            "ecs-endpoint-only-agent-disconnected",
+            &["E036", "E036"],
+            &|x| {
+                x.no_nat = true;
+                x.endpoints = Endpoints::EcsOnly;
+            },
+        ),
         t("no-nat-route", &["E001", "E001"], &|x| {
             x.nat_route = [false, false]
         }),
@@ -504,7 +508,9 @@ fn corpus() -> Vec<Topology> {
             x.nat_route = [false, false];
         }),
         // Which cluster the agent joins: each form of user data.
-        t("ok-heredoc-user-data", &[], &|x| x.user_data = UserData::Heredoc),
+        t("ok-heredoc-user-data", &[], &|x| {
+            x.user_data = UserData::Heredoc
+        }),
         t("ok-cloud-init-write-files", &[], &|x| {
             x.user_data = UserData::CloudInit
         }),
@@ -524,17 +530,25 @@ fn corpus() -> Vec<Topology> {
             x.user_data = UserData::Unreadable
         }),
         // Disconnected agents: registered, never given a task.
-        t("no-telemetry-endpoint-agent-disconnected", &["E036", "E036"], &|x| {
-            x.no_nat = true;
-            x.endpoints = Endpoints::All(true);
-            x.drop_endpoint = Some("ecs-telemetry");
-        }),
-        t("no-agent-endpoint-heredoc-disconnected", &["E036", "E036"], &|x| {
-            x.no_nat = true;
-            x.endpoints = Endpoints::All(true);
-            x.drop_endpoint = Some("ecs-agent");
-            x.user_data = UserData::Heredoc;
-        }),
+        t(
+            "no-telemetry-endpoint-agent-disconnected",
+            &["E036", "E036"],
+            &|x| {
+                x.no_nat = true;
+                x.endpoints = Endpoints::All(true);
+                x.drop_endpoint = Some("ecs-telemetry");
+            },
+        ),
+        t(
+            "no-agent-endpoint-heredoc-disconnected",
+            &["E036", "E036"],
+            &|x| {
+                x.no_nat = true;
+                x.endpoints = Endpoints::All(true);
+                x.drop_endpoint = Some("ecs-agent");
+                x.user_data = UserData::Heredoc;
+            },
+        ),
     ]
 }
 

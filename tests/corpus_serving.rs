@@ -422,11 +422,15 @@ fn corpus() -> Vec<Topology> {
         ),
         // The hosts register but their agent can't connect: E036, named
         // once as the service's root cause.
-        t("hosts-agent-disconnected", &["E026", "E036", "E036"], &|x| {
-            x.nat = false;
-            x.image = ECR_IMAGE;
-            x.endpoints = &["ecs", "ecr.api", "ecr.dkr", "s3"];
-        }),
+        t(
+            "hosts-agent-disconnected",
+            &["E026", "E036", "E036"],
+            &|x| {
+                x.nat = false;
+                x.image = ECR_IMAGE;
+                x.endpoints = &["ecs", "ecr.api", "ecr.dkr", "s3"];
+            },
+        ),
         // The hosts join `default` (E035): E026 names it as the root cause.
         t("hosts-join-default", &["E026", "E035"], &|x| {
             x.hosts_join_default = true

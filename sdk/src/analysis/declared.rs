@@ -11,12 +11,12 @@ use super::network::{
     AclFacts, AclRuleFacts, EndpointFacts, GatewayFacts, Key, Model, NatFacts, RouteFacts,
     RouteTableFacts, SgFacts, SgRuleFacts, SubnetFacts, Target, VpcFacts,
 };
+use super::user_data::{AgentCluster, agent_cluster};
 use crate::aws::autoscaling::AutoScalingGroup;
 use crate::aws::ec2::{
     AclAction, AclRule, Connectivity, InternetGateway, LaunchTemplate, NatGateway, NetworkAcl,
     Peer, RouteTable, RouteTarget, Rule, SecurityGroup, Subnet, Vpc, VpcEndpoint,
 };
-use super::user_data::{AgentCluster, agent_cluster};
 use crate::aws::ecs::{CapacityProvider, EcsCluster};
 use crate::aws::iam::InstanceProfile;
 use crate::resource::{Input, Placeholders, Resource, Urn, parse_placeholder, placeholder};
@@ -378,7 +378,10 @@ mod tests {
             placeholder(vpc.urn(), "id")
         );
         assert_eq!(d.hosts.len(), 1);
-        assert_eq!(d.hosts[0].cluster.joins(), Some(d.clusters[0].name_key.as_str()));
+        assert_eq!(
+            d.hosts[0].cluster.joins(),
+            Some(d.clusters[0].name_key.as_str())
+        );
         assert_eq!(d.hosts[0].subnets, vec![subnet_key]);
         assert!(!d.hosts[0].instance_profile);
         // the default security group stands in for an empty list

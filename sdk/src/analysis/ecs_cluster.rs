@@ -59,11 +59,19 @@ fn line_to_add(d: &Declared, form: UserDataForm, template: &str) -> String {
         ),
         UserDataForm::CloudConfig => format!(
             "add to the cloud-config's write_files of launch template {template}: `- path: {ECS_CONFIG}` with `append: true` and `content: ECS_CLUSTER={name}`{}",
-            if from_output { format!(", {{n}} being cluster {cluster}'s name (cluster.name().map(…))") } else { String::new() }
+            if from_output {
+                format!(", {{n}} being cluster {cluster}'s name (cluster.name().map(…))")
+            } else {
+                String::new()
+            }
         ),
         UserDataForm::Bottlerocket => format!(
             "add `[settings.ecs]` with `cluster = \"{name}\"` to the Bottlerocket settings of launch template {template}{}",
-            if from_output { format!(", {{n}} being cluster {cluster}'s name (cluster.name().map(…))") } else { String::new() }
+            if from_output {
+                format!(", {{n}} being cluster {cluster}'s name (cluster.name().map(…))")
+            } else {
+                String::new()
+            }
         ),
     }
 }
@@ -189,7 +197,10 @@ mod tests {
             lt = lt.user_data(u);
         }
         let lt = s.add("hosts", lt);
-        s.add("hosts", AutoScalingGroup::new(lt.id(), 1, 1).subnet(subnet.id()));
+        s.add(
+            "hosts",
+            AutoScalingGroup::new(lt.id(), 1, 1).subnet(subnet.id()),
+        );
         s
     }
 
@@ -202,7 +213,11 @@ mod tests {
         let ok = stack(EcsCluster::new(), |c| {
             Some(
                 c.name()
-                    .map(|n| format!("#!/bin/bash\ncat <<EOF >> /etc/ecs/ecs.config\nECS_CLUSTER={n}\nEOF\n"))
+                    .map(|n| {
+                        format!(
+                            "#!/bin/bash\ncat <<EOF >> /etc/ecs/ecs.config\nECS_CLUSTER={n}\nEOF\n"
+                        )
+                    })
                     .into(),
             )
         });
@@ -219,34 +234,71 @@ mod tests {
             f.message,
             "instances of hosts join the `default` cluster, not this stack's cluster app: nothing in their user data sets ECS_CLUSTER (there is no user data)"
         );
-        assert_eq!(f.blocked_at.as_deref(), Some("launch template hosts: user data"));
+        assert_eq!(
+            f.blocked_at.as_deref(),
+            Some("launch template hosts: user data")
+        );
         assert!(
             f.fix.contains(".user_data(cluster.name().map(|n| format!(\"#!/bin/bash\\necho ECS_CLUSTER={n} >> /etc/ecs/ecs.config\\n\"))), cluster being cluster app"),
             "{}",
             f.fix
         );
         // A literal cluster name gives the literal line.
-        let named = stack(EcsCluster::new().name("prod"), literal("#!/bin/bash\nyum install -y jq\n"));
+        let named = stack(
+            EcsCluster::new().name("prod"),
+            literal("#!/bin/bash\nyum install -y jq\n"),
+        );
         let report = crate::analysis::check(&named);
         assert_eq!(report.codes(), ["E035"]);
-        assert!(report.findings[0].fix.contains("`echo ECS_CLUSTER=prod >> /etc/ecs/ecs.config`"));
-        assert!(report.findings[0].message.contains("its script never writes ECS_CLUSTER"));
+        assert!(
+            report.findings[0]
+                .fix
+                .contains("`echo ECS_CLUSTER=prod >> /etc/ecs/ecs.config`")
+        );
+        assert!(
+            report.findings[0]
+                .message
+                .contains("its script never writes ECS_CLUSTER")
+        );
     }
 
     #[test]
     fn the_fix_takes_the_user_data_form() {
-        let text = stack(EcsCluster::new().name("prod"), literal("echo ECS_CLUSTER=prod >> /etc/ecs/ecs.config"));
+        let text = stack(
+            EcsCluster::new().name("prod"),
+            literal("echo ECS_CLUSTER=prod >> /etc/ecs/ecs.config"),
+        );
         let report = crate::analysis::check(&text);
         assert_eq!(report.codes(), ["E035"]);
-        assert!(report.findings[0].fix.starts_with("start the user data of launch template hosts with a `#!/bin/bash` line"));
-        let bottlerocket = stack(EcsCluster::new().name("prod"), literal("[settings.ecs]\nloglevel = \"debug\"\n"));
+        assert!(
+            report.findings[0].fix.starts_with(
+                "start the user data of launch template hosts with a `#!/bin/bash` line"
+            )
+        );
+        let bottlerocket = stack(
+            EcsCluster::new().name("prod"),
+            literal("[settings.ecs]\nloglevel = \"debug\"\n"),
+        );
         let report = crate::analysis::check(&bottlerocket);
         assert_eq!(report.codes(), ["E035"]);
-        assert!(report.findings[0].fix.contains("`[settings.ecs]` with `cluster = \"prod\"`"));
-        let cloud = stack(EcsCluster::new().name("prod"), literal("#cloud-config\nwrite_files:\n  - path: /etc/ecs/ecs.config\n    content: ECS_LOGLEVEL=debug\n"));
+        assert!(
+            report.findings[0]
+                .fix
+                .contains("`[settings.ecs]` with `cluster = \"prod\"`")
+        );
+        let cloud = stack(
+            EcsCluster::new().name("prod"),
+            literal(
+                "#cloud-config\nwrite_files:\n  - path: /etc/ecs/ecs.config\n    content: ECS_LOGLEVEL=debug\n",
+            ),
+        );
         let report = crate::analysis::check(&cloud);
         assert_eq!(report.codes(), ["E035"]);
-        assert!(report.findings[0].fix.contains("`content: ECS_CLUSTER=prod`"));
+        assert!(
+            report.findings[0]
+                .fix
+                .contains("`content: ECS_CLUSTER=prod`")
+        );
     }
 
     #[test]
@@ -257,7 +309,10 @@ mod tests {
 
     #[test]
     fn another_named_cluster_is_e015() {
-        let other = stack(EcsCluster::new(), literal("#!/bin/bash\necho ECS_CLUSTER=legacy >> /etc/ecs/ecs.config\n"));
+        let other = stack(
+            EcsCluster::new(),
+            literal("#!/bin/bash\necho ECS_CLUSTER=legacy >> /etc/ecs/ecs.config\n"),
+        );
         let report = crate::analysis::check(&other);
         assert_eq!(report.codes(), ["E015"]);
         assert!(report.findings[0].message.contains("`legacy`"));
@@ -289,9 +344,15 @@ mod tests {
             )
         });
         // A bastion group beside the ECS hosts: no user data, not an ECS host.
-        let lt = s.add("bastion", LaunchTemplate::new("ami-0123456789abcdef0", "t3.micro"));
+        let lt = s.add(
+            "bastion",
+            LaunchTemplate::new("ami-0123456789abcdef0", "t3.micro"),
+        );
         let subnet = SubnetId::new("subnet-0123456789abcdef0");
-        s.add("bastion", AutoScalingGroup::new(lt.id(), 1, 1).subnet(subnet));
+        s.add(
+            "bastion",
+            AutoScalingGroup::new(lt.id(), 1, 1).subnet(subnet),
+        );
         assert!(crate::analysis::check(&s).findings.is_empty());
     }
 }

@@ -22,8 +22,8 @@ mod service_fix;
 pub mod serving;
 mod user_data;
 
-pub use user_data::{AgentCluster, UserDataForm, agent_cluster};
 pub use findings::{Finding, Report, Severity};
+pub use user_data::{AgentCluster, UserDataForm, agent_cluster};
 
 use crate::stack::Stack;
 

@@ -64,7 +64,9 @@ pub(super) fn read(text: &str) -> Doc {
             continue;
         };
         let start = i;
-        while i < lines.len() && (blank(lines[i]) || indent(lines[i]) > 0 || lines[i].starts_with('-')) {
+        while i < lines.len()
+            && (blank(lines[i]) || indent(lines[i]) > 0 || lines[i].starts_with('-'))
+        {
             i += 1;
         }
         let block = &lines[start..i];
@@ -149,7 +151,10 @@ fn mapping(item: &[String]) -> Vec<(String, String)> {
 /// A scalar whose text after the key is `head`, continued by `body`.
 fn scalar(head: &str, body: &[&str]) -> String {
     if head.starts_with('|') || head.starts_with('>') {
-        let at = body.iter().find(|l| !l.trim().is_empty()).map_or(0, |l| indent(l));
+        let at = body
+            .iter()
+            .find(|l| !l.trim().is_empty())
+            .map_or(0, |l| indent(l));
         let mut lines: Vec<&str> = body.iter().map(|l| l.get(at..).unwrap_or("")).collect();
         while lines.last().is_some_and(|l| l.is_empty()) {
             lines.pop();
@@ -219,7 +224,9 @@ fn file_write(entry: &[(String, String)]) -> Option<(FileWrite, bool)> {
             .decode(content.split_whitespace().collect::<String>())
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(|| format!("the write_files entry for {ECS_CONFIG} isn't valid base64 text")),
+            .ok_or_else(|| {
+                format!("the write_files entry for {ECS_CONFIG} isn't valid base64 text")
+            }),
         other => Err(format!(
             "the write_files entry for {ECS_CONFIG} is encoded `{other}`, which keel can't read"
         )),
@@ -242,7 +249,12 @@ fn command(item: &[String]) -> Step {
     if first.starts_with('-') {
         let args: Vec<String> = items(&item.iter().map(String::as_str).collect::<Vec<_>>())
             .iter()
-            .map(|a| scalar(a[0].trim(), &a[1..].iter().map(String::as_str).collect::<Vec<_>>()))
+            .map(|a| {
+                scalar(
+                    a[0].trim(),
+                    &a[1..].iter().map(String::as_str).collect::<Vec<_>>(),
+                )
+            })
             .collect();
         return Step::Script(quote_all(&args));
     }

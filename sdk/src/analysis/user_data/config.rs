@@ -107,10 +107,7 @@ impl EcsConfig {
             } else if key == "ECS_CLUSTER" {
                 let value = unquote(value.trim());
                 found = Some(if value.contains(HOLE) {
-                    Setting::Unknown(format!(
-                        "ECS_CLUSTER is written as `{}`",
-                        shown().shown()
-                    ))
+                    Setting::Unknown(format!("ECS_CLUSTER is written as `{}`", shown().shown()))
                 } else {
                     Setting::Value(value.to_string())
                 });

@@ -56,8 +56,9 @@ fn param(value: &str, name: &str) -> Option<String> {
 pub(super) fn parts(text: &str) -> Result<Vec<Result<Part, String>>, String> {
     let (headers, body) = split_headers(text);
     let content_type = header(&headers, "content-type").unwrap_or("");
-    let boundary = param(content_type, "boundary")
-        .ok_or_else(|| format!("MIME user data whose Content-Type `{content_type}` names no boundary"))?;
+    let boundary = param(content_type, "boundary").ok_or_else(|| {
+        format!("MIME user data whose Content-Type `{content_type}` names no boundary")
+    })?;
     let open = format!("--{boundary}");
     let close = format!("--{boundary}--");
     let mut out = Vec::new();
@@ -110,7 +111,9 @@ fn part(text: &str, n: usize) -> Result<Part, String> {
                 .decode(body.split_whitespace().collect::<String>())
                 .map_err(|_| format!("MIME part {n} ({content_type}) isn't valid base64"))?;
             String::from_utf8(bytes).map_err(|_| {
-                format!("MIME part {n} ({content_type}) is binary (compressed?), which keel can't read")
+                format!(
+                    "MIME part {n} ({content_type}) is binary (compressed?), which keel can't read"
+                )
             })?
         }
         other => {

@@ -193,8 +193,9 @@ impl Boot {
             Some("text/plain" | "text/x-not-multipart") | None => {}
             Some(other) => {
                 if mentions_ecs(text) || !other.starts_with("text/") {
-                    self.unreadable
-                        .push(format!("a MIME part of type {other}, which keel can't read"));
+                    self.unreadable.push(format!(
+                        "a MIME part of type {other}, which keel can't read"
+                    ));
                 }
                 return UserDataForm::Mime;
             }

@@ -69,8 +69,28 @@ struct Reader<'c> {
 
 /// Commands that only read the files they name.
 const READERS: &[&str] = &[
-    "cat", "grep", "egrep", "test", "[", "[[", "ls", "stat", "chmod", "chown", "head", "tail",
-    "wc", "diff", "less", "more", "touch", "echo", "printf", "file", "md5sum", "sha256sum",
+    "cat",
+    "grep",
+    "egrep",
+    "test",
+    "[",
+    "[[",
+    "ls",
+    "stat",
+    "chmod",
+    "chown",
+    "head",
+    "tail",
+    "wc",
+    "diff",
+    "less",
+    "more",
+    "touch",
+    "echo",
+    "printf",
+    "file",
+    "md5sum",
+    "sha256sum",
 ];
 
 fn render(cmds: &[Cmd]) -> String {
@@ -150,9 +170,13 @@ impl Reader<'_> {
                 Conn::And if after_test => cond = cond.or(Some("after a test and `&&`".into())),
                 _ => {}
             }
-            after_test = cmds[0].words.first().and_then(Word::literal).is_some_and(|w| {
-                matches!(w.as_str(), "[" | "[[" | "test") || w.starts_with("grep")
-            });
+            after_test = cmds[0]
+                .words
+                .first()
+                .and_then(Word::literal)
+                .is_some_and(|w| {
+                    matches!(w.as_str(), "[" | "[[" | "test") || w.starts_with("grep")
+                });
             if !self.run_pipeline(&cmds, cond.as_deref(), &line.bodies) {
                 return false;
             }
@@ -173,7 +197,9 @@ impl Reader<'_> {
             };
             match word.as_str() {
                 "then" | "do" | "else" | "elif" | "!" | "time" => {}
-                "if" | "while" | "until" => self.frames.push(Frame::Conditional(format!("`{word}`"))),
+                "if" | "while" | "until" => {
+                    self.frames.push(Frame::Conditional(format!("`{word}`")))
+                }
                 "for" | "select" | "case" => {
                     self.frames.push(Frame::Conditional(format!("`{word}`")));
                     return false;
@@ -326,7 +352,11 @@ impl Reader<'_> {
                 Text::default()
             }
             n if is_shell_name(n) || n.starts_with("python") || n == "perl" || n == "ruby" => {
-                let flags: &[&str] = if is_shell_name(n) { &["-c"] } else { &["-c", "-e"] };
+                let flags: &[&str] = if is_shell_name(n) {
+                    &["-c"]
+                } else {
+                    &["-c", "-e"]
+                };
                 let inline = args.iter().position(|a| flags.contains(&a.s.as_str()));
                 match (inline.and_then(|i| args.get(i + 1)), stdin) {
                     (Some(code), _) if is_shell_name(n) => {
@@ -374,7 +404,13 @@ impl Reader<'_> {
             return;
         }
         if name == "rm" {
-            self.write(&Text::literal(ECS_CONFIG), &Text::default(), false, cond, shown);
+            self.write(
+                &Text::literal(ECS_CONFIG),
+                &Text::default(),
+                false,
+                cond,
+                shown,
+            );
         } else {
             self.config.unknown(format!(
                 "`{shown}` changes {ECS_CONFIG} in a way keel can't follow"
@@ -435,7 +471,10 @@ fn strip_wrappers(words: &mut Vec<Text>) {
             }
             "env" => {
                 words.remove(0);
-                while words.first().is_some_and(|w| w.s.starts_with('-') || w.s.contains('=')) {
+                while words
+                    .first()
+                    .is_some_and(|w| w.s.starts_with('-') || w.s.contains('='))
+                {
                     words.remove(0);
                 }
             }

@@ -43,7 +43,12 @@ fn shell_echo_forms() {
         "#!/bin/bash\necho ECS_CLUSTER=app \\\n  >> /etc/ecs/ecs.config\n",
     ];
     for c in cases {
-        assert_eq!(joins(c).as_deref(), Some("app"), "{c:?}: {:?}", agent_cluster(Some(c)));
+        assert_eq!(
+            joins(c).as_deref(),
+            Some("app"),
+            "{c:?}: {:?}",
+            agent_cluster(Some(c))
+        );
     }
 }
 
@@ -58,10 +63,16 @@ fn heredocs() {
         "#!/bin/bash\ncat <<EOF | sudo tee /etc/ecs/ecs.config >/dev/null\nECS_CLUSTER=app\nEOF\necho done\n",
     ];
     for c in cases {
-        assert_eq!(joins(c).as_deref(), Some("app"), "{c:?}: {:?}", agent_cluster(Some(c)));
+        assert_eq!(
+            joins(c).as_deref(),
+            Some("app"),
+            "{c:?}: {:?}",
+            agent_cluster(Some(c))
+        );
     }
     // A quoted delimiter keeps `$NAME` as written.
-    let quoted = "#!/bin/bash\nNAME=app\ncat <<'EOF' >> /etc/ecs/ecs.config\nECS_CLUSTER=$NAME\nEOF\n";
+    let quoted =
+        "#!/bin/bash\nNAME=app\ncat <<'EOF' >> /etc/ecs/ecs.config\nECS_CLUSTER=$NAME\nEOF\n";
     assert_eq!(named(quoted), "$NAME");
 }
 
@@ -76,7 +87,8 @@ fn the_last_assignment_wins_and_overwrites_reset() {
     assert_eq!(default_why(Some(replaced)).0, UserDataForm::Script);
     let appended = "#!/bin/bash\necho ECS_CLUSTER=app >> /etc/ecs/ecs.config\necho ECS_LOGLEVEL=debug >> /etc/ecs/ecs.config\n";
     assert_eq!(named(appended), "app");
-    let removed = "#!/bin/bash\necho ECS_CLUSTER=app >> /etc/ecs/ecs.config\nrm -f /etc/ecs/ecs.config\n";
+    let removed =
+        "#!/bin/bash\necho ECS_CLUSTER=app >> /etc/ecs/ecs.config\nrm -f /etc/ecs/ecs.config\n";
     assert_eq!(joins(removed).as_deref(), Some("default"));
 }
 
@@ -85,7 +97,10 @@ fn writes_elsewhere_comments_and_shell_variables_dont_count() {
     let other_file = "#!/bin/bash\necho ECS_CLUSTER=app >> /etc/ecs/ecs.config.bak\n";
     let (form, why) = default_why(Some(other_file));
     assert_eq!(form, UserDataForm::Script);
-    assert!(why.contains("ECS_CLUSTER appears, but not in a write"), "{why}");
+    assert!(
+        why.contains("ECS_CLUSTER appears, but not in a write"),
+        "{why}"
+    );
     let heredoc_elsewhere = "#!/bin/bash\ncat <<EOF > /tmp/notes\nECS_CLUSTER=app\nEOF\n";
     assert_eq!(joins(heredoc_elsewhere).as_deref(), Some("default"));
     let comment = "#!/bin/bash\n# echo ECS_CLUSTER=app >> /etc/ecs/ecs.config\necho hi # ECS_CLUSTER=x >> /etc/ecs/ecs.config\n";
@@ -97,7 +112,8 @@ fn writes_elsewhere_comments_and_shell_variables_dont_count() {
     assert_eq!(joins(echoed).as_deref(), Some("default"));
     let quoted_hash = "#!/bin/bash\necho 'ECS_CLUSTER=app' >> /etc/ecs/ecs.config # sets it\n";
     assert_eq!(named(quoted_hash), "app");
-    let config_comment = "#!/bin/bash\ncat <<EOF >> /etc/ecs/ecs.config\n# ECS_CLUSTER=old\nECS_CLUSTER=app\nEOF\n";
+    let config_comment =
+        "#!/bin/bash\ncat <<EOF >> /etc/ecs/ecs.config\n# ECS_CLUSTER=old\nECS_CLUSTER=app\nEOF\n";
     assert_eq!(named(config_comment), "app");
 }
 
@@ -127,8 +143,13 @@ fn unreadable_scripts_say_what() {
     assert!(unknown(or).contains("after `||`"));
     let function = "#!/bin/bash\nsetup() {\n  echo ECS_CLUSTER=app >> /etc/ecs/ecs.config\n}\n";
     assert!(unknown(function).contains("a function"));
-    let group = "#!/bin/bash\n{ echo ECS_CLUSTER=app; echo ECS_LOGLEVEL=debug; } >> /etc/ecs/ecs.config\n";
-    assert!(unknown(group).contains("compound command"), "{}", unknown(group));
+    let group =
+        "#!/bin/bash\n{ echo ECS_CLUSTER=app; echo ECS_LOGLEVEL=debug; } >> /etc/ecs/ecs.config\n";
+    assert!(
+        unknown(group).contains("compound command"),
+        "{}",
+        unknown(group)
+    );
     let path = "#!/bin/bash\necho ECS_CLUSTER=app >> \"$CONFIG_FILE\"\n";
     assert!(unknown(path).contains("$CONFIG_FILE"));
     let python = "#!/usr/bin/python3\nopen('/etc/ecs/ecs.config', 'a').write('ECS_CLUSTER=app')\n";
@@ -146,7 +167,10 @@ fn unreadable_scripts_say_what() {
 
 #[test]
 fn no_user_data_and_text_cloud_init_doesnt_run_join_default() {
-    assert_eq!(default_why(None), (UserDataForm::None, "there is no user data".into()));
+    assert_eq!(
+        default_why(None),
+        (UserDataForm::None, "there is no user data".into())
+    );
     assert_eq!(default_why(Some("  \n")).0, UserDataForm::None);
     let (form, why) = default_why(Some("echo ECS_CLUSTER=app >> /etc/ecs/ecs.config\n"));
     assert_eq!(form, UserDataForm::Text);
@@ -162,7 +186,9 @@ fn cloud_config_write_files() {
     let unindented = "#cloud-config\npackages:\n  - jq\nwrite_files:\n- path: /etc/motd\n  content: ECS_CLUSTER=nope\n- content: \"ECS_CLUSTER=app\\n\"\n  path: /etc/ecs/ecs.config\n  permissions: '0644'\n";
     assert_eq!(named(unindented), "app");
     let encoded = base64::engine::general_purpose::STANDARD.encode("ECS_CLUSTER=app\n");
-    let b64 = format!("#cloud-config\nwrite_files:\n  - path: /etc/ecs/ecs.config\n    encoding: b64\n    content: {encoded}\n");
+    let b64 = format!(
+        "#cloud-config\nwrite_files:\n  - path: /etc/ecs/ecs.config\n    encoding: b64\n    content: {encoded}\n"
+    );
     assert_eq!(named(&b64), "app");
     let gz = "#cloud-config\nwrite_files:\n  - path: /etc/ecs/ecs.config\n    encoding: gz+b64\n    content: H4sIAAAA\n";
     assert!(unknown(gz).contains("gz+b64"));
@@ -172,7 +198,10 @@ fn cloud_config_write_files() {
     let nothing = "#cloud-config\nwrite_files:\n  - path: /etc/ecs/ecs.config\n    content: |\n      ECS_LOGLEVEL=debug\n";
     let (form, why) = default_why(Some(nothing));
     assert_eq!(form, UserDataForm::CloudConfig);
-    assert!(why.contains("cloud-config never writes ECS_CLUSTER"), "{why}");
+    assert!(
+        why.contains("cloud-config never writes ECS_CLUSTER"),
+        "{why}"
+    );
 }
 
 fn mime(parts: &[(&str, &str, &str)]) -> String {
@@ -215,7 +244,11 @@ fn mime_multipart() {
         ("application/x-gzip", "base64", "H4sIAAAAAAAAA0tMSgYA"),
     ]);
     assert!(unknown(&gzip).contains("MIME part 2"), "{}", unknown(&gzip));
-    let none = mime(&[("text/x-shellscript", "7bit", "#!/bin/bash\nyum install -y jq")]);
+    let none = mime(&[(
+        "text/x-shellscript",
+        "7bit",
+        "#!/bin/bash\nyum install -y jq",
+    )]);
     assert_eq!(default_why(Some(&none)).0, UserDataForm::Mime);
     let nested = mime(&[(
         "multipart/mixed; boundary=\"inner\"",
@@ -229,7 +262,9 @@ fn mime_multipart() {
 fn bottlerocket_settings() {
     assert_eq!(named("[settings.ecs]\ncluster = \"app\"\n"), "app");
     assert_eq!(
-        named("[settings]\nmotd = \"hi\"\n[settings.ecs]\nallow-privileged-containers = true\ncluster = 'app' # ours\n"),
+        named(
+            "[settings]\nmotd = \"hi\"\n[settings.ecs]\nallow-privileged-containers = true\ncluster = 'app' # ours\n"
+        ),
         "app"
     );
     assert_eq!(named("settings.ecs.cluster = \"app\"\n"), "app");

@@ -89,18 +89,20 @@ impl std::ops::Deref for LiveCluster {
 
 /// How many container instances of cluster `arn` have a connected agent.
 async fn connected_count(cx: &Cx<'_>, arn: &str) -> Result<u64, ProviderError> {
-    let pages = cx
-        .c
-        .ecs
-        .list_container_instances()
-        .cluster(arn)
-        .filter("agentConnected==true")
-        .into_paginator()
-        .send()
-        .try_collect()
-        .await
-        .map_err(cx.err("ListContainerInstances"))?;
-    let count: usize = pages.iter().map(|p| p.container_instance_arns().len()).sum();
+    let pages =
+        cx.c.ecs
+            .list_container_instances()
+            .cluster(arn)
+            .filter("agentConnected==true")
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(cx.err("ListContainerInstances"))?;
+    let count: usize = pages
+        .iter()
+        .map(|p| p.container_instance_arns().len())
+        .sum();
     Ok(count as u64)
 }
 

@@ -21,9 +21,9 @@ use super::compute::{InstanceRec, InstanceState};
 use super::dispatch::Simulated;
 use super::latency::Op;
 use super::table::{Life, Record, Users, facts, listing};
-use crate::analysis::{AgentCluster, agent_cluster};
 use crate::analysis::network::Model;
 use crate::analysis::reach::{Blocked, Code, Source, reach_service};
+use crate::analysis::{AgentCluster, agent_cluster};
 use crate::aws::ecs::{EcsCluster, EcsClusterOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{ClusterName, Tags, URN_TAG, Urn};
@@ -242,7 +242,9 @@ impl Cloud {
     /// hold a role, and it must reach the `ecs` endpoint.
     fn registration(&self, i: &InstanceRec, model: &Model) -> Result<String, Failure> {
         let (cluster, code, source) = match agent_cluster(i.spec.user_data.as_deref()) {
-            AgentCluster::Named(n) => (n, Code::WrongCluster, "ECS_CLUSTER in its user data".into()),
+            AgentCluster::Named(n) => {
+                (n, Code::WrongCluster, "ECS_CLUSTER in its user data".into())
+            }
             AgentCluster::Default { why, .. } => (
                 "default".to_string(),
                 Code::ClusterNotSet,

@@ -106,7 +106,9 @@ impl Lexer {
     }
 
     fn at(&self, s: &str) -> bool {
-        s.chars().enumerate().all(|(k, ch)| self.c.get(self.i + k) == Some(&ch))
+        s.chars()
+            .enumerate()
+            .all(|(k, ch)| self.c.get(self.i + k) == Some(&ch))
     }
 
     /// The next line with anything on it.
@@ -159,7 +161,12 @@ impl Lexer {
             if fd.is_some() {
                 self.i += digits.len();
             }
-            if let Some(op) = OPS.iter().find(|op| self.at(op)).copied().or(self.at(")").then_some(")")) {
+            if let Some(op) = OPS
+                .iter()
+                .find(|op| self.at(op))
+                .copied()
+                .or(self.at(")").then_some(")"))
+            {
                 self.i += op.len();
                 match op {
                     "|" | "|&" => end_cmd(&mut pipeline, &mut cmd),
@@ -377,7 +384,8 @@ impl Lexer {
                 {
                     self.i += 1;
                 }
-                w.parts.push(Part::Var(self.c[start..self.i].iter().collect()));
+                w.parts
+                    .push(Part::Var(self.c[start..self.i].iter().collect()));
             }
             Some(c) if c.is_ascii_digit() || "@*#?$!-".contains(c) => {
                 self.i += 1;

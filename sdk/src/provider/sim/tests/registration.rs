@@ -169,11 +169,16 @@ async fn the_agent_needs_credentials_and_the_right_cluster_name() {
 
     let sim = super::sim();
     let unreadable = Shape {
-        user_data: Some("#!/bin/bash\necho ECS_CLUSTER=$(cat /opt/cluster) >> /etc/ecs/ecs.config\n"),
+        user_data: Some(
+            "#!/bin/bash\necho ECS_CLUSTER=$(cat /opt/cluster) >> /etc/ecs/ecs.config\n",
+        ),
         ..Shape::default()
     };
     let reasons = unregistered(&sim, &unreadable, Code::UserDataUnreadable).await;
-    assert!(reasons.iter().all(|w| w.contains("$(cat /opt/cluster)")), "{reasons:?}");
+    assert!(
+        reasons.iter().all(|w| w.contains("$(cat /opt/cluster)")),
+        "{reasons:?}"
+    );
 }
 
 #[tokio::test]
@@ -212,6 +217,9 @@ async fn the_agent_joins_the_cluster_its_user_data_writes_in_any_form() {
         };
         let stack = deploy(&sim, &shape).await;
         assert_eq!(registered(&sim, &stack.cluster).await, 2, "{form}");
-        assert_eq!(crate::analysis::agent_cluster(Some(form)).joins(), Some("app"));
+        assert_eq!(
+            crate::analysis::agent_cluster(Some(form)).joins(),
+            Some("app")
+        );
     }
 }
