@@ -191,10 +191,7 @@ impl Reader<'_> {
         if cmd.function {
             self.pending_function = true;
         }
-        loop {
-            let Some(word) = cmd.words.first().and_then(Word::literal) else {
-                break;
-            };
+        while let Some(word) = cmd.words.first().and_then(Word::literal) {
             match word.as_str() {
                 "then" | "do" | "else" | "elif" | "!" | "time" => {}
                 "if" | "while" | "until" => {
