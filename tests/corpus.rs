@@ -2,8 +2,9 @@
 //! two-zone ECS stack with one thing (or a few) changed; for each, the
 //! pre-deploy analysis must report exactly the expected finding codes, and
 //! deployed on the simulator anyway (as with `--skip-checks`) every instance
-//! must register if and only if the analysis found nothing wrong for its
-//! subnet.
+//! must register with a connected agent if and only if the analysis found
+//! nothing wrong for its subnet (and where the analysis can't read the user
+//! data, W106, the simulator must say it can't either).
 
 use keel::aws::ec2::{AclRule, NetworkAcl, VpcEndpoint};
 use keel::aws::iam::ECS_INSTANCE_POLICY_ARN;
@@ -114,6 +115,33 @@ struct Topology {
     /// The private tables send 0.0.0.0/0 to this object outside the stack
     /// (by id) instead of a NAT gateway.
     outside: Option<(OutsideKind, &'static str)>,
+    // Which cluster the agent joins (user data forms) and disconnected agents.
+    /// The form the hosts' user data takes.
+    user_data: UserData,
+    /// With `Endpoints::All`, this service's endpoint left out.
+    drop_endpoint: Option<&'static str>,
+}
+
+/// Forms of user data (all but `Echo`, `None`, `Text` and `Unreadable`
+/// set ECS_CLUSTER to the stack's cluster).
+#[derive(Clone, Copy, PartialEq)]
+enum UserData {
+    /// `echo ECS_CLUSTER=… >> /etc/ecs/ecs.config`, as `cluster` says.
+    Echo,
+    /// `cat <<'EOF' >> /etc/ecs/ecs.config`.
+    Heredoc,
+    /// `#cloud-config` `write_files`.
+    CloudInit,
+    /// MIME multipart: a cloud-config part and a base64 shell script part.
+    Mime,
+    /// Bottlerocket's `[settings.ecs]`.
+    Bottlerocket,
+    /// None at all.
+    None,
+    /// The echo line without `#!`: cloud-init doesn't run it.
+    Text,
+    /// The cluster name computed at boot: `$(…)`.
+    Unreadable,
 }
 
 const OK: Topology = Topology {
@@ -145,6 +173,9 @@ const OK: Topology = Topology {
     // Routing.
     main_table: false,
     outside: None,
+    // Which cluster the agent joins; disconnected agents.
+    user_data: UserData::Echo,
+    drop_endpoint: None,
 };
 
 const ZONES: [(&str, &str, &str); 2] = [
@@ -293,7 +324,7 @@ fn build(t: &Topology) -> Stack {
             sg = sg.ingress(Rule::tcp(443).cidr("10.0.0.0/16"));
         }
         let sg = s.add("endpoints", sg);
-        for svc in services {
+        for svc in services.iter().filter(|s| Some(**s) != t.drop_endpoint) {
             let mut ep = VpcEndpoint::interface(vpc.id(), format!("com.amazonaws.us-east-1.{svc}"))
                 .security_group(sg.id());
             for p in &privates {
@@ -334,9 +365,14 @@ fn build(t: &Topology) -> Stack {
         }
         Cluster::Other => "#!/bin/bash\necho ECS_CLUSTER=legacy >> /etc/ecs/ecs.config\n".into(),
     };
-    let mut lt = LaunchTemplate::new("ami-0a3c14e1ddbe7f23c", "t3.small")
-        .user_data(user_data)
-        .security_group(sg.id());
+    let user_data = match t.user_data {
+        UserData::Echo => Some(user_data),
+        _ => agent_user_data(t.user_data, &cluster),
+    };
+    let mut lt = LaunchTemplate::new("ami-0a3c14e1ddbe7f23c", "t3.small").security_group(sg.id());
+    if let Some(u) = user_data {
+        lt = lt.user_data(u);
+    }
     if t.profile {
         lt = lt.iam_instance_profile(profile.name());
     }
@@ -443,6 +479,38 @@ fn build_routing(
     );
 }
 
+/// The hosts' user data in `form`, setting the cluster's name where the
+/// form does.
+fn agent_user_data(form: UserData, cluster: &Handle<EcsCluster>) -> Option<Input<String>> {
+    use base64::Engine;
+    let name = cluster.name();
+    Some(match form {
+        UserData::Echo | UserData::None => return None,
+        UserData::Heredoc => name
+            .map(|c| format!("#!/bin/bash\nset -euo pipefail\ncat <<'EOF' >> /etc/ecs/ecs.config\nECS_CLUSTER={c}\nECS_ENABLE_TASK_IAM_ROLE=true\nEOF\n"))
+            .into(),
+        UserData::CloudInit => name
+            .map(|c| format!("#cloud-config\npackages:\n  - jq\nwrite_files:\n  - path: /etc/ecs/ecs.config\n    append: true\n    content: |\n      ECS_CLUSTER={c}\n"))
+            .into(),
+        UserData::Mime => name
+            .map(|c| {
+                let script = format!("#!/bin/bash\necho \"ECS_CLUSTER={c}\" | tee -a /etc/ecs/ecs.config\n");
+                let script = base64::engine::general_purpose::STANDARD.encode(script);
+                format!("Content-Type: multipart/mixed; boundary=\"==KEEL==\"\nMIME-Version: 1.0\n\n--==KEEL==\nContent-Type: text/cloud-config; charset=\"us-ascii\"\n\n#cloud-config\npackages: [jq]\n\n--==KEEL==\nContent-Type: text/x-shellscript; charset=\"us-ascii\"\nContent-Transfer-Encoding: base64\n\n{script}\n--==KEEL==--\n")
+            })
+            .into(),
+        UserData::Bottlerocket => name
+            .map(|c| format!("[settings.ecs]\ncluster = \"{c}\"\n"))
+            .into(),
+        UserData::Text => name
+            .map(|c| format!("echo ECS_CLUSTER={c} >> /etc/ecs/ecs.config\n"))
+            .into(),
+        UserData::Unreadable => {
+            "#!/bin/bash\necho ECS_CLUSTER=$(cat /opt/cluster-name) >> /etc/ecs/ecs.config\n".into()
+        }
+    })
+}
+
 fn corpus() -> Vec<Topology> {
     let t = |name, codes, f: &dyn Fn(&mut Topology)| {
         let mut x = Topology { name, codes, ..OK };
@@ -471,10 +539,15 @@ fn corpus() -> Vec<Topology> {
         t("warn-single-nat", &["W101", "W102"], &|x| {
             x.single_nat = true
         }),
-        t("warn-ecs-endpoint-only", &["W103", "W103"], &|x| {
-            x.no_nat = true;
-            x.endpoints = Endpoints::EcsOnly;
-        }),
+        // Registered but disconnected: an error since issue 11 (was W103).
+        t(
+            "ecs-endpoint-only-agent-disconnected",
+            &["E036", "E036"],
+            &|x| {
+                x.no_nat = true;
+                x.endpoints = Endpoints::EcsOnly;
+            },
+        ),
         t("no-nat-route", &["E001", "E001"], &|x| {
             x.nat_route = [false, false]
         }),
@@ -540,7 +613,7 @@ fn corpus() -> Vec<Topology> {
             x.endpoints = Endpoints::All(false);
         }),
         t("no-instance-profile", &["E014"], &|x| x.profile = false),
-        t("registers-with-default", &["E015"], &|x| {
+        t("registers-with-default", &["E035"], &|x| {
             x.cluster = Cluster::Default
         }),
         t("registers-with-another-cluster", &["E015"], &|x| {
@@ -600,6 +673,48 @@ fn corpus() -> Vec<Topology> {
             x.main_table = true;
             x.nat_route = [false, false];
         }),
+        // Which cluster the agent joins: each form of user data.
+        t("ok-heredoc-user-data", &[], &|x| {
+            x.user_data = UserData::Heredoc
+        }),
+        t("ok-cloud-init-write-files", &[], &|x| {
+            x.user_data = UserData::CloudInit
+        }),
+        t("ok-mime-multipart-user-data", &[], &|x| {
+            x.user_data = UserData::Mime
+        }),
+        t("ok-bottlerocket-settings", &[], &|x| {
+            x.user_data = UserData::Bottlerocket
+        }),
+        t("no-user-data-joins-default", &["E035"], &|x| {
+            x.user_data = UserData::None
+        }),
+        t("user-data-without-shebang", &["E035"], &|x| {
+            x.user_data = UserData::Text
+        }),
+        t("unreadable-user-data", &["W106"], &|x| {
+            x.user_data = UserData::Unreadable
+        }),
+        // Disconnected agents: registered, never given a task.
+        t(
+            "no-telemetry-endpoint-agent-disconnected",
+            &["E036", "E036"],
+            &|x| {
+                x.no_nat = true;
+                x.endpoints = Endpoints::All(true);
+                x.drop_endpoint = Some("ecs-telemetry");
+            },
+        ),
+        t(
+            "no-agent-endpoint-heredoc-disconnected",
+            &["E036", "E036"],
+            &|x| {
+                x.no_nat = true;
+                x.endpoints = Endpoints::All(true);
+                x.drop_endpoint = Some("ecs-agent");
+                x.user_data = UserData::Heredoc;
+            },
+        ),
     ]
 }
 
@@ -759,6 +874,9 @@ async fn analysis_and_simulator_agree_on_every_topology() {
             .filter(|r| r.urn.type_token() == "aws:ec2:Subnet")
             .map(|r| (r.id.clone(), r.urn.name().to_string()))
             .collect();
+        // Where keel can't read the user data (W106), the simulator can't
+        // either: both must say so.
+        let unreadable = report.findings.iter().any(|f| f.code.as_str() == "W106");
         let instances = sim.instances();
         if instances.len() != 2 {
             failures.push(format!(
@@ -774,7 +892,11 @@ async fn analysis_and_simulator_agree_on_every_topology() {
                 .cloned()
                 .unwrap_or_default();
             let predicted = !host_error && !bad_subnets.contains(&subnet.as_str());
-            let registered = i.registered_cluster.is_some();
+            // Registered with a connected agent: the instance can run tasks.
+            let registered = match unreadable {
+                true => i.registration_code.as_deref() == Some("W106"),
+                false => i.registered_cluster.is_some() && i.agent_connected,
+            };
             if predicted != registered {
                 failures.push(format!(
                     "{}: instance in {subnet}: analysis says {}, simulator says {} ({:?})",

@@ -97,6 +97,9 @@ struct Topology {
     // Gateway endpoints (issue 11, item 3).
     /// An S3 gateway endpoint, and which route tables it is associated with.
     s3_gateway: S3Gateway,
+    // Which cluster the agent joins.
+    /// The hosts' user data never sets ECS_CLUSTER: they join `default`.
+    hosts_join_default: bool,
 }
 
 /// An S3 gateway endpoint.
@@ -134,6 +137,8 @@ const OK: Topology = Topology {
     codes: &[],
     // Gateway endpoints.
     s3_gateway: S3Gateway::None,
+    // Which cluster the agent joins.
+    hosts_join_default: false,
 };
 
 const ZONES: [(&str, &str, &str); 2] = [
@@ -286,9 +291,14 @@ fn build(t: &Topology) -> Stack {
     let profile = s.add("ecs", InstanceProfile::new(role.name()));
     let cluster = s.add("app", EcsCluster::new());
     if !t.no_hosts {
-        let user_data = cluster
-            .name()
-            .map(|c| format!("#!/bin/bash\necho ECS_CLUSTER={c} >> /etc/ecs/ecs.config\n"));
+        let user_data: Input<String> = if t.hosts_join_default {
+            "#!/bin/bash\nyum install -y amazon-efs-utils\n".into()
+        } else {
+            cluster
+                .name()
+                .map(|c| format!("#!/bin/bash\necho ECS_CLUSTER={c} >> /etc/ecs/ecs.config\n"))
+                .into()
+        };
         let lt = s.add(
             "hosts",
             LaunchTemplate::new("ami-0a3c14e1ddbe7f23c", "t3.small")
@@ -481,6 +491,21 @@ fn corpus() -> Vec<Topology> {
                 x.endpoints = ALL_ENDPOINTS;
             },
         ),
+        // The hosts register but their agent can't connect: E036, named
+        // once as the service's root cause.
+        t(
+            "hosts-agent-disconnected",
+            &["E026", "E036", "E036"],
+            &|x| {
+                x.nat = false;
+                x.image = ECR_IMAGE;
+                x.endpoints = &["ecs", "ecr.api", "ecr.dkr", "s3"];
+            },
+        ),
+        // The hosts join `default` (E035): E026 names it as the root cause.
+        t("hosts-join-default", &["E026", "E035"], &|x| {
+            x.hosts_join_default = true
+        }),
     ]
 }
 

@@ -41,6 +41,7 @@ async fn deploys_registers_two_instances_and_destroys_cleanly() {
         "{:?}",
         report.outputs
     );
+    assert_eq!(report.outputs["connected_container_instances"], 2);
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
     let cluster = report.outputs["cluster_name"].as_str().unwrap().to_string();
     assert!(cluster.starts_with("app-"), "{cluster}");

@@ -5,7 +5,8 @@
 //! follows AWS, and the difference is spelled out here rather than hidden:
 //!
 //! - moto never registers ECS container instances (no agents run), so a
-//!   cluster's `registered_container_instances_count` stays 0 there; the
+//!   cluster's `registered_container_instances_count` (and
+//!   `connected_container_instances_count`) stays 0 there; the
 //!   simulator registers instances that could reach ECS, as AWS does; for
 //!   the same reason no task runs there (a service's running and pending
 //!   counts, a target group's registered and healthy targets differ), and
@@ -119,6 +120,7 @@ fn normalise(snapshot: &Snapshot) -> BTreeMap<String, (Value, Value)> {
             // Known, documented differences (see the module docs).
             if let Some(o) = outputs.as_object_mut() {
                 o.remove("registered_container_instances_count");
+                o.remove("connected_container_instances_count");
                 // moto runs no tasks (ECS agents) and answers a fixed zone
                 // and DNS suffix for every load balancer.
                 for field in [

@@ -187,7 +187,7 @@ fn ecs(cluster: &str, template: &str) -> Stack {
         template,
         LaunchTemplate::new("ami-0123456789abcdef0", "t3.micro").user_data(
             c.name()
-                .map(|n| format!("echo ECS_CLUSTER={n} >> /etc/ecs/ecs.config")),
+                .map(|n| format!("#!/bin/bash\necho ECS_CLUSTER={n} >> /etc/ecs/ecs.config\n")),
         ),
     );
     s.add(
@@ -368,16 +368,15 @@ async fn operations_refuse_bad_declarations_and_failed_checks() {
         "ecs",
         InstanceProfile::new(RoleName::new("ecsInstanceRole")),
     );
-    let lt = broken.add(
-        "hosts",
-        LaunchTemplate::new("ami-0123456789abcdef0", "t3.small")
-            .iam_instance_profile(profile.name())
-            .user_data(
-                cluster
-                    .name()
-                    .map(|c| format!("echo ECS_CLUSTER={c} >> /etc/ecs/ecs.config")),
-            ),
-    );
+    let lt =
+        broken.add(
+            "hosts",
+            LaunchTemplate::new("ami-0123456789abcdef0", "t3.small")
+                .iam_instance_profile(profile.name())
+                .user_data(cluster.name().map(|c| {
+                    format!("#!/bin/bash\necho ECS_CLUSTER={c} >> /etc/ecs/ecs.config\n")
+                })),
+        );
     broken.add(
         "hosts",
         AutoScalingGroup::new(lt.id(), 1, 1).subnet(private.id()),

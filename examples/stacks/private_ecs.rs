@@ -292,6 +292,11 @@ fn ecs_hosts(
         false => registered,
     };
     stack.export_probe("registered_container_instances", registered);
+    // Registered is not enough: only instances whose agent is connected run tasks.
+    stack.export_probe(
+        "connected_container_instances",
+        cluster.connected_container_instances(),
+    );
     Hosts { cluster, group }
 }
 

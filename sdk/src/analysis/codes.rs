@@ -95,6 +95,16 @@ pub enum Code {
     /// on: every target stays unhealthy.
     #[serde(rename = "E029")]
     HealthCheckPortClosed,
+    /// E035: nothing in the user data sets `ECS_CLUSTER` (no user data, a
+    /// script that doesn't write `/etc/ecs/ecs.config`, text cloud-init
+    /// doesn't run): the agent joins the `default` cluster, not the stack's.
+    #[serde(rename = "E035")]
+    ClusterNotSet,
+    /// E036: the instances register with ECS but can't reach `ecs-agent` or
+    /// `ecs-telemetry`: the agent stays disconnected and no task is ever
+    /// placed on them.
+    #[serde(rename = "E036")]
+    AgentDisconnected,
     /// E040: a regional NAT gateway's VPC has no attached internet gateway,
     /// so its traffic has no way out.
     #[serde(rename = "E040")]
@@ -108,9 +118,16 @@ pub enum Code {
     /// W102: instances launch in an availability zone that has no NAT gateway of its own.
     #[serde(rename = "W102")]
     ZoneWithoutNat,
-    /// W103: the agent's other endpoints (`ecs-agent`, `ecs-telemetry`) are unreachable.
+    /// W103, retired: a registered agent that can't reach `ecs-agent` or
+    /// `ecs-telemetry` is now an error, [`Code::AgentDisconnected`] (E036).
+    /// No check reports W103 any more; the number isn't reused.
     #[serde(rename = "W103")]
     AgentEndpointUnreachable,
+    /// W106: keel can't read which cluster the user data makes the agent
+    /// join (a computed value, a script fetched or run from a file, a
+    /// compressed part); the finding says what.
+    #[serde(rename = "W106")]
+    UserDataUnreadable,
 }
 
 impl Code {
@@ -142,11 +159,14 @@ impl Code {
             Code::Inconsistent => "E027",
             Code::OtherVpc => "E028",
             Code::HealthCheckPortClosed => "E029",
+            Code::ClusterNotSet => "E035",
+            Code::AgentDisconnected => "E036",
             Code::RegionalNatNoInternetGateway => "E040",
             Code::Unknown => "W100",
             Code::SingleNatManyZones => "W101",
             Code::ZoneWithoutNat => "W102",
             Code::AgentEndpointUnreachable => "W103",
+            Code::UserDataUnreadable => "W106",
         }
     }
 

@@ -14,13 +14,14 @@ use super::network::{
     NatFacts, RouteFacts, RouteTableFacts, SgFacts, SgRuleFacts, SubnetFacts, Target, VpcFacts,
     gateway_prefix_list, prefix_list_service,
 };
+use super::user_data::{AgentCluster, agent_cluster};
 use crate::aws::autoscaling::AutoScalingGroup;
 use crate::aws::ec2::{
     AclAction, AclRule, AvailabilityMode, Connectivity, InternetGateway, LaunchTemplate,
     NatGateway, NetworkAcl, Peer, Route, RouteTable, RouteTarget, Rule, SecurityGroup, Subnet, Vpc,
     VpcEndpoint,
 };
-use crate::aws::ecs::EcsCluster;
+use crate::aws::ecs::{CapacityProvider, EcsCluster};
 use crate::aws::iam::InstanceProfile;
 use crate::resource::{Input, Placeholders, Resource, Urn, parse_placeholder, placeholder};
 use crate::stack::Stack;
@@ -41,8 +42,8 @@ pub(crate) struct EcsHosts {
     pub public_ip: Option<bool>,
     /// Whether the template names an instance profile.
     pub instance_profile: bool,
-    /// The cluster its user data names (`default` when none).
-    pub cluster: String,
+    /// The cluster its agent joins, as its user data says.
+    pub cluster: AgentCluster,
     /// The number of instances it keeps (desired capacity, else minimum).
     pub capacity: u32,
 }
@@ -66,43 +67,9 @@ pub(crate) struct Declared {
     pub serving: super::declared_lb::Serving,
 }
 
-/// The cluster an ECS agent joins given its user data: the last
-/// `ECS_CLUSTER=` value (without quotes, up to whitespace), else `default`.
-///
-/// ```
-/// use keel::analysis::cluster_in_user_data;
-/// assert_eq!(cluster_in_user_data(Some("echo ECS_CLUSTER=app >> /etc/ecs/ecs.config")), "app");
-/// assert_eq!(cluster_in_user_data(Some("#!/bin/bash\n")), "default");
-/// ```
-pub fn cluster_in_user_data(user_data: Option<&str>) -> String {
-    const KEY: &str = "ECS_CLUSTER=";
-    let text = user_data.unwrap_or("");
-    let value = text
-        .match_indices(KEY)
-        .filter(|(at, _)| {
-            let before = text[..*at].chars().next_back();
-            !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-        })
-        .map(|(at, _)| {
-            let rest = &text[at + KEY.len()..];
-            let rest = rest.strip_prefix(['"', '\'']).unwrap_or(rest);
-            let end = rest
-                .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ';' | '`'))
-                .unwrap_or(rest.len());
-            &rest[..end]
-        })
-        .last()
-        .unwrap_or("");
-    if value.is_empty() {
-        "default".to_string()
-    } else {
-        value.to_string()
-    }
-}
-
-/// Whether user data starts the ECS agent's configuration.
-pub(crate) fn configures_ecs(user_data: Option<&str>) -> bool {
-    user_data.is_some_and(|u| u.contains("ECS_CLUSTER") || u.contains("/etc/ecs/"))
+/// Whether user data configures the ECS agent.
+fn configures_ecs(user_data: Option<&str>) -> bool {
+    user_data.is_some_and(super::user_data::mentions_ecs)
 }
 
 pub(super) fn key(input: &Input<impl AsRef<str>>) -> Key {
@@ -399,15 +366,33 @@ pub(crate) fn declared(stack: &Stack) -> Declared {
     out.serving = super::declared_lb::serving(stack);
     let templates = all::<LaunchTemplate>(stack);
     let profiles = all::<InstanceProfile>(stack);
-    for (urn, _, asg) in all::<AutoScalingGroup>(stack) {
-        let lt_key = key(&asg.launch_template_id);
-        let Some((lt_urn, _, lt)) = templates.iter().find(|(_, k, _)| *k == lt_key) else {
-            continue; // a template outside the stack: nothing to analyse
-        };
-        let user_data = lt.user_data.as_ref().and_then(|u| u.value().cloned());
-        if !configures_ecs(user_data.as_deref()) {
+    let groups: Vec<_> = all::<AutoScalingGroup>(stack)
+        .into_iter()
+        .filter_map(|(urn, _, asg)| {
+            let lt_key = key(&asg.launch_template_id);
+            // a template outside the stack: nothing to analyse
+            let (lt_urn, _, lt) = templates.iter().find(|(_, k, _)| *k == lt_key)?;
+            let user_data = lt.user_data.as_ref().and_then(|u| u.value().cloned());
+            Some((urn, asg, lt_urn, lt, user_data))
+        })
+        .collect();
+    let capacity: Vec<Urn> = all::<CapacityProvider>(stack)
+        .iter()
+        .filter_map(|(_, _, cp)| urn_of(&key(&cp.auto_scaling_group_arn)))
+        .collect();
+    // ECS hosts: groups whose user data configures the agent or that a
+    // capacity provider uses; failing both, with a cluster declared, every
+    // group (its instances can only be meant for the cluster).
+    let ecs_group = |(urn, _, _, _, user_data): &(Urn, _, _, _, Option<String>)| {
+        configures_ecs(user_data.as_deref()) || capacity.contains(urn)
+    };
+    let any_marked = groups.iter().any(ecs_group);
+    let no_cluster = out.clusters.is_empty();
+    for g in &groups {
+        if !ecs_group(g) && (any_marked || no_cluster) {
             continue;
         }
+        let (urn, asg, lt_urn, lt, user_data) = g.clone();
         let subnets: Vec<Key> = asg.subnet_ids.iter().map(key).collect();
         let mut security_groups: Vec<Key> = lt.security_group_ids.iter().map(key).collect();
         if security_groups.is_empty() {
@@ -439,7 +424,7 @@ pub(crate) fn declared(stack: &Stack) -> Declared {
             security_groups,
             public_ip: lt.associate_public_ip_address,
             instance_profile,
-            cluster: cluster_in_user_data(user_data.as_deref()),
+            cluster: agent_cluster(user_data.as_deref()),
             capacity: asg.capacity(),
         });
     }
@@ -462,7 +447,7 @@ mod tests {
             LaunchTemplate::new("ami-0123456789abcdef0", "t3.small").user_data(
                 cluster
                     .name()
-                    .map(|n| format!("echo ECS_CLUSTER={n} >> /etc/ecs/ecs.config")),
+                    .map(|n| format!("#!/bin/bash\necho ECS_CLUSTER={n} >> /etc/ecs/ecs.config\n")),
             ),
         );
         s.add(
@@ -476,7 +461,10 @@ mod tests {
             placeholder(vpc.urn(), "id")
         );
         assert_eq!(d.hosts.len(), 1);
-        assert_eq!(d.hosts[0].cluster, d.clusters[0].name_key);
+        assert_eq!(
+            d.hosts[0].cluster.joins(),
+            Some(d.clusters[0].name_key.as_str())
+        );
         assert_eq!(d.hosts[0].subnets, vec![subnet_key]);
         assert!(!d.hosts[0].instance_profile);
         // the default security group stands in for an empty list

@@ -190,13 +190,6 @@ pub(super) fn fix_for(model: &Model, b: &Blocked, hosts: &EcsHosts, subnet_key: 
     }
 }
 
-fn cluster_label(cluster: &str) -> String {
-    match urn_of(cluster) {
-        Some(u) => format!("the name of cluster {}", u.name()),
-        None => format!("`{cluster}`"),
-    }
-}
-
 fn host_findings(d: &Declared, h: &EcsHosts, out: &mut Vec<Finding>) {
     let model = &d.model;
     let asg = h.urn.name();
@@ -220,30 +213,7 @@ fn host_findings(d: &Declared, h: &EcsHosts, out: &mut Vec<Finding>) {
             ),
         });
     }
-    if !d.clusters.is_empty()
-        && !d
-            .clusters
-            .iter()
-            .any(|c| c.name_key == h.cluster || c.name.as_deref() == Some(h.cluster.as_str()))
-    {
-        let ours: Vec<&str> = d.clusters.iter().map(|c| c.urn.name()).collect();
-        out.push(Finding {
-            code: Code::WrongCluster,
-            severity: Severity::Error,
-            urn: h.urn.clone(),
-            subnet: None,
-            message: format!(
-                "instances of {asg} register with cluster {}, not with this stack's cluster {}",
-                cluster_label(&h.cluster),
-                ours.join(", ")
-            ),
-            path: Vec::new(),
-            blocked_at: Some(format!("launch template {template}: user data")),
-            fix: format!(
-                "write ECS_CLUSTER=<name> into /etc/ecs/ecs.config in launch template {template}'s user data, from the cluster: cluster.name().map(|n| format!(\"...ECS_CLUSTER={{n}}...\"))"
-            ),
-        });
-    }
+    super::ecs_cluster::cluster_findings(d, h, &template, out);
     let mut seen = BTreeSet::new();
     for subnet_key in h.subnets.iter().filter(|s| seen.insert(*s)) {
         let Some(subnet) = model.subnets.get(subnet_key) else {
@@ -292,21 +262,18 @@ fn host_findings(d: &Declared, h: &EcsHosts, out: &mut Vec<Finding>) {
                 if let Some((_, b)) = missing.first() {
                     let names: Vec<&str> = missing.iter().map(|(s, _)| *s).collect();
                     out.push(Finding {
-                        code: Code::AgentEndpointUnreachable,
-                        severity: Severity::Warning,
+                        code: Code::AgentDisconnected,
+                        severity: Severity::Error,
                         urn: h.urn.clone(),
                         subnet: Some(subnet.label.clone()),
                         message: format!(
-                            "instances of {asg} in subnet {} register with ECS but can't reach {}: the agent stays disconnected and no tasks are placed",
+                            "instances of {asg} in subnet {} register with ECS but can't reach {}: the agent stays disconnected and no task is ever placed on them",
                             subnet.label,
                             names.join(" and ")
                         ),
                         path: b.hops.clone(),
                         blocked_at: Some(b.reason.clone()),
-                        fix: format!(
-                            "add interface endpoints (private DNS) for {} like the one for ecs, or route 0.0.0.0/0 through a NAT gateway",
-                            names.join(" and ")
-                        ),
+                        fix: super::ecs_cluster::disconnected_fix(model, b, h, subnet_key, &names),
                     });
                 }
             }

@@ -12,6 +12,7 @@ mod codes;
 mod declared;
 mod declared_lb;
 mod ecs;
+mod ecs_cluster;
 mod findings;
 pub mod network;
 pub mod reach;
@@ -21,9 +22,10 @@ mod service;
 mod service_decl;
 mod service_fix;
 pub mod serving;
+mod user_data;
 
-pub use declared::cluster_in_user_data;
 pub use findings::{Finding, Report, Severity};
+pub use user_data::{AgentCluster, UserDataForm, agent_cluster};
 
 use crate::stack::Stack;
 
@@ -45,7 +47,7 @@ use crate::stack::Stack;
 /// let profile = stack.add("ecs", InstanceProfile::new(RoleName::new("ecsInstanceRole")));
 /// let lt = stack.add("hosts", LaunchTemplate::new("ami-0123456789abcdef0", "t3.small")
 ///     .iam_instance_profile(profile.name())
-///     .user_data(cluster.name().map(|c| format!("echo ECS_CLUSTER={c} >> /etc/ecs/ecs.config"))));
+///     .user_data(cluster.name().map(|c| format!("#!/bin/bash\necho ECS_CLUSTER={c} >> /etc/ecs/ecs.config\n"))));
 /// stack.add("hosts", AutoScalingGroup::new(lt.id(), 1, 1).subnet(private.id()));
 /// // The private subnet has no route anywhere: the instances can't register.
 /// let report = keel::analysis::check(&stack);

@@ -161,7 +161,7 @@ fn usable<'f>(
 ) -> (Vec<Key>, Option<&'f Finding>) {
     let stopping: Vec<&Finding> = host_findings
         .iter()
-        .filter(|f| f.urn == h.urn && (f.is_error() || f.code == Code::AgentEndpointUnreachable))
+        .filter(|f| f.urn == h.urn && f.is_error())
         .collect();
     if stopping.iter().any(|f| f.subnet.is_none()) {
         return (
@@ -221,16 +221,25 @@ fn places(
         None => s.cluster.clone(),
     };
     if hosts.is_empty() {
-        return Err(Box::new(finding(
+        let mut f = finding(
             Code::NoCapacity,
             &s.urn,
             format!(
                 "service {name} has no instances to run on: no Auto Scaling group's instances join cluster {cluster}"
             ),
             format!(
-                "declare an Auto Scaling group whose launch template's user data writes ECS_CLUSTER from cluster {cluster} (cluster.name().map(|n| format!(\"echo ECS_CLUSTER={{n}} >> /etc/ecs/ecs.config\"))), with an instance profile and a path to ECS"
+                "declare an Auto Scaling group whose launch template's user data writes ECS_CLUSTER from cluster {cluster} (cluster.name().map(|n| format!(\"#!/bin/bash\\necho ECS_CLUSTER={{n}} >> /etc/ecs/ecs.config\\n\"))), with an instance profile and a path to ECS"
             ),
-        )));
+        );
+        // Groups whose user data sends their agent elsewhere: the root cause.
+        let elsewhere = host_findings
+            .iter()
+            .find(|f| matches!(f.code, Code::WrongCluster | Code::ClusterNotSet));
+        if let Some(c) = elsewhere {
+            f.blocked_at = Some(format!("{} on {}: {}", c.code, c.urn.name(), c.message));
+            f.fix = format!("fix {} on {} first: {}", c.code, c.urn.name(), c.fix);
+        }
+        return Err(Box::new(f));
     }
     let mut places = Vec::new();
     let mut cause = None;

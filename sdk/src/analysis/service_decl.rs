@@ -282,7 +282,12 @@ pub(super) fn hosts_of<'d>(d: &'d Declared, s: &ServiceDecl) -> Vec<&'d EcsHosts
     let cluster = cluster_identity(d, &s.cluster);
     d.hosts
         .iter()
-        .filter(|h| cluster_identity(d, &h.cluster) == cluster)
+        // A group whose cluster keel can't read (W106) is given the doubt.
+        .filter(|h| {
+            h.cluster
+                .joins()
+                .is_none_or(|c| cluster_identity(d, c) == cluster)
+        })
         .filter(|h| s.capacity_group.as_ref().is_none_or(|g| *g == h.urn))
         .collect()
 }

@@ -111,10 +111,17 @@ pub struct EcsClusterOutputs {
     pub status: String,
     /// Container instances registered with the cluster when last read.
     pub registered_container_instances_count: u64,
+    /// Of those, the ones whose agent is connected (it reaches `ecs-agent`
+    /// and `ecs-telemetry` too): only these are given tasks. A registered,
+    /// disconnected instance stays registered (finding E036).
+    #[serde(default)]
+    pub connected_container_instances_count: u64,
 }
 
 /// The output field a [`Probe`] of registered instances reads.
 pub(crate) const REGISTERED_FIELD: &str = "registered_container_instances_count";
+/// The output field a [`Probe`] of connected instances reads.
+pub(crate) const CONNECTED_FIELD: &str = "connected_container_instances_count";
 
 impl Handle<EcsCluster> {
     /// A probe of `registeredContainerInstancesCount`, read after `up`.
@@ -127,6 +134,21 @@ impl Handle<EcsCluster> {
     /// ```
     pub fn registered_container_instances(&self) -> Probe {
         Probe::new(self.urn().clone(), REGISTERED_FIELD)
+    }
+
+    /// A probe of the registered container instances whose agent is
+    /// connected (`agentConnected`), read after `up`: the instances that
+    /// can run tasks.
+    ///
+    /// ```
+    /// use keel::prelude::*;
+    /// let mut stack = Stack::new("demo");
+    /// let cluster = stack.add("app", EcsCluster::new());
+    /// stack.export_probe("registered", cluster.registered_container_instances());
+    /// stack.export_probe("connected", cluster.connected_container_instances());
+    /// ```
+    pub fn connected_container_instances(&self) -> Probe {
+        Probe::new(self.urn().clone(), CONNECTED_FIELD)
     }
 }
 

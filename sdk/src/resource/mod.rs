@@ -333,6 +333,7 @@ pub trait Resource:
 ///     arn: Arn::new("arn:aws:ecs:us-east-1:123456789012:cluster/app"),
 ///     status: "ACTIVE".into(),
 ///     registered_container_instances_count: 0,
+///     connected_container_instances_count: 0,
 /// };
 /// assert_eq!(o.id().as_str(), "app");
 /// ```

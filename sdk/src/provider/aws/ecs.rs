@@ -15,7 +15,9 @@
 //! search by tag lists the clusters and describes them (ECS has no tag
 //! filter). Observed: Container Insights, tags and the given name. Which
 //! instances register is up to their agents, not this module; it reports
-//! `registeredContainerInstancesCount` as ECS does.
+//! `registeredContainerInstancesCount` as ECS does, and how many of those
+//! have a connected agent (`ListContainerInstances` with the filter
+//! `agentConnected==true`, asked only when some are registered).
 
 use super::resource::{AwsResource, Cx, Query, Res, gone_is_fine, must_live, observed_tags, send};
 use super::retry::retry_on;
@@ -71,8 +73,63 @@ fn insights_on(k: &Cluster) -> bool {
         .is_some_and(|v| v != "disabled")
 }
 
+/// A described cluster and how many of its container instances have a
+/// connected agent.
+pub(crate) struct LiveCluster {
+    cluster: Cluster,
+    connected: u64,
+}
+
+impl std::ops::Deref for LiveCluster {
+    type Target = Cluster;
+    fn deref(&self) -> &Cluster {
+        &self.cluster
+    }
+}
+
+/// How many container instances of cluster `arn` have a connected agent.
+async fn connected_count(cx: &Cx<'_>, arn: &str) -> Result<u64, ProviderError> {
+    let pages =
+        cx.c.ecs
+            .list_container_instances()
+            .cluster(arn)
+            .filter("agentConnected==true")
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(cx.err("ListContainerInstances"))?;
+    let count: usize = pages
+        .iter()
+        .map(|p| p.container_instance_arns().len())
+        .sum();
+    Ok(count as u64)
+}
+
+/// Clusters (names or ARNs) with their tags and settings, less INACTIVE
+/// ones, and their connected container instances.
+async fn describe_clusters(
+    cx: &Cx<'_>,
+    names: Vec<String>,
+) -> Result<Vec<LiveCluster>, ProviderError> {
+    let mut live = Vec::new();
+    for cluster in describe_cluster_records(cx, names).await? {
+        let connected = match cluster.cluster_arn() {
+            Some(arn) if cluster.registered_container_instances_count() > 0 => {
+                connected_count(cx, arn).await?
+            }
+            _ => 0,
+        };
+        live.push(LiveCluster { cluster, connected });
+    }
+    Ok(live)
+}
+
 /// Clusters (names or ARNs) with their tags and settings, less INACTIVE ones.
-async fn describe_clusters(cx: &Cx<'_>, names: Vec<String>) -> Result<Vec<Cluster>, ProviderError> {
+async fn describe_cluster_records(
+    cx: &Cx<'_>,
+    names: Vec<String>,
+) -> Result<Vec<Cluster>, ProviderError> {
     let mut found = Vec::new();
     // DescribeClusters takes at most 100 clusters.
     for chunk in names.chunks(100) {
@@ -94,7 +151,7 @@ async fn describe_clusters(cx: &Cx<'_>, names: Vec<String>) -> Result<Vec<Cluste
 
 #[async_trait]
 impl AwsResource for EcsCluster {
-    type Live = Cluster;
+    type Live = LiveCluster;
 
     async fn create(cx: &Cx<'_>, k: &Self) -> Res<Self::Outputs> {
         let name = physical_name(cx.urn, &k.name);
@@ -123,7 +180,11 @@ impl AwsResource for EcsCluster {
             .cluster()
             .ok_or_else(|| cx.missing("CreateCluster", "cluster"))?;
         if created.status() == Some("ACTIVE") {
-            return Self::outputs(cx, created);
+            let live = LiveCluster {
+                cluster: created.clone(),
+                connected: 0,
+            };
+            return Self::outputs(cx, &live);
         }
         // PROVISIONING (when capacity providers set up resources): wait.
         let t = cx.c.timeouts;
@@ -186,6 +247,7 @@ impl AwsResource for EcsCluster {
             arn: Arn::new(arn),
             status: k.status().unwrap_or("UNKNOWN").to_string(),
             registered_container_instances_count: count,
+            connected_container_instances_count: k.connected,
         })
     }
 

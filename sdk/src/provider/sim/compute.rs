@@ -70,7 +70,7 @@ pub(super) struct InstanceRec {
     /// Why the agent couldn't register at its last attempt (or, registered,
     /// why it is disconnected).
     pub registration_error: Option<String>,
-    /// The finding code of `registration_error` (`E001`…, `W103`).
+    /// The finding code of `registration_error` (`E001`…, `E036`).
     #[serde(default)]
     pub registration_code: Option<String>,
     /// Registered, and reaching `ecs-agent` and `ecs-telemetry` too.
@@ -119,8 +119,9 @@ pub struct SimInstance {
     /// registered instance, why its agent is disconnected.
     pub registration_error: Option<String>,
     /// The stable code of that reason ([`Code`](crate::analysis::reach::Code): `E001` no route,
-    /// `E014` no instance profile, `E015` wrong cluster, `W103` agent
-    /// endpoints unreachable…).
+    /// `E014` no instance profile, `E015` another cluster, `E035` the
+    /// `default` cluster, `W106` user data the simulator can't read, `E036`
+    /// agent disconnected…).
     pub registration_code: Option<String>,
     /// Whether its agent is registered and connected: it also reaches the
     /// `ecs-agent` and `ecs-telemetry` endpoints. A registered instance

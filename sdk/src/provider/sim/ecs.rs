@@ -2,7 +2,9 @@
 //! ACTIVE cluster of that name, as in AWS; no deleting one with services or
 //! registered container instances) and the rule keel exists for, container instance
 //! registration. A running instance's agent registers with the cluster its
-//! user data names (`ECS_CLUSTER=…`, else `default`) only if the cluster is
+//! user data sets (read by [`agent_cluster`], as the analysis reads it:
+//! `ECS_CLUSTER` written to `/etc/ecs/ecs.config`, else `default`; user data
+//! it can't read leaves the agent unregistered, W106) only if the cluster is
 //! active, the instance has an instance profile holding a role, and it
 //! reaches the regional `ecs` endpoint over HTTPS. Reaching is decided by
 //! [`reach_service`] on the cloud's network model (`model`) — the same rules
@@ -19,9 +21,9 @@ use super::compute::{InstanceRec, InstanceState};
 use super::dispatch::Simulated;
 use super::latency::Op;
 use super::table::{Life, Record, Users, facts, listing};
-use crate::analysis::cluster_in_user_data;
 use crate::analysis::network::Model;
 use crate::analysis::reach::{Blocked, Code, Source, reach_service};
+use crate::analysis::{AgentCluster, agent_cluster};
 use crate::aws::ecs::{EcsCluster, EcsClusterOutputs};
 use crate::provider::ProviderError;
 use crate::resource::{ClusterName, Tags, URN_TAG, Urn};
@@ -80,7 +82,7 @@ fn agent_connection(i: &InstanceRec, model: &Model) -> Result<(), Failure> {
     for service in AGENT_SERVICES {
         if let Err(b) = instance_reach(i, model, service) {
             return Err(Failure::new(
-                Code::AgentEndpointUnreachable,
+                Code::AgentDisconnected,
                 format!(
                     "{}'s agent is registered but disconnected: {service} is unreachable ({}: {})",
                     i.id, b.code, b.reason
@@ -174,6 +176,16 @@ impl Cloud {
         registered.count() as u64
     }
 
+    /// Container instances registered with cluster `name` whose agent is
+    /// connected.
+    pub(super) fn connected_count(&self, name: &str) -> u64 {
+        let connected = self
+            .instances
+            .values()
+            .filter(|i| i.registered_cluster.as_deref() == Some(name) && i.agent_connected);
+        connected.count() as u64
+    }
+
     /// Every running, unregistered instance's agent tries to register, and
     /// every registered one's connection is brought up to date; the network
     /// model is built once for all of them.
@@ -229,20 +241,28 @@ impl Cloud {
     /// cluster its user data names must be ACTIVE, its instance profile must
     /// hold a role, and it must reach the `ecs` endpoint.
     fn registration(&self, i: &InstanceRec, model: &Model) -> Result<String, Failure> {
-        let cluster = cluster_in_user_data(i.spec.user_data.as_deref());
+        let (cluster, code, source) = match agent_cluster(i.spec.user_data.as_deref()) {
+            AgentCluster::Named(n) => {
+                (n, Code::WrongCluster, "ECS_CLUSTER in its user data".into())
+            }
+            AgentCluster::Default { why, .. } => (
+                "default".to_string(),
+                Code::ClusterNotSet,
+                format!("nothing sets ECS_CLUSTER, so the agent uses `default`: {why}"),
+            ),
+            AgentCluster::Unknown(what) => {
+                return Err(Failure::new(
+                    Code::UserDataUnreadable,
+                    format!(
+                        "{}: the simulator can't tell which cluster the agent joins: {what}",
+                        i.id
+                    ),
+                ));
+            }
+        };
         if self.clusters.get(&cluster).is_err() {
-            let source = if i
-                .spec
-                .user_data
-                .as_deref()
-                .is_some_and(|u| u.contains("ECS_CLUSTER="))
-            {
-                "ECS_CLUSTER in its user data"
-            } else {
-                "no ECS_CLUSTER in its user data, so the agent uses `default`"
-            };
             return Err(Failure::new(
-                Code::WrongCluster,
+                code,
                 format!(
                     "{}: cluster `{cluster}` ({source}) doesn't exist or isn't ACTIVE",
                     i.id
@@ -283,6 +303,7 @@ impl Simulated for EcsCluster {
             arn: cloud.arn("ecs", &format!("cluster/{}", c.name)),
             status: c.status.clone(),
             registered_container_instances_count: cloud.registered_count(&c.name),
+            connected_container_instances_count: cloud.connected_count(&c.name),
         }
     }
 

@@ -293,6 +293,13 @@ impl SimProvider {
         self.peek(|c| c.registered_count(cluster_name))
     }
 
+    /// How many of the container instances registered with cluster `name`
+    /// have a connected agent now (they reach `ecs-agent` and
+    /// `ecs-telemetry` too).
+    pub fn connected_instances(&self, cluster_name: &str) -> u64 {
+        self.peek(|c| c.connected_count(cluster_name))
+    }
+
     /// Every instance, with its state and ECS registration.
     pub fn instances(&self) -> Vec<SimInstance> {
         self.peek(|c| c.instance_summaries())

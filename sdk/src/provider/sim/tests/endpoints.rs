@@ -230,7 +230,7 @@ async fn an_ecs_endpoint_alone_registers_a_disconnected_agent() {
     assert_eq!(registered(&sim, &stack.cluster).await, 2);
     for i in sim.instances() {
         assert!(!i.agent_connected);
-        assert_eq!(i.registration_code.as_deref(), Some("W103"));
+        assert_eq!(i.registration_code.as_deref(), Some("E036"));
         let why = i.registration_error.unwrap_or_default();
         assert!(
             why.contains("ecs-agent is unreachable") && why.contains("E001"),

@@ -177,8 +177,10 @@ pub(super) struct Shape {
     pub public_ip: Option<bool>,
     /// The hosts get an instance profile.
     pub instance_profile: bool,
-    /// The cluster the user data names (`None`: no ECS_CLUSTER line).
+    /// The cluster the user data names (`None`: no user data).
     pub user_data_cluster: Option<&'static str>,
+    /// User data as is, instead of the line naming `user_data_cluster`.
+    pub user_data: Option<&'static str>,
     /// A custom network ACL for the private subnets.
     pub private_acl: Option<Acl>,
     /// A custom network ACL for the public subnets.
@@ -208,6 +210,7 @@ impl Default for Shape {
             public_ip: None,
             instance_profile: true,
             user_data_cluster: Some("app"),
+            user_data: None,
             private_acl: None,
             public_acl: None,
             endpoints: &[],
@@ -350,7 +353,9 @@ pub(super) async fn deploy(sim: &SimProvider, shape: &Shape) -> Deployed {
     let sg = add!("ecs-hosts", sg);
     let mut lt = LaunchTemplate::new("ami-0c55b159cbfafe1f0", "t3.small")
         .security_group(SecurityGroupId::new(&sg));
-    if let Some(c) = shape.user_data_cluster {
+    if let Some(raw) = shape.user_data {
+        lt = lt.user_data(raw);
+    } else if let Some(c) = shape.user_data_cluster {
         lt = lt.user_data(format!(
             "#!/bin/bash\necho ECS_CLUSTER={c} >> /etc/ecs/ecs.config\n"
         ));

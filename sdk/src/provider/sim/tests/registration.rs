@@ -3,7 +3,6 @@
 //! endpoint registers none and says which hop failed.
 
 use super::*;
-use crate::analysis::cluster_in_user_data;
 use crate::analysis::reach::Code;
 use crate::aws::ecs::EcsClusterOutputs;
 
@@ -164,8 +163,22 @@ async fn the_agent_needs_credentials_and_the_right_cluster_name() {
         user_data_cluster: None,
         ..Shape::default()
     };
-    let reasons = unregistered(&sim, &default_cluster, Code::WrongCluster).await;
+    let reasons = unregistered(&sim, &default_cluster, Code::ClusterNotSet).await;
     assert!(reasons.iter().all(|w| w.contains("`default`")));
+    assert!(reasons.iter().all(|w| w.contains("there is no user data")));
+
+    let sim = super::sim();
+    let unreadable = Shape {
+        user_data: Some(
+            "#!/bin/bash\necho ECS_CLUSTER=$(cat /opt/cluster) >> /etc/ecs/ecs.config\n",
+        ),
+        ..Shape::default()
+    };
+    let reasons = unregistered(&sim, &unreadable, Code::UserDataUnreadable).await;
+    assert!(
+        reasons.iter().all(|w| w.contains("$(cat /opt/cluster)")),
+        "{reasons:?}"
+    );
 }
 
 #[tokio::test]
@@ -186,21 +199,27 @@ async fn a_cluster_with_registered_instances_cannot_be_deleted() {
         .unwrap();
 }
 
-#[test]
-fn the_agent_reads_ecs_cluster_from_user_data() {
-    let cases = [
-        (Some("echo ECS_CLUSTER=app >> /etc/ecs/ecs.config"), "app"),
-        (Some("echo ECS_CLUSTER=\"prod-1\" >> x\n"), "prod-1"),
-        (Some("ECS_CLUSTER=\n"), "default"),
-        (Some("export ECS_CLUSTER='a'\nECS_CLUSTER=b\n"), "b"),
-        (
-            Some("[settings.ecs]\ncluster = \"x\"\nMY_ECS_CLUSTER=y"),
-            "default",
-        ),
-        (Some("ECS_CLUSTER=last"), "last"),
-        (None, "default"),
+/// The simulator's agent reads its cluster as the analysis does: every
+/// form of user data that writes ECS_CLUSTER registers.
+#[tokio::test]
+async fn the_agent_joins_the_cluster_its_user_data_writes_in_any_form() {
+    let forms: [&'static str; 4] = [
+        "#!/bin/bash\ncat <<'EOF' >> /etc/ecs/ecs.config\nECS_CLUSTER=app\nECS_ENABLE_TASK_IAM_ROLE=true\nEOF\n",
+        "#cloud-config\nwrite_files:\n  - path: /etc/ecs/ecs.config\n    append: true\n    content: |\n      ECS_CLUSTER=app\n",
+        "Content-Type: multipart/mixed; boundary=\"b\"\nMIME-Version: 1.0\n\n--b\nContent-Type: text/x-shellscript\n\n#!/bin/bash\necho ECS_CLUSTER=app | tee -a /etc/ecs/ecs.config\n--b--\n",
+        "[settings.ecs]\ncluster = \"app\"\n",
     ];
-    for (user_data, want) in cases {
-        assert_eq!(cluster_in_user_data(user_data), want, "{user_data:?}");
+    for form in forms {
+        let sim = sim();
+        let shape = Shape {
+            user_data: Some(form),
+            ..Shape::default()
+        };
+        let stack = deploy(&sim, &shape).await;
+        assert_eq!(registered(&sim, &stack.cluster).await, 2, "{form}");
+        assert_eq!(
+            crate::analysis::agent_cluster(Some(form)).joins(),
+            Some("app")
+        );
     }
 }
