@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 /// let vpc = stack.add("main", Vpc::new("10.0.0.0/16"));
 /// let public = stack.add("public-a", Subnet::new(vpc.id(), "10.0.0.0/24", "us-east-1a"));
 /// let eip = stack.add("nat-ip", ElasticIp::new());
-/// let nat = stack.add("nat", NatGateway::new(public.id()).allocation(eip.id()));
+/// let nat = stack.add("nat", NatGateway::public(public.id(), eip.id()));
 /// // private subnets without an association use the main table: route it
 /// stack.add(
 ///     "private-default",

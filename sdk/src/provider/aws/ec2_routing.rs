@@ -55,13 +55,12 @@ impl Via {
                 _ => None, // `local`, or a gateway endpoint's route
             };
         }
-        let found = (r.nat_gateway_id().map(|n| Via::Nat(n.to_string())))
+        (r.nat_gateway_id().map(|n| Via::Nat(n.to_string())))
             .or_else(|| r.transit_gateway_id().map(|t| Via::Transit(t.to_string())))
             .or_else(|| {
                 let p = r.vpc_peering_connection_id();
                 p.map(|p| Via::Peering(p.to_string()))
-            });
-        found
+            })
     }
 
     /// As a declared target.
