@@ -154,6 +154,23 @@ pub(super) fn check_acl(
     Ok(())
 }
 
+/// A client's HTTPS request out of `subnet` to `peer`, and its reply back
+/// on the ephemeral ports, through the subnet's network ACL.
+pub(super) fn check_https_out(
+    model: &Model,
+    subnet: &str,
+    peer: Ipv4Net,
+    hops: &[String],
+) -> Result<(), Blocked> {
+    check_acl(
+        model,
+        subnet,
+        ("outbound", (443, 443), peer),
+        ("inbound", CLIENT_RETURN, peer),
+        hops,
+    )
+}
+
 /// Whether `src`'s security groups let TCP `port` out to `dest` (or to a
 /// member of `dest_groups`).
 pub(super) fn check_egress(
@@ -298,13 +315,7 @@ fn reach_https(
             model.label(ep_subnet_key)
         ));
         if ep_subnet_key != src.subnet {
-            check_acl(
-                model,
-                src.subnet,
-                ("outbound", (443, 443), ep_net),
-                ("inbound", CLIENT_RETURN, ep_net),
-                &hops,
-            )?;
+            check_https_out(model, src.subnet, ep_net, &hops)?;
             check_acl(
                 model,
                 ep_subnet_key,
@@ -389,13 +400,7 @@ fn reach_https(
                 }
                 Some(true) => {}
             }
-            check_acl(
-                model,
-                src.subnet,
-                ("outbound", (443, 443), dest),
-                ("inbound", CLIENT_RETURN, dest),
-                &hops,
-            )?;
+            check_https_out(model, src.subnet, dest, &hops)?;
             if !src.public_ip {
                 let reason = format!(
                     "{} has no public IPv4 address, and an internet gateway only forwards traffic from public addresses",
@@ -478,13 +483,7 @@ fn reach_https(
                 return Err(blocked(Code::NatNotAvailable, &n, reason, &hops));
             }
             if nat.subnet != src.subnet {
-                check_acl(
-                    model,
-                    src.subnet,
-                    ("outbound", (443, 443), dest),
-                    ("inbound", CLIENT_RETURN, dest),
-                    &hops,
-                )?;
+                check_https_out(model, src.subnet, dest, &hops)?;
                 check_acl(
                     model,
                     &nat.subnet,

@@ -7,7 +7,7 @@
 //! its own to check).
 
 use super::network::{Key, Model, NatFacts};
-use super::reach::{Blocked, CLIENT_RETURN, Code, Source, blocked, check_acl};
+use super::reach::{Blocked, Code, Source, blocked, check_https_out};
 use ipnet::Ipv4Net;
 
 /// A regional NAT gateway on the path.
@@ -45,13 +45,7 @@ impl Regional<'_> {
             let reason = format!("NAT gateway {} is not available yet", nat.label);
             return Err(blocked(Code::NatNotAvailable, n, reason, &hops));
         }
-        check_acl(
-            model,
-            src.subnet,
-            ("outbound", (443, 443), dest),
-            ("inbound", CLIENT_RETURN, dest),
-            &hops,
-        )?;
+        check_https_out(model, src.subnet, dest, &hops)?;
         hops.push(format!(
             "NAT gateway {} (regional: every zone of VPC {})",
             nat.label,

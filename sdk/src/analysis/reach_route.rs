@@ -7,7 +7,7 @@
 //! target, rather than guess where the traffic goes.
 
 use super::network::{Model, RouteTableFacts, Target};
-use super::reach::{Blocked, CLIENT_RETURN, Code, Source, blocked, check_acl};
+use super::reach::{Blocked, Code, Source, blocked, check_https_out};
 use ipnet::Ipv4Net;
 
 /// Traffic from `src` for `service` at `dest` that `table` sends (its route
@@ -28,13 +28,7 @@ pub(super) fn via_gateway_endpoint(
         "route table {}: {net} (prefix list of {}) → gateway endpoint {}",
         table.label, ep.service, ep.label
     ));
-    check_acl(
-        model,
-        src.subnet,
-        ("outbound", (443, 443), dest),
-        ("inbound", CLIENT_RETURN, dest),
-        &hops,
-    )?;
+    check_https_out(model, src.subnet, dest, &hops)?;
     hops.push(format!("gateway endpoint {} → {service} API", ep.label));
     Ok(hops)
 }
