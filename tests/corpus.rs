@@ -8,6 +8,8 @@
 
 #[path = "corpus/topology.rs"]
 mod topology;
+#[path = "corpus/wiring.rs"]
+mod wiring;
 
 use keel::engine::{ApplyOptions, Deployment};
 use keel::provider::Provider;
@@ -89,15 +91,22 @@ fn corpus() -> Vec<Topology> {
             x.igw_attached = false;
             x.public_igw_route = false;
         }),
-        t("route-to-detached-igw", &["E002", "E002"], &|x| {
+        // The public table's route to the detached gateway: E041 since
+        // issue 11's wiring checks (CreateRoute refuses it).
+        t("route-to-detached-igw", &["E002", "E002", "E041"], &|x| {
             x.hosts_public = true;
             x.no_nat = true;
             x.igw_attached = false;
         }),
-        t("nat-of-another-vpc", &["E007", "E007"], &|x| {
-            x.no_nat = true;
-            x.nat_other_vpc = true;
-        }),
+        // Each private table's route to the other VPC's NAT: E041 too.
+        t(
+            "nat-of-another-vpc",
+            &["E007", "E007", "E041", "E041"],
+            &|x| {
+                x.no_nat = true;
+                x.nat_other_vpc = true;
+            },
+        ),
         t("no-egress", &["E009", "E009"], &|x| {
             x.egress = Egress::Nothing
         }),
@@ -162,7 +171,8 @@ fn corpus() -> Vec<Topology> {
         }),
         t(
             "regional-nat-without-attached-igw",
-            &["E040", "E040"],
+            // E041: the public table's route to the detached gateway.
+            &["E040", "E040", "E041"],
             &|x| {
                 x.no_nat = true;
                 x.regional_nat = true;

@@ -3,6 +3,7 @@
 //! built from a [`Topology`] of flags, each flag one way to change or break
 //! it.
 
+use super::wiring::{self, Mistake};
 use keel::aws::ec2::{AclRule, NetworkAcl, VpcEndpoint};
 use keel::aws::iam::ECS_INSTANCE_POLICY_ARN;
 use keel::prelude::*;
@@ -110,6 +111,9 @@ pub(super) struct Topology {
     pub(super) user_data: UserData,
     /// With `Endpoints::All`, this service's endpoint left out.
     pub(super) drop_endpoint: Option<&'static str>,
+    // Wiring mistakes (issue 11, item 6).
+    /// A reference AWS refuses, added to the stack (see `wiring.rs`).
+    pub(super) wiring: Mistake,
 }
 
 /// Forms of user data (all but `Echo`, `None`, `Text` and `Unreadable`
@@ -166,6 +170,8 @@ pub(super) const OK: Topology = Topology {
     // Which cluster the agent joins; disconnected agents.
     user_data: UserData::Echo,
     drop_endpoint: None,
+    // Wiring mistakes.
+    wiring: Mistake::None,
 };
 
 pub(super) const ZONES: [(&str, &str, &str); 2] = [
@@ -184,6 +190,7 @@ pub(super) fn build(t: &Topology) -> Stack {
             .enable_dns_hostnames(true)
             .enable_dns_support(t.dns_support),
     );
+    let elsewhere = wiring::elsewhere(t, &mut s);
     let mut igw = InternetGateway::new();
     if t.igw_attached {
         igw = igw.vpc(vpc.id());
@@ -194,6 +201,7 @@ pub(super) fn build(t: &Topology) -> Stack {
         public_rt = public_rt.route_to_internet_gateway("0.0.0.0/0", igw.id());
     }
     let (mut publics, mut privates, mut nats) = (Vec::new(), Vec::new(), Vec::new());
+    let mut eips: Vec<Handle<ElasticIp>> = Vec::new();
     for (i, (az, pub_block, priv_block)) in ZONES.iter().enumerate() {
         let z = &az[az.len() - 1..];
         let public = s.add(
@@ -214,7 +222,11 @@ pub(super) fn build(t: &Topology) -> Stack {
             let nat = if t.nat_private {
                 NatGateway::private(home)
             } else {
-                let eip = s.add(&format!("nat-{z}"), ElasticIp::new());
+                let eip = match wiring::shares_eip(t, i) {
+                    true => eips[0].clone(),
+                    false => s.add(&format!("nat-{z}"), ElasticIp::new()),
+                };
+                eips.push(eip.clone());
                 NatGateway::public(home, eip.id())
             };
             nats.push(s.add(&format!("nat-{z}"), nat));
@@ -264,6 +276,7 @@ pub(super) fn build(t: &Topology) -> Stack {
         s.add(&format!("private-{z}"), rt);
     }
     build_routing(t, &mut s, vpc.main_route_table_id(), &nats);
+    wiring::add_mistake(t, &mut s, &vpc, &privates, elsewhere.as_ref());
     match t.acl {
         Acl::None => {}
         Acl::Correct | Acl::DenyHttpsOut | Acl::NoReturn => {
@@ -359,7 +372,8 @@ pub(super) fn build(t: &Topology) -> Stack {
         UserData::Echo => Some(user_data),
         _ => agent_user_data(t.user_data, &cluster),
     };
-    let mut lt = LaunchTemplate::new("ami-0a3c14e1ddbe7f23c", "t3.small").security_group(sg.id());
+    let hosts_sg = wiring::hosts_group(t, sg.id(), elsewhere.as_ref());
+    let mut lt = LaunchTemplate::new("ami-0a3c14e1ddbe7f23c", "t3.small").security_group(hosts_sg);
     if let Some(u) = user_data {
         lt = lt.user_data(u);
     }
@@ -374,6 +388,9 @@ pub(super) fn build(t: &Topology) -> Stack {
     let mut asg = AutoScalingGroup::new(lt.id(), 0, 4).desired_capacity(2);
     for h in hosts {
         asg = asg.subnet(h.id());
+    }
+    if let Some(extra) = wiring::extra_host_subnet(t, elsewhere.as_ref()) {
+        asg = asg.subnet(extra);
     }
     s.add("hosts", asg);
     s

@@ -109,6 +109,28 @@ pub enum Code {
     /// so its traffic has no way out.
     #[serde(rename = "E040")]
     RegionalNatNoInternetGateway,
+    /// E041: a route's target (an internet or NAT gateway, a gateway
+    /// endpoint) belongs to another VPC than its route table, or the
+    /// internet gateway is attached to none: CreateRoute fails.
+    #[serde(rename = "E041")]
+    RouteTargetOtherVpc,
+    /// E042: an association across VPCs: a route table or network ACL with
+    /// another VPC's subnet, an endpoint with another VPC's subnet or route
+    /// table, a main-table association with another VPC's table.
+    #[serde(rename = "E042")]
+    AssociationOtherVpc,
+    /// E043: two declarations claim what AWS gives one: a subnet's route
+    /// table or network ACL, a VPC's main route table, an Elastic IP.
+    #[serde(rename = "E043")]
+    ClaimedTwice,
+    /// E044: the subnets of an Auto Scaling group, a load balancer or a
+    /// service's tasks span more than one VPC.
+    #[serde(rename = "E044")]
+    SubnetsSpanVpcs,
+    /// E045: a security group used in another VPC than its own: by a launch
+    /// template's instances, an endpoint, a load balancer, a service's tasks.
+    #[serde(rename = "E045")]
+    SecurityGroupOtherVpc,
     /// W100: something on the path is outside what keel can see.
     #[serde(rename = "W100")]
     Unknown,
@@ -162,6 +184,11 @@ impl Code {
             Code::ClusterNotSet => "E035",
             Code::AgentDisconnected => "E036",
             Code::RegionalNatNoInternetGateway => "E040",
+            Code::RouteTargetOtherVpc => "E041",
+            Code::AssociationOtherVpc => "E042",
+            Code::ClaimedTwice => "E043",
+            Code::SubnetsSpanVpcs => "E044",
+            Code::SecurityGroupOtherVpc => "E045",
             Code::Unknown => "W100",
             Code::SingleNatManyZones => "W101",
             Code::ZoneWithoutNat => "W102",

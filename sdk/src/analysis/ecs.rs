@@ -204,6 +204,7 @@ fn host_findings(d: &Declared, h: &EcsHosts, out: &mut Vec<Finding>) {
             severity: Severity::Error,
             urn: h.urn.clone(),
             subnet: None,
+            field: None,
             message: format!("instances of {asg} run the ECS agent without an instance profile, so it can't call ECS to register"),
             path: Vec::new(),
             blocked_at: Some(format!("launch template {template}: no iam_instance_profile")),
@@ -222,6 +223,7 @@ fn host_findings(d: &Declared, h: &EcsHosts, out: &mut Vec<Finding>) {
                 severity: Severity::Warning,
                 urn: h.urn.clone(),
                 subnet: Some(subnet_key.clone()),
+                field: None,
                 message: format!("instances of {asg} launch into subnet {subnet_key}, which this stack doesn't declare: their path to ECS can't be checked"),
                 path: Vec::new(),
                 blocked_at: None,
@@ -246,6 +248,7 @@ fn host_findings(d: &Declared, h: &EcsHosts, out: &mut Vec<Finding>) {
                 severity: if b.code.is_error() { Severity::Error } else { Severity::Warning },
                 urn: h.urn.clone(),
                 subnet: Some(subnet.label.clone()),
+                field: None,
                 message: format!(
                     "instances of {asg} in subnet {} can't reach ECS (ecs.{region}.amazonaws.com:443), so they will never register with the cluster",
                     subnet.label
@@ -266,6 +269,7 @@ fn host_findings(d: &Declared, h: &EcsHosts, out: &mut Vec<Finding>) {
                         severity: Severity::Error,
                         urn: h.urn.clone(),
                         subnet: Some(subnet.label.clone()),
+                        field: None,
                         message: format!(
                             "instances of {asg} in subnet {} register with ECS but can't reach {}: the agent stays disconnected and no task is ever placed on them",
                             subnet.label,
@@ -324,6 +328,7 @@ fn zone_warnings(d: &Declared, out: &mut Vec<Finding>) {
             severity: Severity::Warning,
             urn,
             subnet: None,
+            field: None,
             message: format!(
                 "NAT gateway {} in {own} also serves subnets in {}: an outage of {own} cuts their internet access",
                 nat.label,
@@ -363,6 +368,7 @@ fn zone_warnings(d: &Declared, out: &mut Vec<Finding>) {
                     severity: Severity::Warning,
                     urn: h.urn.clone(),
                     subnet: Some(subnet.label.clone()),
+                    field: None,
                     message: format!(
                         "instances of {} in {} reach the internet through NAT gateway {} in {nat_az}",
                         h.urn.name(),

@@ -94,6 +94,7 @@ pub(super) fn cluster_findings(d: &Declared, h: &EcsHosts, template: &str, out: 
         severity,
         urn: h.urn.clone(),
         subnet: None,
+        field: None,
         message,
         path: Vec::new(),
         blocked_at: Some(format!("launch template {template}: user data")),

@@ -29,6 +29,10 @@ pub struct Finding {
     /// The subnet concerned, for findings about instances in one subnet.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subnet: Option<String>,
+    /// The field of the resource the finding is about, for findings about
+    /// one declared reference (`subnet_ids`, `routes`…).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
     /// What goes wrong.
     pub message: String,
     /// The path tried, hop by hop, up to the blocking element.
@@ -88,7 +92,11 @@ impl Report {
                 Severity::Warning => "warning",
             };
             let _ = writeln!(out, "{level}[{}]: {}", f.code, f.message);
-            let _ = writeln!(out, "  --> {}", f.urn);
+            match &f.field {
+                Some(field) => writeln!(out, "  --> {} (field `{field}`)", f.urn),
+                None => writeln!(out, "  --> {}", f.urn),
+            }
+            .ok();
             for (i, hop) in f.path.iter().enumerate() {
                 let lead = if i == 0 { "path:" } else { "   →" };
                 let _ = writeln!(out, "  {lead:<5} {hop}");

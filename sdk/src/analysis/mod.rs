@@ -23,6 +23,9 @@ mod service_decl;
 mod service_fix;
 pub mod serving;
 mod user_data;
+mod wiring;
+#[cfg(test)]
+mod wiring_tests;
 
 pub use findings::{Finding, Report, Severity};
 pub use user_data::{AgentCluster, UserDataForm, agent_cluster};
@@ -55,7 +58,11 @@ use crate::stack::Stack;
 /// ```
 pub fn check(stack: &Stack) -> Report {
     let d = declared::declared(stack);
-    let mut findings = ecs::check(&d);
+    let wired = wiring::check(stack, &d);
+    let mut findings = wired.findings;
+    // Instances that can't launch have no path to check.
+    let launchable = |f: &Finding| !wired.unlaunchable.contains(&f.urn);
+    findings.extend(ecs::check(&d).into_iter().filter(launchable));
     let serving = service::check(&d, &findings);
     findings.extend(serving);
     findings.sort_by(|a, b| (a.severity, &a.urn, a.code).cmp(&(b.severity, &b.urn, b.code)));

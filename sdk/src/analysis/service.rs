@@ -36,6 +36,7 @@ pub(super) fn finding(code: Code, urn: &Urn, message: String, fix: String) -> Fi
         },
         urn: urn.clone(),
         subnet: None,
+        field: None,
         message,
         path: Vec::new(),
         blocked_at: None,
@@ -53,6 +54,7 @@ fn blocked_finding(
 ) -> Finding {
     Finding {
         subnet,
+        field: None,
         path: b.hops,
         blocked_at: Some(b.reason),
         ..finding(code, urn, message, fix)

@@ -305,6 +305,19 @@ impl SimProvider {
         self.peek(|c| c.instance_summaries())
     }
 
+    /// Each Auto Scaling group's last failed scaling activity, by group
+    /// name (what DescribeScalingActivities shows as its status message):
+    /// why it launches no instance. Groups whose last launch worked are
+    /// left out.
+    pub fn scaling_failures(&self) -> BTreeMap<String, String> {
+        self.peek(|c| {
+            let groups = c.groups.values();
+            groups
+                .filter_map(|g| Some((g.name.clone(), g.activity_error.clone()?)))
+                .collect()
+        })
+    }
+
     /// For each instance, whether it can reach the regional `ecs` endpoint
     /// over HTTPS now: the path hop by hop, or where and why it is blocked
     /// (decided by [`reach_service`](crate::analysis::reach::reach_service)
