@@ -59,6 +59,7 @@ mod gateways;
 mod iam;
 mod latency;
 mod launch_templates;
+mod main_route_tables;
 mod model;
 mod network;
 mod outside;
