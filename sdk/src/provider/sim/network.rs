@@ -121,7 +121,8 @@ impl Cloud {
     /// security group and default network ACL is left in it.
     pub(super) fn delete_vpc(&mut self, id: &str) -> Done {
         let vpc = self.remove_unused::<VpcRec>(id)?;
-        self.route_tables.remove(&vpc.main_route_table_id)?;
+        // What is left is the table AWS made with it, if it still exists.
+        self.route_tables.retain(|_, t| t.vpc_id != id);
         self.security_groups
             .remove(&vpc.default_security_group_id)?;
         self.network_acls.retain(|_, a| a.vpc_id != id);
