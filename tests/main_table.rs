@@ -33,7 +33,10 @@ fn stack(name: &str, associate: bool) -> Stack {
             .route_to_internet_gateway("0.0.0.0/0", igw.id())
             .associate(public.id()),
     );
-    let private = s.add("private", Subnet::new(vpc.id(), "10.0.10.0/24", "us-east-1a"));
+    let private = s.add(
+        "private",
+        Subnet::new(vpc.id(), "10.0.10.0/24", "us-east-1a"),
+    );
     let eip = s.add("nat", ElasticIp::new());
     let nat = s.add("nat", NatGateway::public(public.id(), eip.id()));
     let to_nat = s.add(

@@ -18,6 +18,11 @@ use serde::{Deserialize, Serialize};
 /// can be deleted after it: AWS refuses to delete a VPC's main table
 /// (`DependencyViolation`).
 ///
+/// The VPC's `main_route_table_id` output follows AWS: once refreshed, it
+/// names the table made main here. A [`super::Route`] meant for the table
+/// AWS made with the VPC is better declared on this association's
+/// `original_route_table_id`, which never moves.
+///
 /// ```
 /// use keel::prelude::*;
 /// let mut stack = Stack::new("demo");

@@ -11,9 +11,7 @@ use super::resource::{AwsResource, Cx, Query, Res, outputs_now, send};
 use super::util::val;
 use crate::aws::ec2::{MainRouteTableAssociation, MainRouteTableAssociationOutputs};
 use crate::provider::ProviderError;
-use crate::resource::{
-    MainRouteTableAssociationId, RouteTableAssociationId, RouteTableId, VpcId,
-};
+use crate::resource::{MainRouteTableAssociationId, RouteTableAssociationId, RouteTableId, VpcId};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, RouteTable};
 
@@ -62,7 +60,10 @@ async fn main_tables(cx: &Cx<'_>, vpcs: Vec<String>) -> Res<Vec<(String, String,
 /// VPC `vpc`'s main table and association; `None` if the VPC is gone.
 async fn main_of(cx: &Cx<'_>, vpc: &str) -> Res<Option<(String, String)>> {
     let found = main_tables(cx, vec![vpc.to_string()]).await?;
-    Ok(found.into_iter().find(|(v, _, _)| v == vpc).map(|(_, t, a)| (t, a)))
+    Ok(found
+        .into_iter()
+        .find(|(v, _, _)| v == vpc)
+        .map(|(_, t, a)| (t, a)))
 }
 
 /// Moves main association `association` to `table`.

@@ -258,7 +258,12 @@ impl Simulated for Vpc {
             id: VpcId::new(&v.id),
             arn: cloud.arn("ec2", &format!("vpc/{}", v.id)),
             cidr_block: v.cidr_block.to_string(),
-            main_route_table_id: RouteTableId::new(&v.main_route_table_id),
+            // The main table now, as DescribeRouteTables reports it.
+            main_route_table_id: RouteTableId::new(
+                cloud
+                    .main_association_of(&v.id)
+                    .map_or(v.main_route_table_id.as_str(), |(t, _)| t.id.as_str()),
+            ),
             default_security_group_id: SecurityGroupId::new(&v.default_security_group_id),
         }
     }

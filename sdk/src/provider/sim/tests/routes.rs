@@ -42,18 +42,29 @@ async fn the_main_association_moves_to_a_declared_table_and_back() {
     let b = create(&sim, "b", &RouteTable::new(VpcId::new(&vpc))).await;
     assert_eq!(table_of(&sim, &subnet), Some(original.clone()));
 
-    let to = |table: &str| MainRouteTableAssociation::new(VpcId::new(&vpc), RouteTableId::new(table));
+    let to =
+        |table: &str| MainRouteTableAssociation::new(VpcId::new(&vpc), RouteTableId::new(table));
     let r = try_create(&sim, "main", &to(&a)).await.unwrap();
     let out = main_outputs(r.outputs);
     assert_eq!(r.id, format!("{vpc}_{original}"));
     assert_eq!(out.id.as_str(), r.id);
     assert_eq!(out.original_route_table_id.as_str(), original);
     assert_eq!(out.route_table_id.as_str(), a);
-    assert_eq!(main_now(&sim, &vpc), (a.clone(), out.association_id.to_string()));
-    assert_ne!(out.association_id.as_str(), first_assoc, "a new association id");
+    assert_eq!(
+        main_now(&sim, &vpc),
+        (a.clone(), out.association_id.to_string())
+    );
+    assert_ne!(
+        out.association_id.as_str(),
+        first_assoc,
+        "a new association id"
+    );
     // The subnet without an association now routes through `a`; the model
     // has exactly one main table in the VPC.
     assert_eq!(table_of(&sim, &subnet), Some(a.clone()));
+    // A read of the VPC reports the main table now, as AWS does.
+    let vpc_now = read::<Vpc>(&sim, "main", &vpc).await.unwrap();
+    assert_eq!(vpc_now["main_route_table_id"], a.as_str());
     let model = sim.network_model();
     assert!(model.route_tables[&a].main);
     assert!(!model.route_tables[&original].main);
@@ -63,10 +74,15 @@ async fn the_main_association_moves_to_a_declared_table_and_back() {
     // The main association can be replaced, not disassociated.
     let assoc = out.association_id.to_string();
     let err = sim
-        .api("DisassociateRouteTable", |c, _| c.disassociate_route_table(&assoc))
+        .api("DisassociateRouteTable", |c, _| {
+            c.disassociate_route_table(&assoc)
+        })
         .unwrap_err();
     assert_eq!(err.code(), "InvalidParameterValue");
-    assert!(err.message.contains("main route table association"), "{err}");
+    assert!(
+        err.message.contains("main route table association"),
+        "{err}"
+    );
 
     // Update: the association moves again.
     let moved = main_outputs(update(&sim, "main", &r.id, &to(&b)).await.unwrap());
@@ -83,7 +99,11 @@ async fn the_main_association_moves_to_a_declared_table_and_back() {
         c.replace_route_table_association(&now_assoc, &original)
     })
     .unwrap();
-    let read_back = main_outputs(read::<MainRouteTableAssociation>(&sim, "main", &r.id).await.unwrap());
+    let read_back = main_outputs(
+        read::<MainRouteTableAssociation>(&sim, "main", &r.id)
+            .await
+            .unwrap(),
+    );
     assert_eq!(read_back.route_table_id.as_str(), original, "drift");
     update(&sim, "main", &r.id, &to(&b)).await.unwrap();
     assert_eq!(main_now(&sim, &vpc).0, b);
@@ -95,7 +115,10 @@ async fn the_main_association_moves_to_a_declared_table_and_back() {
         .unwrap();
     assert_eq!(main_now(&sim, &vpc).0, original);
     assert_eq!(table_of(&sim, &subnet), Some(original.clone()));
-    assert_eq!(read::<MainRouteTableAssociation>(&sim, "main", &r.id).await, None);
+    assert_eq!(
+        read::<MainRouteTableAssociation>(&sim, "main", &r.id).await,
+        None
+    );
     delete::<RouteTable>(&sim, "b", &b).await.unwrap();
     // Deleting it again finds nothing to do.
     delete::<MainRouteTableAssociation>(&sim, "main", &r.id)
@@ -121,7 +144,10 @@ async fn a_main_association_keeps_to_its_vpc_and_leaves_a_deleted_original_alone
     .await
     .unwrap_err();
     assert_eq!(err.code(), "InvalidParameterValue");
-    assert!(err.message.contains("belong to different networks"), "{err}");
+    assert!(
+        err.message.contains("belong to different networks"),
+        "{err}"
+    );
     assert!(err.message.contains(&foreign), "{err}");
     assert_eq!(main_now(&sim, &vpc), (original.clone(), assoc.clone()));
     assert_eq!(sim.peek(|c| c.main_route_table_associations.len()), 0);
@@ -138,7 +164,10 @@ async fn a_main_association_keeps_to_its_vpc_and_leaves_a_deleted_original_alone
         VpcId::new("vpc-00000000000000000"),
         RouteTableId::new(&original),
     );
-    assert_eq!(refused(&sim, "main", &no_vpc).await, "InvalidVpcID.NotFound");
+    assert_eq!(
+        refused(&sim, "main", &no_vpc).await,
+        "InvalidVpcID.NotFound"
+    );
 
     // Once `own` is main, the original table may be deleted out of band;
     // deleting the association then leaves `own` main.
@@ -160,7 +189,10 @@ async fn a_subnet_association_is_replaced_within_its_vpc() {
     let (vpc, subnet) = vpc_with_subnet(&sim).await;
     let a = RouteTable::new(VpcId::new(&vpc)).associate(SubnetId::new(&subnet));
     let a = try_create(&sim, "a", &a).await.unwrap();
-    let assoc = a.outputs["association_ids"][0].as_str().unwrap().to_string();
+    let assoc = a.outputs["association_ids"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
     let b = create(&sim, "b", &RouteTable::new(VpcId::new(&vpc))).await;
     let new = sim
         .api("ReplaceRouteTableAssociation", |c, _| {
@@ -216,7 +248,12 @@ async fn routes_are_refused_with_aws_codes() {
     let eip = create(&sim, "ip", &ElasticIp::new()).await;
     let far_nat = NatGateway::public(SubnetId::new(&far_subnet), AllocationId::new(&eip));
     let far_nat = create(&sim, "far-nat", &far_nat).await;
-    let far_igw = create(&sim, "far-igw", &InternetGateway::new().vpc(VpcId::new(&other))).await;
+    let far_igw = create(
+        &sim,
+        "far-igw",
+        &InternetGateway::new().vpc(VpcId::new(&other)),
+    )
+    .await;
     for target in [
         nat(&far_nat),
         RouteTarget::internet_gateway(InternetGatewayId::new(&far_igw)),
@@ -224,7 +261,10 @@ async fn routes_are_refused_with_aws_codes() {
         let far = Route::new(rt(), "10.9.0.0/16", target);
         let err = try_create(&sim, "x", &far).await.unwrap_err();
         assert_eq!(err.code(), "InvalidParameterValue");
-        assert!(err.message.contains("belong to different networks"), "{err}");
+        assert!(
+            err.message.contains("belong to different networks"),
+            "{err}"
+        );
         assert!(err.message.contains(&table), "{err}");
     }
     // A prefix list AWS doesn't have; AWS's S3 list is fine.
@@ -234,7 +274,10 @@ async fn routes_are_refused_with_aws_codes() {
         "InvalidPrefixListID.NotFound"
     );
     let s3 = Route::to_prefix_list(rt(), PrefixListId::new("pl-63a5400a"), to_igw());
-    assert_eq!(create(&sim, "s3", &s3).await, format!("{table}_pl-63a5400a"));
+    assert_eq!(
+        create(&sim, "s3", &s3).await,
+        format!("{table}_pl-63a5400a")
+    );
     // Failed creates left no route behind.
     let routes = sim.peek(|c| c.route_tables[&table].routes.len());
     assert_eq!(routes, 2);
@@ -244,7 +287,13 @@ async fn routes_are_refused_with_aws_codes() {
     let ep = create(&sim, "s3-endpoint", &ep).await;
     let err = sim
         .api("CreateRoute", |c, _| {
-            c.put_route(&table, "10.9.0.0/16", Target::GatewayEndpoint(ep.clone()), false, None)
+            c.put_route(
+                &table,
+                "10.9.0.0/16",
+                Target::GatewayEndpoint(ep.clone()),
+                false,
+                None,
+            )
         })
         .unwrap_err();
     assert_eq!(err.code(), "InvalidParameterValue");
@@ -296,7 +345,13 @@ async fn replacing_or_deleting_a_route_that_is_gone_is_invalid_route_not_found()
     let raw_delete = sim.api("DeleteRoute", |c, _| c.delete_route(&table, &dest));
     assert_eq!(code(raw_delete), "InvalidRoute.NotFound");
     let raw_replace = sim.api("ReplaceRoute", |c, _| {
-        c.put_route(&table, "0.0.0.0/0", Target::InternetGateway(igw.clone()), true, None)
+        c.put_route(
+            &table,
+            "0.0.0.0/0",
+            Target::InternetGateway(igw.clone()),
+            true,
+            None,
+        )
     });
     assert_eq!(code(raw_replace), "InvalidRoute.NotFound");
     // keel's delete of a route already gone succeeds.
