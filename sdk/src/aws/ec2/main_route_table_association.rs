@@ -60,6 +60,15 @@ pub struct MainRouteTableAssociation {
 
 impl MainRouteTableAssociation {
     /// Makes `route_table_id` the main route table of `vpc_id`.
+    ///
+    /// ```
+    /// use keel::prelude::*;
+    /// let main = MainRouteTableAssociation::new(
+    ///     VpcId::new("vpc-0a1b2c3d4e5f67890"),
+    ///     RouteTableId::new("rtb-0a1b2c3d4e5f67890"),
+    /// );
+    /// assert!(main.route_table_id.value().is_some());
+    /// ```
     pub fn new(
         vpc_id: impl Into<Input<VpcId>>,
         route_table_id: impl Into<Input<RouteTableId>>,
