@@ -62,6 +62,27 @@ impl Cloud {
             .ok_or_else(|| ProviderError::internal(format!("{vpc_id} has no main route table")))
     }
 
+    /// Gives the tables of a cloud saved before main associations had ids
+    /// (when a table was only flagged main) what AWS has: the table made
+    /// with each VPC is built in, and main with an association id unless
+    /// another table of the VPC is.
+    pub(super) fn backfill_main_associations(&mut self) {
+        let vpcs: Vec<(String, String)> = (self.vpcs.values())
+            .map(|v| (v.id.clone(), v.main_route_table_id.clone()))
+            .collect();
+        for (vpc, made) in vpcs {
+            let has_main = (self.route_tables.values())
+                .any(|t| t.vpc_id == vpc && t.main_association.is_some());
+            let association = self.fresh_route_table_association_id();
+            if let Ok(table) = self.route_tables.get_mut(&made) {
+                table.made_with_vpc = true;
+                if !has_main {
+                    table.main_association = Some(association);
+                }
+            }
+        }
+    }
+
     /// ReplaceRouteTableAssociation: moves association `association_id` (a
     /// VPC's main association or a subnet's) to table `table_id` of the
     /// same VPC; the new association's id. The table that already has it

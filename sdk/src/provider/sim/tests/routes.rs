@@ -357,3 +357,25 @@ async fn replacing_or_deleting_a_route_that_is_gone_is_invalid_route_not_found()
     // keel's delete of a route already gone succeeds.
     delete::<Route>(&sim, "default", &id).await.unwrap();
 }
+
+#[test]
+fn a_cloud_saved_before_main_associations_had_ids_gets_them() {
+    let sim = sim();
+    let (vpc, made) = sim.peek_mut(|c| {
+        let vpc = c.create_vpc("10.0.0.0/16", Tags::new()).unwrap();
+        let made = c.vpcs[&vpc].main_route_table_id.clone();
+        // What an older cloud file loads as: no main association, not built in.
+        let t = c.route_tables.get_mut(&made).unwrap();
+        (t.main_association, t.made_with_vpc) = (None, false);
+        c.backfill_main_associations();
+        (vpc, made)
+    });
+    let (main, assoc) = main_now(&sim, &vpc);
+    assert_eq!(main, made);
+    assert!(assoc.starts_with("rtbassoc-"), "{assoc}");
+    assert!(sim.peek(|c| c.route_tables[&made].made_with_vpc));
+    assert_eq!(sim.resource_count(), 1, "the VPC only");
+    // Backfilling again changes nothing.
+    sim.peek_mut(|c| c.backfill_main_associations());
+    assert_eq!(main_now(&sim, &vpc), (made, assoc));
+}
