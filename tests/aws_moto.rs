@@ -499,9 +499,13 @@ async fn find_by_tags_finds_what_each_urn_tagged_on_moto() {
         CapacityProvider::TYPE,
         EcsService::TYPE,
     ];
-    // AWS routes carry no tags: a `Route` is found by its table and
-    // destination (its id), never by tag.
-    let untaggable = [keel::aws::ec2::Route::TYPE];
+    // AWS routes and route table associations carry no tags: a `Route` is
+    // found by its table and destination (its id), a
+    // `MainRouteTableAssociation` by its VPC (its id), never by tag.
+    let untaggable = [
+        keel::aws::ec2::Route::TYPE,
+        keel::aws::ec2::MainRouteTableAssociation::TYPE,
+    ];
     let covered: std::collections::BTreeSet<&str> = made
         .iter()
         .map(|(urn, _)| urn.type_token())

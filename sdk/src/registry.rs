@@ -25,6 +25,7 @@ macro_rules! resource_types {
             crate::aws::ec2::NatGateway => nat_gateways,
             crate::aws::ec2::RouteTable => route_tables,
             crate::aws::ec2::Route => routes,
+            crate::aws::ec2::MainRouteTableAssociation => main_route_table_associations,
             crate::aws::ec2::SecurityGroup => security_groups,
             crate::aws::ec2::NetworkAcl => network_acls,
             crate::aws::ec2::VpcEndpoint => vpc_endpoints,
@@ -96,6 +97,6 @@ mod tests {
         let tokens = super::type_tokens();
         let unique: BTreeSet<_> = tokens.iter().collect();
         assert_eq!(unique.len(), tokens.len());
-        assert_eq!(tokens.len(), 21);
+        assert_eq!(tokens.len(), 22);
     }
 }

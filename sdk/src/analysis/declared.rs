@@ -6,7 +6,8 @@
 //! creates implicitly are added too: each VPC's main route table (local route
 //! only) and default security group (all egress allowed). Standalone
 //! routes join the table they name (the main table included); a gateway
-//! endpoint's prefix-list route joins each table it is associated with.
+//! endpoint's prefix-list route joins each table it is associated with; a
+//! main route table association makes its table the VPC's main one.
 
 use super::cidr;
 use super::network::{
@@ -18,8 +19,8 @@ use super::user_data::{AgentCluster, agent_cluster};
 use crate::aws::autoscaling::AutoScalingGroup;
 use crate::aws::ec2::{
     AclAction, AclRule, AvailabilityMode, Connectivity, InternetGateway, LaunchTemplate,
-    NatGateway, NetworkAcl, Peer, Route, RouteTable, RouteTarget, Rule, SecurityGroup, Subnet, Vpc,
-    VpcEndpoint,
+    MainRouteTableAssociation, NatGateway, NetworkAcl, Peer, Route, RouteTable, RouteTarget, Rule,
+    SecurityGroup, Subnet, Vpc, VpcEndpoint,
 };
 use crate::aws::ecs::{CapacityProvider, EcsCluster};
 use crate::aws::iam::InstanceProfile;
@@ -208,6 +209,24 @@ fn routes_and_gateway_endpoints(stack: &Stack, m: &mut Model) {
     }
 }
 
+/// Main route table associations: the declared table becomes its VPC's
+/// main table, so subnets without an association route through it, and
+/// the VPC's own main table stops being main. A table outside the stack is
+/// not in the model (its routes are unknown), so the model keeps the VPC's
+/// own main table then.
+fn main_associations(stack: &Stack, m: &mut Model) {
+    for (_, _, a) in all::<MainRouteTableAssociation>(stack) {
+        let vpc = key(&a.vpc_id);
+        let table = key(&a.route_table_id);
+        if !m.route_tables.contains_key(&table) {
+            continue;
+        }
+        for (k, t) in m.route_tables.iter_mut().filter(|(_, t)| t.vpc == vpc) {
+            t.main = *k == table;
+        }
+    }
+}
+
 /// The blocks of prefix list `list`: AWS's list for a service, or a
 /// declared gateway endpoint's `prefix_list_id` output.
 fn prefix_list_blocks(list: &str, endpoints: &[(Urn, Key, VpcEndpoint)]) -> Vec<ipnet::Ipv4Net> {
@@ -354,6 +373,7 @@ pub(crate) fn declared(stack: &Stack) -> Declared {
         m.endpoints.insert(k, facts);
     }
     routes_and_gateway_endpoints(stack, m);
+    main_associations(stack, m);
     for (urn, k, c) in all::<EcsCluster>(stack) {
         let _ = k;
         out.clusters.push(ClusterDecl {

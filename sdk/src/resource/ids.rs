@@ -310,3 +310,49 @@ impl RouteId {
             .filter(|(t, d)| !t.is_empty() && !d.is_empty())
     }
 }
+cloud_id!(
+    /// The id of a route table association, `rtbassoc-…`: a subnet's
+    /// explicit association, or a VPC's main association (which names the
+    /// VPC's main table). AWS gives a new one each time an association is
+    /// replaced.
+    ///
+    /// ```
+    /// let id = keel::RouteTableAssociationId::new("rtbassoc-0a1b2c3d4e5f67890");
+    /// assert_eq!(keel::RouteTableAssociationId::PREFIX, "rtbassoc");
+    /// # let _ = id;
+    /// ```
+    RouteTableAssociationId, "rtbassoc"
+);
+cloud_id!(
+    /// The id keel gives a main route table association:
+    /// `<vpc id>_<original main route table id>`. AWS's own association id
+    /// changes each time the main table is replaced, so keel's names what
+    /// stays: the VPC, and the table to give the main role back to when the
+    /// association is deleted.
+    ///
+    /// ```
+    /// let id = keel::MainRouteTableAssociationId::new("vpc-0a1b2c3d4e5f67890_rtb-0a1b2c3d4e5f67890");
+    /// assert_eq!(id.parts(), Some(("vpc-0a1b2c3d4e5f67890", "rtb-0a1b2c3d4e5f67890")));
+    /// ```
+    MainRouteTableAssociationId, ""
+);
+
+impl MainRouteTableAssociationId {
+    /// The id of the main association of `vpc` whose main table was
+    /// `original_table` before keel replaced it.
+    ///
+    /// ```
+    /// let id = keel::MainRouteTableAssociationId::of("vpc-1", "rtb-1");
+    /// assert_eq!(id.as_str(), "vpc-1_rtb-1");
+    /// ```
+    pub fn of(vpc: &str, original_table: &str) -> Self {
+        Self(format!("{vpc}_{original_table}"))
+    }
+
+    /// The VPC and the original main route table this id names.
+    pub fn parts(&self) -> Option<(&str, &str)> {
+        self.0
+            .split_once('_')
+            .filter(|(v, t)| !v.is_empty() && !t.is_empty())
+    }
+}

@@ -1,9 +1,11 @@
 //! EC2 networking and compute resources: VPCs, subnets, gateways, Elastic
-//! IPs, route tables and routes, security groups and launch templates.
+//! IPs, route tables, routes and the main table's association, security
+//! groups and launch templates.
 
 mod elastic_ip;
 mod internet_gateway;
 mod launch_template;
+mod main_route_table_association;
 mod nat_gateway;
 mod network_acl;
 mod route;
@@ -16,6 +18,10 @@ mod vpc_endpoint;
 pub use elastic_ip::{ElasticIp, ElasticIpOutputRefs, ElasticIpOutputs};
 pub use internet_gateway::{InternetGateway, InternetGatewayOutputRefs, InternetGatewayOutputs};
 pub use launch_template::{LaunchTemplate, LaunchTemplateOutputRefs, LaunchTemplateOutputs};
+pub use main_route_table_association::{
+    MainRouteTableAssociation, MainRouteTableAssociationOutputRefs,
+    MainRouteTableAssociationOutputs,
+};
 pub use nat_gateway::{
     AvailabilityMode, Connectivity, NatGateway, NatGatewayOutputRefs, NatGatewayOutputs,
 };

@@ -79,8 +79,11 @@ pub struct VpcOutputs {
     pub arn: Arn,
     /// The IPv4 block.
     pub cidr_block: String,
-    /// The route table AWS created with the VPC; subnets without an explicit
-    /// association use it.
+    /// The VPC's main route table, which subnets without an explicit
+    /// association use: the one AWS created with the VPC, until a
+    /// [`super::MainRouteTableAssociation`] makes another table main (a
+    /// refresh then reports that one, as AWS does; the association's
+    /// `original_route_table_id` keeps naming AWS's table).
     pub main_route_table_id: RouteTableId,
     /// The security group AWS created with the VPC.
     pub default_security_group_id: SecurityGroupId,

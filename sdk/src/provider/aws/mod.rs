@@ -20,6 +20,7 @@ mod dispatch;
 mod ec2_acls;
 mod ec2_endpoints;
 mod ec2_gateways;
+mod ec2_main_route_tables;
 mod ec2_network;
 mod ec2_routes;
 mod ec2_routing;

@@ -59,6 +59,7 @@ mod gateways;
 mod iam;
 mod latency;
 mod launch_templates;
+mod main_route_tables;
 mod model;
 mod network;
 mod outside;
@@ -145,6 +146,7 @@ fn is_read_only(api: &str) -> bool {
 fn loaded(cloud: Option<Cloud>) -> Cloud {
     let mut cloud = cloud.unwrap_or_else(|| Cloud::new(DEFAULT_REGION));
     cloud.backfill_network_acls();
+    cloud.backfill_main_associations();
     cloud
 }
 

@@ -121,7 +121,7 @@ impl Cloud {
             let facts = RouteTableFacts {
                 label: label(&t.tags, &t.id),
                 vpc: t.vpc_id.clone(),
-                main: t.main,
+                main: t.main_association.is_some(),
                 routes: routes.collect(),
                 subnets: t.associations.iter().map(|a| a.subnet_id.clone()).collect(),
             };

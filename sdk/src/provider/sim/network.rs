@@ -121,7 +121,8 @@ impl Cloud {
     /// security group and default network ACL is left in it.
     pub(super) fn delete_vpc(&mut self, id: &str) -> Done {
         let vpc = self.remove_unused::<VpcRec>(id)?;
-        self.route_tables.remove(&vpc.main_route_table_id)?;
+        // What is left is the table AWS made with it, if it still exists.
+        self.route_tables.retain(|_, t| t.vpc_id != id);
         self.security_groups
             .remove(&vpc.default_security_group_id)?;
         self.network_acls.retain(|_, a| a.vpc_id != id);
@@ -257,7 +258,12 @@ impl Simulated for Vpc {
             id: VpcId::new(&v.id),
             arn: cloud.arn("ec2", &format!("vpc/{}", v.id)),
             cidr_block: v.cidr_block.to_string(),
-            main_route_table_id: RouteTableId::new(&v.main_route_table_id),
+            // The main table now, as DescribeRouteTables reports it.
+            main_route_table_id: RouteTableId::new(
+                cloud
+                    .main_association_of(&v.id)
+                    .map_or(v.main_route_table_id.as_str(), |(t, _)| t.id.as_str()),
+            ),
             default_security_group_id: SecurityGroupId::new(&v.default_security_group_id),
         }
     }

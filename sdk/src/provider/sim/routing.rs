@@ -1,8 +1,8 @@
 //! Route tables in the simulated cloud: the implicit local route, routes
 //! (to a block or a prefix list) to internet and NAT gateways of the same
 //! VPC and to outside objects the cloud was seeded with (`outside`), one
-//! explicit association per subnet (others use the VPC's main table), and no
-//! deleting the main table. A route made by a standalone route resource or a
+//! explicit association per subnet (others use the VPC's main table, see
+//! `main_route_tables`), and no deleting the main table. A route made by a standalone route resource or a
 //! gateway endpoint names its owner. Where routes lead is decided on the
 //! network model (`model`). Also the provider handler for [`RouteTable`],
 //! which makes the live table match the declared one route by route and
@@ -107,8 +107,13 @@ pub(super) struct RouteRec {
 pub(super) struct RouteTableRec {
     pub id: String,
     pub vpc_id: String,
-    /// The table AWS made with the VPC; subnets without an association use it.
-    pub main: bool,
+    /// The id of the VPC's main association while this is the VPC's main
+    /// table: subnets without an association use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub main_association: Option<String>,
+    /// AWS made it with the VPC (and deletes it with the VPC).
+    #[serde(default)]
+    pub made_with_vpc: bool,
     pub routes: Vec<RouteRec>,
     pub associations: Vec<Association>,
     pub tags: Tags,
@@ -122,7 +127,7 @@ facts!(
 
 impl Record for RouteTableRec {
     fn built_in(&self) -> bool {
-        self.main
+        self.made_with_vpc
     }
 
     fn vpc(&self) -> Option<&str> {
@@ -135,16 +140,29 @@ impl Record for RouteTableRec {
 }
 
 impl Cloud {
-    /// The main route table of a new VPC (part of CreateVpc).
+    /// The main route table of a new VPC (part of CreateVpc), with the
+    /// VPC's main association.
     pub(super) fn add_main_route_table(&mut self, vpc_id: &str) -> String {
+        let association = self.fresh_route_table_association_id();
+        let id = self.add_route_table(vpc_id, Tags::new());
+        if let Ok(table) = self.route_tables.get_mut(&id) {
+            table.main_association = Some(association);
+            table.made_with_vpc = true;
+        }
+        id
+    }
+
+    /// A new table in `vpc_id`: not main, with the local route only.
+    fn add_route_table(&mut self, vpc_id: &str, tags: Tags) -> String {
         let id = fresh_id("rtb", &self.route_tables);
         let table = RouteTableRec {
             id: id.clone(),
             vpc_id: vpc_id.to_string(),
-            main: true,
+            main_association: None,
+            made_with_vpc: false,
             routes: Vec::new(),
             associations: Vec::new(),
-            tags: Tags::new(),
+            tags,
         };
         self.route_tables.insert(id.clone(), table);
         id
@@ -157,11 +175,18 @@ impl Cloud {
         tags: Tags,
     ) -> Result<String, ProviderError> {
         self.vpcs.get(vpc_id)?;
-        let id = self.add_main_route_table(vpc_id);
-        let table = self.route_tables.get_mut(&id)?;
-        table.main = false;
-        table.tags = tags;
-        Ok(id)
+        Ok(self.add_route_table(vpc_id, tags))
+    }
+
+    /// A new `rtbassoc-…` id: subnet and main associations share the kind.
+    pub(super) fn fresh_route_table_association_id(&self) -> String {
+        let tables = self.route_tables.values();
+        let ids = tables.flat_map(|t| {
+            let subnets = t.associations.iter().map(|a| a.id.clone());
+            subnets.chain(t.main_association.clone())
+        });
+        let taken: std::collections::BTreeMap<String, ()> = ids.map(|id| (id, ())).collect();
+        fresh_id("rtbassoc", &taken)
     }
 
     /// Checks that `target` may be used in table `table_id`: it exists
@@ -322,7 +347,7 @@ impl Cloud {
                 ),
             ));
         }
-        let id = self.route_tables.fresh_association_id("rtbassoc");
+        let id = self.fresh_route_table_association_id();
         let table = self.route_tables.get_mut(table_id)?;
         table.associations.push(Association {
             id: id.clone(),
@@ -331,8 +356,15 @@ impl Cloud {
         Ok(id)
     }
 
-    /// DisassociateRouteTable.
+    /// DisassociateRouteTable: a subnet's association; a VPC's main
+    /// association can only be replaced.
     pub(super) fn disassociate_route_table(&mut self, association_id: &str) -> Done {
+        let mut tables = self.route_tables.values();
+        if tables.any(|t| t.main_association.as_deref() == Some(association_id)) {
+            return Err(invalid(format!(
+                "cannot disassociate the main route table association {association_id}"
+            )));
+        }
         for table in self.route_tables.values_mut() {
             if let Some(i) = table
                 .associations
@@ -352,7 +384,7 @@ impl Cloud {
     /// DeleteRouteTable: not the main table, not while subnets are associated.
     pub(super) fn delete_route_table(&mut self, id: &str) -> Done {
         let table = self.route_tables.get(id)?;
-        if table.main {
+        if table.main_association.is_some() {
             return Err(dependency(format!(
                 "The routeTable '{id}' is the main route table of {} and cannot be deleted",
                 table.vpc_id

@@ -1,6 +1,6 @@
 //! Tests of the simulator through the [`Provider`] trait, with no latency:
-//! AWS's rules and error codes per service (`network`, `services`, `acls`,
-//! `endpoints`, `elb`, `ecs_rules`), the load balancer stack serving from
+//! AWS's rules and error codes per service (`network`, `routes`, `services`,
+//! `acls`, `endpoints`, `elb`, `ecs_rules`), the load balancer stack serving from
 //! private container instances (`serving`), the ECS registration rule on
 //! whole topologies (`registration`, and with network ACLs and endpoints in `acls` and
 //! `endpoints`), persistence, API accounting and time (`lifecycle`), one
@@ -31,6 +31,7 @@ mod find;
 mod lifecycle;
 mod network;
 mod registration;
+mod routes;
 mod services;
 mod serving;
 mod shared;
