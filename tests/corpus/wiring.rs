@@ -33,6 +33,8 @@ pub(crate) enum Mistake {
     GatewayEndpointOtherTable,
     /// A `logs` interface endpoint of the main VPC in subnet `elsewhere-b`.
     InterfaceEndpointOtherSubnet,
+    /// The main VPC's main table made `elsewhere`'s route table.
+    MainTableOfOtherVpc,
     /// A spare table of the main VPC associates `private-a` too.
     SubnetInTwoTables,
     /// NAT gateway b uses NAT gateway a's Elastic IP.
@@ -148,6 +150,12 @@ pub(super) fn add_mistake(
                 VpcEndpoint::interface(vpc.id(), logs)
                     .subnet(privates[0].id())
                     .subnet(o.subnets[1].id()),
+            );
+        }
+        Mistake::MainTableOfOtherVpc => {
+            s.add(
+                "main-table",
+                MainRouteTableAssociation::new(vpc.id(), o.table.id()),
             );
         }
         Mistake::SubnetInTwoTables => {
@@ -270,6 +278,10 @@ fn wiring_corpus() -> Vec<(Topology, &'static [&'static str])> {
             &["logs", "elsewhere-b"],
         ),
         (
+            t("main-table-of-other-vpc", &["E042"], MainTableOfOtherVpc),
+            &["main-table", "elsewhere"],
+        ),
+        (
             t("subnet-in-two-route-tables", &["E043"], SubnetInTwoTables),
             &["spare", "private-a"],
         ),
@@ -324,7 +336,7 @@ fn named_code(f: &Finding) -> &str {
 #[tokio::test]
 async fn wiring_mistakes_are_refused_before_any_call_and_fail_where_they_say() {
     let cases = wiring_corpus();
-    assert!(cases.len() >= 13);
+    assert!(cases.len() >= 14);
     let mut failures = Vec::new();
     for (t, names) in &cases {
         let stack = build(t);

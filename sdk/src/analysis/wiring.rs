@@ -2,8 +2,8 @@
 //! refuse, found before any call and for every resource, not only those
 //! behind an ECS group. A route's target in another VPC than its table
 //! (E041); an association across VPCs (E042); two declarations claiming
-//! what AWS gives one, a subnet's route table or a NAT gateway's Elastic IP
-//! (E043); one group's subnets spanning VPCs (E044); a security group used
+//! what AWS gives one, a subnet's route table, a NAT gateway's Elastic IP
+//! or a VPC's main route table (E043); one group's subnets spanning VPCs (E044); a security group used
 //! in another VPC than its own (E045). Each finding names both resources,
 //! the field and the error code the call would get.
 //!
@@ -18,7 +18,8 @@ use super::network::Model;
 use super::reach::Code;
 use crate::aws::autoscaling::AutoScalingGroup;
 use crate::aws::ec2::{
-    LaunchTemplate, NatGateway, NetworkAcl, Route, RouteTable, RouteTarget, VpcEndpoint,
+    LaunchTemplate, MainRouteTableAssociation, NatGateway, NetworkAcl, Route, RouteTable,
+    RouteTarget, VpcEndpoint,
 };
 use crate::aws::ecs::EcsService;
 use crate::aws::elb::LoadBalancer;
@@ -300,6 +301,16 @@ impl<'a> Wiring<'a> {
                 "ReplaceNetworkAclAssociation fails with InvalidParameterValue (the network ACL and the subnet belong to different networks)",
             );
         }
+        for (urn, _, m) in all::<MainRouteTableAssociation>(stack) {
+            self.across(
+                &urn,
+                "route_table_id",
+                ("main route table association", urn.name()),
+                &key(&m.vpc_id),
+                ("route table", &[key(&m.route_table_id)]),
+                "ReplaceRouteTableAssociation fails with InvalidParameterValue (the route table and the VPC's main association belong to different networks)",
+            );
+        }
         for (urn, _, e) in all::<VpcEndpoint>(stack) {
             let vpc = key(&e.vpc_id);
             let own = ("endpoint", urn.name());
@@ -312,8 +323,10 @@ impl<'a> Wiring<'a> {
         }
     }
 
-    /// E043: a subnet in two route tables; an Elastic IP in two NAT gateways.
+    /// E043: a subnet in two route tables; an Elastic IP in two NAT
+    /// gateways; a VPC's main route table set twice.
     fn claimed_twice(&mut self, stack: &Stack) {
+        self.main_set_twice(stack);
         let mut tables: BTreeMap<String, Urn> = BTreeMap::new();
         for (urn, _, rt) in all::<RouteTable>(stack) {
             for s in keys(&rt.subnet_ids) {
@@ -360,6 +373,32 @@ impl<'a> Wiring<'a> {
                 ),
                 format!(
                     "give NAT gateway {name} its own Elastic IP: stack.add(\"{name}\", ElasticIp::new())"
+                ),
+            );
+        }
+    }
+
+    /// E043: two main route table associations for one VPC. AWS refuses
+    /// neither: the later ReplaceRouteTableAssociation silently undoes the
+    /// earlier, so which table is main depends on the order of the apply.
+    fn main_set_twice(&mut self, stack: &Stack) {
+        let mut mains: BTreeMap<String, Urn> = BTreeMap::new();
+        for (urn, _, m) in all::<MainRouteTableAssociation>(stack) {
+            let vpc = key(&m.vpc_id);
+            let Some(first) = mains.get(&vpc) else {
+                mains.insert(vpc, urn);
+                continue;
+            };
+            let (first, name, vpc) = (first.name().to_string(), urn.name(), self.label(&vpc));
+            self.push(
+                Code::ClaimedTwice,
+                &urn,
+                "vpc_id",
+                format!(
+                    "main route table associations {first} and {name} both set the main route table of VPC {vpc}: AWS accepts both and the later ReplaceRouteTableAssociation silently replaces the earlier, so which table is main depends on the apply order (and deleting either restores the wrong one)"
+                ),
+                format!(
+                    "keep one of main route table associations {first} and {name} for VPC {vpc}"
                 ),
             );
         }

@@ -150,6 +150,36 @@ fn an_existing_subnet_claimed_by_two_tables_is_e043() {
 }
 
 #[test]
+fn a_vpcs_main_table_set_twice_is_e043_and_of_another_vpc_is_e042() {
+    let (mut s, _, _, _) = two_vpcs();
+    let main = VpcId::new("vpc-0aaaaaaaaaaaaaaaa");
+    let table =
+        |s: &mut Stack, name: &str, vpc: &VpcId| s.add(name, RouteTable::new(vpc.clone())).id();
+    let (one, two) = (table(&mut s, "one", &main), table(&mut s, "two", &main));
+    s.add("first", MainRouteTableAssociation::new(main.clone(), one));
+    s.add("second", MainRouteTableAssociation::new(main.clone(), two));
+    let elsewhere = table(&mut s, "elsewhere", &VpcId::new("vpc-0bbbbbbbbbbbbbbbb"));
+    s.add("third", MainRouteTableAssociation::new(main, elsewhere));
+    let mut found = wiring(&s);
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            ("E042".into(), "third".into(), "route_table_id".into()),
+            ("E043".into(), "second".into(), "vpc_id".into()),
+            ("E043".into(), "third".into(), "vpc_id".into()),
+        ]
+    );
+    let report = check(&s);
+    let twice = report.findings.iter().find(|f| f.urn.name() == "second");
+    let message = &twice.unwrap().message;
+    assert!(
+        message.contains("first") && message.contains("silently replaces"),
+        "{message}"
+    );
+}
+
+#[test]
 fn a_correct_two_vpc_stack_has_no_wiring_finding() {
     let (mut s, [a, b, _], own, _) = two_vpcs();
     let net = TaskNetwork {
