@@ -46,7 +46,8 @@ pub mod testing;
 
 pub use resource::*;
 pub use stack::{
-    DeclarationError, DeclarationErrors, IntoValid, Probe, ResourceOptions, Stack, ValidStack,
+    Declaration, DeclarationError, DeclarationErrors, IntoValid, Probe, Reference, ResourceOptions,
+    Stack, ValidStack,
 };
 
 #[doc(hidden)]

@@ -62,6 +62,10 @@ pub(crate) struct ClusterDecl {
 pub(crate) struct Declared {
     pub model: Model,
     pub hosts: Vec<EcsHosts>,
+    /// Every Auto Scaling group with a declared launch template, running
+    /// the agent or not (what `keel::testing`'s network assertions start
+    /// from).
+    pub groups: Vec<EcsHosts>,
     pub clusters: Vec<ClusterDecl>,
     /// The load balancers, listeners, target groups, task definitions and
     /// services.
@@ -409,9 +413,7 @@ pub(crate) fn declared(stack: &Stack) -> Declared {
     let any_marked = groups.iter().any(ecs_group);
     let no_cluster = out.clusters.is_empty();
     for g in &groups {
-        if !ecs_group(g) && (any_marked || no_cluster) {
-            continue;
-        }
+        let runs_ecs = ecs_group(g) || !(any_marked || no_cluster);
         let (urn, asg, lt_urn, lt, user_data) = g.clone();
         let subnets: Vec<Key> = asg.subnet_ids.iter().map(key).collect();
         let mut security_groups: Vec<Key> = lt.security_group_ids.iter().map(key).collect();
@@ -437,7 +439,7 @@ pub(crate) fn declared(stack: &Stack) -> Declared {
                         .any(|(u, _, _)| Some(u) == urn_of(&k).as_ref())
             }
         };
-        out.hosts.push(EcsHosts {
+        let hosts = EcsHosts {
             urn,
             template: Some(lt_urn.clone()),
             subnets,
@@ -446,7 +448,11 @@ pub(crate) fn declared(stack: &Stack) -> Declared {
             instance_profile,
             cluster: agent_cluster(user_data.as_deref()),
             capacity: asg.capacity(),
-        });
+        };
+        if runs_ecs {
+            out.hosts.push(hosts.clone());
+        }
+        out.groups.push(hosts);
     }
     out
 }

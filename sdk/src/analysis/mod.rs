@@ -9,12 +9,13 @@
 
 pub use crate::cidr;
 mod codes;
-mod declared;
+pub(crate) mod declared;
 mod declared_lb;
 mod ecs;
 mod ecs_cluster;
 mod findings;
 pub mod network;
+pub(crate) mod paths;
 pub mod reach;
 mod reach_nat;
 mod reach_route;

@@ -289,7 +289,7 @@ pub(crate) async fn import(
     id: &str,
 ) -> Result<(), EngineError> {
     let d = stack
-        .get(urn)
+        .declared(urn)
         .ok_or_else(|| AdoptError::NotDeclared(urn.clone()))?;
     if let Some(r) = snapshot.get(urn) {
         return Err(AdoptError::AlreadyRecorded {

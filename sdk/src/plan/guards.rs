@@ -115,7 +115,7 @@ impl Guards {
 /// replacement (`pending_delete`) is never protected: the replacement that
 /// superseded it was allowed.
 pub(crate) fn for_delete(stack: Option<&Stack>, r: &ResourceState, destroy: bool) -> Guards {
-    let declared = stack.and_then(|s| s.get(&r.urn)).map(|d| &d.guards);
+    let declared = stack.and_then(|s| s.declared(&r.urn)).map(|d| &d.guards);
     let recorded = Guards::recorded(r);
     let mut guards = match (declared, destroy) {
         (Some(d), false) => Guards {

@@ -324,7 +324,7 @@ pub(crate) fn plan(stack: &Stack, state: &Snapshot) -> Result<Plan, PlanError> {
         });
     }
     steps.extend(delete_steps(Some(stack), state, false, |r| {
-        r.pending_delete || stack.get(&r.urn).is_none()
+        r.pending_delete || stack.declared(&r.urn).is_none()
     }));
     refuse_protected(Plan {
         stack: stack.name().to_string(),

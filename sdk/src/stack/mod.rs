@@ -6,8 +6,10 @@
 
 mod checks;
 mod options;
+mod query;
 
 pub use options::ResourceOptions;
+pub use query::{Declaration, Reference};
 
 use crate::graph::Dag;
 use crate::plan::Guards;
@@ -330,13 +332,13 @@ impl Stack {
         self.exports.push((name.to_string(), Export::Probe(probe)));
     }
 
-    pub(crate) fn get(&self, urn: &Urn) -> Option<&Declared> {
+    pub(crate) fn declared(&self, urn: &Urn) -> Option<&Declared> {
         self.index.get(urn).map(|&i| &self.resources[i])
     }
 
     /// The declaration of `urn` as type `R`.
     pub(crate) fn get_as<R: Resource>(&self, urn: &Urn) -> Option<&R> {
-        self.get(urn).and_then(|d| d.downcast::<R>())
+        self.declared(urn).and_then(|d| d.downcast::<R>())
     }
 
     /// The dependency graph of the declared resources (edges to undeclared

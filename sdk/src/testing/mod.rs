@@ -8,11 +8,20 @@
 
 mod audit;
 mod conformance;
+mod expect;
+mod network;
 #[cfg(test)]
 pub(crate) mod queue;
+mod run;
 
 pub use audit::{Audit, audit, audit_sim};
 pub use conformance::state_conformance;
+pub use expect::{assert_all, assert_any, assert_count, expect};
+pub use network::{
+    Endpoint, assert_egress_via_nat, assert_no_public_ip, assert_not_reachable_from_internet,
+    assert_reaches, reaches,
+};
+pub use run::{Deployed, apply, apply_with, plan};
 
 use crate::provider::{
     CreateRequest, CreateResponse, DeleteRequest, FindRequest, Found, Outputs, Provider,

@@ -103,7 +103,7 @@ pub(super) fn prepare(
             ),
         );
     }
-    let Some(declared) = stack.and_then(|s| s.get(urn)) else {
+    let Some(declared) = stack.and_then(|s| s.declared(urn)) else {
         return Prepared::Invalid(
             step.action,
             internal(urn, "planned for a stack that doesn't declare it"),

@@ -1,0 +1,204 @@
+//! Planning and applying a stack inside a plain `#[test]`: [`plan`] and
+//! [`apply`] run against a fresh in-memory simulator and the in-memory
+//! state store (no runtime to set up, no network, no files), and
+//! [`apply_with`] against any provider. The result, [`Deployed`], holds
+//! what to assert on: the plan, each resource's typed outputs, the
+//! exports, and the simulator's cloud.
+
+use crate::engine::{ApplyReport, Outcome};
+use crate::ops::{Options, Preview, UpReport, blocking};
+use crate::plan::Plan;
+use crate::provider::Provider;
+use crate::provider::sim::{SimLatency, SimProvider};
+use crate::resource::Resource;
+use crate::stack::{Reference, Stack};
+use crate::state::{MemoryStore, Snapshot, StateStore};
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+
+/// A simulator for tests: in memory, with no latency.
+fn simulator() -> SimProvider {
+    SimProvider::in_memory().with_latency(SimLatency::none())
+}
+
+/// What `up` would do to `stack` on an empty cloud, with the pre-deploy
+/// checks' findings: [`Preview::plan`] and [`Preview::checks`]. Panics on
+/// a declaration error, naming it.
+///
+/// ```
+/// use keel::prelude::*;
+/// let mut stack = Stack::new("demo");
+/// stack.add("main", Vpc::new("10.0.0.0/16"));
+/// let preview = keel::testing::plan(&stack);
+/// assert_eq!(preview.plan.summary().create, 1);
+/// assert!(preview.checks.findings.is_empty());
+/// ```
+#[track_caller]
+pub fn plan(stack: &Stack) -> Preview {
+    let store = Box::new(MemoryStore::new(stack.name()));
+    match blocking::preview(stack, Arc::new(simulator()), store, &Options::default()) {
+        Ok(preview) => preview,
+        Err(e) => panic!("stack {} can't be planned: {e}", stack.name()),
+    }
+}
+
+/// A stack applied in a test: the report of the `up`, the state it left,
+/// and the simulator it ran on (when it did).
+#[derive(Debug)]
+pub struct Deployed {
+    /// What `up` planned and did.
+    pub report: UpReport,
+    /// The state after it.
+    pub state: Snapshot,
+    sim: Option<SimProvider>,
+}
+
+impl Deployed {
+    /// What was planned.
+    ///
+    /// ```
+    /// use keel::prelude::*;
+    /// let mut stack = Stack::new("demo");
+    /// stack.add("main", Vpc::new("10.0.0.0/16"));
+    /// assert_eq!(keel::testing::apply(&stack).plan().summary().create, 1);
+    /// ```
+    pub fn plan(&self) -> &Plan {
+        &self.report.preview.plan
+    }
+
+    /// What applying did.
+    pub fn applied(&self) -> &ApplyReport {
+        self.report.applied.as_ref().expect("apply checked it")
+    }
+
+    /// The typed outputs of a deployed resource (a handle, or a reference
+    /// to it). Panics if it wasn't deployed.
+    ///
+    /// ```
+    /// use keel::prelude::*;
+    /// let mut stack = Stack::new("demo");
+    /// let vpc = stack.add("main", Vpc::new("10.0.0.0/16"));
+    /// let deployed = keel::testing::apply(&stack);
+    /// let out = deployed.outputs(&vpc);
+    /// assert!(out.id.as_str().starts_with("vpc-"));
+    /// assert_eq!(out.cidr_block, "10.0.0.0/16");
+    /// ```
+    #[track_caller]
+    pub fn outputs<R: Resource>(&self, resource: &impl Reference<R>) -> R::Outputs {
+        let urn = resource.target().expect("a resource declared in the stack");
+        let Some(state) = self.state.get(urn) else {
+            panic!("{} wasn't deployed", urn.name());
+        };
+        let outputs = serde_json::Value::Object(state.outputs.clone());
+        serde_json::from_value(outputs)
+            .unwrap_or_else(|e| panic!("{}'s outputs don't read as {}: {e}", urn.name(), R::TYPE))
+    }
+
+    /// An export's value, typed. Panics if there is none by that name.
+    ///
+    /// ```
+    /// use keel::prelude::*;
+    /// let mut stack = Stack::new("demo");
+    /// let vpc = stack.add("main", Vpc::new("10.0.0.0/16"));
+    /// stack.export("cidr", vpc.cidr_block());
+    /// let cidr: String = keel::testing::apply(&stack).export("cidr");
+    /// assert_eq!(cidr, "10.0.0.0/16");
+    /// ```
+    #[track_caller]
+    pub fn export<T: DeserializeOwned>(&self, name: &str) -> T {
+        let Some(value) = self.state.outputs.get(name) else {
+            let names: Vec<&String> = self.state.outputs.keys().collect();
+            panic!("no export named {name}; the stack exports {names:?}");
+        };
+        serde_json::from_value(value.clone()).unwrap_or_else(|e| {
+            panic!("export {name} ({value}) doesn't read as the type asked: {e}")
+        })
+    }
+
+    /// The simulator the stack was applied to ([`apply`] only): its
+    /// instances, registrations, tasks, API calls.
+    ///
+    /// ```
+    /// use keel::prelude::*;
+    /// let mut stack = Stack::new("demo");
+    /// stack.add("main", Vpc::new("10.0.0.0/16"));
+    /// let deployed = keel::testing::apply(&stack);
+    /// assert_eq!(deployed.sim().api_calls()["CreateVpc"], 1);
+    /// ```
+    #[track_caller]
+    pub fn sim(&self) -> &SimProvider {
+        self.sim
+            .as_ref()
+            .expect("applied with apply_with: no simulator")
+    }
+}
+
+/// Applies `stack` to a fresh in-memory simulator and state store, as `up`
+/// does (checks first). Panics, with the findings or the failed steps, if
+/// the checks block it or a step fails.
+///
+/// ```
+/// use keel::prelude::*;
+/// let mut stack = Stack::new("demo");
+/// let vpc = stack.add("main", Vpc::new("10.0.0.0/16"));
+/// let deployed = keel::testing::apply(&stack);
+/// assert_eq!(deployed.plan().summary().create, 1);
+/// ```
+#[track_caller]
+pub fn apply(stack: &Stack) -> Deployed {
+    let sim = simulator();
+    let mut deployed = apply_with(stack, Arc::new(sim.clone()));
+    deployed.sim = Some(sim);
+    deployed
+}
+
+/// Applies `stack` with `provider` (a [`super::TestProvider`], a
+/// simulator set up by the test) and the in-memory state store. Panics as
+/// [`apply`] does.
+///
+/// ```
+/// use keel::prelude::*;
+/// use keel::provider::sim::SimProvider;
+/// use std::sync::Arc;
+/// let mut stack = Stack::new("demo");
+/// stack.add("main", Vpc::new("10.0.0.0/16"));
+/// let deployed = keel::testing::apply_with(&stack, Arc::new(SimProvider::in_memory()));
+/// assert!(deployed.report.succeeded());
+/// ```
+#[track_caller]
+pub fn apply_with(stack: &Stack, provider: Arc<dyn Provider>) -> Deployed {
+    let store = MemoryStore::new(stack.name());
+    let up = blocking::up(
+        stack,
+        provider,
+        Box::new(store.clone()),
+        &Options::default(),
+    );
+    let report = up.unwrap_or_else(|e| panic!("stack {} can't be applied: {e}", stack.name()));
+    if report.preview.blocked {
+        panic!(
+            "the checks block stack {}:\n{}",
+            stack.name(),
+            report.preview.checks.render_text()
+        );
+    }
+    let applied = report.applied.as_ref().expect("not blocked");
+    if !applied.succeeded() {
+        let failed = applied
+            .execution
+            .outcomes
+            .iter()
+            .filter_map(|(urn, o)| match o {
+                Outcome::Failed { action, error } => Some(format!("\n  {action} {urn}: {error}")),
+                _ => None,
+            });
+        let failed: String = failed.collect();
+        panic!("applying stack {} failed:{failed}", stack.name());
+    }
+    let state = store.clone().load().expect("the in-memory store loads");
+    Deployed {
+        report,
+        state,
+        sim: None,
+    }
+}
