@@ -43,6 +43,10 @@ pub struct Options {
     /// Hand-wired stack only: leave the 0.0.0.0/0 route out of the private
     /// route tables — the tutorial's failure, where instances never register.
     pub omit_private_nat_route: bool,
+    /// Hand-wired stack only: put each NAT gateway in its zone's private
+    /// subnet, which has no route to the internet gateway — every property
+    /// is present, yet nothing gets out.
+    pub nat_in_private_subnets: bool,
     /// Container instances to run.
     pub desired_capacity: u32,
     /// Whether `up` waits (bounded) for the instances to register, the
@@ -74,6 +78,7 @@ impl Default for Options {
             stack: "private-ecs".into(),
             nat: NatStrategy::OnePerAz,
             omit_private_nat_route: false,
+            nat_in_private_subnets: false,
             desired_capacity: 2,
             wait: true,
             registration_timeout: Duration::from_secs(60),
@@ -137,7 +142,14 @@ pub fn build_manual(options: &Options) -> Stack {
             let eip = stack.add(&format!("nat-{suffix}"), ElasticIp::new());
             let nat = stack.add(
                 &format!("nat-{suffix}"),
-                NatGateway::public(public.id(), eip.id()),
+                NatGateway::public(
+                    if options.nat_in_private_subnets {
+                        private.id()
+                    } else {
+                        public.id()
+                    },
+                    eip.id(),
+                ),
             );
             nat_ips.push(eip.public_ip());
             nats.push(nat);

@@ -134,13 +134,26 @@ pub(crate) fn egress_via_nat(model: &Model, subnet: &str) -> Result<Vec<String>,
             ));
             Ok(hops)
         }
-        None => Err(stop(
-            &hops,
-            format!(
-                "NAT gateway {}'s subnet {home} doesn't route 0.0.0.0/0 to an attached internet gateway (it isn't public)",
-                n.label
-            ),
-        )),
+        None => {
+            let to = match model.route_table_of(&n.subnet) {
+                None => "it has no route table".to_string(),
+                Some((_, t)) => match model.best_route(t, INTERNET) {
+                    None => format!("its route table {} has no route to the internet", t.label),
+                    Some((net, target)) => format!(
+                        "its route table {} sends the internet ({net}) to {}",
+                        t.label,
+                        describe(model, &target)
+                    ),
+                },
+            };
+            Err(stop(
+                &hops,
+                format!(
+                    "NAT gateway {} is in subnet {home}, which isn't public: {to}, not to an attached internet gateway",
+                    n.label
+                ),
+            ))
+        }
     }
 }
 

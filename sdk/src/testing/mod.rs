@@ -1,4 +1,39 @@
-//! Test helpers for programs and for keel itself. [`TestProvider`] wraps any
+//! Unit-testing infrastructure in plain Rust tests, and the helpers keel's
+//! own tests use. With `use keel::testing::*` and nothing else:
+//!
+//! - typed queries over the declared stack, with no deploy
+//!   ([`crate::Stack::resources`], [`crate::Stack::get`],
+//!   [`crate::Stack::follow`]) and assertions that name what they found
+//!   ([`expect`], [`assert_all`], [`assert_any`], [`assert_count`]);
+//! - network assertions on the same model as the pre-deploy checks, with
+//!   the path hop by hop when they fail ([`assert_reaches`],
+//!   [`assert_egress_via_nat`], [`assert_no_public_ip`],
+//!   [`assert_not_reachable_from_internet`]);
+//! - [`plan`] and [`apply`] on an in-memory simulator and state store,
+//!   with typed outputs and exports ([`Deployed`]);
+//! - stable text for `insta` snapshots ([`graph_snapshot`],
+//!   [`plan_snapshot`]).
+//!
+//! ```
+//! use keel::prelude::*;
+//! use keel::testing::*;
+//! let mut stack = Stack::new("demo");
+//! let vpc = stack.add("main", Vpc::new("10.0.0.0/16"));
+//! let igw = stack.add("igw", InternetGateway::new().vpc(vpc.id()));
+//! let public = stack.add("public-a", Subnet::new(vpc.id(), "10.0.0.0/24", "us-east-1a"));
+//! let private = stack.add("private-a", Subnet::new(vpc.id(), "10.0.1.0/24", "us-east-1a"));
+//! stack.add("public", RouteTable::new(vpc.id()).route_to_internet_gateway("0.0.0.0/0", igw.id()).associate(public.id()));
+//! let eip = stack.add("nat-a", ElasticIp::new());
+//! let nat = stack.add("nat-a", NatGateway::public(public.id(), eip.id()));
+//! stack.add("private-a", RouteTable::new(vpc.id()).route_to_nat_gateway("0.0.0.0/0", nat.id()).associate(private.id()));
+//!
+//! // each private subnet's default route goes to a NAT gateway in a public subnet
+//! for subnet in stack.resources::<Subnet>().filter(|s| s.name().contains("private")) {
+//!     assert_egress_via_nat(&stack, &subnet);
+//! }
+//! ```
+//!
+//! For keel's own tests and providers: [`TestProvider`] wraps any
 //! provider (usually the simulator), counts calls, tracks how many run at
 //! once, can hold calls open for a set time and injects failures chosen by
 //! closures (the shape of Pulumi's `deploytest.Provider`), and can stand
@@ -11,17 +46,21 @@ mod conformance;
 mod expect;
 mod network;
 #[cfg(test)]
+mod network_tests;
+#[cfg(test)]
 pub(crate) mod queue;
 mod run;
+mod snapshot;
 
 pub use audit::{Audit, audit, audit_sim};
 pub use conformance::state_conformance;
 pub use expect::{assert_all, assert_any, assert_count, expect};
 pub use network::{
     Endpoint, assert_egress_via_nat, assert_no_public_ip, assert_not_reachable_from_internet,
-    assert_reaches, reaches,
+    assert_reaches, egress_via_nat, reaches,
 };
 pub use run::{Deployed, apply, apply_with, plan};
+pub use snapshot::{graph_snapshot, plan_snapshot, redact};
 
 use crate::provider::{
     CreateRequest, CreateResponse, DeleteRequest, FindRequest, Found, Outputs, Provider,

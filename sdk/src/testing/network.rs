@@ -9,7 +9,7 @@
 
 use crate::analysis::declared::{EcsHosts, declared};
 use crate::analysis::network::Model;
-use crate::analysis::paths::{egress_via_nat, exposure, public_ips};
+use crate::analysis::paths::{self, exposure, public_ips};
 use crate::analysis::reach::{Source, reach_internet, reach_service};
 use crate::aws::autoscaling::AutoScalingGroup;
 use crate::aws::ec2::Subnet;
@@ -182,9 +182,55 @@ pub fn assert_reaches(stack: &Stack, group: &impl Reference<AutoScalingGroup>, e
     }
 }
 
-/// Asserts that `subnet`'s traffic to the internet leaves through a public
-/// NAT gateway with an Elastic IP, in a subnet that routes 0.0.0.0/0 to an
-/// attached internet gateway (or a regional NAT gateway of a VPC with one).
+/// Whether `subnet`'s traffic to the internet leaves through a public NAT
+/// gateway with an Elastic IP, in a subnet that routes 0.0.0.0/0 to an
+/// attached internet gateway (or a regional NAT gateway of a VPC with one):
+/// the path hop by hop, or what's wrong with it.
+///
+/// ```
+/// use keel::prelude::*;
+/// use keel::testing::egress_via_nat;
+/// let mut stack = Stack::new("demo");
+/// let vpc = stack.add("main", Vpc::new("10.0.0.0/16"));
+/// let private = stack.add("private-a", Subnet::new(vpc.id(), "10.0.1.0/24", "us-east-1a"));
+/// let why = egress_via_nat(&stack, &private).unwrap_err();
+/// assert!(why.ends_with("has no route to the internet (no 0.0.0.0/0)\n  path:\n    1. subnet private-a (us-east-1a)"), "{why}");
+/// ```
+pub fn egress_via_nat(
+    stack: &Stack,
+    subnet: &impl Reference<Subnet>,
+) -> Result<Vec<String>, String> {
+    let urn = subnet
+        .target()
+        .expect("the subnet must be declared in the stack");
+    let model = declared(stack).model;
+    paths::egress_via_nat(&model, &id_key(urn)).map_err(|stop| {
+        format!(
+            "subnet {} doesn't reach the internet through a NAT gateway: {}{}",
+            urn.name(),
+            stop.why,
+            if stop.hops.is_empty() {
+                String::new()
+            } else {
+                format!("\n  path:{}", numbered(&stop.hops))
+            }
+        )
+    })
+}
+
+/// Asserts [`egress_via_nat`]: `subnet`'s traffic to the internet leaves
+/// through a working NAT gateway. A NAT gateway placed in a private subnet
+/// fails like this (every property is right; the path isn't):
+///
+/// ```text
+/// subnet private-a doesn't reach the internet through a NAT gateway: NAT gateway nat-a
+/// is in subnet private-a, which isn't public: its route table private-a sends the
+/// internet (0.0.0.0/0) to NAT gateway nat-a, not to an attached internet gateway
+///   path:
+///     1. subnet private-a (us-east-1a)
+///     2. route table private-a: 0.0.0.0/0 → NAT gateway nat-a
+///     3. NAT gateway nat-a in subnet private-a
+/// ```
 ///
 /// ```
 /// use keel::prelude::*;
@@ -202,21 +248,8 @@ pub fn assert_reaches(stack: &Stack, group: &impl Reference<AutoScalingGroup>, e
 /// ```
 #[track_caller]
 pub fn assert_egress_via_nat(stack: &Stack, subnet: &impl Reference<Subnet>) {
-    let urn = subnet
-        .target()
-        .expect("the subnet must be declared in the stack");
-    let model = declared(stack).model;
-    if let Err(stop) = egress_via_nat(&model, &id_key(urn)) {
-        panic!(
-            "subnet {} doesn't reach the internet through a NAT gateway: {}{}",
-            urn.name(),
-            stop.why,
-            if stop.hops.is_empty() {
-                String::new()
-            } else {
-                format!("\n  path:{}", numbered(&stop.hops))
-            }
-        );
+    if let Err(why) = egress_via_nat(stack, subnet) {
+        panic!("{why}");
     }
 }
 
