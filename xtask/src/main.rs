@@ -6,6 +6,7 @@
 //!   to end on the simulator (up, up again with no changes, destroy).
 //! - `emulator start|stop`: a moto server that outlives xtask, for running
 //!   tests or examples against it by hand (see `emulator.rs`).
+//! - `bench`: the benchmarks (see `bench.rs`); they print figures.
 //! - `crash-test [--all | --every N] [--random N] [--signal kill|int]
 //!   [--provider aws]`: kills the example's `up` at its crash points and at
 //!   random times and checks that the next run recovers (the harness is
@@ -15,6 +16,7 @@ use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod bench;
 mod emulator;
 // The tests crate's moto harness, compiled here too so xtask shares it
 // without depending on keel (and so without building the AWS SDK first).
@@ -22,7 +24,7 @@ mod emulator;
 #[path = "../../tests/support/moto.rs"]
 mod moto;
 
-const USAGE: &str = "usage: cargo xtask <ci | emulator start | emulator stop | crash-test [--all | --every N] [--random N] [--signal kill|int] [--provider sim|aws]>";
+const USAGE: &str = "usage: cargo xtask <ci | bench | emulator start | emulator stop | crash-test [--all | --every N] [--random N] [--signal kill|int] [--provider sim|aws]>";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -30,6 +32,7 @@ fn main() -> Result<()> {
     let root = workspace_root()?;
     match args.as_slice() {
         ["ci"] => ci(&root),
+        ["bench"] => bench::run(&root),
         ["emulator", "start"] => emulator::start(),
         ["emulator", "stop"] => emulator::stop(),
         ["crash-test", rest @ ..] => crash_test(&root, rest),

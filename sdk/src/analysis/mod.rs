@@ -58,13 +58,13 @@ use crate::stack::Stack;
 /// assert_eq!(report.codes(), ["E001"]);
 /// ```
 pub fn check(stack: &Stack) -> Report {
-    let d = declared::declared(stack);
-    let wired = wiring::check(stack, &d);
+    let d = stack.analysis();
+    let wired = wiring::check(stack, d);
     let mut findings = wired.findings;
     // Instances that can't launch have no path to check.
     let launchable = |f: &Finding| !wired.unlaunchable.contains(&f.urn);
-    findings.extend(ecs::check(&d).into_iter().filter(launchable));
-    let serving = service::check(&d, &findings);
+    findings.extend(ecs::check(d).into_iter().filter(launchable));
+    let serving = service::check(d, &findings);
     findings.extend(serving);
     findings.sort_by(|a, b| (a.severity, &a.urn, a.code).cmp(&(b.severity, &b.urn, b.code)));
     Report { findings }

@@ -19,6 +19,7 @@ use serde_json::Value;
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// The engine-facing facts of a resource type, copied from its [`Resource`] impl.
@@ -219,6 +220,9 @@ pub struct Stack {
     pub(crate) exports: Vec<(String, Export)>,
     /// Problems found as resources are added (duplicates, bad options).
     add_errors: Vec<DeclarationError>,
+    /// What the analysis knows about the declarations, built on first use
+    /// and dropped when a resource is added.
+    analysis: OnceLock<crate::analysis::declared::Declared>,
 }
 
 impl fmt::Debug for Stack {
@@ -242,6 +246,7 @@ impl Stack {
             index: BTreeMap::new(),
             exports: Vec::new(),
             add_errors: Vec::new(),
+            analysis: OnceLock::new(),
         }
     }
 
@@ -281,6 +286,7 @@ impl Stack {
     ) -> Handle<R> {
         let urn = Urn::new(&self.name, R::TYPE, name);
         let handle = Handle::new(urn.clone());
+        self.analysis = OnceLock::new();
         if self.index.contains_key(&urn) {
             self.add_errors.push(DeclarationError::Duplicate {
                 urn: urn.clone(),
@@ -334,6 +340,14 @@ impl Stack {
 
     pub(crate) fn declared(&self, urn: &Urn) -> Option<&Declared> {
         self.index.get(urn).map(|&i| &self.resources[i])
+    }
+
+    /// What the analysis knows about the declarations (the network model,
+    /// the ECS hosts, the load balancers), built once per set of
+    /// declarations: network assertions over a large stack share it.
+    pub(crate) fn analysis(&self) -> &crate::analysis::declared::Declared {
+        self.analysis
+            .get_or_init(|| crate::analysis::declared::declared(self))
     }
 
     /// The declaration of `urn` as type `R`.

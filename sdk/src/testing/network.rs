@@ -7,7 +7,7 @@
 //! the pre-deploy checks and the simulator, and a failure prints the path
 //! hop by hop up to where it stops.
 
-use crate::analysis::declared::{EcsHosts, declared};
+use crate::analysis::declared::EcsHosts;
 use crate::analysis::network::Model;
 use crate::analysis::paths::{self, exposure, public_ips};
 use crate::analysis::reach::{Source, reach_internet, reach_service};
@@ -78,11 +78,14 @@ impl std::fmt::Display for Endpoint {
 
 /// The analysis's view of `group`, or a panic naming what's missing.
 #[track_caller]
-fn group_of(stack: &Stack, group: &impl Reference<AutoScalingGroup>) -> (Model, EcsHosts) {
+fn group_of<'a>(
+    stack: &'a Stack,
+    group: &impl Reference<AutoScalingGroup>,
+) -> (&'a Model, EcsHosts) {
     let urn = group
         .target()
         .expect("the Auto Scaling group must be declared in the stack");
-    let d = declared(stack);
+    let d = stack.analysis();
     let Some(hosts) = d.groups.iter().find(|h| &h.urn == urn).cloned() else {
         panic!(
             "{} isn't an Auto Scaling group of stack {} with a declared launch template",
@@ -90,7 +93,7 @@ fn group_of(stack: &Stack, group: &impl Reference<AutoScalingGroup>) -> (Model, 
             stack.name()
         );
     };
-    (d.model, hosts)
+    (&d.model, hosts)
 }
 
 fn numbered(hops: &[String]) -> String {
@@ -138,8 +141,8 @@ pub fn reaches(
             security_groups: &hosts.security_groups,
         };
         let reached = match (endpoint, endpoint.service()) {
-            (Endpoint::Internet(host), _) => reach_internet(&model, &src, host),
-            (_, Some(service)) => reach_service(&model, &src, service),
+            (Endpoint::Internet(host), _) => reach_internet(model, &src, host),
+            (_, Some(service)) => reach_service(model, &src, service),
             (_, None) => unreachable!("every other endpoint is a service"),
         };
         if let Err(b) = reached {
@@ -203,8 +206,8 @@ pub fn egress_via_nat(
     let urn = subnet
         .target()
         .expect("the subnet must be declared in the stack");
-    let model = declared(stack).model;
-    paths::egress_via_nat(&model, &id_key(urn)).map_err(|stop| {
+    let model = &stack.analysis().model;
+    paths::egress_via_nat(model, &id_key(urn)).map_err(|stop| {
         format!(
             "subnet {} doesn't reach the internet through a NAT gateway: {}{}",
             urn.name(),
@@ -269,7 +272,7 @@ pub fn assert_egress_via_nat(stack: &Stack, subnet: &impl Reference<Subnet>) {
 #[track_caller]
 pub fn assert_no_public_ip(stack: &Stack, group: &impl Reference<AutoScalingGroup>) {
     let (model, hosts) = group_of(stack, group);
-    let public = public_ips(&model, &hosts);
+    let public = public_ips(model, &hosts);
     if !public.is_empty() {
         panic!(
             "instances of {} get a public IP address:\n  {}",
@@ -297,7 +300,7 @@ pub fn assert_no_public_ip(stack: &Stack, group: &impl Reference<AutoScalingGrou
 #[track_caller]
 pub fn assert_not_reachable_from_internet(stack: &Stack, group: &impl Reference<AutoScalingGroup>) {
     let (model, hosts) = group_of(stack, group);
-    if let Some(path) = exposure(&model, &hosts) {
+    if let Some(path) = exposure(model, &hosts) {
         panic!(
             "instances of {} can be reached from the internet:{}",
             hosts.urn.name(),
