@@ -10,7 +10,9 @@
 //!   [`assert_egress_via_nat`], [`assert_no_public_ip`],
 //!   [`assert_not_reachable_from_internet`]);
 //! - [`plan`] and [`apply`] on an in-memory simulator and state store,
-//!   with typed outputs and exports ([`Deployed`]);
+//!   with typed outputs and exports ([`Deployed`]); [`apply_with`] and
+//!   [`deploy`] with any provider, such as a [`MockProvider`] of typed
+//!   closures (fake outputs, injected errors);
 //! - stable text for `insta` snapshots ([`graph_snapshot`],
 //!   [`plan_snapshot`]).
 //!
@@ -44,6 +46,9 @@
 mod audit;
 mod conformance;
 mod expect;
+mod mock;
+#[cfg(test)]
+mod mock_tests;
 mod network;
 #[cfg(test)]
 mod network_tests;
@@ -55,11 +60,12 @@ mod snapshot;
 pub use audit::{Audit, audit, audit_sim};
 pub use conformance::state_conformance;
 pub use expect::{assert_all, assert_any, assert_count, expect};
+pub use mock::MockProvider;
 pub use network::{
     Endpoint, assert_egress_via_nat, assert_no_public_ip, assert_not_reachable_from_internet,
     assert_reaches, egress_via_nat, reaches,
 };
-pub use run::{Deployed, apply, apply_with, plan};
+pub use run::{Deployed, apply, apply_with, deploy, plan};
 pub use snapshot::{graph_snapshot, plan_snapshot, redact};
 
 use crate::provider::{

@@ -1,7 +1,8 @@
 //! Planning and applying a stack inside a plain `#[test]`: [`plan`] and
 //! [`apply`] run against a fresh in-memory simulator and the in-memory
-//! state store (no runtime to set up, no network, no files), and
-//! [`apply_with`] against any provider. The result, [`Deployed`], holds
+//! state store (no runtime to set up, no network, no files),
+//! [`apply_with`] against any provider, and [`deploy`] without asserting
+//! success, for tests of failures. The result, [`Deployed`], holds
 //! what to assert on: the plan, each resource's typed outputs, the
 //! exports, and the simulator's cloud.
 
@@ -66,9 +67,9 @@ impl Deployed {
         &self.report.preview.plan
     }
 
-    /// What applying did.
-    pub fn applied(&self) -> &ApplyReport {
-        self.report.applied.as_ref().expect("apply checked it")
+    /// What applying did (`None` when the checks blocked it).
+    pub fn applied(&self) -> Option<&ApplyReport> {
+        self.report.applied.as_ref()
     }
 
     /// The typed outputs of a deployed resource (a handle, or a reference
@@ -152,9 +153,9 @@ pub fn apply(stack: &Stack) -> Deployed {
     deployed
 }
 
-/// Applies `stack` with `provider` (a [`super::TestProvider`], a
-/// simulator set up by the test) and the in-memory state store. Panics as
-/// [`apply`] does.
+/// Applies `stack` with `provider` (a [`super::MockProvider`], a
+/// [`super::TestProvider`], a simulator set up by the test) and the
+/// in-memory state store. Panics as [`apply`] does.
 ///
 /// ```
 /// use keel::prelude::*;
@@ -167,14 +168,8 @@ pub fn apply(stack: &Stack) -> Deployed {
 /// ```
 #[track_caller]
 pub fn apply_with(stack: &Stack, provider: Arc<dyn Provider>) -> Deployed {
-    let store = MemoryStore::new(stack.name());
-    let up = blocking::up(
-        stack,
-        provider,
-        Box::new(store.clone()),
-        &Options::default(),
-    );
-    let report = up.unwrap_or_else(|e| panic!("stack {} can't be applied: {e}", stack.name()));
+    let deployed = deploy(stack, provider);
+    let report = &deployed.report;
     if report.preview.blocked {
         panic!(
             "the checks block stack {}:\n{}",
@@ -195,6 +190,37 @@ pub fn apply_with(stack: &Stack, provider: Arc<dyn Provider>) -> Deployed {
         let failed: String = failed.collect();
         panic!("applying stack {} failed:{failed}", stack.name());
     }
+    deployed
+}
+
+/// Runs `up` for `stack` with `provider` and the in-memory state store,
+/// and returns what happened, failed steps or blocking checks included
+/// ([`Deployed::report`]): for tests of how a program fails. Panics only
+/// when `up` can't run at all (a declaration error).
+///
+/// ```
+/// use keel::prelude::*;
+/// use keel::provider::sim::SimProvider;
+/// use std::sync::Arc;
+/// let mut stack = Stack::new("demo");
+/// let vpc = stack.add("main", Vpc::new("10.0.0.0/16"));
+/// let private = stack.add("private-a", Subnet::new(vpc.id(), "10.0.1.0/24", "us-east-1a"));
+/// let lt = stack.add("hosts", LaunchTemplate::new("ami-0123456789abcdef0", "t3.small")
+///     .user_data("#!/bin/bash\necho ECS_CLUSTER=app >> /etc/ecs/ecs.config\n"));
+/// stack.add("hosts", AutoScalingGroup::new(lt.id(), 1, 1).subnet(private.id()));
+/// let deployed = keel::testing::deploy(&stack, Arc::new(SimProvider::in_memory()));
+/// assert!(deployed.report.preview.blocked, "no route to ECS: the checks stop it");
+/// ```
+#[track_caller]
+pub fn deploy(stack: &Stack, provider: Arc<dyn Provider>) -> Deployed {
+    let store = MemoryStore::new(stack.name());
+    let up = blocking::up(
+        stack,
+        provider,
+        Box::new(store.clone()),
+        &Options::default(),
+    );
+    let report = up.unwrap_or_else(|e| panic!("stack {} can't be applied: {e}", stack.name()));
     let state = store.clone().load().expect("the in-memory store loads");
     Deployed {
         report,
