@@ -7,13 +7,12 @@
 //! has only the local route, and both say so (E001). Destroying the stack
 //! gives the VPC its own main table back, so the keel table can go.
 
-use keel::aws::iam::ECS_INSTANCE_POLICY_ARN;
 use keel::engine::{ApplyOptions, Deployment};
 use keel::prelude::*;
 use keel::provider::Provider;
 use keel::provider::sim::{SimLatency, SimProvider};
 use keel::state::LocalStore;
-use keel_tests::state_dir;
+use keel_tests::{ecs_hosts, state_dir};
 use std::sync::Arc;
 
 /// One zone: a public subnet with the NAT gateway, a private subnet with
@@ -49,33 +48,7 @@ fn stack(name: &str, associate: bool) -> Stack {
             MainRouteTableAssociation::new(vpc.id(), to_nat.id()),
         );
     }
-    let sg = s.add(
-        "hosts",
-        SecurityGroup::new(vpc.id(), "ECS container instances")
-            .egress(Rule::tcp(443).cidr("0.0.0.0/0")),
-    );
-    let role = s.add(
-        "ecs",
-        IamRole::for_service("ec2.amazonaws.com").managed_policy(ECS_INSTANCE_POLICY_ARN),
-    );
-    let profile = s.add("ecs", InstanceProfile::new(role.name()));
-    let cluster = s.add("app", EcsCluster::new());
-    let user_data = cluster
-        .name()
-        .map(|c| format!("#!/bin/bash\necho ECS_CLUSTER={c} >> /etc/ecs/ecs.config\n"));
-    let lt = s.add(
-        "hosts",
-        LaunchTemplate::new("ami-0a3c14e1ddbe7f23c", "t3.small")
-            .user_data(user_data)
-            .iam_instance_profile(profile.name())
-            .security_group(sg.id()),
-    );
-    s.add(
-        "hosts",
-        AutoScalingGroup::new(lt.id(), 0, 2)
-            .desired_capacity(2)
-            .subnet(private.id()),
-    );
+    ecs_hosts(&mut s, vpc.id(), [private.id()]);
     s
 }
 

@@ -425,32 +425,7 @@ pub(super) fn regional_network(t: &Topology) -> Stack {
     let net = Network::new("10.0.0.0/16", ["us-east-1a", "us-east-1b"])
         .nat(NatStrategy::Regional)
         .declare(&mut s, "net");
-    let sg = s.add(
-        "hosts",
-        SecurityGroup::new(net.vpc.id(), "ECS container instances")
-            .egress(Rule::tcp(443).cidr("0.0.0.0/0")),
-    );
-    let role = s.add(
-        "ecs",
-        IamRole::for_service("ec2.amazonaws.com").managed_policy(ECS_INSTANCE_POLICY_ARN),
-    );
-    let profile = s.add("ecs", InstanceProfile::new(role.name()));
-    let cluster = s.add("app", EcsCluster::new());
-    let user_data = cluster
-        .name()
-        .map(|c| format!("#!/bin/bash\necho ECS_CLUSTER={c} >> /etc/ecs/ecs.config\n"));
-    let lt = s.add(
-        "hosts",
-        LaunchTemplate::new("ami-0a3c14e1ddbe7f23c", "t3.small")
-            .user_data(user_data)
-            .iam_instance_profile(profile.name())
-            .security_group(sg.id()),
-    );
-    let mut asg = AutoScalingGroup::new(lt.id(), 0, 4).desired_capacity(2);
-    for subnet in net.private_subnet_ids() {
-        asg = asg.subnet(subnet);
-    }
-    s.add("hosts", asg);
+    keel_tests::ecs_hosts(&mut s, net.vpc.id(), net.private_subnet_ids());
     s
 }
 
@@ -518,5 +493,20 @@ pub(super) fn agent_user_data(
         UserData::Unreadable => {
             "#!/bin/bash\necho ECS_CLUSTER=$(cat /opt/cluster-name) >> /etc/ecs/ecs.config\n".into()
         }
+    })
+}
+
+/// Why the analysis's codes for `t` aren't the expected ones, if they
+/// aren't (with the report).
+pub(super) fn codes_differ(t: &Topology, report: &keel::analysis::Report) -> Option<String> {
+    let (mut codes, mut expected) = (report.codes(), t.codes.to_vec());
+    codes.sort();
+    expected.sort();
+    (codes != expected).then(|| {
+        format!(
+            "{}: codes {codes:?}, expected {expected:?}\n{}",
+            t.name,
+            report.render_text()
+        )
     })
 }

@@ -6,7 +6,7 @@
 //! and `preview` refuse the stack with no provider call; and deployed on
 //! the simulator anyway, the call fails on that resource with that code.
 
-use super::topology::{OK, Topology, build};
+use super::topology::{OK, Topology, build, codes_differ};
 use keel::analysis::Finding;
 use keel::engine::{ApplyOptions, Deployment, Outcome};
 use keel::prelude::*;
@@ -344,15 +344,8 @@ async fn wiring_mistakes_are_refused_before_any_call_and_fail_where_they_say() {
             .validate()
             .unwrap_or_else(|e| panic!("{}: {e}", t.name));
         let report = keel::analysis::check(&stack);
-        let (mut codes, mut expected) = (report.codes(), t.codes.to_vec());
-        codes.sort();
-        expected.sort();
-        if codes != expected {
-            failures.push(format!(
-                "{}: codes {codes:?}, expected {expected:?}\n{}",
-                t.name,
-                report.render_text()
-            ));
+        if let Some(why) = codes_differ(t, &report) {
+            failures.push(why);
             continue;
         }
         let f = &report.findings[0];

@@ -1,16 +1,52 @@
 //! Helpers shared by the integration tests: a state directory that cleans up
-//! after itself, one-call plan/apply through the public API, and [`moto`], a
-//! local AWS API for the aws provider's tests.
+//! after itself, one-call plan/apply through the public API, the ECS hosts
+//! many test stacks declare, and [`moto`], a local AWS API for the aws
+//! provider's tests.
 
-use keel::Stack;
+use keel::aws::iam::ECS_INSTANCE_POLICY_ARN;
 use keel::engine::{ApplyOptions, ApplyReport, Deployment};
 use keel::plan::Plan;
+use keel::prelude::*;
 use keel::provider::Provider;
 use keel::state::LocalStore;
 use std::path::Path;
 use std::sync::Arc;
 
 pub mod moto;
+
+/// Two ECS container instances (HTTPS egress only, an instance profile,
+/// user data naming cluster `app`) in `subnets` of `vpc`, with the cluster.
+pub fn ecs_hosts(
+    s: &mut Stack,
+    vpc: Output<VpcId>,
+    subnets: impl IntoIterator<Item = Output<SubnetId>>,
+) -> Handle<AutoScalingGroup> {
+    let sg = s.add(
+        "hosts",
+        SecurityGroup::new(vpc, "ECS container instances").egress(Rule::tcp(443).cidr("0.0.0.0/0")),
+    );
+    let role = s.add(
+        "ecs",
+        IamRole::for_service("ec2.amazonaws.com").managed_policy(ECS_INSTANCE_POLICY_ARN),
+    );
+    let profile = s.add("ecs", InstanceProfile::new(role.name()));
+    let cluster = s.add("app", EcsCluster::new());
+    let user_data = cluster
+        .name()
+        .map(|c| format!("#!/bin/bash\necho ECS_CLUSTER={c} >> /etc/ecs/ecs.config\n"));
+    let lt = s.add(
+        "hosts",
+        LaunchTemplate::new("ami-0a3c14e1ddbe7f23c", "t3.small")
+            .user_data(user_data)
+            .iam_instance_profile(profile.name())
+            .security_group(sg.id()),
+    );
+    let mut asg = AutoScalingGroup::new(lt.id(), 0, 4).desired_capacity(2);
+    for subnet in subnets {
+        asg = asg.subnet(subnet);
+    }
+    s.add("hosts", asg)
+}
 
 /// A fresh temporary state directory.
 pub fn state_dir() -> tempfile::TempDir {
