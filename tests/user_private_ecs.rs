@@ -4,7 +4,6 @@
 //! assertions, a plan snapshot); one deploys it on the in-memory simulator
 //! and checks that the instances register and the service serves.
 
-use keel::prelude::*;
 use keel::testing::*;
 use keel_examples::stacks::private_ecs::{Options, build, build_manual};
 

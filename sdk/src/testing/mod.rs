@@ -1,5 +1,6 @@
 //! Unit-testing infrastructure in plain Rust tests, and the helpers keel's
-//! own tests use. With `use keel::testing::*` and nothing else:
+//! own tests use. With `use keel::testing::*` and nothing else (it
+//! re-exports [`crate::prelude`]):
 //!
 //! - typed queries over the declared stack, with no deploy
 //!   ([`crate::Stack::resources`], [`crate::Stack::get`],
@@ -17,7 +18,6 @@
 //!   [`plan_snapshot`]).
 //!
 //! ```
-//! use keel::prelude::*;
 //! use keel::testing::*;
 //! let mut stack = Stack::new("demo");
 //! let vpc = stack.add("main", Vpc::new("10.0.0.0/16"));
@@ -57,6 +57,7 @@ pub(crate) mod queue;
 mod run;
 mod snapshot;
 
+pub use crate::prelude::*;
 pub use audit::{Audit, audit, audit_sim};
 pub use conformance::state_conformance;
 pub use expect::{assert_all, assert_any, assert_count, expect};
@@ -72,7 +73,6 @@ use crate::provider::{
     CreateRequest, CreateResponse, DeleteRequest, FindRequest, Found, Outputs, Provider,
     ProviderError, ReadRequest, ReadResponse, UpdateRequest,
 };
-use crate::resource::Urn;
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
