@@ -140,9 +140,10 @@ pub enum Code {
     /// W102: instances launch in an availability zone that has no NAT gateway of its own.
     #[serde(rename = "W102")]
     ZoneWithoutNat,
-    /// W103, retired: a registered agent that can't reach `ecs-agent` or
-    /// `ecs-telemetry` is now an error, [`Code::AgentDisconnected`] (E036).
-    /// No check reports W103 any more; the number isn't reused.
+    /// W103, retired: a registered agent that can't reach `ecs-agent` is
+    /// now an error, [`Code::AgentDisconnected`] (E036), and one that can't
+    /// reach `ecs-telemetry` is [`Code::TelemetryUnreachable`] (W107). No
+    /// check reports W103 any more; the number isn't reused.
     #[serde(rename = "W103")]
     AgentEndpointUnreachable,
     /// W106: keel can't read which cluster the user data makes the agent
@@ -150,6 +151,11 @@ pub enum Code {
     /// compressed part); the finding says what.
     #[serde(rename = "W106")]
     UserDataUnreadable,
+    /// W107: registered, connected instances that can't reach
+    /// `ecs-telemetry`: tasks run, but the agent sends no metrics (the
+    /// agent's telemetry session is apart from its connection).
+    #[serde(rename = "W107")]
+    TelemetryUnreachable,
 }
 
 impl Code {
@@ -194,6 +200,7 @@ impl Code {
             Code::ZoneWithoutNat => "W102",
             Code::AgentEndpointUnreachable => "W103",
             Code::UserDataUnreadable => "W106",
+            Code::TelemetryUnreachable => "W107",
         }
     }
 

@@ -258,28 +258,33 @@ fn host_findings(d: &Declared, h: &EcsHosts, out: &mut Vec<Finding>) {
                 path: b.hops,
             }),
             Ok(_) => {
-                let missing: Vec<(&str, Blocked)> = ["ecs-agent", "ecs-telemetry"]
-                    .into_iter()
-                    .filter_map(|svc| reach_service(model, &src, svc).err().map(|b| (svc, b)))
-                    .collect();
-                if let Some((_, b)) = missing.first() {
-                    let names: Vec<&str> = missing.iter().map(|(s, _)| *s).collect();
-                    out.push(Finding {
-                        code: Code::AgentDisconnected,
-                        severity: Severity::Error,
-                        urn: h.urn.clone(),
-                        subnet: Some(subnet.label.clone()),
-                        field: None,
-                        message: format!(
-                            "instances of {asg} in subnet {} register with ECS but can't reach {}: the agent stays disconnected and no task is ever placed on them",
-                            subnet.label,
-                            names.join(" and ")
-                        ),
-                        path: b.hops.clone(),
-                        blocked_at: Some(b.reason.clone()),
-                        fix: super::ecs_cluster::disconnected_fix(model, b, h, subnet_key, &names),
-                    });
-                }
+                // The agent's connection (ACS) is `ecs-agent`; its metrics
+                // session (TCS) is `ecs-telemetry`, and failing it leaves
+                // the agent connected (amazon-ecs-agent#1074).
+                let agent = reach_service(model, &src, "ecs-agent").err();
+                let telemetry = reach_service(model, &src, "ecs-telemetry").err();
+                let names = [("ecs-agent", agent.is_some()), ("ecs-telemetry", telemetry.is_some())];
+                let missing: Vec<&str> = names.iter().filter(|(_, m)| *m).map(|(n, _)| *n).collect();
+                let (code, severity, outcome, b) = match (agent, telemetry) {
+                    (Some(b), _) => (Code::AgentDisconnected, Severity::Error, "the agent stays disconnected and no task is ever placed on them", b),
+                    (None, Some(b)) => (Code::TelemetryUnreachable, Severity::Warning, "the agent stays connected and tasks run, but it sends no metrics (CloudWatch container instance metrics, Container Insights)", b),
+                    (None, None) => continue,
+                };
+                out.push(Finding {
+                    code,
+                    severity,
+                    urn: h.urn.clone(),
+                    subnet: Some(subnet.label.clone()),
+                    field: None,
+                    message: format!(
+                        "instances of {asg} in subnet {} register with ECS but can't reach {}: {outcome}",
+                        subnet.label,
+                        missing.join(" and ")
+                    ),
+                    path: b.hops.clone(),
+                    blocked_at: Some(b.reason.clone()),
+                    fix: super::ecs_cluster::disconnected_fix(model, &b, h, subnet_key, &missing),
+                });
             }
         }
     }

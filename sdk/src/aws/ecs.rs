@@ -112,7 +112,7 @@ pub struct EcsClusterOutputs {
     /// Container instances registered with the cluster when last read.
     pub registered_container_instances_count: u64,
     /// Of those, the ones whose agent is connected (it reaches `ecs-agent`
-    /// and `ecs-telemetry` too): only these are given tasks. A registered,
+    /// too): only these are given tasks. A registered,
     /// disconnected instance stays registered (finding E036).
     #[serde(default)]
     pub connected_container_instances_count: u64,

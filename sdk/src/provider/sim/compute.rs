@@ -73,7 +73,8 @@ pub(super) struct InstanceRec {
     /// The finding code of `registration_error` (`E001`…, `E036`).
     #[serde(default)]
     pub registration_code: Option<String>,
-    /// Registered, and reaching `ecs-agent` and `ecs-telemetry` too.
+    /// Registered, and reaching `ecs-agent` too (`ecs-telemetry` carries
+    /// only metrics).
     #[serde(default)]
     pub agent_connected: bool,
     pub tags: Tags,
@@ -124,7 +125,7 @@ pub struct SimInstance {
     /// agent disconnected…).
     pub registration_code: Option<String>,
     /// Whether its agent is registered and connected: it also reaches the
-    /// `ecs-agent` and `ecs-telemetry` endpoints. A registered instance
+    /// `ecs-agent` endpoint (`ecs-telemetry` carries only metrics). A registered instance
     /// whose agent can't stays registered but disconnected, as in ECS.
     pub agent_connected: bool,
 }

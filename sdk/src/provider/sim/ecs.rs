@@ -10,9 +10,9 @@
 //! [`reach_service`] on the cloud's network model (`model`) — the same rules
 //! the pre-deploy analysis applies — so routes, gateways, public addresses,
 //! security groups, network ACLs, interface endpoints and VPC DNS all count.
-//! A registered agent is connected only while it also reaches `ecs-agent`
-//! and `ecs-telemetry`; one that doesn't stays registered, disconnected, as
-//! in ECS. Agents keep retrying, and a registration lasts until the instance
+//! A registered agent is connected only while it also reaches `ecs-agent`;
+//! one that doesn't stays registered, disconnected, as in ECS (without
+//! `ecs-telemetry` it stays connected and sends no metrics). Agents keep retrying, and a registration lasts until the instance
 //! terminates. Also the provider handler for [`EcsCluster`].
 
 use super::SimProvider;
@@ -29,9 +29,6 @@ use crate::provider::ProviderError;
 use crate::resource::{ClusterName, Tags, URN_TAG, Urn};
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
-
-/// The endpoints a connected agent keeps talking to besides `ecs`.
-const AGENT_SERVICES: [&str; 2] = ["ecs-agent", "ecs-telemetry"];
 
 /// Why an agent can't register, or can't stay connected.
 struct Failure {
@@ -76,21 +73,21 @@ pub(super) fn instance_reach(
     reach_service(model, &source, service)
 }
 
-/// Whether `i`'s agent keeps its connection: it reaches `ecs-agent` and
-/// `ecs-telemetry` too.
+/// Whether `i`'s agent keeps its connection: it reaches `ecs-agent` (the
+/// agent's connection, ACS). `ecs-telemetry` carries only metrics: an
+/// agent that can't reach it stays connected, as on AWS.
 fn agent_connection(i: &InstanceRec, model: &Model) -> Result<(), Failure> {
-    for service in AGENT_SERVICES {
-        if let Err(b) = instance_reach(i, model, service) {
-            return Err(Failure::new(
+    instance_reach(i, model, "ecs-agent")
+        .map(drop)
+        .map_err(|b| {
+            Failure::new(
                 Code::AgentDisconnected,
                 format!(
-                    "{}'s agent is registered but disconnected: {service} is unreachable ({}: {})",
+                    "{}'s agent is registered but disconnected: ecs-agent is unreachable ({}: {})",
                     i.id, b.code, b.reason
                 ),
-            ));
-        }
-    }
-    Ok(())
+            )
+        })
 }
 
 /// An ECS cluster.

@@ -296,8 +296,7 @@ impl SimProvider {
     }
 
     /// How many of the container instances registered with cluster `name`
-    /// have a connected agent now (they reach `ecs-agent` and
-    /// `ecs-telemetry` too).
+    /// have a connected agent now (they reach `ecs-agent` too).
     pub fn connected_instances(&self, cluster_name: &str) -> u64 {
         self.peek(|c| c.connected_count(cluster_name))
     }

@@ -238,3 +238,16 @@ async fn an_ecs_endpoint_alone_registers_a_disconnected_agent() {
         );
     }
 }
+
+#[tokio::test]
+async fn without_ecs_telemetry_the_agent_stays_connected() {
+    // The telemetry session (TCS) is apart from the agent's connection
+    // (ACS): failing it loses metrics, not tasks (amazon-ecs-agent#1074).
+    let sim = sim();
+    let stack = deploy(&sim, &endpoints_only(&["ecs", "ecs-agent"])).await;
+    assert_eq!(registered(&sim, &stack.cluster).await, 2);
+    for i in sim.instances() {
+        assert!(i.agent_connected, "{:?}", i.registration_error);
+        assert_eq!(i.registration_code, None);
+    }
+}
