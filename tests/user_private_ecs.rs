@@ -175,3 +175,32 @@ fn a_nat_gateway_moved_into_a_private_subnet_is_caught_with_its_path() {
     assert_count::<NatGateway>(&broken, 2);
     assert_all::<NatGateway>(&broken, "have an Elastic IP", |n| n.allocation_id.is_some());
 }
+
+#[test]
+fn scaling_the_hosts_to_three_changes_one_resource_in_place() {
+    let deployed = apply(&stack());
+    let bigger = build(&Options {
+        desired_capacity: 3,
+        ..Options::default()
+    });
+    let next = deployed.preview(&bigger);
+    let summary = next.plan.summary();
+    assert_eq!(
+        (
+            summary.update,
+            summary.replace,
+            summary.create,
+            summary.delete
+        ),
+        (1, 0, 0, 0)
+    );
+    let step = next
+        .plan
+        .steps
+        .iter()
+        .find(|s| s.action != keel::plan::Action::Same)
+        .unwrap();
+    assert_eq!(step.urn.name(), "ecs-hosts");
+    let hosts = expect::<AutoScalingGroup>(&bigger, "ecs-hosts");
+    assert_eq!(deployed.apply(&bigger).outputs(&hosts).instance_count, 3);
+}

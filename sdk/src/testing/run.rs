@@ -44,17 +44,80 @@ pub fn plan(stack: &Stack) -> Preview {
 }
 
 /// A stack applied in a test: the report of the `up`, the state it left,
-/// and the simulator it ran on (when it did).
-#[derive(Debug)]
+/// and the simulator it ran on (when it did). The next version of the
+/// program can be planned or applied against it ([`Deployed::preview`],
+/// [`Deployed::apply`]), e.g. to assert that a change replaces nothing.
 pub struct Deployed {
     /// What `up` planned and did.
     pub report: UpReport,
     /// The state after it.
     pub state: Snapshot,
     sim: Option<SimProvider>,
+    /// Where it went, for the next version of the stack.
+    provider: Arc<dyn Provider>,
+    store: MemoryStore,
+}
+
+impl std::fmt::Debug for Deployed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deployed")
+            .field("report", &self.report)
+            .field("state", &self.state)
+            .field("provider", &self.provider.name())
+            .finish()
+    }
 }
 
 impl Deployed {
+    /// What `up` would do to this deployment to make it `next` (the
+    /// program's next version, same stack name): its plan and checks.
+    ///
+    /// ```
+    /// use keel::testing::*;
+    /// let stack = |cidr: &str| {
+    ///     let mut stack = Stack::new("demo");
+    ///     let vpc = stack.add("main", Vpc::new("10.0.0.0/16"));
+    ///     stack.add("a", Subnet::new(vpc.id(), cidr, "us-east-1a"));
+    ///     stack
+    /// };
+    /// let deployed = apply(&stack("10.0.1.0/24"));
+    /// let next = deployed.preview(&stack("10.0.2.0/24"));
+    /// let s = next.plan.summary();
+    /// assert_eq!((s.replace, s.update, s.same), (1, 0, 1), "a subnet's block can't change in place");
+    /// ```
+    #[track_caller]
+    pub fn preview(&self, next: &Stack) -> Preview {
+        let store = Box::new(self.store.clone());
+        let options = Options::default();
+        match blocking::preview(next, self.provider.clone(), store, &options) {
+            Ok(preview) => preview,
+            Err(e) => panic!("stack {} can't be planned: {e}", next.name()),
+        }
+    }
+
+    /// Applies `next` (the program's next version, same stack name) to
+    /// this deployment, as `up` would; panics as [`apply`] does.
+    ///
+    /// ```
+    /// use keel::testing::*;
+    /// let stack = |tag: &str| {
+    ///     let mut stack = Stack::new("demo");
+    ///     stack.add("main", Vpc::new("10.0.0.0/16").tag("team", tag));
+    ///     stack
+    /// };
+    /// let v1 = apply(&stack("web"));
+    /// let v2 = v1.apply(&stack("api"));
+    /// assert_eq!(v2.plan().summary().update, 1);
+    /// assert_eq!(v2.sim().api_calls()["CreateVpc"], 1, "updated in place");
+    /// ```
+    #[track_caller]
+    pub fn apply(&self, next: &Stack) -> Deployed {
+        let mut deployed = run_up(next, self.provider.clone(), self.store.clone());
+        assert_applied(next, &deployed);
+        deployed.sim = self.sim.clone();
+        deployed
+    }
+
     /// What was planned.
     ///
     /// ```
@@ -169,6 +232,14 @@ pub fn apply(stack: &Stack) -> Deployed {
 #[track_caller]
 pub fn apply_with(stack: &Stack, provider: Arc<dyn Provider>) -> Deployed {
     let deployed = deploy(stack, provider);
+    assert_applied(stack, &deployed);
+    deployed
+}
+
+/// Panics, with the findings or the failed steps, unless `deployed` was
+/// applied in full.
+#[track_caller]
+fn assert_applied(stack: &Stack, deployed: &Deployed) {
     let report = &deployed.report;
     if report.preview.blocked {
         panic!(
@@ -190,7 +261,6 @@ pub fn apply_with(stack: &Stack, provider: Arc<dyn Provider>) -> Deployed {
         let failed: String = failed.collect();
         panic!("applying stack {} failed:{failed}", stack.name());
     }
-    deployed
 }
 
 /// Runs `up` for `stack` with `provider` and the in-memory state store,
@@ -213,18 +283,20 @@ pub fn apply_with(stack: &Stack, provider: Arc<dyn Provider>) -> Deployed {
 /// ```
 #[track_caller]
 pub fn deploy(stack: &Stack, provider: Arc<dyn Provider>) -> Deployed {
-    let store = MemoryStore::new(stack.name());
-    let up = blocking::up(
-        stack,
-        provider,
-        Box::new(store.clone()),
-        &Options::default(),
-    );
+    run_up(stack, provider, MemoryStore::new(stack.name()))
+}
+
+#[track_caller]
+fn run_up(stack: &Stack, provider: Arc<dyn Provider>, store: MemoryStore) -> Deployed {
+    let options = Options::default();
+    let up = blocking::up(stack, provider.clone(), Box::new(store.clone()), &options);
     let report = up.unwrap_or_else(|e| panic!("stack {} can't be applied: {e}", stack.name()));
     let state = store.clone().load().expect("the in-memory store loads");
     Deployed {
         report,
         state,
         sim: None,
+        provider,
+        store,
     }
 }
