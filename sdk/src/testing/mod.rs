@@ -10,6 +10,7 @@ mod audit;
 mod conformance;
 mod expect;
 mod network;
+mod policy;
 #[cfg(test)]
 pub(crate) mod queue;
 mod run;
@@ -21,6 +22,7 @@ pub use network::{
     Endpoint, assert_egress_via_nat, assert_no_public_ip, assert_not_reachable_from_internet,
     assert_reaches, reaches,
 };
+pub use policy::{assert_policies, assert_policy};
 pub use run::{Deployed, apply, apply_with, plan};
 
 use crate::provider::{
