@@ -28,8 +28,10 @@ use syn::{
 /// Implements `keel::Resource` for a props struct.
 ///
 /// On the struct: `#[resource(token = "aws:ec2:Vpc", outputs = VpcOutputs)]`,
-/// optionally `cost = 120` (typical seconds to create), `delete_before_replace`
-/// and `validate = path::to::fn` (a `fn(&Self) -> Vec<keel::FieldError>`).
+/// optionally `cost = 120` (typical seconds to create), `delete_before_replace`,
+/// `untaggable` (AWS keeps no tags on the type: the `tags` field holds only
+/// keel's bookkeeping, nothing is sent) and `validate = path::to::fn` (a
+/// `fn(&Self) -> Vec<keel::FieldError>`).
 /// The struct needs a `tags: keel::Tags` field. Every field gets a
 /// `keel::Field<Self>` constant named after it in upper case
 /// (`cidr_block` → `Vpc::CIDR_BLOCK`), for resource options that name fields.
@@ -84,6 +86,7 @@ struct TypeRules {
     outputs: Option<Path>,
     cost: Option<LitInt>,
     delete_before_replace: bool,
+    untaggable: bool,
     validate: Option<Path>,
 }
 
@@ -114,9 +117,11 @@ fn type_rules(attrs: &[Attribute]) -> syn::Result<TypeRules> {
                 rules.validate = Some(meta.value()?.parse()?);
             } else if meta.path.is_ident("delete_before_replace") {
                 rules.delete_before_replace = true;
+            } else if meta.path.is_ident("untaggable") {
+                rules.untaggable = true;
             } else {
                 return Err(meta.error(
-                    "unknown resource rule: expected token, outputs, cost, validate or delete_before_replace",
+                    "unknown resource rule: expected token, outputs, cost, validate, delete_before_replace or untaggable",
                 ));
             }
             Ok(())
@@ -259,6 +264,7 @@ fn resource(input: &DeriveInput) -> syn::Result<Tokens> {
         .map(|c| quote!(const COST: u32 = #c;))
         .unwrap_or_default();
     let dbr = rules.delete_before_replace;
+    let taggable = !rules.untaggable;
     let validate = rules
         .validate
         .map(|v| {
@@ -294,8 +300,13 @@ fn resource(input: &DeriveInput) -> syn::Result<Tokens> {
             type Outputs = #outputs;
             const FIELDS: &'static [::keel::FieldRule] = &[#(#field_consts),*];
             const DELETE_BEFORE_REPLACE: bool = #dbr;
+            const TAGGABLE: bool = #taggable;
             #cost
             #validate
+
+            fn tags(&self) -> &::keel::Tags {
+                &self.tags
+            }
 
             fn tags_mut(&mut self) -> &mut ::keel::Tags {
                 &mut self.tags

@@ -37,6 +37,7 @@ pub mod engine;
 pub mod graph;
 pub mod ops;
 pub mod plan;
+pub mod policy;
 pub mod provider;
 pub mod registry;
 mod resource;

@@ -1,6 +1,6 @@
-//! The stable codes of findings (`E001`…, `W100`…), shared by the
-//! reachability rules, the pre-deploy checks and the simulator's failure
-//! reasons. A code never changes meaning; new problems get new numbers.
+//! The stable codes of findings (`E001`…, `W100`…, and `P000`… for
+//! policies), shared by the reachability rules, the pre-deploy checks, the
+//! policies and the simulator's failure reasons. A code never changes meaning; new problems get new numbers.
 
 use serde::Serialize;
 use std::fmt;
@@ -156,6 +156,28 @@ pub enum Code {
     /// agent's telemetry session is apart from its connection).
     #[serde(rename = "W107")]
     TelemetryUnreachable,
+    /// P000: a violation of a policy the program defines
+    /// ([`crate::policy::Policy::new`]); the finding names the policy and
+    /// the policy sets its severity.
+    #[serde(rename = "P000")]
+    Policy,
+    /// P001: a security group admits SSH (TCP 22, a range covering it, or
+    /// all traffic) from 0.0.0.0/0
+    /// ([`crate::policy::builtins::no_ssh_from_anywhere`]).
+    #[serde(rename = "P001")]
+    SshFromAnywhere,
+    /// P002: a taggable resource lacks a required tag key
+    /// ([`crate::policy::builtins::require_tag`]).
+    #[serde(rename = "P002")]
+    MissingTag,
+    /// P003: instances get a public IP in a subnet named private
+    /// ([`crate::policy::builtins::no_public_ip_in_private_subnets`]).
+    #[serde(rename = "P003")]
+    PublicIpInPrivateSubnet,
+    /// P004: a subnet reaches the internet through a NAT gateway of another
+    /// zone ([`crate::policy::builtins::nat_per_zone`]).
+    #[serde(rename = "P004")]
+    NatOfAnotherZone,
 }
 
 impl Code {
@@ -201,10 +223,16 @@ impl Code {
             Code::AgentEndpointUnreachable => "W103",
             Code::UserDataUnreadable => "W106",
             Code::TelemetryUnreachable => "W107",
+            Code::Policy => "P000",
+            Code::SshFromAnywhere => "P001",
+            Code::MissingTag => "P002",
+            Code::PublicIpInPrivateSubnet => "P003",
+            Code::NatOfAnotherZone => "P004",
         }
     }
 
-    /// Whether findings with this code stop a deploy.
+    /// Whether findings with this code stop a deploy. Policy codes (`P…`)
+    /// are not errors by themselves: the policy sets each finding's severity.
     pub fn is_error(self) -> bool {
         self.as_str().starts_with('E')
     }

@@ -7,7 +7,7 @@
 
 use super::declared::{Declared, EcsHosts, urn_of};
 use super::findings::{Finding, Severity};
-use super::network::{Key, Model, Target};
+use super::network::{Key, Model, NatFacts, RouteTableFacts, SubnetFacts, Target};
 use super::reach::{Blocked, Code, Source, reach_service};
 use ipnet::Ipv4Net;
 use std::collections::{BTreeMap, BTreeSet};
@@ -36,7 +36,7 @@ pub(super) fn public_gateway(model: &Model, subnet: &str) -> Option<Key> {
 
 /// Public NAT gateways of `vpc` that really reach the internet, those in
 /// `az` first.
-pub(super) fn working_nats<'m>(model: &'m Model, vpc: &str, az: &str) -> Vec<(&'m Key, &'m Key)> {
+pub(crate) fn working_nats<'m>(model: &'m Model, vpc: &str, az: &str) -> Vec<(&'m Key, &'m Key)> {
     let mut nats: Vec<(&Key, &Key, bool)> = model
         .nat_gateways
         .iter()
@@ -201,6 +201,7 @@ fn host_findings(d: &Declared, h: &EcsHosts, out: &mut Vec<Finding>) {
     if !h.instance_profile {
         out.push(Finding {
             code: Code::NoInstanceProfile,
+            policy: None,
             severity: Severity::Error,
             urn: h.urn.clone(),
             subnet: None,
@@ -220,6 +221,7 @@ fn host_findings(d: &Declared, h: &EcsHosts, out: &mut Vec<Finding>) {
         let Some(subnet) = model.subnets.get(subnet_key) else {
             out.push(Finding {
                 code: Code::Unknown,
+                policy: None,
                 severity: Severity::Warning,
                 urn: h.urn.clone(),
                 subnet: Some(subnet_key.clone()),
@@ -245,6 +247,7 @@ fn host_findings(d: &Declared, h: &EcsHosts, out: &mut Vec<Finding>) {
         match reach_service(model, &src, "ecs") {
             Err(b) => out.push(Finding {
                 code: b.code,
+                policy: None,
                 severity: if b.code.is_error() { Severity::Error } else { Severity::Warning },
                 urn: h.urn.clone(),
                 subnet: Some(subnet.label.clone()),
@@ -272,6 +275,7 @@ fn host_findings(d: &Declared, h: &EcsHosts, out: &mut Vec<Finding>) {
                 };
                 out.push(Finding {
                     code,
+                    policy: None,
                     severity,
                     urn: h.urn.clone(),
                     subnet: Some(subnet.label.clone()),
@@ -290,39 +294,69 @@ fn host_findings(d: &Declared, h: &EcsHosts, out: &mut Vec<Finding>) {
     }
 }
 
+/// A subnet whose internet route goes to a zonal NAT gateway of its own VPC.
+pub(crate) struct NatRoute<'m> {
+    /// The subnet's key.
+    pub subnet: &'m Key,
+    /// The subnet's facts.
+    pub subnet_facts: &'m SubnetFacts,
+    /// The route table it uses.
+    pub table: &'m RouteTableFacts,
+    /// The NAT gateway's key.
+    pub nat: &'m Key,
+    /// The NAT gateway's facts.
+    pub nat_facts: &'m NatFacts,
+    /// The zone of the NAT gateway's subnet.
+    pub nat_az: &'m str,
+}
+
+/// Every subnet whose 0.0.0.0/0 goes to a NAT gateway sitting in a subnet
+/// of the same VPC, in subnet order. Regional gateways serve every zone and
+/// are left out; a NAT gateway of another VPC serves nothing (E007 says so).
+/// The zone warnings (W101, W102) and the `nat_per_zone` policy read it.
+pub(crate) fn nat_routes(model: &Model) -> Vec<NatRoute<'_>> {
+    let mut out = Vec::new();
+    for (subnet, subnet_facts) in &model.subnets {
+        let Some((_, table)) = model.route_table_of(subnet) else {
+            continue;
+        };
+        let Some((_, Target::NatGateway(n))) = model.best_route(table, INTERNET) else {
+            continue;
+        };
+        let Some((nat, nat_facts)) = model.nat_gateways.get_key_value(&n) else {
+            continue;
+        };
+        let Some(nat_subnet) = model
+            .subnets
+            .get(&nat_facts.subnet)
+            .filter(|s| s.vpc == subnet_facts.vpc)
+        else {
+            continue;
+        };
+        out.push(NatRoute {
+            subnet,
+            subnet_facts,
+            table,
+            nat,
+            nat_facts,
+            nat_az: &nat_subnet.az,
+        });
+    }
+    out
+}
+
 /// NAT gateways that serve subnets of several zones, and ECS hosts whose
 /// zone has no NAT gateway of its own.
 fn zone_warnings(d: &Declared, out: &mut Vec<Finding>) {
     let model = &d.model;
-    let mut served: BTreeMap<&Key, BTreeSet<&str>> = BTreeMap::new();
-    for (subnet_key, subnet) in &model.subnets {
-        if let Some((_, rt)) = model.route_table_of(subnet_key)
-            && let Some((_, Target::NatGateway(n))) = model.best_route(rt, INTERNET)
-        {
-            // A NAT gateway of another VPC serves nothing (E007 says so).
-            let same_vpc = |k: &Key| {
-                let nat = &model.nat_gateways[k];
-                model
-                    .subnets
-                    .get(&nat.subnet)
-                    .is_some_and(|s| s.vpc == subnet.vpc)
-            };
-            if let Some((k, _)) = model
-                .nat_gateways
-                .get_key_value(&n)
-                .filter(|(k, _)| same_vpc(k))
-            {
-                served.entry(k).or_default().insert(subnet.az.as_str());
-            }
-        }
+    let routes = nat_routes(model);
+    let mut served: BTreeMap<&Key, (&NatRoute<'_>, BTreeSet<&str>)> = BTreeMap::new();
+    for r in &routes {
+        let entry = served.entry(r.nat).or_insert_with(|| (r, BTreeSet::new()));
+        entry.1.insert(r.subnet_facts.az.as_str());
     }
-    for (nat_key, zones) in &served {
-        let nat = &model.nat_gateways[*nat_key];
-        let own = model
-            .subnets
-            .get(&nat.subnet)
-            .map(|s| s.az.as_str())
-            .unwrap_or("");
+    for (nat_key, (r, zones)) in &served {
+        let own = r.nat_az;
         let others: Vec<&str> = zones.iter().copied().filter(|z| *z != own).collect();
         if others.is_empty() {
             continue;
@@ -330,13 +364,14 @@ fn zone_warnings(d: &Declared, out: &mut Vec<Finding>) {
         let Some(urn) = urn_of(nat_key) else { continue };
         out.push(Finding {
             code: Code::SingleNatManyZones,
+            policy: None,
             severity: Severity::Warning,
             urn,
             subnet: None,
             field: None,
             message: format!(
                 "NAT gateway {} in {own} also serves subnets in {}: an outage of {own} cuts their internet access",
-                nat.label,
+                r.nat_facts.label,
                 others.join(", ")
             ),
             path: Vec::new(),
@@ -344,32 +379,19 @@ fn zone_warnings(d: &Declared, out: &mut Vec<Finding>) {
             fix: "use one NAT gateway per availability zone (NatStrategy::OnePerAz), each in that zone's public subnet".into(),
         });
     }
+    let by_subnet: BTreeMap<&Key, &NatRoute<'_>> = routes.iter().map(|r| (r.subnet, r)).collect();
     for h in &d.hosts {
         let mut zones = BTreeSet::new();
         for subnet_key in &h.subnets {
-            let Some(subnet) = model.subnets.get(subnet_key) else {
+            let Some(r) = by_subnet.get(subnet_key) else {
                 continue;
             };
-            let Some((_, rt)) = model.route_table_of(subnet_key) else {
-                continue;
-            };
-            let Some((_, Target::NatGateway(n))) = model.best_route(rt, INTERNET) else {
-                continue;
-            };
-            let Some(nat) = model.nat_gateways.get(&n) else {
-                continue;
-            };
-            let Some(nat_subnet) = model
-                .subnets
-                .get(&nat.subnet)
-                .filter(|s| s.vpc == subnet.vpc)
-            else {
-                continue; // a NAT gateway of another VPC serves nothing (E007)
-            };
-            let nat_az = nat_subnet.az.as_str();
-            if nat_az != subnet.az && zones.insert(subnet.az.clone()) {
+            let subnet = r.subnet_facts;
+            let nat_az = r.nat_az;
+            if nat_az != subnet.az && zones.insert(subnet.az.as_str()) {
                 out.push(Finding {
                     code: Code::ZoneWithoutNat,
+                    policy: None,
                     severity: Severity::Warning,
                     urn: h.urn.clone(),
                     subnet: Some(subnet.label.clone()),
@@ -378,11 +400,11 @@ fn zone_warnings(d: &Declared, out: &mut Vec<Finding>) {
                         "instances of {} in {} reach the internet through NAT gateway {} in {nat_az}",
                         h.urn.name(),
                         subnet.az,
-                        nat.label
+                        r.nat_facts.label
                     ),
                     path: Vec::new(),
                     blocked_at: None,
-                    fix: format!("add a NAT gateway in a public subnet of {} and route {}'s 0.0.0.0/0 to it", subnet.az, rt.label),
+                    fix: format!("add a NAT gateway in a public subnet of {} and route {}'s 0.0.0.0/0 to it", subnet.az, r.table.label),
                 });
             }
         }

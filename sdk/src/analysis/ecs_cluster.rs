@@ -91,6 +91,7 @@ pub(super) fn cluster_findings(d: &Declared, h: &EcsHosts, template: &str, out: 
     let names = names.join(", ");
     let finding = |code: Code, severity, message: String, fix: String| Finding {
         code,
+        policy: None,
         severity,
         urn: h.urn.clone(),
         subnet: None,

@@ -1,5 +1,5 @@
-//! Findings: what analysis reports, each with a stable code, a severity,
-//! the resource, the path tried hop by hop, the element that blocks it and a
+//! Findings: what analysis and policies report, each with a stable code, a
+//! severity, the resource (and the policy, for a policy's findings), the path tried hop by hop, the element that blocks it and a
 //! concrete fix; and their rendering as text and JSON.
 
 use super::reach::Code;
@@ -20,8 +20,12 @@ pub enum Severity {
 /// One problem analysis found.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Finding {
-    /// Stable code (`E001`…, `W101`…).
+    /// Stable code (`E001`…, `W101`…, `P001`…).
     pub code: Code,
+    /// The policy that reported it, for findings of policies
+    /// ([`crate::policy::Policy`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
     /// Error or warning.
     pub severity: Severity,
     /// The resource the finding is about (the instances' group, a NAT gateway…).
@@ -91,7 +95,11 @@ impl Report {
                 Severity::Error => "error",
                 Severity::Warning => "warning",
             };
-            let _ = writeln!(out, "{level}[{}]: {}", f.code, f.message);
+            match &f.policy {
+                Some(policy) => writeln!(out, "{level}[{} {policy}]: {}", f.code, f.message),
+                None => writeln!(out, "{level}[{}]: {}", f.code, f.message),
+            }
+            .ok();
             match &f.field {
                 Some(field) => writeln!(out, "  --> {} (field `{field}`)", f.urn),
                 None => writeln!(out, "  --> {}", f.urn),
@@ -104,7 +112,10 @@ impl Report {
             if let Some(b) = &f.blocked_at {
                 let _ = writeln!(out, "  blocked: {b}");
             }
-            let _ = writeln!(out, "  fix: {}\n", f.fix);
+            if !f.fix.is_empty() {
+                let _ = writeln!(out, "  fix: {}", f.fix);
+            }
+            out.push('\n');
         }
         let (e, w) = self.counts();
         let _ = writeln!(out, "checks: {e} error(s), {w} warning(s)");

@@ -11,7 +11,7 @@ pub use crate::cidr;
 mod codes;
 pub(crate) mod declared;
 mod declared_lb;
-mod ecs;
+pub(crate) mod ecs;
 mod ecs_cluster;
 mod findings;
 pub mod network;
@@ -40,7 +40,9 @@ use crate::stack::Stack;
 /// balancer and ECS service whether it can serve: declarations the APIs
 /// reject, internet to each listener, the service's instances, image pulls
 /// from every task subnet, and the load balancer to its targets on the
-/// traffic and health-check ports. No provider calls.
+/// traffic and health-check ports. Then the stack's policies
+/// ([`Stack::policy`]), each finding with the policy's severity. No provider
+/// calls.
 ///
 /// ```
 /// use keel::prelude::*;
@@ -66,6 +68,9 @@ pub fn check(stack: &Stack) -> Report {
     findings.extend(ecs::check(d).into_iter().filter(launchable));
     let serving = service::check(d, &findings);
     findings.extend(serving);
+    for policy in stack.policies() {
+        findings.extend(policy.check(stack));
+    }
     findings.sort_by(|a, b| (a.severity, &a.urn, a.code).cmp(&(b.severity, &b.urn, b.code)));
     Report { findings }
 }

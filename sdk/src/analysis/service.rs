@@ -29,6 +29,7 @@ pub(crate) const DYNAMIC_PORTS: (u16, u16) = (32768, 65535);
 pub(super) fn finding(code: Code, urn: &Urn, message: String, fix: String) -> Finding {
     Finding {
         code,
+        policy: None,
         severity: if code.is_error() {
             Severity::Error
         } else {

@@ -117,6 +117,7 @@ impl<'a> Wiring<'a> {
     fn push(&mut self, code: Code, urn: &Urn, field: &str, message: String, fix: String) {
         self.out.push(Finding {
             code,
+            policy: None,
             severity: Severity::Error,
             urn: urn.clone(),
             subnet: None,

@@ -289,6 +289,15 @@ pub trait Resource:
     /// Typical seconds to create on AWS; the scheduler starts long chains
     /// first and the simulator takes this long (scaled) to create it.
     const COST: u32 = 1;
+    /// Whether AWS keeps tags on this type (routes and main route table
+    /// associations have none: their `tags` field is keel's bookkeeping only).
+    ///
+    /// ```
+    /// use keel::prelude::*;
+    /// assert!(<Vpc as Resource>::TAGGABLE);
+    /// assert!(!<Route as Resource>::TAGGABLE);
+    /// ```
+    const TAGGABLE: bool = true;
 
     /// The rule of field `name`, if it has one.
     fn field(name: &str) -> Option<&'static FieldRule> {
@@ -300,6 +309,15 @@ pub trait Resource:
     fn validate(&self) -> Vec<FieldError> {
         Vec::new()
     }
+
+    /// The resource's declared tags.
+    ///
+    /// ```
+    /// use keel::prelude::*;
+    /// let vpc = Vpc::new("10.0.0.0/16").tag("team", "platform");
+    /// assert_eq!(vpc.tags().get("team").map(String::as_str), Some("platform"));
+    /// ```
+    fn tags(&self) -> &Tags;
 
     /// The resource's tags, so the engine and users can add to them.
     fn tags_mut(&mut self) -> &mut Tags;

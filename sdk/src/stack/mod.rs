@@ -13,7 +13,8 @@ pub use query::{Declaration, Reference};
 
 use crate::graph::Dag;
 use crate::plan::Guards;
-use crate::resource::{FieldError, FieldRule, Handle, Output, Resource, Template, Urn};
+use crate::policy::Policy;
+use crate::resource::{FieldError, FieldRule, Handle, Output, Resource, Tags, Template, Urn};
 use serde::Serialize;
 use serde_json::Value;
 use std::any::Any;
@@ -29,6 +30,7 @@ pub(crate) struct Schema {
     pub fields: &'static [FieldRule],
     pub delete_before_replace: bool,
     pub cost: u32,
+    pub taggable: bool,
 }
 
 impl Schema {
@@ -38,6 +40,7 @@ impl Schema {
             fields: R::FIELDS,
             delete_before_replace: R::DELETE_BEFORE_REPLACE,
             cost: R::COST,
+            taggable: R::TAGGABLE,
         }
     }
 }
@@ -45,12 +48,16 @@ impl Schema {
 /// A resource with its type erased, as the engine holds it.
 pub(crate) trait ErasedResource: Send + Sync {
     fn validate(&self) -> Vec<FieldError>;
+    fn tags(&self) -> &Tags;
     fn as_any(&self) -> &dyn Any;
 }
 
 impl<R: Resource> ErasedResource for R {
     fn validate(&self) -> Vec<FieldError> {
         Resource::validate(self)
+    }
+    fn tags(&self) -> &Tags {
+        Resource::tags(self)
     }
     fn as_any(&self) -> &dyn Any {
         self
@@ -223,6 +230,8 @@ pub struct Stack {
     /// What the analysis knows about the declarations, built on first use
     /// and dropped when a resource is added.
     analysis: OnceLock<crate::analysis::declared::Declared>,
+    /// The policies `check`, `preview` and `up` run (see [`Stack::policy`]).
+    policies: Vec<Policy>,
 }
 
 impl fmt::Debug for Stack {
@@ -247,6 +256,7 @@ impl Stack {
             exports: Vec::new(),
             add_errors: Vec::new(),
             analysis: OnceLock::new(),
+            policies: Vec::new(),
         }
     }
 
@@ -315,6 +325,38 @@ impl Stack {
             guards,
         });
         handle
+    }
+
+    /// Registers a policy: `keel::ops::check`, `preview` and `up` run it
+    /// next to the network checks (an error-severity violation blocks
+    /// `preview` and `up` like a network error), and
+    /// [`crate::testing::assert_policies`] runs it in tests.
+    ///
+    /// ```
+    /// use keel::policy::builtins;
+    /// use keel::prelude::*;
+    /// let mut stack = Stack::new("demo");
+    /// stack.policy(builtins::require_tag("team"));
+    /// stack.add("main", Vpc::new("10.0.0.0/16"));
+    /// let report = keel::ops::check(&stack).unwrap();
+    /// assert_eq!(report.codes(), ["P002"]);
+    /// ```
+    pub fn policy(&mut self, policy: Policy) {
+        self.policies.push(policy);
+    }
+
+    /// The registered policies, in registration order.
+    ///
+    /// ```
+    /// use keel::policy::builtins;
+    /// use keel::prelude::*;
+    /// let mut stack = Stack::new("demo");
+    /// stack.policy(builtins::no_ssh_from_anywhere());
+    /// let names: Vec<&str> = stack.policies().iter().map(|p| p.name()).collect();
+    /// assert_eq!(names, ["no-ssh-from-anywhere"]);
+    /// ```
+    pub fn policies(&self) -> &[Policy] {
+        &self.policies
     }
 
     /// Exports an output (shown after `up`, and in `--json` output; as

@@ -52,6 +52,7 @@ mod mock_tests;
 mod network;
 #[cfg(test)]
 mod network_tests;
+mod policy;
 #[cfg(test)]
 pub(crate) mod queue;
 mod run;
@@ -66,6 +67,7 @@ pub use network::{
     Endpoint, assert_egress_via_nat, assert_no_public_ip, assert_not_reachable_from_internet,
     assert_reaches, egress_via_nat, reaches,
 };
+pub use policy::{assert_policies, assert_policy};
 pub use run::{Deployed, apply, apply_with, deploy, plan};
 pub use snapshot::{graph_snapshot, plan_snapshot, redact};
 

@@ -42,7 +42,8 @@ use serde::{Deserialize, Serialize};
 #[resource(
     token = "aws:ec2:MainRouteTableAssociation",
     outputs = MainRouteTableAssociationOutputs,
-    validate = Self::validate_fields
+    validate = Self::validate_fields,
+    untaggable
 )]
 pub struct MainRouteTableAssociation {
     /// The VPC. Changing it replaces the association (the old VPC gets its

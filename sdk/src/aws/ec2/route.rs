@@ -37,7 +37,12 @@ use serde::{Deserialize, Serialize};
 /// );
 /// ```
 #[derive(Clone, Debug, Serialize, Deserialize, Resource)]
-#[resource(token = "aws:ec2:Route", outputs = RouteOutputs, validate = Self::validate_fields)]
+#[resource(
+    token = "aws:ec2:Route",
+    outputs = RouteOutputs,
+    validate = Self::validate_fields,
+    untaggable
+)]
 pub struct Route {
     /// The table. Changing it replaces the route.
     #[resource(replace)]
