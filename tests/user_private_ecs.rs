@@ -204,3 +204,20 @@ fn scaling_the_hosts_to_three_changes_one_resource_in_place() {
     let hosts = expect::<AutoScalingGroup>(&bigger, "ecs-hosts");
     assert_eq!(deployed.apply(&bigger).outputs(&hosts).instance_count, 3);
 }
+
+#[test]
+fn the_stack_keeps_the_teams_policies() {
+    let stack = stack();
+    assert_policy(&stack, &keel::policy::builtins::no_ssh_from_anywhere());
+    assert_policy(
+        &stack,
+        &keel::policy::builtins::no_public_ip_in_private_subnets(),
+    );
+    assert_policy(&stack, &keel::policy::builtins::nat_per_zone());
+    // The example tags nothing: a team-tag policy says which resources lack it.
+    let untagged = keel::policy::builtins::require_tag("team").check(&stack);
+    assert!(
+        untagged.iter().any(|f| f.urn.name() == "net-nat-a"),
+        "{untagged:?}"
+    );
+}

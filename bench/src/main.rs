@@ -6,6 +6,7 @@
 
 mod stacks;
 
+use keel::policy::builtins;
 use keel::prelude::*;
 use keel::testing::{Endpoint, assert_egress_via_nat, assert_reaches};
 use std::time::{Duration, Instant};
@@ -25,13 +26,14 @@ struct Run {
     declare: Duration,
     queries: Duration,
     network: Duration,
+    policies: Duration,
     checks: Duration,
     assertions: usize,
 }
 
 impl Run {
     fn total(&self) -> Duration {
-        self.declare + self.queries + self.network + self.checks
+        self.declare + self.queries + self.network + self.policies + self.checks
     }
 }
 
@@ -41,8 +43,9 @@ fn time<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     (out, start.elapsed())
 }
 
-/// Declares, queries, asserts on the network and runs the pre-deploy checks
-/// over a generated stack of about `n` resources.
+/// Declares, queries, asserts on the network, runs the four built-in
+/// policies and the pre-deploy checks over a generated stack of about `n`
+/// resources.
 fn run(n: usize) -> Run {
     let (stack, declare) = time(|| stacks::cells(n));
     let (found, queries) = time(|| {
@@ -85,6 +88,19 @@ fn run(n: usize) -> Run {
         }
         count
     });
+    let (violations, policies) = time(|| {
+        let all = [
+            builtins::no_ssh_from_anywhere(),
+            builtins::no_public_ip_in_private_subnets(),
+            builtins::nat_per_zone(),
+            builtins::require_tag("team"),
+        ];
+        all.iter()
+            .map(|p| p.check(&stack).len())
+            .collect::<Vec<_>>()
+    });
+    // The generated stack breaks only the tag policy (it tags nothing).
+    assert_eq!(&violations[..3], [0, 0, 0]);
     let (report, checks) = time(|| keel::analysis::check(&stack));
     assert!(!report.has_errors(), "{}", report.render_text());
     Run {
@@ -92,6 +108,7 @@ fn run(n: usize) -> Run {
         declare,
         queries,
         network,
+        policies,
         checks,
         assertions: found + network_assertions,
     }
@@ -104,8 +121,15 @@ fn ms(d: Duration) -> String {
 fn main() {
     println!("keel::testing over generated stacks (release build; best of 3 runs)\n");
     println!(
-        "{:>9}  {:>10}  {:>10}  {:>12}  {:>10}  {:>10}  {:>10}",
-        "resources", "declare", "queries", "net asserts", "checks", "total", "assertions"
+        "{:>9}  {:>10}  {:>10}  {:>12}  {:>10}  {:>10}  {:>10}  {:>10}",
+        "resources",
+        "declare",
+        "queries",
+        "net asserts",
+        "policies",
+        "checks",
+        "total",
+        "assertions"
     );
     let mut totals = Vec::new();
     for n in [1_000, 10_000] {
@@ -114,11 +138,12 @@ fn main() {
             .min_by_key(Run::total)
             .expect("three runs");
         println!(
-            "{:>9}  {:>10}  {:>10}  {:>12}  {:>10}  {:>10}  {:>10}",
+            "{:>9}  {:>10}  {:>10}  {:>12}  {:>10}  {:>10}  {:>10}  {:>10}",
             best.resources,
             ms(best.declare),
             ms(best.queries),
             ms(best.network),
+            ms(best.policies),
             ms(best.checks),
             ms(best.total()),
             best.assertions
