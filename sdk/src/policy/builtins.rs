@@ -4,7 +4,7 @@
 //! Each is an error; [`Policy::with_severity`] makes one a warning.
 
 use super::{Policy, Violation};
-use crate::analysis::declared::{declared, urn_of};
+use crate::analysis::declared::urn_of;
 use crate::analysis::ecs::{nat_routes, working_nats};
 use crate::analysis::{Severity, reach::Code};
 use crate::aws::autoscaling::AutoScalingGroup;
@@ -220,8 +220,7 @@ pub fn nat_per_zone() -> Policy {
         "nat-per-zone",
         Severity::Error,
         |stack: &Stack| {
-            let d = declared(stack);
-            let model = &d.model;
+            let model = &stack.analysis().model;
             let routes = nat_routes(model);
             let mut out = Vec::new();
             for r in routes.iter().filter(|r| r.nat_az != r.subnet_facts.az) {
